@@ -1,0 +1,54 @@
+/**
+ * The cpu backend: TypeScript kernels over typed arrays. It is the reference every other
+ * backend is tested against, and the only one with an honest `readSync`.
+ */
+import { allocStorage, storageMatches, type DType, type StorageArray } from "../../core/dtype";
+import type { Backend } from "../backend";
+import { conv1d } from "./conv";
+import { binary, copy, fill, unary, where, write } from "./elementwise";
+import { gather, indexSelect, scatterAdd } from "./indexing";
+import { matmul } from "./matmul";
+import { layerNorm, rmsNorm, softmax } from "./norm";
+import { argReduce, cumulative, reduce } from "./reduce";
+import { sort, topk } from "./sort";
+
+export function createCpuBackend(): Backend<StorageArray> {
+  return {
+    name: "cpu",
+    canReadSync: true,
+    upload(values: StorageArray, dtype: DType): StorageArray {
+      const out = allocStorage(dtype, values.length);
+      out.set(values as never);
+      return out;
+    },
+    adopt(values: StorageArray, dtype: DType): StorageArray {
+      if (!storageMatches(dtype, values)) throw new TypeError(`cpu.adopt: ${values.constructor.name} is not ${dtype} storage`);
+      return values;
+    },
+    read: async (data, _dtype, size) => data.slice(0, size),
+    readSync: (data, _dtype, size) => data.slice(0, size),
+    storageOf: (data) => data,
+    free(): void {
+      // Typed arrays are garbage-collected; accounting happens in Storage.
+    },
+    fill,
+    copy,
+    write,
+    unary,
+    binary,
+    where,
+    reduce,
+    argReduce,
+    matmul,
+    softmax,
+    layerNorm,
+    rmsNorm,
+    gather,
+    indexSelect,
+    scatterAdd,
+    conv1d,
+    cumulative,
+    sort,
+    topk,
+  };
+}

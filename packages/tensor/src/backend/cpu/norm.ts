@@ -1,0 +1,79 @@
+/**
+ * Row-wise fused kernels over the last axis: softmax / log-softmax (max-shifted), LayerNorm
+ * (two-pass mean and biased variance, as torch.nn.functional.layer_norm) and RMSNorm
+ * (x * rsqrt(mean(x^2) + eps), as Hugging Face LlamaRMSNorm).
+ */
+import type { StorageArray } from "../../core/dtype";
+import { sizeOf } from "../../core/shape";
+import { computeArray, contiguousValues, toStorage, type CpuView } from "./strided";
+
+export function softmax(x: CpuView, log: boolean): StorageArray {
+  const n = x.shape[x.shape.length - 1] ?? 1;
+  const total = sizeOf(x.shape);
+  const a = contiguousValues(x);
+  const out = computeArray(x.dtype, total);
+  for (let base = 0; base < total; base += n) {
+    let m = -Infinity;
+    for (let i = 0; i < n; i++) if (a[base + i] > m) m = a[base + i];
+    if (m === -Infinity) m = 0; // a fully masked row: exp(-inf - 0) = 0 -> NaN as in PyTorch
+    let sum = 0;
+    if (log) {
+      for (let i = 0; i < n; i++) sum += Math.exp(a[base + i] - m);
+      const lse = m + Math.log(sum);
+      for (let i = 0; i < n; i++) out[base + i] = a[base + i] - lse;
+    } else {
+      for (let i = 0; i < n; i++) {
+        const e = Math.exp(a[base + i] - m);
+        out[base + i] = e;
+        sum += e;
+      }
+      const inv = 1 / sum;
+      for (let i = 0; i < n; i++) out[base + i] *= inv;
+    }
+  }
+  return toStorage(x.dtype, out);
+}
+
+export function layerNorm(x: CpuView, weight: CpuView | null, bias: CpuView | null, eps: number): StorageArray {
+  const n = x.shape[x.shape.length - 1];
+  const total = sizeOf(x.shape);
+  const a = contiguousValues(x);
+  const w = weight ? contiguousValues(weight) : null;
+  const b = bias ? contiguousValues(bias) : null;
+  const out = computeArray(x.dtype, total);
+  for (let base = 0; base < total; base += n) {
+    let mean = 0;
+    for (let i = 0; i < n; i++) mean += a[base + i];
+    mean /= n;
+    let v = 0;
+    for (let i = 0; i < n; i++) {
+      const d = a[base + i] - mean;
+      v += d * d;
+    }
+    const rstd = 1 / Math.sqrt(v / n + eps);
+    for (let i = 0; i < n; i++) {
+      let y = (a[base + i] - mean) * rstd;
+      if (w) y *= w[i];
+      if (b) y += b[i];
+      out[base + i] = y;
+    }
+  }
+  return toStorage(x.dtype, out);
+}
+
+export function rmsNorm(x: CpuView, weight: CpuView | null, eps: number): StorageArray {
+  const n = x.shape[x.shape.length - 1];
+  const total = sizeOf(x.shape);
+  const a = contiguousValues(x);
+  const w = weight ? contiguousValues(weight) : null;
+  const out = computeArray(x.dtype, total);
+  for (let base = 0; base < total; base += n) {
+    let ms = 0;
+    for (let i = 0; i < n; i++) ms += a[base + i] * a[base + i];
+    // Hugging Face rounds the normalized value to float32 before the weight multiply.
+    const r = 1 / Math.sqrt(ms / n + eps);
+    if (w) for (let i = 0; i < n; i++) out[base + i] = w[i] * Math.fround(a[base + i] * r);
+    else for (let i = 0; i < n; i++) out[base + i] = a[base + i] * r;
+  }
+  return toStorage(x.dtype, out);
+}

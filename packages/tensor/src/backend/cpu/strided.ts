@@ -1,0 +1,143 @@
+/**
+ * Strided iteration for the cpu kernels. Kernels walk their output in row-major order one
+ * "row" (the innermost run after merging dims) at a time, so the per-element work is a plain
+ * loop and the index arithmetic happens once per row.
+ */
+import { allocStorage, f32ToHalf, halfToF32, isHalf, type DataArray, type DType, type StorageArray } from "../../core/dtype";
+import { sizeOf } from "../../core/shape";
+import type { View } from "../backend";
+
+export type CpuView = View<StorageArray>;
+
+/** A view's elements as a compute array (float32 for half storage) plus strides and offset. */
+export interface Operand {
+  arr: DataArray;
+  strides: readonly number[];
+  offset: number;
+}
+
+/** Decodes half storage (only the span the view touches); other dtypes are used in place. */
+export function operand(v: CpuView): Operand {
+  if (!isHalf(v.dtype)) return { arr: v.data as DataArray, strides: v.strides, offset: v.offset };
+  let hi = v.offset;
+  for (let d = 0; d < v.shape.length; d++) {
+    if (v.shape[d] === 0) return { arr: new Float32Array(0), strides: v.strides, offset: 0 };
+    hi += (v.shape[d] - 1) * v.strides[d];
+  }
+  const span = (v.data as Uint16Array).subarray(v.offset, hi + 1);
+  return { arr: halfToF32(v.dtype as "float16" | "bfloat16", span), strides: v.strides, offset: 0 };
+}
+
+/** A contiguous compute array of the view's values (no copy when already contiguous). */
+export function contiguousValues(v: CpuView): DataArray {
+  const op = operand(v);
+  const n = sizeOf(v.shape);
+  if (isRowMajor(v.shape, op.strides)) {
+    return op.offset === 0 && op.arr.length === n ? op.arr : (op.arr.subarray(op.offset, op.offset + n) as DataArray);
+  }
+  const out = new (op.arr.constructor as new (n: number) => DataArray)(n);
+  forEachRow(v.shape, [op.strides], [op.offset], (o, offs, len, inner) => {
+    const s = inner[0];
+    let j = offs[0];
+    for (let i = 0; i < len; i++, j += s) out[o + i] = op.arr[j];
+  });
+  return out;
+}
+
+function isRowMajor(shape: readonly number[], strides: readonly number[]): boolean {
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i] !== 1 && strides[i] !== s) return false;
+    s *= shape[i];
+  }
+  return true;
+}
+
+/** Turns a compute array into the storage array of `dtype` (encodes halves). */
+export function toStorage(dtype: DType, values: DataArray): StorageArray {
+  if (isHalf(dtype)) return f32ToHalf(dtype as "float16" | "bfloat16", values);
+  return values;
+}
+
+/** Allocates the compute array an output of `dtype` is written into. */
+export function computeArray(dtype: DType, size: number): DataArray {
+  return isHalf(dtype) ? new Float32Array(size) : (allocStorage(dtype, size) as DataArray);
+}
+
+/**
+ * Merges adjacent dims that are contiguous with each other in every operand (a contiguous
+ * tensor becomes 1-D), and drops size-1 dims.
+ */
+export function collapse(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const last = outShape.length - 1;
+    const mergeable = last >= 0 && strides.every((s, k) => outStrides[k][last] === s[d] * shape[d]);
+    if (mergeable) {
+      outShape[last] *= shape[d];
+      strides.forEach((s, k) => (outStrides[k][last] = s[d]));
+    } else {
+      outShape.push(shape[d]);
+      strides.forEach((s, k) => outStrides[k].push(s[d]));
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
+/**
+ * Calls `fn(outOffset, offsets, n, innerStrides)` for each innermost row of `shape`, in row-major
+ * order. `offsets[k]` is operand k's element offset at the row start; `innerStrides[k]` its step.
+ * `outOffset` is the row's start in a contiguous output.
+ */
+export function forEachRow(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+  offsets: readonly number[],
+  fn: (outOffset: number, offsets: number[], n: number, innerStrides: number[]) => void,
+): void {
+  const total = sizeOf(shape);
+  if (total === 0) return;
+  const c = collapse(shape, strides);
+  const rank = c.shape.length;
+  const offs = [...offsets];
+  if (rank === 0) {
+    fn(0, offs, 1, strides.map(() => 0));
+    return;
+  }
+  const n = c.shape[rank - 1];
+  const inner = c.strides.map((s) => s[rank - 1]);
+  const outer = total / n;
+  const idx = new Array<number>(rank - 1).fill(0);
+  const k = offs.length;
+  for (let r = 0; r < outer; r++) {
+    fn(r * n, offs, n, inner);
+    for (let d = rank - 2; d >= 0; d--) {
+      idx[d]++;
+      for (let j = 0; j < k; j++) offs[j] += c.strides[j][d];
+      if (idx[d] < c.shape[d]) break;
+      for (let j = 0; j < k; j++) offs[j] -= c.strides[j][d] * c.shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+/** Offsets of every index of `shape` (row-major) for each operand: used for batch loops. */
+export function allOffsets(shape: readonly number[], strides: readonly (readonly number[])[], offsets: readonly number[]): number[][] {
+  const out: number[][] = [];
+  const total = sizeOf(shape);
+  const idx = new Array<number>(shape.length).fill(0);
+  const offs = [...offsets];
+  for (let r = 0; r < total; r++) {
+    out.push([...offs]);
+    for (let d = shape.length - 1; d >= 0; d--) {
+      idx[d]++;
+      for (let j = 0; j < offs.length; j++) offs[j] += strides[j][d];
+      if (idx[d] < shape[d]) break;
+      for (let j = 0; j < offs.length; j++) offs[j] -= strides[j][d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+  return out;
+}

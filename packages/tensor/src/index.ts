@@ -1,0 +1,75 @@
+/**
+ * @tessera/tensor: tensors, dtypes, views, ops, autograd, backends, nn and IO.
+ */
+// core
+export { Tensor, isTensor, type NestedArray } from "./core/tensor";
+export { DTYPES, isFloat, promoteTypes, type DType, type DataArray, type StorageArray } from "./core/dtype";
+export { TesseraError } from "./core/errors";
+export {
+  dispose,
+  getBackendName,
+  keep,
+  listBackends,
+  memory,
+  ready,
+  registerBackend,
+  setBackend,
+  tidy,
+  type MemoryInfo,
+} from "./core/engine";
+export type { BackendMemory } from "./core/storage";
+export { broadcastShapes, sizeOf, type Shape } from "./core/shape";
+
+// backends
+export type { Backend, View, UnaryOp, BinaryOp, ReduceOp, ArgReduceOp, CumulativeOp, Conv1dParams, UnaryAttrs } from "./backend/backend";
+export { createCpuBackend } from "./backend/cpu";
+
+// ops
+export { tensor, scalar, full, zeros, ones, fullLike, zerosLike, onesLike, arange, linspace, eye, type CreateOptions, type TensorOptions } from "./ops/creation";
+export { cast, clone, toBackend, toBackendAsync } from "./ops/convert";
+export { assign } from "./ops/inplace";
+export { reshape, permute, transpose, expand, broadcastTo, squeeze, unsqueeze, flatten, slice, narrow, select, contiguous, type SliceSpec } from "./ops/view";
+export {
+  add, sub, mul, div, pow, maximum, minimum, mod, atan2,
+  eq, ne, lt, le, gt, ge, logicalAnd, logicalOr, logicalXor, logicalNot, where,
+  neg, abs, sign, exp, expm1, log, log1p, sqrt, rsqrt, square, reciprocal, tanh, erf, sin, cos,
+  floor, ceil, round, trunc, isnan, isinf, clamp,
+} from "./ops/elementwise";
+export { sigmoid, relu, gelu, silu, softplus, elu, leakyRelu } from "./ops/activation";
+export { sum, mean, prod, max, min, argmax, argmin, any, all, variance, std, logsumexp, sumTo, type ReduceOptions, type VarOptions } from "./ops/reduce";
+export { matmul, linear } from "./ops/matmul";
+export { softmax, logSoftmax, layerNorm, rmsNorm } from "./ops/normalization";
+export { gather, indexSelect, embedding, scatterAdd, oneHot, flip } from "./ops/indexing";
+export { concat, stack, split, chunk, pad } from "./ops/join";
+export { conv1d, type Conv1dOptions } from "./ops/conv";
+export { cumsum, cumprod, type ScanOptions } from "./ops/scan";
+export { sort, argsort, topk, type SortResult } from "./ops/sort";
+export { triu, tril } from "./ops/triangular";
+export { crossEntropy, mseLoss, type CrossEntropyOptions } from "./ops/loss";
+export type { TensorLike, TypedArray } from "./ops/util";
+
+// random
+export { Generator, manualSeed, uniform, normal, randint, bernoulli, dropout, type RandomOptions } from "./random/random";
+
+// autograd
+export { grad, valueAndGrad, gradients, customGrad, stopGradient, identity, type CustomGradResult, type GradOptions } from "./autograd/grad";
+
+// nn
+export { Module, ModuleList } from "./nn/module";
+export { Linear, Embedding, LayerNorm, RMSNorm, Dropout, type InitOptions } from "./nn/layers";
+export { SGD, AdamW, type SGDOptions, type AdamWOptions } from "./nn/optim";
+
+// io
+export {
+  parseSafetensors,
+  readSafetensors,
+  writeSafetensors,
+  writeSafetensorsAsync,
+  decodeEntry,
+  type SafetensorsDType,
+  type SafetensorsEntry,
+  type SafetensorsFile,
+  type RawEntry,
+  type ReadOptions,
+} from "./io/safetensors";
+export { fromNdarray, toNdarray, type NdArrayLike } from "./io/ndarray";

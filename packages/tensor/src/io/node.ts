@@ -1,0 +1,41 @@
+/**
+ * Node.js file helpers (the `@tessera/tensor/node` entry point; browsers use the byte APIs).
+ */
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readSafetensors, TesseraError, writeSafetensorsAsync, type RawEntry, type ReadOptions, type Tensor } from "@tessera/tensor";
+
+function fail(op: string, message: string): never {
+  throw new TesseraError(op, message);
+}
+
+/** Loads a .safetensors file into tensors (the file is validated before any tensor is made). */
+export function loadSafetensors(path: string, opts: ReadOptions = {}): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    fail("loadSafetensors", `cannot read '${path}': ${(e as Error).message}`);
+  }
+  try {
+    return readSafetensors(bytes, opts);
+  } catch (e) {
+    if ((e as Error).name === "TesseraError") (e as Error).message = `${(e as Error).message} [file ${path}]`;
+    throw e;
+  }
+}
+
+/**
+ * Writes tensors to a .safetensors file atomically: to a temporary file first, renamed into
+ * place when complete, so a failure never leaves a half-written file behind.
+ */
+export async function saveSafetensors(path: string, items: Record<string, Tensor | RawEntry>, metadata: Record<string, string> = {}): Promise<void> {
+  const bytes = await writeSafetensorsAsync(items, metadata);
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    fail("saveSafetensors", `cannot write '${path}': ${(e as Error).message}`);
+  }
+}

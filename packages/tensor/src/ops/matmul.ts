@@ -1,0 +1,63 @@
+/**
+ * Matrix products. `matmul` follows torch.matmul: 1-D operands are promoted (and the added
+ * axis removed after), batch dims broadcast, transposed views are consumed without copying.
+ */
+import { isFloat, promoteTypes } from "../core/dtype";
+import { tidy } from "../core/engine";
+import { fail, fmtShape } from "../core/errors";
+import { broadcastShapes } from "../core/shape";
+import { record } from "../core/tape";
+import type { Tensor } from "../core/tensor";
+import { cast } from "./convert";
+import { add } from "./elementwise";
+import { sumTo } from "./reduce";
+import { asTensor, backendOf, broadcastView, wrap, type TensorLike } from "./util";
+import { reshape, transpose } from "./view";
+
+export function matmul(a: TensorLike, b: TensorLike): Tensor {
+  const ta = asTensor("matmul", "a", a);
+  const tb = asTensor("matmul", "b", b);
+  const be = backendOf("matmul", ta, tb);
+  if (ta.rank === 0 || tb.rank === 0) fail("matmul", `a ${fmtShape(ta.shape)} and b ${fmtShape(tb.shape)} must have at least 1 dim each`);
+  if (ta.dtype === "bool" || tb.dtype === "bool") fail("matmul", `bool operands (a ${ta.dtype}, b ${tb.dtype}) are not supported`);
+  return tidy(() => {
+    // 1-D: a [K] -> [1, K]; b [K] -> [K, 1].
+    const a2 = ta.rank === 1 ? reshape(ta, [1, ta.shape[0]]) : ta;
+    const b2 = tb.rank === 1 ? reshape(tb, [tb.shape[0], 1]) : tb;
+    const K = a2.shape[a2.rank - 1];
+    if (b2.shape[b2.rank - 2] !== K) {
+      fail("matmul", `a ${fmtShape(ta.shape)} and b ${fmtShape(tb.shape)} disagree on the contracted axis (${K} vs ${b2.shape[b2.rank - 2]})`);
+    }
+    const M = a2.shape[a2.rank - 2];
+    const N = b2.shape[b2.rank - 1];
+    const batch = broadcastShapes("matmul", a2.shape.slice(0, -2), b2.shape.slice(0, -2));
+    const dtype = promoteTypes(a2.dtype, b2.dtype);
+    const ca = a2.dtype === dtype ? a2 : cast(a2, dtype);
+    const cb = b2.dtype === dtype ? b2 : cast(b2, dtype);
+    const outDtype = isFloat(dtype) ? dtype : "int32";
+    const y = wrap(be, be.matmul(broadcastView(ca, [...batch, M, K]), broadcastView(cb, [...batch, K, N]), outDtype), [...batch, M, N], outDtype);
+    // dA = dY B^T, dB = A^T dY (summed over broadcast batch dims).
+    const out = record("matmul", [ca, cb], y, (dy, [x0, x1]) => [sumTo(matmul(dy, transpose(x1)), x0.shape), sumTo(matmul(transpose(x0), dy), x1.shape)]);
+    if (ta.rank === 1 && tb.rank === 1) return reshape(out, []);
+    if (ta.rank === 1) return reshape(out, [...batch, N]);
+    if (tb.rank === 1) return reshape(out, [...batch, M]);
+    return out;
+  });
+}
+
+/** x W^T + b with W [out, in] (PyTorch's nn.Linear layout). */
+export function linear(x: TensorLike, weight: TensorLike, bias?: TensorLike | null): Tensor {
+  const tw = asTensor("linear", "weight", weight);
+  const tx = asTensor("linear", "x", x);
+  if (tw.rank !== 2) fail("linear", `weight must be 2-D [out, in], got ${fmtShape(tw.shape)}`);
+  if (tx.shape[tx.rank - 1] !== tw.shape[1]) {
+    fail("linear", `x ${fmtShape(tx.shape)} has ${tx.shape[tx.rank - 1]} features but weight ${fmtShape(tw.shape)} expects ${tw.shape[1]}`);
+  }
+  return tidy(() => {
+    const y = matmul(tx, transpose(tw));
+    if (bias === undefined || bias === null) return y;
+    const tb = asTensor("linear", "bias", bias);
+    if (tb.rank !== 1 || tb.shape[0] !== tw.shape[0]) fail("linear", `bias ${fmtShape(tb.shape)} must be [${tw.shape[0]}]`);
+    return add(y, tb);
+  });
+}

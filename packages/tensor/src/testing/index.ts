@@ -1,0 +1,105 @@
+/**
+ * Test helpers shared by every Tessera package (`@tessera/tensor/testing`): one assertClose
+ * with explicit tolerances, and a finite-difference gradient check.
+ */
+import { grad, isTensor, tensor, tidy, type Tensor } from "@tessera/tensor";
+
+const fmtShape = (s: readonly number[]): string => `[${s.join(",")}]`;
+
+export interface CloseOptions {
+  /** Absolute tolerance (default 1e-5). */
+  atol?: number;
+  /** Relative tolerance (default 1e-5): |a - e| <= atol + rtol * |e|. */
+  rtol?: number;
+  /** Prefix for the error message. */
+  label?: string;
+}
+
+export interface CloseReport {
+  maxAbs: number;
+  maxRel: number;
+  worstIndex: number;
+}
+
+async function values(x: Tensor | ArrayLike<number>): Promise<{ v: ArrayLike<number>; shape: readonly number[] }> {
+  if (isTensor(x)) return { v: await x.data(), shape: x.shape };
+  return { v: x, shape: [x.length] };
+}
+
+/** Compares element by element; throws with the worst element, shapes and tolerances. */
+export async function assertClose(actual: Tensor | ArrayLike<number>, expected: Tensor | ArrayLike<number>, opts: CloseOptions = {}): Promise<CloseReport> {
+  const atol = opts.atol ?? 1e-5;
+  const rtol = opts.rtol ?? 1e-5;
+  const a = await values(actual);
+  const e = await values(expected);
+  const label = opts.label ? `${opts.label}: ` : "";
+  const sameShape = a.shape.length === e.shape.length && a.shape.every((d, i) => d === e.shape[i]);
+  if (!sameShape) throw new Error(`${label}shape ${fmtShape(a.shape)} differs from expected ${fmtShape(e.shape)}`);
+  const r: CloseReport = { maxAbs: 0, maxRel: 0, worstIndex: -1 };
+  let worstExcess = -Infinity;
+  for (let i = 0; i < e.v.length; i++) {
+    const x = a.v[i];
+    const y = e.v[i];
+    if (Number.isNaN(y) && Number.isNaN(x)) continue;
+    const d = x === y ? 0 : Math.abs(x - y);
+    const excess = d - (atol + rtol * Math.abs(y));
+    if (d > r.maxAbs || Number.isNaN(d)) r.maxAbs = Number.isNaN(d) ? Infinity : d;
+    if (y !== 0) r.maxRel = Math.max(r.maxRel, d / Math.abs(y));
+    if (excess > worstExcess || Number.isNaN(d)) {
+      worstExcess = Number.isNaN(d) ? Infinity : excess;
+      r.worstIndex = i;
+    }
+  }
+  if (worstExcess > 0) {
+    const i = r.worstIndex;
+    throw new Error(`${label}not close (atol ${atol}, rtol ${rtol}): at flat index ${i} got ${a.v[i]}, expected ${e.v[i]}; max abs error ${r.maxAbs}`);
+  }
+  return r;
+}
+
+export interface GradCheckOptions {
+  /** Finite-difference step (default 1e-2; central differences in float32). */
+  eps?: number;
+  atol?: number;
+  rtol?: number;
+}
+
+/**
+ * Checks grad(f) against central finite differences, element by element, for every input.
+ * f must return a scalar. Returns the largest absolute error.
+ */
+export async function checkGrad(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts: GradCheckOptions = {}): Promise<number> {
+  const eps = opts.eps ?? 1e-2;
+  const atol = opts.atol ?? 2e-3;
+  const rtol = opts.rtol ?? 2e-2;
+  const analytic = grad(f)(...inputs);
+  let worst = 0;
+  try {
+    for (let k = 0; k < inputs.length; k++) {
+      const base = await inputs[k].data();
+      const numeric = new Float32Array(base.length);
+      for (let i = 0; i < base.length; i++) {
+        const evalAt = async (delta: number): Promise<number> => {
+          const v = Float32Array.from(base);
+          v[i] += delta;
+          const out = tidy(() => {
+            const xi = tensor(v, { shape: inputs[k].shape, dtype: inputs[k].dtype, backend: inputs[k].backend });
+            const args = inputs.map((t, j) => (j === k ? xi : t));
+            return f(...args);
+          });
+          const val = (await out.data())[0];
+          out.dispose();
+          return val;
+        };
+        numeric[i] = ((await evalAt(eps)) - (await evalAt(-eps))) / (2 * eps);
+      }
+      const rep = await assertClose(analytic[k], numeric.length ? numeric : [], { atol, rtol, label: `checkGrad input ${k} ${fmtShape(inputs[k].shape)}` }).catch((e: Error) => {
+        throw e;
+      });
+      worst = Math.max(worst, rep.maxAbs);
+    }
+  } finally {
+    for (const g of analytic) g.dispose();
+  }
+  return worst;
+}

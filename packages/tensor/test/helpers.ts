@@ -1,0 +1,33 @@
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { keep, type Tensor } from "../src/index";
+import { loadSafetensors } from "../src/io/node";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** ../shared beside the repository (override with TESSERA_SHARED). */
+export const SHARED = process.env.TESSERA_SHARED ?? join(here, "..", "..", "..", "..", "shared");
+
+export function sharedPath(...parts: string[]): string {
+  const p = join(SHARED, ...parts);
+  if (!existsSync(p)) throw new Error(`missing shared fixture ${p}: the repository expects ../shared beside it (or set TESSERA_SHARED)`);
+  return p;
+}
+
+let cache: Record<string, Tensor> | null = null;
+
+/** NumPy/SciPy reference arrays (test/fixtures/gen_refs.py). Kept for the whole run. */
+export function refs(): Record<string, Tensor> {
+  if (!cache) {
+    cache = loadSafetensors(join(here, "fixtures", "refs.safetensors")).tensors;
+    for (const t of Object.values(cache)) keep(t);
+  }
+  return cache;
+}
+
+export function ref(name: string): Tensor {
+  const t = refs()[name];
+  if (!t) throw new Error(`no reference array '${name}' in test/fixtures/refs.safetensors`);
+  return t;
+}

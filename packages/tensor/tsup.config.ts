@@ -1,0 +1,14 @@
+import { defineConfig } from "tsup";
+
+export default defineConfig({
+  // `node` and `testing` import the main entry by its package name, so all three share one copy.
+  entry: { index: "src/index.ts", node: "src/io/node-entry.ts", testing: "src/testing/index.ts" },
+  external: ["@tessera/tensor"],
+  format: ["esm", "cjs"],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: "es2022",
+  splitting: false,
+  treeshake: true,
+});
