@@ -74,7 +74,7 @@ function backprop(tape: Tape, root: Tensor, seed: Tensor, wrt: readonly Tensor[]
   }
   const out = wrt.map((t) => grads.get(t.key) ?? zerosLike(t));
   for (const [key, g] of grads) if (!wanted.has(key)) g.dispose();
-  // The same tensor passed twice gets one gradient: hand back separate handles.
+  // A tensor listed twice gets one gradient: hand back separate handles.
   return out.map((g, i) => (out.indexOf(g) === i ? g : identity(g)));
 }
 
@@ -92,17 +92,24 @@ function checkWrt(op: string, wrt: readonly unknown[]): Tensor[] {
   });
 }
 
-function run(op: string, f: () => Tensor, wrt: Tensor[], opts: GradOptions): { value: Tensor; grads: Tensor[] } {
+/**
+ * Runs f(...leaves) on a tape and backpropagates. With `asArguments`, each wrt tensor is passed
+ * to f as a fresh leaf handle, so the same tensor given twice gets two gradients (as JAX);
+ * otherwise f closes over the wrt tensors themselves.
+ */
+function run(op: string, f: (...leaves: Tensor[]) => Tensor, wrt: Tensor[], opts: GradOptions, asArguments: boolean): { value: Tensor; grads: Tensor[] } {
   const tape = new Tape();
-  for (const t of wrt) tape.track(t);
   let value: Tensor;
   let grads: Tensor[];
   try {
     ({ value, grads } = tidy(() => {
+      // identity records on outer tapes, so a nested grad stays connected to its caller's.
+      const leaves = asArguments ? wrt.map((t) => identity(t)) : wrt;
+      for (const t of leaves) tape.track(t);
       pushTape(tape);
       let v: Tensor;
       try {
-        v = f();
+        v = f(...leaves);
       } finally {
         popTape(tape);
       }
@@ -110,7 +117,7 @@ function run(op: string, f: () => Tensor, wrt: Tensor[], opts: GradOptions): { v
       if (!opts.seed && v.size !== 1) fail(op, `f returned ${fmtShape(v.shape)}; it must return a scalar, or pass { seed } for a non-scalar output`);
       if (opts.seed && !shapesEqual(opts.seed.shape, v.shape)) fail(op, `seed ${fmtShape(opts.seed.shape)} must match the output ${fmtShape(v.shape)}`);
       const seed = opts.seed ?? onesLike(v);
-      return { value: v, grads: backprop(tape, v, seed, wrt) };
+      return { value: v, grads: backprop(tape, v, seed, leaves) };
     }));
   } finally {
     tape.dispose();
@@ -120,13 +127,13 @@ function run(op: string, f: () => Tensor, wrt: Tensor[], opts: GradOptions): { v
 
 /** Returns a function computing f and the gradient of f with respect to each tensor argument. */
 export function valueAndGrad<A extends Tensor[]>(f: (...args: A) => Tensor, opts: GradOptions = {}): (...args: A) => { value: Tensor; grads: Tensor[] } {
-  return (...args: A) => run("valueAndGrad", () => f(...args), checkWrt("valueAndGrad", args), opts);
+  return (...args: A) => run("valueAndGrad", (...leaves) => f(...(leaves as A)), checkWrt("valueAndGrad", args), opts, true);
 }
 
 /** Returns a function computing the gradient of f with respect to each tensor argument. */
 export function grad<A extends Tensor[]>(f: (...args: A) => Tensor, opts: GradOptions = {}): (...args: A) => Tensor[] {
   return (...args: A) => {
-    const { value, grads } = run("grad", () => f(...args), checkWrt("grad", args), opts);
+    const { value, grads } = run("grad", (...leaves) => f(...(leaves as A)), checkWrt("grad", args), opts, true);
     value.dispose();
     return grads;
   };
@@ -139,7 +146,7 @@ export function grad<A extends Tensor[]>(f: (...args: A) => Tensor, opts: GradOp
 export function gradients<P extends readonly Tensor[] | Record<string, Tensor>>(f: () => Tensor, params: P, opts: GradOptions = {}): { value: Tensor; grads: P } {
   const names = Array.isArray(params) ? null : Object.keys(params);
   const list = names ? names.map((n) => (params as Record<string, Tensor>)[n]) : [...(params as readonly Tensor[])];
-  const { value, grads } = run("gradients", f, checkWrt("gradients", list), opts);
+  const { value, grads } = run("gradients", () => f(), checkWrt("gradients", list), opts, false);
   if (!names) return { value, grads: grads as unknown as P };
   const rec: Record<string, Tensor> = {};
   names.forEach((n, i) => (rec[n] = grads[i]));

@@ -34,7 +34,8 @@ export function gather(x: TensorLike, axis: number, index: TensorLike): Tensor {
   const be = backendOf("gather", t, idx);
   const y = wrap(be, be.gather(t.view(), a, idx.view()), idx.shape, t.dtype);
   const xShape = t.shape;
-  return record("gather", [t], y, (dy) => [scatterAdd(zeros(xShape, { dtype: dy.dtype, backend: dy.backend }), a, idx, dy)]);
+  // Everything a backward rule reads comes in through its recorded inputs (here the index).
+  return record("gather", [t, idx], y, (dy, [, ix]) => [scatterAdd(zeros(xShape, { dtype: dy.dtype, backend: dy.backend }), a, ix, dy), null]);
 }
 
 /** Rows of x at the 1-D `index` along `axis` (torch.index_select). */
@@ -48,10 +49,10 @@ export function indexSelect(x: TensorLike, axis: number, index: TensorLike): Ten
   shape[a] = idx.shape[0];
   const y = wrap(be, be.indexSelect(t.view(), a, idx.view()), shape, t.dtype);
   const xShape = t.shape;
-  return record("indexSelect", [t], y, (dy) => {
+  return record("indexSelect", [t, idx], y, (dy, [, ix]) => {
     const bshape = dy.shape.map((d, i) => (i === a ? d : 1));
-    const full = expand(reshape(idx, bshape), dy.shape);
-    return [scatterAdd(zeros(xShape, { dtype: dy.dtype, backend: dy.backend }), a, full, dy)];
+    const full = expand(reshape(ix, bshape), dy.shape);
+    return [scatterAdd(zeros(xShape, { dtype: dy.dtype, backend: dy.backend }), a, full, dy), null];
   });
 }
 
@@ -78,7 +79,7 @@ export function scatterAdd(base: TensorLike, axis: number, index: TensorLike, sr
   if (s.dtype !== b.dtype) fail("scatterAdd", `src dtype ${s.dtype} differs from base dtype ${b.dtype}`);
   const be = backendOf("scatterAdd", b, idx, s);
   const y = wrap(be, be.scatterAdd(b.view(), a, idx.view(), s.view()), b.shape, b.dtype);
-  return record("scatterAdd", [b, s], y, (dy) => [dy, gather(dy, a, idx)]);
+  return record("scatterAdd", [b, s, idx], y, (dy, [, , ix]) => [dy, gather(dy, a, ix), null]);
 }
 
 /** One-hot encoding: [...] int -> [..., numClasses] (int32 unless a dtype is given). */

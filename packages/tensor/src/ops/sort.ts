@@ -29,7 +29,7 @@ function byLastAxis(op: string, x: Tensor, axis: number, k: number, run: (v: Ten
     const indices = wrap(be, r.indices, shape, "int32");
     const srcShape = src.shape;
     // The gradient of a permutation-selection scatters dy back to where the values came from.
-    const v = record(op, [src], values, (dy) => [scatterAdd(zeros(srcShape, { dtype: dy.dtype, backend: dy.backend }), -1, indices, dy)]);
+    const v = record(op, [src, indices], values, (dy, [, ix]) => [scatterAdd(zeros(srcShape, { dtype: dy.dtype, backend: dy.backend }), -1, ix, dy), null]);
     return a === last ? { values: v, indices } : { values: transpose(v, a, last), indices: transpose(indices, a, last) };
   });
 }

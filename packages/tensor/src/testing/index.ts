@@ -21,9 +21,10 @@ export interface CloseReport {
   worstIndex: number;
 }
 
-async function values(x: Tensor | ArrayLike<number>): Promise<{ v: ArrayLike<number>; shape: readonly number[] }> {
+/** Values and shape; a plain array has no shape and is compared by element count alone. */
+async function values(x: Tensor | ArrayLike<number>): Promise<{ v: ArrayLike<number>; shape: readonly number[] | null }> {
   if (isTensor(x)) return { v: await x.data(), shape: x.shape };
-  return { v: x, shape: [x.length] };
+  return { v: x, shape: null };
 }
 
 /** Compares element by element; throws with the worst element, shapes and tolerances. */
@@ -33,8 +34,12 @@ export async function assertClose(actual: Tensor | ArrayLike<number>, expected: 
   const a = await values(actual);
   const e = await values(expected);
   const label = opts.label ? `${opts.label}: ` : "";
-  const sameShape = a.shape.length === e.shape.length && a.shape.every((d, i) => d === e.shape[i]);
-  if (!sameShape) throw new Error(`${label}shape ${fmtShape(a.shape)} differs from expected ${fmtShape(e.shape)}`);
+  if (a.shape && e.shape) {
+    const sameShape = a.shape.length === e.shape.length && a.shape.every((d, i) => d === e.shape![i]);
+    if (!sameShape) throw new Error(`${label}shape ${fmtShape(a.shape)} differs from expected ${fmtShape(e.shape)}`);
+  } else if (a.v.length !== e.v.length) {
+    throw new Error(`${label}${a.v.length} values differ in count from the ${e.v.length} expected`);
+  }
   const r: CloseReport = { maxAbs: 0, maxRel: 0, worstIndex: -1 };
   let worstExcess = -Infinity;
   for (let i = 0; i < e.v.length; i++) {

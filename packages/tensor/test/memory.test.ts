@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import * as T from "../src/index";
+
+describe("explicit memory", () => {
+  it("tidy frees intermediates and keeps what it returns", () => {
+    const before = T.memory();
+    const y = T.tidy(() => {
+      const a = T.ones([100]);
+      const b = T.mul(a, 2);
+      return T.add(b, 1);
+    });
+    const after = T.memory();
+    expect(after.numTensors).toBe(before.numTensors + 1);
+    expect(after.numBytes).toBe(before.numBytes + 400);
+    y.dispose();
+    expect(T.memory().numBytes).toBe(before.numBytes);
+  });
+
+  it("views share storage: bytes are counted once and freed with the last handle", () => {
+    const before = T.memory();
+    const x = T.zeros([10, 10]);
+    const v = T.transpose(x);
+    const r = T.reshape(x, [100]);
+    expect(T.memory().numStorages).toBe(before.numStorages + 1);
+    expect(T.memory().numBytes).toBe(before.numBytes + 400);
+    x.dispose();
+    expect(v.dataSync().length).toBe(100); // still alive through the view
+    v.dispose();
+    r.dispose();
+    expect(T.memory().numBytes).toBe(before.numBytes);
+    expect(T.memory().numTensors).toBe(before.numTensors);
+  });
+
+  it("keep survives tidy; dispose accepts nested structures", () => {
+    let kept!: T.Tensor;
+    T.tidy(() => {
+      kept = T.keep(T.ones([3]));
+      T.ones([3]);
+    });
+    expect(kept.isDisposed).toBe(false);
+    const before = T.memory().numTensors;
+    const obj = { a: T.ones([2]), b: [T.zeros([1])], c: new Map([["x", T.ones([1])]]) };
+    T.dispose([kept, obj]);
+    expect(T.memory().numTensors).toBe(before - 1); // kept and the three made after `before`
+  });
+
+  it("using a disposed tensor is a clear error", () => {
+    const x = T.ones([2, 3]);
+    x.dispose();
+    expect(() => T.add(x, 1)).toThrow("add: tensor [2,3] float32 was used after dispose()");
+    expect(() => x.dataSync()).toThrow(/used after dispose/);
+  });
+
+  it("a training loop (forward, backward, update) does not grow memory()", () => {
+    const lin = new T.Linear(8, 4, { seed: 1 });
+    const opt = new T.AdamW(lin.namedParameters(), { lr: 1e-2 });
+    const x = T.normal([16, 8], 0, 1, { seed: 2 });
+    const target = T.normal([16, 4], 0, 1, { seed: 3 });
+    const step = () => {
+      const { value, grads } = T.gradients(() => T.mseLoss(lin.forward(x), target), lin.namedParameters());
+      opt.step(grads);
+      T.dispose([value, grads]);
+    };
+    step(); // optimizer state is created on the first step
+    const before = T.memory();
+    for (let i = 0; i < 200; i++) step();
+    const after = T.memory();
+    expect(after.numTensors).toBe(before.numTensors);
+    expect(after.numBytes).toBe(before.numBytes);
+    expect(after.numStorages).toBe(before.numStorages);
+  });
+
+  it("a loop of 1000 ops inside tidy leaves memory() flat", () => {
+    const x = T.normal([32, 32], 0, 1, { seed: 4 });
+    const before = T.memory();
+    for (let i = 0; i < 1000; i++) {
+      T.tidy(() => {
+        T.softmax(T.matmul(T.gelu(x), T.transpose(x))); // result dropped: tidy frees it too
+      });
+    }
+    expect(T.memory()).toEqual(before);
+  });
+});

@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import * as T from "../src/index";
+
+describe("views share storage where strides allow", () => {
+  it("reshape of a contiguous tensor, transpose, permute, expand, slice and unsqueeze are views", () => {
+    const x = T.arange(24, undefined, 1, { dtype: "float32" });
+    const r = T.reshape(x, [2, 3, 4]);
+    const views = [r, T.transpose(r), T.permute(r, [2, 0, 1]), T.expand(T.reshape(x, [1, 24]), [3, 24]), T.slice(r, [null, [0, 3, 2], 1]), T.unsqueeze(r, 1), T.squeeze(T.unsqueeze(r, 0))];
+    for (const v of views) expect(v.storage).toBe(x.storage);
+  });
+
+  it("reshape of a non-contiguous tensor copies only when it must (PyTorch's view rule)", () => {
+    const x = T.reshape(T.arange(24, undefined, 1, { dtype: "float32" }), [2, 3, 4]);
+    const t = T.transpose(x, 0, 1); // [3,2,4]: last dim still contiguous
+    const merged = T.reshape(t, [3, 8]); // merges dims 1 and 2: impossible without a copy
+    expect(merged.storage).not.toBe(x.storage);
+    const split = T.reshape(t, [3, 2, 2, 2]); // splits the contiguous last dim: a view
+    expect(split.storage).toBe(x.storage);
+    expect(split.arraySync()).toEqual(T.reshape(T.contiguous(t), [3, 2, 2, 2]).arraySync());
+    expect(merged.arraySync()).toEqual(T.reshape(T.contiguous(t), [3, 8]).arraySync());
+  });
+
+  it("slices with steps and negative bounds index like NumPy", () => {
+    const x = T.reshape(T.arange(20), [4, 5]);
+    expect(T.slice(x, [[-2], [1, null, 2]]).arraySync()).toEqual([[11, 13], [16, 18]]);
+    expect(T.slice(x, [1, [-3, -1]]).arraySync()).toEqual([7, 8]);
+    expect(T.slice(x, [[3, 1]]).shape).toEqual([0, 5]);
+    expect(T.select(x, 1, -1).arraySync()).toEqual([4, 9, 14, 19]);
+  });
+
+  it("ops read strided and broadcast views directly", () => {
+    const x = T.reshape(T.arange(6, undefined, 1, { dtype: "float32" }), [2, 3]);
+    expect(T.add(T.transpose(x), T.slice(x, [0, [0, 2]])).arraySync()).toEqual([[0, 4], [1, 5], [2, 6]]);
+    expect(T.exp(T.expand(T.tensor([[0]]), [2, 2])).arraySync()).toEqual([[1, 1], [1, 1]]);
+  });
+
+  it("0-d tensors and empty tensors behave", () => {
+    const s = T.scalar(3);
+    expect(s.shape).toEqual([]);
+    expect(T.add(s, T.ones([2])).arraySync()).toEqual([4, 4]);
+    const e = T.zeros([0, 3]);
+    expect(T.sum(e, 0).arraySync()).toEqual([0, 0, 0]);
+    expect(T.exp(e).shape).toEqual([0, 3]);
+  });
+
+  it("assign writes through to every view", () => {
+    const x = T.zeros([2, 2]);
+    const row = T.select(x, 0, 1);
+    T.assign(x, T.tensor([[1, 2], [3, 4]]));
+    expect(row.arraySync()).toEqual([3, 4]);
+    T.assign(x, 7);
+    expect(x.arraySync()).toEqual([[7, 7], [7, 7]]);
+  });
+});
