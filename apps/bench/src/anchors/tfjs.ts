@@ -1,0 +1,17 @@
+/**
+ * TensorFlow.js anchors: the wasm backend (XNNPACK, SIMD) and the pure-JS cpu backend.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-backend-wasm";
+
+export type TfBackend = "wasm" | "cpu";
+
+export async function useTf(backend: TfBackend): Promise<typeof tf> {
+  const ok = await tf.setBackend(backend);
+  if (!ok) throw new Error(`tfjs backend '${backend}' failed to initialize`);
+  await tf.ready();
+  return tf;
+}
+
+export { tf };

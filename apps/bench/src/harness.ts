@@ -1,0 +1,57 @@
+/**
+ * Timing: warm-up runs, then timed runs until both a minimum count and a time budget are met;
+ * the median is the figure reported (with min and max), since machines are noisy.
+ */
+export interface Row {
+  suite: string;
+  case: string;
+  impl: string;
+  backend: string;
+  median_ms: number;
+  min_ms: number;
+  max_ms: number;
+  runs: number;
+  gflops?: number;
+  gbps?: number;
+  note?: string;
+}
+
+export interface MeasureOptions {
+  warmup: number;
+  minRuns: number;
+  maxRuns: number;
+  /** Stop adding runs once this much time was spent (after minRuns). */
+  budgetMs: number;
+}
+
+export const DEFAULT_MEASURE: MeasureOptions = { warmup: 1, minRuns: 5, maxRuns: 30, budgetMs: 3000 };
+
+export interface Timing {
+  median: number;
+  min: number;
+  max: number;
+  runs: number;
+}
+
+export async function measure(fn: () => unknown | Promise<unknown>, opts: MeasureOptions = DEFAULT_MEASURE): Promise<Timing> {
+  for (let i = 0; i < opts.warmup; i++) await fn();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < opts.maxRuns && (times.length < opts.minRuns || performance.now() - start < opts.budgetMs)) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+    // One very slow implementation (plain JS at n=1024) should not hold the whole run.
+    if (times.length >= 2 && performance.now() - start > 4 * opts.budgetMs) break;
+  }
+  times.sort((a, b) => a - b);
+  const mid = times.length >> 1;
+  const median = times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
+  return { median, min: times[0], max: times[times.length - 1], runs: times.length };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}

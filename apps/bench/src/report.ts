@@ -1,0 +1,28 @@
+/**
+ * The printed table: one block per case, each implementation's median (min..max) and its speed
+ * relative to Tessera in the same run.
+ */
+import type { Row } from "./harness";
+
+const fmt = (v: number, d = 2): string => (Number.isFinite(v) ? v.toFixed(d) : "-");
+
+export function formatTable(rows: Row[]): string {
+  const lines: string[] = [];
+  const cases = [...new Set(rows.map((r) => `${r.suite}\u0000${r.case}`))];
+  for (const key of cases) {
+    const [suite, name] = key.split("\u0000");
+    const group = rows.filter((r) => r.suite === suite && r.case === name);
+    const base = group.find((r) => r.impl === "tessera");
+    lines.push(`\n${suite} / ${name}`);
+    lines.push(`  ${"impl".padEnd(18)} ${"backend".padEnd(8)} ${"median ms".padStart(10)} ${"min..max ms".padStart(19)} ${"runs".padStart(4)} ${"throughput".padStart(14)} ${"speed vs tessera".padStart(16)}  note`);
+    for (const r of group) {
+      const thr = r.gflops !== undefined ? `${fmt(r.gflops)} GFLOP/s` : r.gbps !== undefined ? `${fmt(r.gbps)} GB/s` : "";
+      const rel = base && Number.isFinite(r.median_ms) ? `${fmt(base.median_ms / r.median_ms)}x` : "-";
+      lines.push(
+        `  ${r.impl.padEnd(18)} ${r.backend.padEnd(8)} ${fmt(r.median_ms).padStart(10)} ${`${fmt(r.min_ms)}..${fmt(r.max_ms)}`.padStart(19)} ${String(r.runs).padStart(4)} ${thr.padStart(14)} ${rel.padStart(16)}  ${r.note ?? ""}`,
+      );
+    }
+  }
+  lines.push("\nspeed vs tessera = tessera's median time / that implementation's (above 1: faster than tessera).");
+  return lines.join("\n");
+}

@@ -1,0 +1,6 @@
+import type { Suite } from "../suite";
+import { matmulSuite } from "./matmul";
+import { opsSuite } from "./ops";
+
+/** Every suite, in the order `pnpm bench` runs them. */
+export const SUITES: Suite[] = [matmulSuite, opsSuite];

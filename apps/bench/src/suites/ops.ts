@@ -1,0 +1,149 @@
+/**
+ * Memory-bound row ops on [64, 1024, 1024] float32 (256 MiB in, 256 MiB out): softmax and
+ * layerNorm over the last axis, and GELU (erf form). Throughput counts input + output bytes.
+ */
+import { dispose, gelu, layerNorm, normal, ones, softmax, tensor, tidy, zeros, type Tensor } from "@tessera/tensor";
+import { ortSession, type Attr } from "../anchors/onnx";
+import { useTf, type tf as TF } from "../anchors/tfjs";
+import { runCase } from "../run-impls";
+import type { Impl, Suite } from "../suite";
+
+type OpName = "softmax" | "layerNorm" | "gelu";
+
+// --- plain JS: what a user writes by hand ------------------------------------------------------
+function erf(x: number): number {
+  // Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): the usual hand-written choice.
+  const s = x < 0 ? -1 : 1;
+  const a = Math.abs(x);
+  const t = 1 / (1 + 0.3275911 * a);
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-a * a);
+  return s * y;
+}
+
+function plain(op: OpName, x: Float32Array, d: number): Float32Array {
+  const out = new Float32Array(x.length);
+  if (op === "gelu") {
+    for (let i = 0; i < x.length; i++) out[i] = 0.5 * x[i] * (1 + erf(x[i] * Math.SQRT1_2));
+    return out;
+  }
+  for (let r = 0; r < x.length; r += d) {
+    if (op === "softmax") {
+      let m = -Infinity;
+      for (let i = 0; i < d; i++) m = Math.max(m, x[r + i]);
+      let s = 0;
+      for (let i = 0; i < d; i++) s += out[r + i] = Math.exp(x[r + i] - m);
+      for (let i = 0; i < d; i++) out[r + i] /= s;
+    } else {
+      let mu = 0;
+      for (let i = 0; i < d; i++) mu += x[r + i];
+      mu /= d;
+      let v = 0;
+      for (let i = 0; i < d; i++) v += (x[r + i] - mu) ** 2;
+      const rstd = 1 / Math.sqrt(v / d + 1e-5);
+      for (let i = 0; i < d; i++) out[r + i] = (x[r + i] - mu) * rstd;
+    }
+  }
+  return out;
+}
+
+function tfOp(tf: typeof TF, op: OpName, x: ReturnType<typeof TF.tensor>, d: number) {
+  return tf.tidy(() => {
+    if (op === "softmax") return tf.softmax(x, -1);
+    if (op === "gelu") return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)); // tfjs has no gelu op
+    const { mean, variance } = tf.moments(x, -1, true);
+    const xhat = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5)));
+    return tf.add(tf.mul(xhat, tf.ones([d])), tf.zeros([d])); // weight 1, bias 0, as the others
+  });
+}
+
+function impls(op: OpName, shape: number[], x: Float32Array, backend: string): Impl[] {
+  const d = shape[shape.length - 1];
+  const w = new Float32Array(d).fill(1);
+  const b = new Float32Array(d);
+  const onnx: Record<OpName, { op: string; inputs: string[]; attrs?: Attr[] }> = {
+    softmax: { op: "Softmax", inputs: ["x"], attrs: [{ name: "axis", int: -1 }] },
+    layerNorm: { op: "LayerNormalization", inputs: ["x", "w", "b"], attrs: [{ name: "axis", int: -1 }, { name: "epsilon", float: 1e-5 }] },
+    gelu: { op: "Gelu", inputs: ["x"] },
+  };
+  return [
+    {
+      impl: "tessera",
+      backend,
+      async setup() {
+        const tx = tensor(x, { shape, backend });
+        const tw = ones([d], { backend });
+        const tb = zeros([d], { backend });
+        let last: Tensor | null = null;
+        const f = op === "softmax" ? () => softmax(tx, -1) : op === "gelu" ? () => gelu(tx) : () => layerNorm(tx, tw, tb, 1e-5);
+        return {
+          run: () => {
+            last?.dispose();
+            last = tidy(f);
+          },
+          result: async () => (await last!.data()) as Float32Array,
+          dispose: () => dispose([tx, tw, tb, last]),
+        };
+      },
+    },
+    {
+      impl: "onnxruntime-node",
+      backend: "cpu",
+      async setup() {
+        const spec = onnx[op];
+        const s = await ortSession({
+          opset: 20,
+          nodes: [{ op: spec.op, inputs: spec.inputs, outputs: ["y"], attrs: spec.attrs }],
+          inputs: spec.inputs.map((n) => [n, n === "x" ? shape : [d]] as [string, number[]]),
+          outputs: [["y", shape]],
+        });
+        const feeds: Record<string, Float32Array> = op === "layerNorm" ? { x, w, b } : { x };
+        let out: Float32Array = new Float32Array(0);
+        return { run: async () => (out = await s.run(feeds)), result: async () => out, dispose: () => s.release() };
+      },
+    },
+    ...(["wasm", "cpu"] as const).map(
+      (tb): Impl => ({
+        impl: `tfjs-${tb}`,
+        backend: tb,
+        async setup() {
+          const tf = await useTf(tb);
+          const tx = tf.tensor(x, shape);
+          let last: ReturnType<typeof tf.tensor> | null = null;
+          return {
+            run: () => {
+              last?.dispose();
+              last = tfOp(tf, op, tx, d);
+            },
+            result: async () => (await last!.data()) as Float32Array,
+            dispose: () => tf.dispose([tx, last!]),
+          };
+        },
+      }),
+    ),
+    {
+      impl: "plain-js",
+      backend: "cpu",
+      async setup() {
+        let out: Float32Array = new Float32Array(0);
+        return { run: () => (out = plain(op, x, d)), result: async () => out, dispose: () => undefined };
+      },
+    },
+  ];
+}
+
+export const opsSuite: Suite = {
+  name: "ops",
+  description: "softmax, layerNorm, gelu on [64,1024,1024] float32 (GB/s of input + output)",
+  async run(ctx) {
+    const shape = ctx.quick ? [4, 64, 256] : [64, 1024, 1024];
+    const size = shape.reduce((a, b) => a * b, 1);
+    const x = normal(shape, 0, 1, { seed: 11 });
+    const xs = (await x.data()) as Float32Array;
+    x.dispose();
+    const rows = [];
+    for (const op of ["softmax", "layerNorm", "gelu"] as const) {
+      rows.push(...(await runCase(ctx, { suite: "ops", name: `${op} [${shape.join(",")}]`, impls: impls(op, shape, xs, ctx.backend), bytes: 2 * 4 * size, tolerance: 1e-4 })));
+    }
+    return rows;
+  },
+};

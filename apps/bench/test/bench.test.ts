@@ -1,0 +1,31 @@
+/**
+ * The bench app works end to end on small shapes: every suite runs every implementation, the
+ * rows have the documented fields, and every anchor's output agrees with Tessera's. (Speed is
+ * measured by `pnpm bench`, never asserted here.)
+ */
+import { describe, expect, it } from "vitest";
+import { parseArgs, runBench } from "../src/cli";
+import { formatTable } from "../src/report";
+
+describe("tessera-bench", () => {
+  it("runs the matmul and ops suites side by side in quick mode", async () => {
+    const rows = await runBench({ suites: [], backend: "cpu", quick: true }, () => undefined);
+    const impls = new Set(rows.map((r) => r.impl));
+    expect([...impls].sort()).toEqual(["onnxruntime-node", "plain-js", "tessera", "tfjs-cpu", "tfjs-wasm"]);
+    for (const r of rows) {
+      expect(r.note ?? "").not.toMatch(/failed|above/);
+      expect(r.median_ms).toBeGreaterThan(0);
+      expect(r.min_ms).toBeLessThanOrEqual(r.median_ms);
+      expect(r.runs).toBeGreaterThan(0);
+      expect(r.suite === "matmul" ? r.gflops : r.gbps).toBeGreaterThan(0);
+    }
+    expect(new Set(rows.map((r) => r.suite))).toEqual(new Set(["matmul", "ops"]));
+    expect(formatTable(rows)).toContain("speed vs tessera");
+  });
+
+  it("parses options and rejects unknown suites", () => {
+    expect(parseArgs(["matmul", "--json", "out.json", "--quick"])).toMatchObject({ suites: ["matmul"], json: "out.json", quick: true });
+    expect(() => parseArgs(["nope"])).toThrow("unknown suite 'nope' (suites: matmul, ops)");
+    expect(() => parseArgs(["--json"])).toThrow("--json needs a value");
+  });
+});

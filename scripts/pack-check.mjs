@@ -1,0 +1,72 @@
+// Packs every public package and installs each alone into an empty project, then runs its
+// example through `import` (ESM) and `require` (CJS): users cherry-pick single packages.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pnpm, root, sh } from "./run.mjs";
+
+/** Per package: an ESM and a CJS program that must print "ok". */
+const CHECKS = {
+  "@tessera/tensor": {
+    esm: `import { tensor, matmul, softmax, grad, sum, readSafetensors, writeSafetensors } from "@tessera/tensor";
+import { assertClose } from "@tessera/tensor/testing";
+import { loadSafetensors } from "@tessera/tensor/node";
+const x = tensor([[1, 2], [3, 4]]);
+const y = softmax(matmul(x, x), -1);
+await assertClose(sum(y, -1), [1, 1], { atol: 1e-6 });
+const [g] = grad((t) => sum(matmul(t, t)))(x);
+if (g.shape.join() !== "2,2" || typeof loadSafetensors !== "function") throw new Error("bad");
+const back = readSafetensors(writeSafetensors({ x })).tensors.x;
+if (back.dataSync()[3] !== 4) throw new Error("bad round trip");
+console.log("ok");`,
+    cjs: `const { tensor, add, memory } = require("@tessera/tensor");
+const { assertClose } = require("@tessera/tensor/testing");
+const y = add(tensor([1, 2]), 1);
+assertClose(y, [2, 3]).then(() => { if (memory().numTensors < 1) throw new Error("bad"); console.log("ok"); });`,
+  },
+};
+
+const tmp = mkdtempSync(join(tmpdir(), "tessera-pack-"));
+let failures = 0;
+try {
+  for (const dir of readdirSync(join(root, "packages"))) {
+    const pkgDir = join(root, "packages", dir);
+    const pkg = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8"));
+    if (pkg.private) continue;
+    const check = CHECKS[pkg.name];
+    if (!check) {
+      console.error(`pack-check: ${pkg.name} is public but has no install check in scripts/pack-check.mjs`);
+      failures++;
+      continue;
+    }
+    if (pnpm(["pack", "--pack-destination", tmp], { cwd: pkgDir }) !== 0) {
+      failures++;
+      continue;
+    }
+    const tarball = readdirSync(tmp).find((f) => f.startsWith(pkg.name.replace("@", "").replace("/", "-")) && f.endsWith(".tgz"));
+    const proj = join(tmp, `${dir}-project`);
+    execFileSync("mkdir", ["-p", proj]);
+    writeFileSync(join(proj, "package.json"), JSON.stringify({ name: "pack-check", version: "1.0.0", private: true }));
+    if (sh("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", join(tmp, tarball)], { cwd: proj }) !== 0) {
+      failures++;
+      continue;
+    }
+    writeFileSync(join(proj, "check.mjs"), check.esm);
+    writeFileSync(join(proj, "check.cjs"), check.cjs);
+    for (const f of ["check.mjs", "check.cjs"]) {
+      let out = "";
+      try {
+        out = execFileSync("node", [f], { cwd: proj, encoding: "utf8" }).trim();
+      } catch (e) {
+        out = String(e.stderr || e.message);
+      }
+      const ok = out.split("\n").pop() === "ok";
+      console.log(`pack-check ${pkg.name} ${f}: ${ok ? "ok" : `FAILED\n${out}`}`);
+      if (!ok) failures++;
+    }
+  }
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
+process.exit(failures ? 1 : 0);

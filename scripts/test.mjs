@@ -1,0 +1,26 @@
+// `npm test`: install, build, typecheck and test every package, then check that each public
+// package installs alone from its packed tarball (ESM and CJS). Ends with one summary line.
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { install, pnpm, root, sh, step } from "./run.mjs";
+
+install();
+const workspaces = ["packages", "apps"].flatMap((d) => readdirSync(join(root, d)).map((p) => join(root, d, p)));
+for (const w of workspaces) rmSync(join(w, ".vitest-results.json"), { force: true });
+step("build + typecheck", pnpm(["exec", "turbo", "run", "build", "typecheck", "--output-logs=errors-only"]));
+const testStatus = pnpm(["exec", "turbo", "run", "test", "--continue", "--output-logs=full", "--", "--reporter=default", "--reporter=json", "--outputFile=.vitest-results.json"]);
+
+let passed = 0;
+let failed = 0;
+for (const w of workspaces) {
+  const f = join(w, ".vitest-results.json");
+  if (!existsSync(f)) continue;
+  const r = JSON.parse(readFileSync(f, "utf8"));
+  passed += r.numPassedTests;
+  failed += r.numFailedTests + (r.numTotalTestSuites > 0 && r.success === false && r.numFailedTests === 0 ? 1 : 0);
+}
+const packStatus = sh("node", [join(root, "scripts", "pack-check.mjs")]);
+if (packStatus === 0) passed += 1;
+else failed += 1;
+console.log(`\ntests: ${passed} passed, ${failed} failed`);
+process.exit(testStatus || packStatus || (failed ? 1 : 0));
