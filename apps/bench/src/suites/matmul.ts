@@ -2,9 +2,8 @@
  * float32 square matmul: Tessera against onnxruntime-node, tfjs (wasm, cpu) and a textbook
  * triple loop, at n = 256, 512, 1024.
  */
-import { dispose, matmul, normal, tensor, tidy, type Tensor } from "@tessera/tensor";
-import { ortSession } from "../anchors/onnx";
-import { useTf } from "../anchors/tfjs";
+import { matmul, normal, tensor } from "@tessera/tensor";
+import { ortImpl, plainImpl, tesseraImpl, tfImpls } from "../impls";
 import { runCase } from "../run-impls";
 import type { Impl, Suite } from "../suite";
 
@@ -23,60 +22,18 @@ export function plainMatmul(a: Float32Array, b: Float32Array, n: number): Float3
 
 function impls(n: number, a: Float32Array, b: Float32Array, backend: string): Impl[] {
   return [
-    {
-      impl: "tessera",
-      backend,
-      async setup() {
-        const ta = tensor(a, { shape: [n, n], backend });
-        const tb = tensor(b, { shape: [n, n], backend });
-        let last: Tensor | null = null;
-        return {
-          run: () => {
-            last?.dispose();
-            last = tidy(() => matmul(ta, tb));
-          },
-          result: async () => (await last!.data()) as Float32Array,
-          dispose: () => dispose([ta, tb, last]),
-        };
-      },
-    },
-    {
-      impl: "onnxruntime-node",
-      backend: "cpu",
-      async setup() {
-        const s = await ortSession({ opset: 17, nodes: [{ op: "MatMul", inputs: ["a", "b"], outputs: ["y"] }], inputs: [["a", [n, n]], ["b", [n, n]]], outputs: [["y", [n, n]]] });
-        let out: Float32Array = new Float32Array(0);
-        return { run: async () => (out = await s.run({ a, b })), result: async () => out, dispose: () => s.release() };
-      },
-    },
-    ...(["wasm", "cpu"] as const).map(
-      (tb): Impl => ({
-        impl: `tfjs-${tb}`,
-        backend: tb,
-        async setup() {
-          const tf = await useTf(tb);
-          const x = tf.tensor2d(a, [n, n]);
-          const y = tf.tensor2d(b, [n, n]);
-          let last: ReturnType<typeof tf.matMul> | null = null;
-          return {
-            run: () => {
-              last?.dispose();
-              last = tf.matMul(x, y);
-            },
-            result: async () => (await last!.data()) as Float32Array,
-            dispose: () => tf.dispose([x, y, last!]),
-          };
-        },
-      }),
-    ),
-    {
-      impl: "plain-js",
-      backend: "cpu",
-      async setup() {
-        let out: Float32Array = new Float32Array(0);
-        return { run: () => (out = plainMatmul(a, b, n)), result: async () => out, dispose: () => undefined };
-      },
-    },
+    tesseraImpl(backend, () => {
+      const ta = tensor(a, { shape: [n, n], backend });
+      const tb = tensor(b, { shape: [n, n], backend });
+      return { inputs: [ta, tb], op: () => matmul(ta, tb) };
+    }),
+    ortImpl({ opset: 17, nodes: [{ op: "MatMul", inputs: ["a", "b"], outputs: ["y"] }], inputs: [["a", [n, n]], ["b", [n, n]]], outputs: [["y", [n, n]]] }, { a, b }),
+    ...tfImpls((tf) => {
+      const x = tf.tensor2d(a, [n, n]);
+      const y = tf.tensor2d(b, [n, n]);
+      return { inputs: [x, y], op: () => tf.matMul(x, y) };
+    }),
+    plainImpl(() => plainMatmul(a, b, n)),
   ];
 }
 

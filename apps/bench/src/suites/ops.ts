@@ -2,9 +2,10 @@
  * Memory-bound row ops on [64, 1024, 1024] float32 (256 MiB in, 256 MiB out): softmax and
  * layerNorm over the last axis, and GELU (erf form). Throughput counts input + output bytes.
  */
-import { dispose, gelu, layerNorm, normal, ones, softmax, tensor, tidy, zeros, type Tensor } from "@tessera/tensor";
-import { ortSession, type Attr } from "../anchors/onnx";
-import { useTf, type tf as TF } from "../anchors/tfjs";
+import { gelu, layerNorm, normal, ones, softmax, tensor, zeros } from "@tessera/tensor";
+import type { Attr } from "../anchors/onnx";
+import type { tf as TF } from "../anchors/tfjs";
+import { ortImpl, plainImpl, tesseraImpl, tfImpls } from "../impls";
 import { runCase } from "../run-impls";
 import type { Impl, Suite } from "../suite";
 
@@ -46,88 +47,45 @@ function plain(op: OpName, x: Float32Array, d: number): Float32Array {
   return out;
 }
 
-function tfOp(tf: typeof TF, op: OpName, x: ReturnType<typeof TF.tensor>, d: number) {
-  return tf.tidy(() => {
-    if (op === "softmax") return tf.softmax(x, -1);
-    if (op === "gelu") return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)); // tfjs has no gelu op
-    const { mean, variance } = tf.moments(x, -1, true);
-    const xhat = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5)));
-    return tf.add(tf.mul(xhat, tf.ones([d])), tf.zeros([d])); // weight 1, bias 0, as the others
-  });
+function tfOp(tf: typeof TF, op: OpName, x: ReturnType<typeof TF.tensor>, d: number): ReturnType<typeof TF.tensor> {
+  if (op === "softmax") return tf.softmax(x, -1);
+  if (op === "gelu") return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)); // tfjs has no gelu op
+  const { mean, variance } = tf.moments(x, -1, true);
+  const xhat = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5)));
+  return tf.add(tf.mul(xhat, tf.ones([d])), tf.zeros([d])); // weight 1, bias 0, as the others
 }
 
 function impls(op: OpName, shape: number[], x: Float32Array, backend: string): Impl[] {
   const d = shape[shape.length - 1];
-  const w = new Float32Array(d).fill(1);
-  const b = new Float32Array(d);
   const onnx: Record<OpName, { op: string; inputs: string[]; attrs?: Attr[] }> = {
     softmax: { op: "Softmax", inputs: ["x"], attrs: [{ name: "axis", int: -1 }] },
     layerNorm: { op: "LayerNormalization", inputs: ["x", "w", "b"], attrs: [{ name: "axis", int: -1 }, { name: "epsilon", float: 1e-5 }] },
     gelu: { op: "Gelu", inputs: ["x"] },
   };
+  const spec = onnx[op];
+  const feeds: Record<string, Float32Array> = op === "layerNorm" ? { x, w: new Float32Array(d).fill(1), b: new Float32Array(d) } : { x };
   return [
-    {
-      impl: "tessera",
-      backend,
-      async setup() {
-        const tx = tensor(x, { shape, backend });
-        const tw = ones([d], { backend });
-        const tb = zeros([d], { backend });
-        let last: Tensor | null = null;
-        const f = op === "softmax" ? () => softmax(tx, -1) : op === "gelu" ? () => gelu(tx) : () => layerNorm(tx, tw, tb, 1e-5);
-        return {
-          run: () => {
-            last?.dispose();
-            last = tidy(f);
-          },
-          result: async () => (await last!.data()) as Float32Array,
-          dispose: () => dispose([tx, tw, tb, last]),
-        };
+    tesseraImpl(backend, () => {
+      const tx = tensor(x, { shape, backend });
+      const tw = ones([d], { backend });
+      const tb = zeros([d], { backend });
+      const f = op === "softmax" ? () => softmax(tx, -1) : op === "gelu" ? () => gelu(tx) : () => layerNorm(tx, tw, tb, 1e-5);
+      return { inputs: [tx, tw, tb], op: f };
+    }),
+    ortImpl(
+      {
+        opset: 20,
+        nodes: [{ op: spec.op, inputs: spec.inputs, outputs: ["y"], attrs: spec.attrs }],
+        inputs: spec.inputs.map((n) => [n, n === "x" ? shape : [d]] as [string, number[]]),
+        outputs: [["y", shape]],
       },
-    },
-    {
-      impl: "onnxruntime-node",
-      backend: "cpu",
-      async setup() {
-        const spec = onnx[op];
-        const s = await ortSession({
-          opset: 20,
-          nodes: [{ op: spec.op, inputs: spec.inputs, outputs: ["y"], attrs: spec.attrs }],
-          inputs: spec.inputs.map((n) => [n, n === "x" ? shape : [d]] as [string, number[]]),
-          outputs: [["y", shape]],
-        });
-        const feeds: Record<string, Float32Array> = op === "layerNorm" ? { x, w, b } : { x };
-        let out: Float32Array = new Float32Array(0);
-        return { run: async () => (out = await s.run(feeds)), result: async () => out, dispose: () => s.release() };
-      },
-    },
-    ...(["wasm", "cpu"] as const).map(
-      (tb): Impl => ({
-        impl: `tfjs-${tb}`,
-        backend: tb,
-        async setup() {
-          const tf = await useTf(tb);
-          const tx = tf.tensor(x, shape);
-          let last: ReturnType<typeof tf.tensor> | null = null;
-          return {
-            run: () => {
-              last?.dispose();
-              last = tfOp(tf, op, tx, d);
-            },
-            result: async () => (await last!.data()) as Float32Array,
-            dispose: () => tf.dispose([tx, last!]),
-          };
-        },
-      }),
+      feeds,
     ),
-    {
-      impl: "plain-js",
-      backend: "cpu",
-      async setup() {
-        let out: Float32Array = new Float32Array(0);
-        return { run: () => (out = plain(op, x, d)), result: async () => out, dispose: () => undefined };
-      },
-    },
+    ...tfImpls((tf) => {
+      const tx = tf.tensor(x, shape);
+      return { inputs: [tx], op: () => tfOp(tf, op, tx, d) };
+    }),
+    plainImpl(() => plain(op, x, d)),
   ];
 }
 

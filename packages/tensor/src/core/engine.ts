@@ -115,25 +115,13 @@ function isTensorLike(x: unknown): x is Tensor {
  * arrays, objects and Maps) and those passed to `keep`. Returned tensors move to the outer scope.
  */
 export function tidy<T>(fn: () => T): T {
-  const scope: Scope = { tensors: [] };
-  scopes.push(scope);
-  let result: T;
-  try {
-    result = fn();
-  } catch (e) {
-    scopes.pop();
-    for (const t of scope.tensors) if (!t.kept) t.dispose();
-    throw e;
-  }
-  scopes.pop();
+  const { result, created } = scoped(fn);
   if (result instanceof Promise) fail("tidy", "fn returned a Promise; tidy only tracks synchronous work");
   const keepSet = new Set<Tensor>();
   collectTensors(result, keepSet);
-  const parent = scopes[scopes.length - 1];
-  for (const t of scope.tensors) {
-    if (keepSet.has(t)) {
-      if (parent) parent.tensors.push(t);
-    } else if (!t.kept) t.dispose();
+  for (const t of created) {
+    if (keepSet.has(t)) trackTensor(t);
+    else if (!t.kept) t.dispose();
   }
   return result;
 }

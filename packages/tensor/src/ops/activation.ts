@@ -4,7 +4,8 @@
 import type { Tensor } from "../core/tensor";
 import { cast } from "./convert";
 import { add, erf, exp, gt, le, mul, square, sub, tanh, unaryOp, where } from "./elementwise";
-import type { TensorLike } from "./util";
+import { asTensor, type TensorLike } from "./util";
+import { tidy } from "../core/engine";
 
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -61,8 +62,8 @@ export function elu(x: TensorLike, alpha = 1): Tensor {
   return unaryOp("elu", x, { alpha }, (dy, [a], y) => [mul(dy, where(le(a, 0), add(y, alpha), 1))]);
 }
 
-/** x if x > 0 else slope * x. */
+/** x if x > 0 else slope * x (a composition: its gradient comes from where and mul). */
 export function leakyRelu(x: TensorLike, slope = 0.01): Tensor {
-  const t = x as Tensor;
-  return where(gt(t, 0), t, mul(t, slope));
+  const t = asTensor("leakyRelu", "x", x);
+  return tidy(() => where(gt(t, 0), t, mul(t, slope)));
 }

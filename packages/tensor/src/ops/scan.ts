@@ -20,35 +20,25 @@ export interface ScanOptions {
   exclusive?: boolean;
 }
 
-function scanInput(op: string, x: TensorLike): [Tensor, Tensor] {
+/** One scan op: kernel call and recording; small integer types accumulate in int32. */
+function scan(op: "cumsum" | "cumprod", x: TensorLike, axis: number, opts: ScanOptions, backward: (dy: Tensor, x: Tensor, axis: number, reverse: boolean, exclusive: boolean) => Tensor): Tensor {
   const t0 = asTensor(op, "x", x);
-  return [t0, isFloat(t0.dtype) || t0.dtype === "int32" ? t0 : cast(t0, "int32")];
-}
-
-export function cumsum(x: TensorLike, axis: number, opts: ScanOptions = {}): Tensor {
-  const [t0, t] = scanInput("cumsum", x);
-  const be = backendOf("cumsum", t);
-  const a = normAxis("cumsum", axis, t.rank);
+  const t = isFloat(t0.dtype) || t0.dtype === "int32" ? t0 : cast(t0, "int32");
+  const be = backendOf(op, t);
+  const a = normAxis(op, axis, t.rank);
   const reverse = !!opts.reverse;
   const exclusive = !!opts.exclusive;
-  const y = wrap(be, be.cumulative("sum", t.view(), a, reverse, exclusive), t.shape, t.dtype);
-  // The adjoint of a scan is the scan in the other direction, with the same exclusivity.
-  const out = record("cumsum", [t], y, (dy) => [cumsum(dy, a, { reverse: !reverse, exclusive })]);
+  const y = wrap(be, be.cumulative(op === "cumsum" ? "sum" : "prod", t.view(), a, reverse, exclusive), t.shape, t.dtype);
+  const out = record(op, [t], y, (dy, [xi]) => [backward(dy, xi, a, reverse, exclusive)]);
   if (t !== t0) t.dispose();
   return out;
 }
 
-export function cumprod(x: TensorLike, axis: number, opts: ScanOptions = {}): Tensor {
-  const [t0, t] = scanInput("cumprod", x);
-  const be = backendOf("cumprod", t);
-  const a = normAxis("cumprod", axis, t.rank);
-  const reverse = !!opts.reverse;
-  const exclusive = !!opts.exclusive;
-  const y = wrap(be, be.cumulative("prod", t.view(), a, reverse, exclusive), t.shape, t.dtype);
-  const out = record("cumprod", [t], y, (dy, [xi]) => [cumprodGrad(dy, xi, a, reverse, exclusive)]);
-  if (t !== t0) t.dispose();
-  return out;
-}
+// The adjoint of a sum scan is the scan in the other direction, with the same exclusivity.
+export const cumsum = (x: TensorLike, axis: number, opts: ScanOptions = {}): Tensor =>
+  scan("cumsum", x, axis, opts, (dy, _x, a, reverse, exclusive) => cumsum(dy, a, { reverse: !reverse, exclusive }));
+
+export const cumprod = (x: TensorLike, axis: number, opts: ScanOptions = {}): Tensor => scan("cumprod", x, axis, opts, cumprodGrad);
 
 /**
  * Zero-safe gradient of y_j = prod_{k in S(j)} x_k:

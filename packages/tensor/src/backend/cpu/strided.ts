@@ -4,7 +4,7 @@
  * loop and the index arithmetic happens once per row.
  */
 import { allocStorage, f32ToHalf, halfToF32, isHalf, type DataArray, type DType, type StorageArray } from "../../core/dtype";
-import { sizeOf } from "../../core/shape";
+import { isContiguous, sizeOf } from "../../core/shape";
 import type { View } from "../backend";
 
 export type CpuView = View<StorageArray>;
@@ -32,7 +32,7 @@ export function operand(v: CpuView): Operand {
 export function contiguousValues(v: CpuView): DataArray {
   const op = operand(v);
   const n = sizeOf(v.shape);
-  if (isRowMajor(v.shape, op.strides)) {
+  if (isContiguous(v.shape, op.strides)) {
     return op.offset === 0 && op.arr.length === n ? op.arr : (op.arr.subarray(op.offset, op.offset + n) as DataArray);
   }
   const out = new (op.arr.constructor as new (n: number) => DataArray)(n);
@@ -42,15 +42,6 @@ export function contiguousValues(v: CpuView): DataArray {
     for (let i = 0; i < len; i++, j += s) out[o + i] = op.arr[j];
   });
   return out;
-}
-
-function isRowMajor(shape: readonly number[], strides: readonly number[]): boolean {
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    if (shape[i] !== 1 && strides[i] !== s) return false;
-    s *= shape[i];
-  }
-  return true;
 }
 
 /** Turns a compute array into the storage array of `dtype` (encodes halves). */

@@ -1,0 +1,76 @@
+/**
+ * The implementation factories every suite uses: Tessera on a backend, a one-node
+ * onnxruntime-node graph, tfjs (wasm and cpu) and a plain-JS function. Each keeps its last
+ * result for the cross-check and frees it before the next run.
+ */
+import { dispose, tidy, type Tensor } from "@tessera/tensor";
+import { ortSession, type GraphSpec } from "./anchors/onnx";
+import { useTf, type tf as TF } from "./anchors/tfjs";
+import type { Impl } from "./suite";
+
+type TfTensor = ReturnType<typeof TF.tensor>;
+
+/** `prepare` makes the inputs (kept across runs) and the op to time. */
+export function tesseraImpl(backend: string, prepare: () => { inputs: Tensor[]; op: () => Tensor }): Impl {
+  return {
+    impl: "tessera",
+    backend,
+    async setup() {
+      const { inputs, op } = prepare();
+      let last: Tensor | null = null;
+      return {
+        run: () => {
+          last?.dispose();
+          last = tidy(op);
+        },
+        result: async () => (await last!.data()) as Float32Array,
+        dispose: () => dispose([inputs, last]),
+      };
+    },
+  };
+}
+
+export function ortImpl(graph: GraphSpec, feeds: Record<string, Float32Array>): Impl {
+  return {
+    impl: "onnxruntime-node",
+    backend: "cpu",
+    async setup() {
+      const s = await ortSession(graph);
+      let out: Float32Array = new Float32Array(0);
+      return { run: async () => (out = await s.run(feeds)), result: async () => out, dispose: () => s.release() };
+    },
+  };
+}
+
+/** The wasm and cpu tfjs backends; `prepare` gets the tfjs namespace. */
+export function tfImpls(prepare: (tf: typeof TF) => { inputs: TfTensor[]; op: () => TfTensor }): Impl[] {
+  return (["wasm", "cpu"] as const).map((backend) => ({
+    impl: `tfjs-${backend}`,
+    backend,
+    async setup() {
+      const tf = await useTf(backend);
+      const { inputs, op } = prepare(tf);
+      let last: TfTensor | null = null;
+      return {
+        run: () => {
+          last?.dispose();
+          last = tf.tidy(op);
+        },
+        result: async () => (await last!.data()) as Float32Array,
+        dispose: () => tf.dispose([...inputs, ...(last ? [last] : [])]),
+      };
+    },
+  }));
+}
+
+/** What a user writes by hand. */
+export function plainImpl(f: () => Float32Array): Impl {
+  return {
+    impl: "plain-js",
+    backend: "cpu",
+    async setup() {
+      let out: Float32Array = new Float32Array(0);
+      return { run: () => (out = f()), result: async () => out, dispose: () => undefined };
+    },
+  };
+}
