@@ -51,12 +51,11 @@ export function layerNorm(x: CpuView, weight: CpuView | null, bias: CpuView | nu
       v += d * d;
     }
     const rstd = 1 / Math.sqrt(v / n + eps);
-    for (let i = 0; i < n; i++) {
-      let y = (a[base + i] - mean) * rstd;
-      if (w) y *= w[i];
-      if (b) y += b[i];
-      out[base + i] = y;
-    }
+    // One loop per affine variant keeps branches out of the per-element work.
+    if (w && b) for (let i = 0; i < n; i++) out[base + i] = (a[base + i] - mean) * rstd * w[i] + b[i];
+    else if (w) for (let i = 0; i < n; i++) out[base + i] = (a[base + i] - mean) * rstd * w[i];
+    else if (b) for (let i = 0; i < n; i++) out[base + i] = (a[base + i] - mean) * rstd + b[i];
+    else for (let i = 0; i < n; i++) out[base + i] = (a[base + i] - mean) * rstd;
   }
   return toStorage(x.dtype, out);
 }
