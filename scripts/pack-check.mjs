@@ -12,6 +12,8 @@ const CHECKS = {
     esm: `import { tensor, matmul, softmax, grad, sum, readSafetensors, writeSafetensors } from "@tessera/tensor";
 import { assertClose } from "@tessera/tensor/testing";
 import { loadSafetensors } from "@tessera/tensor/node";
+import { registerWebGPU, createWebGPUBackend } from "@tessera/tensor/webgpu";
+if (typeof registerWebGPU !== "function" || typeof createWebGPUBackend !== "function") throw new Error("webgpu entry");
 const x = tensor([[1, 2], [3, 4]]);
 const y = softmax(matmul(x, x), -1);
 await assertClose(sum(y, -1), [1, 1], { atol: 1e-6 });
@@ -22,6 +24,7 @@ if (back.dataSync()[3] !== 4) throw new Error("bad round trip");
 console.log("ok");`,
     cjs: `const { tensor, add, memory } = require("@tessera/tensor");
 const { assertClose } = require("@tessera/tensor/testing");
+if (typeof require("@tessera/tensor/webgpu").registerWebGPU !== "function") throw new Error("webgpu entry");
 const y = add(tensor([1, 2]), 1);
 assertClose(y, [2, 3]).then(() => { if (memory().numTensors < 1) throw new Error("bad"); console.log("ok"); });`,
   },

@@ -56,6 +56,8 @@ export interface Backend<D = unknown> {
   readonly name: string;
   /** Whether `readSync` is honest (cpu) rather than absent (GPU backends). */
   readonly canReadSync: boolean;
+  /** Bytes a storage of `size` elements takes (default: the dtype's size; GPU backends may pad). */
+  storageBytes?(dtype: DType, size: number): number;
 
   // --- memory ---------------------------------------------------------------------------------
   /** Copies raw storage bits (the dtype's storage array) into a new backend buffer. */

@@ -36,7 +36,7 @@ export class Storage {
   }
 
   get bytes(): number {
-    return this.size * BYTES_PER_ELEMENT[this.dtype];
+    return this.backend.storageBytes?.(this.dtype, this.size) ?? this.size * BYTES_PER_ELEMENT[this.dtype];
   }
 
   get alive(): boolean {

@@ -99,9 +99,11 @@ export function randint(low: number, high: number, shape: readonly number[], opt
 
 /** 1 with probability p (a number or a tensor of probabilities), else 0. */
 export function bernoulli(p: TensorLike, shape?: readonly number[], opts: RandomOptions = {}): Tensor {
-  const pt = asTensor("bernoulli", "p", p);
+  const pt = typeof p === "number" ? fromValues([p], [], "float32", backendInstance(opts.backend)) : asTensor("bernoulli", "p", p);
   const s = shape ?? pt.shape;
-  return tidy(() => cast(lt(uniform(s, 0, 1, { ...opts, backend: pt.backend }), pt), opts.dtype ?? "float32"));
+  const out = tidy(() => cast(lt(uniform(s, 0, 1, { ...opts, backend: pt.backend }), pt), opts.dtype ?? "float32"));
+  if (pt !== p) pt.dispose();
+  return out;
 }
 
 /** Inverted dropout: zeroes each entry with probability p and scales the rest by 1/(1-p). */

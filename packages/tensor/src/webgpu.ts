@@ -1,0 +1,18 @@
+/**
+ * `@tessera/tensor/webgpu`: the WebGPU backend.
+ *
+ *   import { registerWebGPU } from "@tessera/tensor/webgpu";
+ *   import { create, globals } from "webgpu";          // Node only; browsers have navigator.gpu
+ *   Object.assign(globalThis, globals);
+ *   registerWebGPU({ gpu: create([]) });
+ *   setBackend("webgpu"); await ready();
+ */
+import { registerBackend } from "@tessera/tensor";
+import { createWebGPUBackend, type WebGPUOptions } from "./backend/webgpu/index";
+
+export { createWebGPUBackend, type WebGPUBackend, type WebGPUInfo, type WebGPUOptions } from "./backend/webgpu/index";
+
+/** Registers the `webgpu` backend (created on first use; `await ready('webgpu')` to wait). */
+export function registerWebGPU(opts: WebGPUOptions = {}): void {
+  registerBackend("webgpu", () => createWebGPUBackend(opts));
+}

@@ -1,0 +1,94 @@
+/**
+ * The conformance cases: every op, on every backend, against the cpu backend. Each case builds
+ * its inputs on backend `b` (host-generated seeded data, identical everywhere) and returns the
+ * tensors to compare. Tolerances are per case; the default is atol = rtol = 1e-5.
+ */
+import * as T from "../../src/index";
+
+export interface Case {
+  name: string;
+  run: (b: string) => T.Tensor | T.Tensor[];
+  atol?: number;
+  rtol?: number;
+}
+
+let seed = 1000;
+/** Called before each run so both backends see the same inputs. */
+export function resetSeed(): void {
+  seed = 1000;
+}
+const rn = (b: string, shape: number[], scale = 1) => T.mul(T.normal(shape, 0, scale, { seed: seed++, backend: b }), 1);
+const un = (b: string, shape: number[], lo: number, hi: number) => T.uniform(shape, lo, hi, { seed: seed++, backend: b });
+const ints = (b: string, shape: number[], lo: number, hi: number) => T.randint(lo, hi, shape, { seed: seed++, backend: b });
+const vals = (b: string, v: T.NestedArray, dtype?: T.DType) => T.tensor(v as number[], { backend: b, dtype });
+
+const UNARY = ["neg", "abs", "sign", "exp", "expm1", "tanh", "sigmoid", "relu", "erf", "sin", "cos", "floor", "ceil", "round", "trunc", "square"] as const;
+
+export const CASES: Case[] = [
+  // --- creation and casts ---
+  { name: "full / zeros / ones / eye / linspace", run: (b) => [T.full([3, 5], 2.5, { backend: b }), T.zeros([4], { backend: b, dtype: "int32" }), T.ones([2, 2], { backend: b, dtype: "bool" }), T.eye(3, 4, { backend: b }), T.linspace(-1, 1, 7, { backend: b })] },
+  { name: "arange int and float", run: (b) => [T.arange(0, 10, 3, { backend: b }), T.arange(0, 1, 0.25, { backend: b })] },
+  { name: "cast float -> f16 / bf16 (RNE) -> float", run: (b) => { const x = rn(b, [64], 100); return [T.cast(x, "float16"), T.cast(x, "bfloat16"), T.cast(T.cast(x, "float16"), "float32")]; } },
+  { name: "cast float -> int32 / int8 / uint8 / bool", run: (b) => { const x = vals(b, [-2.7, -0.5, 0, 0.4, 3.9, 300.2]); return [T.cast(x, "int32"), T.cast(x, "bool"), T.cast(T.cast(x, "int32"), "int8"), T.cast(T.cast(x, "int32"), "uint8")]; } },
+  { name: "full int8 wraps", run: (b) => T.full([3], 300, { dtype: "int8", backend: b }) },
+  // --- elementwise ---
+  ...UNARY.map((op): Case => ({ name: `unary ${op}`, run: (b) => (T as unknown as Record<string, (x: T.Tensor) => T.Tensor>)[op](T.mul(rn(b, [5, 37]), 2)), atol: 2e-6, rtol: 2e-5 })),
+  { name: "unary log / log1p / sqrt / rsqrt / reciprocal", run: (b) => { const x = un(b, [300], 0.01, 5); return [T.log(x), T.log1p(x), T.sqrt(x), T.rsqrt(x), T.reciprocal(x)]; }, rtol: 2e-5 },
+  { name: "gelu (erf and tanh), silu, softplus, elu, leakyRelu", run: (b) => { const x = T.mul(rn(b, [400]), 3); return [T.gelu(x), T.gelu(x, "tanh"), T.silu(x), T.softplus(x, 2, 5), T.elu(x, 0.7), T.leakyRelu(x, 0.1)]; }, atol: 3e-6, rtol: 2e-5 },
+  { name: "clamp, isnan, isinf, logicalNot", run: (b) => { const x = vals(b, [NaN, -Infinity, -2, 0, 0.5, 3, Infinity]); return [T.clamp(x, -1, 1), T.isnan(x), T.isinf(x), T.logicalNot(x)]; } },
+  { name: "int unary: neg, abs, relu, sign, square", run: (b) => { const x = ints(b, [50], -100, 100); return [T.neg(x), T.abs(x), T.relu(x), T.sign(x), T.square(x)]; } },
+  { name: "binary arithmetic with broadcasting", run: (b) => { const x = rn(b, [3, 1, 5]); const y = rn(b, [4, 5]); return [T.add(x, y), T.sub(x, y), T.mul(x, y), T.maximum(x, y), T.minimum(x, y), T.atan2(x, y)]; }, rtol: 2e-5 },
+  { name: "div, mod, pow", run: (b) => { const x = rn(b, [6, 7], 3); const y = un(b, [7], 0.5, 2); const p = un(b, [6, 7], 0.1, 3); return [T.div(x, y), T.mod(x, y), T.mod(x, T.neg(y)), T.pow(p, x), T.pow(vals(b, [-2, -2, 0, 0, 3]), vals(b, [3, 2, 0, -1, 0.5]))]; }, rtol: 2e-5, atol: 2e-5 },
+  { name: "comparisons and logical ops", run: (b) => { const x = T.round(rn(b, [40])); const y = T.round(rn(b, [40])); return [T.eq(x, y), T.ne(x, y), T.lt(x, y), T.le(x, y), T.gt(x, y), T.ge(x, y), T.logicalAnd(x, y), T.logicalOr(x, y), T.logicalXor(x, y)]; } },
+  { name: "integer arithmetic (int32, int8 wrap)", run: (b) => { const x = ints(b, [30], -50, 50); const y = ints(b, [30], 1, 20); const i8 = T.cast(x, "int8"); return [T.add(x, y), T.mul(x, y), T.mod(x, y), T.maximum(x, y), T.add(T.mul(i8, 3), i8), T.div(x, y)]; } },
+  { name: "maximum/minimum propagate NaN", run: (b) => [T.maximum(vals(b, [NaN, 1, 2]), vals(b, [0, NaN, 1])), T.minimum(vals(b, [NaN, 1, 2]), vals(b, [0, NaN, 1]))] },
+  { name: "where with broadcasting", run: (b) => T.where(T.gt(rn(b, [4, 1]), 0), rn(b, [4, 6]), rn(b, [6])) },
+  { name: "ops on strided and broadcast views", run: (b) => { const x = rn(b, [6, 8]); return [T.add(T.transpose(x), 1), T.exp(T.slice(x, [[1, null, 2], [0, null, 3]])), T.mul(T.expand(rn(b, [1, 8]), [5, 8]), T.narrow(x, 0, 1, 5))]; } },
+  { name: "float16 and bfloat16 arithmetic rounds each result", run: (b) => { const h = T.cast(vals(b, [1, 2048, 0.1, 65504]), "float16"); const bf = T.cast(vals(b, [1, 3.14159, 1e30]), "bfloat16"); return [T.add(h, 1), T.mul(h, 3), T.exp(bf), T.add(h, T.cast(vals(b, [0.5, 0.5, 0.5, 0.5]), "bfloat16"))]; } },
+  // --- reductions ---
+  { name: "sum / mean / prod / max / min over axes (short)", run: (b) => { const x = rn(b, [3, 4, 5]); return [T.sum(x, [0, 2]), T.mean(x, 1), T.prod(T.mul(x, 0.5), -1), T.max(x, 1), T.min(x), T.sum(T.transpose(x, 0, 2), [0, 2], { keepdims: true })]; }, rtol: 1e-5, atol: 1e-5 },
+  { name: "long reductions (workgroup tree)", run: (b) => { const x = rn(b, [3, 3000]); return [T.sum(x, 1), T.mean(x), T.max(x, 1), T.min(T.transpose(x), 0), T.logsumexp(x, 1), T.sum(rn(b, [700, 2]), 0)]; }, atol: 1e-4, rtol: 1e-5 },
+  { name: "integer and bool reductions", run: (b) => { const i = ints(b, [4, 300], -5, 5); const m = T.gt(rn(b, [3, 5]), 0); return [T.sum(i, 1), T.max(i), T.prod(T.clamp(ints(b, [4, 3], -2, 3), -2, 2), 1), T.any(m, 1), T.all(m, 0), T.sum(m)]; } },
+  { name: "max/min propagate NaN; empty reductions", run: (b) => [T.max(vals(b, [[1, NaN, 3], [1, 2, 3]]), 1), T.sum(T.zeros([0, 3], { backend: b }), 0), T.prod(T.zeros([2, 0], { backend: b }), 1)] },
+  { name: "argmax / argmin (ties keep the first, NaN wins)", run: (b) => { const x = T.round(T.mul(rn(b, [6, 500]), 2)); return [T.argmax(x, 1), T.argmin(x, 0), T.argmax(vals(b, [1, 3, 3, NaN, 3])), T.argmin(vals(b, [[2, 1, 1], [0, 0, 5]]), 1), T.argmax(x)]; } },
+  { name: "variance / std", run: (b) => { const x = rn(b, [5, 40]); return [T.variance(x, 1), T.std(x, [0, 1], { correction: 0 })]; }, rtol: 2e-5 },
+  // --- matmul ---
+  { name: "matmul batched with broadcast batch dims", run: (b) => T.matmul(rn(b, [2, 1, 7, 9]), rn(b, [3, 9, 5])), atol: 2e-5 },
+  { name: "matmul ragged tiles and transposed views", run: (b) => { const x = rn(b, [70, 130]); const y = rn(b, [66, 130]); return [T.matmul(x, T.transpose(y)), T.matmul(T.transpose(T.transpose(x)), rn(b, [130, 3]))]; }, atol: 1e-4, rtol: 1e-5 },
+  { name: "matmul 1-D and integer", run: (b) => [T.matmul(rn(b, [5]), rn(b, [5, 4])), T.matmul(rn(b, [3, 5]), rn(b, [5])), T.matmul(T.cast(ints(b, [4, 6], -100, 100), "int8"), T.cast(ints(b, [6, 3], -100, 100), "int8"))], atol: 2e-5 },
+  { name: "linear", run: (b) => T.linear(rn(b, [2, 3, 8]), rn(b, [5, 8]), rn(b, [5])), atol: 2e-5 },
+  // --- normalization ---
+  { name: "softmax / logSoftmax (last and middle axis, long rows)", run: (b) => { const x = T.mul(rn(b, [2, 3, 700]), 3); return [T.softmax(x), T.logSoftmax(x), T.softmax(x, 1), T.softmax(T.mul(rn(b, [4, 9]), 1e4))]; }, atol: 2e-6, rtol: 2e-5 },
+  { name: "softmax of a fully masked row is NaN", run: (b) => T.softmax(vals(b, [[-Infinity, -Infinity], [0, -Infinity]])) },
+  { name: "layerNorm (affine, none, weight only) and rmsNorm", run: (b) => { const x = rn(b, [3, 5, 300]); const w = rn(b, [300]); const bb = rn(b, [300]); return [T.layerNorm(x, w, bb), T.layerNorm(x), T.layerNorm(T.transpose(rn(b, [300, 4])), w, null, 1e-3), T.rmsNorm(x, w, 1e-5), T.rmsNorm(x)]; }, atol: 2e-5, rtol: 2e-5 },
+  // --- indexing ---
+  { name: "gather / indexSelect / embedding", run: (b) => { const x = rn(b, [5, 6]); const gi = ints(b, [3, 6], -5, 5); return [T.gather(x, 0, gi), T.indexSelect(x, 1, vals(b, [5, 0, -1], "int32")), T.embedding(rn(b, [10, 4]), ints(b, [2, 3], 0, 10)), T.gather(T.transpose(x), 1, ints(b, [6, 2], 0, 5))]; } },
+  { name: "scatterAdd (float and int, repeated indices)", run: (b) => [T.scatterAdd(rn(b, [4, 6]), 0, ints(b, [5, 6], 0, 4), rn(b, [5, 6])), T.scatterAdd(T.zeros([3], { backend: b, dtype: "int32" }), 0, vals(b, [0, 2, 2, 2], "int32"), vals(b, [1, 2, 3, 4], "int32"))], atol: 1e-5 },
+  { name: "oneHot and flip", run: (b) => [T.oneHot(vals(b, [0, 3, 1], "int32"), 4), T.flip(rn(b, [3, 4]), [0, 1])] },
+  // --- joining ---
+  { name: "concat / stack / split / pad", run: (b) => { const x = rn(b, [2, 3]); const y = rn(b, [2, 4]); return [T.concat([x, y], 1), T.stack([x, T.neg(x)], 1), ...T.split(T.arange(10, undefined, 1, { backend: b }), [3, 7]), T.pad(x, [[1, 2], [0, 3]], -1), T.concat([T.cast(x, "int32"), y], 1)]; } },
+  // --- conv and scans ---
+  { name: "conv1d (groups, stride, dilation, padding)", run: (b) => T.conv1d(rn(b, [2, 4, 11]), rn(b, [6, 2, 3]), rn(b, [6]), { stride: 2, padding: [1, 2], dilation: 2, groups: 2 }), atol: 1e-5 },
+  { name: "conv1d depthwise causal, strided input", run: (b) => T.conv1d(T.transpose(rn(b, [2, 9, 5]), 1, 2), rn(b, [5, 1, 4]), null, { groups: 5, padding: "causal" }), atol: 1e-5 },
+  { name: "cumsum / cumprod (reverse, exclusive, int)", run: (b) => { const x = rn(b, [3, 50]); return [T.cumsum(x, 1), T.cumsum(x, 0, { reverse: true }), T.cumsum(x, 1, { exclusive: true }), T.cumprod(T.mul(x, 0.3), 1, { reverse: true, exclusive: true }), T.cumsum(ints(b, [4, 5], -3, 3), 1)]; }, atol: 2e-5, rtol: 2e-5 },
+  // --- sorting ---
+  { name: "sort (stable, ties, NaN) and argsort", run: (b) => { const x = T.round(T.mul(rn(b, [4, 37]), 2)); const s = T.sort(x, -1, true); const a = T.sort(vals(b, [3, NaN, 1, 3, -1]), 0); return [s.values, s.indices, a.values, a.indices, T.argsort(x, 0)]; } },
+  { name: "topk (largest and smallest, middle axis)", run: (b) => { const x = rn(b, [3, 20, 2]); const t = T.topk(x, 5, 1); const s = T.topk(x, 3, 1, false); return [t.values, t.indices, s.values, s.indices]; } },
+  // --- masks, losses, random ---
+  { name: "triu / tril", run: (b) => { const x = rn(b, [2, 4, 5]); return [T.triu(x, 1), T.tril(x, -1)]; } },
+  { name: "crossEntropy with ignoreIndex and label smoothing", run: (b) => T.crossEntropy(rn(b, [6, 9]), vals(b, [1, 8, -100, 0, 3, 3], "int32"), { labelSmoothing: 0.1 }), atol: 2e-6 },
+  { name: "random tensors: same seed, same values on every backend", run: (b) => [T.normal([100], 0, 1, { seed: 5, backend: b }), T.uniform([100], -1, 1, { seed: 6, backend: b }), T.randint(0, 9, [100], { seed: 7, backend: b }), T.dropout(T.ones([200], { backend: b }), 0.3, { seed: 8 })] },
+  // --- autograd on the backend ---
+  {
+    name: "gradients of an MLP loss",
+    run: (b) => {
+      const x = rn(b, [8, 6]);
+      const w1 = rn(b, [16, 6], 0.3);
+      const w2 = rn(b, [4, 16], 0.3);
+      const y = ints(b, [8], 0, 4);
+      return T.grad((a: T.Tensor, c: T.Tensor) => T.crossEntropy(T.linear(T.gelu(T.layerNorm(T.linear(x, a))), c), y))(w1, w2);
+    },
+    atol: 1e-5,
+    rtol: 1e-4,
+  },
+];
