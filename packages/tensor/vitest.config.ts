@@ -1,10 +1,17 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
+const src = (p: string) => fileURLToPath(new URL(`./src/${p}`, import.meta.url));
+
 export default defineConfig({
   resolve: {
-    // Tests run against the sources: the package's self-imports resolve to src too.
-    alias: { "@tessera/tensor": fileURLToPath(new URL("./src/index.ts", import.meta.url)) },
+    // Tests (and README blocks) run against the sources: the package's own entry points too.
+    alias: [
+      { find: /^@tessera\/tensor$/, replacement: src("index.ts") },
+      { find: /^@tessera\/tensor\/node$/, replacement: src("io/node-entry.ts") },
+      { find: /^@tessera\/tensor\/testing$/, replacement: src("testing/index.ts") },
+      { find: /^@tessera\/tensor\/webgpu$/, replacement: src("webgpu.ts") },
+    ],
   },
   test: {
     include: ["test/**/*.test.ts"],

@@ -3,25 +3,30 @@
  * onnxruntime-node graph, tfjs (wasm and cpu) and a plain-JS function. Each keeps its last
  * result for the cross-check and frees it before the next run.
  */
-import { dispose, tidy, type Tensor } from "@tessera/tensor";
+import { dispose, ready, tidy, type Tensor } from "@tessera/tensor";
 import { ortSession, type GraphSpec } from "./anchors/onnx";
 import { useTf, type tf as TF } from "./anchors/tfjs";
 import type { Impl } from "./suite";
 
 type TfTensor = ReturnType<typeof TF.tensor>;
 
-/** `prepare` makes the inputs (kept across runs) and the op to time. */
+/**
+ * `prepare` makes the inputs (kept across runs) and the op to time. On async backends a run
+ * ends when the GPU has finished its work (not when the op was enqueued).
+ */
 export function tesseraImpl(backend: string, prepare: () => { inputs: Tensor[]; op: () => Tensor }): Impl {
   return {
     impl: "tessera",
     backend,
     async setup() {
+      const be = await ready(backend);
       const { inputs, op } = prepare();
       let last: Tensor | null = null;
       return {
-        run: () => {
+        run: async () => {
           last?.dispose();
           last = tidy(op);
+          await be.sync?.();
         },
         result: async () => (await last!.data()) as Float32Array,
         dispose: () => dispose([inputs, last]),

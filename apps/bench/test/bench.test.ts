@@ -23,6 +23,13 @@ describe("tessera-bench", () => {
     expect(formatTable(rows)).toContain("speed vs tessera");
   });
 
+  it("measures the webgpu backend (SwiftShader here) against the same anchors", async () => {
+    const rows = await runBench({ suites: ["matmul"], backend: "webgpu", quick: true }, () => undefined);
+    const t = rows.filter((r) => r.impl === "tessera");
+    expect(t.map((r) => r.backend)).toEqual(["webgpu", "webgpu"]);
+    for (const r of rows) expect(r.note ?? "").not.toMatch(/failed|above/);
+  });
+
   it("parses options and rejects unknown suites", () => {
     expect(parseArgs(["matmul", "--json", "out.json", "--quick"])).toMatchObject({ suites: ["matmul"], json: "out.json", quick: true });
     expect(() => parseArgs(["nope"])).toThrow("unknown suite 'nope' (suites: matmul, ops)");

@@ -44,8 +44,8 @@ export const matmulSuite: Suite = {
     const sizes = ctx.quick ? [64, 128] : [256, 512, 1024];
     const rows = [];
     for (const n of sizes) {
-      const a = normal([n, n], 0, 1, { seed: n }).dataSync() as Float32Array;
-      const b = normal([n, n], 0, 1, { seed: n + 1 }).dataSync() as Float32Array;
+      const a = normal([n, n], 0, 1, { seed: n, backend: "cpu" }).dataSync() as Float32Array;
+      const b = normal([n, n], 0, 1, { seed: n + 1, backend: "cpu" }).dataSync() as Float32Array;
       rows.push(...(await runCase(ctx, { suite: "matmul", name: `${n}x${n}x${n}`, impls: impls(n, a, b, ctx.backend), flops: 2 * n ** 3, tolerance: 1e-3 * Math.sqrt(n) })));
     }
     return rows;

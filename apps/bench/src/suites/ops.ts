@@ -95,7 +95,7 @@ export const opsSuite: Suite = {
   async run(ctx) {
     const shape = ctx.quick ? [4, 64, 256] : [64, 1024, 1024];
     const size = shape.reduce((a, b) => a * b, 1);
-    const x = normal(shape, 0, 1, { seed: 11 });
+    const x = normal(shape, 0, 1, { seed: 11, backend: "cpu" });
     const xs = (await x.data()) as Float32Array;
     x.dispose();
     const rows = [];

@@ -70,6 +70,8 @@ export interface Backend<D = unknown> {
   /** Direct access to the storage array where one exists (cpu). */
   storageOf?(data: D): StorageArray;
   free(data: D): void;
+  /** Resolves when all work enqueued so far has finished (async backends; for timing). */
+  sync?(): Promise<void>;
 
   // --- kernels ----------------------------------------------------------------------------------
   fill(size: number, dtype: DType, value: number): D;

@@ -1,0 +1,34 @@
+/**
+ * Starting Tessera backends for benchmarking. `webgpu` runs through Dawn (the `webgpu`
+ * package): on a machine without a GPU, on SwiftShader (correct but slow).
+ */
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { listBackends, ready, setBackend, type Backend } from "@tessera/tensor";
+import { registerWebGPU } from "@tessera/tensor/webgpu";
+
+const SWIFTSHADER = "/usr/lib/chromium/vk_swiftshader_icd.json";
+const keepAlive: unknown[] = []; // Dawn's GPU object must outlive all pending work
+
+export const BACKENDS = ["cpu", "webgpu"] as const;
+
+/** Registers (if needed), selects and initializes a backend; returns it. */
+export async function useBackend(name: string): Promise<Backend> {
+  if (name === "webgpu" && !listBackends().includes("webgpu")) {
+    if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER) && !existsSync("/dev/nvidia0")) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
+    process.env.XDG_RUNTIME_DIR ??= tmpdir();
+    const { create, globals } = await import("webgpu");
+    Object.assign(globalThis, globals);
+    const gpu = create([]);
+    keepAlive.push(gpu);
+    registerWebGPU({ gpu });
+  }
+  if (!listBackends().includes(name)) throw new Error(`unknown backend '${name}' (available: ${BACKENDS.join(", ")})`);
+  setBackend(name);
+  return ready(name);
+}
+
+/** Waits for the backend's queued work (a no-op on synchronous backends). */
+export function syncOf(b: Backend): () => Promise<void> {
+  return b.sync ? () => b.sync!() : async () => undefined;
+}
