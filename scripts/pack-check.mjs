@@ -13,7 +13,8 @@ const CHECKS = {
 import { assertClose } from "@tessera/tensor/testing";
 import { loadSafetensors } from "@tessera/tensor/node";
 import { registerWebGPU, createWebGPUBackend } from "@tessera/tensor/webgpu";
-if (typeof registerWebGPU !== "function" || typeof createWebGPUBackend !== "function") throw new Error("webgpu entry");
+import { registerGpuJs } from "@tessera/tensor/gpujs";
+if (typeof registerWebGPU !== "function" || typeof createWebGPUBackend !== "function" || typeof registerGpuJs !== "function") throw new Error("backend entries");
 const x = tensor([[1, 2], [3, 4]]);
 const y = softmax(matmul(x, x), -1);
 await assertClose(sum(y, -1), [1, 1], { atol: 1e-6 });

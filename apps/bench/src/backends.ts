@@ -6,14 +6,20 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { listBackends, ready, setBackend, type Backend } from "@tessera/tensor";
 import { registerWebGPU } from "@tessera/tensor/webgpu";
+import { registerGpuJs, type GpuJsLike } from "@tessera/tensor/gpujs";
 
 const SWIFTSHADER = "/usr/lib/chromium/vk_swiftshader_icd.json";
 const keepAlive: unknown[] = []; // Dawn's GPU object must outlive all pending work
 
-export const BACKENDS = ["cpu", "webgpu"] as const;
+export const BACKENDS = ["cpu", "webgpu", "gpujs"] as const;
 
-/** Registers (if needed), selects and initializes a backend; returns it. */
+/** Registers (if needed), selects and initializes a backend; returns it. gpujs runs in gpu.js's
+ * webasm mode unless TESSERA_GPUJS_MODE names another (webgl2, headlessgl, cpu). */
 export async function useBackend(name: string): Promise<Backend> {
+  if (name === "gpujs" && !listBackends().includes("gpujs")) {
+    const { GPU } = (await import("gpu.js")).default as unknown as { GPU: new (o: object) => GpuJsLike };
+    registerGpuJs(new GPU({ mode: process.env.TESSERA_GPUJS_MODE ?? "webasm" }));
+  }
   if (name === "webgpu" && !listBackends().includes("webgpu")) {
     if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER) && !existsSync("/dev/nvidia0")) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
     process.env.XDG_RUNTIME_DIR ??= tmpdir();

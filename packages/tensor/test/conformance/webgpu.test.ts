@@ -4,8 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import * as T from "../../src/index";
-import { assertClose } from "../../src/testing";
-import { CASES, resetSeed } from "./cases";
+import { conformanceSuite } from "./runner";
 import { setupWebGPU } from "./setup-webgpu";
 import { GpuContext } from "../../src/backend/webgpu/context";
 
@@ -13,36 +12,7 @@ beforeAll(async () => {
   await setupWebGPU();
 }, 60_000);
 
-async function compare(name: string, run: (b: string) => T.Tensor | T.Tensor[], atol: number, rtol: number): Promise<void> {
-  const asList = (r: T.Tensor | T.Tensor[]) => (Array.isArray(r) ? r : [r]);
-  resetSeed();
-  T.setBackend("cpu");
-  const expected = T.tidy(() => asList(run("cpu")));
-  resetSeed();
-  T.setBackend("webgpu");
-  const actual = T.tidy(() => asList(run("webgpu")));
-  expect(actual.length).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    expect(actual[i].backend).toBe("webgpu");
-    expect(actual[i].dtype, `${name} [${i}] dtype`).toBe(expected[i].dtype);
-    expect(actual[i].shape, `${name} [${i}] shape`).toEqual(expected[i].shape);
-    await assertClose(actual[i], expected[i], { atol, rtol, label: `${name} [${i}]` });
-  }
-  T.dispose([expected, actual]);
-}
-
-describe("conformance: webgpu vs cpu", () => {
-  for (const c of CASES) {
-    it(c.name, async () => {
-      T.setBackend("webgpu");
-      try {
-        await compare(c.name, c.run, c.atol ?? 1e-5, c.rtol ?? 1e-5);
-      } finally {
-        T.setBackend("cpu");
-      }
-    });
-  }
-});
+conformanceSuite("webgpu");
 
 describe("webgpu backend", () => {
   it("reports its adapter and limits", async () => {
