@@ -4,12 +4,14 @@
  */
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { listBackends, ready, setBackend, type Backend } from "@tessera/tensor";
+import { initCpuThreads, listBackends, ready, setBackend, type Backend } from "@tessera/tensor";
 import { registerWebGPU } from "@tessera/tensor/webgpu";
 import { registerGpuJs, type GpuJsLike } from "@tessera/tensor/gpujs";
 
 const SWIFTSHADER = "/usr/lib/chromium/vk_swiftshader_icd.json";
 const keepAlive: unknown[] = []; // Dawn's GPU object must outlive all pending work
+/** Threads the cpu backend's GEMM runs on (set by useBackend("cpu")). */
+export let cpuThreads = 1;
 
 export const BACKENDS = ["cpu", "webgpu", "gpujs"] as const;
 
@@ -30,6 +32,7 @@ export async function useBackend(name: string): Promise<Backend> {
     registerWebGPU({ gpu });
   }
   if (!listBackends().includes(name)) throw new Error(`unknown backend '${name}' (available: ${BACKENDS.join(", ")})`);
+  if (name === "cpu") cpuThreads = await initCpuThreads(); // start the GEMM worker pool before timing
   setBackend(name);
   return ready(name);
 }

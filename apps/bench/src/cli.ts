@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { useBackend } from "./backends";
+import { cpuThreads, useBackend } from "./backends";
 import { DEFAULT_MEASURE, type Row } from "./harness";
 import { formatTable } from "./report";
 import { SUITES } from "./suites/index";
@@ -44,6 +44,7 @@ export function parseArgs(argv: string[]): CliOptions {
 
 export async function runBench(opts: CliOptions, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<Row[]> {
   await useBackend(opts.backend);
+  if (opts.backend === "cpu") log(`cpu backend: WASM SIMD GEMM on ${cpuThreads} thread(s)`);
   const measure = { ...DEFAULT_MEASURE, ...(opts.runs ? { minRuns: opts.runs } : {}), ...(opts.budget ? { budgetMs: opts.budget } : {}) };
   if (opts.quick) Object.assign(measure, { warmup: 1, minRuns: 2, maxRuns: 3, budgetMs: 50 });
   const rows: Row[] = [];

@@ -23,6 +23,7 @@ export { broadcastShapes, sizeOf, type Shape } from "./core/shape";
 // backends
 export type { Backend, View, UnaryOp, BinaryOp, ReduceOp, ArgReduceOp, CumulativeOp, Conv1dParams, UnaryAttrs } from "./backend/backend";
 export { createCpuBackend } from "./backend/cpu";
+export { setCpuSimd, initCpuThreads, cpuSimdAvailable } from "./backend/cpu/wasm/runtime";
 
 // ops
 export { tensor, scalar, full, zeros, ones, fullLike, zerosLike, onesLike, arange, linspace, eye, type CreateOptions, type TensorOptions } from "./ops/creation";

@@ -1,5 +1,8 @@
 /**
- * Cache-blocked float matmul on the cpu (the GotoBLAS/BLIS loop nest in plain TypeScript):
+ * Matmul on the cpu. Float products of useful size run the WASM SIMD GEMM (wasm/runtime.ts);
+ * the TypeScript kernels below are the reference and the fallback.
+ *
+ * Cache-blocked float matmul in TypeScript (the GotoBLAS/BLIS loop nest):
  *   for each KC-slice of k: pack B[kc, N] into 4-column panels,
  *     for each MC-block of rows: pack A[mc, kc] into 4-row panels,
  *       for each 4x4 tile: a register-blocked micro-kernel accumulates 16 sums over kc.
@@ -8,7 +11,12 @@
  */
 import { type DataArray, type DType, type StorageArray } from "../../core/dtype";
 import { sizeOf } from "../../core/shape";
-import { allOffsets, computeArray, operand, toStorage, type CpuView } from "./strided";
+import { isFloat } from "../../core/dtype";
+import { allOffsets, computeArray, operand, toStorage, type CpuView, type Operand } from "./strided";
+import { wasmGemm } from "./wasm/runtime";
+
+/** Products smaller than this many multiply-adds stay in TypeScript (copy-in costs dominate). */
+const WASM_MIN_MACS = 16384;
 
 const KC = 256;
 const MC = 64;
@@ -30,6 +38,11 @@ export function matmul(a: CpuView, b: CpuView, outDtype: DType): StorageArray {
   const A = operand(a);
   const B = operand(b);
   const out = computeArray(outDtype, sizeOf(batchShape) * M * N);
+  const gemm = isFloat(a.dtype) && M * N * K >= WASM_MIN_MACS ? wasmGemm() : null;
+  if (gemm) {
+    wasmMatmul(gemm, A, B, batchShape, M, N, K, out as Float32Array, r);
+    return toStorage(outDtype, out);
+  }
   const offsets = allOffsets(batchShape, [A.strides.slice(0, r - 2), B.strides.slice(0, r - 2)], [A.offset, B.offset]);
   const acc = new Float64Array(M * N);
   offsets.forEach(([ao, bo], i) => {
@@ -125,4 +138,41 @@ function microKernel(Ap: Float64Array, ab: number, Bp: Float64Array, bb: number,
   }
   const tile = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
   for (let r = 0; r < 4 && i + r < M; r++) for (let c = 0; c < 4 && j + c < N; c++) C[(i + r) * N + j + c] += tile[r * 4 + c];
+}
+
+/** A [rows, cols] matrix of a strided operand as a row-major Float32Array (no copy when it is one). */
+function rowMajor(x: Operand, off: number, rs: number, cs: number, rows: number, cols: number): Float32Array {
+  const arr = x.arr as Float32Array;
+  if (cs === 1 && rs === cols) return arr.subarray(off, off + rows * cols);
+  const m = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) m[i * cols + j] = arr[off + i * rs + j * cs];
+  return m;
+}
+
+/**
+ * Batched GEMM through WASM. When B is the same matrix for every batch entry (stride-0 batch
+ * dims: x @ W) and A's batch and row dims are one contiguous run, the batch folds into M.
+ */
+function wasmMatmul(g: NonNullable<ReturnType<typeof wasmGemm>>, A: Operand, B: Operand, batchShape: readonly number[], M: number, N: number, K: number, out: Float32Array, r: number): void {
+  const batch = sizeOf(batchShape);
+  const [ars, acs, brs, bcs] = [A.strides[r - 2], A.strides[r - 1], B.strides[r - 2], B.strides[r - 1]];
+  const bShared = B.strides.slice(0, r - 2).every((s, i) => s === 0 || batchShape[i] === 1);
+  let foldable = bShared && acs === 1 && ars === K;
+  for (let d = r - 3, run = M * K; d >= 0 && foldable; d--) {
+    if (batchShape[d] !== 1 && A.strides[d] !== run) foldable = false;
+    run *= batchShape[d];
+  }
+  const bMat = (off: number) => rowMajor(B, off, brs, bcs, K, N);
+  if (foldable) {
+    const rows = batch * M;
+    g.gemm((A.arr as Float32Array).subarray(A.offset, A.offset + rows * K), bMat(B.offset), rows, N, K, out);
+    return;
+  }
+  const offsets = allOffsets(batchShape, [A.strides.slice(0, r - 2), B.strides.slice(0, r - 2)], [A.offset, B.offset]);
+  let lastB = -1;
+  offsets.forEach(([ao, bo], i) => {
+    const res = out.subarray(i * M * N, (i + 1) * M * N);
+    g.gemm(rowMajor(A, ao, ars, acs, M, K), bo === lastB ? new Float32Array(0) : bMat(bo), M, N, K, res, bo === lastB);
+    lastB = bo;
+  });
 }
