@@ -23,7 +23,8 @@ export { broadcastShapes, sizeOf, type Shape } from "./core/shape";
 // backends
 export type { Backend, View, UnaryOp, BinaryOp, ReduceOp, ArgReduceOp, CumulativeOp, Conv1dParams, UnaryAttrs } from "./backend/backend";
 export { createCpuBackend } from "./backend/cpu";
-export { setCpuSimd, initCpuThreads, cpuSimdAvailable } from "./backend/cpu/wasm/runtime";
+export { setCpuSimd, initCpuThreads, cpuSimdAvailable, cpuThreadsError } from "./backend/cpu/wasm/runtime";
+export { setCpuPoolLimit, trimCpuPool, cpuPoolStats } from "./backend/cpu/pool";
 
 // ops
 export { tensor, scalar, full, zeros, ones, fullLike, zerosLike, onesLike, arange, linspace, eye, type CreateOptions, type TensorOptions } from "./ops/creation";

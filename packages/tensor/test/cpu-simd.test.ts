@@ -67,3 +67,27 @@ describe("cpu WASM SIMD matmul vs the TypeScript reference", () => {
     expect([...top]).toEqual([...multi.subarray(0, 8 * 300)]);
   });
 });
+
+describe("cpu WASM SIMD row and elementwise kernels vs the TypeScript reference", () => {
+  const big = (shape: number[], scale = 3) => T.mul(T.normal(shape, 0, 1, { seed: seed++ }), scale);
+  const rowCases: [string, () => T.Tensor, number][] = [
+    ["softmax rows of 1027 (tail lanes)", () => T.softmax(big([9, 1027])), 2e-6],
+    ["log-softmax", () => T.logSoftmax(big([33, 517])), 2e-5],
+    ["softmax of 1e4-scale logits and masked entries", () => T.softmax(T.where(T.gt(big([17, 300]), 2), -Infinity, T.mul(big([17, 300]), 3e3))), 2e-6],
+    ["softmax of fully masked rows is NaN", () => T.softmax(T.concat([T.full([2, 3000], -Infinity), big([3, 3000])], 0)), 2e-6],
+    ["layerNorm with weight and bias (odd D)", () => T.layerNorm(big([40, 301]), big([301], 1), big([301], 1)), 2e-5],
+    ["layerNorm without affine", () => T.layerNorm(big([8, 1024])), 2e-5],
+    ["rmsNorm with weight", () => T.rmsNorm(big([12, 999]), big([999], 1), 1e-5), 2e-5],
+  ];
+  for (const op of ["exp", "sigmoid", "silu", "tanh"] as const) rowCases.push([`unary ${op}`, () => (T as unknown as Record<string, (x: T.Tensor) => T.Tensor>)[op](big([5003])), 3e-6]);
+  rowCases.push(["gelu (erf)", () => T.gelu(big([5003])), 3e-6], ["gelu (tanh)", () => T.gelu(big([5003]), "tanh"), 3e-6]);
+  rowCases.push(["exp of large, tiny and NaN inputs", () => T.exp(T.concat([T.full([2000], 100), T.full([2000], -200), T.full([100], NaN), big([1000], 10)])), 3e-6]);
+
+  for (const [name, f, tol] of rowCases) {
+    it(name, async () => {
+      const [fast, ref] = both(f);
+      expect(fast.shape).toEqual(ref.shape);
+      await assertClose(fast, ref, { atol: tol, rtol: tol });
+    });
+  }
+});

@@ -81,3 +81,26 @@ describe("explicit memory", () => {
     expect(T.memory()).toEqual(before);
   });
 });
+
+describe("cpu storage pool", () => {
+  it("reuses freed large arrays, never borrowed ones, and can be capped or emptied", async () => {
+    T.trimCpuPool();
+    const a = T.ones([1 << 16]); // 256 KiB: pooled when freed
+    const buf = a.storage.data as Float32Array;
+    a.dispose();
+    expect(T.cpuPoolStats().pooledArrays).toBe(1);
+    const b = T.mul(T.ones([1 << 16]), 2); // reuses the freed array for one of its outputs
+    expect(b.dataSync().every((v) => v === 2)).toBe(true); // fully written despite reuse
+    const ndarray = (await import("ndarray")).default;
+    const user = new Float32Array(1 << 16);
+    const v = T.fromNdarray(ndarray(user, [1 << 16]));
+    v.dispose();
+    expect(T.cpuPoolStats().pooledArrays).toBeLessThanOrEqual(2);
+    const again = T.zeros([1 << 16]);
+    expect(again.storage.data).not.toBe(user); // borrowed memory is never handed out
+    void buf;
+    T.setCpuPoolLimit(0);
+    expect(T.cpuPoolStats().pooledBytes).toBe(0);
+    T.setCpuPoolLimit(512 * 1024 * 1024);
+  });
+});

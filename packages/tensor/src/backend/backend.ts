@@ -62,8 +62,8 @@ export interface Backend<D = unknown> {
   // --- memory ---------------------------------------------------------------------------------
   /** Copies raw storage bits (the dtype's storage array) into a new backend buffer. */
   upload(values: StorageArray, dtype: DType): D;
-  /** Wraps caller-owned storage without copying, where the backend can (cpu). */
-  adopt?(values: StorageArray, dtype: DType): D;
+  /** Wraps storage without copying, where the backend can (cpu); `borrowed`: the caller keeps owning it. */
+  adopt?(values: StorageArray, dtype: DType, borrowed?: boolean): D;
   /** Reads `size` elements of raw storage bits starting at element 0. */
   read(data: D, dtype: DType, size: number): Promise<StorageArray>;
   readSync?(data: D, dtype: DType, size: number): StorageArray;

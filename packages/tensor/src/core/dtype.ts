@@ -171,7 +171,7 @@ export function halfToF32(dtype: "float16" | "bfloat16", src: Uint16Array, out =
 }
 
 /** Encodes float values into half storage. */
-export function f32ToHalf(dtype: "float16" | "bfloat16", src: ArrayLike<number>, out = new Uint16Array(src.length)): Uint16Array {
+export function f32ToHalf(dtype: "float16" | "bfloat16", src: ArrayLike<number>, out: Uint16Array<ArrayBufferLike> = new Uint16Array(src.length)): Uint16Array<ArrayBufferLike> {
   const conv = dtype === "bfloat16" ? f32ToBf16Bits : f32ToF16Bits;
   for (let i = 0; i < src.length; i++) out[i] = conv(src[i]);
   return out;

@@ -35,7 +35,7 @@ export function fromNdarray(nd: NdArrayLike, opts: { dtype?: DType } = {}): Tens
   const zeroCopy = natural !== undefined && nd.stride.every((s) => s >= 0) && (opts.dtype === undefined || opts.dtype === natural);
   if (zeroCopy) {
     const data = nd.data as StorageArray;
-    const storage = new Storage(be, be.adopt!(data, natural), natural, data.length);
+    const storage = new Storage(be, be.adopt!(data, natural, true), natural, data.length);
     return new Tensor(storage, [...nd.shape], [...nd.stride], nd.offset, natural);
   }
   // Copy in row-major order through the ndarray's own indexing.

@@ -7,6 +7,12 @@ import { sizeOf } from "../../core/shape";
 import type { BinaryOp, UnaryAttrs, UnaryOp } from "../backend";
 import { erf, roundHalfEven, SQRT1_2, SQRT_2_OVER_PI } from "./math";
 import { computeArray, contiguousValues, forEachRow, operand, toStorage, type CpuView } from "./strided";
+import { WASM_UNARY, wasmKernels } from "./wasm/runtime";
+import { isFloat } from "../../core/dtype";
+import { isContiguous } from "../../core/shape";
+
+/** Float unary ops of useful size run the WASM SIMD kernels from this many elements. */
+const WASM_MIN_ELEMS = 4096;
 
 export function fill(size: number, dtype: DType, value: number): StorageArray {
   const out = computeArray(dtype, size);
@@ -112,6 +118,17 @@ function unaryRow(op: UnaryOp, out: DataArray, o: number, a: DataArray, j: numbe
 }
 
 export function unary(op: UnaryOp, x: CpuView, outDtype: DType, attrs: UnaryAttrs = {}): StorageArray {
+  const n = sizeOf(x.shape);
+  const code = (WASM_UNARY as Record<string, number>)[op];
+  if (code !== undefined && isFloat(x.dtype) && n >= WASM_MIN_ELEMS && isContiguous(x.shape, x.strides)) {
+    const k = wasmKernels();
+    if (k) {
+      const v = contiguousValues(x);
+      const out = computeArray(outDtype, n) as Float32Array;
+      k.unary(code, v instanceof Float32Array ? v : Float32Array.from(v), n, out);
+      return toStorage(outDtype, out);
+    }
+  }
   const src = operand(x);
   const out = computeArray(outDtype, sizeOf(x.shape));
   forEachRow(x.shape, [src.strides], [src.offset], (o, offs, n, inner) => unaryRow(op, out, o, src.arr, offs[0], inner[0], n, attrs));

@@ -2,7 +2,8 @@
  * The cpu backend: TypeScript kernels over typed arrays. It is the reference every other
  * backend is tested against, and the only one with an honest `readSync`.
  */
-import { allocStorage, storageMatches, type DType, type StorageArray } from "../../core/dtype";
+import { storageMatches, type DType, type StorageArray } from "../../core/dtype";
+import { giveStorage, markBorrowed, takeStorage } from "./pool";
 import type { Backend } from "../backend";
 import { conv1d } from "./conv";
 import { binary, copy, fill, unary, where, write } from "./elementwise";
@@ -17,20 +18,19 @@ export function createCpuBackend(): Backend<StorageArray> {
     name: "cpu",
     canReadSync: true,
     upload(values: StorageArray, dtype: DType): StorageArray {
-      const out = allocStorage(dtype, values.length);
+      const out = takeStorage(dtype, values.length);
       out.set(values as never);
       return out;
     },
-    adopt(values: StorageArray, dtype: DType): StorageArray {
+    adopt(values: StorageArray, dtype: DType, borrowed = false): StorageArray {
       if (!storageMatches(dtype, values)) throw new TypeError(`cpu.adopt: ${values.constructor.name} is not ${dtype} storage`);
+      if (borrowed) markBorrowed(values); // the caller's memory: never reused by the pool
       return values;
     },
     read: async (data, _dtype, size) => data.slice(0, size),
     readSync: (data, _dtype, size) => data.slice(0, size),
     storageOf: (data) => data,
-    free(): void {
-      // Typed arrays are garbage-collected; accounting happens in Storage.
-    },
+    free: giveStorage, // large arrays go back to the pool; accounting happens in Storage
     fill,
     copy,
     write,

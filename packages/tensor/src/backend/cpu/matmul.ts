@@ -13,7 +13,7 @@ import { type DataArray, type DType, type StorageArray } from "../../core/dtype"
 import { sizeOf } from "../../core/shape";
 import { isFloat } from "../../core/dtype";
 import { allOffsets, computeArray, operand, toStorage, type CpuView, type Operand } from "./strided";
-import { wasmGemm } from "./wasm/runtime";
+import { wasmKernels, type WasmKernels } from "./wasm/runtime";
 
 /** Products smaller than this many multiply-adds stay in TypeScript (copy-in costs dominate). */
 const WASM_MIN_MACS = 16384;
@@ -38,7 +38,7 @@ export function matmul(a: CpuView, b: CpuView, outDtype: DType): StorageArray {
   const A = operand(a);
   const B = operand(b);
   const out = computeArray(outDtype, sizeOf(batchShape) * M * N);
-  const gemm = isFloat(a.dtype) && M * N * K >= WASM_MIN_MACS ? wasmGemm() : null;
+  const gemm = isFloat(a.dtype) && M * N * K >= WASM_MIN_MACS ? wasmKernels() : null;
   if (gemm) {
     wasmMatmul(gemm, A, B, batchShape, M, N, K, out as Float32Array, r);
     return toStorage(outDtype, out);
@@ -153,7 +153,7 @@ function rowMajor(x: Operand, off: number, rs: number, cs: number, rows: number,
  * Batched GEMM through WASM. When B is the same matrix for every batch entry (stride-0 batch
  * dims: x @ W) and A's batch and row dims are one contiguous run, the batch folds into M.
  */
-function wasmMatmul(g: NonNullable<ReturnType<typeof wasmGemm>>, A: Operand, B: Operand, batchShape: readonly number[], M: number, N: number, K: number, out: Float32Array, r: number): void {
+function wasmMatmul(g: WasmKernels, A: Operand, B: Operand, batchShape: readonly number[], M: number, N: number, K: number, out: Float32Array, r: number): void {
   const batch = sizeOf(batchShape);
   const [ars, acs, brs, bcs] = [A.strides[r - 2], A.strides[r - 1], B.strides[r - 2], B.strides[r - 1]];
   const bShared = B.strides.slice(0, r - 2).every((s, i) => s === 0 || batchShape[i] === 1);

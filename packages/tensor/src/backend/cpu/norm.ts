@@ -3,13 +3,32 @@
  * (two-pass mean and biased variance, as torch.nn.functional.layer_norm) and RMSNorm
  * (x * rsqrt(mean(x^2) + eps), as Hugging Face LlamaRMSNorm).
  */
-import type { StorageArray } from "../../core/dtype";
+import { isFloat, type StorageArray } from "../../core/dtype";
 import { sizeOf } from "../../core/shape";
 import { computeArray, contiguousValues, toStorage, type CpuView } from "./strided";
+import { wasmKernels, type WasmKernels } from "./wasm/runtime";
+
+/** Float tensors from this many elements take the WASM SIMD kernels (wasm/rows.ts). */
+export const WASM_MIN_ELEMS = 4096;
+
+function simd(x: CpuView): WasmKernels | null {
+  return isFloat(x.dtype) && sizeOf(x.shape) >= WASM_MIN_ELEMS ? wasmKernels() : null;
+}
+
+const f32 = (v: CpuView): Float32Array => {
+  const c = contiguousValues(v);
+  return c instanceof Float32Array ? c : Float32Array.from(c);
+};
 
 export function softmax(x: CpuView, log: boolean): StorageArray {
   const n = x.shape[x.shape.length - 1] ?? 1;
   const total = sizeOf(x.shape);
+  const k = simd(x);
+  if (k) {
+    const out = computeArray(x.dtype, total) as Float32Array;
+    k.softmax(f32(x), total / n, n, log, out);
+    return toStorage(x.dtype, out);
+  }
   const a = contiguousValues(x);
   const out = computeArray(x.dtype, total);
   for (let base = 0; base < total; base += n) {
@@ -37,6 +56,12 @@ export function softmax(x: CpuView, log: boolean): StorageArray {
 export function layerNorm(x: CpuView, weight: CpuView | null, bias: CpuView | null, eps: number): StorageArray {
   const n = x.shape[x.shape.length - 1];
   const total = sizeOf(x.shape);
+  const k = simd(x);
+  if (k) {
+    const out = computeArray(x.dtype, total) as Float32Array;
+    k.norm(f32(x), weight && f32(weight), bias && f32(bias), total / n, n, eps, false, out);
+    return toStorage(x.dtype, out);
+  }
   const a = contiguousValues(x);
   const w = weight ? contiguousValues(weight) : null;
   const b = bias ? contiguousValues(bias) : null;
@@ -63,6 +88,12 @@ export function layerNorm(x: CpuView, weight: CpuView | null, bias: CpuView | nu
 export function rmsNorm(x: CpuView, weight: CpuView | null, eps: number): StorageArray {
   const n = x.shape[x.shape.length - 1];
   const total = sizeOf(x.shape);
+  const k = simd(x);
+  if (k) {
+    const out = computeArray(x.dtype, total) as Float32Array;
+    k.norm(f32(x), weight && f32(weight), null, total / n, n, eps, true, out);
+    return toStorage(x.dtype, out);
+  }
   const a = contiguousValues(x);
   const w = weight ? contiguousValues(weight) : null;
   const out = computeArray(x.dtype, total);

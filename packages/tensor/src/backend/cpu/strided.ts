@@ -3,7 +3,8 @@
  * "row" (the innermost run after merging dims) at a time, so the per-element work is a plain
  * loop and the index arithmetic happens once per row.
  */
-import { allocStorage, f32ToHalf, halfToF32, isHalf, type DataArray, type DType, type StorageArray } from "../../core/dtype";
+import { f32ToHalf, halfToF32, isHalf, type DataArray, type DType, type StorageArray } from "../../core/dtype";
+import { takeStorage } from "./pool";
 import { isContiguous, sizeOf } from "../../core/shape";
 import type { View } from "../backend";
 
@@ -46,13 +47,16 @@ export function contiguousValues(v: CpuView): DataArray {
 
 /** Turns a compute array into the storage array of `dtype` (encodes halves). */
 export function toStorage(dtype: DType, values: DataArray): StorageArray {
-  if (isHalf(dtype)) return f32ToHalf(dtype as "float16" | "bfloat16", values);
+  if (isHalf(dtype)) return f32ToHalf(dtype as "float16" | "bfloat16", values, takeStorage(dtype, values.length) as Uint16Array);
   return values;
 }
 
-/** Allocates the compute array an output of `dtype` is written into. */
+/**
+ * The array an output of `dtype` is computed into: pooled storage (uninitialized: kernels write
+ * every element), or a temporary float32 array for half dtypes (encoded by toStorage).
+ */
 export function computeArray(dtype: DType, size: number): DataArray {
-  return isHalf(dtype) ? new Float32Array(size) : (allocStorage(dtype, size) as DataArray);
+  return isHalf(dtype) ? new Float32Array(size) : (takeStorage(dtype, size) as DataArray);
 }
 
 /**

@@ -1,40 +1,64 @@
 /**
- * The WASM SIMD runtime for the cpu backend: compiles the embedded module on first use (sync;
- * it is ~1.5 KB), owns its linear memory, and runs GEMMs by copying operands in and the result
- * out, splitting rows over worker threads where shared memory is available (threads.ts).
- * Where WebAssembly SIMD is missing, `wasmGemm()` returns null and callers keep to the
- * TypeScript kernels. `setCpuSimd(false)` turns the path off (the conformance suite compares
- * the two).
+ * The WASM SIMD runtime for the cpu backend: instantiates the embedded module on first use,
+ * owns its linear memory, and runs kernels by copying operands in and results out, splitting
+ * the work over worker threads where memory can be shared (threads.ts). Where WebAssembly SIMD
+ * is missing, `wasmKernels()` returns null and callers keep to the TypeScript kernels, which
+ * stay the reference: `setCpuSimd(false)` selects them (the tests compare the two).
  */
-import { GEMM_WASM_PLAIN, GEMM_WASM_SHARED } from "./binary";
-import { startPool, type Pool } from "./threads";
+import { KERNELS_WASM_PLAIN, KERNELS_WASM_SHARED } from "./binary";
+import { OP, startPool, type Pool } from "./threads";
 
-interface GemmExports {
+interface Exports {
   pack_a(a: number, K: number, m0: number, m1: number, ap: number): void;
   pack_b(b: number, K: number, N: number, bp: number): void;
   gemm_rows(ap: number, bp: number, c: number, m0: number, m1: number, N: number, K: number, scratch: number): void;
+  softmax_rows(x: number, out: number, r0: number, r1: number, D: number, log: number): void;
+  norm_rows(x: number, w: number, b: number, out: number, r0: number, r1: number, D: number, epsBits: number, rms: number): void;
+  unary_range(op: number, x: number, out: number, i0: number, i1: number): void;
 }
 
-const PAGE = 65536;
-/** Reserved low memory: the module's own data and the thread control block (threads.ts CTL) stay below this. */
-const BASE = PAGE;
+/** Unary op codes of wasm/rows.ts unary_range. */
+export const WASM_UNARY = { exp: 0, sigmoid: 1, silu: 2, gelu: 3, tanh: 4, gelu_tanh: 5 } as const;
 
+const PAGE = 65536;
+/** Reserved low memory: the module's own data and the thread control block stay below this. */
+const BASE = PAGE;
 /** Below this many multiply-adds a GEMM stays on one thread (waking workers costs ~10-50 us). */
 const THREAD_MIN_MACS = 1 << 21;
+/** Row and elementwise kernels use threads from this many elements (per streamed chunk: a quarter). */
+const THREAD_MIN_ELEMS = 1 << 16;
+/** Elements per streamed chunk: input + output windows of 256 KiB each stay in L2. */
+const CHUNK_ELEMS = 1 << 16;
 
-export class WasmGemm {
-  private exports: GemmExports;
+const f32bits = (v: number): number => new Int32Array(new Float32Array([v]).buffer)[0];
+
+export class WasmKernels {
+  private readonly ex: Exports;
   pool: Pool | null = null;
   constructor(
     readonly module: WebAssembly.Module,
     readonly memory: WebAssembly.Memory,
   ) {
-    this.exports = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error("wasm abort"); } } }).exports as unknown as GemmExports;
+    this.ex = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error("wasm abort"); } } }).exports as unknown as Exports;
   }
 
-  private reserve(bytes: number): void {
+  /** Grows memory so that [BASE, BASE + bytes) exists; returns a fresh f32 view. */
+  private heap(bytes: number): Float32Array {
     const need = Math.ceil((BASE + bytes) / PAGE) - this.memory.buffer.byteLength / PAGE;
     if (need > 0) this.memory.grow(need);
+    return new Float32Array(this.memory.buffer);
+  }
+
+  /** Runs `share(t)` for t = 0..threads-1: t > 0 on workers (as op-coded jobs), t = 0 here. */
+  private split(threads: number, op: number, share: (t: number) => number[], own: (args: number[]) => void): void {
+    if (threads > 1 && this.pool) {
+      for (let t = 1; t < threads; t++) this.pool.job(t - 1, op, share(t));
+      this.pool.run(() => own(share(0)));
+    } else own(share(0));
+  }
+
+  private threadsFor(work: number, min: number, units: number): number {
+    return this.pool && work >= min ? Math.max(1, Math.min(this.pool.workers + 1, units)) : 1;
   }
 
   /**
@@ -42,45 +66,99 @@ export class WasmGemm {
    * when the previous call had the same B (a weight shared by a batch).
    */
   gemm(a: Float32Array, b: Float32Array, M: number, N: number, K: number, out: Float32Array, reuseB = false): void {
-    const f = 4;
+    const threads = this.threadsFor(M * N * K, THREAD_MIN_MACS, Math.floor(M / 4));
     const mPad = Math.ceil(M / 4) * 4;
     const nPad = Math.ceil(N / 8) * 8;
-    const pool = this.pool && M * N * K >= THREAD_MIN_MACS && M >= 8 ? this.pool : null;
-    const threads = pool ? pool.workers + 1 : 1;
-    // Layout: [B | Bp | A | Ap (row panels; each thread packs its own rows) | C | scratch x threads]
+    // Layout (bytes): [B | Bp | A | Ap (each thread packs its own rows) | C | scratch x threads]
     const bOff = BASE;
-    const bpOff = bOff + K * N * f;
-    const aOff = bpOff + nPad * K * f;
-    const apOff = aOff + M * K * f;
-    const cOff = apOff + (mPad + 4 * threads) * K * f;
-    const sOff = cOff + M * N * f;
-    this.reserve(sOff + 128 * threads - BASE);
-    const heap = new Float32Array(this.memory.buffer);
+    const bpOff = bOff + K * N * 4;
+    const aOff = bpOff + nPad * K * 4;
+    const apOff = aOff + M * K * 4;
+    const cOff = apOff + (mPad + 4 * threads) * K * 4;
+    const sOff = cOff + M * N * 4;
+    const heap = this.heap(sOff + 128 * threads - BASE);
     if (!reuseB) {
-      heap.set(b.subarray(0, K * N), bOff / f);
-      this.exports.pack_b(bOff, K, N, bpOff);
+      heap.set(b.subarray(0, K * N), bOff / 4);
+      this.ex.pack_b(bOff, K, N, bpOff);
     }
-    heap.set(a.subarray(0, M * K), aOff / f);
-    // Rows split in multiples of 4; thread t packs its rows at its own Ap offset.
+    heap.set(a.subarray(0, M * K), aOff / 4);
     const per = Math.ceil(M / 4 / threads) * 4;
-    const share = (t: number) => ({ m0: Math.min(M, t * per), m1: Math.min(M, (t + 1) * per), ap: apOff + t * (per + 4) * K * f, scratch: sOff + 128 * t });
-    const own = () => {
-      const s = share(0);
-      this.exports.pack_a(aOff, K, s.m0, s.m1, s.ap);
-      this.exports.gemm_rows(s.ap, bpOff, cOff, s.m0, s.m1, N, K, s.scratch);
-    };
-    if (pool) {
-      for (let t = 1; t < threads; t++) pool.job(t - 1, { ...share(t), bp: bpOff, c: cOff, N, K, a: aOff });
-      pool.run(own);
-    } else own();
+    // [ap, bp, c, m0, m1, N, K, scratch, a]
+    const share = (t: number) => [apOff + t * (per + 4) * K * 4, bpOff, cOff, Math.min(M, t * per), Math.min(M, (t + 1) * per), N, K, sOff + 128 * t, aOff];
+    this.split(threads, OP.gemm, share, (j) => {
+      this.ex.pack_a(j[8], K, j[3], j[4], j[0]);
+      this.ex.gemm_rows(j[0], j[1], j[2], j[3], j[4], N, K, j[7]);
+    });
     out.set(new Float32Array(this.memory.buffer, cOff, M * N));
+  }
+
+  /**
+   * Streams rows of x [rows, D] through a cache-sized window of WASM memory: copy a chunk of
+   * rows in, run `kernel` on it (rows split over threads), copy the result out. Reading the
+   * input once and writing the output once beats copying whole tensors in and out.
+   * `reserve` bytes after the window are the kernel's own (weights).
+   */
+  private streamRows(x: Float32Array, out: Float32Array, rows: number, D: number, op: number, reserve: number, args: (xOff: number, oOff: number, r0: number, r1: number) => number[], run: (j: number[]) => void): void {
+    const chunkRows = Math.max(1, Math.min(rows, Math.floor(CHUNK_ELEMS / Math.max(D, 1))));
+    const xOff = BASE + reserve;
+    const oOff = xOff + 4 * chunkRows * D;
+    let heap = this.heap(reserve + 8 * chunkRows * D);
+    for (let r0 = 0; r0 < rows; r0 += chunkRows) {
+      const r1 = Math.min(rows, r0 + chunkRows);
+      const n = (r1 - r0) * D;
+      if (heap.buffer !== this.memory.buffer) heap = new Float32Array(this.memory.buffer);
+      heap.set(x.subarray(r0 * D, r1 * D), xOff / 4);
+      const cr = r1 - r0;
+      const threads = this.threadsFor(n, THREAD_MIN_ELEMS / 4, cr);
+      const per = Math.ceil(cr / threads);
+      this.split(threads, op, (t) => args(xOff, oOff, Math.min(cr, t * per), Math.min(cr, (t + 1) * per)), run);
+      out.set(heap.subarray(oOff / 4, oOff / 4 + n), r0 * D);
+    }
+  }
+
+  /** Row-wise softmax / log-softmax of x [rows, D] into out. */
+  softmax(x: Float32Array, rows: number, D: number, log: boolean, out: Float32Array): void {
+    this.streamRows(x, out, rows, D, OP.softmax, 0, (xo, oo, r0, r1) => [xo, oo, r0, r1, D, log ? 1 : 0], (j) => this.ex.softmax_rows(j[0], j[1], j[2], j[3], j[4], j[5]));
+  }
+
+  /** LayerNorm (rms false) or RMSNorm (rms true) over rows of x [rows, D]; w and b optional. */
+  norm(x: Float32Array, w: Float32Array | null, b: Float32Array | null, rows: number, D: number, eps: number, rms: boolean, out: Float32Array): void {
+    const wOff = BASE;
+    const bOff = BASE + 4 * D;
+    const heap = this.heap(8 * D);
+    if (w) heap.set(w.subarray(0, D), wOff / 4);
+    if (b) heap.set(b.subarray(0, D), bOff / 4);
+    this.streamRows(x, out, rows, D, OP.norm, 8 * D, (xo, oo, r0, r1) => [xo, w ? wOff : 0, b ? bOff : 0, oo, r0, r1, D, f32bits(eps), rms ? 1 : 0], (j) => this.ex.norm_rows(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8]));
+  }
+
+  /** out = op(x) elementwise (op from WASM_UNARY), streamed as rows of 1024. */
+  unary(op: number, x: Float32Array, n: number, out: Float32Array): void {
+    const D = 1024;
+    const full = Math.floor(n / D);
+    const run = (j: number[]) => this.ex.unary_range(j[0], j[1], j[2], j[3], j[4]);
+    if (full > 0) this.streamRows(x, out, full, D, OP.unary, 0, (xo, oo, r0, r1) => [op, xo, oo, r0 * D, r1 * D], run);
+    const tail = n - full * D;
+    if (tail > 0) {
+      const heap = this.heap(8 * tail);
+      heap.set(x.subarray(full * D, n), BASE / 4);
+      run([op, BASE, BASE + 4 * tail, 0, tail]);
+      out.set(heap.subarray(BASE / 4 + tail, BASE / 4 + 2 * tail), full * D);
+    }
   }
 }
 
-let instance: WasmGemm | null | undefined;
+let instance: WasmKernels | null | undefined;
+let compiling: Promise<void> | null = null;
 let enabled = true;
 let wantedThreads: number | null = null;
 let starting: Promise<number> | null = null;
+/** Why the worker pool did not start, if it did not (see cpuThreadsError). */
+let poolError: string | null = null;
+
+/** The reason the cpu worker threads failed to start, or null. */
+export function cpuThreadsError(): string | null {
+  return poolError;
+}
 
 function decode(b64: string): Uint8Array<ArrayBuffer> {
   const s = atob(b64);
@@ -96,19 +174,32 @@ function canShare(): boolean {
   return !!g.process?.versions?.node || g.crossOriginIsolated === true;
 }
 
-function create(): WasmGemm | null {
+function variant(): { bytes: Uint8Array<ArrayBuffer>; memory: () => WebAssembly.Memory } {
+  if (canShare()) return { bytes: decode(KERNELS_WASM_SHARED), memory: () => new WebAssembly.Memory({ initial: 2, maximum: 32768, shared: true }) };
+  return { bytes: decode(KERNELS_WASM_PLAIN), memory: () => new WebAssembly.Memory({ initial: 2 }) };
+}
+
+/**
+ * Compiles synchronously where allowed (Node); a browser main thread refuses synchronous
+ * compiles of modules over 4 KB, so there it compiles in the background and the TypeScript
+ * kernels serve meanwhile.
+ */
+function create(): WasmKernels | null | undefined {
+  const v = variant();
   try {
-    if (canShare()) {
-      const memory = new WebAssembly.Memory({ initial: 2, maximum: 32768, shared: true });
-      return new WasmGemm(new WebAssembly.Module(decode(GEMM_WASM_SHARED)), memory);
-    }
+    return new WasmKernels(new WebAssembly.Module(v.bytes), v.memory());
   } catch {
-    // fall through to the single-threaded build
-  }
-  try {
-    return new WasmGemm(new WebAssembly.Module(decode(GEMM_WASM_PLAIN)), new WebAssembly.Memory({ initial: 2 }));
-  } catch {
-    return null; // no WebAssembly SIMD: the TypeScript kernels serve
+    if (typeof WebAssembly?.compile !== "function") return null;
+    compiling ??= WebAssembly.compile(v.bytes).then(
+      (m) => {
+        instance = new WasmKernels(m, v.memory());
+        void startThreads(instance);
+      },
+      () => {
+        instance = null; // no WebAssembly SIMD here
+      },
+    );
+    return undefined;
   }
 }
 
@@ -122,51 +213,53 @@ async function defaultThreads(): Promise<number> {
   return g.navigator?.hardwareConcurrency ?? 1;
 }
 
-/** Starts the worker pool in the background (once); GEMMs use it as soon as it is ready. */
-function startThreads(g: WasmGemm): Promise<number> {
+/** Starts the worker pool in the background (once); kernels use it as soon as it is ready. */
+function startThreads(k: WasmKernels): Promise<number> {
   starting ??= (async () => {
     const n = Math.max(1, Math.min(wantedThreads ?? (await defaultThreads()), 16));
     if (n < 2 || !canShare()) return 1;
     try {
-      g.pool = await startPool(g.module, g.memory, n - 1);
+      k.pool = await startPool(k.module, k.memory, n - 1);
       return n;
-    } catch {
+    } catch (e) {
+      poolError = (e as Error).message;
       return 1;
     }
   })();
   return starting;
 }
 
-/** The WASM GEMM, or null where WebAssembly SIMD is unavailable or the path is turned off. */
-export function wasmGemm(): WasmGemm | null {
+/** The WASM kernels, or null where WebAssembly SIMD is unavailable, not yet compiled or turned off. */
+export function wasmKernels(): WasmKernels | null {
   if (!enabled) return null;
-  if (instance === undefined) {
+  if (instance === undefined && !compiling) {
     instance = create();
     if (instance) void startThreads(instance);
   }
-  return instance;
+  return instance ?? null;
 }
 
 /**
- * Sets the number of threads the cpu backend's GEMM uses (default: all cores) and waits until
- * they run; resolves to the count in effect (1 where threads are unavailable). Call it before
- * the first matmul to pick a count other than the default.
+ * Sets the number of threads the cpu backend's WASM kernels use (default: all cores) and
+ * waits until they run; resolves to the count in effect (1 where threads are unavailable).
+ * Call it before the first large op to pick a count other than the default.
  */
 export async function initCpuThreads(threads?: number): Promise<number> {
   if (threads !== undefined) wantedThreads = threads;
-  const g = wasmGemm();
-  if (!g) return 1;
-  return startThreads(g);
+  wasmKernels();
+  if (compiling) await compiling;
+  if (!instance) return 1;
+  return startThreads(instance);
 }
 
-/** Turns the cpu backend's WASM SIMD path on or off (on by default); returns the previous setting. */
+/** Turns the cpu backend's WASM SIMD kernels on or off (on by default); returns the previous setting. */
 export function setCpuSimd(on: boolean): boolean {
   const prev = enabled;
   enabled = on;
   return prev;
 }
 
-/** Whether the WASM SIMD path is on and available here. */
+/** Whether the WASM SIMD kernels are on and available here. */
 export function cpuSimdAvailable(): boolean {
-  return wasmGemm() !== null;
+  return wasmKernels() !== null;
 }

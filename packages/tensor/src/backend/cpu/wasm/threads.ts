@@ -1,23 +1,26 @@
 /**
- * Worker threads for the WASM GEMM: every thread instantiates the shared-memory build of the
- * module over one shared WebAssembly.Memory; the caller splits C's rows, posts jobs in a control
- * block in that memory, wakes the workers with Atomics.notify, computes its own rows and waits
- * for the others (Atomics.wait; a spin where the main thread may not block, as in browsers).
- * Rows are independent, so the result is bit-identical to one thread.
+ * Worker threads for the WASM kernels: every thread instantiates the shared-memory build of the
+ * module over one shared WebAssembly.Memory; the caller splits the work (GEMM rows, norm rows,
+ * element ranges), posts one job per worker in a control block in that memory, wakes them with
+ * Atomics.notify, does its own share and waits for the others (Atomics.wait; a spin where the
+ * main thread may not block, as in browsers). Shares are independent, so results are
+ * bit-identical to one thread.
  *
- * Startup is asynchronous (workers load in the background): until the pool is ready, GEMMs run
- * on one thread. `initCpuThreads()` waits for it.
+ * Startup is asynchronous (workers load in the background): until the pool is ready, kernels
+ * run on one thread. `initCpuThreads()` waits for it.
  */
 
-/** Control block layout (Int32 slots at byte CTL): 0 generation, 1 done count, 2 ready count, then 10 slots per worker. */
-export const CTL = 1024;
-const SLOTS = 10;
+/** Control block (Int32 slots at byte CTL, above the module's own data segments, below BASE): 0 generation, 1 done count, 2 ready count, then SLOTS per worker. */
+export const CTL = 8192;
+export const SLOTS = 10;
+
+/** Job op codes (slot 0 of a worker's job; the rest are the kernel's arguments). */
+export const OP = { none: 0, gemm: 1, softmax: 2, norm: 3, unary: 4 } as const;
 
 /** The worker program (plain JS, run by Node's eval worker or a Blob URL worker in browsers). */
 const WORKER_SOURCE = `
 function start(d) {
-  const inst = new WebAssembly.Instance(d.module, { env: { memory: d.memory, abort() { throw new Error("wasm abort"); } } });
-  const ex = inst.exports;
+  const ex = new WebAssembly.Instance(d.module, { env: { memory: d.memory, abort() { throw new Error("wasm abort"); } } }).exports;
   const ctl = new Int32Array(d.memory.buffer, ${CTL}, 256);
   Atomics.add(ctl, 2, 1);
   Atomics.notify(ctl, 2);
@@ -27,8 +30,13 @@ function start(d) {
     gen = Atomics.load(ctl, 0);
     if (gen < 0) return;
     const b = 4 + d.id * ${SLOTS};
-    const ap = ctl[b], bp = ctl[b + 1], c = ctl[b + 2], m0 = ctl[b + 3], m1 = ctl[b + 4], N = ctl[b + 5], K = ctl[b + 6], s = ctl[b + 7], a = ctl[b + 8];
-    if (m1 > m0) { ex.pack_a(a, K, m0, m1, ap); ex.gemm_rows(ap, bp, c, m0, m1, N, K, s); }
+    const j = ctl.slice(b, b + ${SLOTS});
+    switch (j[0]) {
+      case ${OP.gemm}: if (j[5] > j[4]) { ex.pack_a(j[9], j[7], j[4], j[5], j[1]); ex.gemm_rows(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8]); } break;
+      case ${OP.softmax}: ex.softmax_rows(j[1], j[2], j[3], j[4], j[5], j[6]); break;
+      case ${OP.norm}: ex.norm_rows(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9]); break;
+      case ${OP.unary}: ex.unary_range(j[1], j[2], j[3], j[4], j[5]); break;
+    }
     Atomics.add(ctl, 1, 1);
     Atomics.notify(ctl, 1);
   }
@@ -43,9 +51,8 @@ if (typeof require === "function" && typeof self === "undefined") {
 
 export interface Pool {
   readonly workers: number;
-  memory: WebAssembly.Memory;
-  /** Runs rows [m0, m1) of the GEMM on worker `id` (set up with `job`), all at once with `run`. */
-  job(id: number, args: { ap: number; bp: number; c: number; m0: number; m1: number; N: number; K: number; scratch: number; a: number }): void;
+  /** Posts worker `id`'s job: an op code and up to SLOTS - 1 int32 arguments. */
+  job(id: number, op: number, args: readonly number[]): void;
   /** Starts the posted jobs, runs `own` on this thread, waits for the workers. */
   run(own: () => void): void;
 }
@@ -58,40 +65,40 @@ interface WorkerLike {
 /** Starts `workers` threads over `memory` running `module`; resolves when all are ready. */
 export async function startPool(module: WebAssembly.Module, memory: WebAssembly.Memory, workers: number): Promise<Pool> {
   const handles: WorkerLike[] = [];
+  let failure: string | null = null;
   const isNode = typeof process !== "undefined" && !!process.versions?.node;
   if (isNode) {
     const spec = "node:worker_threads";
     const { Worker } = (await import(/* @vite-ignore */ spec)) as typeof import("node:worker_threads");
     for (let id = 0; id < workers; id++) {
       const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, id } });
-      w.unref();
+      w.on("error", (e) => (failure ??= String(e?.message ?? e)));
+      w.unref(); // never keeps the process alive
       handles.push(w);
     }
   } else {
     const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
     for (let id = 0; id < workers; id++) {
       const w = new Worker(url);
+      w.onerror = (e) => (failure ??= String((e as ErrorEvent).message ?? e));
       w.postMessage({ module, memory, id });
       handles.push(w);
     }
   }
   const ctl = () => new Int32Array(memory.buffer, CTL, 256);
-  // Wait (asynchronously) until every worker has instantiated the module.
   const deadline = Date.now() + 20_000;
   while (Atomics.load(ctl(), 2) < workers) {
-    if (Date.now() > deadline) {
+    if (failure || Date.now() > deadline) {
       for (const h of handles) h.terminate();
-      throw new Error("cpu threads: workers did not start");
+      throw new Error(`cpu threads: workers did not start (${failure ?? "timed out"})`);
     }
     await new Promise((r) => setTimeout(r, 2));
   }
   let canBlock = true;
   return {
     workers,
-    memory,
-    job(id, j) {
-      const c = ctl();
-      c.set([j.ap, j.bp, j.c, j.m0, j.m1, j.N, j.K, j.scratch, j.a], 4 + id * SLOTS);
+    job(id, op, args) {
+      ctl().set([op, ...args], 4 + id * SLOTS);
     },
     run(own) {
       const c = ctl();

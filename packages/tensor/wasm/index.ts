@@ -1,0 +1,3 @@
+// The cpu backend's WASM module: every SIMD kernel (see gemm.ts and rows.ts).
+export { pack_a, pack_b, gemm_rows } from "./gemm";
+export { softmax_rows, norm_rows, unary_range } from "./rows";
