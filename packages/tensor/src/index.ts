@@ -11,6 +11,7 @@ export {
   keep,
   listBackends,
   memory,
+  resetPeakMemory,
   ready,
   registerBackend,
   setBackend,

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import * as T from "../src/index";
 
+/** The live counters (peaks may rise inside a loop and still leave nothing behind). */
+const live = (m: T.MemoryInfo) => ({ numTensors: m.numTensors, numStorages: m.numStorages, numBytes: m.numBytes });
+
 describe("explicit memory", () => {
   it("tidy frees intermediates and keeps what it returns", () => {
     const before = T.memory();
@@ -78,7 +81,21 @@ describe("explicit memory", () => {
         T.softmax(T.matmul(T.gelu(x), T.transpose(x))); // result dropped: tidy frees it too
       });
     }
-    expect(T.memory()).toEqual(before);
+    expect(live(T.memory())).toEqual(live(before));
+  });
+});
+
+describe("peak memory", () => {
+  it("records the highest live bytes since resetPeakMemory()", () => {
+    T.resetPeakMemory();
+    const base = T.memory().numBytes;
+    T.tidy(() => {
+      T.sum(T.ones([1000])); // 4000 bytes live at the peak, plus the 4-byte sum
+    });
+    const m = T.memory();
+    expect(m.numBytes).toBe(base);
+    expect(m.backends.cpu.peakBytes).toBe(base + 4004);
+    expect(m.peakBytes).toBeGreaterThanOrEqual(base + 4004);
   });
 });
 

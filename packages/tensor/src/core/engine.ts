@@ -142,17 +142,26 @@ export function dispose(value: unknown): void {
 // --- memory --------------------------------------------------------------------------------------
 
 export interface MemoryInfo extends BackendMemory {
-  backends: Record<string, BackendMemory>;
+  backends: Record<string, BackendMemory & { peakBytes: number }>;
+  /** Sum over backends of each one's peak live bytes since resetPeakMemory(). */
+  peakBytes: number;
+}
+
+/** Starts peak tracking afresh from the current live bytes (for measuring an op's peak memory). */
+export function resetPeakMemory(): void {
+  for (const [name, m] of state.liveMemory) state.peakBytes.set(name, m.numBytes);
 }
 
 /** Live tensor handles, storages and bytes, in total and per backend. */
 export function memory(): MemoryInfo {
-  const out: MemoryInfo = { numTensors: 0, numStorages: 0, numBytes: 0, backends: {} };
+  const out: MemoryInfo = { numTensors: 0, numStorages: 0, numBytes: 0, peakBytes: 0, backends: {} };
   for (const [name, m] of state.liveMemory) {
-    out.backends[name] = { ...m };
+    const peak = Math.max(state.peakBytes.get(name) ?? 0, m.numBytes);
+    out.backends[name] = { ...m, peakBytes: peak };
     out.numTensors += m.numTensors;
     out.numStorages += m.numStorages;
     out.numBytes += m.numBytes;
+    out.peakBytes += peak;
   }
   return out;
 }

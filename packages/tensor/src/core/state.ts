@@ -27,6 +27,8 @@ export interface EngineState {
   tapes: Tape[];
   pausedDepth: number;
   nextTensorId: number;
+  /** Highest live storage bytes per backend since the last resetPeakMemory(). */
+  peakBytes: Map<string, number>;
 }
 
 const KEY = Symbol.for("@tessera/tensor/engine-state@1");
@@ -39,7 +41,9 @@ export const state: EngineState = ((globalThis as Record<symbol, unknown>)[KEY] 
   tapes: [],
   pausedDepth: 0,
   nextTensorId: 1,
+  peakBytes: new Map(),
 } satisfies EngineState) as EngineState;
+state.peakBytes ??= new Map(); // a state object made by an older copy of the package
 
 /** Brand on every tensor: `isTensor` works across copies of the package (unlike instanceof). */
 export const TENSOR_BRAND = Symbol.for("@tessera/tensor/Tensor");

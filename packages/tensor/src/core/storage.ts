@@ -33,6 +33,7 @@ export class Storage {
     const m = memoryOf(backend.name);
     m.numStorages++;
     m.numBytes += this.bytes;
+    if (m.numBytes > (state.peakBytes.get(backend.name) ?? 0)) state.peakBytes.set(backend.name, m.numBytes);
   }
 
   get bytes(): number {
