@@ -29,6 +29,20 @@ if (typeof require("@tessera/tensor/webgpu").registerWebGPU !== "function") thro
 const y = add(tensor([1, 2]), 1);
 assertClose(y, [2, 3]).then(() => { if (memory().numTensors < 1) throw new Error("bad"); console.log("ok"); });`,
   },
+  "@tessera/attention": {
+    esm: `import { tensor, normal } from "@tessera/tensor";
+import { scaledDotProductAttention, rope, KVCache } from "@tessera/attention";
+const q = rope(normal([1, 2, 4, 8], 0, 1, { seed: 1 }));
+const y = scaledDotProductAttention(q, q, q, { causal: true });
+if (y.shape.join() !== "1,2,4,8" || typeof KVCache !== "function") throw new Error("bad");
+console.log("ok");`,
+    cjs: `const { normal } = require("@tessera/tensor");
+const { scaledDotProductAttention } = require("@tessera/attention");
+const q = normal([1, 1, 3, 4], 0, 1, { seed: 2 });
+const y = scaledDotProductAttention(q, q, q, { implementation: "tiled", blockSize: 2 });
+if (y.shape.join() !== "1,1,3,4") throw new Error("bad");
+console.log("ok");`,
+  },
 };
 
 const tmp = mkdtempSync(join(tmpdir(), "tessera-pack-"));
@@ -48,11 +62,15 @@ try {
       failures++;
       continue;
     }
-    const tarball = readdirSync(tmp).find((f) => f.startsWith(pkg.name.replace("@", "").replace("/", "-")) && f.endsWith(".tgz"));
+    const tarballOf = (name) => readdirSync(tmp).find((f) => f.startsWith(name.replace("@", "").replace("/", "-") + "-") && f.endsWith(".tgz"));
+    const tarball = tarballOf(pkg.name);
+    // Workspace dependencies are not on the registry yet: install their tarballs alongside.
+    const wsDeps = Object.entries(pkg.dependencies ?? {}).filter(([, v]) => String(v).startsWith("workspace:")).map(([n]) => n);
+    for (const dep of wsDeps) if (!tarballOf(dep)) pnpm(["pack", "--pack-destination", tmp], { cwd: join(root, "packages", dep.split("/")[1]) });
     const proj = join(tmp, `${dir}-project`);
     execFileSync("mkdir", ["-p", proj]);
     writeFileSync(join(proj, "package.json"), JSON.stringify({ name: "pack-check", version: "1.0.0", private: true }));
-    if (sh("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", join(tmp, tarball)], { cwd: proj }) !== 0) {
+    if (sh("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", join(tmp, tarball), ...wsDeps.map((d) => join(tmp, tarballOf(d)))], { cwd: proj }) !== 0) {
       failures++;
       continue;
     }

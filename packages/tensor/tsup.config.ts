@@ -3,7 +3,7 @@ import { defineConfig } from "tsup";
 export default defineConfig({
   // `node`, `testing`, `webgpu` and `gpujs` import the main entry by its package name, so all three share one copy.
   entry: { index: "src/index.ts", node: "src/io/node-entry.ts", testing: "src/testing/index.ts", webgpu: "src/webgpu.ts", gpujs: "src/gpujs.ts" },
-  external: ["@tessera/tensor"],
+  external: ["@tessera/tensor", "@tessera/tensor/webgpu", "@tessera/tensor/gpujs"],
   format: ["esm", "cjs"],
   dts: true,
   sourcemap: true,

@@ -10,13 +10,15 @@
  * probabilities from lse (FlashAttention's backward):
  *   p = exp(s - lse);  dv_j = p^T dy;  dp = dy v_j^T;  ds = p (dp - rowsum(dy * out))
  *   dq += ds k_j * scale;  dk_j = ds^T q * scale   (softcap: ds *= 1 - tanh^2(s_raw / c))
- * Everything is tensor ops, so it runs (and differentiates) on every backend.
+ * Everything is tensor ops, so it runs (and differentiates) on every backend; on webgpu the
+ * forward is one fused WGSL kernel where the bias allows (flash-wgsl.ts).
  */
 import { add, concat, customGrad, dispose, div, exp, full, isinf, log, matmul, max, maximum, mul, narrow, reshape, square, sub, sum, tanh, tidy, transpose, where, zeros, type Tensor } from "@tessera/tensor";
 import { biasBlock } from "./bias";
 import type { AttentionOptions } from "./sdpa";
 import { grouped } from "./sdpa";
 import type { QKVDims } from "./shapes";
+import { flashForwardWgsl, flashKernelApplies } from "./flash-wgsl";
 
 const DEFAULT_BLOCK = 256;
 
@@ -37,7 +39,8 @@ export function tiledAttention(q: Tensor, k: Tensor, v: Tensor, d: QKVDims, o: A
     if (bias) s = add(s, bias);
     return { raw, s };
   };
-  const fwd = customGrad((qq: Tensor, kk: Tensor, vv: Tensor) => {
+  /** The forward as tensor ops (any backend, any bias): out and the row logsumexp. */
+  const opsForward = (qq: Tensor, kk: Tensor, vv: Tensor): { out: Tensor; lse: Tensor } => {
     let m = full([d.B, d.H, d.Tq, 1], -Infinity, { backend });
     let l = zeros([d.B, d.H, d.Tq, 1], { backend });
     let acc = zeros([d.B, d.H, d.Tq, d.Dv], { backend });
@@ -57,8 +60,13 @@ export function tiledAttention(q: Tensor, k: Tensor, v: Tensor, d: QKVDims, o: A
     }
     const out = tidy(() => (o.maskedRows === "zero" ? where(isinf(m), 0, div(acc, l)) : div(acc, l)));
     const lse = add(safeMax(m), log(l)); // [B, H, Tq, 1]; -inf for fully masked rows
-    const saved = reshape(out, out.shape); // a handle the backward keeps even if the caller frees out
     dispose([m, l, acc]);
+    return { out, lse };
+  };
+  const fused = flashKernelApplies(q, d, o);
+  const fwd = customGrad((qq: Tensor, kk: Tensor, vv: Tensor) => {
+    const { out, lse } = fused ? flashForwardWgsl(qq, kk, vv, d, scale, !!o.causal) : opsForward(qq, kk, vv);
+    const saved = reshape(out, out.shape); // a handle the backward keeps even if the caller frees out
     return {
       value: out,
       grad: (dy: Tensor) => {

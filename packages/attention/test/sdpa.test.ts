@@ -90,7 +90,7 @@ describe("gradients", () => {
     expect(err).toBeLessThan(2e-2);
   });
   it("tiled form: its recompute-from-LSE backward matches autograd through the reference", async () => {
-    const xs = [rn([2, 4, 6, 8], 63), rn([2, 2, 11, 8], 64), rn([2, 2, 11, 5], 65)];
+    const xs: [T.Tensor, T.Tensor, T.Tensor] = [rn([2, 4, 6, 8], 63), rn([2, 2, 11, 8], 64), rn([2, 2, 11, 5], 65)];
     for (const o of [{ causal: true }, { softcap: 2, window: [3, 1] as [number, number] }, { mask: T.gt(rn([2, 1, 6, 11], 66), 0) }]) {
       const ref = T.grad((q, k, v) => w(sdpa(q, k, v, { ...o, implementation: "reference" })))(...xs);
       const til = T.grad((q, k, v) => w(sdpa(q, k, v, { ...o, implementation: "tiled", blockSize: 4 })))(...xs);

@@ -10,7 +10,8 @@ import { record, type BackwardFn } from "../core/tape";
 import type { Tensor } from "../core/tensor";
 import { cast } from "./convert";
 import { sumTo } from "./reduce";
-import { asTensor, backendOf, broadcastView, wrap, type TensorLike } from "./util";
+import { dispose } from "../core/engine";
+import { asTensor, backendOf, broadcastView, fromValues, wrap, type TensorLike } from "./util";
 
 // --- binary ------------------------------------------------------------------------------------
 
@@ -114,7 +115,9 @@ export const logicalXor = (a: TensorLike, b: TensorLike): Tensor => binaryOp("xo
 /** cond ? a : b, broadcasting all three. */
 export function where(cond: TensorLike, a: TensorLike, b: TensorLike): Tensor {
   const c = asTensor("where", "cond", cond);
-  const [ta, tb] = operands("where", a, b);
+  // Two plain numbers live where the condition does (float32 unless given as tensors).
+  const bothNumbers = (typeof a === "number" || typeof a === "boolean") && (typeof b === "number" || typeof b === "boolean");
+  const [ta, tb] = bothNumbers ? [fromValues([Number(a)], [], "float32", c.storage.backend), fromValues([Number(b)], [], "float32", c.storage.backend)] : operands("where", a, b);
   const be = backendOf("where", c, ta, tb);
   const dtype = promoteTypes(ta.dtype, tb.dtype);
   const outShape = broadcastShapes("where", c.shape, ta.shape, tb.shape);
@@ -127,6 +130,7 @@ export function where(cond: TensorLike, a: TensorLike, b: TensorLike): Tensor {
     return [sumTo(where(m, dy, zero), x0.shape), sumTo(where(m, zero, dy), x1.shape), null];
   });
   for (const [t, orig] of [[cc, c], [ca, ta], [cb, tb]] as const) if (t !== orig) t.dispose();
+  if (bothNumbers) dispose([ta, tb]);
   return out;
 }
 

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" />
 /**
  * Test helpers shared by every Tessera package (`@tessera/tensor/testing`): one assertClose
  * with explicit tolerances, and a finite-difference gradient check.
@@ -107,4 +108,45 @@ export async function checkGrad(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[]
     for (const g of analytic) g.dispose();
   }
   return worst;
+}
+
+const SWIFTSHADER_ICD = "/usr/lib/chromium/vk_swiftshader_icd.json";
+const liveGpus: unknown[] = []; // Dawn's GPU object must outlive every pending operation
+
+/**
+ * Registers and starts a backend for tests: 'cpu'; 'webgpu' through Dawn (the `webgpu`
+ * package; on a machine without a GPU, SwiftShader from Debian's chromium); 'gpujs' in gpu.js's
+ * webasm mode (the `gpu.js` package). Throws with the reason when it cannot start: suites must
+ * not skip a backend silently.
+ */
+export async function useTestBackend(name: "cpu" | "webgpu" | "gpujs"): Promise<void> {
+  const T = await import("@tessera/tensor");
+  if (T.listBackends().includes(name)) {
+    await T.ready(name);
+    return;
+  }
+  const load = (spec: string) => import(/* @vite-ignore */ spec);
+  if (name === "webgpu") {
+    const proc = (globalThis as { process?: { env: Record<string, string | undefined> } }).process;
+    const fs = (await load("node:fs")) as typeof import("node:fs");
+    const os = (await load("node:os")) as typeof import("node:os");
+    if (proc && !proc.env.VK_ICD_FILENAMES && fs.existsSync(SWIFTSHADER_ICD) && !fs.existsSync("/dev/nvidia0")) proc.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+    if (proc) proc.env.XDG_RUNTIME_DIR ??= os.tmpdir();
+    const { create, globals } = (await load("webgpu")) as { create: (o: string[]) => unknown; globals: object };
+    Object.assign(globalThis, globals);
+    const gpu = create([]);
+    liveGpus.push(gpu);
+    const { registerWebGPU } = await import("@tessera/tensor/webgpu");
+    registerWebGPU({ gpu: gpu as GPU });
+  } else if (name === "gpujs") {
+    const mod = (await load("gpu.js")) as { GPU?: unknown; default?: { GPU: unknown } };
+    const GPUClass = (mod.GPU ?? mod.default?.GPU) as new (o: object) => unknown;
+    const { registerGpuJs } = await import("@tessera/tensor/gpujs");
+    registerGpuJs(new GPUClass({ mode: "webasm" }) as never);
+  }
+  try {
+    await T.ready(name);
+  } catch (e) {
+    throw new Error(`the ${name} backend did not start (${(e as Error).message})${name === "webgpu" ? "; without a GPU install Debian's chromium and libvulkan1 (CI does)" : ""}`);
+  }
 }

@@ -92,3 +92,5 @@ export const CASES: Case[] = [
     rtol: 1e-4,
   },
 ];
+
+CASES.push({ name: "where with two numbers follows the condition's backend", run: (b) => T.where(T.gt(rn(b, [5]), 0), 0, -Infinity) });

@@ -2,18 +2,17 @@
  * The conformance suite on the gpujs backend in gpu.js's webasm mode (what CI can run: no GPU),
  * plus what the backend reports about itself.
  */
-import { GPU } from "gpu.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as T from "../../src/index";
 
 /** The live counters (peaks may rise inside a loop and still leave nothing behind). */
 const live = (m: T.MemoryInfo) => ({ numTensors: m.numTensors, numStorages: m.numStorages, numBytes: m.numBytes });
-import { registerGpuJs, type GpuJsBackend, type GpuJsLike } from "../../src/gpujs";
+import type { GpuJsBackend } from "../../src/gpujs";
+import { useTestBackend } from "../../src/testing";
 import { conformanceSuite } from "./runner";
 
 beforeAll(async () => {
-  registerGpuJs(new GPU({ mode: "webasm" }) as unknown as GpuJsLike);
-  await T.ready("gpujs");
+  await useTestBackend("gpujs");
 });
 
 conformanceSuite("gpujs");

@@ -39,8 +39,24 @@ export interface WebGPUInfo {
   limits: Record<string, number>;
 }
 
+/** A custom WGSL kernel: storage bindings are the outputs (read_write), then the inputs, then `prm`. */
+export interface WgslKernelSpec {
+  /** The full shader source (see `wgslShader` for the standard preamble). */
+  code: string;
+  /** Contiguous input buffers with their dtypes (bound read-only after the outputs). */
+  inputs: { data: GpuData; dtype: DType }[];
+  /** Output sizes in elements (each a fresh buffer of 32-bit words). */
+  outputs: number[];
+  /** u32 parameters bound last as `prm`. */
+  params: readonly number[];
+  /** Workgroups: a count (spread over x and y) or an explicit grid. */
+  groups: number | [number, number, number];
+}
+
 export interface WebGPUBackend extends Backend<GpuData> {
   readonly info: WebGPUInfo;
+  /** Records a custom kernel (for packages with their own fused kernels); returns the output buffers. */
+  runKernel(spec: WgslKernelSpec): GpuData[];
   /** Waits until all submitted GPU work has finished. */
   sync(): Promise<void>;
   /** Buffer pool and dispatch counters. */
@@ -124,6 +140,11 @@ function makeBackend(ctx: GpuContext, info: WebGPUInfo): WebGPUBackend {
     canReadSync: false,
     info,
     sync: () => ctx.sync(),
+    runKernel(spec) {
+      const outs = spec.outputs.map((n) => ctx.alloc(n));
+      ctx.dispatch(spec.code, [...outs.map((o) => o.buffer), ...spec.inputs.map((i) => i.data.buffer), ctx.meta(spec.params)], spec.groups);
+      return outs;
+    },
     stats: () => ctx.poolStats(),
     trim: () => ctx.trim(),
     storageBytes: (_dtype: DType, size: number) => size * 4,
