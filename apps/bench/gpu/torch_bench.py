@@ -44,6 +44,10 @@ name = ",".join(map(str, shape))
 for case, fn in [(f"softmax [{name}]", lambda: torch.softmax(x, -1)), (f"layerNorm [{name}]", lambda: F.layer_norm(x, shape[-1:], w, b, 1e-5)), (f"gelu [{name}]", lambda: F.gelu(x))]:
     t = timed(fn)
     rows.append({"suite": "ops", "case": case, "impl": "pytorch", "backend": "cuda", **t, "gbps": nbytes / (t["median_ms"] * 1e6)})
+for T in ([128] if a.quick else [1024, 4096]):
+    q, k, v = (torch.randn(1, 8, T, 64, device=dev, generator=g) for _ in range(3))
+    t = timed(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True))
+    rows.append({"suite": "attention", "case": f"sdpa causal T={T}", "impl": "pytorch", "backend": "cuda", **t, "gflops": 2 * 8 * T * T * 64 / (t["median_ms"] * 1e6)})
 print(f"pytorch {torch.__version__} on {torch.cuda.get_device_name()}")
 for r in rows:
     print(f"  {r['case']:28s} {r['median_ms']:9.3f} ms")

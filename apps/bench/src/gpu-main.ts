@@ -6,6 +6,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { gelu, layerNorm, matmul, normal, ones, softmax, tidy, zeros, type Backend, type Tensor } from "@tessera/tensor";
+import { scaledDotProductAttention } from "@tessera/attention";
 import { useBackend } from "./backends";
 import { measure, type MeasureOptions, type Row } from "./harness";
 import { formatTable } from "./report";
@@ -37,6 +38,16 @@ function cases(quick: boolean): Case[] {
     { suite: "ops", name: `layerNorm [${shape}]`, inputs: x, op: ([t, w, b]) => layerNorm(t, w, b, 1e-5), bytes: 8 * n },
     { suite: "ops", name: `gelu [${shape}]`, inputs: x, op: ([t]) => gelu(t), bytes: 8 * n },
   );
+  // Causal attention, B=1 H=8 Dh=64: the fused WGSL flash kernel (tiled path, causal only).
+  for (const T of quick ? [128] : [1024, 4096]) {
+    rows.push({
+      suite: "attention",
+      name: `sdpa causal T=${T}`,
+      inputs: () => [1, 2, 3].map((s) => normal([1, 8, T, 64], 0, 1, { seed: T + s })),
+      op: ([q, k, v]) => scaledDotProductAttention(q, k, v, { causal: true, implementation: "tiled" }),
+      flops: 2 * 8 * T * T * 64,
+    });
+  }
   return rows;
 }
 

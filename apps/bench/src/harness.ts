@@ -13,6 +13,8 @@ export interface Row {
   runs: number;
   gflops?: number;
   gbps?: number;
+  /** Peak live tensor bytes during one run (Tessera rows; from memory().peakBytes). */
+  peak_bytes?: number;
   note?: string;
 }
 

@@ -3,7 +3,7 @@
  * onnxruntime-node graph, tfjs (wasm and cpu) and a plain-JS function. Each keeps its last
  * result for the cross-check and frees it before the next run.
  */
-import { dispose, ready, tidy, type Tensor } from "@tessera/tensor";
+import { dispose, memory, ready, resetPeakMemory, tidy, type Tensor } from "@tessera/tensor";
 import { ortSession, type GraphSpec } from "./anchors/onnx";
 import { useTf, type tf as TF } from "./anchors/tfjs";
 import type { Impl } from "./suite";
@@ -14,9 +14,9 @@ type TfTensor = ReturnType<typeof TF.tensor>;
  * `prepare` makes the inputs (kept across runs) and the op to time. On async backends a run
  * ends when the GPU has finished its work (not when the op was enqueued).
  */
-export function tesseraImpl(backend: string, prepare: () => { inputs: Tensor[]; op: () => Tensor }): Impl {
+export function tesseraImpl(backend: string, prepare: () => { inputs: Tensor[]; op: () => Tensor }, name = "tessera"): Impl {
   return {
-    impl: "tessera",
+    impl: name,
     backend,
     async setup() {
       const be = await ready(backend);
@@ -30,6 +30,16 @@ export function tesseraImpl(backend: string, prepare: () => { inputs: Tensor[]; 
         },
         result: async () => (await last!.data()) as Float32Array,
         dispose: () => dispose([inputs, last]),
+        // Peak bytes of one run beyond what was live before it (inputs excluded).
+        peak: async () => {
+          last?.dispose();
+          last = null;
+          resetPeakMemory();
+          const base = memory().backends[backend]?.numBytes ?? 0;
+          last = tidy(op);
+          await be.sync?.();
+          return (memory().backends[backend]?.peakBytes ?? 0) - base;
+        },
       };
     },
   };

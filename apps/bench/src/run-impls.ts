@@ -34,6 +34,7 @@ export async function runCase(ctx: SuiteContext, spec: CaseSpec): Promise<Row[]>
           if (!(d <= spec.tolerance)) note += ` (above ${spec.tolerance}!)`;
         }
         row = { suite: spec.suite, case: spec.name, impl: impl.impl, backend: impl.backend, median_ms: t.median, min_ms: t.min, max_ms: t.max, runs: t.runs, note };
+        if (inst.peak) row.peak_bytes = await inst.peak();
         if (spec.flops) row.gflops = spec.flops / (t.median * 1e6);
         if (spec.bytes) row.gbps = spec.bytes / (t.median * 1e6);
       } finally {

@@ -19,7 +19,7 @@ export interface Suite {
 export interface Impl {
   impl: string;
   backend: string;
-  setup(): Promise<{ run: () => unknown | Promise<unknown>; result: () => Promise<Float32Array>; dispose: () => void | Promise<void> }>;
+  setup(): Promise<{ run: () => unknown | Promise<unknown>; result: () => Promise<Float32Array>; dispose: () => void | Promise<void>; peak?: () => Promise<number> }>;
 }
 
 /** Largest absolute difference, for the side-by-side sanity check of every anchor. */

@@ -8,18 +8,21 @@ import { parseArgs, runBench } from "../src/cli";
 import { formatTable } from "../src/report";
 
 describe("tessera-bench", () => {
-  it("runs the matmul and ops suites side by side in quick mode", async () => {
+  it("runs every suite side by side in quick mode", async () => {
     const rows = await runBench({ suites: [], backend: "cpu", quick: true }, () => undefined);
     const impls = new Set(rows.map((r) => r.impl));
-    expect([...impls].sort()).toEqual(["onnxruntime-node", "plain-js", "tessera", "tfjs-cpu", "tfjs-wasm"]);
+    for (const i of ["onnxruntime-node", "plain-js", "tessera", "tessera tiled", "tfjs-cpu", "tfjs-wasm", "sigmoid (tiled)"]) expect(impls.has(i)).toBe(true);
     for (const r of rows) {
       expect(r.note ?? "").not.toMatch(/failed|above/);
       expect(r.median_ms).toBeGreaterThan(0);
       expect(r.min_ms).toBeLessThanOrEqual(r.median_ms);
       expect(r.runs).toBeGreaterThan(0);
-      expect(r.suite === "matmul" ? r.gflops : r.gbps).toBeGreaterThan(0);
+      if (r.suite === "matmul") expect(r.gflops).toBeGreaterThan(0);
+      if (r.suite === "ops") expect(r.gbps).toBeGreaterThan(0);
     }
-    expect(new Set(rows.map((r) => r.suite))).toEqual(new Set(["matmul", "ops"]));
+    expect(new Set(rows.map((r) => r.suite))).toEqual(new Set(["matmul", "ops", "attention"]));
+    const att = rows.filter((r) => r.suite === "attention" && r.impl.startsWith("tessera"));
+    for (const r of att) expect(r.peak_bytes).toBeGreaterThan(0);
     expect(formatTable(rows)).toContain("speed vs tessera");
   });
 
@@ -32,7 +35,7 @@ describe("tessera-bench", () => {
 
   it("parses options and rejects unknown suites", () => {
     expect(parseArgs(["matmul", "--json", "out.json", "--quick"])).toMatchObject({ suites: ["matmul"], json: "out.json", quick: true });
-    expect(() => parseArgs(["nope"])).toThrow("unknown suite 'nope' (suites: matmul, ops)");
+    expect(() => parseArgs(["nope"])).toThrow("unknown suite 'nope' (suites: matmul, ops, attention)");
     expect(() => parseArgs(["--json"])).toThrow("--json needs a value");
   });
 });

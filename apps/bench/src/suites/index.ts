@@ -1,6 +1,7 @@
 import type { Suite } from "../suite";
 import { matmulSuite } from "./matmul";
 import { opsSuite } from "./ops";
+import { attentionSuite } from "./attention";
 
 /** Every suite, in the order `pnpm bench` runs them. */
-export const SUITES: Suite[] = [matmulSuite, opsSuite];
+export const SUITES: Suite[] = [matmulSuite, opsSuite, attentionSuite];

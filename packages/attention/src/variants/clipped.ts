@@ -5,9 +5,10 @@
  * With gamma < 0 a head can output exact zeros without pushing logits to extremes (the outliers
  * that break quantization). The paper's BERT setting is zeta = 1, gamma = -0.025 (or gamma = -alpha/T).
  * Attention with it: out = clippedSoftmax(q k^T * scale + bias) v. The tiled form makes two
- * passes over key blocks: the row logsumexp first, then clipped probabilities block by block.
+ * passes over key blocks (memory O(Tq * block)): the row logsumexp first, then clipped
+ * probabilities block by block. Its gradient comes from autograd through the block ops.
  */
-import { add, clamp, exp, full, isinf, log, matmul, max, maximum, mul, narrow, reshape, softmax, sub, sum, tidy, transpose, where, zeros, type Tensor } from "@tessera/tensor";
+import { add, clamp, dispose, exp, full, isinf, log, matmul, max, maximum, mul, narrow, reshape, softmax, sub, sum, tidy, transpose, where, zeros, type Tensor } from "@tessera/tensor";
 import { biasBlock, type BiasOptions } from "../bias";
 import { grouped } from "../sdpa";
 import { checkQKV, type QKVDims } from "../shapes";
@@ -47,25 +48,34 @@ export function clippedSoftmaxAttention(q: Tensor, k: Tensor, v: Tensor, opts: C
   const gamma = opts.gamma ?? 0;
   if (opts.implementation !== "tiled") return tidy(() => pv(clippedSoftmax(blockLogits(q, k, d, opts, scale, 0, d.Tk), -1, opts), v, d));
   const block = Math.max(1, opts.blockSize ?? 256);
-  return tidy(() => {
-    // Pass 1: running logsumexp over key blocks.
-    let m = full([d.B, d.H, d.Tq, 1], -Infinity, { backend: q.backend });
-    let l = zeros([d.B, d.H, d.Tq, 1], { backend: q.backend });
-    for (let j0 = 0; j0 < d.Tk; j0 += block) {
+  // Each block is tidied so only the running statistics (and then the output) stay alive:
+  // memory O(Tq * block).
+  let m = full([d.B, d.H, d.Tq, 1], -Infinity, { backend: q.backend });
+  let l = zeros([d.B, d.H, d.Tq, 1], { backend: q.backend });
+  // Pass 1: running logsumexp over key blocks.
+  for (let j0 = 0; j0 < d.Tk; j0 += block) {
+    const next = tidy(() => {
       const s = blockLogits(q, k, d, opts, scale, j0, Math.min(block, d.Tk - j0));
       const mNew = maximum(m, max(s, -1, { keepdims: true }));
       const safe = where(isinf(mNew), 0, mNew);
-      l = add(mul(l, exp(sub(m, safe))), sum(exp(sub(s, safe)), -1, { keepdims: true }));
-      m = mNew;
-    }
-    const lse = add(where(isinf(m), 0, m), log(l));
-    // Pass 2: clipped probabilities per block, accumulated into the output.
-    let acc = zeros([d.B, d.H, d.Tq, d.Dv], { backend: q.backend });
-    for (let j0 = 0; j0 < d.Tk; j0 += block) {
-      const n = Math.min(block, d.Tk - j0);
+      return { m: mNew, l: add(mul(l, exp(sub(m, safe))), sum(exp(sub(s, safe)), -1, { keepdims: true })) };
+    });
+    dispose([m, l]);
+    ({ m, l } = next);
+  }
+  const lse = tidy(() => add(where(isinf(m), 0, m), log(l)));
+  dispose([m, l]);
+  // Pass 2: clipped probabilities per block, accumulated into the output.
+  let acc = zeros([d.B, d.H, d.Tq, d.Dv], { backend: q.backend });
+  for (let j0 = 0; j0 < d.Tk; j0 += block) {
+    const n = Math.min(block, d.Tk - j0);
+    const next = tidy(() => {
       const p = clamp(add(mul(exp(sub(blockLogits(q, k, d, opts, scale, j0, n), lse)), zeta - gamma), gamma), 0, 1);
-      acc = add(acc, pv(p, narrow(v, 2, j0, n), d));
-    }
-    return acc;
-  });
+      return add(acc, pv(p, narrow(v, 2, j0, n), d));
+    });
+    acc.dispose();
+    acc = next;
+  }
+  lse.dispose();
+  return acc;
 }

@@ -150,3 +150,14 @@ export async function useTestBackend(name: "cpu" | "webgpu" | "gpujs"): Promise<
     throw new Error(`the ${name} backend did not start (${(e as Error).message})${name === "webgpu" ? "; without a GPU install Debian's chromium and libvulkan1 (CI does)" : ""}`);
   }
 }
+
+/**
+ * The ```ts code blocks of a README (for tests that run a package's documentation examples).
+ * Each block is a self-contained module: it imports what it uses and asserts what it shows.
+ */
+export async function readmeBlocks(readmePath: string, min = 1): Promise<string[]> {
+  const fs = (await import(/* @vite-ignore */ "node:fs")) as typeof import("node:fs");
+  const blocks = [...fs.readFileSync(readmePath, "utf8").matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+  if (blocks.length < min) throw new Error(`${readmePath}: expected at least ${min} \`\`\`ts examples, found ${blocks.length}`);
+  return blocks;
+}

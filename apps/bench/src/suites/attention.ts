@@ -1,0 +1,79 @@
+/**
+ * Causal self-attention at B=1, H=8, Dh=64 for T = 512..8192: Tessera's reference (materialized
+ * scores) and tiled (online softmax) forms and its variants, against a same-shape ONNX graph
+ * (MatMul, Mul, Add mask, Softmax, MatMul) on onnxruntime-node. Rows carry time and Tessera's
+ * peak tensor memory; variants compute different functions, so only the softmax rows are
+ * cross-checked against each other.
+ */
+import { causalMask, clippedSoftmaxAttention, linearAttention, normAttention, probSparseAttention, scaledDotProductAttention, sigmoidAttention, slidingWindowAttention, toAdditive } from "@tessera/attention";
+import { normal, tensor, type Tensor } from "@tessera/tensor";
+import { ortImpl, tesseraImpl } from "../impls";
+import { runCase } from "../run-impls";
+import type { Impl, Suite } from "../suite";
+
+const [B, H, D] = [1, 8, 64];
+
+function impls(Tn: number, q: Float32Array, k: Float32Array, v: Float32Array, backend: string): { same: Impl[]; variants: Impl[] } {
+  const shape = [B, H, Tn, D];
+  const make = (name: string, f: (q: Tensor, k: Tensor, v: Tensor) => Tensor) =>
+    tesseraImpl(backend, () => {
+      const [tq, tk, tv] = [q, k, v].map((a) => tensor(a, { shape, backend }));
+      return { inputs: [tq, tk, tv], op: () => f(tq, tk, tv) };
+    }, name);
+  // ONNX: softmax(Q Kt / 8 + mask) V with Kt and the additive causal mask fed as inputs.
+  const kt = new Float32Array(H * Tn * D);
+  for (let h = 0; h < H; h++) for (let t = 0; t < Tn; t++) for (let dd = 0; dd < D; dd++) kt[(h * D + dd) * Tn + t] = k[(h * Tn + t) * D + dd];
+  const mask = new Float32Array(Tn * Tn);
+  for (let i = 0; i < Tn; i++) for (let j = i + 1; j < Tn; j++) mask[i * Tn + j] = -1e30;
+  const ort = ortImpl(
+    {
+      opset: 17,
+      nodes: [
+        { op: "MatMul", inputs: ["q", "kt"], outputs: ["s"] },
+        { op: "Mul", inputs: ["s", "scale"], outputs: ["ss"] },
+        { op: "Add", inputs: ["ss", "mask"], outputs: ["sm"] },
+        { op: "Softmax", inputs: ["sm"], outputs: ["p"], attrs: [{ name: "axis", int: -1 }] },
+        { op: "MatMul", inputs: ["p", "v"], outputs: ["y"] },
+      ],
+      inputs: [["q", shape], ["kt", [B, H, D, Tn]], ["scale", [1]], ["mask", [Tn, Tn]], ["v", shape]],
+      outputs: [["y", shape]],
+    },
+    { q, kt, scale: new Float32Array([1 / Math.sqrt(D)]), mask, v },
+  );
+  return {
+    same: [
+      make("tessera", (a, b, c) => scaledDotProductAttention(a, b, c, { causal: true, implementation: "reference" })),
+      make("tessera tiled", (a, b, c) => scaledDotProductAttention(a, b, c, { causal: true, implementation: "tiled" })),
+      make("tessera mask-ref", (a, b, c) => scaledDotProductAttention(a, b, c, { mask: toAdditive(causalMask(Tn, Tn, { backend })), implementation: "reference" })),
+      ort,
+    ],
+    variants: [
+      make("sigmoid (tiled)", (a, b, c) => sigmoidAttention(a, b, c, { causal: true, implementation: "tiled" })),
+      make("clipped (tiled)", (a, b, c) => clippedSoftmaxAttention(a, b, c, { causal: true, gamma: -0.03, implementation: "tiled" })),
+      make("linear (chunked)", (a, b, c) => linearAttention(a, b, c, { causal: true, form: "chunked", chunkSize: 128 })),
+      make("norm (chunked)", (a, b, c) => normAttention(a, b, c, { causal: true, form: "chunked", chunkSize: 128 })),
+      make("window 256", (a, b, c) => slidingWindowAttention(a, b, c, { left: 255, blockSize: 256 })),
+      make("probsparse", (a, b, c) => probSparseAttention(a, b, c, { causal: true })),
+    ],
+  };
+}
+
+export const attentionSuite: Suite = {
+  name: "attention",
+  description: "causal attention B=1 H=8 Dh=64: reference vs tiled vs variants vs onnxruntime (time, peak memory)",
+  async run(ctx) {
+    const lengths = ctx.quick ? [128, 256] : [512, 1024, 2048, 4096, 8192];
+    const rows = [];
+    for (const Tn of lengths) {
+      // Long sequences take seconds per run: no warm-up run there (nothing left to JIT), two timed runs.
+      const measure = ctx.quick ? ctx.measure : { ...ctx.measure, warmup: Tn >= 4096 ? 0 : 1, minRuns: 2, maxRuns: 5, budgetMs: 1500 };
+      const [q, k, v] = [1, 2, 3].map((s) => normal([B, H, Tn, D], 0, 1, { seed: Tn + s, backend: "cpu" }).dataSync() as Float32Array);
+      const { same, variants } = impls(Tn, q, k, v, ctx.backend);
+      // Causal attention FLOPs: ~2 * 2 * H * T^2 * D / 2 (half the score matrix).
+      const flops = 2 * H * Tn * Tn * D;
+      rows.push(...(await runCase({ ...ctx, measure }, { suite: "attention", name: `causal T=${Tn}`, impls: same, flops, tolerance: 1e-4 })));
+      for (const vi of variants) rows.push(...(await runCase({ ...ctx, measure }, { suite: "attention", name: `causal T=${Tn}`, impls: [vi], tolerance: Infinity })));
+    }
+    return rows;
+  },
+};
