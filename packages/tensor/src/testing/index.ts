@@ -161,3 +161,33 @@ export async function readmeBlocks(readmePath: string, min = 1): Promise<string[
   if (blocks.length < min) throw new Error(`${readmePath}: expected at least ${min} \`\`\`ts examples, found ${blocks.length}`);
   return blocks;
 }
+
+/** The parts of a test framework readmeSuite needs (vitest's describe / it / afterAll). */
+export interface SuiteApi {
+  describe: (name: string, fn: () => void) => void;
+  it: (name: string, fn: () => Promise<void>) => void;
+  afterAll: (fn: () => void) => void;
+}
+
+/**
+ * Registers one test per ```ts block of a README: each block is written next to the test and
+ * loaded with `load` (pass `(f) => import(f)` from the test file, so the test runner transforms
+ * it). Blocks import the package by name and assert what they show.
+ */
+export async function readmeSuite(readmePath: string, load: (file: string) => Promise<unknown>, api: SuiteApi, min = 1): Promise<void> {
+  const fs = (await import(/* @vite-ignore */ "node:fs")) as typeof import("node:fs");
+  const path = (await import(/* @vite-ignore */ "node:path")) as typeof import("node:path");
+  const blocks = await readmeBlocks(readmePath, min);
+  const dir = path.join(path.dirname(readmePath), "test", ".readme-blocks");
+  fs.mkdirSync(dir, { recursive: true });
+  api.afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  api.describe("README examples", () => {
+    blocks.forEach((code, i) => {
+      api.it(`block ${i + 1}`, async () => {
+        const file = path.join(dir, `block${i}.ts`);
+        fs.writeFileSync(file, code);
+        await load(file);
+      });
+    });
+  });
+}

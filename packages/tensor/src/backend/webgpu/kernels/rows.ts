@@ -4,6 +4,7 @@
  * memory (max, then sum of exp; mean, then centred sum of squares).
  */
 import { sizeOf } from "../../../core/shape";
+/// <reference types="@webgpu/types" />
 import { WG, type GpuContext, type GpuData } from "../context";
 import { f32bits, shader, store, type Binding } from "../wgsl";
 import type { GpuView } from "./elementwise";
@@ -34,6 +35,18 @@ fn wg_max(v: f32, lid: u32) -> f32 {
 }`;
 
 const SHARED = `var<workgroup> red: array<f32, ${WG}>;`;
+
+/** Bindings and buffers for out, x and the optional per-feature parameters (weight, bias). */
+function normBindings(out: GpuData, x: GpuView, params: [string, GpuView | null][]): { bindings: Binding[]; bufs: GPUBuffer[] } {
+  const bindings: Binding[] = [{ name: "out", word: "f32", write: true }, { name: "xs", word: "f32" }];
+  const bufs = [out.buffer, x.data.buffer];
+  for (const [name, p] of params) {
+    if (!p) continue;
+    bindings.push({ name, word: "f32" });
+    bufs.push(p.data.buffer);
+  }
+  return { bindings, bufs };
+}
 
 function rowsOf(x: GpuView): [number, number] {
   const D = x.shape[x.shape.length - 1] ?? 1;
@@ -68,19 +81,10 @@ export function softmax(ctx: GpuContext, x: GpuView, log: boolean): GpuData {
 export function layerNorm(ctx: GpuContext, x: GpuView, weight: GpuView | null, bias: GpuView | null, eps: number): GpuData {
   const [rows, D] = rowsOf(x);
   const out = ctx.alloc(rows * D);
-  const bindings: Binding[] = [{ name: "out", word: "f32", write: true }, { name: "xs", word: "f32" }];
-  const bufs = [out.buffer, x.data.buffer];
+  const { bindings, bufs } = normBindings(out, x, [["ws", weight], ["bs_", bias]]);
   let y = "(xs[b + j] - mean) * rstd";
-  if (weight) {
-    bindings.push({ name: "ws", word: "f32" });
-    bufs.push(weight.data.buffer);
-    y = `${y} * ws[prm[4] + j]`;
-  }
-  if (bias) {
-    bindings.push({ name: "bs_", word: "f32" });
-    bufs.push(bias.data.buffer);
-    y = `${y} + bs_[prm[5] + j]`;
-  }
+  if (weight) y = `${y} * ws[prm[4] + j]`;
+  if (bias) y = `${y} + bs_[prm[5] + j]`;
   const code = shader({
     bindings,
     shared: SHARED,
@@ -105,12 +109,7 @@ export function layerNorm(ctx: GpuContext, x: GpuView, weight: GpuView | null, b
 export function rmsNorm(ctx: GpuContext, x: GpuView, weight: GpuView | null, eps: number): GpuData {
   const [rows, D] = rowsOf(x);
   const out = ctx.alloc(rows * D);
-  const bindings: Binding[] = [{ name: "out", word: "f32", write: true }, { name: "xs", word: "f32" }];
-  const bufs = [out.buffer, x.data.buffer];
-  if (weight) {
-    bindings.push({ name: "ws", word: "f32" });
-    bufs.push(weight.data.buffer);
-  }
+  const { bindings, bufs } = normBindings(out, x, [["ws", weight]]);
   // Hugging Face rounds the normalized value to the input dtype before the weight multiply.
   const y = weight ? "ws[prm[4] + j] * (xs[b + j] * r)" : "xs[b + j] * r";
   const code = shader({
