@@ -48,6 +48,7 @@ export { conv1d, type Conv1dOptions } from "./ops/conv";
 export { cumsum, cumprod, type ScanOptions } from "./ops/scan";
 export { sort, argsort, topk, type SortResult } from "./ops/sort";
 export { triu, tril } from "./ops/triangular";
+export { fft, ifft, rfft, irfft, fftConv, complex, complexParts, type FFTOptions, type FFTNorm } from "./ops/fft";
 export { crossEntropy, mseLoss, type CrossEntropyOptions } from "./ops/loss";
 export type { TensorLike, TypedArray } from "./ops/util";
 
@@ -55,12 +56,13 @@ export type { TensorLike, TypedArray } from "./ops/util";
 export { Generator, manualSeed, uniform, normal, randint, bernoulli, dropout, type RandomOptions } from "./random/random";
 
 // autograd
-export { grad, valueAndGrad, gradients, customGrad, stopGradient, identity, type CustomGradResult, type GradOptions } from "./autograd/grad";
+export { grad, valueAndGrad, gradients, customGrad, customGradMulti, stopGradient, identity, type CustomGradResult, type CustomGradMultiResult, type GradOptions } from "./autograd/grad";
 
 // nn
 export { Module, ModuleList } from "./nn/module";
 export { Linear, Embedding, LayerNorm, RMSNorm, Dropout, type InitOptions } from "./nn/layers";
 export { SGD, AdamW, type SGDOptions, type AdamWOptions } from "./nn/optim";
+export { disposeState, type TokenMixer, type MixerState } from "./nn/mixer";
 
 // io
 export {

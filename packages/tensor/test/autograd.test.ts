@@ -191,6 +191,36 @@ describe("autograd API", () => {
     expect(T.memory().numTensors).toBe(before);
   });
 
+  it("customGradMulti: two outputs, either or both feeding the loss, no leaks", () => {
+    const before = T.memory().numTensors;
+    // values: [2x, sum(x^2)] with a hand-written backward
+    const op = T.customGradMulti((x: T.Tensor) => ({
+      values: [T.mul(x, 2), T.reshape(T.sum(T.square(x)), [1])],
+      grad: ([dA, dB]) => [T.add(T.mul(dA, 2), T.mul(T.mul(x, 2), dB))],
+    }), "twoOut");
+    const x = T.tensor([1, -3]);
+    const run = (useA: boolean, useB: boolean) =>
+      T.tidy(() => {
+        const [g] = T.grad((t: T.Tensor) => {
+          const [a, b] = op(t);
+          expect(a.shape).toEqual([2]);
+          expect(b.shape).toEqual([1]);
+          return T.add(useA ? T.sum(T.mul(a, T.tensor([1, 10]))) : 0, useB ? T.mul(T.sum(b), 3) : 0);
+        })(x);
+        return Array.from(g.dataSync());
+      });
+    expect(run(true, false)).toEqual([2, 20]);
+    expect(run(false, true)).toEqual([6, -18]);
+    expect(run(true, true)).toEqual([8, 2]);
+    const [a, b] = op(x); // not recording: plain values
+    expect(Array.from(a.dataSync())).toEqual([2, -6]);
+    expect(b.itemSync()).toBe(10);
+    T.dispose([a, b, x]);
+    expect(T.memory().numTensors).toBe(before);
+    expect(() => op(T.tensor([1]).reshape([])).map((t) => t.dispose())).not.toThrow();
+    expect(() => T.customGradMulti(() => ({ values: [], grad: () => [] }))(T.tensor([1]))).toThrow(/values: Tensor\[\]/);
+  });
+
   it("a seed gives the vector-Jacobian product of a non-scalar output", () => {
     const x = T.tensor([1, 2, 3]);
     const [g] = T.grad((t: T.Tensor) => T.mul(t, t), { seed: T.tensor([1, 0, 2]) })(x);

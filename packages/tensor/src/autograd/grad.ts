@@ -17,7 +17,9 @@ import { isTensor, type Tensor } from "../core/tensor";
 import { cast } from "../ops/convert";
 import { onesLike, zerosLike } from "../ops/creation";
 import { add } from "../ops/elementwise";
+import { concat } from "../ops/join";
 import { viewOf } from "../ops/util";
+import { narrow, reshape } from "../ops/view";
 
 /** A new handle on the same values, recorded as identity (so it has its own autograd node). */
 export function identity(x: Tensor): Tensor {
@@ -187,4 +189,50 @@ export function customGrad<A extends Tensor[]>(f: (...inputs: A) => CustomGradRe
     const owned = created.filter((t) => t !== value);
     return record(name, inputs, value, (dy) => result.grad(dy), owned);
   };
+}
+
+/** What a multi-output custom-gradient forward returns. */
+export interface CustomGradMultiResult {
+  values: Tensor[];
+  /** Maps one cotangent per value (zeros for unused values) to one cotangent per input. */
+  grad: (dys: Tensor[]) => (Tensor | null)[];
+}
+
+/**
+ * customGrad for ops with several outputs (a scan's output and its last state). The values are
+ * recorded as one packed node and handed back as views, so any subset of them may feed the loss.
+ * All values must share one float dtype.
+ */
+export function customGradMulti<A extends Tensor[]>(f: (...inputs: A) => CustomGradMultiResult, name = "customGrad"): (...inputs: A) => Tensor[] {
+  return (...inputs: A) => {
+    let shapes: (readonly number[])[] = [];
+    const packed = customGrad((...xs: A) => {
+      const r = f(...xs);
+      if (!r || !Array.isArray(r.values) || r.values.length === 0 || typeof r.grad !== "function") {
+        fail(name, "the forward must return { values: Tensor[], grad: (dys) => grads }");
+      }
+      const dtype = r.values[0].dtype;
+      for (const v of r.values) if (!isTensor(v) || v.dtype !== dtype) fail(name, "the values must be tensors of one dtype");
+      shapes = r.values.map((v) => v.shape);
+      const value = concat(r.values.map((v) => reshape(v, [v.size])), 0);
+      return { value, grad: (dy) => r.grad(unpack(dy, shapes)) };
+    }, name);
+    const flat = packed(...inputs);
+    const out = unpack(flat, shapes);
+    flat.dispose();
+    return out;
+  };
+}
+
+/** Splits a flat tensor into pieces of the given shapes (views, recorded). */
+function unpack(flat: Tensor, shapes: readonly (readonly number[])[]): Tensor[] {
+  let at = 0;
+  return shapes.map((s) => {
+    const n = s.reduce((a, b) => a * b, 1);
+    const part = narrow(flat, 0, at, n); // [n]
+    const piece = reshape(part, s);
+    if (piece !== part) part.dispose(); // the view keeps the storage (and the tape its input)
+    at += n;
+    return piece;
+  });
 }

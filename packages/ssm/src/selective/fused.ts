@@ -1,0 +1,55 @@
+/**
+ * The fused selective scan as one differentiable op: a single kernel forward (cpu loops or
+ * WGSL) and a single kernel backward that recomputes states from checkpoints, wired into
+ * autograd with customGradMulti (two outputs: y and the last state).
+ */
+import * as T from "@tessera/tensor";
+import type { Tensor } from "@tessera/tensor";
+import type { ScanArgs } from "./args";
+import type { ScanResult } from "./common";
+import { scanBackwardCpu, scanForwardCpu, type ScanArrays, type ScanShape } from "./kernel-cpu";
+import { scanBackwardWgsl, scanForwardWgsl } from "./kernel-wgsl";
+
+/** Backends with a fused kernel. */
+export const FUSED_BACKENDS = ["cpu", "webgpu"];
+
+type Slot = "u" | "delta" | "A" | "B" | "C" | "D" | "z" | "bias" | "h0";
+
+export function selectiveScanFused(a: ScanArgs): ScanResult {
+  const slots: [Slot, Tensor | null][] = [["u", a.u], ["delta", a.delta], ["A", a.A], ["B", a.B], ["C", a.C], ["D", a.D], ["z", a.z], ["bias", a.deltaBias], ["h0", a.h0]];
+  const present = slots.filter((s): s is [Slot, Tensor] => s[1] !== null);
+  const shape: ScanShape = { ...a.dims, softplus: a.softplus, bL: a.bLayout, cL: a.cLayout };
+  const { Bb, Dm, L, N } = a.dims;
+  const backend = a.u.backend;
+  const op = T.customGradMulti((...xs: Tensor[]) => {
+    // Kernels read packed float32 data.
+    const f32 = xs.map((t) => (t.dtype === "float32" ? t : T.cast(t, "float32")));
+    const byName = (name: Slot): Tensor | null => {
+      const k = present.findIndex(([n]) => n === name);
+      return k < 0 ? null : f32[k];
+    };
+    if (backend === "webgpu") {
+      const [out, last] = scanForwardWgsl(shape, byName);
+      return {
+        values: [out, last],
+        grad: ([dOut, dLast]) => {
+          const grads = scanBackwardWgsl(shape, byName, dOut, dLast);
+          return present.map(([name]) => grads[name] ?? null);
+        },
+      };
+    }
+    const arrays = Object.fromEntries(slots.map(([name]) => [name, (byName(name)?.dataSync() as Float32Array | undefined) ?? null])) as unknown as ScanArrays;
+    const { out, last } = scanForwardCpu(shape, arrays);
+    return {
+      values: [T.tensor(out, { shape: [Bb, Dm, L], backend }), T.tensor(last, { shape: [Bb, Dm, N], backend })],
+      grad: ([dOut, dLast]) => {
+        const g = scanBackwardCpu(shape, arrays, dOut.dataSync() as Float32Array, dLast.dataSync() as Float32Array);
+        const make = (v: Float32Array, like: Tensor): Tensor => T.tensor(v, { shape: like.shape, backend });
+        const map: Record<Slot, Float32Array> = { u: g.du, delta: g.ddelta, A: g.dA, B: g.dB, C: g.dC, D: g.dD, z: g.dz, bias: g.dbias, h0: g.dh0 };
+        return present.map(([name, t]) => make(map[name], t));
+      },
+    };
+  }, "selectiveScan");
+  const [y, lastState] = op(...present.map(([, t]) => t));
+  return { y, lastState };
+}

@@ -1,0 +1,121 @@
+/**
+ * The selective scan: PyTorch fixture (selective_scan_ref semantics), every implementation
+ * against the reference, B/C layouts, initial state continuation, one-step decoding, gradients
+ * (finite differences, and the fused backward against autograd through the reference), errors.
+ */
+import { describe, expect, it } from "vitest";
+import * as T from "@tessera/tensor";
+import { assertClose, checkGrad } from "@tessera/tensor/testing";
+import { selectiveScan, selectiveStateUpdate, type SelectiveScanImplementation } from "../src/index";
+import { fixture, maxAbs } from "./helpers";
+
+const IMPLS: SelectiveScanImplementation[] = ["reference", "chunked", "associative", "fused"];
+const rn = (shape: number[], seed: number, scale = 1) => T.mul(T.normal(shape, 0, 1, { seed }), scale);
+
+/** A random problem: A negative (S4D-real-like), small delta. */
+function problem(Bb: number, Dm: number, L: number, N: number, layout: "ti" | "shared" | "grouped", seed = 1) {
+  const proj = (s: number) => (layout === "ti" ? rn([Dm, N], s) : layout === "shared" ? rn([Bb, N, L], s) : rn([Bb, 2, N, L], s));
+  return {
+    u: rn([Bb, Dm, L], seed),
+    delta: rn([Bb, Dm, L], seed + 1, 0.5),
+    A: T.neg(T.exp(rn([Dm, N], seed + 2, 0.5))),
+    B: proj(seed + 3),
+    C: proj(seed + 4),
+    D: rn([Dm], seed + 5),
+    z: rn([Bb, Dm, L], seed + 6),
+    deltaBias: rn([Dm], seed + 7, 0.1),
+  };
+}
+
+describe("selectiveScan", () => {
+  it("matches the PyTorch reference (ss_* fixture) with every implementation", async () => {
+    const f = fixture("ops", "ops.safetensors");
+    const tol = 1e-5 * maxAbs(f.ss_out);
+    for (const implementation of IMPLS) {
+      const { y, lastState } = selectiveScan(f.ss_u, f.ss_delta, f.ss_A, f.ss_B, f.ss_C, { D: f.ss_D, z: f.ss_z, deltaBias: f.ss_delta_bias, deltaSoftplus: true, implementation, chunkSize: 8 });
+      await assertClose(y, f.ss_out, { atol: tol, rtol: 0, label: `${implementation} out` });
+      await assertClose(lastState, f.ss_last_state, { atol: 1e-5 * maxAbs(f.ss_last_state), rtol: 0, label: `${implementation} state` });
+    }
+  });
+
+  for (const layout of ["ti", "shared", "grouped"] as const) {
+    it(`implementations agree (${layout} B/C, ragged chunks, long L)`, async () => {
+      const p = problem(2, 4, 70, 3, layout);
+      const ref = selectiveScan(p.u, p.delta, p.A, p.B, p.C, { D: p.D, z: p.z, deltaBias: p.deltaBias, deltaSoftplus: true, implementation: "reference" });
+      for (const implementation of IMPLS.slice(1)) {
+        const r = selectiveScan(p.u, p.delta, p.A, p.B, p.C, { D: p.D, z: p.z, deltaBias: p.deltaBias, deltaSoftplus: true, implementation, chunkSize: 16 });
+        await assertClose(r.y, ref.y, { atol: 1e-5 * maxAbs(ref.y), rtol: 1e-5, label: `${implementation} y` });
+        await assertClose(r.lastState, ref.lastState, { atol: 1e-5 * maxAbs(ref.lastState), rtol: 1e-5, label: `${implementation} state` });
+      }
+    });
+  }
+
+  it("without optional inputs, and the fused kernel over many checkpoints (L = 300)", async () => {
+    const p = problem(1, 3, 300, 4, "shared", 9);
+    const ref = selectiveScan(p.u, p.delta, p.A, p.B, p.C, { implementation: "reference" });
+    const fused = selectiveScan(p.u, p.delta, p.A, p.B, p.C, { implementation: "fused" });
+    await assertClose(fused.y, ref.y, { atol: 1e-5 * maxAbs(ref.y), rtol: 1e-5 });
+  });
+
+  it("scanning in two pieces with initialState equals one scan; steps equal the scan", async () => {
+    const p = problem(2, 4, 12, 3, "grouped", 3);
+    const o = { D: p.D, deltaBias: p.deltaBias, deltaSoftplus: true };
+    const whole = selectiveScan(p.u, p.delta, p.A, p.B, p.C, { ...o, z: p.z });
+    const part = (x: T.Tensor, s: number, n: number) => T.narrow(x, x.rank - 1, s, n);
+    for (const implementation of IMPLS) {
+      const first = selectiveScan(part(p.u, 0, 5), part(p.delta, 0, 5), p.A, part(p.B, 0, 5), part(p.C, 0, 5), { ...o, z: part(p.z, 0, 5), implementation });
+      const second = selectiveScan(part(p.u, 5, 7), part(p.delta, 5, 7), p.A, part(p.B, 5, 7), part(p.C, 5, 7), { ...o, z: part(p.z, 5, 7), initialState: first.lastState, implementation });
+      await assertClose(T.concat([first.y, second.y], 2), whole.y, { atol: 1e-5 * maxAbs(whole.y), rtol: 1e-5, label: implementation });
+      await assertClose(second.lastState, whole.lastState, { atol: 1e-5 * maxAbs(whole.lastState), rtol: 1e-5 });
+    }
+    let state = T.zeros([2, 4, 3]);
+    const ys: T.Tensor[] = [];
+    for (let t = 0; t < 12; t++) {
+      const at = (x: T.Tensor) => T.select(x, x.rank - 1, t);
+      const r = selectiveStateUpdate(state, at(p.u), at(p.delta), p.A, at(p.B), at(p.C), { D: p.D, z: at(p.z), dtBias: p.deltaBias, dtSoftplus: true });
+      ys.push(r.y);
+      state = r.state;
+    }
+    await assertClose(T.stack(ys, 2), whole.y, { atol: 1e-5 * maxAbs(whole.y), rtol: 1e-5, label: "step" });
+    await assertClose(state, whole.lastState, { atol: 1e-5 * maxAbs(whole.lastState), rtol: 1e-5 });
+  });
+
+  it("gradients: finite differences through the chunked form; fused backward = autograd of the reference", async () => {
+    const p = problem(1, 2, 6, 2, "grouped", 5);
+    const h0 = rn([1, 2, 2], 11);
+    const w = rn([1, 2, 6], 12);
+    const ws = rn([1, 2, 2], 13);
+    const loss = (implementation: SelectiveScanImplementation): ((...xs: T.Tensor[]) => T.Tensor) => (u: T.Tensor, delta: T.Tensor, A: T.Tensor, B: T.Tensor, C: T.Tensor, D: T.Tensor, z: T.Tensor, bias: T.Tensor, s0: T.Tensor) => {
+      const r = selectiveScan(u, delta, A, B, C, { D, z, deltaBias: bias, deltaSoftplus: true, initialState: s0, implementation, chunkSize: 4 });
+      return T.add(T.sum(T.mul(r.y, w)), T.sum(T.mul(r.lastState, ws)));
+    };
+    const args = [p.u, p.delta, p.A, p.B, p.C, p.D, p.z, p.deltaBias, h0];
+    await checkGrad(loss("chunked"), args, { atol: 3e-3, rtol: 3e-2 });
+    const gRef = T.grad(loss("reference"))(...args);
+    for (const implementation of ["fused", "associative", "chunked"] as const) {
+      const g = T.grad(loss(implementation))(...args);
+      for (let i = 0; i < args.length; i++) await assertClose(g[i], gRef[i], { atol: 1e-5, rtol: 1e-4, label: `${implementation} grad ${i}` });
+    }
+    // time-invariant and shared layouts in the fused backward
+    for (const layout of ["ti", "shared"] as const) {
+      const q = problem(2, 3, 40, 2, layout, 7);
+      const f = (implementation: SelectiveScanImplementation) => (B: T.Tensor, C: T.Tensor, A: T.Tensor) => T.sum(T.square(selectiveScan(q.u, q.delta, A, B, C, { z: q.z, deltaSoftplus: true, implementation }).y));
+      const a = T.grad(f("fused"))(q.B, q.C, q.A);
+      const b = T.grad(f("reference"))(q.B, q.C, q.A);
+      for (let i = 0; i < 3; i++) await assertClose(a[i], b[i], { atol: 1e-4, rtol: 1e-4, label: `${layout} grad ${i}` });
+    }
+  });
+
+  it("clear errors for bad shapes, dtypes and options", () => {
+    const p = problem(1, 2, 5, 3, "shared");
+    expect(() => selectiveScan(p.u, p.delta, p.A, T.zeros([1, 4, 5]), p.C)).toThrow(/selectiveScan: B \[1,4,5\] must be \[B, N, L\] = \[1,3,5\]/);
+    expect(() => selectiveScan(p.u, T.zeros([1, 2, 4]), p.A, p.B, p.C)).toThrow(/delta \[1,2,4\] must match u \[1,2,5\]/);
+    expect(() => selectiveScan(p.u, p.delta, p.A, T.zeros([1, 3, 3, 5]), p.C)).toThrow(/G dividing D = 2/);
+    expect(() => selectiveScan(T.zeros([1, 2, 5], { dtype: "int32" }), p.delta, p.A, p.B, p.C)).toThrow(/u \[1,2,5\] is int32/);
+    expect(() => selectiveScan(p.u, p.delta, p.A, p.B, p.C, { D: T.zeros([3]) })).toThrow(/D \[3\] must be \[D\] = \[2\]/);
+    expect(() => selectiveScan(p.u, p.delta, p.A, p.B, p.C, { initialState: T.zeros([1, 2, 2]) })).toThrow(/initialState \[1,2,2\]/);
+    expect(() => selectiveScan(p.u, p.delta, p.A, p.B, p.C, { implementation: "magic" as never })).toThrow(/unknown implementation 'magic'/);
+    expect(() => selectiveScan(p.u, p.delta, p.A, p.B, p.C, { chunkSize: 0 })).toThrow(/chunkSize must be a positive integer/);
+    expect(() => selectiveStateUpdate(T.zeros([1, 2, 3]), T.zeros([1, 3]), T.zeros([1, 2]), p.A, T.zeros([1, 3]), T.zeros([1, 3]))).toThrow(/selectiveStateUpdate: x \[1,3\] must be \[B, D\] = \[1,2\]/);
+  });
+});
