@@ -4,3 +4,10 @@
  */
 export { selectiveScan, type SelectiveScanOptions, type SelectiveScanImplementation, type ScanResult } from "./selective/scan";
 export { selectiveStateUpdate, type StateUpdateOptions } from "./selective/step";
+export { causalConv1d, causalConv1dStep, CausalConv1d, type CausalConvOptions } from "./conv";
+export { MambaMixer, type MambaOptions, type MambaState } from "./mamba/mixer";
+export { dtBiasInit, s4dRealLogA, type DtInitOptions } from "./init";
+export { Mamba2Mixer, type Mamba2Options, type Mamba2State } from "./mamba/mixer2";
+export { ssd, ssdStep, type SsdOptions } from "./mamba/ssd";
+export { gatedRmsNorm, GatedRMSNorm } from "./norm";
+export { simpleGla, simpleGlaStep, type DecayForm, type DecayOptions, type RecurrenceResult } from "./linear/decay";
