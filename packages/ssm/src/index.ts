@@ -11,3 +11,6 @@ export { Mamba2Mixer, type Mamba2Options, type Mamba2State } from "./mamba/mixer
 export { ssd, ssdStep, type SsdOptions } from "./mamba/ssd";
 export { gatedRmsNorm, GatedRMSNorm } from "./norm";
 export { simpleGla, simpleGlaStep, type DecayForm, type DecayOptions, type RecurrenceResult } from "./linear/decay";
+export { retention, retentionStep, retentionGammas, type RetentionOptions } from "./linear/retention";
+export { gla, glaStep, type GlaOptions } from "./linear/gla";
+export { deltaRule, deltaRuleStep, unitLowerInverse, type DeltaRuleOptions } from "./linear/delta";

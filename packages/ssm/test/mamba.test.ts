@@ -67,7 +67,7 @@ const ARCHS = [
   } satisfies Arch<S.Mamba2Mixer>,
 ];
 
-for (const arch of ARCHS as Arch<T.TokenMixer>[]) {
+for (const arch of ARCHS as unknown as Arch<T.TokenMixer>[]) {
   describe(`${arch.name} mixer against Hugging Face ${arch.name === "mamba" ? "MambaForCausalLM" : "Mamba2ForCausalLM"}`, () => {
     const load = (layer: number) => {
       const w = fixture("hf", arch.name, "model.safetensors");

@@ -38,7 +38,7 @@ export {
   neg, abs, sign, exp, expm1, log, log1p, sqrt, rsqrt, square, reciprocal, tanh, erf, sin, cos,
   floor, ceil, round, trunc, isnan, isinf, clamp,
 } from "./ops/elementwise";
-export { sigmoid, relu, gelu, silu, softplus, elu, leakyRelu } from "./ops/activation";
+export { sigmoid, relu, gelu, silu, softplus, logSigmoid, elu, leakyRelu } from "./ops/activation";
 export { sum, mean, prod, max, min, argmax, argmin, any, all, variance, std, logsumexp, sumTo, type ReduceOptions, type VarOptions } from "./ops/reduce";
 export { matmul, linear } from "./ops/matmul";
 export { softmax, logSoftmax, layerNorm, rmsNorm } from "./ops/normalization";
@@ -48,6 +48,7 @@ export { conv1d, type Conv1dOptions } from "./ops/conv";
 export { cumsum, cumprod, type ScanOptions } from "./ops/scan";
 export { sort, argsort, topk, type SortResult } from "./ops/sort";
 export { triu, tril } from "./ops/triangular";
+export { rope, applyRope, ropeTables, ropeInvFreq, type RopeOptions, type RopeScaling } from "./ops/rope";
 export { fft, ifft, rfft, irfft, fftConv, complex, complexParts, type FFTOptions, type FFTNorm } from "./ops/fft";
 export { crossEntropy, mseLoss, type CrossEntropyOptions } from "./ops/loss";
 export type { TensorLike, TypedArray } from "./ops/util";

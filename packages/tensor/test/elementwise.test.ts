@@ -19,6 +19,7 @@ describe("unary ops match NumPy/SciPy", () => {
     ["gelu_tanh", () => T.gelu(x(), "tanh")],
     ["silu", () => T.silu(x())],
     ["softplus", () => T.softplus(x())],
+    ["logsigmoid", () => T.logSigmoid(x())],
     ["elu", () => T.elu(x())],
     ["sin", () => T.sin(x())],
     ["cos", () => T.cos(x())],

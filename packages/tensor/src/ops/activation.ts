@@ -3,7 +3,7 @@
  */
 import type { Tensor } from "../core/tensor";
 import { cast } from "./convert";
-import { add, erf, exp, gt, le, mul, square, sub, tanh, unaryOp, where } from "./elementwise";
+import { add, erf, exp, gt, le, mul, neg, square, sub, tanh, unaryOp, where } from "./elementwise";
 import { asTensor, type TensorLike } from "./util";
 import { tidy } from "../core/engine";
 
@@ -55,6 +55,12 @@ export function softplus(x: TensorLike, beta = 1, threshold = 20): Tensor {
     const bx = mul(a, beta);
     return [mul(dy, where(gt(bx, threshold), 1, sigmoid(bx)))];
   });
+}
+
+/** log(sigmoid(x)) = -softplus(-x), stable for large |x| (torch.nn.functional.logsigmoid). */
+export function logSigmoid(x: TensorLike): Tensor {
+  const t = asTensor("logSigmoid", "x", x);
+  return tidy(() => neg(softplus(neg(t))));
 }
 
 /** x if x > 0 else alpha (exp(x) - 1). */
