@@ -14,3 +14,7 @@ export { simpleGla, simpleGlaStep, type DecayForm, type DecayOptions, type Recur
 export { retention, retentionStep, retentionGammas, type RetentionOptions } from "./linear/retention";
 export { gla, glaStep, type GlaOptions } from "./linear/gla";
 export { deltaRule, deltaRuleStep, unitLowerInverse, type DeltaRuleOptions } from "./linear/delta";
+export { MultiScaleRetention, type RetentionLayerOptions, type RetentionState } from "./layers/retnet";
+export { GatedLinearAttention, type GlaLayerOptions, type GlaState } from "./layers/gla";
+export { DeltaNet, type DeltaNetOptions, type DeltaNetState } from "./layers/deltanet";
+export { ShortConvolution } from "./layers/common";

@@ -8,36 +8,11 @@ import { describe, expect, it } from "vitest";
 import * as T from "@tessera/tensor";
 import { assertClose, checkGrad } from "@tessera/tensor/testing";
 import * as S from "../src/index";
-import { fixture, maxAbs } from "./helpers";
+import { fixture, inPieces, maxAbs, stepwise } from "./helpers";
 
 /** The tensors under `prefix`, with the prefix removed. */
 function sub(weights: Record<string, T.Tensor>, prefix: string): Record<string, T.Tensor> {
   return Object.fromEntries(Object.entries(weights).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
-}
-
-/** y from feeding x in pieces of the given lengths, carrying the state. */
-function inPieces(m: T.TokenMixer, x: T.Tensor, lengths: number[]): T.Tensor {
-  let state: T.MixerState | undefined;
-  let at = 0;
-  const ys: T.Tensor[] = [];
-  for (const n of lengths) {
-    const r = m.forward(T.narrow(x, 1, at, n), state);
-    ys.push(r.y);
-    state = r.state;
-    at += n;
-  }
-  return T.concat(ys, 1);
-}
-
-function stepwise(m: T.TokenMixer, x: T.Tensor): T.Tensor {
-  let state = m.initState(x.shape[0]);
-  const ys: T.Tensor[] = [];
-  for (let t = 0; t < x.shape[1]; t++) {
-    const r = m.step(T.select(x, 1, t), state);
-    ys.push(r.y);
-    state = r.state;
-  }
-  return T.stack(ys, 1);
 }
 
 interface Arch<M extends T.TokenMixer> {

@@ -8,8 +8,11 @@
 import { dispose } from "../core/engine";
 import type { Tensor } from "../core/tensor";
 
-/** A mixer's recurrent state: named tensors (a conv window, an SSM state, a KV memory). */
-export type MixerState = Record<string, Tensor>;
+/**
+ * A mixer's recurrent state: named tensors (a conv window, an SSM state, a KV memory) and plain
+ * numbers (a position counter for rotary embeddings).
+ */
+export type MixerState = Record<string, Tensor | number>;
 
 export interface TokenMixer<S extends MixerState = MixerState> {
   /**
@@ -25,5 +28,5 @@ export interface TokenMixer<S extends MixerState = MixerState> {
 
 /** Frees every tensor of a mixer state. */
 export function disposeState(state: MixerState): void {
-  dispose(Object.values(state));
+  dispose(Object.values(state).filter((v) => typeof v !== "number"));
 }
