@@ -18,3 +18,6 @@ export { MultiScaleRetention, type RetentionLayerOptions, type RetentionState } 
 export { GatedLinearAttention, type GlaLayerOptions, type GlaState } from "./layers/gla";
 export { DeltaNet, type DeltaNetOptions, type DeltaNetState } from "./layers/deltanet";
 export { ShortConvolution } from "./layers/common";
+export { S4D, S4DKernel, type S4DOptions, type S4DState } from "./lti/s4d";
+export { LMU, legendreSystem, type LMUOptions, type LMUState } from "./lti/lmu";
+export { expm, zeroOrderHold } from "./lti/expm";

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import * as T from "@tessera/tensor";
 import { keep, type Tensor } from "@tessera/tensor";
 import { loadSafetensors } from "@tessera/tensor/node";
+import { assertClose } from "@tessera/tensor/testing";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** ../shared beside the repository (override with TESSERA_SHARED). */
@@ -21,6 +22,19 @@ export function fixture(...parts: string[]): Record<string, Tensor> {
     cache.set(p, t);
   }
   return cache.get(p)!;
+}
+
+let localRefs: Record<string, Tensor> | null = null;
+
+/** NumPy/SciPy references of this package (test/fixtures/gen_refs.py). */
+export function ref(name: string): Tensor {
+  if (!localRefs) {
+    localRefs = loadSafetensors(join(here, "fixtures", "refs.safetensors")).tensors;
+    for (const v of Object.values(localRefs)) keep(v);
+  }
+  const t = localRefs[name];
+  if (!t) throw new Error(`no reference '${name}' in test/fixtures/refs.safetensors`);
+  return t;
 }
 
 /** Largest |x| (the scale the issue's tolerances are relative to). */
@@ -55,3 +69,29 @@ export function stepwise(m: T.TokenMixer, x: T.Tensor): T.Tensor {
   return T.stack(ys, 1);
 }
 
+
+/**
+ * Checks T.gradients of loss() for named module parameters against central finite
+ * differences, perturbing each parameter element in place (float32).
+ */
+export async function checkParamGrads(m: T.Module, names: string[], loss: () => T.Tensor, o: { eps?: number; atol?: number; rtol?: number } = {}): Promise<void> {
+  const eps = o.eps ?? 1e-3;
+  const params = m.namedParameters();
+  const { grads } = T.gradients(loss, params);
+  for (const name of names) {
+    const p = params[name];
+    const base = Float32Array.from(p.dataSync());
+    const fd = new Float32Array(base.length);
+    for (let i = 0; i < base.length; i++) {
+      const at = (d: number): number => {
+        const v = Float32Array.from(base);
+        v[i] += d;
+        T.assign(p, T.tensor(v, { shape: p.shape }));
+        return T.tidy(() => loss().itemSync());
+      };
+      fd[i] = (at(eps) - at(-eps)) / (2 * eps);
+    }
+    T.assign(p, T.tensor(base, { shape: p.shape }));
+    await assertClose(grads[name], fd, { atol: o.atol ?? 2e-3, rtol: o.rtol ?? 2e-2, label: `d loss / d ${name}` });
+  }
+}
