@@ -43,6 +43,24 @@ const y = scaledDotProductAttention(q, q, q, { implementation: "tiled", blockSiz
 if (y.shape.join() !== "1,1,3,4") throw new Error("bad");
 console.log("ok");`,
   },
+  "@tessera/ssm": {
+    esm: `import { normal, exp, neg } from "@tessera/tensor";
+import { selectiveScan, MambaMixer, retention } from "@tessera/ssm";
+const u = normal([1, 4, 9], 0, 1, { seed: 1 });
+const r = selectiveScan(u, u, neg(exp(normal([4, 2], 0, 1, { seed: 2 }))), normal([1, 2, 9], 0, 1, { seed: 3 }), normal([1, 2, 9], 0, 1, { seed: 4 }), { deltaSoftplus: true });
+const m = new MambaMixer({ dModel: 8, dState: 4, seed: 1 });
+const y = m.forward(normal([1, 5, 8], 0, 1, { seed: 5 })).y;
+const q = normal([1, 2, 6, 4], 0, 1, { seed: 6 });
+if (r.y.shape.join() !== "1,4,9" || y.shape.join() !== "1,5,8" || retention(q, q, q).o.shape.join() !== "1,2,6,4") throw new Error("bad");
+console.log("ok");`,
+    cjs: `const { normal } = require("@tessera/tensor");
+const { S4D, NeuralMemory, MEMORY_PRESETS } = require("@tessera/ssm");
+const x = normal([1, 7, 4], 0, 1, { seed: 1 });
+const a = new S4D({ dModel: 4, dState: 8, seed: 1 }).forward(x).y;
+const b = new NeuralMemory({ dModel: 4, numHeads: 1, ...MEMORY_PRESETS.deltaNet, seed: 1 }).forward(x).y;
+if (a.shape.join() !== "1,7,4" || b.shape.join() !== "1,7,4") throw new Error("bad");
+console.log("ok");`,
+  },
 };
 
 const tmp = mkdtempSync(join(tmpdir(), "tessera-pack-"));

@@ -71,6 +71,7 @@ async function main(): Promise<void> {
   console.log(`tessera-bench  node ${process.version}  ${c[0]?.model ?? "cpu"} x${c.length}  ${new Date().toISOString()}`);
   const rows = await runBench(opts);
   console.log(formatTable(rows));
+  for (const suite of SUITES) if (suite.summarize && rows.some((r) => r.suite === suite.name)) console.log(suite.summarize(rows));
   if (opts.json) {
     writeFileSync(opts.json, JSON.stringify(rows, null, 2));
     console.log(`\nwrote ${rows.length} rows to ${opts.json}`);

@@ -13,6 +13,8 @@ export interface Suite {
   name: string;
   description: string;
   run(ctx: SuiteContext): Promise<Row[]>;
+  /** Lines printed after the table (e.g. scaling exponents), from this run's rows. */
+  summarize?(rows: Row[]): string;
 }
 
 /** One implementation of a benchmark case: set up once, then `run` is timed. */

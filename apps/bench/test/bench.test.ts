@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { parseArgs, runBench } from "../src/cli";
 import { formatTable } from "../src/report";
+import { SUITES } from "../src/suites/index";
 
 describe("tessera-bench", () => {
   it("runs every suite side by side in quick mode", async () => {
@@ -20,7 +21,11 @@ describe("tessera-bench", () => {
       if (r.suite === "matmul") expect(r.gflops).toBeGreaterThan(0);
       if (r.suite === "ops") expect(r.gbps).toBeGreaterThan(0);
     }
-    expect(new Set(rows.map((r) => r.suite))).toEqual(new Set(["matmul", "ops", "attention"]));
+    expect(new Set(rows.map((r) => r.suite))).toEqual(new Set(["matmul", "ops", "attention", "ssm"]));
+    const ssm = rows.filter((r) => r.suite === "ssm");
+    for (const i of ["selective scan (fused)", "mamba mixer", "mamba2 mixer", "retention layer", "gla layer", "attention (tiled)"]) expect(ssm.some((r) => r.impl === i)).toBe(true);
+    for (const r of ssm) expect(r.peak_bytes).toBeGreaterThan(0);
+    expect(SUITES.find((s) => s.name === "ssm")!.summarize!(rows)).toMatch(/growth[\s\S]*mamba mixer/);
     const att = rows.filter((r) => r.suite === "attention" && r.impl.startsWith("tessera"));
     for (const r of att) expect(r.peak_bytes).toBeGreaterThan(0);
     expect(formatTable(rows)).toContain("speed vs tessera");
@@ -35,7 +40,7 @@ describe("tessera-bench", () => {
 
   it("parses options and rejects unknown suites", () => {
     expect(parseArgs(["matmul", "--json", "out.json", "--quick"])).toMatchObject({ suites: ["matmul"], json: "out.json", quick: true });
-    expect(() => parseArgs(["nope"])).toThrow("unknown suite 'nope' (suites: matmul, ops, attention)");
+    expect(() => parseArgs(["nope"])).toThrow("unknown suite 'nope' (suites: matmul, ops, attention, ssm)");
     expect(() => parseArgs(["--json"])).toThrow("--json needs a value");
   });
 });

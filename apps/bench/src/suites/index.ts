@@ -2,6 +2,7 @@ import type { Suite } from "../suite";
 import { matmulSuite } from "./matmul";
 import { opsSuite } from "./ops";
 import { attentionSuite } from "./attention";
+import { ssmSuite } from "./ssm";
 
 /** Every suite, in the order `pnpm bench` runs them. */
-export const SUITES: Suite[] = [matmulSuite, opsSuite, attentionSuite];
+export const SUITES: Suite[] = [matmulSuite, opsSuite, attentionSuite, ssmSuite];
