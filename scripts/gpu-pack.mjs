@@ -5,6 +5,6 @@ import { join } from "node:path";
 import { install, pnpm, root, sh, step } from "./run.mjs";
 
 install();
-step("build", pnpm(["exec", "turbo", "run", "build", "--filter=@tessera/tensor", "--output-logs=errors-only"]));
+step("build", pnpm(["exec", "turbo", "run", "build", "--filter=@tessera/bench^...", "--output-logs=errors-only"]));
 const packer = process.env.TESSERA_GPU_PACK ?? join(root, "..", "shared", "gpu", "pack.sh");
 step("pack", sh("bash", [packer, "apps/bench/src/gpu-main.ts", ".gpu"]));

@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { cli: "src/cli.ts" },
+  entry: { cli: "src/cli.ts", "selective-copying": "src/accuracy/selective-copying.ts" },
   format: ["esm"],
   platform: "node",
   target: "node20",

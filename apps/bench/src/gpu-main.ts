@@ -5,8 +5,9 @@
  *   node gpu-main [--json FILE] [--quick]
  */
 import { writeFileSync } from "node:fs";
-import { gelu, layerNorm, matmul, normal, ones, softmax, tidy, zeros, type Backend, type Tensor } from "@tessera/tensor";
+import { exp, gelu, layerNorm, matmul, neg, normal, ones, softmax, tidy, zeros, type Backend, type Tensor } from "@tessera/tensor";
 import { scaledDotProductAttention } from "@tessera/attention";
+import { selectiveScan } from "@tessera/ssm";
 import { useBackend } from "./backends";
 import { measure, type MeasureOptions, type Row } from "./harness";
 import { formatTable } from "./report";
@@ -46,6 +47,27 @@ function cases(quick: boolean): Case[] {
       inputs: () => [1, 2, 3].map((s) => normal([1, 8, T, 64], 0, 1, { seed: T + s })),
       op: ([q, k, v]) => scaledDotProductAttention(q, k, v, { causal: true, implementation: "tiled" }),
       flops: 2 * 8 * T * T * 64,
+    });
+  }
+  // The Mamba selective scan at Mamba-130M's inner width (D = 1536, N = 16), B = 1, with D, z
+  // and a softplus'ed delta: the fused WGSL kernel (segment-parallel, three passes).
+  const D = 1536;
+  const N = 16;
+  for (const L of quick ? [256] : [1024, 4096, 16384]) {
+    rows.push({
+      suite: "ssm",
+      name: `selective scan D=${D} N=${N} L=${L}`,
+      inputs: () => [
+        normal([1, D, L], 0, 1, { seed: 1 }),
+        normal([1, D, L], -2, 0.5, { seed: 2 }),
+        neg(exp(normal([D, N], 0, 0.5, { seed: 3 }))),
+        normal([1, N, L], 0, 1, { seed: 4 }),
+        normal([1, N, L], 0, 1, { seed: 5 }),
+        normal([D], 0, 1, { seed: 6 }),
+        normal([1, D, L], 0, 1, { seed: 7 }),
+      ],
+      op: ([u, delta, A, B, C, Dv, z]) => selectiveScan(u, delta, A, B, C, { D: Dv, z, deltaSoftplus: true, implementation: "fused" }).y,
+      bytes: 4 * (4 * D * L + 2 * N * L),
     });
   }
   return rows;

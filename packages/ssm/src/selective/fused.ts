@@ -39,11 +39,11 @@ export function selectiveScanFused(a: ScanArgs): ScanResult {
       };
     }
     const arrays = Object.fromEntries(slots.map(([name]) => [name, (byName(name)?.dataSync() as Float32Array | undefined) ?? null])) as unknown as ScanArrays;
-    const { out, last } = scanForwardCpu(shape, arrays);
+    const { out, last, checkpoints } = scanForwardCpu(shape, arrays);
     return {
       values: [T.tensor(out, { shape: [Bb, Dm, L], backend }), T.tensor(last, { shape: [Bb, Dm, N], backend })],
       grad: ([dOut, dLast]) => {
-        const g = scanBackwardCpu(shape, arrays, dOut.dataSync() as Float32Array, dLast.dataSync() as Float32Array);
+        const g = scanBackwardCpu(shape, arrays, dOut.dataSync() as Float32Array, dLast.dataSync() as Float32Array, checkpoints);
         const make = (v: Float32Array, like: Tensor): Tensor => T.tensor(v, { shape: like.shape, backend });
         const map: Record<Slot, Float32Array> = { u: g.du, delta: g.ddelta, A: g.dA, B: g.dB, C: g.dC, D: g.dD, z: g.dz, bias: g.dbias, h0: g.dh0 };
         return present.map(([name, t]) => make(map[name], t));

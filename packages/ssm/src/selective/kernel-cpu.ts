@@ -9,7 +9,7 @@
  *   ddt_t  = h . (x_{t-1} a_t A + B_t u_t)         dA   += h x_{t-1} a_t dt
  *   hx     = h a_t                                 (into x_{t-1}; after t = 0 it is d initialState)
  * States are recomputed chunk by chunk from checkpoints saved every CHUNK steps, so memory is
- * O(B D N (L / CHUNK + CHUNK)) instead of O(B D N L).
+ * O(B D N (L / CHUNK + CHUNK)) instead of O(B D N L); the forward pass saves the checkpoints.
  */
 import type { ProjLayout } from "./args";
 
@@ -47,33 +47,12 @@ export interface ScanGrads {
   dh0: Float32Array;
 }
 
-const CHUNK = 64;
-
 /** torch.nn.functional.softplus with threshold 20. */
 const softplus = (v: number): number => (v > 20 ? v : Math.log1p(Math.exp(v)));
 
-/** Offset of B/C[b, group(d), 0, 0] and the (state, time) strides. */
+/** Offset of B/C[b, group(d), 0, 0] (the state and time strides are in the layout). */
 function projBase(l: ProjLayout, b: number, d: number, Dm: number): number {
   return b * l.strides[0] + Math.floor(d / (Dm / l.G)) * l.strides[1];
-}
-
-function stepSize(s: ScanShape, a: ScanArrays, d: number, i: number): number {
-  const v = a.delta[i] + (a.bias ? a.bias[d] : 0);
-  return s.softplus ? softplus(v) : v;
-}
-
-/** Runs steps t0 .. t1-1 of row (b, d) from state x; calls visit(t, x) after each step. */
-function advance(s: ScanShape, a: ScanArrays, b: number, d: number, x: Float64Array, t0: number, t1: number, visit: (t: number, x: Float64Array) => void): void {
-  const { Dm, L, N } = s;
-  const row = (b * Dm + d) * L;
-  const bb = projBase(s.bL, b, d, Dm);
-  const [, , bn, bt] = s.bL.strides;
-  for (let t = t0; t < t1; t++) {
-    const dt = stepSize(s, a, d, row + t);
-    const dtu = dt * a.u[row + t];
-    for (let n = 0; n < N; n++) x[n] = Math.exp(dt * a.A[d * N + n]) * x[n] + dtu * a.B[bb + n * bn + t * bt];
-    visit(t, x);
-  }
 }
 
 function initState(s: ScanShape, a: ScanArrays, b: number, d: number, x: Float64Array): void {
@@ -81,35 +60,61 @@ function initState(s: ScanShape, a: ScanArrays, b: number, d: number, x: Float64
   for (let n = 0; n < s.N; n++) x[n] = a.h0 ? a.h0[base + n] : 0;
 }
 
-/** out [B, D, L] and the last state [B, D, N]. */
-export function scanForwardCpu(s: ScanShape, a: ScanArrays): { out: Float32Array; last: Float32Array } {
+/** Steps per checkpoint of the state (the backward pass recomputes one chunk at a time). */
+export const CHUNK = 64;
+
+/**
+ * out [B, D, L], the last state [B, D, N] and the state before every CHUNK-th step
+ * ([B, D, ceil(L / CHUNK), N]) for the backward pass.
+ */
+export function scanForwardCpu(s: ScanShape, a: ScanArrays): { out: Float32Array; last: Float32Array; checkpoints: Float32Array } {
   const { Bb, Dm, L, N } = s;
+  const nChunks = Math.ceil(L / CHUNK);
   const out = new Float32Array(Bb * Dm * L);
   const last = new Float32Array(Bb * Dm * N);
+  const checkpoints = new Float32Array(Bb * Dm * nChunks * N);
   const x = new Float64Array(N);
+  const [, , bn, bt] = s.bL.strides;
   const [, , cn, ct] = s.cL.strides;
   for (let b = 0; b < Bb; b++) {
     for (let d = 0; d < Dm; d++) {
       const row = (b * Dm + d) * L;
+      const bb = projBase(s.bL, b, d, Dm);
       const cb = projBase(s.cL, b, d, Dm);
+      const Dd = a.D ? a.D[d] : 0;
+      const bias = a.bias ? a.bias[d] : 0;
+      const Ab = d * N;
       initState(s, a, b, d, x);
-      advance(s, a, b, d, x, 0, L, (t, xt) => {
-        let y = a.D ? a.D[d] * a.u[row + t] : 0;
-        for (let n = 0; n < N; n++) y += xt[n] * a.C[cb + n * cn + t * ct];
+      for (let t = 0; t < L; t++) {
+        if (t % CHUNK === 0) checkpoints.set(x, ((b * Dm + d) * nChunks + t / CHUNK) * N);
+        const v = a.delta[row + t] + bias;
+        const dt = s.softplus ? softplus(v) : v;
+        const ut = a.u[row + t];
+        const dtu = dt * ut;
+        let y = Dd * ut;
+        for (let n = 0, bi = bb + t * bt, ci = cb + t * ct; n < N; n++, bi += bn, ci += cn) {
+          const xn = Math.exp(dt * a.A[Ab + n]) * x[n] + dtu * a.B[bi];
+          x[n] = xn;
+          y += xn * a.C[ci];
+        }
         if (a.z) {
           const zt = a.z[row + t];
           y *= zt / (1 + Math.exp(-zt));
         }
         out[row + t] = y;
-      });
+      }
       last.set(x, (b * Dm + d) * N);
     }
   }
-  return { out, last };
+  return { out, last, checkpoints };
 }
 
-/** Gradients of every input given dOut [B, D, L] and dLast [B, D, N] (null: unused). */
-export function scanBackwardCpu(s: ScanShape, a: ScanArrays, dOut: Float32Array, dLast: Float32Array | null): ScanGrads {
+/**
+ * Gradients of every input given dOut [B, D, L], dLast [B, D, N] (null: unused) and the
+ * forward's checkpoints. Per chunk, one forward pass recomputes the states and keeps each
+ * step's decay exp(dt A) and dt; the reverse pass reuses them (one exp per state per step).
+ */
+export function scanBackwardCpu(s: ScanShape, a: ScanArrays, dOut: Float32Array, dLast: Float32Array | null, checkpoints: Float32Array): ScanGrads {
   const { Bb, Dm, L, N } = s;
   const g: ScanGrads = {
     du: new Float32Array(Bb * Dm * L),
@@ -123,10 +128,11 @@ export function scanBackwardCpu(s: ScanShape, a: ScanArrays, dOut: Float32Array,
     dh0: new Float32Array(Bb * Dm * N),
   };
   const nChunks = Math.ceil(L / CHUNK);
-  const checkpoints = new Float64Array(nChunks * N); // state before each chunk
-  const states = new Float64Array(CHUNK * N); // states inside the current chunk
-  const x = new Float64Array(N);
+  const states = new Float64Array((CHUNK + 1) * N); // row 0: the state before the chunk; row j+1: after step j
+  const decays = new Float64Array(CHUNK * N);
+  const dts = new Float64Array(CHUNK);
   const hx = new Float64Array(N);
+  const dA = new Float64Array(N);
   const [, , bn, bt] = s.bL.strides;
   const [, , cn, ct] = s.cL.strides;
   for (let b = 0; b < Bb; b++) {
@@ -135,59 +141,74 @@ export function scanBackwardCpu(s: ScanShape, a: ScanArrays, dOut: Float32Array,
       const bb = projBase(s.bL, b, d, Dm);
       const cb = projBase(s.cL, b, d, Dm);
       const Dd = a.D ? a.D[d] : 0;
-      // 1. forward, saving the state at each chunk start
-      initState(s, a, b, d, x);
-      for (let c = 0; c < nChunks; c++) {
-        checkpoints.set(x, c * N);
-        advance(s, a, b, d, x, c * CHUNK, Math.min(L, (c + 1) * CHUNK), () => {});
-      }
-      // 2. reverse, chunk by chunk, recomputing the chunk's states from its checkpoint
+      const bias = a.bias ? a.bias[d] : 0;
+      const Ab = d * N;
+      let dD = 0;
+      let dBias = 0;
+      dA.fill(0);
       for (let n = 0; n < N; n++) hx[n] = dLast ? dLast[(b * Dm + d) * N + n] : 0;
       for (let c = nChunks - 1; c >= 0; c--) {
         const t0 = c * CHUNK;
         const t1 = Math.min(L, t0 + CHUNK);
-        x.set(checkpoints.subarray(c * N, c * N + N));
-        advance(s, a, b, d, x, t0, t1, (t, xt) => states.set(xt, (t - t0) * N));
+        // 1. recompute the chunk's states, decays and step sizes
+        const ck = ((b * Dm + d) * nChunks + c) * N;
+        for (let n = 0; n < N; n++) states[n] = checkpoints[ck + n];
+        for (let t = t0; t < t1; t++) {
+          const j = t - t0;
+          const v = a.delta[row + t] + bias;
+          const dt = s.softplus ? softplus(v) : v;
+          dts[j] = dt;
+          const dtu = dt * a.u[row + t];
+          for (let n = 0, bi = bb + t * bt; n < N; n++, bi += bn) {
+            const decay = Math.exp(dt * a.A[Ab + n]);
+            decays[j * N + n] = decay;
+            states[(j + 1) * N + n] = decay * states[j * N + n] + dtu * a.B[bi];
+          }
+        }
+        // 2. reverse through the chunk
         for (let t = t1 - 1; t >= t0; t--) {
           const i = row + t;
           const j = t - t0;
           const ut = a.u[i];
-          const dv = a.delta[i] + (a.bias ? a.bias[d] : 0);
-          const dt = s.softplus ? softplus(dv) : dv;
+          const dt = dts[j];
           let dy = dOut[i];
           if (a.z) {
             let y = Dd * ut; // y before the gate
-            for (let n = 0; n < N; n++) y += states[j * N + n] * a.C[cb + n * cn + t * ct];
+            for (let n = 0, ci = cb + t * ct; n < N; n++, ci += cn) y += states[(j + 1) * N + n] * a.C[ci];
             const zt = a.z[i];
             const sg = 1 / (1 + Math.exp(-zt));
             g.dz[i] = dy * y * sg * (1 + zt * (1 - sg));
             dy *= zt * sg;
           }
-          g.dD[d] += dy * ut;
+          dD += dy * ut;
           let du = dy * Dd;
           let ddt = 0;
-          for (let n = 0; n < N; n++) {
-            const xt = states[j * N + n];
-            const xPrev = j > 0 ? states[(j - 1) * N + n] : checkpoints[c * N + n];
-            const bi = bb + n * bn + t * bt;
-            const ci = cb + n * cn + t * ct;
-            const An = a.A[d * N + n];
-            const decay = Math.exp(dt * An);
-            const h = hx[n] + dy * a.C[ci];
-            g.dC[ci] += dy * xt;
+          for (let n = 0, bi = bb + t * bt, ci = cb + t * ct; n < N; n++, bi += bn, ci += cn) {
+            const xPrev = states[j * N + n];
+            const An = a.A[Ab + n];
+            const decay = decays[j * N + n];
+            const bv = a.B[bi];
+            const h = hx[n] + dy * a.C[ci]; // total gradient of x_t
+            g.dC[ci] += dy * states[(j + 1) * N + n];
             g.dB[bi] += h * dt * ut;
-            du += h * dt * a.B[bi];
-            ddt += h * (xPrev * decay * An + a.B[bi] * ut);
-            g.dA[d * N + n] += h * xPrev * decay * dt;
+            du += h * dt * bv;
+            const hd = h * xPrev * decay;
+            ddt += hd * An + h * bv * ut;
+            dA[n] += hd * dt;
             hx[n] = h * decay;
           }
-          const dDelta = s.softplus ? ddt / (1 + Math.exp(-dv)) : ddt; // softplus' = sigmoid
+          const dDelta = s.softplus ? ddt / (1 + Math.exp(-(a.delta[i] + bias))) : ddt; // softplus' = sigmoid
           g.ddelta[i] = dDelta;
-          g.dbias[d] += dDelta;
+          dBias += dDelta;
           g.du[i] = du;
         }
       }
-      for (let n = 0; n < N; n++) g.dh0[(b * Dm + d) * N + n] = hx[n];
+      for (let n = 0; n < N; n++) {
+        g.dh0[(b * Dm + d) * N + n] = hx[n];
+        g.dA[Ab + n] += dA[n];
+      }
+      g.dD[d] += dD;
+      g.dbias[d] += dBias;
     }
   }
   return g;
