@@ -2,7 +2,7 @@
 import * as T from "@tessera/tensor";
 import type { Tensor } from "@tessera/tensor";
 import { CausalConv1d } from "../conv";
-import { fail, shp } from "../util";
+import { fail, positiveInt, shp } from "../util";
 
 /** [B, T, H*D] -> [B, H, T, D] */
 export function splitHeads(x: Tensor, H: number): Tensor {
@@ -52,4 +52,26 @@ export class ShortConvolution extends CausalConv1d {
 /** Rotary embedding of [B, H, T, D] at positions offset .. offset + T - 1. */
 export function rotate(x: Tensor, offset: number, base: number): Tensor {
   return T.rope(x, { offset, base });
+}
+
+/** What every multi-head linear-attention layer derives from its options. */
+export interface HeadLayout {
+  /** Total key and value widths. */
+  kd: number;
+  vd: number;
+  headK: number;
+  headV: number;
+  gen: T.Generator | undefined;
+  /** A Linear layer with the layer's generator and backend (bias off unless asked). */
+  lin: (inF: number, outF: number, bias?: boolean) => T.Linear;
+}
+
+export function headLayout(op: string, o: { dModel: number; expandK?: number; expandV?: number; seed?: number | T.Generator; backend?: string }, numHeads: number, expandK: number, expandV: number): HeadLayout {
+  positiveInt(op, "dModel", o.dModel);
+  positiveInt(op, "numHeads", numHeads);
+  const kd = Math.round(o.dModel * (o.expandK ?? expandK));
+  const vd = Math.round(o.dModel * (o.expandV ?? expandV));
+  if (kd % numHeads || vd % numHeads) fail(op, `key width ${kd} and value width ${vd} must be multiples of numHeads ${numHeads}`);
+  const gen = typeof o.seed === "number" ? new T.Generator(o.seed) : o.seed;
+  return { kd, vd, headK: kd / numHeads, headV: vd / numHeads, gen, lin: (i, out, bias = false) => new T.Linear(i, out, { bias, seed: gen, backend: o.backend }) };
 }

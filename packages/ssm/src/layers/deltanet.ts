@@ -16,8 +16,7 @@ import type { MixerState, Tensor, TokenMixer } from "@tessera/tensor";
 import { dtBiasInit } from "../init";
 import { deltaRule, deltaRuleStep } from "../linear/delta";
 import { GatedRMSNorm } from "../norm";
-import { fail, positiveInt } from "../util";
-import { checkInput, mergeHeads, ShortConvolution, splitHeads, stepHeads } from "./common";
+import { checkInput, headLayout, mergeHeads, ShortConvolution, splitHeads, stepHeads } from "./common";
 
 export interface DeltaNetOptions {
   dModel: number;
@@ -68,20 +67,15 @@ export class DeltaNet extends T.Module implements TokenMixer<DeltaNetState> {
   constructor(opts: DeltaNetOptions) {
     super();
     const op = opts.gated ? "GatedDeltaNet" : "DeltaNet";
-    positiveInt(op, "dModel", opts.dModel);
     this.dModel = opts.dModel;
     this.numHeads = opts.numHeads ?? 4;
     this.gated = opts.gated ?? false;
-    const kd = Math.round(opts.dModel * (opts.expandK ?? 1));
-    const vd = Math.round(opts.dModel * (opts.expandV ?? 1));
-    if (kd % this.numHeads || vd % this.numHeads) fail(op, `key width ${kd} and value width ${vd} must be multiples of numHeads ${this.numHeads}`);
-    this.headK = kd / this.numHeads;
-    this.headV = vd / this.numHeads;
+    const { kd, vd, headK, headV, lin, gen } = headLayout(op, opts, this.numHeads, 1, 1);
+    this.headK = headK;
+    this.headV = headV;
     this.form = opts.form ?? "chunked";
     this.chunkSize = opts.chunkSize;
-    const gen = typeof opts.seed === "number" ? new T.Generator(opts.seed) : opts.seed;
     const o = { seed: gen, backend: opts.backend };
-    const lin = (i: number, out: number) => new T.Linear(i, out, { ...o, bias: false });
     const H = this.numHeads;
     this.q_proj = this.registerModule("q_proj", lin(this.dModel, kd));
     this.k_proj = this.registerModule("k_proj", lin(this.dModel, kd));

@@ -12,8 +12,7 @@ import * as T from "@tessera/tensor";
 import type { MixerState, Tensor, TokenMixer } from "@tessera/tensor";
 import { gla, glaStep } from "../linear/gla";
 import { GatedRMSNorm } from "../norm";
-import { fail, positiveInt } from "../util";
-import { checkInput, mergeHeads, splitHeads, stepHeads } from "./common";
+import { checkInput, headLayout, mergeHeads, splitHeads, stepHeads } from "./common";
 
 export interface GlaLayerOptions {
   dModel: number;
@@ -58,18 +57,13 @@ export class GatedLinearAttention extends T.Module implements TokenMixer<GlaStat
   constructor(opts: GlaLayerOptions) {
     super();
     const op = "GatedLinearAttention";
-    positiveInt(op, "dModel", opts.dModel);
     this.o = opts;
     this.dModel = opts.dModel;
     this.numHeads = opts.numHeads ?? 4;
-    const kd = Math.round(opts.dModel * (opts.expandK ?? 0.5));
-    const vd = Math.round(opts.dModel * (opts.expandV ?? 1));
-    if (kd % this.numHeads || vd % this.numHeads) fail(op, `key width ${kd} and value width ${vd} must be multiples of numHeads ${this.numHeads}`);
-    this.headK = kd / this.numHeads;
-    this.headV = vd / this.numHeads;
+    const { kd, vd, headK, headV, lin } = headLayout(op, opts, this.numHeads, 0.5, 1);
+    this.headK = headK;
+    this.headV = headV;
     this.form = opts.form ?? "chunked";
-    const gen = typeof opts.seed === "number" ? new T.Generator(opts.seed) : opts.seed;
-    const lin = (i: number, o: number, bias = false) => new T.Linear(i, o, { bias, seed: gen, backend: opts.backend });
     const r = opts.gateLowRankDim ?? 16;
     this.q_proj = this.registerModule("q_proj", lin(this.dModel, kd));
     this.k_proj = this.registerModule("k_proj", lin(this.dModel, kd));

@@ -13,8 +13,8 @@ import * as T from "@tessera/tensor";
 import type { MixerState, Tensor, TokenMixer } from "@tessera/tensor";
 import { retention, retentionStep } from "../linear/retention";
 import { GatedRMSNorm } from "../norm";
-import { fail, positiveInt } from "../util";
-import { checkInput, mergeHeads, splitHeads, stepHeads } from "./common";
+import { fail } from "../util";
+import { checkInput, headLayout, mergeHeads, splitHeads, stepHeads } from "./common";
 
 export interface RetentionLayerOptions {
   dModel: number;
@@ -59,19 +59,14 @@ export class MultiScaleRetention extends T.Module implements TokenMixer<Retentio
   constructor(opts: RetentionLayerOptions) {
     super();
     const op = "MultiScaleRetention";
-    positiveInt(op, "dModel", opts.dModel);
     this.o = opts;
     this.dModel = opts.dModel;
     this.numHeads = opts.numHeads ?? 8;
-    const kd = Math.round(opts.dModel * (opts.expandK ?? 1));
-    const vd = Math.round(opts.dModel * (opts.expandV ?? 2));
-    if (kd % this.numHeads || vd % this.numHeads) fail(op, `key width ${kd} and value width ${vd} must be multiples of numHeads ${this.numHeads}`);
-    this.headK = kd / this.numHeads;
-    this.headV = vd / this.numHeads;
+    const { kd, vd, headK, headV, lin } = headLayout(op, opts, this.numHeads, 1, 2);
+    this.headK = headK;
+    this.headV = headV;
     if ((opts.rotary ?? true) && this.headK % 2) fail(op, `the rotary embedding needs an even head key width, got ${this.headK}`);
     this.form = opts.form ?? "chunkwise";
-    const gen = typeof opts.seed === "number" ? new T.Generator(opts.seed) : opts.seed;
-    const lin = (i: number, o: number) => new T.Linear(i, o, { bias: false, seed: gen, backend: opts.backend });
     this.q_proj = this.registerModule("q_proj", lin(this.dModel, kd));
     this.k_proj = this.registerModule("k_proj", lin(this.dModel, kd));
     this.v_proj = this.registerModule("v_proj", lin(this.dModel, vd));

@@ -73,14 +73,18 @@ export function decayStep(q: Tensor, k: Tensor, v: Tensor, g: Tensor | null, sta
   return { o, state: next };
 }
 
-function recurrent(q: Tensor, k: Tensor, v: Tensor, g: Tensor | null, s0: Tensor, scale: number, Tn: number): RecurrenceResult {
+/**
+ * The literal recurrence: steps t = 0 .. Tn-1 from state s0, where `step(at, state)` advances
+ * one token (`at(x)` selects token t of a [B, H, T, ...] input). Each step's temporaries are
+ * freed at once (the tape, when recording, keeps what it needs).
+ */
+export function runRecurrence(Tn: number, s0: Tensor, step: (at: (x: Tensor) => Tensor, state: Tensor) => { o: Tensor; state: Tensor }): RecurrenceResult {
   let state = s0;
   const os: Tensor[] = [];
   for (let t = 0; t < Tn; t++) {
     const prev = state;
     [os[t], state] = T.tidy(() => {
-      const at = (x: Tensor) => T.select(x, 2, t);
-      const r = decayStep(at(q), at(k), at(v), g ? at(g) : null, prev, scale);
+      const r = step((x) => T.select(x, 2, t), prev);
       return [r.o, r.state];
     });
     if (prev !== s0) prev.dispose();
@@ -166,7 +170,7 @@ export function simpleGla(q: Tensor, k: Tensor, v: Tensor, g: Tensor | null, opt
   positiveInt(op, "chunkSize", Q);
   if (d.T === 0) fail(op, `q ${shp(q)} has no time steps`);
   const s0 = opts.initialState ?? null;
-  if (form === "recurrent") return recurrent(q, k, v, g, s0 ?? zeroState(d, q), scale, d.T);
+  if (form === "recurrent") return runRecurrence(d.T, s0 ?? zeroState(d, q), (at, st) => decayStep(at(q), at(k), at(v), g ? at(g) : null, st, scale));
   if (form === "parallel") return parallel(q, k, v, g, s0, scale);
   if (form === "chunked") return chunked(q, k, v, g, s0 ?? zeroState(d, q), scale, d, Q);
   fail(op, `unknown form '${String(form)}' (recurrent, parallel, chunked)`);

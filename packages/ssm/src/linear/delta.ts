@@ -22,7 +22,7 @@ import * as T from "@tessera/tensor";
 import type { Tensor } from "@tessera/tensor";
 import { lowerMask } from "../selective/chunked";
 import { checkTensors, expectShape, fail, positiveInt, shp } from "../util";
-import { checkQKV, decayMatrix, type RecurrenceResult } from "./decay";
+import { checkQKV, decayMatrix, runRecurrence, type RecurrenceResult } from "./decay";
 
 export interface DeltaRuleOptions {
   /** Log-decay per step [B, H, T] (Gated DeltaNet); omit for DeltaNet. */
@@ -51,23 +51,6 @@ export function deltaRuleStep(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, sta
   const next = T.add(decayed, T.mul(T.unsqueeze(k, -1), T.unsqueeze(vNew, -2))); // [B, H, K, V]
   const o = T.squeeze(T.matmul(T.unsqueeze(T.mul(q, opts.scale ?? 1 / Math.sqrt(K)), -2), next), -2);
   return { o, state: next };
-}
-
-function recurrent(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | null, s0: Tensor, scale: number): RecurrenceResult {
-  let state = s0;
-  const os: Tensor[] = [];
-  for (let t = 0; t < q.shape[2]; t++) {
-    const prev = state;
-    [os[t], state] = T.tidy(() => {
-      const at = (x: Tensor) => T.select(x, 2, t);
-      const r = deltaRuleStep(at(q), at(k), at(v), at(beta), prev, { g: g ? at(g) : null, scale });
-      return [r.o, r.state];
-    });
-    if (prev !== s0) prev.dispose();
-  }
-  const o = T.stack(os, 2);
-  T.dispose(os);
-  return { o, state };
 }
 
 /** (I - N)^-1 for strictly lower-triangular N [..., Q, Q] by repeated squaring. */
@@ -134,7 +117,8 @@ export function deltaRule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, opts: D
   const Q = opts.chunkSize ?? 32;
   positiveInt(op, "chunkSize", Q);
   const form = opts.form ?? "chunked";
-  if (form === "recurrent") return recurrent(q, k, v, beta, opts.g ?? null, s0, scale);
-  if (form === "chunked") return chunked(q, k, v, beta, opts.g ?? null, s0, scale, Q);
+  const g = opts.g ?? null;
+  if (form === "recurrent") return runRecurrence(q.shape[2], s0, (at, st) => deltaRuleStep(at(q), at(k), at(v), at(beta), st, { g: g ? at(g) : null, scale }));
+  if (form === "chunked") return chunked(q, k, v, beta, g, s0, scale, Q);
   fail(op, `unknown form '${String(form)}' (recurrent, chunked)`);
 }

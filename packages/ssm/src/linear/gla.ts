@@ -17,7 +17,7 @@ import * as T from "@tessera/tensor";
 import type { Tensor } from "@tessera/tensor";
 import { lowerMask } from "../selective/chunked";
 import { checkTensors, expectShape, fail, positiveInt, shp } from "../util";
-import { checkQKV, type RecurrenceResult } from "./decay";
+import { checkQKV, runRecurrence, type RecurrenceResult } from "./decay";
 
 export interface GlaOptions {
   scale?: number;
@@ -40,23 +40,6 @@ export function glaStep(q: Tensor, k: Tensor, v: Tensor, gk: Tensor, state: Tens
   const next = T.add(T.mul(state, T.unsqueeze(T.exp(gk), -1)), T.mul(T.unsqueeze(k, -1), T.unsqueeze(v, -2))); // [B, H, K, V]
   const o = T.squeeze(T.matmul(T.unsqueeze(T.mul(q, scale), -2), next), -2); // [B, H, V]
   return { o, state: next };
-}
-
-function recurrent(q: Tensor, k: Tensor, v: Tensor, gk: Tensor, s0: Tensor, scale: number): RecurrenceResult {
-  let state = s0;
-  const os: Tensor[] = [];
-  for (let t = 0; t < q.shape[2]; t++) {
-    const prev = state;
-    [os[t], state] = T.tidy(() => {
-      const at = (x: Tensor) => T.select(x, 2, t);
-      const r = glaStep(at(q), at(k), at(v), at(gk), prev, { scale });
-      return [r.o, r.state];
-    });
-    if (prev !== s0) prev.dispose();
-  }
-  const o = T.stack(os, 2);
-  T.dispose(os);
-  return { o, state };
 }
 
 function chunked(q: Tensor, k: Tensor, v: Tensor, gk: Tensor, s0: Tensor, scale: number, Q: number): RecurrenceResult {
@@ -102,7 +85,7 @@ export function gla(q: Tensor, k: Tensor, v: Tensor, gk: Tensor, opts: GlaOption
   const Q = opts.chunkSize ?? 16;
   positiveInt(op, "chunkSize", Q);
   const form = opts.form ?? "chunked";
-  if (form === "recurrent") return recurrent(q, k, v, gk, s0, scale);
+  if (form === "recurrent") return runRecurrence(q.shape[2], s0, (at, st) => glaStep(at(q), at(k), at(v), at(gk), st, { scale }));
   if (form === "chunked") return chunked(q, k, v, gk, s0, scale, Q);
   fail(op, `unknown form '${String(form)}' (recurrent, chunked)`);
 }

@@ -59,6 +59,14 @@ fn A_(d: u32, n: u32) -> f32 { return aux[d * NS + n]; }
 fn Dskip(d: u32) -> f32 { return aux[prm[1] * NS + d]; }
 fn bias(d: u32) -> f32 { return aux[prm[1] * NS + prm[1] + d]; }
 fn invocation(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 { return (wid.y * nwg.x + wid.x) * WG + lid; }
+// Invocation i of a per-segment pass: batch b, channel d (row bd = b * D + d), segment s and
+// its steps t0 .. t1-1.
+struct Seg { b: u32, d: u32, bd: u32, s: u32, t0: u32, t1: u32 }
+fn segOf(i: u32) -> Seg {
+  let s = i % Sg();
+  let bd = i / Sg();
+  return Seg(bd / Dm(), bd % Dm(), bd, s, s * seg(), min(Ln(), (s + 1u) * seg()));
+}
 `;
 }
 
@@ -76,11 +84,10 @@ ${header(N)}
 ${ENTRY} {
   let i = invocation(wid, nwg, lid);
   if (i >= Bb() * Dm() * Sg()) { return; }
-  let s = i % Sg(); let bd = i / Sg(); let d = bd % Dm(); let b = bd / Dm();
+  let g = segOf(i); let b = g.b; let d = g.d; let bd = g.bd;
   var x: array<f32, NS>;
   var sdt = 0.0;
-  let t1 = min(Ln(), (s + 1u) * seg());
-  for (var t = s * seg(); t < t1; t++) {
+  for (var t = g.t0; t < g.t1; t++) {
     let r = bd * Ln() + t;
     let dt = stepSize(rows[BDL() + r] + bias(d));
     let dtu = dt * rows[r];
@@ -138,11 +145,10 @@ ${header(N)}
 ${ENTRY} {
   let i = invocation(wid, nwg, lid);
   if (i >= Bb() * Dm() * Sg()) { return; }
-  let s = i % Sg(); let bd = i / Sg(); let d = bd % Dm(); let b = bd / Dm();
+  let g = segOf(i); let b = g.b; let d = g.d; let bd = g.bd;
   var x: array<f32, NS>;
   for (var n = 0u; n < NS; n++) { x[n] = starts[i * NS + n]; }
-  let t1 = min(Ln(), (s + 1u) * seg());
-  for (var t = s * seg(); t < t1; t++) {
+  for (var t = g.t0; t < g.t1; t++) {
     let r = bd * Ln() + t;
     let dt = stepSize(rows[BDL() + r] + bias(d));
     let ut = rows[r];
@@ -180,11 +186,9 @@ ${DY}
 ${ENTRY} {
   let i = invocation(wid, nwg, lid);
   if (i >= Bb() * Dm() * Sg()) { return; }
-  let s = i % Sg(); let bd = i / Sg(); let d = bd % Dm(); let b = bd / Dm();
+  let g = segOf(i); let b = g.b; let d = g.d; let bd = g.bd; let t0 = g.t0; let t1 = g.t1;
   var hx: array<f32, NS>;
   var sdt = 0.0;
-  let t0 = s * seg();
-  let t1 = min(Ln(), t0 + seg());
   for (var t = t1; t > t0; t--) {
     let r = bd * Ln() + t - 1u;
     let dt = stepSize(rows[BDL() + r] + bias(d));
@@ -221,11 +225,9 @@ ${ENTRY} {
   let i = invocation(wid, nwg, lid);
   let BDS = Bb() * Dm() * Sg();
   if (i >= BDS) { return; }
-  let s = i % Sg(); let bd = i / Sg(); let d = bd % Dm(); let b = bd / Dm();
+  let g = segOf(i); let b = g.b; let d = g.d; let bd = g.bd; let t0 = g.t0; let t1 = g.t1;
   let L = Ln();
   let NL = Bb() * Dm() * NS * L;
-  let t0 = s * seg();
-  let t1 = min(L, t0 + seg());
   var x: array<f32, NS>;
   for (var n = 0u; n < NS; n++) { x[n] = st[i * NS + n]; }
   // forward through the segment: states, dz, and dC terms dy x_t
