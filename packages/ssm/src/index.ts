@@ -28,3 +28,4 @@ export type { MemoryArchitecture } from "./memory/architecture";
 export { polynomialFeatures, polynomialWidth } from "./memory/features";
 export { newtonSchulz } from "./memory/newton-schulz";
 export { NeuralMemory, MEMORY_PRESETS, type NeuralMemoryOptions } from "./memory/layer";
+export { setScanWasm, scanWasmAvailable } from "./selective/kernel-wasm";

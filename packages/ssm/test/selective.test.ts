@@ -6,7 +6,10 @@
 import { describe, expect, it } from "vitest";
 import * as T from "@tessera/tensor";
 import { assertClose, checkGrad } from "@tessera/tensor/testing";
-import { selectiveScan, selectiveStateUpdate, type SelectiveScanImplementation } from "../src/index";
+import { execFileSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { scanWasmAvailable, selectiveScan, selectiveStateUpdate, setScanWasm, type SelectiveScanImplementation } from "../src/index";
 import { fixture, maxAbs } from "./helpers";
 
 const IMPLS: SelectiveScanImplementation[] = ["reference", "chunked", "associative", "fused"];
@@ -118,4 +121,40 @@ describe("selectiveScan", () => {
     expect(() => selectiveScan(p.u, p.delta, p.A, p.B, p.C, { chunkSize: 0 })).toThrow(/chunkSize must be a positive integer/);
     expect(() => selectiveStateUpdate(T.zeros([1, 2, 3]), T.zeros([1, 3]), T.zeros([1, 2]), p.A, T.zeros([1, 3]), T.zeros([1, 3]))).toThrow(/selectiveStateUpdate: x \[1,3\] must be \[B, D\] = \[1,2\]/);
   });
+});
+
+describe("selectiveScan cpu kernels: WebAssembly SIMD = TypeScript", () => {
+  it("forward and every gradient agree for each B/C layout (incl. D not a multiple of 4, groups of 4 and of 3)", async () => {
+    expect(scanWasmAvailable()).toBe(true); // Node 20 has WebAssembly SIMD: the comparison is real
+    setScanWasm(false);
+    expect(scanWasmAvailable()).toBe(false);
+    setScanWasm(true);
+    const cases: [number, "ti" | "shared" | "grouped", number][] = [[6, "shared", 70], [8, "grouped", 130], [5, "ti", 9], [6, "grouped", 40]];
+    for (const [Dm, layout, L] of cases) {
+      const p = problem(2, Dm, L, 3, layout, Dm);
+      const h0 = rn([2, Dm, 3], 3);
+      const w = rn([2, Dm, L], 4);
+      const f = (u: T.Tensor, delta: T.Tensor, A: T.Tensor, B: T.Tensor, C: T.Tensor, D: T.Tensor, z: T.Tensor, bias: T.Tensor, s0: T.Tensor) => {
+        const r = selectiveScan(u, delta, A, B, C, { D, z, deltaBias: bias, deltaSoftplus: true, initialState: s0, implementation: "fused" });
+        return T.add(T.sum(T.mul(r.y, w)), T.sum(T.square(r.lastState)));
+      };
+      const args = [p.u, p.delta, p.A, p.B, p.C, p.D, p.z, p.deltaBias, h0];
+      const run = (wasm: boolean) => {
+        setScanWasm(wasm);
+        try {
+          return T.valueAndGrad(f as (...x: T.Tensor[]) => T.Tensor)(...args);
+        } finally {
+          setScanWasm(true);
+        }
+      };
+      const [a, b] = [run(true), run(false)];
+      await assertClose(a.value, b.value, { atol: 1e-5 * Math.abs(b.value.itemSync()), rtol: 1e-5, label: `${layout} D${Dm} value` });
+      for (let i = 0; i < args.length; i++) await assertClose(a.grads[i], b.grads[i], { atol: 1e-5 * Math.max(1, maxAbs(b.grads[i])), rtol: 1e-4, label: `${layout} D${Dm} grad ${i}` });
+    }
+  });
+
+  it("the embedded module is up to date with wasm/scan.ts (node scripts/build-wasm.mjs)", () => {
+    const out = execFileSync("node", [join(dirname(fileURLToPath(import.meta.url)), "..", "scripts", "build-wasm.mjs"), "--check"], { encoding: "utf8" });
+    expect(out).toContain("up to date");
+  }, 60_000);
 });

@@ -2,58 +2,7 @@
 // contiguous float32 data in linear memory. Each takes a row or element range so threads can
 // split the work.
 
-// exp(x) for f32x4 (Cephes expf): n = round(x log2 e), r = x - n ln2 (two-part ln2),
-// exp(r) = 1 + r + r^2 P(r), times 2^n built in the exponent bits. ~1 ulp; 0 below -87.3.
-// @ts-ignore: decorator
-@inline
-function exp4(x: v128): v128 {
-  const lo = f32x4.splat(-87.33654);
-  const under = f32x4.lt(x, lo);
-  const xc = f32x4.min(f32x4.max(x, lo), f32x4.splat(88.72283));
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
-  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1.0));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  const y = f32x4.mul(p, scale);
-  // NaN stays NaN; very negative inputs give exactly 0 (as exp underflows).
-  return v128.bitselect(f32x4.splat(0), y, under);
-}
-
-// erf for f32x4 (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7), odd in x.
-// @ts-ignore: decorator
-@inline
-function erf4(x: v128): v128 {
-  const a = f32x4.abs(x);
-  const t = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), f32x4.mul(f32x4.splat(0.3275911), a)));
-  let p = f32x4.splat(1.061405429);
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.453152027));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.421413741));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.284496736));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.254829592));
-  p = f32x4.mul(p, t);
-  const y = f32x4.sub(f32x4.splat(1.0), f32x4.mul(p, exp4(f32x4.neg(f32x4.mul(a, a)))));
-  // copy the sign of x onto y
-  return v128.or(v128.and(y, i32x4.splat(0x7fffffff)), v128.and(x, i32x4.splat(0x80000000)));
-}
-
-// @ts-ignore: decorator
-@inline
-function hsum(v: v128): f32 {
-  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
-}
-
-// @ts-ignore: decorator
-@inline
-function hmax(v: v128): f32 {
-  return max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
-}
+import { erf4, exp4, hmax, hsum } from "./vmath";
 
 /** Softmax (log = 0) or log-softmax (log = 1) of rows [r0, r1) of x [*, D] into out. */
 export function softmax_rows(x: usize, out: usize, r0: i32, r1: i32, D: i32, log: i32): void {

@@ -7,7 +7,8 @@ import * as T from "@tessera/tensor";
 import type { Tensor } from "@tessera/tensor";
 import type { ScanArgs } from "./args";
 import type { ScanResult } from "./common";
-import { scanBackwardCpu, scanForwardCpu, type ScanArrays, type ScanShape } from "./kernel-cpu";
+import { scanBackwardCpu, scanForwardCpu, type ScanArrays, type ScanGrads, type ScanShape } from "./kernel-cpu";
+import { scanBackwardWasm, scanForwardWasm } from "./kernel-wasm";
 import { scanBackwardWgsl, scanForwardWgsl } from "./kernel-wgsl";
 
 /** Backends with a fused kernel. */
@@ -39,11 +40,16 @@ export function selectiveScanFused(a: ScanArgs): ScanResult {
       };
     }
     const arrays = Object.fromEntries(slots.map(([name]) => [name, (byName(name)?.dataSync() as Float32Array | undefined) ?? null])) as unknown as ScanArrays;
-    const { out, last, checkpoints } = scanForwardCpu(shape, arrays);
+    // WebAssembly SIMD where it applies, else the TypeScript loops (same results).
+    const wasm = scanForwardWasm(shape, arrays);
+    const fwd = wasm ?? scanForwardCpu(shape, arrays);
+    const backward = (dOut: Float32Array, dLast: Float32Array): ScanGrads =>
+      wasm ? scanBackwardWasm(shape, arrays, wasm.saved, dOut, dLast) : scanBackwardCpu(shape, arrays, dOut, dLast, (fwd as ReturnType<typeof scanForwardCpu>).checkpoints);
+    const { out, last } = fwd;
     return {
       values: [T.tensor(out, { shape: [Bb, Dm, L], backend }), T.tensor(last, { shape: [Bb, Dm, N], backend })],
       grad: ([dOut, dLast]) => {
-        const g = scanBackwardCpu(shape, arrays, dOut.dataSync() as Float32Array, dLast.dataSync() as Float32Array, checkpoints);
+        const g = backward(dOut.dataSync() as Float32Array, dLast.dataSync() as Float32Array);
         const make = (v: Float32Array, like: Tensor): Tensor => T.tensor(v, { shape: like.shape, backend });
         const map: Record<Slot, Float32Array> = { u: g.du, delta: g.ddelta, A: g.dA, B: g.dB, C: g.dC, D: g.dD, z: g.dz, bias: g.dbias, h0: g.dh0 };
         return present.map(([name, t]) => make(map[name], t));

@@ -1,0 +1,16 @@
+// Compiles wasm/scan.ts (the selective scan's SIMD loops; it imports @tessera/tensor's
+// wasm/vmath.ts at build time) into src/selective/wasm/binary.ts.
+//   node scripts/build-wasm.mjs          writes the file
+//   node scripts/build-wasm.mjs --check  exits 1 if the committed file is stale
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildWasm } from "../../../scripts/wasm-build.mjs";
+
+buildWasm({
+  pkg: join(dirname(fileURLToPath(import.meta.url)), ".."),
+  entry: "wasm/scan.ts",
+  out: join("src", "selective", "wasm", "binary.ts"),
+  name: "SCAN_WASM",
+  variants: { plain: [] },
+  sources: "wasm/scan.ts",
+});

@@ -1,0 +1,218 @@
+/**
+ * The cpu selective scan on WebAssembly SIMD (wasm/scan.ts: the whole fused step, four
+ * channels per f32x4 vector, vector exp/log). Same contract and results as kernel-cpu.ts, the
+ * TypeScript reference, which runs where WebAssembly SIMD is missing, for grouped B/C whose
+ * groups are not a multiple of four channels, and when `setScanWasm(false)` asks for it.
+ *
+ * Arrays are copied into the module's memory in the caller's layout with the channel axis
+ * padded to Dp = D rounded up to 4 (padded channels are zero and stay zero).
+ */
+import type { ProjLayout } from "./args";
+import { CHUNK, type ScanArrays, type ScanGrads, type ScanShape } from "./kernel-cpu";
+import { SCAN_WASM_PLAIN } from "./wasm/binary";
+
+interface Exports {
+  scan_fwd(...args: number[]): void;
+  scan_bwd(...args: number[]): void;
+}
+
+const PAGE = 65536;
+/** Memory below this holds the module's own data. */
+const BASE = PAGE;
+
+let enabled = true;
+let instance: { ex: Exports; memory: WebAssembly.Memory } | null | undefined;
+let compiling = false;
+
+/** Use (default) or bypass the WebAssembly scan kernel on cpu; the TypeScript kernel stays the reference. */
+export function setScanWasm(on: boolean): void {
+  enabled = on;
+}
+
+function decode(b64: string): Uint8Array<ArrayBuffer> {
+  if (typeof Buffer !== "undefined") return new Uint8Array(Buffer.from(b64, "base64"));
+  const s = atob(b64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+function instantiate(module: WebAssembly.Module): void {
+  const memory = new WebAssembly.Memory({ initial: 2 });
+  instance = { ex: new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error("wasm abort"); } } }).exports as unknown as Exports, memory };
+}
+
+/** The module, compiled on first use (null: no WebAssembly SIMD here, or still compiling). */
+function kernels(): { ex: Exports; memory: WebAssembly.Memory } | null {
+  if (!enabled) return null;
+  if (instance !== undefined) return instance;
+  if (typeof WebAssembly === "undefined") return (instance = null);
+  const bytes = decode(SCAN_WASM_PLAIN);
+  if (!WebAssembly.validate(bytes)) return (instance = null); // no SIMD
+  try {
+    instantiate(new WebAssembly.Module(bytes));
+  } catch {
+    // Browsers refuse synchronous compiles of large modules on the main thread: compile in the
+    // background and use the TypeScript kernel until it is ready.
+    if (!compiling) {
+      compiling = true;
+      void WebAssembly.compile(bytes).then(instantiate, () => (instance = null));
+    }
+    return null;
+  }
+  return instance ?? null;
+}
+
+/** Whether the WebAssembly SIMD scan kernel is loaded and enabled here. */
+export function scanWasmAvailable(): boolean {
+  return kernels() !== null;
+}
+
+/** B or C for the kernel: "splat" (one value for four channels) or "lanes" ([N, Dp], transposed). */
+interface ProjArgs {
+  data: Float32Array;
+  mode: 0 | 1;
+  /** s0, s1, sn, st, channels per group */
+  strides: [number, number, number, number, number];
+}
+
+function projArgs(X: Float32Array, l: ProjLayout, Dm: number, Dp: number, N: number): ProjArgs | null {
+  if (l.kind === "time-invariant") {
+    const t = new Float32Array(N * Dp);
+    for (let d = 0; d < Dm; d++) for (let n = 0; n < N; n++) t[n * Dp + d] = X[d * N + n];
+    return { data: t, mode: 1, strides: [0, 0, 0, 0, 1] };
+  }
+  const group = Dm / l.G;
+  if (l.G > 1 && group % 4 !== 0) return null; // four channels of a vector would straddle groups
+  const [s0, s1, sn, st] = l.strides;
+  return { data: X, mode: 0, strides: [s0, s1, sn, st, l.G > 1 ? group : Dp] };
+}
+
+/** What the wasm forward hands its backward. */
+export interface WasmSaved {
+  checkpoints: Float32Array;
+  bArgs: ProjArgs;
+  cArgs: ProjArgs;
+}
+
+/** [B, D, inner] -> [B, Dp, inner] (zero rows for the padded channels). */
+function padChannels(x: Float32Array, Bb: number, Dm: number, Dp: number, inner: number): Float32Array {
+  if (Dm === Dp) return x;
+  const out = new Float32Array(Bb * Dp * inner);
+  for (let b = 0; b < Bb; b++) out.set(x.subarray(b * Dm * inner, (b + 1) * Dm * inner), b * Dp * inner);
+  return out;
+}
+
+/** [B, Dp, inner] at `off` in the heap -> [B, D, inner] */
+function unpadChannels(heap: Float32Array, off: number, Bb: number, Dm: number, Dp: number, inner: number): Float32Array {
+  const out = new Float32Array(Bb * Dm * inner);
+  for (let b = 0; b < Bb; b++) out.set(heap.subarray(off / 4 + b * Dp * inner, off / 4 + (b * Dp + Dm) * inner), b * Dm * inner);
+  return out;
+}
+
+function padVector(x: Float32Array | null, Dp: number): Float32Array {
+  const out = new Float32Array(Dp);
+  if (x) out.set(x);
+  return out;
+}
+
+function transposeA(A: Float32Array, Dm: number, Dp: number, N: number): Float32Array {
+  const aT = new Float32Array(N * Dp);
+  for (let d = 0; d < Dm; d++) for (let n = 0; n < N; n++) aT[n * Dp + d] = A[d * N + n];
+  return aT;
+}
+
+/** Lays out float arrays one after another from BASE (16-byte aligned); copies inputs in, zeroes the rest. */
+function place(k: { memory: WebAssembly.Memory }, sizes: number[], inputs: (Float32Array | null)[]): number[] {
+  const offs: number[] = [];
+  let at = BASE;
+  for (const n of sizes) {
+    offs.push(at);
+    at += Math.ceil((n * 4) / 16) * 16;
+  }
+  const need = Math.ceil(at / PAGE) - k.memory.buffer.byteLength / PAGE;
+  if (need > 0) k.memory.grow(need);
+  const heap = new Float32Array(k.memory.buffer);
+  sizes.forEach((n, i) => {
+    const a = inputs[i];
+    if (a) heap.set(a, offs[i] / 4);
+    else heap.fill(0, offs[i] / 4, offs[i] / 4 + n);
+  });
+  return offs;
+}
+
+/** The inputs every kernel call reads, padded: [u, delta, z, D, bias, A^T, B, C]. */
+function commonInputs(s: ScanShape, a: ScanArrays, Dp: number, b: ProjArgs, c: ProjArgs): { sizes: number[]; data: (Float32Array | null)[] } {
+  const { Bb, Dm, L, N } = s;
+  const BDL = Bb * Dp * L;
+  return {
+    sizes: [BDL, BDL, a.z ? BDL : 0, Dp, Dp, N * Dp, b.data.length, c.data.length],
+    data: [padChannels(a.u, Bb, Dm, Dp, L), padChannels(a.delta, Bb, Dm, Dp, L), a.z ? padChannels(a.z, Bb, Dm, Dp, L) : null, padVector(a.D, Dp), padVector(a.bias, Dp), transposeA(a.A, Dm, Dp, N), b.data, c.data],
+  };
+}
+
+/** The forward pass, or null where the TypeScript kernel must run (see the file comment). */
+export function scanForwardWasm(s: ScanShape, a: ScanArrays): { out: Float32Array; last: Float32Array; saved: WasmSaved } | null {
+  const k = kernels();
+  if (!k) return null;
+  const { Bb, Dm, L, N } = s;
+  const Dp = Math.ceil(Dm / 4) * 4;
+  const bArgs = projArgs(a.B, s.bL, Dm, Dp, N);
+  const cArgs = projArgs(a.C, s.cL, Dm, Dp, N);
+  if (!bArgs || !cArgs) return null;
+  const nChunks = Math.ceil(L / CHUNK);
+  const ins = commonInputs(s, a, Dp, bArgs, cArgs);
+  const sizes = [...ins.sizes, a.h0 ? Bb * Dp * N : 0, Bb * Dp * L, Bb * Dp * N, Bb * nChunks * N * Dp, 4 * N];
+  const h0 = a.h0 ? padChannels(a.h0, Bb, Dm, Dp, N) : null;
+  const offs = place(k, sizes, [...ins.data, h0, null, null, null, null]);
+  const [oU, oDelta, oZ, oD, oBias, oA, oB, oC, oH0, oY, oLast, oCk, oXs] = offs;
+  k.ex.scan_fwd(Bb, L, Dp, N, CHUNK, s.softplus ? 1 : 0, a.z ? 1 : 0, oU, oDelta, oZ, oD, oBias, oA, oB, bArgs.mode, ...bArgs.strides, oC, cArgs.mode, ...cArgs.strides, h0 ? oH0 : 0, oY, oLast, oCk, oXs);
+  const heap = new Float32Array(k.memory.buffer);
+  return {
+    out: unpadChannels(heap, oY, Bb, Dm, Dp, L),
+    last: unpadChannels(heap, oLast, Bb, Dm, Dp, N),
+    saved: { checkpoints: heap.slice(oCk / 4, oCk / 4 + Bb * nChunks * N * Dp), bArgs, cArgs },
+  };
+}
+
+/** The backward pass matching scanForwardWasm (same contract as scanBackwardCpu). */
+export function scanBackwardWasm(s: ScanShape, a: ScanArrays, saved: WasmSaved, dOut: Float32Array, dLast: Float32Array | null): ScanGrads {
+  const k = kernels();
+  if (!k) throw new Error("selectiveScan: the WebAssembly kernel went away between forward and backward");
+  const { Bb, Dm, L, N } = s;
+  const Dp = Math.ceil(Dm / 4) * 4;
+  const { bArgs, cArgs } = saved;
+  const nChunks = Math.ceil(L / CHUNK);
+  const BDL = Bb * Dp * L;
+  const ins = commonInputs(s, a, Dp, bArgs, cArgs);
+  const sizes = [
+    ...ins.sizes, Bb * nChunks * N * Dp, BDL, dLast ? Bb * Dp * N : 0, // + checkpoints, dOut, dLast
+    BDL, BDL, a.z ? BDL : 0, N * Dp, bArgs.data.length, cArgs.data.length, Dp, Dp, Bb * Dp * N, // outputs
+    4 * (CHUNK + 1) * N, 4 * CHUNK * N, 8 * CHUNK, 4 * N, 4 * N, // scratch
+  ];
+  const data = [...ins.data, saved.checkpoints, padChannels(dOut, Bb, Dm, Dp, L), dLast ? padChannels(dLast, Bb, Dm, Dp, N) : null];
+  const offs = place(k, sizes, [...data, ...new Array<null>(sizes.length - data.length).fill(null)]);
+  const [oU, oDelta, oZ, oD, oBias, oA, oB, oC, oCk, oDout, oDlast, oDu, oDdelta, oDz, oDa, oDb, oDc, oDD, oDbias, oDh0, oS, oDec, oDts, oHx, oDA] = offs;
+  k.ex.scan_bwd(
+    Bb, L, Dp, N, CHUNK, s.softplus ? 1 : 0, a.z ? 1 : 0, oU, oDelta, oZ, oD, oBias, oA, oB, bArgs.mode, ...bArgs.strides, oC, cArgs.mode, ...cArgs.strides,
+    oCk, oDout, dLast ? oDlast : 0, oDu, oDdelta, oDz, oDa, oDb, oDc, oDD, oDbias, oDh0, oS, oDec, oDts, oHx, oDA,
+  );
+  const heap = new Float32Array(k.memory.buffer);
+  const unproj = (off: number, p: ProjArgs, length: number): Float32Array => {
+    if (p.mode === 0) return heap.slice(off / 4, off / 4 + length);
+    const out = new Float32Array(Dm * N);
+    for (let d = 0; d < Dm; d++) for (let n = 0; n < N; n++) out[d * N + n] = heap[off / 4 + n * Dp + d];
+    return out;
+  };
+  return {
+    du: unpadChannels(heap, oDu, Bb, Dm, Dp, L),
+    ddelta: unpadChannels(heap, oDdelta, Bb, Dm, Dp, L),
+    dz: a.z ? unpadChannels(heap, oDz, Bb, Dm, Dp, L) : new Float32Array(0),
+    dA: unproj(oDa, { data: a.A, mode: 1, strides: [0, 0, 0, 0, 1] }, Dm * N),
+    dB: unproj(oDb, bArgs, a.B.length),
+    dC: unproj(oDc, cArgs, a.C.length),
+    dD: heap.slice(oDD / 4, oDD / 4 + Dm),
+    dbias: heap.slice(oDbias / 4, oDbias / 4 + Dm),
+    dh0: unpadChannels(heap, oDh0, Bb, Dm, Dp, N),
+  };
+}
