@@ -1,0 +1,16 @@
+/** Options every builder takes: where the weights live, the init seed, and swapped parts. */
+import type { Generator } from "@tessera/tensor";
+import type { Layer, MixerModule } from "../nn/block";
+
+export interface BuildOptions {
+  backend?: string;
+  /** Seed of the random init (a model built to be trained, or before weights load). */
+  seed?: number | Generator;
+  /**
+   * Replaces block l's token mixer (composition: GPT-2 with sigmoid attention, a hybrid with
+   * Mamba layers). Return undefined to keep the architecture's own mixer.
+   */
+  mixer?: (layer: number, dModel: number) => MixerModule | undefined;
+  /** Replaces block l's channel MLP (null removes it, with its norm). */
+  mlp?: (layer: number, dModel: number) => Layer | null | undefined;
+}

@@ -1,0 +1,22 @@
+/**
+ * @tessera/models: real architectures (GPT-2, Llama/Mistral/Qwen2, BERT, ViT, Mamba, Mamba-2)
+ * built from swappable MetaFormer blocks, loaded from Hugging Face weights; generation and
+ * training utilities. Folder IO is in `@tessera/models/node`; the CLI is the `tessera` bin.
+ */
+export { Projection, type ProjectionOptions } from "./nn/projection";
+export { MLP, type MLPOptions } from "./nn/mlp";
+export { activate, ACTIVATIONS, type Activation } from "./nn/activation";
+export { SelfAttention, type SelfAttentionOptions, type AttentionState, type AttentionContext } from "./nn/attention";
+export { Block, type BlockParts, type Layer, type MixerModule } from "./nn/block";
+export { PoolingMixer, type PoolState } from "./nn/pool";
+export { CausalLM, type CausalLMOptions, type CausalLMOutput, type CausalLMForwardOptions, type LMState } from "./arch/causal-lm";
+export { BertForMaskedLM, type BertOptions, type BertForwardOptions } from "./arch/bert";
+export { ViTForImageClassification, PatchEmbedding, type ViTOptions } from "./arch/vit";
+export { HFConfig, type RawConfig } from "./hf/config";
+export { NameMap, type NameRule } from "./hf/names";
+export { loadHFWeights, hfStateDict, type HFInfo } from "./hf/weights";
+export type { BuildOptions } from "./hf/build-options";
+export { modelFromConfig, fromPretrained, MODEL_TYPES, type Pretrained } from "./hf/registry";
+export { generate, type GenerateOptions, type GenerateResult } from "./generate/generate";
+export { sampleToken, Rng, type SamplingOptions } from "./generate/sampling";
+export { checkAgainstReference, type CheckReport } from "./check";
