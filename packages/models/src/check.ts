@@ -26,7 +26,7 @@ export interface CheckReport {
 
 async function maxAbsDiff(a: Tensor, b: Tensor): Promise<number> {
   if (a.shape.join() !== b.shape.join()) fail("check", `shape [${a.shape}] differs from the reference [${b.shape}]`);
-  const m = tidy(() => max(abs(sub(toBackend(a, "cpu"), b))));
+  const m = tidy(() => max(abs(sub(a, b.backend === a.backend ? b : toBackend(b, a.backend)))));
   const v = await m.item();
   m.dispose();
   return v;
