@@ -20,3 +20,7 @@ export { modelFromConfig, fromPretrained, MODEL_TYPES, type Pretrained } from ".
 export { generate, type GenerateOptions, type GenerateResult } from "./generate/generate";
 export { sampleToken, Rng, type SamplingOptions } from "./generate/sampling";
 export { checkAgainstReference, type CheckReport } from "./check";
+export { lmLoss } from "./train/loss";
+export { clipGradNorm } from "./train/clip";
+export { lrSchedule, type ScheduleOptions } from "./train/schedule";
+export { LMTrainer, type TrainerOptions } from "./train/trainer";
