@@ -14,6 +14,6 @@ export async function clipGradNorm<G extends Record<string, Tensor>>(grads: G, m
   t.dispose();
   const coef = maxNorm / (totalNorm + 1e-6);
   if (coef >= 1) return { grads, totalNorm };
-  const out = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, mul(g, coef)])) as G;
+  const out = tidy(() => Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, mul(g, coef)])) as G);
   return { grads: out, totalNorm };
 }
