@@ -61,6 +61,29 @@ const b = new NeuralMemory({ dModel: 4, numHeads: 1, ...MEMORY_PRESETS.deltaNet,
 if (a.shape.join() !== "1,7,4" || b.shape.join() !== "1,7,4") throw new Error("bad");
 console.log("ok");`,
   },
+  "@tessera/models": {
+    esm: `import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { modelFromConfig, generate } from "@tessera/models";
+import { savePretrained } from "@tessera/models/node";
+const p = modelFromConfig({ model_type: "llama", vocab_size: 32, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1 }, { seed: 1 });
+const r = await generate(p.model, [[1, 2]], { maxNewTokens: 3 });
+if (r.sequences[0].length !== 5) throw new Error("bad generate");
+const dir = mkdtempSync(join(tmpdir(), "m-"));
+await savePretrained(dir, p);
+const info = JSON.parse(execFileSync("npx", ["--no-install", "tessera", "info", dir], { encoding: "utf8" }));
+if (info.modelType !== "llama" || info.parameters < 1) throw new Error("bad bin");
+console.log("ok");`,
+    cjs: `const { modelFromConfig } = require("@tessera/models");
+const { loadPretrained } = require("@tessera/models/node");
+const { tensor } = require("@tessera/tensor");
+const p = modelFromConfig({ model_type: "mamba", vocab_size: 16, hidden_size: 8, num_hidden_layers: 1, state_size: 4 }, { seed: 1 });
+const y = p.model.forward(tensor([[1, 2, 3]], { dtype: "int32" })).logits;
+if (y.shape.join() !== "1,3,16" || typeof loadPretrained !== "function") throw new Error("bad");
+console.log("ok");`,
+  },
 };
 
 const tmp = mkdtempSync(join(tmpdir(), "tessera-pack-"));
