@@ -21,7 +21,13 @@ describe("tessera-bench", () => {
       if (r.suite === "matmul") expect(r.gflops).toBeGreaterThan(0);
       if (r.suite === "ops") expect(r.gbps).toBeGreaterThan(0);
     }
-    expect(new Set(rows.map((r) => r.suite))).toEqual(new Set(["matmul", "ops", "attention", "ssm"]));
+    expect(new Set(rows.map((r) => r.suite))).toEqual(new Set(["matmul", "ops", "attention", "ssm", "models"]));
+    const models = rows.filter((r) => r.suite === "models");
+    for (const c of ["gpt2-tiny prefill T=16", "gpt2-tiny decode @16", "llama-tiny decode @16", "mamba-tiny prefill T=16"]) expect(models.some((r) => r.case === c && r.impl === "tessera")).toBe(true);
+    // GPT-2 in onnxruntime-node computes the same logits (prefill and a cached decode step).
+    const ort = models.filter((r) => r.impl === "onnxruntime-node");
+    expect(ort.length).toBe(2);
+    for (const r of ort) expect(r.note).toMatch(/max \|diff\| vs tessera/);
     const ssm = rows.filter((r) => r.suite === "ssm");
     for (const i of ["selective scan (fused)", "mamba mixer", "mamba2 mixer", "retention layer", "gla layer", "attention (tiled)"]) expect(ssm.some((r) => r.impl === i)).toBe(true);
     for (const r of ssm) expect(r.peak_bytes).toBeGreaterThan(0);
@@ -40,7 +46,7 @@ describe("tessera-bench", () => {
 
   it("parses options and rejects unknown suites", () => {
     expect(parseArgs(["matmul", "--json", "out.json", "--quick"])).toMatchObject({ suites: ["matmul"], json: "out.json", quick: true });
-    expect(() => parseArgs(["nope"])).toThrow("unknown suite 'nope' (suites: matmul, ops, attention, ssm)");
+    expect(() => parseArgs(["nope"])).toThrow("unknown suite 'nope' (suites: matmul, ops, attention, ssm, models)");
     expect(() => parseArgs(["--json"])).toThrow("--json needs a value");
   });
 });

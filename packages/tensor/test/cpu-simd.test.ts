@@ -40,6 +40,16 @@ cases.push(["per-batch products: [4,30,64] @ [4,64,20]", () => T.matmul(rn(4, 30
 cases.push(["broadcast batch dims: [2,1,20,64] @ [3,64,24]", () => T.matmul(rn(2, 1, 20, 64), rn(3, 64, 24))]);
 cases.push(["transposed views: A^T B^T", () => T.matmul(T.transpose(rn(64, 40)), T.transpose(rn(30, 64)))]);
 cases.push(["linear with bias on [2,33,48]", () => T.linear(rn(2, 33, 48), rn(56, 48), rn(56))]);
+// Few rows (decoding) take the GEMV kernels, which read B in place: row-major (x @ W) and the
+// transpose of a row-major weight (x @ W^T, nn.Linear), odd widths for the tail lanes.
+for (const m of [1, 2, 4]) {
+  cases.push([`gemv ${m} rows: x @ W [300, 1037]`, () => T.matmul(rn(m, 300), rn(300, 1037))]);
+  cases.push([`gemv ${m} rows: linear, W [1037, 301]`, () => T.linear(rn(m, 301), rn(1037, 301), rn(1037))]);
+}
+cases.push(["gemv batch folded: [2,1,64] @ [64,40]", () => T.matmul(rn(2, 1, 64), rn(64, 40))]);
+cases.push(["gemv per-batch transposed: [3,1,64] @ [3,40,64]^T", () => T.matmul(rn(3, 1, 64), T.transpose(rn(3, 40, 64), 1, 2))]);
+cases.push(["gemv threaded (N K above the threading threshold): [1,1024] @ [2304,1024]^T", () => T.linear(rn(1, 1024), rn(2304, 1024))]);
+cases.push(["gemm with a transposed weight packed in place: [40,64] @ [70,64]^T", () => T.linear(rn(40, 64), rn(70, 64))]);
 cases.push(["float16 operands", () => T.matmul(T.cast(rn(40, 64), "float16"), T.cast(rn(64, 24), "float16"))]);
 
 describe("cpu WASM SIMD matmul vs the TypeScript reference", () => {

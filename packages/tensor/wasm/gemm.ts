@@ -4,6 +4,7 @@
 //
 // GEMM (the GotoBLAS/BLIS scheme, as the TypeScript reference in ../src/backend/cpu/matmul.ts):
 //   pack_b: B [K, N] row-major  -> panels of 8 columns, Bp[q][k][0..7] (zero padded)
+//   pack_bt: the same panels from W [N, K] row-major when B = W^T (nn.Linear weights)
 //   pack_a: A rows [m0, m1)     -> panels of 4 rows,    Ap[p][k][0..3] (zero padded)
 //   gemm_rows: C[m0:m1, :] = sum over KC-blocks of 4x8 register tiles (8 f32x4 accumulators).
 // f32x4 has no fused multiply-add in baseline WASM SIMD: each step is a mul and an add.
@@ -24,6 +25,20 @@ export function pack_b(b: usize, K: i32, N: i32, bp: usize): void {
       } else {
         for (let c = 0; c < 8; c++) store<f32>(o + (c << 2), c < w ? load<f32>(row + (c << 2)) : 0);
       }
+      o += 32;
+    }
+  }
+}
+
+/** As pack_b, for B = W^T with W [N, K] row-major (nn.Linear's weight): Bp[q][k][c] = W[8q + c, k]. */
+export function pack_bt(w: usize, K: i32, N: i32, bp: usize): void {
+  const panels = (N + 7) >> 3;
+  let o = bp;
+  for (let q = 0; q < panels; q++) {
+    const j0 = q << 3;
+    const h = min(8, N - j0);
+    for (let k = 0; k < K; k++) {
+      for (let c = 0; c < 8; c++) store<f32>(o + (c << 2), c < h ? load<f32>(w + ((<usize>(j0 + c) * K + k) << 2)) : 0);
       o += 32;
     }
   }

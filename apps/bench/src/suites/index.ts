@@ -3,6 +3,7 @@ import { matmulSuite } from "./matmul";
 import { opsSuite } from "./ops";
 import { attentionSuite } from "./attention";
 import { ssmSuite } from "./ssm";
+import { modelsSuite } from "./models";
 
 /** Every suite, in the order `pnpm bench` runs them. */
-export const SUITES: Suite[] = [matmulSuite, opsSuite, attentionSuite, ssmSuite];
+export const SUITES: Suite[] = [matmulSuite, opsSuite, attentionSuite, ssmSuite, modelsSuite];

@@ -149,9 +149,14 @@ function rowMajor(x: Operand, off: number, rs: number, cs: number, rows: number,
   return m;
 }
 
+/** Rows at or below this go through the GEMV kernels (no packing of B). */
+const GEMV_MAX_ROWS = 4;
+
 /**
  * Batched GEMM through WASM. When B is the same matrix for every batch entry (stride-0 batch
  * dims: x @ W) and A's batch and row dims are one contiguous run, the batch folds into M.
+ * B is read in place when it is row-major [K, N] or the transpose of a row-major [N, K] (x @ W^T
+ * with an nn.Linear weight); other layouts are gathered into row-major first.
  */
 function wasmMatmul(g: WasmKernels, A: Operand, B: Operand, batchShape: readonly number[], M: number, N: number, K: number, out: Float32Array, r: number): void {
   const batch = sizeOf(batchShape);
@@ -162,17 +167,23 @@ function wasmMatmul(g: WasmKernels, A: Operand, B: Operand, batchShape: readonly
     if (batchShape[d] !== 1 && A.strides[d] !== run) foldable = false;
     run *= batchShape[d];
   }
-  const bMat = (off: number) => rowMajor(B, off, brs, bcs, K, N);
+  const transB = !(bcs === 1 && brs === N) && brs === 1 && bcs === K;
+  const bMat = (off: number) => (transB ? (B.arr as Float32Array).subarray(off, off + K * N) : rowMajor(B, off, brs, bcs, K, N));
+  const product = (a: Float32Array, b: Float32Array, rows: number, res: Float32Array, reuseB: boolean) => {
+    if (rows <= GEMV_MAX_ROWS) g.gemv(a, b, rows, N, K, res, transB);
+    else g.gemm(a, b, rows, N, K, res, reuseB, transB);
+  };
   if (foldable) {
     const rows = batch * M;
-    g.gemm((A.arr as Float32Array).subarray(A.offset, A.offset + rows * K), bMat(B.offset), rows, N, K, out);
+    product((A.arr as Float32Array).subarray(A.offset, A.offset + rows * K), bMat(B.offset), rows, out, false);
     return;
   }
   const offsets = allOffsets(batchShape, [A.strides.slice(0, r - 2), B.strides.slice(0, r - 2)], [A.offset, B.offset]);
   let lastB = -1;
   offsets.forEach(([ao, bo], i) => {
     const res = out.subarray(i * M * N, (i + 1) * M * N);
-    g.gemm(rowMajor(A, ao, ars, acs, M, K), bo === lastB ? new Float32Array(0) : bMat(bo), M, N, K, res, bo === lastB);
+    const reuse = bo === lastB && M > GEMV_MAX_ROWS;
+    product(rowMajor(A, ao, ars, acs, M, K), reuse ? new Float32Array(0) : bMat(bo), M, res, reuse);
     lastB = bo;
   });
 }

@@ -11,6 +11,9 @@ import { OP, startPool, type Pool } from "./threads";
 interface Exports {
   pack_a(a: number, K: number, m0: number, m1: number, ap: number): void;
   pack_b(b: number, K: number, N: number, bp: number): void;
+  pack_bt(w: number, K: number, N: number, bp: number): void;
+  gemv_n(x: number, b: number, y: number, K: number, N: number, j0: number, j1: number): void;
+  gemv_t(x: number, w: number, y: number, K: number, n0: number, n1: number): void;
   gemm_rows(ap: number, bp: number, c: number, m0: number, m1: number, N: number, K: number, scratch: number): void;
   softmax_rows(x: number, out: number, r0: number, r1: number, D: number, log: number): void;
   norm_rows(x: number, w: number, b: number, out: number, r0: number, r1: number, D: number, epsBits: number, rms: number): void;
@@ -62,10 +65,11 @@ export class WasmKernels {
   }
 
   /**
-   * C = A B for row-major float32 A [M, K] and B [K, N]. `reuseB` skips copying and packing B
-   * when the previous call had the same B (a weight shared by a batch).
+   * C = A B for row-major float32 A [M, K] and B [K, N] (or, with `transB`, B = W^T for W
+   * [N, K] row-major). `reuseB` skips copying and packing B when the previous call had the
+   * same B (a weight shared by a batch).
    */
-  gemm(a: Float32Array, b: Float32Array, M: number, N: number, K: number, out: Float32Array, reuseB = false): void {
+  gemm(a: Float32Array, b: Float32Array, M: number, N: number, K: number, out: Float32Array, reuseB = false, transB = false): void {
     const threads = this.threadsFor(M * N * K, THREAD_MIN_MACS, Math.floor(M / 4));
     const mPad = Math.ceil(M / 4) * 4;
     const nPad = Math.ceil(N / 8) * 8;
@@ -79,7 +83,8 @@ export class WasmKernels {
     const heap = this.heap(sOff + 128 * threads - BASE);
     if (!reuseB) {
       heap.set(b.subarray(0, K * N), bOff / 4);
-      this.ex.pack_b(bOff, K, N, bpOff);
+      if (transB) this.ex.pack_bt(bOff, K, N, bpOff);
+      else this.ex.pack_b(bOff, K, N, bpOff);
     }
     heap.set(a.subarray(0, M * K), aOff / 4);
     const per = Math.ceil(M / 4 / threads) * 4;
@@ -90,6 +95,29 @@ export class WasmKernels {
       this.ex.gemm_rows(j[0], j[1], j[2], j[3], j[4], N, K, j[7]);
     });
     out.set(new Float32Array(this.memory.buffer, cOff, M * N));
+  }
+
+  /**
+   * C = A B for few rows (M <= 4: decoding), reading B once in its stored layout instead of
+   * packing it: B [K, N] row-major, or with `transB` W [N, K] row-major (B = W^T). Threads
+   * split the output columns.
+   */
+  gemv(a: Float32Array, b: Float32Array, M: number, N: number, K: number, out: Float32Array, transB: boolean): void {
+    const bOff = BASE;
+    const xOff = bOff + K * N * 4;
+    const yOff = xOff + M * K * 4;
+    const heap = this.heap(yOff + M * N * 4 - BASE);
+    heap.set(b.subarray(0, K * N), bOff / 4);
+    heap.set(a.subarray(0, M * K), xOff / 4);
+    const threads = this.threadsFor(N * K, THREAD_MIN_MACS, Math.floor(N / 64));
+    const per = Math.ceil(N / threads / 16) * 16;
+    for (let i = 0; i < M; i++) {
+      const [x, y] = [xOff + i * K * 4, yOff + i * N * 4];
+      // [x, b, y, K, N, j0, j1, transB]
+      const share = (t: number) => [x, bOff, y, K, N, Math.min(N, t * per), Math.min(N, (t + 1) * per), transB ? 1 : 0];
+      this.split(threads, OP.gemv, share, (j) => (j[7] ? this.ex.gemv_t(j[0], j[1], j[2], j[3], j[5], j[6]) : this.ex.gemv_n(j[0], j[1], j[2], j[3], j[4], j[5], j[6])));
+    }
+    out.set(new Float32Array(this.memory.buffer, yOff, M * N));
   }
 
   /**

@@ -15,7 +15,7 @@ export const CTL = 8192;
 export const SLOTS = 10;
 
 /** Job op codes (slot 0 of a worker's job; the rest are the kernel's arguments). */
-export const OP = { none: 0, gemm: 1, softmax: 2, norm: 3, unary: 4 } as const;
+export const OP = { none: 0, gemm: 1, softmax: 2, norm: 3, unary: 4, gemv: 5 } as const;
 
 /** The worker program (plain JS, run by Node's eval worker or a Blob URL worker in browsers). */
 const WORKER_SOURCE = `
@@ -36,6 +36,7 @@ function start(d) {
       case ${OP.softmax}: ex.softmax_rows(j[1], j[2], j[3], j[4], j[5], j[6]); break;
       case ${OP.norm}: ex.norm_rows(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9]); break;
       case ${OP.unary}: ex.unary_range(j[1], j[2], j[3], j[4], j[5]); break;
+      case ${OP.gemv}: if (j[7] > j[6]) { if (j[8]) ex.gemv_t(j[1], j[2], j[3], j[4], j[6], j[7]); else ex.gemv_n(j[1], j[2], j[3], j[4], j[5], j[6], j[7]); } break;
     }
     Atomics.add(ctl, 1, 1);
     Atomics.notify(ctl, 1);

@@ -1,0 +1,132 @@
+/**
+ * Whole models at realistic sizes with random weights (GPT-2 small 124M, a Llama with
+ * grouped-query attention, Mamba-130M), batch 1: prefill of T = 128 tokens and one decode step
+ * after 128 tokens (KV cache / recurrent state), as time, tokens/s and peak activation memory.
+ * GPT-2 runs side by side with the same weights in onnxruntime-node (anchors/onnx-gpt2.ts:
+ * the runtime transformers.js uses), both for prefill and for a cached decode step, and the
+ * logits are cross-checked.
+ * Quantized (int8/int4) weights wait for @tessera/quantize.
+ */
+import { keep, tensor, tidy, type Tensor } from "@tessera/tensor";
+import { hfStateDict, modelFromConfig, type CausalLM, type LMState, type RawConfig } from "@tessera/models";
+import { gpt2Feeds, gpt2Graph, type Gpt2Dims } from "../anchors/onnx-gpt2";
+import { ortSession } from "../anchors/onnx";
+import type { Row } from "../harness";
+import { tesseraImpl } from "../impls";
+import { runCase } from "../run-impls";
+import type { Impl, Suite } from "../suite";
+
+interface Spec {
+  name: string;
+  config: RawConfig;
+}
+
+const FULL: Spec[] = [
+  { name: "gpt2-124M", config: { model_type: "gpt2", vocab_size: 50257, n_embd: 768, n_head: 12, n_layer: 12, n_positions: 1024 } },
+  { name: "llama-gqa-109M", config: { model_type: "llama", vocab_size: 32000, hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 4, max_position_embeddings: 2048 } },
+  { name: "mamba-130M", config: { model_type: "mamba", vocab_size: 50280, hidden_size: 768, num_hidden_layers: 24, state_size: 16, expand: 2 } },
+];
+const QUICK: Spec[] = [
+  { name: "gpt2-tiny", config: { model_type: "gpt2", vocab_size: 128, n_embd: 64, n_head: 4, n_layer: 2, n_positions: 64 } },
+  { name: "llama-tiny", config: { model_type: "llama", vocab_size: 128, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 } },
+  { name: "mamba-tiny", config: { model_type: "mamba", vocab_size: 128, hidden_size: 64, num_hidden_layers: 2, state_size: 16 } },
+];
+
+const ids = (V: number, T: number, seed: number) => Array.from({ length: T }, (_, t) => (seed * 7919 + t * 104729) % V);
+
+/** Tessera: the model's forward over `tokens` (continuing `state` when given). */
+function tesseraModel(backend: string, m: CausalLM, tokens: number[], state: LMState | null, name = "tessera"): Impl {
+  return tesseraImpl(backend, () => {
+    const x = tensor([tokens], { dtype: "int32", backend });
+    return { inputs: [x], op: () => m.forward(x, state ? { state, logits: "last" } : {}).logits };
+  }, name);
+}
+
+/** The GPT-2 anchors: the same weights through onnxruntime-node. */
+function ortGpt2(d: Gpt2Dims, state: Record<string, Tensor>, tokens: number[], past: { k: Float32Array[][]; v: Float32Array[][]; P: number } | null): Impl {
+  return {
+    impl: "onnxruntime-node",
+    backend: "cpu",
+    async setup() {
+      const T = tokens.length;
+      const P = past?.P ?? 0;
+      const s = await ortSession(gpt2Graph(d, T, P));
+      const feeds = gpt2Feeds(d, state);
+      const wte = state["transformer.wte.weight"].dataSync() as Float32Array;
+      const wpe = state["transformer.wpe.weight"].dataSync() as Float32Array;
+      const x0 = new Float32Array(T * d.D);
+      tokens.forEach((tok, t) => {
+        for (let i = 0; i < d.D; i++) x0[t * d.D + i] = wte[tok * d.D + i] + wpe[(P + t) * d.D + i];
+      });
+      feeds.x0 = x0;
+      if (!past) {
+        const mask = new Float32Array(T * T);
+        for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) mask[i * T + j] = -1e9;
+        feeds.mask = mask;
+      } else {
+        for (let l = 0; l < d.L; l++) for (let h = 0; h < d.H; h++) Object.assign(feeds, { [`h${l}.pk${h}`]: past.k[l][h], [`h${l}.pv${h}`]: past.v[l][h] });
+      }
+      let out: Float32Array = new Float32Array(0);
+      return { run: async () => (out = await s.run(feeds)), result: async () => out, dispose: () => s.release() };
+    },
+  };
+}
+
+/** Per layer and head, the cached keys and values [P, Dh] of a GPT-2 state. */
+async function pastOf(state: LMState, L: number, H: number): Promise<{ k: Float32Array[][]; v: Float32Array[][]; P: number }> {
+  const k: Float32Array[][] = [];
+  const v: Float32Array[][] = [];
+  for (let l = 0; l < L; l++) {
+    const [K, V] = [state.layers[l].k as Tensor, state.layers[l].v as Tensor]; // [1, H, P, Dh]
+    const [kd, vd] = [(await K.data()) as Float32Array, (await V.data()) as Float32Array];
+    const per = K.shape[2] * K.shape[3];
+    k.push(Array.from({ length: H }, (_, h) => kd.slice(h * per, (h + 1) * per)));
+    v.push(Array.from({ length: H }, (_, h) => vd.slice(h * per, (h + 1) * per)));
+  }
+  return { k, v, P: state.pos };
+}
+
+function stateTensors(s: LMState): Tensor[] {
+  return s.layers.flatMap((l) => Object.values(l).filter((t): t is Tensor => typeof t !== "number"));
+}
+
+export const modelsSuite: Suite = {
+  name: "models",
+  description: "GPT-2 124M, Llama-GQA 109M and Mamba-130M (random weights): prefill T=128 and a cached decode step, tokens/s and peak memory; GPT-2 vs onnxruntime-node",
+  async run(ctx) {
+    const specs = ctx.quick ? QUICK : FULL;
+    const T = ctx.quick ? 16 : 128;
+    const rows: Row[] = [];
+    for (const spec of specs) {
+      ctx.log(`  building ${spec.name} (random weights)...`);
+      const p = modelFromConfig(spec.config, { seed: 1, backend: ctx.backend });
+      const m = p.model.eval() as CausalLM;
+      const params = m.parameters().reduce((s, t) => s + t.size, 0);
+      const note = `${(params / 1e6).toFixed(1)}M params, ${((params * 4) / 2 ** 20).toFixed(0)} MiB float32 weights`;
+      const prompt = ids(m.vocabSize, T, 1);
+      const next = ids(m.vocabSize, 1, 2);
+      const measure = { ...ctx.measure, warmup: 1, minRuns: 3, maxRuns: ctx.quick ? 5 : 5, budgetMs: ctx.quick ? 500 : 4000 };
+      const isGpt2 = p.modelType === "gpt2";
+      const state = isGpt2 ? hfStateDict(m, p.info) : {};
+      const d: Gpt2Dims | null = isGpt2 ? { D: Number(spec.config.n_embd), H: Number(spec.config.n_head), L: Number(spec.config.n_layer), V: m.vocabSize, eps: 1e-5 } : null;
+
+      const prefill = [tesseraModel(ctx.backend, m, prompt, null)];
+      if (d && ctx.backend === "cpu") prefill.push(ortGpt2(d, state, prompt, null));
+      const pre = await runCase({ ...ctx, measure }, { suite: "models", name: `${spec.name} prefill T=${T}`, impls: prefill, flops: 2 * params * T, tolerance: 1e-3 });
+      for (const r of pre) r.note = [r.note, `${((T / r.median_ms) * 1000).toFixed(0)} tok/s`, r.impl === "tessera" ? note : ""].filter(Boolean).join("; ");
+      rows.push(...pre);
+
+      // Decode: one token after the prompt, from a kept prefill state.
+      const prefilled = tidy(() => m.forward(tensor([prompt], { dtype: "int32", backend: ctx.backend }), { logits: "last" }).state);
+      stateTensors(prefilled).forEach((t) => keep(t));
+      const decode = [tesseraModel(ctx.backend, m, next, prefilled)];
+      if (d && ctx.backend === "cpu") decode.push(ortGpt2(d, state, next, await pastOf(prefilled, d.L, d.H)));
+      const dec = await runCase({ ...ctx, measure: { ...measure, minRuns: 5, maxRuns: 20 } }, { suite: "models", name: `${spec.name} decode @${T}`, impls: decode, flops: 2 * params, tolerance: 1e-3 });
+      for (const r of dec) r.note = [r.note, `${(1000 / r.median_ms).toFixed(1)} tok/s`].filter(Boolean).join("; ");
+      rows.push(...dec);
+      stateTensors(prefilled).forEach((t) => t.dispose());
+      m.dispose();
+    }
+    return rows;
+  },
+};
