@@ -24,7 +24,7 @@ export { broadcastShapes, sizeOf, type Shape } from "./core/shape";
 // backends
 export type { Backend, View, UnaryOp, BinaryOp, ReduceOp, ArgReduceOp, CumulativeOp, Conv1dParams, UnaryAttrs } from "./backend/backend";
 export { createCpuBackend } from "./backend/cpu";
-export { setCpuSimd, initCpuThreads, cpuSimdAvailable, cpuThreadsError } from "./backend/cpu/wasm/runtime";
+export { setCpuSimd, initCpuThreads, cpuSimdAvailable, cpuThreadsError, setCpuWeightCache, cpuWeightCacheStats } from "./backend/cpu/wasm/runtime";
 export { setCpuPoolLimit, trimCpuPool, cpuPoolStats } from "./backend/cpu/pool";
 
 // ops

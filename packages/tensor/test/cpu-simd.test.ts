@@ -101,3 +101,54 @@ describe("cpu WASM SIMD row and elementwise kernels vs the TypeScript reference"
     });
   }
 });
+
+describe("weights resident in WASM memory", () => {
+  const rnd = (shape: number[], s: number) => T.normal(shape, 0, 1, { seed: s });
+  /** x @ W^T on the reference path. */
+  const reference = (x: T.Tensor, w: T.Tensor) => {
+    T.setCpuSimd(false);
+    const y = T.linear(x, w);
+    T.setCpuSimd(true);
+    return y;
+  };
+
+  it("a weight used twice becomes resident; in-place writes, frees and zero-copy views never serve stale values", async () => {
+    T.setCpuWeightCache(1 << 30);
+    const w = rnd([1000, 300], 1); // 1.2 MB: above the residency threshold
+    for (const rows of [1, 3, 16]) {
+      const x = rnd([rows, 300], 2 + rows);
+      for (let i = 0; i < 3; i++) await assertClose(T.linear(x, w), reference(x, w), { atol: 1e-4, rtol: 1e-5, label: `rows ${rows} use ${i}` });
+    }
+    expect(T.cpuWeightCacheStats().bytes).toBeGreaterThanOrEqual(1000 * 300 * 4);
+    const x = rnd([1, 300], 9);
+    // assign (what the optimizers do) writes the storage in place.
+    T.assign(w, T.mul(w, -2));
+    await assertClose(T.linear(x, w), reference(x, w), { atol: 1e-4, rtol: 1e-5, label: "after assign" });
+    await assertClose(T.linear(x, w), reference(x, w), { atol: 1e-4, rtol: 1e-5, label: "after assign, resident again" });
+    // A zero-copy ndarray view lets the caller write the storage: it is never resident again.
+    const nd = T.toNdarray(w);
+    nd.data[0] += 100;
+    await assertClose(T.linear(x, w), reference(x, w), { atol: 1e-4, rtol: 1e-5, label: "after an ndarray write" });
+    // A freed weight's array returns from the pool with new contents.
+    const w2 = rnd([1000, 300], 20);
+    T.linear(x, w2);
+    T.linear(x, w2);
+    w2.dispose();
+    const w3 = rnd([1000, 300], 21); // likely the same pooled array
+    T.linear(x, w3);
+    await assertClose(T.linear(x, w3), reference(x, w3), { atol: 1e-4, rtol: 1e-5, label: "after free and reuse" });
+  });
+
+  it("a budget smaller than the weights still gives right answers; 0 turns residency off", async () => {
+    const ws = [0, 1, 2].map((i) => rnd([600, 256], 30 + i)); // 600 KB each
+    T.setCpuWeightCache(1.5e6); // room for two: the third clears and refills
+    const x = rnd([2, 256], 40);
+    for (let round = 0; round < 3; round++) for (const w of ws) await assertClose(T.linear(x, w), reference(x, w), { atol: 1e-4, rtol: 1e-5 });
+    expect(T.cpuWeightCacheStats().bytes).toBeLessThanOrEqual(1.5e6);
+    T.setCpuWeightCache(0);
+    for (const w of ws) T.linear(x, w);
+    expect(T.cpuWeightCacheStats()).toEqual({ bytes: 0, budget: 0 });
+    T.setCpuWeightCache(1 << 30);
+    expect(() => T.setCpuWeightCache(-1)).toThrow(/bytes must be >= 0/);
+  });
+});

@@ -23,7 +23,7 @@ interface Spec {
 
 const FULL: Spec[] = [
   { name: "gpt2-124M", config: { model_type: "gpt2", vocab_size: 50257, n_embd: 768, n_head: 12, n_layer: 12, n_positions: 1024 } },
-  { name: "llama-gqa-109M", config: { model_type: "llama", vocab_size: 32000, hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 4, max_position_embeddings: 2048 } },
+  { name: "llama-gqa-125M", config: { model_type: "llama", vocab_size: 32000, hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 4, max_position_embeddings: 2048 } },
   { name: "mamba-130M", config: { model_type: "mamba", vocab_size: 50280, hidden_size: 768, num_hidden_layers: 24, state_size: 16, expand: 2 } },
 ];
 const QUICK: Spec[] = [
@@ -92,7 +92,7 @@ function stateTensors(s: LMState): Tensor[] {
 
 export const modelsSuite: Suite = {
   name: "models",
-  description: "GPT-2 124M, Llama-GQA 109M and Mamba-130M (random weights): prefill T=128 and a cached decode step, tokens/s and peak memory; GPT-2 vs onnxruntime-node",
+  description: "GPT-2 124M, Llama-GQA 125M and Mamba-130M (random weights): prefill T=128 and a cached decode step, tokens/s and peak memory; GPT-2 vs onnxruntime-node",
   async run(ctx) {
     const specs = ctx.quick ? QUICK : FULL;
     const T = ctx.quick ? 16 : 128;

@@ -4,6 +4,7 @@
  */
 import { storageMatches, type DType, type StorageArray } from "../../core/dtype";
 import { giveStorage, markBorrowed, takeStorage } from "./pool";
+import { forgetResident } from "./wasm/runtime";
 import type { Backend } from "../backend";
 import { conv1d } from "./conv";
 import { binary, copy, fill, unary, where, write } from "./elementwise";
@@ -29,11 +30,23 @@ export function createCpuBackend(): Backend<StorageArray> {
     },
     read: async (data, _dtype, size) => data.slice(0, size),
     readSync: (data, _dtype, size) => data.slice(0, size),
-    storageOf: (data) => data,
-    free: giveStorage, // large arrays go back to the pool; accounting happens in Storage
+    storageOf: (data) => {
+      // Handed out for zero-copy use (toNdarray): the caller may write it, so it is never pooled
+      // and never kept resident in WASM memory from now on.
+      markBorrowed(data);
+      forgetResident(data);
+      return data;
+    },
+    free: (data) => {
+      forgetResident(data); // a resident copy in WASM memory would go stale
+      giveStorage(data); // large arrays go back to the pool; accounting happens in Storage
+    },
     fill,
     copy,
-    write,
+    write: (dst, src) => {
+      forgetResident(dst.data);
+      write(dst, src);
+    },
     unary,
     binary,
     where,

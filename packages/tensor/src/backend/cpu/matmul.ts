@@ -13,6 +13,7 @@ import { type DataArray, type DType, type StorageArray } from "../../core/dtype"
 import { sizeOf } from "../../core/shape";
 import { isFloat } from "../../core/dtype";
 import { allOffsets, computeArray, operand, toStorage, type CpuView, type Operand } from "./strided";
+import { isBorrowed } from "./pool";
 import { wasmKernels, type WasmKernels } from "./wasm/runtime";
 
 /** Products smaller than this many multiply-adds stay in TypeScript (copy-in costs dominate). */
@@ -40,7 +41,9 @@ export function matmul(a: CpuView, b: CpuView, outDtype: DType): StorageArray {
   const out = computeArray(outDtype, sizeOf(batchShape) * M * N);
   const gemm = isFloat(a.dtype) && M * N * K >= WASM_MIN_MACS ? wasmKernels() : null;
   if (gemm) {
-    wasmMatmul(gemm, A, B, batchShape, M, N, K, out as Float32Array, r);
+    // B may stay resident in WASM memory (a weight): only our own float32 storage qualifies.
+    const bSrc = b.dtype === "float32" && !isBorrowed(b.data) ? b.data : null;
+    wasmMatmul(gemm, A, B, batchShape, M, N, K, out as Float32Array, r, bSrc);
     return toStorage(outDtype, out);
   }
   const offsets = allOffsets(batchShape, [A.strides.slice(0, r - 2), B.strides.slice(0, r - 2)], [A.offset, B.offset]);
@@ -158,7 +161,7 @@ const GEMV_MAX_ROWS = 4;
  * B is read in place when it is row-major [K, N] or the transpose of a row-major [N, K] (x @ W^T
  * with an nn.Linear weight); other layouts are gathered into row-major first.
  */
-function wasmMatmul(g: WasmKernels, A: Operand, B: Operand, batchShape: readonly number[], M: number, N: number, K: number, out: Float32Array, r: number): void {
+function wasmMatmul(g: WasmKernels, A: Operand, B: Operand, batchShape: readonly number[], M: number, N: number, K: number, out: Float32Array, r: number, bSrc: StorageArray | null): void {
   const batch = sizeOf(batchShape);
   const [ars, acs, brs, bcs] = [A.strides[r - 2], A.strides[r - 1], B.strides[r - 2], B.strides[r - 1]];
   const bShared = B.strides.slice(0, r - 2).every((s, i) => s === 0 || batchShape[i] === 1);
@@ -167,15 +170,18 @@ function wasmMatmul(g: WasmKernels, A: Operand, B: Operand, batchShape: readonly
     if (batchShape[d] !== 1 && A.strides[d] !== run) foldable = false;
     run *= batchShape[d];
   }
-  const transB = !(bcs === 1 && brs === N) && brs === 1 && bcs === K;
+  const rowMajorB = bcs === 1 && brs === N;
+  const transB = !rowMajorB && brs === 1 && bcs === K;
+  // B read in place (either layout) can be kept resident; a gathered copy cannot.
+  const src = rowMajorB || transB ? bSrc : null;
   const bMat = (off: number) => (transB ? (B.arr as Float32Array).subarray(off, off + K * N) : rowMajor(B, off, brs, bcs, K, N));
-  const product = (a: Float32Array, b: Float32Array, rows: number, res: Float32Array, reuseB: boolean) => {
-    if (rows <= GEMV_MAX_ROWS) g.gemv(a, b, rows, N, K, res, transB);
-    else g.gemm(a, b, rows, N, K, res, reuseB, transB);
+  const product = (a: Float32Array, b: Float32Array, bOff: number, rows: number, res: Float32Array, reuseB: boolean) => {
+    if (rows <= GEMV_MAX_ROWS) g.gemv(a, b, rows, N, K, res, transB, src, bOff);
+    else g.gemm(a, b, rows, N, K, res, reuseB, transB, src, bOff);
   };
   if (foldable) {
     const rows = batch * M;
-    product((A.arr as Float32Array).subarray(A.offset, A.offset + rows * K), bMat(B.offset), rows, out, false);
+    product((A.arr as Float32Array).subarray(A.offset, A.offset + rows * K), bMat(B.offset), B.offset, rows, out, false);
     return;
   }
   const offsets = allOffsets(batchShape, [A.strides.slice(0, r - 2), B.strides.slice(0, r - 2)], [A.offset, B.offset]);
@@ -183,7 +189,7 @@ function wasmMatmul(g: WasmKernels, A: Operand, B: Operand, batchShape: readonly
   offsets.forEach(([ao, bo], i) => {
     const res = out.subarray(i * M * N, (i + 1) * M * N);
     const reuse = bo === lastB && M > GEMV_MAX_ROWS;
-    product(rowMajor(A, ao, ars, acs, M, K), reuse ? new Float32Array(0) : bMat(bo), M, res, reuse);
+    product(rowMajor(A, ao, ars, acs, M, K), reuse ? new Float32Array(0) : bMat(bo), bo, M, res, reuse);
     lastB = bo;
   });
 }

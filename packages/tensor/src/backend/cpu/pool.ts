@@ -46,6 +46,11 @@ export function markBorrowed(a: StorageArray): void {
   borrowed.add(a.buffer);
 }
 
+/** Whether `a` is memory the caller owns (never pooled, never kept resident). */
+export function isBorrowed(a: StorageArray): boolean {
+  return borrowed.has(a.buffer);
+}
+
 /** Sets the pool's byte cap (0 turns pooling off) and trims to it. */
 export function setCpuPoolLimit(bytes: number): void {
   limit = Math.max(0, bytes);

@@ -6,6 +6,8 @@
  * stay the reference: `setCpuSimd(false)` selects them (the tests compare the two).
  */
 import { KERNELS_WASM_PLAIN, KERNELS_WASM_SHARED } from "./binary";
+import type { StorageArray } from "../../../core/dtype";
+import { ResidentWeights } from "./resident";
 import { OP, startPool, type Pool } from "./threads";
 
 interface Exports {
@@ -26,6 +28,10 @@ export const WASM_UNARY = { exp: 0, sigmoid: 1, silu: 2, gelu: 3, tanh: 4, gelu_
 const PAGE = 65536;
 /** Reserved low memory: the module's own data and the thread control block stay below this. */
 const BASE = PAGE;
+/** Default byte budget of weights kept resident in WASM memory (setCpuWeightCache). */
+const RESIDENT_BUDGET = 1 << 30;
+/** Smaller B operands are copied each time (cheap). */
+const RESIDENT_MIN_BYTES = 1 << 18;
 /** Below this many multiply-adds a GEMM stays on one thread (waking workers costs ~10-50 us). */
 const THREAD_MIN_MACS = 1 << 21;
 /** Row and elementwise kernels use threads from this many elements (per streamed chunk: a quarter). */
@@ -45,11 +51,36 @@ export class WasmKernels {
     this.ex = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error("wasm abort"); } } }).exports as unknown as Exports;
   }
 
-  /** Grows memory so that [BASE, BASE + bytes) exists; returns a fresh f32 view. */
+  /** Weights kept in WASM memory between products (resident.ts); scratch starts above them. */
+  readonly resident = new ResidentWeights(BASE, RESIDENT_BUDGET);
+
+  /** Where kernels' scratch space starts. */
+  private get scratch(): number {
+    return this.resident.end;
+  }
+
+  /** Grows memory so that [scratch, scratch + bytes) exists; returns a fresh f32 view. */
   private heap(bytes: number): Float32Array {
-    const need = Math.ceil((BASE + bytes) / PAGE) - this.memory.buffer.byteLength / PAGE;
+    const need = Math.ceil((this.scratch + bytes) / PAGE) - this.memory.buffer.byteLength / PAGE;
     if (need > 0) this.memory.grow(need);
     return new Float32Array(this.memory.buffer);
+  }
+
+  /**
+   * The byte offset of B's data in WASM memory when it is (or now becomes) resident, else null
+   * (the caller copies it into scratch). `src` is B's storage array and `off` its element offset.
+   */
+  private residentB(b: Float32Array, src: StorageArray | null, off: number, transB: boolean, K: number, N: number): number | null {
+    if (!src || K * N * 4 < RESIDENT_MIN_BYTES || this.resident.budget <= 0) return null;
+    const key = `${off}:${K}x${N}:${transB ? "t" : "n"}`;
+    const at = this.resident.lookup(src, key);
+    if (at !== undefined) return at;
+    const slot = this.resident.admit(src, key, K * N * 4);
+    if (slot === null) return null;
+    const need = Math.ceil(this.resident.end / PAGE) - this.memory.buffer.byteLength / PAGE;
+    if (need > 0) this.memory.grow(need);
+    new Float32Array(this.memory.buffer).set(b.subarray(0, K * N), slot / 4);
+    return slot;
   }
 
   /** Runs `share(t)` for t = 0..threads-1: t > 0 on workers (as op-coded jobs), t = 0 here. */
@@ -69,20 +100,22 @@ export class WasmKernels {
    * [N, K] row-major). `reuseB` skips copying and packing B when the previous call had the
    * same B (a weight shared by a batch).
    */
-  gemm(a: Float32Array, b: Float32Array, M: number, N: number, K: number, out: Float32Array, reuseB = false, transB = false): void {
+  gemm(a: Float32Array, b: Float32Array, M: number, N: number, K: number, out: Float32Array, reuseB = false, transB = false, bSrc: StorageArray | null = null, bSrcOff = 0): void {
     const threads = this.threadsFor(M * N * K, THREAD_MIN_MACS, Math.floor(M / 4));
     const mPad = Math.ceil(M / 4) * 4;
     const nPad = Math.ceil(N / 8) * 8;
-    // Layout (bytes): [B | Bp | A | Ap (each thread packs its own rows) | C | scratch x threads]
-    const bOff = BASE;
-    const bpOff = bOff + K * N * 4;
+    const resident = reuseB ? null : this.residentB(b, bSrc, bSrcOff, transB, K, N);
+    const base = this.scratch;
+    // Layout (bytes): [B (unless resident) | Bp | A | Ap (each thread packs its own rows) | C | scratch x threads]
+    const bOff = resident ?? base;
+    const bpOff = resident === null ? bOff + K * N * 4 : base;
     const aOff = bpOff + nPad * K * 4;
     const apOff = aOff + M * K * 4;
     const cOff = apOff + (mPad + 4 * threads) * K * 4;
     const sOff = cOff + M * N * 4;
-    const heap = this.heap(sOff + 128 * threads - BASE);
+    const heap = this.heap(sOff + 128 * threads - base);
     if (!reuseB) {
-      heap.set(b.subarray(0, K * N), bOff / 4);
+      if (resident === null) heap.set(b.subarray(0, K * N), bOff / 4);
       if (transB) this.ex.pack_bt(bOff, K, N, bpOff);
       else this.ex.pack_b(bOff, K, N, bpOff);
     }
@@ -102,12 +135,14 @@ export class WasmKernels {
    * packing it: B [K, N] row-major, or with `transB` W [N, K] row-major (B = W^T). Threads
    * split the output columns.
    */
-  gemv(a: Float32Array, b: Float32Array, M: number, N: number, K: number, out: Float32Array, transB: boolean): void {
-    const bOff = BASE;
-    const xOff = bOff + K * N * 4;
+  gemv(a: Float32Array, b: Float32Array, M: number, N: number, K: number, out: Float32Array, transB: boolean, bSrc: StorageArray | null = null, bSrcOff = 0): void {
+    const resident = this.residentB(b, bSrc, bSrcOff, transB, K, N);
+    const base = this.scratch;
+    const bOff = resident ?? base;
+    const xOff = resident === null ? bOff + K * N * 4 : base;
     const yOff = xOff + M * K * 4;
-    const heap = this.heap(yOff + M * N * 4 - BASE);
-    heap.set(b.subarray(0, K * N), bOff / 4);
+    const heap = this.heap(yOff + M * N * 4 - base);
+    if (resident === null) heap.set(b.subarray(0, K * N), bOff / 4);
     heap.set(a.subarray(0, M * K), xOff / 4);
     const threads = this.threadsFor(N * K, THREAD_MIN_MACS, Math.floor(N / 64));
     const per = Math.ceil(N / threads / 16) * 16;
@@ -128,7 +163,7 @@ export class WasmKernels {
    */
   private streamRows(x: Float32Array, out: Float32Array, rows: number, D: number, op: number, reserve: number, args: (xOff: number, oOff: number, r0: number, r1: number) => number[], run: (j: number[]) => void): void {
     const chunkRows = Math.max(1, Math.min(rows, Math.floor(CHUNK_ELEMS / Math.max(D, 1))));
-    const xOff = BASE + reserve;
+    const xOff = this.scratch + reserve;
     const oOff = xOff + 4 * chunkRows * D;
     let heap = this.heap(reserve + 8 * chunkRows * D);
     for (let r0 = 0; r0 < rows; r0 += chunkRows) {
@@ -151,8 +186,8 @@ export class WasmKernels {
 
   /** LayerNorm (rms false) or RMSNorm (rms true) over rows of x [rows, D]; w and b optional. */
   norm(x: Float32Array, w: Float32Array | null, b: Float32Array | null, rows: number, D: number, eps: number, rms: boolean, out: Float32Array): void {
-    const wOff = BASE;
-    const bOff = BASE + 4 * D;
+    const wOff = this.scratch;
+    const bOff = wOff + 4 * D;
     const heap = this.heap(8 * D);
     if (w) heap.set(w.subarray(0, D), wOff / 4);
     if (b) heap.set(b.subarray(0, D), bOff / 4);
@@ -168,9 +203,10 @@ export class WasmKernels {
     const tail = n - full * D;
     if (tail > 0) {
       const heap = this.heap(8 * tail);
-      heap.set(x.subarray(full * D, n), BASE / 4);
-      run([op, BASE, BASE + 4 * tail, 0, tail]);
-      out.set(heap.subarray(BASE / 4 + tail, BASE / 4 + 2 * tail), full * D);
+      const at = this.scratch;
+      heap.set(x.subarray(full * D, n), at / 4);
+      run([op, at, at + 4 * tail, 0, tail]);
+      out.set(heap.subarray(at / 4 + tail, at / 4 + 2 * tail), full * D);
     }
   }
 }
@@ -290,4 +326,28 @@ export function setCpuSimd(on: boolean): boolean {
 /** Whether the WASM SIMD kernels are on and available here. */
 export function cpuSimdAvailable(): boolean {
   return wasmKernels() !== null;
+}
+
+/**
+ * Sets the byte budget of weights kept resident in WASM memory between products (default
+ * 1 GiB; 0 turns it off and drops what is kept). Decoding reads every weight per token, so
+ * keeping them resident saves one copy of the model per token.
+ */
+export function setCpuWeightCache(bytes: number): void {
+  if (!(bytes >= 0)) throw new RangeError(`setCpuWeightCache: bytes must be >= 0, got ${bytes}`);
+  const k = wasmKernels();
+  if (!k) return;
+  k.resident.budget = bytes;
+  k.resident.clear();
+}
+
+/** Bytes of weights resident in WASM memory now, and the budget. */
+export function cpuWeightCacheStats(): { bytes: number; budget: number } {
+  const k = instance ?? null;
+  return { bytes: k ? k.resident.bytes : 0, budget: k ? k.resident.budget : RESIDENT_BUDGET };
+}
+
+/** Drops resident copies of `arr` (it was written in place or freed). */
+export function forgetResident(arr: StorageArray): void {
+  instance?.resident.forget(arr);
 }
