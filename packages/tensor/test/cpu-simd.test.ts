@@ -127,7 +127,7 @@ describe("weights resident in WASM memory", () => {
     await assertClose(T.linear(x, w), reference(x, w), { atol: 1e-4, rtol: 1e-5, label: "after assign, resident again" });
     // A zero-copy ndarray view lets the caller write the storage: it is never resident again.
     const nd = T.toNdarray(w);
-    nd.data[0] += 100;
+    (nd.data as Float32Array)[0] += 100;
     await assertClose(T.linear(x, w), reference(x, w), { atol: 1e-4, rtol: 1e-5, label: "after an ndarray write" });
     // A freed weight's array returns from the pool with new contents.
     const w2 = rnd([1000, 300], 20);

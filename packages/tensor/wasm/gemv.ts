@@ -5,24 +5,41 @@
 //   gemv_t: y[n0:n1] = W[n0:n1, 0:K] x[0:K]   W [N, K] row-major (x @ W^T, nn.Linear)
 // Threads split the output columns/rows; sums run in the same order whatever the split.
 
-/** y[j0:j1] = sum_k x[k] B[k, j0:j1]; y is zeroed first. */
+/**
+ * y[j0:j1] = sum_k x[k] B[k, j0:j1]; y is zeroed first. Four rows of B per pass over y, so
+ * the accumulator is loaded and stored once per four multiply-adds (the weight streams once).
+ */
 export function gemv_n(x: usize, b: usize, y: usize, K: i32, N: i32, j0: i32, j1: i32): void {
   memory.fill(y + (<usize>j0 << 2), 0, <usize>(j1 - j0) << 2);
-  const j4 = j0 + ((j1 - j0) & ~15);
-  for (let k = 0; k < K; k++) {
-    const xk = load<f32>(x + (<usize>k << 2));
-    if (xk == 0) continue;
-    const a = f32x4.splat(xk);
-    const row = b + (<usize>k * N << 2);
-    let j = j0;
-    for (; j < j4; j += 16) {
+  const j4 = j0 + ((j1 - j0) & ~3);
+  const ld = <usize>N << 2;
+  let k = 0;
+  for (; k + 4 <= K; k += 4) {
+    const a0 = f32x4.splat(load<f32>(x + (<usize>k << 2)));
+    const a1 = f32x4.splat(load<f32>(x + (<usize>k << 2), 4));
+    const a2 = f32x4.splat(load<f32>(x + (<usize>k << 2), 8));
+    const a3 = f32x4.splat(load<f32>(x + (<usize>k << 2), 12));
+    const r0 = b + (<usize>k * N << 2);
+    for (let j = j0; j < j4; j += 4) {
       const o = <usize>j << 2;
-      v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(a, v128.load(row + o))));
-      v128.store(y + o, f32x4.add(v128.load(y + o, 16), f32x4.mul(a, v128.load(row + o, 16))), 16);
-      v128.store(y + o, f32x4.add(v128.load(y + o, 32), f32x4.mul(a, v128.load(row + o, 32))), 32);
-      v128.store(y + o, f32x4.add(v128.load(y + o, 48), f32x4.mul(a, v128.load(row + o, 48))), 48);
+      let acc = v128.load(y + o);
+      acc = f32x4.add(acc, f32x4.mul(a0, v128.load(r0 + o)));
+      acc = f32x4.add(acc, f32x4.mul(a1, v128.load(r0 + ld + o)));
+      acc = f32x4.add(acc, f32x4.mul(a2, v128.load(r0 + 2 * ld + o)));
+      acc = f32x4.add(acc, f32x4.mul(a3, v128.load(r0 + 3 * ld + o)));
+      v128.store(y + o, acc);
     }
-    for (; j < j1; j++) {
+    for (let j = j4; j < j1; j++) {
+      const o = <usize>j << 2;
+      let v = load<f32>(y + o);
+      for (let r = 0; r < 4; r++) v += load<f32>(x + (<usize>(k + r) << 2)) * load<f32>(r0 + <usize>r * ld + o);
+      store<f32>(y + o, v);
+    }
+  }
+  for (; k < K; k++) {
+    const xk = load<f32>(x + (<usize>k << 2));
+    const row = b + (<usize>k * N << 2);
+    for (let j = j0; j < j1; j++) {
       const o = <usize>j << 2;
       store<f32>(y + o, load<f32>(y + o) + xk * load<f32>(row + o));
     }

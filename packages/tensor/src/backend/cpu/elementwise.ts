@@ -59,6 +59,7 @@ export function write(dst: CpuView, src: CpuView): void {
     let j = offs[0];
     if (enc) for (let i = 0; i < len; i++, j += s) data[j] = enc(vals[o + i]);
     else if (cast) for (let i = 0; i < len; i++, j += s) data[j] = cast(vals[o + i]);
+    else if (s === 1 && len > 8) data.set(vals.subarray(o, o + len) as never, j); // memcpy for unit-stride rows
     else for (let i = 0; i < len; i++, j += s) data[j] = vals[o + i];
   });
 }

@@ -39,7 +39,9 @@ export function matmul(a: CpuView, b: CpuView, outDtype: DType): StorageArray {
   const A = operand(a);
   const B = operand(b);
   const out = computeArray(outDtype, sizeOf(batchShape) * M * N);
-  const gemm = isFloat(a.dtype) && M * N * K >= WASM_MIN_MACS ? wasmKernels() : null;
+  // Few-row products (decoding attention: one query per head) take the GEMV kernels from a lower size.
+  const big = M * N * K >= WASM_MIN_MACS || (M <= GEMV_MAX_ROWS && N * K >= GEMV_MIN_ELEMS);
+  const gemm = isFloat(a.dtype) && big ? wasmKernels() : null;
   if (gemm) {
     // B may stay resident in WASM memory (a weight): only our own float32 storage qualifies.
     const bSrc = b.dtype === "float32" && !isBorrowed(b.data) ? b.data : null;
@@ -154,6 +156,8 @@ function rowMajor(x: Operand, off: number, rs: number, cs: number, rows: number,
 
 /** Rows at or below this go through the GEMV kernels (no packing of B). */
 const GEMV_MAX_ROWS = 4;
+/** GEMV products with a B of at least this many elements run in WASM. */
+const GEMV_MIN_ELEMS = 2048;
 
 /**
  * Batched GEMM through WASM. When B is the same matrix for every batch entry (stride-0 batch

@@ -40,7 +40,8 @@ export function contiguousValues(v: CpuView): DataArray {
   forEachRow(v.shape, [op.strides], [op.offset], (o, offs, len, inner) => {
     const s = inner[0];
     let j = offs[0];
-    for (let i = 0; i < len; i++, j += s) out[o + i] = op.arr[j];
+    if (s === 1 && len > 8) out.set(op.arr.subarray(j, j + len) as never, o); // memcpy for unit-stride rows
+    else for (let i = 0; i < len; i++, j += s) out[o + i] = op.arr[j];
   });
   return out;
 }
