@@ -1,0 +1,13 @@
+/**
+ * @tessera/quantize: exact, documented low-bit formats (int8/4/3/2, ternary, NF4, FP4, fp8)
+ * with per-tensor, per-channel, per-group and block-wise scales; bit packing; safetensors IO.
+ */
+export type { QuantFormat, Granularity } from "./formats/types";
+export { codeBits, describe } from "./formats/types";
+export { groupLayout, type GroupLayout } from "./formats/groups";
+export { NF4_CODE, FP4_CODE, dynamicMap } from "./formats/table4";
+export { fp8Encode, fp8Decode, FP8_MAX, type Fp8Variant } from "./formats/fp8";
+export { pack, unpack, packedBytes } from "./pack";
+export { roundHalfEven } from "./round";
+export { QuantizedTensor, quantize, quantizeValues, DOUBLE_QUANT_BLOCK, type DoubleQuant } from "./quantized-tensor";
+export { quantizedEntries, quantizedNames, readQuantized } from "./io";
