@@ -24,3 +24,4 @@ export { lmLoss } from "./train/loss";
 export { clipGradNorm } from "./train/clip";
 export { lrSchedule, type ScheduleOptions } from "./train/schedule";
 export { LMTrainer, type TrainerOptions } from "./train/trainer";
+export { quantizeModel, type QuantizeModelOptions, type QuantizeModelReport } from "./quantize-model";

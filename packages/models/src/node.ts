@@ -15,6 +15,7 @@ import type { BuildOptions } from "./hf/build-options";
 import type { RawConfig } from "./hf/config";
 import { fromPretrained, type Pretrained } from "./hf/registry";
 import { hfStateDict } from "./hf/weights";
+import { Projection } from "./nn/projection";
 
 export { loadSafetensors, saveSafetensors };
 
@@ -84,6 +85,8 @@ function writeAtomic(path: string, text: string): void {
 
 /** Writes config.json and the weights (Hugging Face names) into `dir`. */
 export async function savePretrained(dir: string, p: Pick<Pretrained, "model" | "info">, opts: SaveOptions = {}): Promise<void> {
+  const quantized = [...p.model.namedModules()].filter(([, m]) => m instanceof Projection && m.quantized).map(([n]) => n);
+  if (quantized.length) fail("savePretrained", `${quantized.length} layer(s) are quantized (${quantized.slice(0, 3).join(", ")}${quantized.length > 3 ? ", ..." : ""}): Hugging Face checkpoints hold float weights; save before quantizing`);
   mkdirSync(dir, { recursive: true });
   const state = hfStateDict(p.model, p.info);
   const names = Object.keys(state).sort();

@@ -11,3 +11,7 @@ export { pack, unpack, packedBytes } from "./pack";
 export { roundHalfEven } from "./round";
 export { QuantizedTensor, quantize, quantizeValues, DOUBLE_QUANT_BLOCK, type DoubleQuant } from "./quantized-tensor";
 export { quantizedEntries, quantizedNames, readQuantized } from "./io";
+export { QuantizedLinearWeight, quantizedLinear } from "./linear";
+export { prepareLinear, type PreparedLinear } from "./kernels/prepared";
+export { qgemvReference } from "./kernels/reference";
+export { setQuantizedWasm, setQuantizedWeightBudget } from "./kernels/wasm/runtime";

@@ -4,7 +4,8 @@
  *  - 'in-out' ([in, out], Hugging Face's GPT-2 `Conv1D`), so GPT-2 weights load and save
  *    without a transpose.
  */
-import { Generator, add, linear, matmul, Module, normal, uniform, zeros, type Tensor } from "@tessera/tensor";
+import { Generator, add, contiguous, linear, matmul, Module, normal, transpose, uniform, zeros, type Tensor } from "@tessera/tensor";
+import { QuantizedLinearWeight, quantize, quantizedLinear, type QuantFormat } from "@tessera/quantize";
 import { fail } from "../errors";
 
 export interface ProjectionOptions {
@@ -17,7 +18,9 @@ export interface ProjectionOptions {
 }
 
 export class Projection extends Module {
-  readonly weight: Tensor;
+  private floatWeight: Tensor | null;
+  /** The weight-only quantized weight [out, in], once `quantize` was called. */
+  quantized: QuantizedLinearWeight | null = null;
   readonly bias: Tensor | null;
   readonly layout: "out-in" | "in-out";
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: ProjectionOptions = {}) {
@@ -31,13 +34,34 @@ export class Projection extends Module {
     const o = { backend: opts.backend, seed: gen };
     const bound = 1 / Math.sqrt(inFeatures);
     const std = opts.initStd;
-    this.weight = this.registerParameter("weight", std !== undefined ? normal(shape, 0, std, o) : uniform(shape, -bound, bound, o));
+    this.floatWeight = this.registerParameter("weight", std !== undefined ? normal(shape, 0, std, o) : uniform(shape, -bound, bound, o));
     if (opts.bias === false) this.bias = null;
     else this.bias = this.registerParameter("bias", std !== undefined ? zeros([outFeatures], { backend: opts.backend }) : uniform([outFeatures], -bound, bound, o));
   }
 
+  /** The float weight (in its layout); fails once the projection is quantized. */
+  get weight(): Tensor {
+    if (!this.floatWeight) fail("Projection", "the weight is quantized (see .quantized); its float copy was freed");
+    return this.floatWeight;
+  }
+
+  /**
+   * Replaces the float weight by a weight-only quantized copy (@tessera/quantize) and frees the
+   * float one: the parameter leaves the state dict. The weight must be readable on the cpu.
+   */
+  quantize(format: QuantFormat): void {
+    if (this.quantized) fail("Projection.quantize", "already quantized");
+    const w = this.weight;
+    const outIn = this.layout === "out-in" ? w : contiguous(transpose(w));
+    this.quantized = new QuantizedLinearWeight(quantize(outIn, format));
+    if (outIn !== w) outIn.dispose();
+    this.removeParameter("weight").dispose();
+    this.floatWeight = null;
+  }
+
   /** x [..., in] -> [..., out] */
   forward(x: Tensor): Tensor {
+    if (this.quantized) return quantizedLinear(x, this.quantized, this.bias);
     if (this.layout === "out-in") return linear(x, this.weight, this.bias);
     const y = matmul(x, this.weight);
     return this.bias ? add(y, this.bias) : y;

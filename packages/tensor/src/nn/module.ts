@@ -40,6 +40,14 @@ export class Module {
     if (this.params.has(name) || this.buffers.has(name) || this.children.has(name)) fail("Module", `name '${name}' is already registered`);
   }
 
+  /** Unregisters a parameter (e.g. a weight replaced by a quantized copy); returns it, not disposed. */
+  protected removeParameter(name: string): Tensor {
+    const t = this.params.get(name);
+    if (!t) fail("Module", `no parameter '${name}'`);
+    this.params.delete(name);
+    return t;
+  }
+
   /** Replaces a registered parameter's tensor (e.g. to tie weights); the old one is not disposed. */
   protected setParameter(name: string, t: Tensor): void {
     if (!this.params.has(name)) fail("Module", `no parameter '${name}'`);

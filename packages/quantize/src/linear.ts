@@ -1,0 +1,57 @@
+/**
+ * Weight-only quantized linear layers: y = x W^T + b with W a QuantizedTensor [out, in].
+ *  - few rows (decoding, M <= 4) on cpu: the fused kernels read the packed codes and decode them
+ *    inside the dot product (int8: 1 byte per weight; int4/NF4/FP4: half a byte), WebAssembly
+ *    SIMD with a TypeScript reference;
+ *  - otherwise (prefill, other backends, formats without a fused kernel): W is dequantized to
+ *    float32 for the call and multiplied by the backend's GEMM.
+ * Not differentiable through the weight (it is frozen); gradients flow to x.
+ */
+import { add, linear, reshape, tensor, tidy, type Tensor } from "@tessera/tensor";
+import { fail } from "./errors";
+import { prepareLinear, type PreparedLinear } from "./kernels/prepared";
+import { qgemvReference } from "./kernels/reference";
+import { qgemvWasm } from "./kernels/wasm/runtime";
+import type { QuantizedTensor } from "./quantized-tensor";
+
+const FUSED_MAX_ROWS = 4;
+
+export class QuantizedLinearWeight {
+  readonly prepared: PreparedLinear;
+  constructor(readonly q: QuantizedTensor) {
+    this.prepared = prepareLinear(q);
+  }
+
+  get outFeatures(): number {
+    return this.prepared.N;
+  }
+
+  get inFeatures(): number {
+    return this.prepared.K;
+  }
+
+  /** Whether few-row products run a fused kernel (else dequantize + GEMM). */
+  get fused(): boolean {
+    return this.prepared.kind !== "dequantize";
+  }
+}
+
+/** x [..., in] -> [..., out] with a quantized weight. */
+export function quantizedLinear(x: Tensor, w: QuantizedLinearWeight, bias?: Tensor | null): Tensor {
+  const { N, K } = w.prepared;
+  if (x.shape[x.rank - 1] !== K) fail("quantizedLinear", `x [${x.shape}] has ${x.shape[x.rank - 1]} features; the weight [${N}, ${K}] expects ${K}`);
+  const M = x.size / K;
+  return tidy(() => {
+    let y: Tensor;
+    if (w.fused && x.backend === "cpu" && M <= FUSED_MAX_ROWS && x.dtype === "float32") {
+      const xv = x.dataSync() as Float32Array;
+      const out = new Float32Array(M * N);
+      const k = qgemvWasm();
+      if (k) k.run(w.prepared, xv, M, out);
+      else for (let m = 0; m < M; m++) qgemvReference(w.prepared, xv.subarray(m * K, (m + 1) * K), out.subarray(m * N, (m + 1) * N));
+      y = reshape(tensor(out, { shape: [M, N] }), [...x.shape.slice(0, -1), N]);
+      return bias ? add(y, bias) : y;
+    }
+    return linear(x, w.q.dequantize({ backend: x.backend }), bias ?? null);
+  });
+}

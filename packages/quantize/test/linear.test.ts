@@ -1,0 +1,86 @@
+/**
+ * Quantized linear layers: the fused WebAssembly kernels and their TypeScript reference against
+ * x @ dequantize(W)^T (float64 sums; within 1e-5 relative to the output scale), for int8, int4
+ * (symmetric and asymmetric), NF4 and FP4 (with double quantization), per channel and per group;
+ * formats without a fused kernel fall back to dequantize + GEMM; errors.
+ */
+import { describe, expect, it } from "vitest";
+import * as T from "@tessera/tensor";
+import { assertClose } from "@tessera/tensor/testing";
+import * as Q from "../src/index";
+
+/** x @ dequantize(W)^T + b in float64 from the dequantized values. */
+function oracle(x: T.Tensor, q: Q.QuantizedTensor, b: T.Tensor | null): Float64Array {
+  const [N, K] = q.shape;
+  const w = q.values();
+  const xv = x.dataSync();
+  const bv = b?.dataSync();
+  const M = xv.length / K;
+  const out = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+    let s = 0;
+    for (let k = 0; k < K; k++) s += xv[m * K + k] * w[n * K + k];
+    out[m * N + n] = s + (bv ? bv[n] : 0);
+  }
+  return out;
+}
+
+const maxAbs = (a: ArrayLike<number>) => Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+
+const FORMATS: [Q.QuantFormat, boolean][] = [
+  [{ type: "int", bits: 8, symmetric: true, granularity: { kind: "channel", axis: 0 } }, true],
+  [{ type: "int", bits: 8, symmetric: true, granularity: { kind: "group", size: 32 } }, true],
+  [{ type: "int", bits: 8, symmetric: true, granularity: { kind: "tensor" } }, true],
+  [{ type: "int", bits: 4, symmetric: true, granularity: { kind: "group", size: 32 } }, true],
+  [{ type: "int", bits: 4, symmetric: false, granularity: { kind: "group", size: 16 } }, true],
+  [{ type: "int", bits: 4, symmetric: false, granularity: { kind: "channel", axis: 0 } }, true],
+  [{ type: "nf4", blockSize: 64, doubleQuant: false }, true],
+  [{ type: "nf4", blockSize: 64, doubleQuant: true }, true],
+  [{ type: "fp4", blockSize: 32, doubleQuant: false }, true],
+  [{ type: "int", bits: 8, symmetric: false, granularity: { kind: "channel", axis: 0 } }, false],
+  [{ type: "int", bits: 3, symmetric: true, granularity: { kind: "group", size: 32 } }, false],
+  [{ type: "ternary", granularity: { kind: "channel", axis: 0 } }, false],
+  [{ type: "fp8", variant: "e4m3", granularity: { kind: "channel", axis: 0 } }, false],
+];
+
+describe("quantizedLinear", () => {
+  const W = T.normal([72, 128], 0, 0.5, { seed: 1 });
+  const b = T.normal([72], 0, 1, { seed: 2 });
+  for (const [f, fused] of FORMATS) {
+    it(`${Q.describe(f)}: ${fused ? "fused kernel (WASM and reference)" : "dequantize + GEMM"} = x @ dequantize(W)^T + b`, async () => {
+      const q = Q.quantize(W, f);
+      const w = new Q.QuantizedLinearWeight(q);
+      expect(w.fused).toBe(fused);
+      for (const rows of [[1, 128], [3, 128], [2, 5, 128]]) {
+        const x = T.normal(rows, 0, 1, { seed: rows.length + rows[0] });
+        const want = oracle(x, q, b);
+        const tol = { atol: 1e-5 * maxAbs(want), rtol: 1e-5 };
+        const y = Q.quantizedLinear(x, w, b);
+        expect(y.shape).toEqual([...rows.slice(0, -1), 72]);
+        await assertClose(y, T.reshape(T.tensor(Float32Array.from(want)), y.shape), { ...tol, label: `wasm ${rows}` });
+        Q.setQuantizedWasm(false);
+        await assertClose(Q.quantizedLinear(x, w, b), T.reshape(T.tensor(Float32Array.from(want)), y.shape), { ...tol, label: `reference ${rows}` });
+        Q.setQuantizedWasm(true);
+      }
+    });
+  }
+
+  it("the kernels keep many weights resident and stay right when the budget forces refills", async () => {
+    const ws = [0, 1, 2, 3].map((i) => new Q.QuantizedLinearWeight(Q.quantize(T.normal([64, 256], 0, 1, { seed: 10 + i }), { type: "nf4", blockSize: 64, doubleQuant: false })));
+    Q.setQuantizedWeightBudget(20000); // about two weights
+    const x = T.normal([1, 256], 0, 1, { seed: 3 });
+    for (let round = 0; round < 3; round++) {
+      for (const w of ws) {
+        const want = oracle(x, w.q, null);
+        await assertClose(Q.quantizedLinear(x, w), T.reshape(T.tensor(Float32Array.from(want)), [1, 64]), { atol: 1e-5 * maxAbs(want), rtol: 1e-5 });
+      }
+    }
+    Q.setQuantizedWeightBudget(1 << 30);
+  });
+
+  it("errors: wrong feature count, non-matrix weights", () => {
+    const w = new Q.QuantizedLinearWeight(Q.quantize(T.normal([8, 32], 0, 1, { seed: 1 }), { type: "nf4", blockSize: 32, doubleQuant: false }));
+    expect(() => Q.quantizedLinear(T.zeros([1, 31]), w)).toThrow(/quantizedLinear: x \[1,31\] has 31 features; the weight \[8, 32\] expects 32/);
+    expect(() => new Q.QuantizedLinearWeight(Q.quantize(T.normal([2, 4, 8], 0, 1, { seed: 1 }), { type: "nf4", blockSize: 8, doubleQuant: false }))).toThrow(/a linear weight must be \[out, in\], got \[2,4,8\]/);
+  });
+});

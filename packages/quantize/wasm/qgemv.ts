@@ -1,0 +1,82 @@
+// AssemblyScript source of @tessera/quantize's weight-only quantized matrix-vector kernels
+// (compiled by scripts/build-wasm.mjs into src/kernels/wasm/binary.ts). Weights are
+// W [N, K] (nn.Linear layout), codes row-major, one scale (and zero point) per group of G
+// elements along K. The weight is never expanded to float32 in memory: each row is decoded
+// group by group inside the dot product ("dequantize in the kernel").
+//
+//   y[n] = sum_g s[n, g] * (sum_{k in g} x[k] v(q[n, k]) - z[n, g] * sum_{k in g} x[k])
+//
+// q8: signed int8 codes, v(q) = q, no zero points.
+// q4: two codes per byte (element 2i in the high nibble); v comes from a 256-entry table of
+//     value pairs (v(hi), v(lo)) per byte, so NF4, FP4 and int4 share one kernel;
+//     zero points optional (asymmetric int4), their term uses the precomputed group sums xs.
+
+/** Sum of x over each group: xs[g] = sum_{k in group g} x[k]. */
+export function group_sums(x: usize, xs: usize, K: i32, G: i32): void {
+  const groups = K / G;
+  for (let g = 0; g < groups; g++) {
+    let s: f32 = 0;
+    const base = x + (<usize>(g * G) << 2);
+    for (let k = 0; k < G; k++) s += load<f32>(base + (<usize>k << 2));
+    store<f32>(xs + (<usize>g << 2), s);
+  }
+}
+
+function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+/** y[n0:n1] for int8 codes (G a multiple of 16). */
+export function gemv_q8(x: usize, q: usize, s: usize, y: usize, K: i32, G: i32, n0: i32, n1: i32): void {
+  const groups = K / G;
+  for (let n = n0; n < n1; n++) {
+    const row = q + <usize>n * K;
+    let acc: f32 = 0;
+    for (let g = 0; g < groups; g++) {
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      const k0 = g * G;
+      for (let k = k0; k < k0 + G; k += 16) {
+        const b = v128.load(row + <usize>k);
+        const lo = i16x8.extend_low_i8x16_s(b);
+        const hi = i16x8.extend_high_i8x16_s(b);
+        const xo = x + (<usize>k << 2);
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), v128.load(xo)));
+        a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), v128.load(xo, 16)));
+        a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), v128.load(xo, 32)));
+        a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), v128.load(xo, 48)));
+      }
+      acc += load<f32>(s + ((<usize>n * groups + g) << 2)) * hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+    }
+    store<f32>(y + (<usize>n << 2), acc);
+  }
+}
+
+/** y[n0:n1] for 4-bit codes through the pair table (G a multiple of 8); z = 0 for no zero points. */
+export function gemv_q4(x: usize, q: usize, table: usize, s: usize, z: usize, xs: usize, y: usize, K: i32, G: i32, n0: i32, n1: i32): void {
+  const groups = K / G;
+  const rowBytes = <usize>(K >> 1);
+  for (let n = n0; n < n1; n++) {
+    const row = q + <usize>n * rowBytes;
+    let acc: f32 = 0;
+    for (let g = 0; g < groups; g++) {
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+      const k0 = g * G;
+      for (let k = k0; k < k0 + G; k += 8) {
+        const bp = row + <usize>(k >> 1);
+        // Four bytes = eight codes; each byte's pair of values is 8 bytes of the table.
+        const v0 = v128.load64_zero(table + (<usize>load<u8>(bp) << 3));
+        const w0 = v128.load64_lane(table + (<usize>load<u8>(bp, 1) << 3), v0, 1);
+        const v1 = v128.load64_zero(table + (<usize>load<u8>(bp, 2) << 3));
+        const w1 = v128.load64_lane(table + (<usize>load<u8>(bp, 3) << 3), v1, 1);
+        const xo = x + (<usize>k << 2);
+        a0 = f32x4.add(a0, f32x4.mul(w0, v128.load(xo)));
+        a1 = f32x4.add(a1, f32x4.mul(w1, v128.load(xo, 16)));
+      }
+      let dot = hsum(f32x4.add(a0, a1));
+      const gi = (<usize>n * groups + g) << 2;
+      if (z) dot -= load<f32>(z + gi) * load<f32>(xs + (<usize>g << 2));
+      acc += load<f32>(s + gi) * dot;
+    }
+    store<f32>(y + (<usize>n << 2), acc);
+  }
+}
