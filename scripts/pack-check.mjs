@@ -61,6 +61,19 @@ const b = new NeuralMemory({ dModel: 4, numHeads: 1, ...MEMORY_PRESETS.deltaNet,
 if (a.shape.join() !== "1,7,4" || b.shape.join() !== "1,7,4") throw new Error("bad");
 console.log("ok");`,
   },
+  "@tessera/quantize": {
+    esm: `import { normal } from "@tessera/tensor";
+import { quantize, QuantizedLinearWeight, quantizedLinear, NF4_CODE } from "@tessera/quantize";
+const w = new QuantizedLinearWeight(quantize(normal([16, 64], 0, 1, { seed: 1 }), { type: "nf4", blockSize: 64, doubleQuant: true }));
+const y = quantizedLinear(normal([1, 64], 0, 1, { seed: 2 }), w);
+if (y.shape.join() !== "1,16" || !w.fused || NF4_CODE.length !== 16) throw new Error("bad");
+console.log("ok");`,
+    cjs: `const { tensor } = require("@tessera/tensor");
+const { quantize } = require("@tessera/quantize");
+const q = quantize(tensor([[1, -2, 3, -4]]), { type: "int", bits: 8, symmetric: true, granularity: { kind: "tensor" } });
+if (Array.from(q.codes()).join() !== "32,-64,95,-127") throw new Error("bad " + Array.from(q.codes()));
+console.log("ok");`,
+  },
   "@tessera/models": {
     esm: `import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";

@@ -28,6 +28,10 @@ describe("tessera-bench", () => {
     const ort = models.filter((r) => r.impl === "onnxruntime-node");
     expect(ort.length).toBe(2);
     for (const r of ort) expect(r.note).toMatch(/max \|diff\| vs tessera/);
+    // Weight-only quantized decoding of the attention models, with the logits' error against float32.
+    const quant = models.filter((r) => r.case.endsWith("quantized"));
+    expect(new Set(quant.map((r) => r.impl))).toEqual(new Set(["tessera int8", "tessera int4 g64", "tessera nf4 b64 dq"]));
+    for (const r of quant) expect(r.note).toMatch(/logits rel. RMS error vs float32 0\.\d+/);
     const ssm = rows.filter((r) => r.suite === "ssm");
     for (const i of ["selective scan (fused)", "mamba mixer", "mamba2 mixer", "retention layer", "gla layer", "attention (tiled)"]) expect(ssm.some((r) => r.impl === i)).toBe(true);
     for (const r of ssm) expect(r.peak_bytes).toBeGreaterThan(0);
