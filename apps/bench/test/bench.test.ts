@@ -21,7 +21,10 @@ describe("tessera-bench", () => {
       if (r.suite === "matmul") expect(r.gflops).toBeGreaterThan(0);
       if (r.suite === "ops") expect(r.gbps).toBeGreaterThan(0);
     }
-    expect(new Set(rows.map((r) => r.suite))).toEqual(new Set(["matmul", "ops", "attention", "ssm", "models"]));
+    expect(new Set(rows.map((r) => r.suite))).toEqual(new Set(["matmul", "ops", "attention", "ssm", "quantize", "models"]));
+    const quant8 = rows.filter((r) => r.suite === "quantize");
+    expect(new Set(quant8.map((r) => r.impl))).toEqual(new Set(["tessera", "onnxruntime-node", "tessera int8 per channel", "tessera int4 g64", "tessera nf4 b64 dq"]));
+    for (const r of quant8) expect(r.gbps).toBeGreaterThan(0);
     const models = rows.filter((r) => r.suite === "models");
     for (const c of ["gpt2-tiny prefill T=16", "gpt2-tiny decode @16", "llama-tiny decode @16", "mamba-tiny prefill T=16"]) expect(models.some((r) => r.case === c && r.impl === "tessera")).toBe(true);
     // GPT-2 in onnxruntime-node computes the same logits (prefill and a cached decode step).
@@ -50,7 +53,7 @@ describe("tessera-bench", () => {
 
   it("parses options and rejects unknown suites", () => {
     expect(parseArgs(["matmul", "--json", "out.json", "--quick"])).toMatchObject({ suites: ["matmul"], json: "out.json", quick: true });
-    expect(() => parseArgs(["nope"])).toThrow("unknown suite 'nope' (suites: matmul, ops, attention, ssm, models)");
+    expect(() => parseArgs(["nope"])).toThrow("unknown suite 'nope' (suites: matmul, ops, attention, ssm, quantize, models)");
     expect(() => parseArgs(["--json"])).toThrow("--json needs a value");
   });
 });

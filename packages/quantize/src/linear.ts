@@ -52,6 +52,13 @@ export function quantizedLinear(x: Tensor, w: QuantizedLinearWeight, bias?: Tens
       y = reshape(tensor(out, { shape: [M, N] }), [...x.shape.slice(0, -1), N]);
       return bias ? add(y, bias) : y;
     }
-    return linear(x, w.q.dequantize({ backend: x.backend }), bias ?? null);
+    return linear(x, dequantizeWeight(w, x.backend), bias ?? null);
   });
+}
+
+/** The float32 weight [out, in] for a GEMM: decoded by the WASM kernel where one fits, else in TypeScript. */
+function dequantizeWeight(w: QuantizedLinearWeight, backend: string): Tensor {
+  const k = w.fused ? qgemvWasm() : null;
+  if (!k) return w.q.dequantize({ backend });
+  return tensor(k.dequantize(w.prepared), { shape: [w.prepared.N, w.prepared.K], backend });
 }

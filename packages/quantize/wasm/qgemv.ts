@@ -80,3 +80,75 @@ export function gemv_q4(x: usize, q: usize, table: usize, s: usize, z: usize, xs
     store<f32>(y + (<usize>n << 2), acc);
   }
 }
+
+/**
+ * y[n0:n1] for unsigned 4-bit integer codes u with zero points (symmetric int4 uses z = 8):
+ * y[n] = sum_g s (sum_k x[k] u[n,k] - z sum_g x). The codes are widened arithmetically, 32 per
+ * step, against x split into even and odd positions (xe[i] = x[2i], xo[i] = x[2i+1]) so the high
+ * and low nibbles of a byte meet their inputs without shuffles. G must be a multiple of 32.
+ */
+export function gemv_u4(xe: usize, xo: usize, q: usize, s: usize, z: usize, xs: usize, y: usize, K: i32, G: i32, n0: i32, n1: i32): void {
+  const groups = K / G;
+  const rowBytes = <usize>(K >> 1);
+  const mask = i8x16.splat(15);
+  for (let n = n0; n < n1; n++) {
+    const row = q + <usize>n * rowBytes;
+    let acc: f32 = 0;
+    for (let g = 0; g < groups; g++) {
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      const b0 = <usize>((g * G) >> 1);
+      for (let b = b0; b < b0 + <usize>(G >> 1); b += 16) {
+        const bytes = v128.load(row + b);
+        const hi = i8x16.shr_u(bytes, 4);
+        const lo = v128.and(bytes, mask);
+        const hl = i16x8.extend_low_i8x16_u(hi);
+        const hh = i16x8.extend_high_i8x16_u(hi);
+        const ll = i16x8.extend_low_i8x16_u(lo);
+        const lh = i16x8.extend_high_i8x16_u(lo);
+        const e = xe + (b << 2);
+        const o = xo + (b << 2);
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hl)), v128.load(e)));
+        a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hl)), v128.load(e, 16)));
+        a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hh)), v128.load(e, 32)));
+        a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hh)), v128.load(e, 48)));
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(ll)), v128.load(o)));
+        a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(ll)), v128.load(o, 16)));
+        a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lh)), v128.load(o, 32)));
+        a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lh)), v128.load(o, 48)));
+      }
+      const gi = (<usize>n * groups + g) << 2;
+      const dot = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3))) - load<f32>(z + gi) * load<f32>(xs + (<usize>g << 2));
+      acc += load<f32>(s + gi) * dot;
+    }
+    store<f32>(y + (<usize>n << 2), acc);
+  }
+}
+
+/**
+ * Dequantization of rows [n0, n1) into float32 out [N, K] (prefill: the weight is expanded once
+ * per call for the GEMM). kind 0: int8 codes; 1: 4-bit codes through the pair table; values are
+ * (v - z) s per group (z = 0 when absent).
+ */
+export function dequant_rows(kind: i32, q: usize, table: usize, s: usize, z: usize, out: usize, K: i32, G: i32, n0: i32, n1: i32): void {
+  const groups = K / G;
+  for (let n = n0; n < n1; n++) {
+    for (let g = 0; g < groups; g++) {
+      const gi = (<usize>n * groups + g) << 2;
+      const sc = load<f32>(s + gi);
+      const zp: f32 = z ? load<f32>(z + gi) : 0;
+      const k0 = g * G;
+      const o = out + ((<usize>n * K + k0) << 2);
+      if (kind == 0) {
+        const row = q + <usize>n * K + k0;
+        for (let k = 0; k < G; k++) store<f32>(o + (<usize>k << 2), (<f32>load<i8>(row + k) - zp) * sc);
+      } else {
+        const row = q + ((<usize>n * K + k0) >> 1);
+        for (let b = 0; b < G >> 1; b++) {
+          const t = table + (<usize>load<u8>(row + b) << 3);
+          store<f32>(o + (<usize>b << 3), (load<f32>(t) - zp) * sc);
+          store<f32>(o + (<usize>b << 3), (load<f32>(t, 4) - zp) * sc, 4);
+        }
+      }
+    }
+  }
+}

@@ -4,6 +4,7 @@ import { opsSuite } from "./ops";
 import { attentionSuite } from "./attention";
 import { ssmSuite } from "./ssm";
 import { modelsSuite } from "./models";
+import { quantizeSuite } from "./quantize";
 
 /** Every suite, in the order `pnpm bench` runs them. */
-export const SUITES: Suite[] = [matmulSuite, opsSuite, attentionSuite, ssmSuite, modelsSuite];
+export const SUITES: Suite[] = [matmulSuite, opsSuite, attentionSuite, ssmSuite, quantizeSuite, modelsSuite];

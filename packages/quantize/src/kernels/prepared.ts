@@ -11,7 +11,8 @@ import { isTable4 } from "../formats/types";
 import type { QuantizedTensor } from "../quantized-tensor";
 
 export interface PreparedLinear {
-  kind: "q8" | "q4" | "dequantize";
+  /** q8: int8 codes; u4: int4 codes widened arithmetically (zero points; symmetric = 8); q4: 4-bit codes through a value table. */
+  kind: "q8" | "u4" | "q4" | "dequantize";
   N: number;
   K: number;
   /** Group length along K (one scale per row and group). */
@@ -19,7 +20,7 @@ export interface PreparedLinear {
   codes: Uint8Array;
   scales: Float32Array;
   zeros: Float32Array | null;
-  /** q4: v(hi), v(lo) for each byte value, 512 floats. */
+  /** 4-bit kinds: v(hi), v(lo) for each byte value, 512 floats (u4 uses it to dequantize). */
   table: Float32Array | null;
   source: QuantizedTensor;
   /** Stable identity for residency in the kernels' memory. */
@@ -68,7 +69,10 @@ export function prepareLinear(q: QuantizedTensor): PreparedLinear {
     return { ...base, kind: "q4", codes: q.data, scales, zeros: null, table: pairTable((u) => code[u]) };
   }
   if (f.type === "int" && f.bits === 4) {
-    return { ...base, kind: "q4", codes: q.data, scales, zeros: f.symmetric ? null : q.zeros, table: pairTable((u) => (f.symmetric ? u - 8 : u)) };
+    // Symmetric codes are offset binary (u = q + 8): the same as a zero point of 8.
+    const zeros = f.symmetric ? new Float32Array(scales.length).fill(8) : q.zeros;
+    if (G % 32 === 0) return { ...base, kind: "u4", codes: q.data, scales, zeros, table: pairTable((u) => u) };
+    return { ...base, kind: "q4", codes: q.data, scales, zeros, table: pairTable((u) => u) };
   }
   return fallback;
 }

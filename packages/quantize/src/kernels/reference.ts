@@ -17,7 +17,7 @@ export function qgemvReference(w: PreparedLinear, x: Float32Array, y: Float32Arr
         if (w.kind === "q8") v = (w.codes[n * K + k] << 24) >> 24;
         else {
           const byte = w.codes[(n * K + k) >> 1];
-          v = w.table![2 * byte + (k & 1)];
+          v = w.kind === "u4" ? (k & 1 ? byte & 15 : byte >> 4) : w.table![2 * byte + (k & 1)];
         }
         dot += x[k] * v;
         xs += x[k];

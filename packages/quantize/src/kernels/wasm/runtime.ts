@@ -11,6 +11,8 @@ interface Exports {
   group_sums(x: number, xs: number, K: number, G: number): void;
   gemv_q8(x: number, q: number, s: number, y: number, K: number, G: number, n0: number, n1: number): void;
   gemv_q4(x: number, q: number, table: number, s: number, z: number, xs: number, y: number, K: number, G: number, n0: number, n1: number): void;
+  dequant_rows(kind: number, q: number, table: number, s: number, z: number, out: number, K: number, G: number, n0: number, n1: number): void;
+  gemv_u4(xe: number, xo: number, q: number, s: number, z: number, xs: number, y: number, K: number, G: number, n0: number, n1: number): void;
 }
 
 const PAGE = 65536;
@@ -81,17 +83,38 @@ class QgemvKernels {
     const scratch = Math.ceil(Math.max(this.end, r.table + 2048, r.scales + 4 * w.scales.length) / 16) * 16;
     const xOff = scratch;
     const xsOff = xOff + 4 * K;
-    const yOff = xsOff + 4 * (K / G) + 16;
+    const splitOff = xsOff + 4 * (K / G) + 16; // u4: x at even positions, then at odd ones
+    const yOff = splitOff + 4 * K + 16;
     const f32 = this.grow(yOff + 4 * N);
     for (let m = 0; m < M; m++) {
-      f32.set(x.subarray(m * K, (m + 1) * K), xOff / 4);
+      const xm = x.subarray(m * K, (m + 1) * K);
+      f32.set(xm, xOff / 4);
       if (w.kind === "q8") this.ex.gemv_q8(xOff, r.codes, r.scales, yOff, K, G, 0, N);
-      else {
+      else if (w.kind === "u4") {
+        const h = K / 2;
+        const e = splitOff / 4;
+        for (let i = 0; i < h; i++) {
+          f32[e + i] = xm[2 * i];
+          f32[e + h + i] = xm[2 * i + 1];
+        }
+        this.ex.group_sums(xOff, xsOff, K, G);
+        this.ex.gemv_u4(splitOff, splitOff + 2 * K, r.codes, r.scales, r.zeros, xsOff, yOff, K, G, 0, N);
+      } else {
         if (w.zeros) this.ex.group_sums(xOff, xsOff, K, G);
         this.ex.gemv_q4(xOff, r.codes, r.table, r.scales, r.zeros, xsOff, yOff, K, G, 0, N);
       }
       y.set(new Float32Array(this.memory.buffer, yOff, N), m * N);
     }
+  }
+
+  /** The float32 weight [N, K] of a prepared q8 / u4 / q4 weight, decoded from its resident codes. */
+  dequantize(w: PreparedLinear): Float32Array {
+    const r = this.place(w);
+    const { N, K, G } = w;
+    const outOff = Math.ceil(Math.max(this.end, r.table + 2048, r.scales + 4 * w.scales.length) / 16) * 16;
+    this.grow(outOff + 4 * N * K);
+    this.ex.dequant_rows(w.kind === "q8" ? 0 : 1, r.codes, r.table, r.scales, r.zeros, outOff, K, G, 0, N);
+    return new Float32Array(this.memory.buffer, outOff, N * K).slice();
   }
 
   forget(w: PreparedLinear): void {
