@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { initCpuThreads, listBackends, ready, setBackend, type Backend } from "@tessera/tensor";
 import { registerWebGPU } from "@tessera/tensor/webgpu";
 import { registerGpuJs, type GpuJsLike } from "@tessera/tensor/gpujs";
+import { initQuantizedThreads } from "@tessera/quantize";
 
 const SWIFTSHADER = "/usr/lib/chromium/vk_swiftshader_icd.json";
 const keepAlive: unknown[] = []; // Dawn's GPU object must outlive all pending work
@@ -32,7 +33,10 @@ export async function useBackend(name: string): Promise<Backend> {
     registerWebGPU({ gpu });
   }
   if (!listBackends().includes(name)) throw new Error(`unknown backend '${name}' (available: ${BACKENDS.join(", ")})`);
-  if (name === "cpu") cpuThreads = await initCpuThreads(); // start the GEMM worker pool before timing
+  if (name === "cpu") {
+    cpuThreads = await initCpuThreads(); // start the GEMM worker pool before timing
+    await initQuantizedThreads(); // and @tessera/quantize's kernel pool
+  }
   setBackend(name);
   return ready(name);
 }

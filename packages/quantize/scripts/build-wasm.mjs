@@ -10,6 +10,6 @@ buildWasm({
   entry: "wasm/qgemv.ts",
   out: join("src", "kernels", "wasm", "binary.ts"),
   name: "QGEMV_WASM",
-  variants: { plain: [] },
+  variants: { plain: [], shared: ["--sharedMemory", "--enable", "threads", "--maximumMemory", "32768"] },
   sources: "wasm/qgemv.ts",
 });

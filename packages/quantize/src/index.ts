@@ -14,7 +14,7 @@ export { quantizedEntries, quantizedNames, readQuantized } from "./io";
 export { QuantizedLinearWeight, quantizedLinear } from "./linear";
 export { prepareLinear, type PreparedLinear } from "./kernels/prepared";
 export { qgemvReference } from "./kernels/reference";
-export { setQuantizedWasm, setQuantizedWeightBudget } from "./kernels/wasm/runtime";
+export { setQuantizedWasm, setQuantizedWeightBudget, initQuantizedThreads } from "./kernels/wasm/runtime";
 export { gptq, rtn, HessianAccumulator, type GPTQOptions } from "./ptq/gptq";
 export { awq, type AWQOptions, type AWQResult } from "./ptq/awq";
 export { kurtosis, infinityNorm, sqnr } from "./diagnostics";

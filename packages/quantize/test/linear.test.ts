@@ -4,7 +4,7 @@
  * (symmetric and asymmetric), NF4 and FP4 (with double quantization), per channel and per group;
  * formats without a fused kernel fall back to dequantize + GEMM; errors.
  */
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import * as T from "@tessera/tensor";
 import { assertClose } from "@tessera/tensor/testing";
 import * as Q from "../src/index";
@@ -43,6 +43,11 @@ const FORMATS: [Q.QuantFormat, boolean][] = [
   [{ type: "fp8", variant: "e4m3", granularity: { kind: "channel", axis: 0 } }, false],
 ];
 
+let threads = 1;
+beforeAll(async () => {
+  threads = await Q.initQuantizedThreads();
+});
+
 describe("quantizedLinear", () => {
   const W = T.normal([72, 128], 0, 0.5, { seed: 1 });
   const b = T.normal([72], 0, 1, { seed: 2 });
@@ -76,6 +81,26 @@ describe("quantizedLinear", () => {
       }
     }
     Q.setQuantizedWeightBudget(1 << 30);
+  });
+
+  it("large products split rows over worker threads: results equal the one-thread TypeScript reference", async () => {
+    expect(threads).toBeGreaterThanOrEqual(1);
+    const Wbig = T.normal([1024, 1024], 0, 0.05, { seed: 7 });
+    const x = T.normal([2, 1024], 0, 1, { seed: 8 });
+    for (const f of [FORMATS[0][0], FORMATS[3][0], FORMATS[6][0]]) {
+      const w = new Q.QuantizedLinearWeight(Q.quantize(Wbig, f));
+      const fast = Q.quantizedLinear(x, w);
+      Q.setQuantizedWasm(false);
+      const ref = Q.quantizedLinear(x, w);
+      Q.setQuantizedWasm(true);
+      await assertClose(fast, ref, { atol: 1e-5 * maxAbs(ref.dataSync()), rtol: 1e-5, label: Q.describe(f) });
+      // Prefill: the threaded WASM dequantization equals the TypeScript one exactly.
+      const x8 = T.normal([8, 1024], 0, 1, { seed: 9 });
+      const pre = Q.quantizedLinear(x8, w);
+      Q.setQuantizedWasm(false);
+      await assertClose(pre, Q.quantizedLinear(x8, w), { atol: 1e-5 * maxAbs(pre.dataSync()), rtol: 1e-5 });
+      Q.setQuantizedWasm(true);
+    }
   });
 
   it("errors: wrong feature count, non-matrix weights", () => {

@@ -1,11 +1,26 @@
 /**
  * The quantized matrix-vector kernels on WebAssembly SIMD (wasm/qgemv.ts). Prepared weights stay
  * resident in the module's memory (they are immutable), up to a budget; past it the resident set
- * is dropped and refilled. Where WebAssembly SIMD is missing, `qgemvWasm()` returns null and
- * callers use the TypeScript reference.
+ * is dropped and refilled. Where memory can be shared (Node, cross-origin isolated pages) the
+ * module runs on a worker pool (@tessera/tensor's startWasmPool): rows of the output are split
+ * over the threads, each computed exactly as on one thread. Where WebAssembly SIMD is missing,
+ * `qgemvWasm()` returns null and callers use the TypeScript reference.
  */
+import { canShareWasmMemory, startWasmPool, type WasmPool } from "@tessera/tensor";
 import type { PreparedLinear } from "../prepared";
-import { QGEMV_WASM_PLAIN } from "./binary";
+import { QGEMV_WASM_PLAIN, QGEMV_WASM_SHARED } from "./binary";
+
+/** Job op codes of the worker dispatch below. */
+const OP = { q8: 1, q4: 2, u4: 3, dequant: 4 } as const;
+const DISPATCH = `
+    switch (j[0]) {
+      case ${OP.q8}: ex.gemv_q8(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8]); break;
+      case ${OP.q4}: ex.gemv_q4(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9], j[10], j[11]); break;
+      case ${OP.u4}: ex.gemv_u4(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9], j[10], j[11]); break;
+      case ${OP.dequant}: ex.dequant_rows(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9], j[10]); break;
+    }`;
+/** Products smaller than this many weights stay on one thread (waking workers costs ~10-50 us). */
+const THREAD_MIN_WEIGHTS = 1 << 20;
 
 interface Exports {
   group_sums(x: number, xs: number, K: number, G: number): void;
@@ -38,10 +53,23 @@ interface Resident {
 class QgemvKernels {
   private readonly resident = new Map<number, Resident>();
   private end = BASE;
+  pool: WasmPool | null = null;
   constructor(
+    readonly module: WebAssembly.Module,
     private readonly ex: Exports,
-    private readonly memory: WebAssembly.Memory,
+    readonly memory: WebAssembly.Memory,
   ) {}
+
+  /** Runs job(n0, n1) over row ranges: shares t > 0 on workers, t = 0 here. */
+  private rows(N: number, work: number, op: number, args: (n0: number, n1: number) => number[], own: (a: number[]) => void): void {
+    const threads = this.pool && work >= THREAD_MIN_WEIGHTS ? Math.min(this.pool.workers + 1, Math.ceil(N / 8)) : 1;
+    const per = Math.ceil(N / threads);
+    const share = (t: number) => args(Math.min(N, t * per), Math.min(N, (t + 1) * per));
+    if (threads > 1 && this.pool) {
+      for (let t = 1; t < threads; t++) this.pool.job(t - 1, op, share(t));
+      this.pool.run(() => own(share(0)));
+    } else own(share(0));
+  }
 
   private grow(to: number): Float32Array {
     const need = Math.ceil(to / PAGE) - this.memory.buffer.byteLength / PAGE;
@@ -89,7 +117,7 @@ class QgemvKernels {
     for (let m = 0; m < M; m++) {
       const xm = x.subarray(m * K, (m + 1) * K);
       f32.set(xm, xOff / 4);
-      if (w.kind === "q8") this.ex.gemv_q8(xOff, r.codes, r.scales, yOff, K, G, 0, N);
+      if (w.kind === "q8") this.rows(N, N * K, OP.q8, (n0, n1) => [xOff, r.codes, r.scales, yOff, K, G, n0, n1], (a) => this.ex.gemv_q8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]));
       else if (w.kind === "u4") {
         const h = K / 2;
         const e = splitOff / 4;
@@ -98,10 +126,10 @@ class QgemvKernels {
           f32[e + h + i] = xm[2 * i + 1];
         }
         this.ex.group_sums(xOff, xsOff, K, G);
-        this.ex.gemv_u4(splitOff, splitOff + 2 * K, r.codes, r.scales, r.zeros, xsOff, yOff, K, G, 0, N);
+        this.rows(N, N * K, OP.u4, (n0, n1) => [splitOff, splitOff + 2 * K, r.codes, r.scales, r.zeros, xsOff, yOff, K, G, n0, n1], (a) => this.ex.gemv_u4(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]));
       } else {
         if (w.zeros) this.ex.group_sums(xOff, xsOff, K, G);
-        this.ex.gemv_q4(xOff, r.codes, r.table, r.scales, r.zeros, xsOff, yOff, K, G, 0, N);
+        this.rows(N, N * K, OP.q4, (n0, n1) => [xOff, r.codes, r.table, r.scales, r.zeros, xsOff, yOff, K, G, n0, n1], (a) => this.ex.gemv_q4(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]));
       }
       y.set(new Float32Array(this.memory.buffer, yOff, N), m * N);
     }
@@ -113,7 +141,8 @@ class QgemvKernels {
     const { N, K, G } = w;
     const outOff = Math.ceil(Math.max(this.end, r.table + 2048, r.scales + 4 * w.scales.length) / 16) * 16;
     this.grow(outOff + 4 * N * K);
-    this.ex.dequant_rows(w.kind === "q8" ? 0 : 1, r.codes, r.table, r.scales, r.zeros, outOff, K, G, 0, N);
+    const kind = w.kind === "q8" ? 0 : 1;
+    this.rows(N, N * K, OP.dequant, (n0, n1) => [kind, r.codes, r.table, r.scales, r.zeros, outOff, K, G, n0, n1], (a) => this.ex.dequant_rows(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]));
     return new Float32Array(this.memory.buffer, outOff, N * K).slice();
   }
 
@@ -136,16 +165,50 @@ export function setQuantizedWeightBudget(bytes: number): void {
   budget = bytes;
 }
 
+let starting: Promise<number> | null = null;
+
+/** Starts the worker pool in the background (once); resolves to the thread count in effect. */
+function startThreads(k: QgemvKernels): Promise<number> {
+  starting ??= (async () => {
+    if (!canShareWasmMemory()) return 1;
+    const g = globalThis as { navigator?: { hardwareConcurrency?: number }; process?: { versions?: { node?: string } } };
+    let n = g.navigator?.hardwareConcurrency ?? 1;
+    if (g.process?.versions?.node) {
+      const spec = "node:os";
+      const os = (await import(/* @vite-ignore */ spec)) as typeof import("node:os");
+      n = os.availableParallelism?.() ?? os.cpus().length;
+    }
+    n = Math.max(1, Math.min(n, 16));
+    if (n < 2) return 1;
+    try {
+      k.pool = await startWasmPool(k.module, k.memory, n - 1, { dispatch: DISPATCH, slots: 12 });
+      return n;
+    } catch {
+      return 1;
+    }
+  })();
+  return starting;
+}
+
+/** Waits until the kernels run on all threads; resolves to the thread count (1 without threads or SIMD). */
+export async function initQuantizedThreads(): Promise<number> {
+  const k = qgemvWasm();
+  return k ? startThreads(k) : 1;
+}
+
 export function qgemvWasm(): QgemvKernels | null {
   if (!enabled) return null;
   if (instance !== undefined) return instance;
   if (typeof WebAssembly === "undefined") return (instance = null);
-  const bytes = decode(QGEMV_WASM_PLAIN);
+  const shared = canShareWasmMemory();
+  const bytes = decode(shared ? QGEMV_WASM_SHARED : QGEMV_WASM_PLAIN);
   if (!WebAssembly.validate(bytes)) return (instance = null);
   try {
-    const memory = new WebAssembly.Memory({ initial: 2 });
-    const ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory, abort: () => { throw new Error("wasm abort"); } } }).exports as unknown as Exports;
-    instance = new QgemvKernels(ex, memory);
+    const memory = shared ? new WebAssembly.Memory({ initial: 2, maximum: 32768, shared: true }) : new WebAssembly.Memory({ initial: 2 });
+    const module = new WebAssembly.Module(bytes);
+    const ex = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error("wasm abort"); } } }).exports as unknown as Exports;
+    instance = new QgemvKernels(module, ex, memory);
+    void startThreads(instance);
   } catch {
     instance = null;
   }

@@ -232,6 +232,11 @@ function decode(b64: string): Uint8Array<ArrayBuffer> {
 }
 
 /** Whether this environment can share WebAssembly memory with workers. */
+/** Whether WebAssembly memory can be shared with worker threads here (Node, or a cross-origin isolated page). */
+export function canShareWasmMemory(): boolean {
+  return canShare();
+}
+
 function canShare(): boolean {
   const g = globalThis as { crossOriginIsolated?: boolean; process?: { versions?: { node?: string } } };
   if (typeof SharedArrayBuffer === "undefined" || typeof Atomics === "undefined") return false;

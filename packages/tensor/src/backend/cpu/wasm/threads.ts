@@ -17,11 +17,22 @@ export const SLOTS = 10;
 /** Job op codes (slot 0 of a worker's job; the rest are the kernel's arguments). */
 export const OP = { none: 0, gemm: 1, softmax: 2, norm: 3, unary: 4, gemv: 5 } as const;
 
+/** Tensor's job dispatch: `ex` is the module's exports, `j` the job (op code, then arguments). */
+const TENSOR_DISPATCH = `
+    switch (j[0]) {
+      case ${OP.gemm}: if (j[5] > j[4]) { ex.pack_a(j[9], j[7], j[4], j[5], j[1]); ex.gemm_rows(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8]); } break;
+      case ${OP.softmax}: ex.softmax_rows(j[1], j[2], j[3], j[4], j[5], j[6]); break;
+      case ${OP.norm}: ex.norm_rows(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9]); break;
+      case ${OP.unary}: ex.unary_range(j[1], j[2], j[3], j[4], j[5]); break;
+      case ${OP.gemv}: if (j[7] > j[6]) { if (j[8]) ex.gemv_t(j[1], j[2], j[3], j[4], j[6], j[7]); else ex.gemv_n(j[1], j[2], j[3], j[4], j[5], j[6], j[7]); } break;
+    }`;
+
 /** The worker program (plain JS, run by Node's eval worker or a Blob URL worker in browsers). */
-const WORKER_SOURCE = `
+function workerSource(dispatch: string, slots: number): string {
+  return `
 function start(d) {
   const ex = new WebAssembly.Instance(d.module, { env: { memory: d.memory, abort() { throw new Error("wasm abort"); } } }).exports;
-  const ctl = new Int32Array(d.memory.buffer, ${CTL}, 256);
+  const ctl = new Int32Array(d.memory.buffer, ${CTL}, 4 + 64 * ${slots});
   Atomics.add(ctl, 2, 1);
   Atomics.notify(ctl, 2);
   let gen = Atomics.load(ctl, 0);
@@ -29,15 +40,9 @@ function start(d) {
     Atomics.wait(ctl, 0, gen);
     gen = Atomics.load(ctl, 0);
     if (gen < 0) return;
-    const b = 4 + d.id * ${SLOTS};
-    const j = ctl.slice(b, b + ${SLOTS});
-    switch (j[0]) {
-      case ${OP.gemm}: if (j[5] > j[4]) { ex.pack_a(j[9], j[7], j[4], j[5], j[1]); ex.gemm_rows(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8]); } break;
-      case ${OP.softmax}: ex.softmax_rows(j[1], j[2], j[3], j[4], j[5], j[6]); break;
-      case ${OP.norm}: ex.norm_rows(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9]); break;
-      case ${OP.unary}: ex.unary_range(j[1], j[2], j[3], j[4], j[5]); break;
-      case ${OP.gemv}: if (j[7] > j[6]) { if (j[8]) ex.gemv_t(j[1], j[2], j[3], j[4], j[6], j[7]); else ex.gemv_n(j[1], j[2], j[3], j[4], j[5], j[6], j[7]); } break;
-    }
+    const b = 4 + d.id * ${slots};
+    const j = ctl.slice(b, b + ${slots});
+    ${dispatch}
     Atomics.add(ctl, 1, 1);
     Atomics.notify(ctl, 1);
   }
@@ -49,6 +54,7 @@ if (typeof require === "function" && typeof self === "undefined") {
   self.onmessage = (e) => start(e.data);
 }
 `;
+}
 
 export interface Pool {
   readonly workers: number;
@@ -63,8 +69,31 @@ interface WorkerLike {
   terminate(): unknown;
 }
 
-/** Starts `workers` threads over `memory` running `module`; resolves when all are ready. */
-export async function startPool(module: WebAssembly.Module, memory: WebAssembly.Memory, workers: number): Promise<Pool> {
+/** Starts `workers` threads over `memory` running tensor's kernel module; resolves when all are ready. */
+export function startPool(module: WebAssembly.Module, memory: WebAssembly.Memory, workers: number): Promise<Pool> {
+  return startWasmPool(module, memory, workers, { dispatch: TENSOR_DISPATCH, slots: SLOTS });
+}
+
+export interface WasmPoolOptions {
+  /**
+   * JavaScript run by a worker for each job: `ex` is the module's exports and `j` an Int32Array
+   * (op code, then up to slots - 1 int32 arguments), e.g. "if (j[0] === 1) ex.kernel(j[1], j[2]);".
+   */
+  dispatch: string;
+  /** Int32 slots per job (op code included, at most 64). */
+  slots: number;
+}
+
+/**
+ * A worker pool for any WebAssembly module built with shared memory (AssemblyScript:
+ * --sharedMemory --enable threads): every worker instantiates `module` over `memory`; jobs are
+ * posted in a control block at byte 8192 of that memory (keep it free: data segments below, the
+ * kernels' buffers from 65536 up). Workers never keep a Node process alive.
+ */
+export async function startWasmPool(module: WebAssembly.Module, memory: WebAssembly.Memory, workers: number, opts: WasmPoolOptions): Promise<Pool> {
+  const { slots } = opts;
+  if (!(Number.isInteger(slots) && slots >= 2 && slots <= 64)) throw new RangeError(`startWasmPool: slots must be 2..64, got ${slots}`);
+  const WORKER_SOURCE = workerSource(opts.dispatch, slots);
   const handles: WorkerLike[] = [];
   let failure: string | null = null;
   const isNode = typeof process !== "undefined" && !!process.versions?.node;
@@ -86,7 +115,7 @@ export async function startPool(module: WebAssembly.Module, memory: WebAssembly.
       handles.push(w);
     }
   }
-  const ctl = () => new Int32Array(memory.buffer, CTL, 256);
+  const ctl = () => new Int32Array(memory.buffer, CTL, 4 + 64 * slots);
   const deadline = Date.now() + 20_000;
   while (Atomics.load(ctl(), 2) < workers) {
     if (failure || Date.now() > deadline) {
@@ -99,7 +128,8 @@ export async function startPool(module: WebAssembly.Module, memory: WebAssembly.
   return {
     workers,
     job(id, op, args) {
-      ctl().set([op, ...args], 4 + id * SLOTS);
+      if (args.length >= slots) throw new RangeError(`wasm pool: ${args.length} arguments do not fit ${slots - 1} slots`);
+      ctl().set([op, ...args], 4 + id * slots);
     },
     run(own) {
       const c = ctl();
