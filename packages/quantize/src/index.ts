@@ -19,3 +19,7 @@ export { gptq, rtn, HessianAccumulator, type GPTQOptions } from "./ptq/gptq";
 export { awq, type AWQOptions, type AWQResult } from "./ptq/awq";
 export { kurtosis, infinityNorm, sqnr } from "./diagnostics";
 export { fakeQuantize, lsqQuantize, lsqInitStep } from "./qat/fake-quant";
+export { prune24, densify24, sparse24Linear, type Sparse24 } from "./sparsity";
+export { MinMaxObserver, EmaObserver, PercentileObserver, MseObserver, qparams, type Range, type RangeObserver } from "./ptq/observers";
+export { calibrate } from "./ptq/calibrate";
+export { quantizeModule, type QuantizeRecipe, type LayerReport } from "./module";
