@@ -3,8 +3,9 @@
  *  - few rows (decoding, M <= 4) on cpu: the fused kernels read the packed codes and decode them
  *    inside the dot product (int8: 1 byte per weight; int4/NF4/FP4: half a byte), WebAssembly
  *    SIMD with a TypeScript reference;
+ *  - on webgpu the same in WGSL (kernels/wgsl.ts: codes stay packed in GPU memory);
  *  - otherwise (prefill, other backends, formats without a fused kernel): W is dequantized to
- *    float32 for the call and multiplied by the backend's GEMM.
+ *    float32 for the call (WASM / WGSL where a kernel fits) and multiplied by the backend's GEMM.
  * Not differentiable through the weight (it is frozen); gradients flow to x.
  */
 import { add, linear, reshape, tensor, tidy, type Tensor } from "@tessera/tensor";
@@ -12,14 +13,30 @@ import { fail } from "./errors";
 import { prepareLinear, type PreparedLinear } from "./kernels/prepared";
 import { qgemvReference } from "./kernels/reference";
 import { qgemvWasm } from "./kernels/wasm/runtime";
+import { dequantizeWgsl, gemvWgsl, gpuWeight, type GpuWeight } from "./kernels/wgsl";
 import type { QuantizedTensor } from "./quantized-tensor";
 
 const FUSED_MAX_ROWS = 4;
 
 export class QuantizedLinearWeight {
   readonly prepared: PreparedLinear;
+  /** Packed copies on GPU backends, made on first use. */
+  private readonly gpu = new Map<string, GpuWeight>();
   constructor(readonly q: QuantizedTensor) {
     this.prepared = prepareLinear(q);
+  }
+
+  /** The weight's buffers on a WebGPU backend (created once). */
+  onGpu(backend: string): GpuWeight {
+    let g = this.gpu.get(backend);
+    if (!g) this.gpu.set(backend, (g = gpuWeight(this.prepared, backend)));
+    return g;
+  }
+
+  /** Frees GPU copies (the packed cpu codes stay). */
+  dispose(): void {
+    for (const g of this.gpu.values()) for (const t of Object.values(g)) t.dispose();
+    this.gpu.clear();
   }
 
   get outFeatures(): number {
@@ -51,6 +68,14 @@ export function quantizedLinear(x: Tensor, w: QuantizedLinearWeight, bias?: Tens
       else for (let m = 0; m < M; m++) qgemvReference(w.prepared, xv.subarray(m * K, (m + 1) * K), out.subarray(m * N, (m + 1) * N));
       y = reshape(tensor(out, { shape: [M, N] }), [...x.shape.slice(0, -1), N]);
       return bias ? add(y, bias) : y;
+    }
+    if (w.fused && x.backend === "webgpu" && x.dtype === "float32") {
+      const g = w.onGpu(x.backend);
+      if (M <= FUSED_MAX_ROWS) {
+        y = reshape(gemvWgsl(w.prepared, g, reshape(x, [M, K]), M), [...x.shape.slice(0, -1), N]);
+        return bias ? add(y, bias) : y;
+      }
+      return linear(x, dequantizeWgsl(w.prepared, g), bias ?? null);
     }
     return linear(x, dequantizeWeight(w, x.backend), bias ?? null);
   });

@@ -1,0 +1,45 @@
+/**
+ * The quantized linear kernels on the webgpu backend (SwiftShader in CI): gemv (decode) and
+ * dequantize + GEMM (prefill) against x @ dequantize(W)^T computed on the cpu, for int8, int4
+ * (symmetric and asymmetric), NF4 and FP4; the GPU copies are freed by dispose().
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import * as T from "@tessera/tensor";
+import { assertClose, useTestBackend } from "@tessera/tensor/testing";
+import * as Q from "../src/index";
+
+describe("quantized linear on webgpu", () => {
+  beforeAll(async () => {
+    await useTestBackend("webgpu");
+  }, 60_000);
+
+  const formats: Q.QuantFormat[] = [
+    { type: "int", bits: 8, symmetric: true, granularity: { kind: "channel", axis: 0 } },
+    { type: "int", bits: 8, symmetric: true, granularity: { kind: "group", size: 32 } },
+    { type: "int", bits: 4, symmetric: true, granularity: { kind: "group", size: 32 } },
+    { type: "int", bits: 4, symmetric: false, granularity: { kind: "group", size: 16 } },
+    { type: "nf4", blockSize: 64, doubleQuant: true },
+    { type: "fp4", blockSize: 32, doubleQuant: false },
+  ];
+  const W = T.normal([72, 128], 0, 0.5, { seed: 1 });
+  const b = T.normal([72], 0, 1, { seed: 2 });
+
+  for (const f of formats) {
+    it(`${Q.describe(f)}: decode and prefill equal the cpu oracle`, async () => {
+      const q = Q.quantize(W, f);
+      const w = new Q.QuantizedLinearWeight(q);
+      expect(w.fused).toBe(true);
+      for (const rows of [[1, 128], [3, 128], [2, 5, 128]]) {
+        const x = T.normal(rows, 0, 1, { seed: rows[0] + rows.length });
+        const want = T.linear(x, q.dequantize(), b); // cpu
+        const y = Q.quantizedLinear(T.toBackend(x, "webgpu"), w, T.toBackend(b, "webgpu"));
+        expect(y.backend).toBe("webgpu");
+        const scale = Math.max(...Array.from(want.dataSync(), Math.abs));
+        await assertClose(y, want, { atol: 2e-5 * scale, rtol: 1e-5, label: `${rows}` });
+      }
+      const before = T.memory().numTensors;
+      w.dispose();
+      expect(T.memory().numTensors).toBe(before - 4);
+    });
+  }
+});
