@@ -23,3 +23,4 @@ export { prune24, densify24, sparse24Linear, type Sparse24 } from "./sparsity";
 export { MinMaxObserver, EmaObserver, PercentileObserver, MseObserver, qparams, type Range, type RangeObserver } from "./ptq/observers";
 export { calibrate } from "./ptq/calibrate";
 export { quantizeModule, type QuantizeRecipe, type LayerReport } from "./module";
+export { int8Matmul, int8MatmulReference, llmInt8Linear, type LLMInt8Result } from "./int8";

@@ -152,3 +152,29 @@ export function dequant_rows(kind: i32, q: usize, table: usize, s: usize, z: usi
     }
   }
 }
+
+/**
+ * Exact int8 x int8 -> int32 products: c[m, n] = sum_k a[m, k] b[n, k] for rows n in [n0, n1)
+ * (b in nn.Linear layout [N, K]). Sixteen codes per step: sign-extended to i16, multiplied and
+ * pairwise added by i32x4.dot_i16x8_s.
+ */
+export function gemm_s8(a: usize, b: usize, c: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
+  const k16 = K & ~15;
+  for (let m = 0; m < M; m++) {
+    const ar = a + <usize>m * K;
+    for (let n = n0; n < n1; n++) {
+      const br = b + <usize>n * K;
+      let acc = i32x4.splat(0);
+      let k = 0;
+      for (; k < k16; k += 16) {
+        const va = v128.load(ar + k);
+        const vb = v128.load(br + k);
+        acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(va), i16x8.extend_low_i8x16_s(vb)));
+        acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(va), i16x8.extend_high_i8x16_s(vb)));
+      }
+      let s = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+      for (; k < K; k++) s += <i32>load<i8>(ar + k) * <i32>load<i8>(br + k);
+      store<i32>(c + ((<usize>m * N + n) << 2), s);
+    }
+  }
+}

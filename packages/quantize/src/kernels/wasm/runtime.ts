@@ -11,13 +11,14 @@ import type { PreparedLinear } from "../prepared";
 import { QGEMV_WASM_PLAIN, QGEMV_WASM_SHARED } from "./binary";
 
 /** Job op codes of the worker dispatch below. */
-const OP = { q8: 1, q4: 2, u4: 3, dequant: 4 } as const;
+const OP = { q8: 1, q4: 2, u4: 3, dequant: 4, s8: 5 } as const;
 const DISPATCH = `
     switch (j[0]) {
       case ${OP.q8}: ex.gemv_q8(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8]); break;
       case ${OP.q4}: ex.gemv_q4(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9], j[10], j[11]); break;
       case ${OP.u4}: ex.gemv_u4(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9], j[10], j[11]); break;
       case ${OP.dequant}: ex.dequant_rows(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9], j[10]); break;
+      case ${OP.s8}: ex.gemm_s8(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8]); break;
     }`;
 /** Products smaller than this many weights stay on one thread (waking workers costs ~10-50 us). */
 const THREAD_MIN_WEIGHTS = 1 << 20;
@@ -27,6 +28,7 @@ interface Exports {
   gemv_q8(x: number, q: number, s: number, y: number, K: number, G: number, n0: number, n1: number): void;
   gemv_q4(x: number, q: number, table: number, s: number, z: number, xs: number, y: number, K: number, G: number, n0: number, n1: number): void;
   dequant_rows(kind: number, q: number, table: number, s: number, z: number, out: number, K: number, G: number, n0: number, n1: number): void;
+  gemm_s8(a: number, b: number, c: number, M: number, N: number, K: number, n0: number, n1: number): void;
   gemv_u4(xe: number, xo: number, q: number, s: number, z: number, xs: number, y: number, K: number, G: number, n0: number, n1: number): void;
 }
 
@@ -144,6 +146,19 @@ class QgemvKernels {
     const kind = w.kind === "q8" ? 0 : 1;
     this.rows(N, N * K, OP.dequant, (n0, n1) => [kind, r.codes, r.table, r.scales, r.zeros, outOff, K, G, n0, n1], (a) => this.ex.dequant_rows(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]));
     return new Float32Array(this.memory.buffer, outOff, N * K).slice();
+  }
+
+  /** c [M, N] = a [M, K] b [N, K]^T, exactly, for int8 operands. */
+  gemmS8(a: Int8Array, b: Int8Array, M: number, N: number, K: number): Int32Array {
+    const aOff = Math.ceil(this.end / 16) * 16;
+    const bOff = Math.ceil((aOff + M * K) / 16) * 16;
+    const cOff = Math.ceil((bOff + N * K) / 16) * 16;
+    this.grow(cOff + 4 * M * N);
+    const u8 = new Uint8Array(this.memory.buffer);
+    u8.set(new Uint8Array(a.buffer, a.byteOffset, M * K), aOff);
+    u8.set(new Uint8Array(b.buffer, b.byteOffset, N * K), bOff);
+    this.rows(N, M * N * K, OP.s8, (n0, n1) => [aOff, bOff, cOff, M, N, K, n0, n1], (j) => this.ex.gemm_s8(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[7]));
+    return new Int32Array(this.memory.buffer, cOff, M * N).slice();
   }
 
   forget(w: PreparedLinear): void {
