@@ -24,3 +24,4 @@ export { MinMaxObserver, EmaObserver, PercentileObserver, MseObserver, qparams, 
 export { calibrate } from "./ptq/calibrate";
 export { quantizeModule, type QuantizeRecipe, type LayerReport } from "./module";
 export { int8Matmul, int8MatmulReference, llmInt8Linear, type LLMInt8Result } from "./int8";
+export { toInt, intGelu, intSoftmax, intLayerNorm, isqrt, type IntValues } from "./integer";

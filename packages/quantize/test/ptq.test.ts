@@ -83,6 +83,9 @@ describe("AWQ", () => {
     const xt = T.mul(T.normal([n, cols], 0, 1, { seed: 6 }), T.tensor(Float32Array.from({ length: cols }, (_, k) => (k % 17 === 0 ? 30 : 1))));
     const x = xt.dataSync() as Float32Array;
     const r = Q.awq(w, rows, cols, x, n, { bits: 4, groupSize: 32 });
+    const noClip = Q.awq(w, rows, cols, x, n, { bits: 4, groupSize: 32, clip: false });
+    console.log(`AWQ clip search: output MSE ${r.error.toExponential(3)} with, ${noClip.error.toExponential(3)} without`);
+    expect(r.error).toBeLessThanOrEqual(noClip.error * 1.0001);
     console.log(`AWQ 4-bit g32: alpha ${r.alpha}, output MSE ${r.error.toExponential(3)} vs RTN ${r.rtnError.toExponential(3)} (ratio ${(r.error / r.rtnError).toFixed(3)})`);
     expect(r.alpha).toBeGreaterThan(0);
     expect(r.error).toBeLessThan(0.8 * r.rtnError);

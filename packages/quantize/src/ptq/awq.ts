@@ -19,6 +19,13 @@ export interface AWQOptions {
   groupSize: number;
   /** Grid points for alpha (default 20). */
   grid?: number;
+  /**
+   * Clip search after scaling (llm-awq `auto_clip_layer`): per output row and group, the
+   * largest |w| allowed is max|w| (1 - i / 20) for i < 20 * maxShrink (default 0.5), chosen to
+   * minimise the group's output error on the calibration inputs. Default true.
+   */
+  clip?: boolean;
+  maxShrink?: number;
 }
 
 export interface AWQResult {
@@ -105,7 +112,48 @@ export function awq(weight: Float32Array, rows: number, cols: number, x: Float32
   const b = best!;
   const scaled = new Float64Array(rows * cols);
   for (let r = 0; r < rows; r++) for (let k = 0; k < cols; k++) scaled[r * cols + k] = weight[r * cols + k] * b.s[k];
+  if (opts.clip ?? true) clipSearch(scaled, rows, cols, x, n, b.s, opts);
   const g = quantizeGroups(scaled, rows, cols, opts.bits, opts.groupSize);
   const q = new QuantizedTensor([rows, cols], { type: "int", bits: opts.bits, symmetric: false, granularity: { kind: "group", size: opts.groupSize } }, pack(g.codes, opts.bits), g.scales, [rows, cols / opts.groupSize], g.zeros);
-  return { q, scales: Float32Array.from(b.s), alpha: b.alpha, error: b.error, rtnError };
+  const deq = g.deq.map((v, i) => v / b.s[i % cols]);
+  return { q, scales: Float32Array.from(b.s), alpha: b.alpha, error: outputError(x, n, weight, deq, rows, cols), rtnError };
+}
+
+/** llm-awq's auto_clip: per (row, group), clip the scaled weight to the max |w| shrink with the least output error. */
+function clipSearch(w: Float64Array, rows: number, cols: number, x: Float32Array, n: number, s: Float64Array, opts: AWQOptions): void {
+  const G = opts.groupSize;
+  const grid = 20;
+  const steps = Math.floor(grid * (opts.maxShrink ?? 0.5));
+  const maxq = 2 ** opts.bits - 1;
+  // The inputs the scaled weight sees: x / s.
+  const xs = Float64Array.from(x, (v, i) => v / s[i % cols]);
+  for (let r = 0; r < rows; r++) {
+    for (let g0 = 0; g0 < cols; g0 += G) {
+      const orig = w.slice(r * cols + g0, r * cols + g0 + G);
+      let amax = 0;
+      for (const v of orig) amax = Math.max(amax, Math.abs(v));
+      let best = { err: Infinity, lim: amax };
+      for (let i = 0; i < steps; i++) {
+        const lim = amax * (1 - i / grid);
+        let mn = Infinity;
+        let mx = -Infinity;
+        const c = orig.map((v) => Math.min(lim, Math.max(-lim, v)));
+        for (const v of c) {
+          mn = Math.min(mn, v);
+          mx = Math.max(mx, v);
+        }
+        const sc = Math.max(mx - mn, 1e-5) / maxq;
+        const z = Math.min(maxq, Math.max(0, -roundHalfEven(mn / sc)));
+        const dq = c.map((v) => (Math.min(maxq, Math.max(0, roundHalfEven(v / sc) + z)) - z) * sc);
+        let err = 0;
+        for (let t = 0; t < n; t++) {
+          let d = 0;
+          for (let k = 0; k < G; k++) d += xs[t * cols + g0 + k] * (orig[k] - dq[k]);
+          err += d * d;
+        }
+        if (err < best.err) best = { err, lim };
+      }
+      for (let k = 0; k < G; k++) w[r * cols + g0 + k] = Math.min(best.lim, Math.max(-best.lim, orig[k]));
+    }
+  }
 }
