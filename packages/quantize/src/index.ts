@@ -23,5 +23,5 @@ export { prune24, densify24, sparse24Linear, type Sparse24 } from "./sparsity";
 export { MinMaxObserver, EmaObserver, PercentileObserver, MseObserver, qparams, type Range, type RangeObserver } from "./ptq/observers";
 export { calibrate } from "./ptq/calibrate";
 export { quantizeModule, type QuantizeRecipe, type LayerReport } from "./module";
-export { int8Matmul, int8MatmulReference, llmInt8Linear, type LLMInt8Result } from "./int8";
+export { int8Matmul, int8MatmulReference, int8MatmulTensor, llmInt8Linear, type LLMInt8Result } from "./int8";
 export { toInt, intGelu, intSoftmax, intLayerNorm, isqrt, type IntValues } from "./integer";

@@ -9,6 +9,7 @@
  *      y = (x_o W_o^T) + sx sw^T * (round(x_r / sx) round(W_r / sw)^T)
  */
 import { tensor, type Tensor } from "@tessera/tensor";
+import { int8MatmulWgsl } from "./kernels/int8-wgsl";
 import { fail } from "./errors";
 import { qgemvWasm } from "./kernels/wasm/runtime";
 import type { QuantizedTensor } from "./quantized-tensor";
@@ -30,6 +31,22 @@ export function int8Matmul(a: Int8Array, b: Int8Array, M: number, N: number, K: 
   if (K > 133_000) fail("int8Matmul", `K = ${K} could overflow int32 sums (127^2 K > 2^31)`);
   const k = qgemvWasm();
   return k ? k.gemmS8(a, b, M, N, K) : int8MatmulReference(a, b, M, N, K);
+}
+
+/**
+ * The same on tensors: a [M, K] and b [N, K], both int8 on one backend -> int32 [M, N]
+ * (cpu: the WebAssembly kernel; webgpu: a WGSL kernel).
+ */
+export function int8MatmulTensor(a: Tensor, b: Tensor): Tensor {
+  const op = "int8MatmulTensor";
+  if (a.dtype !== "int8" || b.dtype !== "int8") fail(op, `operands must be int8, got ${a.dtype} [${a.shape}] and ${b.dtype} [${b.shape}]`);
+  if (a.rank !== 2 || b.rank !== 2 || a.shape[1] !== b.shape[1]) fail(op, `a [${a.shape}] and b [${b.shape}] must be [M, K] and [N, K]`);
+  if (a.backend !== b.backend) fail(op, `a lives on '${a.backend}' and b on '${b.backend}'`);
+  const [M, K] = a.shape;
+  const N = b.shape[0];
+  if (a.backend === "webgpu") return int8MatmulWgsl(a, b);
+  if (a.backend !== "cpu") fail(op, `no int8 kernel for backend '${a.backend}' (cpu and webgpu have one)`);
+  return tensor(int8Matmul(a.dataSync() as Int8Array, b.dataSync() as Int8Array, M, N, K), { shape: [M, N], dtype: "int32" });
 }
 
 export interface LLMInt8Result {

@@ -42,4 +42,14 @@ describe("quantized linear on webgpu", () => {
       expect(T.memory().numTensors).toBe(before - 4);
     });
   }
+
+  it("int8 x int8 -> int32 on webgpu equals the cpu exactly", async () => {
+    const a = T.cast(T.randint(-127, 128, [5, 70], { seed: 1, dtype: "int32" }), "int8");
+    const b = T.cast(T.randint(-127, 128, [33, 70], { seed: 2, dtype: "int32" }), "int8");
+    const want = Array.from(Q.int8MatmulTensor(a, b).dataSync());
+    const got = Q.int8MatmulTensor(T.toBackend(a, "webgpu"), T.toBackend(b, "webgpu"));
+    expect(got.dtype).toBe("int32");
+    expect(Array.from(await got.data())).toEqual(want);
+    expect(() => Q.int8MatmulTensor(T.zeros([2, 3]), b)).toThrow(/operands must be int8/);
+  });
 });
