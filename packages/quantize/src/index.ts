@@ -26,4 +26,4 @@ export { quantizeModule, type QuantizeRecipe, type LayerReport } from "./module"
 export { int8Matmul, int8MatmulReference, int8MatmulTensor, llmInt8Linear, type LLMInt8Result } from "./int8";
 export { toInt, intGelu, intSoftmax, intLayerNorm, isqrt, type IntValues } from "./integer";
 export { interventionLoss, interventionSchedule, type InterventionLayer } from "./qat/teacher";
-export { integerFFN, dyadic, type IntegerFFNWeights } from "./integer-block";
+export { integerFFN, integerAttention, dyadic, type IntegerFFNWeights, type IntegerAttentionWeights } from "./integer-block";

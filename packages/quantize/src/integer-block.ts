@@ -8,10 +8,13 @@
  *   g = intGelu(h)     -> requantized to int8
  *   y = g W2^T + b2    -> int32, requantized to the residual's scale, + x_q (requantized)
  *   out = intLayerNorm(y + x)
+ * and the attention sub-block the same way (`integerAttention`): int8 q/k/v projections,
+ * per-head int8 q k^T in int32, `intSoftmax` (7-bit probabilities so they stay int8), int8
+ * probabilities x v, the output projection, the residual and `intLayerNorm`.
  */
 import { fail } from "./errors";
 import { int8Matmul } from "./int8";
-import { intGelu, intLayerNorm, type IntValues } from "./integer";
+import { intGelu, intLayerNorm, intSoftmax, type IntValues } from "./integer";
 import type { QuantizedTensor } from "./quantized-tensor";
 
 /** m / 2^shift ~ r with m < 2^31 (r > 0): a dyadic rescaling factor. */
@@ -83,6 +86,73 @@ export function integerFFN(x: Float32Array, T: number, p: IntegerFFNWeights): Fl
   const res = dyadic(sx / y16.scale);
   const sum = Float64Array.from(y16.q, (v, i) => v + rescale(xq[i], res));
   // 5. Integer LayerNorm; dequantize at the end.
+  const ln = intLayerNorm({ q: sum, scale: y16.scale }, D, p.lnWeight, p.lnBias);
+  return Float32Array.from(ln.q, (v, i) => v * ln.scales[i % D]);
+}
+
+export interface IntegerAttentionWeights {
+  /** int8 symmetric per-output-channel projections [D, D]. */
+  wq: QuantizedTensor;
+  wk: QuantizedTensor;
+  wv: QuantizedTensor;
+  wo: QuantizedTensor;
+  bq: ArrayLike<number>;
+  bk: ArrayLike<number>;
+  bv: ArrayLike<number>;
+  bo: ArrayLike<number>;
+  heads: number;
+  lnWeight: ArrayLike<number>;
+  lnBias: ArrayLike<number>;
+}
+
+/** An int8 projection with an integer bias, requantized to int8 with one scale. */
+function project(xq: Int8Array, sx: number, T: number, w: { codes: Int8Array; scales: Float32Array; out: number; inp: number }, b: ArrayLike<number>): IntValues {
+  const acc = int8Matmul(xq, w.codes, T, w.out, w.inp);
+  const s = Float64Array.from(w.scales, (v) => sx * v);
+  const y = Float64Array.from(acc, (v, i) => v + Math.round(b[i % w.out] / s[i % w.out]));
+  return requantize(y, w.out, s, 8);
+}
+
+/** LayerNorm(x + Attention(x)) on rows of x [T, D] (bidirectional, as BERT) with integer-only arithmetic inside. */
+export function integerAttention(x: Float32Array, T: number, p: IntegerAttentionWeights): Float32Array {
+  const op = "integerAttention";
+  const [wq, wk, wv, wo] = [p.wq, p.wk, p.wv, p.wo].map((w) => int8Weight(op, w));
+  const D = wq.inp;
+  const H = p.heads;
+  const Dh = D / H;
+  if (!Number.isInteger(Dh) || x.length !== T * D) fail(op, `x [${T}, ${x.length / T}] and ${H} heads must tile D = ${D}`);
+  let amax = 0;
+  for (const v of x) amax = Math.max(amax, Math.abs(v));
+  const sx = amax > 0 ? amax / 127 : 1;
+  const xq = Int8Array.from(x, (v) => Math.round(v / sx));
+  const [q, k, v] = [project(xq, sx, T, wq, p.bq), project(xq, sx, T, wk, p.bk), project(xq, sx, T, wv, p.bv)];
+  const ctx = new Float64Array(T * D);
+  let ctxScale = 0;
+  const heads: { out: Float64Array; scale: number }[] = [];
+  for (let h = 0; h < H; h++) {
+    const take = (t: IntValues) => {
+      const a = new Int8Array(T * Dh);
+      for (let i = 0; i < T; i++) for (let j = 0; j < Dh; j++) a[i * Dh + j] = t.q[i * D + h * Dh + j];
+      return a;
+    };
+    const [qh, kh] = [take(q), take(k)];
+    const vhT = new Int8Array(Dh * T); // v^T [Dh, T] so p v is p (v^T)^T
+    for (let i = 0; i < T; i++) for (let j = 0; j < Dh; j++) vhT[j * T + i] = v.q[i * D + h * Dh + j];
+    const scores = int8Matmul(qh, kh, T, T, Dh); // [T, T] int32
+    const probs = intSoftmax({ q: Float64Array.from(scores), scale: (q.scale * k.scale) / Math.sqrt(Dh) }, T, 7);
+    const out = int8Matmul(Int8Array.from(probs.q, (v) => Math.min(127, v)), vhT, T, Dh, T); // [T, Dh]
+    heads.push({ out: Float64Array.from(out), scale: probs.scale * v.scale });
+  }
+  // Every head shares one scale (7-bit probabilities times v's scale).
+  ctxScale = heads[0].scale;
+  for (let h = 0; h < H; h++) for (let i = 0; i < T; i++) for (let j = 0; j < Dh; j++) ctx[i * D + h * Dh + j] = heads[h].out[i * Dh + j];
+  const c8 = requantize(ctx, 1, [ctxScale], 8);
+  const acc = int8Matmul(Int8Array.from(c8.q), wo.codes, T, D, D);
+  const so = Float64Array.from(wo.scales, (s) => c8.scale * s);
+  const y = Float64Array.from(acc, (v, i) => v + Math.round(p.bo[i % D] / so[i % D]));
+  const y16 = requantize(y, D, so, 16);
+  const res = dyadic(sx / y16.scale);
+  const sum = Float64Array.from(y16.q, (v, i) => v + rescale(xq[i], res));
   const ln = intLayerNorm({ q: sum, scale: y16.scale }, D, p.lnWeight, p.lnBias);
   return Float32Array.from(ln.q, (v, i) => v * ln.scales[i % D]);
 }
