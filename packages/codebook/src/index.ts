@@ -1,0 +1,9 @@
+/**
+ * @tessera/codebook: vector quantization (VQ with EMA / k-means++ / dead-code restart / STE or
+ * rotation trick), nearest-code search and k-means on every backend, codebook statistics.
+ */
+export { nearestCode, scores, l2normalize, type Metric, type SearchOptions } from "./search";
+export { kmeans, kmeansPlusPlus, lloydStep, Rng, type KMeansOptions } from "./kmeans";
+export { straightThrough, rotationTrick } from "./estimators";
+export { codebookStats, type CodebookStats } from "./metrics";
+export { VectorQuantizer, type VectorQuantizerOptions, type VQOutput } from "./vq";

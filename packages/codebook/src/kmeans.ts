@@ -1,0 +1,106 @@
+/**
+ * k-means with k-means++ seeding (Arthur & Vassilvitskii 2007) and Lloyd iterations whose
+ * assignment step is the nearest-code search (so it runs on any backend and scales to large K).
+ *  - seeding: the first centre uniformly at random, each next one with probability proportional
+ *    to the squared distance to the nearest centre so far (seeded, reproducible);
+ *  - update: each centre becomes the mean of its points; an empty cluster keeps its centre (as
+ *    vector-quantize-pytorch's kmeans).
+ */
+import { cast, div, expand, gather, gt, matmul, mul, oneHot, reshape, sub, sum, tensor, tidy, transpose, where, type Tensor } from "@tessera/tensor";
+import { fail } from "./errors";
+import { nearestCode, scores, type Metric } from "./search";
+
+export interface KMeansOptions {
+  iters?: number;
+  init?: "kmeans++" | "random";
+  metric?: Metric;
+  seed?: number;
+}
+
+/** xorshift32 in [0, 1). */
+export class Rng {
+  private s: number;
+  constructor(seed = 1) {
+    this.s = seed >>> 0 || 1;
+  }
+
+  next(): number {
+    this.s ^= this.s << 13;
+    this.s ^= this.s >>> 17;
+    this.s ^= this.s << 5;
+    return (this.s >>> 0) / 4294967296;
+  }
+}
+
+/** k-means++ centres (rows of x) chosen with D^2 sampling. */
+export function kmeansPlusPlus(x: Tensor, K: number, seed = 1): Tensor {
+  const [N, d] = x.shape;
+  if (K > N) fail("kmeans", `needs at least K = ${K} points, got ${N}`);
+  const v = x.dataSync();
+  const rng = new Rng(seed);
+  const chosen: number[] = [Math.floor(rng.next() * N)];
+  const d2 = new Float64Array(N).fill(Infinity);
+  for (let c = 1; c < K; c++) {
+    const last = chosen[c - 1] * d;
+    let total = 0;
+    for (let i = 0; i < N; i++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += (v[i * d + j] - v[last + j]) ** 2;
+      if (s < d2[i]) d2[i] = s;
+      total += d2[i];
+    }
+    let u = rng.next() * total;
+    let pick = N - 1;
+    for (let i = 0; i < N; i++) {
+      u -= d2[i];
+      if (u < 0) {
+        pick = i;
+        break;
+      }
+    }
+    chosen.push(pick);
+  }
+  return tensor(Float32Array.from(chosen.flatMap((i) => Array.from(v.subarray(i * d, (i + 1) * d)))), { shape: [K, d], backend: x.backend });
+}
+
+/** One Lloyd step: assignments, then means (empty clusters keep their centre). Returns [centres, counts]. */
+export function lloydStep(x: Tensor, centres: Tensor, metric: Metric = "euclidean"): { centres: Tensor; counts: Tensor; assign: Tensor } {
+  return tidy(() => {
+    const K = centres.shape[0];
+    const assign = nearestCode(x, centres, { metric });
+    const onehot = cast(oneHot(assign, K), "float32"); // [N, K]
+    const counts = sum(onehot, 0); // [K]
+    const sums = matmul(transpose(onehot), x); // [K, d]
+    const safe = where(gt(counts, 0), counts, 1);
+    const means = div(sums, reshape(safe, [K, 1]));
+    const keep = expand(reshape(gt(counts, 0), [K, 1]), centres.shape);
+    return { centres: where(keep, means, centres), counts, assign };
+  });
+}
+
+export function kmeans(x: Tensor, K: number, opts: KMeansOptions = {}): { centres: Tensor; counts: Tensor; assign: Tensor; inertia: number } {
+  if (x.rank !== 2) fail("kmeans", `x must be [N, d], got [${x.shape}]`);
+  const metric = opts.metric ?? "euclidean";
+  let centres: Tensor;
+  if ((opts.init ?? "kmeans++") === "kmeans++") centres = kmeansPlusPlus(x, K, opts.seed);
+  else {
+    const rng = new Rng(opts.seed);
+    const idx = Array.from({ length: K }, () => Math.floor(rng.next() * x.shape[0]));
+    centres = gather(x, 0, expand(reshape(tensor(idx, { dtype: "int32", backend: x.backend }), [K, 1]), [K, x.shape[1]]));
+  }
+  let last = lloydStep(x, centres, metric);
+  for (let it = 1; it < (opts.iters ?? 10); it++) {
+    const next = lloydStep(x, last.centres, metric);
+    last.centres.dispose();
+    centres.dispose();
+    centres = next.centres;
+    last = next;
+  }
+  const inertia = tidy(() => {
+    const s = scores(x, last.centres, "euclidean"); // 2 x.e - |e|^2
+    const best = gather(s, 1, reshape(last.assign, [x.shape[0], 1]));
+    return sum(sub(sum(mul(x, x), -1), reshape(best, [x.shape[0]]))).itemSync();
+  });
+  return { centres: last.centres, counts: last.counts, assign: last.assign, inertia };
+}
+

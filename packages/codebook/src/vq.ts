@@ -1,0 +1,192 @@
+/**
+ * VectorQuantizer: the VQ-VAE bottleneck (van den Oord et al. 2017) with the options of
+ * lucidrains/vector-quantize-pytorch, split into plain pieces:
+ *  - nearest code by euclidean or cosine distance (search.ts), optional low-dimensional codebook
+ *    behind in/out projections;
+ *  - codebook learned by EMA (default; decay 0.8, Laplace smoothing eps 1e-5):
+ *      N_i <- g N_i + (1-g) n_i ;  m_i <- g m_i + (1-g) sum_{z -> i} z
+ *      e_i = m_i / ((N_i + eps) / (sum N + K eps) * sum N)
+ *    or by gradient (ema: false: the codebook is a parameter, codebook loss mse(sg[x], q));
+ *  - k-means++ initialisation on the first training batch; dead-code restart (codes whose EMA
+ *    count falls under a threshold take random batch vectors);
+ *  - commitment loss beta * mse(x, sg[q]); gradients by the straight-through estimator or the
+ *    rotation trick (default, as vector-quantize-pytorch for dim > 1).
+ * Returns the quantized vectors, indices, losses and codebook statistics.
+ */
+import { add, assign, cast, div, embedding, expand, gather, Linear, lt, matmul, Module, mseLoss, mul, oneHot, reshape, stopGradient, sum, tensor, tidy, transpose, uniform, where, zeros, type Tensor } from "@tessera/tensor";
+import { fail } from "./errors";
+import { rotationTrick, straightThrough } from "./estimators";
+import { kmeans, Rng } from "./kmeans";
+import { codebookStats, type CodebookStats } from "./metrics";
+import { l2normalize, nearestCode, type Metric } from "./search";
+
+export interface VectorQuantizerOptions {
+  dim: number;
+  codebookSize: number;
+  /** Codebook vectors' width; projections in and out when it differs from dim. */
+  codebookDim?: number;
+  metric?: Metric;
+  /** Learn the codebook by EMA (default true) rather than by gradient. */
+  ema?: boolean;
+  decay?: number;
+  eps?: number;
+  kmeansInit?: boolean;
+  kmeansIters?: number;
+  /** EMA count under which a code is restarted from the batch (default 0: off). */
+  deadCodeThreshold?: number;
+  commitmentWeight?: number;
+  gradient?: "ste" | "rotation";
+  seed?: number;
+  backend?: string;
+}
+
+export interface VQOutput {
+  quantized: Tensor;
+  indices: Tensor;
+  /** commitment (+ codebook loss when not EMA). */
+  loss: Tensor;
+  commitment: Tensor;
+  codebookLoss: Tensor | null;
+  stats: CodebookStats;
+}
+
+export class VectorQuantizer extends Module {
+  readonly embed: Tensor;
+  readonly clusterSize: Tensor | null = null;
+  readonly embedAvg: Tensor | null = null;
+  readonly projectIn: Linear | null = null;
+  readonly projectOut: Linear | null = null;
+  initted: boolean;
+  private readonly rng: Rng;
+  readonly opts: Required<Omit<VectorQuantizerOptions, "codebookDim" | "backend" | "seed">> & { codebookDim: number; backend?: string };
+
+  constructor(options: VectorQuantizerOptions) {
+    super();
+    const { dim, codebookSize: K } = options;
+    if (!Number.isInteger(dim) || dim < 1 || !Number.isInteger(K) || K < 1) fail("VectorQuantizer", `dim and codebookSize must be positive integers, got ${dim} and ${K}`);
+    const cd = options.codebookDim ?? dim;
+    this.opts = {
+      dim,
+      codebookSize: K,
+      codebookDim: cd,
+      metric: options.metric ?? "euclidean",
+      ema: options.ema ?? true,
+      decay: options.decay ?? 0.8,
+      eps: options.eps ?? 1e-5,
+      kmeansInit: options.kmeansInit ?? false,
+      kmeansIters: options.kmeansIters ?? 10,
+      deadCodeThreshold: options.deadCodeThreshold ?? 0,
+      commitmentWeight: options.commitmentWeight ?? 1,
+      gradient: options.gradient ?? (cd > 1 ? "rotation" : "ste"),
+      backend: options.backend,
+    };
+    if (!(this.opts.decay >= 0 && this.opts.decay < 1)) fail("VectorQuantizer", `decay must lie in [0, 1), got ${this.opts.decay}`);
+    this.rng = new Rng(options.seed ?? 1);
+    const backend = options.backend;
+    // vector-quantize-pytorch's init: kaiming-uniform on [K, d] (bound sqrt(6 / (K d))), or zeros until k-means runs.
+    const bound = Math.sqrt(6 / (K * cd));
+    const init = this.opts.kmeansInit ? zeros([K, cd], { backend }) : uniform([K, cd], -bound, bound, { seed: options.seed ?? 1, backend });
+    if (this.opts.ema) {
+      this.embed = this.registerBuffer("embed", init);
+      this.clusterSize = this.registerBuffer("clusterSize", add(zeros([K], { backend }), 1));
+      this.embedAvg = this.registerBuffer("embedAvg", tidy(() => add(init, 0)));
+    } else this.embed = this.registerParameter("embed", init);
+    this.initted = !this.opts.kmeansInit;
+    if (cd !== dim) {
+      this.projectIn = this.registerModule("projectIn", new Linear(dim, cd, { seed: (options.seed ?? 1) + 1, backend }));
+      this.projectOut = this.registerModule("projectOut", new Linear(cd, dim, { seed: (options.seed ?? 1) + 2, backend }));
+    }
+  }
+
+  /** The codebook vectors of indices (any shape) -> [..., dim] (through the out projection). */
+  codesFromIndices(indices: Tensor): Tensor {
+    const q = embedding(this.codebook(), indices);
+    return this.projectOut ? this.projectOut.forward(q) : q;
+  }
+
+  private codebook(): Tensor {
+    return this.opts.metric === "cosine" ? l2normalize(this.embed) : this.embed;
+  }
+
+  forward(x: Tensor): VQOutput {
+    const { dim, codebookSize: K } = this.opts;
+    if (x.shape[x.rank - 1] !== dim) fail("VectorQuantizer", `input [${x.shape}] must end in dim = ${dim}`);
+    const lead = x.shape.slice(0, -1);
+    let z = reshape(x, [-1, dim]);
+    if (this.projectIn) z = this.projectIn.forward(z);
+    if (this.opts.metric === "cosine") z = l2normalize(z);
+    if (this.training && !this.initted) this.kmeansInit(z);
+    const indices = nearestCode(stopGradient(z), stopGradient(this.codebook()), { metric: this.opts.metric }); // [N]
+    const q = embedding(this.opts.ema ? stopGradient(this.codebook()) : this.codebook(), indices); // [N, cd]
+    const commitment = mul(mseLoss(z, stopGradient(q)), this.opts.commitmentWeight);
+    const codebookLoss = this.opts.ema ? null : mseLoss(stopGradient(z), q);
+    const est = this.opts.gradient === "rotation" ? rotationTrick(z, q) : straightThrough(z, q);
+    // The estimator carries x's gradient; a gradient-learned codebook gets its own from codebookLoss.
+    let out = est;
+    if (this.projectOut) out = this.projectOut.forward(out);
+    const stats = codebookStats(indices.dataSync(), K);
+    if (this.training && this.opts.ema) this.emaUpdate(z, indices);
+    return {
+      quantized: reshape(out, [...lead, dim]),
+      indices: reshape(indices, lead.length ? lead : [1]),
+      loss: codebookLoss ? add(commitment, codebookLoss) : commitment,
+      commitment,
+      codebookLoss,
+      stats,
+    };
+  }
+
+  /** k-means++ and Lloyd steps on the first training batch (vector-quantize-pytorch's kmeans_init). */
+  private kmeansInit(z: Tensor): void {
+    tidy(() => {
+      const r = kmeans(stopGradient(z), this.opts.codebookSize, { iters: this.opts.kmeansIters, metric: this.opts.metric, seed: Math.floor(this.rng.next() * 2 ** 31) });
+      assign(this.embed, r.centres);
+      if (this.clusterSize && this.embedAvg) {
+        assign(this.clusterSize, r.counts);
+        assign(this.embedAvg, mul(r.centres, reshape(r.counts, [-1, 1])));
+      }
+    });
+    this.initted = true;
+  }
+
+  /** The EMA step with Laplace smoothing, then dead-code restart. */
+  private emaUpdate(zIn: Tensor, indices: Tensor): void {
+    const { codebookSize: K, decay: g, eps } = this.opts;
+    tidy(() => {
+      const z = stopGradient(zIn);
+      const onehot = cast(oneHot(indices, K), "float32"); // [N, K]
+      const n = sum(onehot, 0); // [K]
+      const s = matmul(transpose(onehot), z); // [K, cd]
+      const N = add(mul(this.clusterSize!, g), mul(n, 1 - g));
+      const m = add(mul(this.embedAvg!, g), mul(s, 1 - g));
+      const total = sum(N);
+      const smoothed = mul(div(add(N, eps), add(total, K * eps)), total);
+      assign(this.clusterSize!, N);
+      assign(this.embedAvg!, m);
+      assign(this.embed, div(m, reshape(smoothed, [K, 1])));
+    });
+    const threshold = this.opts.deadCodeThreshold;
+    if (threshold > 0) {
+      const counts = this.clusterSize!.dataSync();
+      const dead = [...counts.keys()].filter((i) => counts[i] < threshold);
+      if (dead.length) {
+        tidy(() => {
+          const Nz = zIn.shape[0];
+          const pick = dead.map(() => Math.floor(this.rng.next() * Nz));
+          const cd = this.opts.codebookDim;
+          const samples = gather(stopGradient(zIn), 0, expand(reshape(tensor(pick, { dtype: "int32", backend: zIn.backend }), [dead.length, 1]), [dead.length, cd]));
+          const mask = reshape(lt(this.clusterSize!, threshold), [K, 1]); // [K, 1]
+          // Scatter the samples into the dead rows: row i of `full` is samples[j] when dead[j] = i.
+          const sel = new Int32Array(K);
+          dead.forEach((i, j) => (sel[i] = j));
+          const full = gather(samples, 0, expand(reshape(tensor(sel, { dtype: "int32", backend: zIn.backend }), [K, 1]), [K, cd]));
+          assign(this.embed, where(expand(mask, [K, cd]), full, this.embed));
+          assign(this.embedAvg!, where(expand(mask, [K, cd]), mul(full, threshold), this.embedAvg!));
+          assign(this.clusterSize!, where(reshape(mask, [K]), threshold, this.clusterSize!));
+        });
+      }
+    }
+  }
+}
+
+
