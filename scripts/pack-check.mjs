@@ -74,6 +74,21 @@ const q = quantize(tensor([[1, -2, 3, -4]]), { type: "int", bits: 8, symmetric: 
 if (Array.from(q.codes()).join() !== "32,-64,95,-127") throw new Error("bad " + Array.from(q.codes()));
 console.log("ok");`,
   },
+  "@tessera/codebook": {
+    esm: `import { normal } from "@tessera/tensor";
+import { VectorQuantizer, FSQ, kmeans } from "@tessera/codebook";
+const vq = new VectorQuantizer({ dim: 8, codebookSize: 16, kmeansInit: true });
+const r = vq.forward(normal([64, 8], 0, 1, { seed: 1 }));
+const fsq = new FSQ([4, 4]);
+if (r.indices.shape.join() !== "64" || fsq.codebookSize !== 16 || kmeans(normal([32, 2], 0, 1, { seed: 2 }), 4).centres.shape.join() !== "4,2") throw new Error("bad");
+console.log("ok");`,
+    cjs: `const { normal } = require("@tessera/tensor");
+const { LFQ, nearestCode } = require("@tessera/codebook");
+const i = nearestCode(normal([5, 3], 0, 1, { seed: 1 }), normal([7, 3], 0, 1, { seed: 2 }));
+const l = new LFQ({ dim: 4 }).forward(normal([2, 4], 0, 1, { seed: 3 }));
+if (i.shape.join() !== "5" || l.indices.shape.join() !== "2") throw new Error("bad");
+console.log("ok");`,
+  },
   "@tessera/models": {
     esm: `import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";

@@ -7,3 +7,6 @@ export { kmeans, kmeansPlusPlus, lloydStep, Rng, type KMeansOptions } from "./km
 export { straightThrough, rotationTrick } from "./estimators";
 export { codebookStats, type CodebookStats } from "./metrics";
 export { VectorQuantizer, type VectorQuantizerOptions, type VQOutput } from "./vq";
+export { FSQ } from "./fsq";
+export { LFQ, type LFQOptions } from "./lfq";
+export { ResidualVQ, type ResidualVQOptions } from "./rvq";
