@@ -10,3 +10,4 @@ export { VectorQuantizer, type VectorQuantizerOptions, type VQOutput } from "./v
 export { FSQ } from "./fsq";
 export { LFQ, type LFQOptions } from "./lfq";
 export { ResidualVQ, type ResidualVQOptions } from "./rvq";
+export { CodebookFeatures, type CodebookFeaturesOptions } from "./features";

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import * as T from "@tessera/tensor";
 import { assertClose } from "@tessera/tensor/testing";
 import { MambaMixer } from "@tessera/ssm";
+import { CodebookFeatures } from "@tessera/codebook";
 import { generate, hfStateDict, LMTrainer, modelFromConfig, PoolingMixer, SelfAttention, type CausalLM, type LMState } from "../src/index";
 import { loadPretrained, savePretrained } from "../src/node";
 import { CONFIGS } from "./configs";
@@ -104,5 +105,28 @@ describe("swapping token mixers", () => {
     const names = Object.keys(hfStateDict(p.model, p.info));
     expect(names.some((n) => n.includes("mlp") || n.includes("ln_2"))).toBe(false);
     expect((p.model as CausalLM).forward(T.tensor([[1, 2]], { dtype: "int32" })).logits.shape).toEqual([1, 2, 37]);
+  });
+
+  it("a codebook-features bottleneck after a chosen block (@tessera/codebook): decodes, records codes, obeys interventions, trains", async () => {
+    const cf = new CodebookFeatures({ dim: 24, numCodes: 64, k: 2, seed: 4 });
+    const p = modelFromConfig(CONFIGS.gpt2, { seed: 1, post: (l) => (l === 1 ? cf : undefined) });
+    const m = p.model as CausalLM;
+    expect(Object.keys(hfStateDict(m, p.info))).toContain("blocks.1.post.codebook");
+    await facesAgree(m, "codebook features");
+    cf.record = true;
+    const x = T.tensor([[1, 2, 3, 4, 5, 6]], { dtype: "int32" });
+    const before = m.forward(x).logits;
+    expect(cf.lastIndices!.shape).toEqual([1, 6, 2]);
+    expect(cf.activeCodes()).toBeGreaterThan(0);
+    cf.force = 7; // steer: every position uses code 7
+    const forced = m.forward(x).logits;
+    expect(Math.max(...Array.from(T.sub(forced, before).dataSync(), Math.abs))).toBeGreaterThan(1e-4);
+    cf.force = null;
+    const trainer = new LMTrainer(m, { lr: 1e-2 });
+    const first = (await trainer.trainStep(T.tensor([[1, 2, 3, 4, 5, 6, 7, 8]], { dtype: "int32" }))).loss;
+    let last = first;
+    for (let s = 0; s < 20; s++) last = (await trainer.trainStep(T.tensor([[1, 2, 3, 4, 5, 6, 7, 8]], { dtype: "int32" }))).loss;
+    expect(last).toBeLessThan(first);
+    trainer.dispose();
   });
 });

@@ -13,4 +13,9 @@ export interface BuildOptions {
   mixer?: (layer: number, dModel: number) => MixerModule | undefined;
   /** Replaces block l's channel MLP (null removes it, with its norm). */
   mlp?: (layer: number, dModel: number) => Layer | null | undefined;
+  /**
+   * A layer applied to block l's output (codebook features, adapters); undefined for none. Saved
+   * under `blocks.{l}.post.*`.
+   */
+  post?: (layer: number, dModel: number) => Layer | undefined;
 }

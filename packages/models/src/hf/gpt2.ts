@@ -47,7 +47,7 @@ export function buildGPT2(raw: RawConfig, opts: BuildOptions = {}): { model: Cau
     const mixer = opts.mixer?.(l, d) ?? new SelfAttention({ dModel: d, nHeads, fused: true, qkvBias: true, outBias: true, layout: "in-out", scale, initStd: std, seed, backend });
     const mlp = opts.mlp?.(l, d);
     const mlpLayer = mlp === undefined ? new MLP({ dModel: d, hidden: inner, activation: act, layout: "in-out", initStd: std, seed, backend }) : mlp;
-    return new Block({ norm1: new LayerNorm(d, { eps, backend }), mixer, norm2: mlpLayer ? new LayerNorm(d, { eps, backend }) : null, mlp: mlpLayer });
+    return new Block({ norm1: new LayerNorm(d, { eps, backend }), mixer, norm2: mlpLayer ? new LayerNorm(d, { eps, backend }) : null, mlp: mlpLayer, post: opts.post?.(l, d) });
   });
   const model = new CausalLM({ vocabSize: V, dModel: d, blocks, finalNorm: new LayerNorm(d, { eps, backend }), maxPositions: c.size("n_positions", 1024), tieEmbeddings: tie, hiddenStates: "embeddings", initStd: std, seed, backend });
   const info: HFInfo = { modelType: "gpt2", config: raw, names: GPT2_NAMES, ignore: [/\.attn\.(masked_)?bias$/], tied: tie ? ["lm_head.weight"] : [] };

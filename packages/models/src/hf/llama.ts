@@ -57,7 +57,7 @@ export function buildLlama(raw: RawConfig, opts: BuildOptions = {}, family: Llam
     const mixer = opts.mixer?.(l, d) ?? new SelfAttention({ dModel: d, nHeads, nKvHeads, headDim, rope, window, qkvBias, outBias: attnBias, initStd: std, seed, backend });
     const mlp = opts.mlp?.(l, d);
     const mlpLayer = mlp === undefined ? new MLP({ dModel: d, hidden: c.size("intermediate_size"), activation: act, gated: true, bias: mlpBias, initStd: std, seed, backend }) : mlp;
-    return new Block({ norm1: new RMSNorm(d, { eps, backend }), mixer, norm2: mlpLayer ? new RMSNorm(d, { eps, backend }) : null, mlp: mlpLayer });
+    return new Block({ norm1: new RMSNorm(d, { eps, backend }), mixer, norm2: mlpLayer ? new RMSNorm(d, { eps, backend }) : null, mlp: mlpLayer, post: opts.post?.(l, d) });
   });
   const model = new CausalLM({ vocabSize: V, dModel: d, blocks, finalNorm: new RMSNorm(d, { eps, backend }), tieEmbeddings: tie, hiddenStates: "embeddings", initStd: std, seed, backend });
   const info: HFInfo = { modelType: family, config: raw, names: LLAMA_NAMES, ignore: [/rotary_emb\.inv_freq$/], tied: tie ? ["lm_head.weight"] : [] };

@@ -52,7 +52,7 @@ export function buildMamba(raw: RawConfig, opts: BuildOptions = {}, version: 1 |
     // Hugging Face's gated RMSNorm normalises all d_inner channels together (normGroupSize).
     mixer = () => new Mamba2Mixer({ dModel: d, dState, dConv, expand, headDim, nGroups: c.size("n_groups", 1), chunkSize: c.size("chunk_size", 256), dtLimit, bias, convBias, normEps: eps, normGroupSize: expand * d, seed, backend });
   }
-  const blocks = Array.from({ length: L }, (_, l) => new Block({ norm1: new RMSNorm(d, { eps, backend }), mixer: opts.mixer?.(l, d) ?? mixer(l) }));
+  const blocks = Array.from({ length: L }, (_, l) => new Block({ norm1: new RMSNorm(d, { eps, backend }), mixer: opts.mixer?.(l, d) ?? mixer(l), post: opts.post?.(l, d) }));
   const tie = c.bool("tie_word_embeddings", true);
   const model = new CausalLM({ vocabSize: V, dModel: d, blocks, finalNorm: new RMSNorm(d, { eps, backend }), tieEmbeddings: tie, hiddenStates: "blocks", initStd: std, seed, backend });
   return { model, info: { modelType: type, config: raw, names: MAMBA_NAMES, tied: tie ? ["lm_head.weight"] : [] } };
