@@ -8,6 +8,8 @@ import { writeFileSync } from "node:fs";
 import { exp, gelu, layerNorm, matmul, neg, normal, ones, softmax, tidy, zeros, type Backend, type Tensor } from "@tessera/tensor";
 import { scaledDotProductAttention } from "@tessera/attention";
 import { selectiveScan } from "@tessera/ssm";
+import { keep, tensor } from "@tessera/tensor";
+import { modelFromConfig, type CausalLM, type LMState, type RawConfig } from "@tessera/models";
 import { useBackend } from "./backends";
 import { measure, type MeasureOptions, type Row } from "./harness";
 import { formatTable } from "./report";
@@ -19,6 +21,49 @@ interface Case {
   op: (xs: Tensor[]) => Tensor;
   flops?: number;
   bytes?: number;
+  /** Frees what `inputs` built besides the returned tensors (a model). */
+  cleanup?: () => void;
+}
+
+/**
+ * Whole models with random weights on the GPU (the `models` suite's shapes): prefill of T = 128 (16 quick)
+ * tokens and one cached decode step after them. torch_bench.py builds the same architectures in
+ * PyTorch (eager, fp32) with the same case names.
+ */
+function modelCases(quick: boolean): Case[] {
+  const specs: [string, RawConfig][] = quick
+    ? [["gpt2-tiny", { model_type: "gpt2", vocab_size: 128, n_embd: 64, n_head: 4, n_layer: 2, n_positions: 256 }]]
+    : [
+        ["gpt2-124M", { model_type: "gpt2", vocab_size: 50257, n_embd: 768, n_head: 12, n_layer: 12, n_positions: 1024 }],
+        ["llama-gqa-125M", { model_type: "llama", vocab_size: 32000, hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 4, max_position_embeddings: 2048 }],
+        ["mamba-130M", { model_type: "mamba", vocab_size: 50280, hidden_size: 768, num_hidden_layers: 24, state_size: 16, expand: 2 }],
+      ];
+  const T = quick ? 16 : 128;
+  const out: Case[] = [];
+  for (const [name, config] of specs) {
+    let model: CausalLM | null = null;
+    let state: LMState | null = null;
+    const build = () => (model ??= modelFromConfig(config, { seed: 1, backend: "webgpu" }).model.eval() as CausalLM);
+    const ids = (n: number, seed: number) => tensor([Array.from({ length: n }, (_, t) => (seed * 7919 + t * 104729) % build().vocabSize)], { dtype: "int32", backend: "webgpu" });
+    out.push({ suite: "models", name: `${name} prefill T=${T}`, inputs: () => [ids(T, 1)], op: ([x]) => build().forward(x).logits });
+    out.push({
+      suite: "models",
+      name: `${name} decode @${T}`,
+      inputs: () => {
+        const m = build();
+        state = tidy(() => m.forward(ids(T, 1), { logits: "last" }).state);
+        for (const l of state.layers) for (const v of Object.values(l)) if (typeof v !== "number") keep(v);
+        return [ids(1, 2)];
+      },
+      op: ([x]) => build().forward(x, { state: state!, logits: "last" }).logits,
+      cleanup: () => {
+        for (const l of state?.layers ?? []) for (const v of Object.values(l)) if (typeof v !== "number") v.dispose();
+        model?.dispose();
+        model = null;
+      },
+    });
+  }
+  return out;
 }
 
 function cases(quick: boolean): Case[] {
@@ -70,7 +115,7 @@ function cases(quick: boolean): Case[] {
       bytes: 4 * (4 * D * L + 2 * N * L),
     });
   }
-  return rows;
+  return [...rows, ...modelCases(quick)];
 }
 
 async function run(c: Case, be: Backend, opts: MeasureOptions): Promise<Row> {
@@ -84,6 +129,7 @@ async function run(c: Case, be: Backend, opts: MeasureOptions): Promise<Row> {
   await (last as Tensor | null)?.data(); // surfaces any device error
   (last as Tensor | null)?.dispose();
   for (const x of xs) x.dispose();
+  c.cleanup?.();
   const row: Row = { suite: c.suite, case: c.name, impl: "tessera", backend: "webgpu", median_ms: t.median, min_ms: t.min, max_ms: t.max, runs: t.runs };
   if (c.flops) row.gflops = c.flops / (t.median * 1e6);
   if (c.bytes) row.gbps = c.bytes / (t.median * 1e6);
