@@ -11,3 +11,4 @@ export { FSQ } from "./fsq";
 export { LFQ, type LFQOptions } from "./lfq";
 export { ResidualVQ, type ResidualVQOptions } from "./rvq";
 export { CodebookFeatures, type CodebookFeaturesOptions } from "./features";
+export { ProductQuantizer, type ProductQuantizerOptions } from "./pq";
