@@ -12,3 +12,4 @@ export { LFQ, type LFQOptions } from "./lfq";
 export { ResidualVQ, type ResidualVQOptions } from "./rvq";
 export { CodebookFeatures, type CodebookFeaturesOptions } from "./features";
 export { ProductQuantizer, type ProductQuantizerOptions } from "./pq";
+export { weightVQ, dequantizeVQ, vqLinear, calibrateVQ4DiT, type WeightVQ, type WeightVQOptions, type VQ4DiTOptions } from "./weight-vq";

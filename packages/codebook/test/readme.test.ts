@@ -4,4 +4,4 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, it } from "vitest";
 import { readmeSuite } from "@tessera/tensor/testing";
 
-await readmeSuite(join(dirname(fileURLToPath(import.meta.url)), "..", "README.md"), (f) => import(f), { describe, it, afterAll }, 5);
+await readmeSuite(join(dirname(fileURLToPath(import.meta.url)), "..", "README.md"), (f) => import(f), { describe, it, afterAll }, 6);
