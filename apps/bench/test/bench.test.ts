@@ -21,7 +21,10 @@ describe("tessera-bench", () => {
       if (r.suite === "matmul") expect(r.gflops).toBeGreaterThan(0);
       if (r.suite === "ops") expect(r.gbps).toBeGreaterThan(0);
     }
-    expect(new Set(rows.map((r) => r.suite))).toEqual(new Set(["matmul", "ops", "attention", "ssm", "quantize", "models"]));
+    expect(new Set(rows.map((r) => r.suite))).toEqual(new Set(["matmul", "ops", "attention", "ssm", "quantize", "codebook", "models"]));
+    const cb = rows.filter((r) => r.suite === "codebook");
+    expect(cb.some((r) => r.case.startsWith("search") && r.impl === "tfjs-wasm")).toBe(true);
+    expect(cb.some((r) => r.impl === "tessera vqLinear")).toBe(true);
     const quant8 = rows.filter((r) => r.suite === "quantize");
     expect(new Set(quant8.map((r) => r.impl))).toEqual(new Set(["tessera", "onnxruntime-node", "tessera int8 per channel", "tessera int4 g64", "tessera nf4 b64 dq"]));
     for (const r of quant8) expect(r.gbps).toBeGreaterThan(0);
@@ -53,7 +56,7 @@ describe("tessera-bench", () => {
 
   it("parses options and rejects unknown suites", () => {
     expect(parseArgs(["matmul", "--json", "out.json", "--quick"])).toMatchObject({ suites: ["matmul"], json: "out.json", quick: true });
-    expect(() => parseArgs(["nope"])).toThrow("unknown suite 'nope' (suites: matmul, ops, attention, ssm, quantize, models)");
+    expect(() => parseArgs(["nope"])).toThrow("unknown suite 'nope' (suites: matmul, ops, attention, ssm, quantize, codebook, models)");
     expect(() => parseArgs(["--json"])).toThrow("--json needs a value");
   });
 });

@@ -1,0 +1,119 @@
+/**
+ * Codebooks: nearest-code search throughput for K = 1k..64k codes (d = 64, 256; 1024 queries),
+ * k-means time, product-quantization search, and weight VQ at 2 bits per weight (4096 x 4096,
+ * one token) against the float32 product. Search anchors: tfjs (matMul + argMax, wasm and cpu
+ * backends) and a plain-JS loop at the smallest size.
+ */
+import { linear, normal, tensor, type Tensor } from "@tessera/tensor";
+import { kmeans, nearestCode, ProductQuantizer, vqLinear, weightVQ, dequantizeVQ } from "@tessera/codebook";
+import type { Row } from "../harness";
+import { plainImpl, tesseraImpl, tfImpls } from "../impls";
+import { runCase } from "../run-impls";
+import type { Impl, Suite } from "../suite";
+
+function plainSearch(x: Float32Array, e: Float32Array, N: number, K: number, d: number): Float32Array {
+  const out = new Float32Array(N);
+  for (let i = 0; i < N; i++) {
+    let best = 0;
+    let bd = Infinity;
+    for (let k = 0; k < K; k++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += (x[i * d + j] - e[k * d + j]) ** 2;
+      if (s < bd) {
+        bd = s;
+        best = k;
+      }
+    }
+    out[i] = best;
+  }
+  return out;
+}
+
+export const codebookSuite: Suite = {
+  name: "codebook",
+  description: "nearest-code search (K = 1k..64k), k-means, PQ search and 2-bit weight VQ vs float32",
+  async run(ctx) {
+    const rows: Row[] = [];
+    const N = ctx.quick ? 128 : 1024;
+    const Ks = ctx.quick ? [256] : [1024, 8192, 65536];
+    const dims = ctx.quick ? [32] : [64, 256];
+    for (const d of dims) {
+      for (const K of Ks) {
+        const x = normal([N, d], 0, 1, { seed: 1, backend: "cpu" }).dataSync() as Float32Array;
+        const e = normal([K, d], 0, 1, { seed: 2, backend: "cpu" }).dataSync() as Float32Array;
+        const impls: Impl[] = [
+          tesseraImpl(ctx.backend, () => {
+            const tx = tensor(x, { shape: [N, d], backend: ctx.backend });
+            const te = tensor(e, { shape: [K, d], backend: ctx.backend });
+            return { inputs: [tx, te], op: () => nearestCode(tx, te) as Tensor };
+          }),
+          ...tfImpls((tf) => {
+            const tx = tf.tensor2d(x, [N, d]);
+            const te = tf.tensor2d(e, [K, d]);
+            const e2 = tf.sum(tf.square(te), 1);
+            return { inputs: [tx, te, e2], op: () => tf.argMax(tf.sub(tf.mul(tf.matMul(tx, te, false, true), 2), e2), 1) };
+          }),
+        ];
+        if (K * d <= 1024 * 64 || ctx.quick) impls.push(plainImpl(() => plainSearch(x, e, N, K, d)));
+        // Indices are not cross-checked: GEMMs that sum in other orders may flip near-ties.
+        rows.push(...(await runCase(ctx, { suite: "codebook", name: `search N=${N} K=${K} d=${d}`, impls, flops: 2 * N * K * d, tolerance: Infinity })));
+      }
+    }
+    // k-means: 5 Lloyd iterations (k-means++ seeding included).
+    const [kn, kk] = ctx.quick ? [512, 16] : [16384, 256];
+    const kx = normal([kn, 64], 0, 1, { seed: 3, backend: "cpu" });
+    rows.push(...(await runCase({ ...ctx, measure: { ...ctx.measure, warmup: 0, minRuns: 2, maxRuns: 3 } }, {
+      suite: "codebook",
+      name: `kmeans N=${kn} K=${kk} d=64 (5 iters)`,
+      impls: [tesseraImpl("cpu", () => ({ inputs: [], op: () => kmeans(kx, kk, { iters: 5, seed: 1 }).centres }))],
+      tolerance: Infinity,
+    })));
+    // Product quantization: ADC search of 64 queries over 10k encoded vectors.
+    const [pn, pd] = ctx.quick ? [500, 16] : [10000, 64];
+    const base = normal([pn, pd], 0, 1, { seed: 4, backend: "cpu" });
+    const pq = new ProductQuantizer({ dim: pd, subspaces: pd / 4, centroids: ctx.quick ? 16 : 256, iters: 5 }).fit(base);
+    const codes = pq.encode(base);
+    const queries = normal([64, pd], 0, 1, { seed: 5, backend: "cpu" });
+    const pqImpl: Impl = {
+      impl: "tessera PQ",
+      backend: "cpu",
+      async setup() {
+        let out = new Float32Array(0);
+        return { run: () => void (out = Float32Array.from(pq.search(queries, codes, 10).indices)), result: async () => out, dispose: () => undefined };
+      },
+    };
+    rows.push(...(await runCase(ctx, { suite: "codebook", name: `PQ ADC search 64 queries over ${pn} (${pd / 4} bytes each)`, impls: [pqImpl], tolerance: Infinity })));
+    // Weight VQ at 2 bits per weight vs the float32 product, one token.
+    const [wn, wk] = ctx.quick ? [256, 256] : [4096, 4096];
+    const W = normal([wn, wk], 0, 0.02, { seed: 6, backend: "cpu" });
+    const q = weightVQ(W, { vec: 4, codes: 256, iters: 3, seed: 1 });
+    const wv = W.dataSync();
+    const dq = dequantizeVQ(q);
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < dq.length; i++) {
+      num += (dq[i] - wv[i]) ** 2;
+      den += wv[i] ** 2;
+    }
+    const xv = normal([1, wk], 0, 1, { seed: 7, backend: "cpu" }).dataSync() as Float32Array;
+    const got = await runCase(ctx, {
+      suite: "codebook",
+      name: `weight VQ 2-bit 1x${wk}x${wn}`,
+      impls: [
+        tesseraImpl("cpu", () => {
+          const x = tensor(xv, { shape: [1, wk] });
+          return { inputs: [x], op: () => linear(x, W) };
+        }),
+        tesseraImpl("cpu", () => {
+          const x = tensor(xv, { shape: [1, wk] });
+          return { inputs: [x], op: () => vqLinear(x, q) };
+        }, "tessera vqLinear"),
+      ],
+      tolerance: Infinity,
+    });
+    for (const r of got) r.note = r.impl === "tessera" ? `float32, ${((wn * wk * 4) / 2 ** 20).toFixed(0)} MiB` : `2 bits/weight (${((wn * wk) / 4 / 2 ** 20).toFixed(1)} MiB of indices + 4 KiB codebook); weight relative error ${Math.sqrt(num / den).toFixed(3)}`;
+    rows.push(...got);
+    W.dispose();
+    return rows;
+  },
+};
