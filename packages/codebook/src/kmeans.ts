@@ -2,11 +2,17 @@
  * k-means with k-means++ seeding (Arthur & Vassilvitskii 2007) and Lloyd iterations whose
  * assignment step is the nearest-code search (so it runs on any backend and scales to large K).
  *  - seeding: the first centre uniformly at random, each next one with probability proportional
- *    to the squared distance to the nearest centre so far (seeded, reproducible);
+ *    to the squared distance to the nearest centre so far (seeded, reproducible; inputs larger
+ *    than 64 K points seed from a uniform sample of that many);
  *  - update: each centre becomes the mean of its points; an empty cluster keeps its centre (as
  *    vector-quantize-pytorch's kmeans).
  */
-import { cast, div, expand, gather, gt, matmul, mul, oneHot, reshape, sub, sum, tensor, tidy, transpose, where, type Tensor } from "@tessera/tensor";
+import { add, cast, div, expand, gather, gt, matmul, mul, narrow, oneHot, reshape, sub, sum, tensor, tidy, transpose, where, type Tensor } from "@tessera/tensor";
+
+/** One-hot elements per chunk of rows in the update step. */
+const CHUNK_ELEMS = 1 << 24;
+/** k-means++ seeds from at most this many points per centre (a uniform sample of large inputs). */
+const SEED_POINTS_PER_CENTRE = 64;
 import { fail } from "./errors";
 import { nearestCode, scores, type Metric } from "./search";
 
@@ -32,12 +38,23 @@ export class Rng {
   }
 }
 
-/** k-means++ centres (rows of x) chosen with D^2 sampling. */
+/** k-means++ centres (rows of x) chosen with D^2 sampling (from a uniform sample of 64 K points when x is larger). */
 export function kmeansPlusPlus(x: Tensor, K: number, seed = 1): Tensor {
-  const [N, d] = x.shape;
-  if (K > N) fail("kmeans", `needs at least K = ${K} points, got ${N}`);
-  const v = x.dataSync();
+  const [Nall, d] = x.shape;
+  if (K > Nall) fail("kmeans", `needs at least K = ${K} points, got ${Nall}`);
+  const all = x.dataSync();
   const rng = new Rng(seed);
+  const limit = SEED_POINTS_PER_CENTRE * K;
+  let v = all;
+  let N = Nall;
+  if (Nall > limit) {
+    N = limit;
+    v = new Float32Array(N * d);
+    for (let i = 0; i < N; i++) {
+      const r = Math.floor(rng.next() * Nall);
+      v.set(all.subarray(r * d, (r + 1) * d), i * d);
+    }
+  }
   const chosen: number[] = [Math.floor(rng.next() * N)];
   const d2 = new Float64Array(N).fill(Infinity);
   for (let c = 1; c < K; c++) {
@@ -67,10 +84,22 @@ export function kmeansPlusPlus(x: Tensor, K: number, seed = 1): Tensor {
 export function lloydStep(x: Tensor, centres: Tensor, metric: Metric = "euclidean"): { centres: Tensor; counts: Tensor; assign: Tensor } {
   return tidy(() => {
     const K = centres.shape[0];
+    const N = x.shape[0];
     const assign = nearestCode(x, centres, { metric });
-    const onehot = cast(oneHot(assign, K), "float32"); // [N, K]
-    const counts = sum(onehot, 0); // [K]
-    const sums = matmul(transpose(onehot), x); // [K, d]
+    // Counts and sums per cluster through one-hot products, in row chunks so [rows, K] stays bounded.
+    const chunk = Math.max(1, Math.floor(CHUNK_ELEMS / K));
+    let counts: Tensor | null = null;
+    let sums: Tensor | null = null;
+    for (let r0 = 0; r0 < N; r0 += chunk) {
+      const n = Math.min(chunk, N - r0);
+      const onehot = cast(oneHot(narrow(assign, 0, r0, n), K), "float32"); // [n, K]
+      const c = sum(onehot, 0); // [K]
+      const s = matmul(transpose(onehot), narrow(x, 0, r0, n)); // [K, d]
+      counts = counts ? add(counts, c) : c;
+      sums = sums ? add(sums, s) : s;
+    }
+    counts = counts!;
+    sums = sums!;
     const safe = where(gt(counts, 0), counts, 1);
     const means = div(sums, reshape(safe, [K, 1]));
     const keep = expand(reshape(gt(counts, 0), [K, 1]), centres.shape);

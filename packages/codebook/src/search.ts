@@ -6,7 +6,7 @@
  * backend; blocks of `blockSize` codes keep the [N, block] score matrix bounded for codebooks of
  * 100k+ codes, merging the running best with each block's.
  */
-import { argmax, cast, div, gt, matmul, max, mul, narrow, reshape, sqrt, square, sub, sum, tidy, transpose, where, add, type Tensor } from "@tessera/tensor";
+import { argmax, cast, concat, div, gt, matmul, max, mul, narrow, reshape, sqrt, square, sub, sum, tidy, transpose, where, add, type Tensor } from "@tessera/tensor";
 import { fail } from "./errors";
 
 export type Metric = "euclidean" | "cosine";
@@ -16,6 +16,9 @@ export interface SearchOptions {
   /** Codes scored per block (default 4096). */
   blockSize?: number;
 }
+
+/** Score-matrix elements per step: rows are processed in chunks so [rows, codes] stays bounded. */
+const MAX_SCORES = 1 << 24;
 
 /** Row-wise L2 normalisation (zero rows stay zero). */
 export function l2normalize(x: Tensor): Tensor {
@@ -37,6 +40,16 @@ export function nearestCode(x: Tensor, codebook: Tensor, opts: SearchOptions = {
   const metric = opts.metric ?? "euclidean";
   const K = codebook.shape[0];
   const block = Math.max(1, opts.blockSize ?? 4096);
+  const N = x.shape[0];
+  const rowChunk = Math.max(1, Math.floor(MAX_SCORES / Math.min(K, block)));
+  if (N > rowChunk) {
+    // Many rows (k-means over millions of sub-vectors): search chunk by chunk.
+    return tidy(() => {
+      const parts: Tensor[] = [];
+      for (let r0 = 0; r0 < N; r0 += rowChunk) parts.push(nearestCode(narrow(x, 0, r0, Math.min(rowChunk, N - r0)), codebook, opts));
+      return concat(parts, 0);
+    });
+  }
   return tidy(() => {
     if (K <= block) return cast(argmax(scores(x, codebook, metric), -1), "int32");
     let bestScore: Tensor | null = null;
