@@ -14,7 +14,7 @@ const CHUNK_ELEMS = 1 << 24;
 /** k-means++ seeds from at most this many points per centre (a uniform sample of large inputs). */
 const SEED_POINTS_PER_CENTRE = 64;
 import { fail } from "./errors";
-import { nearestCode, scores, type Metric } from "./search";
+import { nearestCode, type Metric } from "./search";
 
 export interface KMeansOptions {
   iters?: number;
@@ -125,10 +125,12 @@ export function kmeans(x: Tensor, K: number, opts: KMeansOptions = {}): { centre
     centres = next.centres;
     last = next;
   }
+  // Sum of squared distances to the assigned centres ([N, d] memory, whatever K is).
   const inertia = tidy(() => {
-    const s = scores(x, last.centres, "euclidean"); // 2 x.e - |e|^2
-    const best = gather(s, 1, reshape(last.assign, [x.shape[0], 1]));
-    return sum(sub(sum(mul(x, x), -1), reshape(best, [x.shape[0]]))).itemSync();
+    const [N, d] = x.shape;
+    const nearest = gather(last.centres, 0, expand(reshape(last.assign, [N, 1]), [N, d]));
+    const diff = sub(x, nearest);
+    return sum(mul(diff, diff)).itemSync();
   });
   return { centres: last.centres, counts: last.counts, assign: last.assign, inertia };
 }
