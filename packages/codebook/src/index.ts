@@ -13,3 +13,5 @@ export { ResidualVQ, type ResidualVQOptions } from "./rvq";
 export { CodebookFeatures, type CodebookFeaturesOptions } from "./features";
 export { ProductQuantizer, type ProductQuantizerOptions } from "./pq";
 export { weightVQ, dequantizeVQ, vqLinear, calibrateVQ4DiT, type WeightVQ, type WeightVQOptions, type VQ4DiTOptions } from "./weight-vq";
+export { GroupedVQ, type GroupedVQOptions } from "./grouped";
+export { SimVQ, type SimVQOptions } from "./simvq";

@@ -13,12 +13,12 @@
  *    rotation trick (default, as vector-quantize-pytorch for dim > 1).
  * Returns the quantized vectors, indices, losses and codebook statistics.
  */
-import { add, assign, cast, div, embedding, expand, gather, Linear, lt, matmul, Module, mseLoss, mul, oneHot, reshape, stopGradient, sum, tensor, tidy, transpose, uniform, where, zeros, type Tensor } from "@tessera/tensor";
+import { add, argmax, assign, cast, div, embedding, expand, gather, Linear, log, lt, matmul, Module, mseLoss, mul, neg, oneHot, reshape, stopGradient, sub, sum, tensor, tidy, transpose, uniform, where, zeros, type Tensor } from "@tessera/tensor";
 import { fail } from "./errors";
 import { rotationTrick, straightThrough } from "./estimators";
 import { kmeans, Rng } from "./kmeans";
 import { codebookStats, type CodebookStats } from "./metrics";
-import { l2normalize, nearestCode, type Metric } from "./search";
+import { l2normalize, nearestCode, scores, type Metric } from "./search";
 
 export interface VectorQuantizerOptions {
   dim: number;
@@ -36,6 +36,13 @@ export interface VectorQuantizerOptions {
   deadCodeThreshold?: number;
   commitmentWeight?: number;
   gradient?: "ste" | "rotation";
+  /**
+   * Gumbel sampling of codes in training (vector-quantize-pytorch's stochastic_sample_codes):
+   * index = argmax(score / temperature + Gumbel noise), so codes are drawn with probabilities
+   * softmax(score / temperature); evaluation stays deterministic.
+   */
+  stochastic?: boolean;
+  temperature?: number;
   seed?: number;
   backend?: string;
 }
@@ -58,7 +65,7 @@ export class VectorQuantizer extends Module {
   readonly projectOut: Linear | null = null;
   initted: boolean;
   private readonly rng: Rng;
-  readonly opts: Required<Omit<VectorQuantizerOptions, "codebookDim" | "backend" | "seed">> & { codebookDim: number; backend?: string };
+  readonly opts: Required<Omit<VectorQuantizerOptions, "codebookDim" | "backend" | "seed" | "stochastic" | "temperature">> & { codebookDim: number; backend?: string; stochastic: boolean; temperature: number };
 
   constructor(options: VectorQuantizerOptions) {
     super();
@@ -78,6 +85,8 @@ export class VectorQuantizer extends Module {
       deadCodeThreshold: options.deadCodeThreshold ?? 0,
       commitmentWeight: options.commitmentWeight ?? 1,
       gradient: options.gradient ?? (cd > 1 ? "rotation" : "ste"),
+      stochastic: options.stochastic ?? false,
+      temperature: options.temperature ?? 1,
       backend: options.backend,
     };
     if (!(this.opts.decay >= 0 && this.opts.decay < 1)) fail("VectorQuantizer", `decay must lie in [0, 1), got ${this.opts.decay}`);
@@ -116,7 +125,7 @@ export class VectorQuantizer extends Module {
     if (this.projectIn) z = this.projectIn.forward(z);
     if (this.opts.metric === "cosine") z = l2normalize(z);
     if (this.training && !this.initted) this.kmeansInit(z);
-    const indices = nearestCode(stopGradient(z), stopGradient(this.codebook()), { metric: this.opts.metric }); // [N]
+    const indices = this.training && this.opts.stochastic ? this.sample(stopGradient(z)) : nearestCode(stopGradient(z), stopGradient(this.codebook()), { metric: this.opts.metric }); // [N]
     const q = embedding(this.opts.ema ? stopGradient(this.codebook()) : this.codebook(), indices); // [N, cd]
     const commitment = mul(mseLoss(z, stopGradient(q)), this.opts.commitmentWeight);
     const codebookLoss = this.opts.ema ? null : mseLoss(stopGradient(z), q);
@@ -134,6 +143,15 @@ export class VectorQuantizer extends Module {
       codebookLoss,
       stats,
     };
+  }
+
+  /** Gumbel-max sampling: argmax(score / temperature - log(-log u)). */
+  private sample(z: Tensor): Tensor {
+    return tidy(() => {
+      const s = scores(z, stopGradient(this.codebook()), this.opts.metric); // [N, K]
+      const u = uniform(s.shape, 1e-20, 1, { seed: Math.floor(this.rng.next() * 2 ** 31), backend: s.backend });
+      return cast(argmax(sub(div(s, this.opts.temperature), log(neg(log(u)))), -1), "int32");
+    });
   }
 
   /** k-means++ and Lloyd steps on the first training batch (vector-quantize-pytorch's kmeans_init). */
