@@ -11,6 +11,8 @@ import { VectorQuantizer, type VectorQuantizerOptions } from "./vq";
 
 export interface ResidualVQOptions extends VectorQuantizerOptions {
   stages: number;
+  /** One codebook for every stage (vector-quantize-pytorch's shared_codebook; default false). */
+  sharedCodebook?: boolean;
   /** Per batch in training, use a random prefix of at least `dropoutMin` stages (default off). */
   quantizerDropout?: boolean;
   dropoutMin?: number;
@@ -22,7 +24,8 @@ export class ResidualVQ extends Module {
   constructor(readonly opts: ResidualVQOptions) {
     super();
     if (!Number.isInteger(opts.stages) || opts.stages < 1) fail("ResidualVQ", `stages must be a positive integer, got ${opts.stages}`);
-    this.layers = this.registerModule("layers", new ModuleList(Array.from({ length: opts.stages }, (_, l) => new VectorQuantizer({ ...opts, seed: (opts.seed ?? 1) + 101 * l }))));
+    const shared = opts.sharedCodebook ? new VectorQuantizer({ ...opts }) : null;
+    this.layers = this.registerModule("layers", new ModuleList(Array.from({ length: opts.stages }, (_, l) => shared ?? new VectorQuantizer({ ...opts, seed: (opts.seed ?? 1) + 101 * l }))));
     this.rng = new Rng((opts.seed ?? 1) + 7);
   }
 

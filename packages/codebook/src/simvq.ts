@@ -1,11 +1,13 @@
 /**
  * SimVQ (Zhu et al. 2024, arXiv 2411.02038; vector-quantize-pytorch's sim_vq.py): the codebook is
  * a frozen Gaussian matrix C0 ~ N(0, 1/d) [K, d] seen through a learnable linear map,
- * C = C0 W^T. Every code moves whenever W does, so codes cannot die and usage stays high for large
+ * C = C0 W^T. With `basis` it is VQGAN-LC (Zhu et al. 2024, "Scaling the Codebook Size of VQGAN
+ * to 100,000"): the frozen matrix is given (e.g. k-means centres of a pretrained encoder's
+ * features, [K, e]) and the learned projector maps it to the code width (W [dim, e]). Every code moves whenever W does, so codes cannot die and usage stays high for large
  * codebooks; the loss is mse(sg[x], q) + beta mse(x, sg[q]) (beta 0.25), gradients to x by the
  * rotation trick (default) or straight-through.
  */
-import { add, embedding, Linear, matmul, Module, mseLoss, mul, normal, reshape, stopGradient, transpose, type Tensor } from "@tessera/tensor";
+import { add, clone, embedding, Linear, matmul, Module, mseLoss, mul, normal, reshape, stopGradient, transpose, type Tensor } from "@tessera/tensor";
 import { fail } from "./errors";
 import { rotationTrick, straightThrough } from "./estimators";
 import { codebookStats, type CodebookStats } from "./metrics";
@@ -17,6 +19,8 @@ export interface SimVQOptions {
   /** Weight of the commitment term (default 0.25). */
   beta?: number;
   gradient?: "ste" | "rotation";
+  /** A given frozen codebook [codebookSize, e] (VQGAN-LC); default N(0, 1/dim) [codebookSize, dim]. */
+  basis?: Tensor;
   seed?: number;
   backend?: string;
 }
@@ -29,8 +33,10 @@ export class SimVQ extends Module {
     super();
     const { dim, codebookSize: K } = opts;
     if (!Number.isInteger(dim) || dim < 1 || !Number.isInteger(K) || K < 1) fail("SimVQ", `dim and codebookSize must be positive integers, got ${dim} and ${K}`);
-    this.frozen = this.registerBuffer("frozen", normal([K, dim], 0, 1 / Math.sqrt(dim), { seed: opts.seed ?? 1, backend: opts.backend }));
-    this.proj = this.registerModule("proj", new Linear(dim, dim, { bias: false, seed: (opts.seed ?? 1) + 1, backend: opts.backend }));
+    if (opts.basis && (opts.basis.rank !== 2 || opts.basis.shape[0] !== K)) fail("SimVQ", `basis [${opts.basis.shape}] must be [codebookSize = ${K}, e]`);
+    const e = opts.basis ? opts.basis.shape[1] : dim;
+    this.frozen = this.registerBuffer("frozen", opts.basis ? clone(opts.basis) : normal([K, dim], 0, 1 / Math.sqrt(dim), { seed: opts.seed ?? 1, backend: opts.backend }));
+    this.proj = this.registerModule("proj", new Linear(e, dim, { bias: false, seed: (opts.seed ?? 1) + 1, backend: opts.backend }));
   }
 
   /** The effective codebook C0 W^T [K, dim]. */

@@ -73,3 +73,27 @@ describe("SimVQ", () => {
     expect(after).toBeGreaterThan(plain);
   });
 });
+
+describe("VQGAN-LC and shared residual codebooks", () => {
+  it("SimVQ with a given basis (VQGAN-LC): a frozen feature codebook through a learned projector", () => {
+    const feats = T.normal([2000, 12], 0, 1, { seed: 8 }); // "pretrained features", width 12
+    const basis = C.kmeans(feats, 256, { iters: 3, seed: 1 }).centres; // [256, 12]
+    const lc = new C.SimVQ({ dim: 6, codebookSize: 256, basis, seed: 2 });
+    expect(lc.codebook().shape).toEqual([256, 6]);
+    expect(lc.proj.weight.shape).toEqual([6, 12]);
+    const { grads } = T.gradients(() => lc.forward(T.normal([64, 6], 0, 1, { seed: 9 })).loss, lc.namedParameters());
+    expect(Object.keys(grads)).toEqual(["proj.weight"]);
+    expect(() => new C.SimVQ({ dim: 6, codebookSize: 100, basis })).toThrow(/basis \[256,12\] must be \[codebookSize = 100, e\]/);
+  });
+
+  it("residual VQ with one shared codebook: every stage uses the same codes; the error still falls", () => {
+    const rvq = new C.ResidualVQ({ dim: 8, codebookSize: 64, stages: 3, sharedCodebook: true, kmeansInit: true, seed: 2 });
+    expect(rvq.layers.at(0)).toBe(rvq.layers.at(2));
+    expect(Object.keys(rvq.namedParameters()).length + Object.keys(rvq.namedBuffers()).length).toBeGreaterThan(0);
+    for (let s = 0; s < 3; s++) T.tidy(() => void rvq.forward(T.normal([512, 8], 0, 1, { seed: s })));
+    rvq.eval();
+    const x = T.normal([512, 8], 0, 1, { seed: 77 });
+    const errs = rvq.forward(x).perStage.map((q) => T.mseLoss(q, x).itemSync());
+    expect(errs[2]).toBeLessThan(errs[0]);
+  });
+});
