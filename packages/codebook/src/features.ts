@@ -86,7 +86,11 @@ export class CodebookFeatures extends Module {
     const out = reshape(add(q, sub(reshape(x, [-1, dim]), stopGradient(reshape(x, [-1, dim])))), [...lead, dim]);
     this.reconstruction = mseLoss(q, flat);
     this.lastIndices = reshape(idx, [...lead, this.k]);
-    if (this.record) for (const i of idx.dataSync()) this.counts[i]++;
+    if (this.record) {
+      // cpu counts at once; GPU backends count when the indices arrive (read asynchronously).
+      if (idx.backend === "cpu") for (const i of idx.dataSync()) this.counts[i]++;
+      else void idx.data().then((v) => v.forEach((i) => this.counts[i]++));
+    }
     return out;
   }
 

@@ -44,7 +44,7 @@ export class SimVQ extends Module {
     return matmul(this.frozen, transpose(this.proj.weight));
   }
 
-  forward(x: Tensor): { quantized: Tensor; indices: Tensor; loss: Tensor; stats: CodebookStats } {
+  forward(x: Tensor): { quantized: Tensor; indices: Tensor; loss: Tensor; stats: CodebookStats | null } {
     const { dim, codebookSize: K } = this.opts;
     if (x.shape[x.rank - 1] !== dim) fail("SimVQ", `input [${x.shape}] must end in dim = ${dim}`);
     const lead = x.shape.slice(0, -1);
@@ -54,6 +54,6 @@ export class SimVQ extends Module {
     const q = embedding(C, indices); // gradient reaches W through the chosen codes
     const loss = add(mseLoss(stopGradient(z), q), mul(mseLoss(z, stopGradient(q)), this.opts.beta ?? 0.25));
     const out = (this.opts.gradient ?? "rotation") === "rotation" ? rotationTrick(z, stopGradient(q)) : straightThrough(z, stopGradient(q));
-    return { quantized: reshape(out, [...lead, dim]), indices: reshape(indices, lead.length ? lead : [1]), loss, stats: codebookStats(indices.dataSync(), K) };
+    return { quantized: reshape(out, [...lead, dim]), indices: reshape(indices, lead.length ? lead : [1]), loss, stats: indices.backend === "cpu" ? codebookStats(indices.dataSync(), K) : null };
   }
 }

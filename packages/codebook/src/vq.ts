@@ -54,7 +54,11 @@ export interface VQOutput {
   loss: Tensor;
   commitment: Tensor;
   codebookLoss: Tensor | null;
-  stats: CodebookStats;
+  /**
+   * Usage, perplexity and dead codes of this batch; null on backends that read asynchronously
+   * (webgpu): there, `codebookStats(await out.indices.data(), K)`.
+   */
+  stats: CodebookStats | null;
 }
 
 export class VectorQuantizer extends Module {
@@ -133,7 +137,7 @@ export class VectorQuantizer extends Module {
     // The estimator carries x's gradient; a gradient-learned codebook gets its own from codebookLoss.
     let out = est;
     if (this.projectOut) out = this.projectOut.forward(out);
-    const stats = codebookStats(indices.dataSync(), K);
+    const stats = indices.backend === "cpu" ? codebookStats(indices.dataSync(), K) : null;
     if (this.training && this.opts.ema) this.emaUpdate(z, indices);
     return {
       quantized: reshape(out, [...lead, dim]),
@@ -185,24 +189,19 @@ export class VectorQuantizer extends Module {
     });
     const threshold = this.opts.deadCodeThreshold;
     if (threshold > 0) {
-      const counts = this.clusterSize!.dataSync();
-      const dead = [...counts.keys()].filter((i) => counts[i] < threshold);
-      if (dead.length) {
-        tidy(() => {
-          const Nz = zIn.shape[0];
-          const pick = dead.map(() => Math.floor(this.rng.next() * Nz));
-          const cd = this.opts.codebookDim;
-          const samples = gather(stopGradient(zIn), 0, expand(reshape(tensor(pick, { dtype: "int32", backend: zIn.backend }), [dead.length, 1]), [dead.length, cd]));
-          const mask = reshape(lt(this.clusterSize!, threshold), [K, 1]); // [K, 1]
-          // Scatter the samples into the dead rows: row i of `full` is samples[j] when dead[j] = i.
-          const sel = new Int32Array(K);
-          dead.forEach((i, j) => (sel[i] = j));
-          const full = gather(samples, 0, expand(reshape(tensor(sel, { dtype: "int32", backend: zIn.backend }), [K, 1]), [K, cd]));
-          assign(this.embed, where(expand(mask, [K, cd]), full, this.embed));
-          assign(this.embedAvg!, where(expand(mask, [K, cd]), mul(full, threshold), this.embedAvg!));
-          assign(this.clusterSize!, where(reshape(mask, [K]), threshold, this.clusterSize!));
-        });
-      }
+      // Every code draws a random batch vector; dead ones (EMA count under the threshold) take it.
+      // All on the device: no read-back, so it runs on every backend.
+      tidy(() => {
+        const cd = this.opts.codebookDim;
+        const Nz = zIn.shape[0];
+        const pick = Int32Array.from({ length: K }, () => Math.floor(this.rng.next() * Nz));
+        const samples = gather(stopGradient(zIn), 0, expand(reshape(tensor(pick, { dtype: "int32", backend: zIn.backend }), [K, 1]), [K, cd])); // [K, cd]
+        const dead = lt(this.clusterSize!, threshold); // [K]
+        const rows = expand(reshape(dead, [K, 1]), [K, cd]);
+        assign(this.embed, where(rows, samples, this.embed));
+        assign(this.embedAvg!, where(rows, mul(samples, threshold), this.embedAvg!));
+        assign(this.clusterSize!, where(dead, threshold, this.clusterSize!));
+      });
     }
   }
 }

@@ -49,14 +49,14 @@ describe("SimVQ", () => {
     const { grads } = T.gradients(() => sim.forward(x).loss, sim.namedParameters());
     expect(Math.max(...Array.from(grads["proj.weight"].dataSync(), Math.abs))).toBeGreaterThan(0);
     const opt = new T.AdamW(sim.namedParameters(), { lr: 1e-2, weightDecay: 0 });
-    const before = sim.forward(x).stats.usage;
+    const before = sim.forward(x).stats!.usage;
     for (let s = 0; s < 60; s++) {
       const batch = T.mul(T.normal([1024, 8], 0, 1, { seed: 100 + s }), 4);
       const r = T.tidy(() => T.gradients(() => sim.forward(batch).loss, sim.namedParameters()));
       opt.step(r.grads);
       T.dispose([r.value, r.grads, batch]);
     }
-    const after = sim.forward(x).stats.usage;
+    const after = sim.forward(x).stats!.usage;
     // The same training for a plain gradient-learned codebook (codebook loss + commitment 0.25).
     const vq = new C.VectorQuantizer({ dim: 8, codebookSize: 512, ema: false, commitmentWeight: 0.25, seed: 2 });
     const opt2 = new T.AdamW(vq.namedParameters(), { lr: 1e-2, weightDecay: 0 });
@@ -67,7 +67,7 @@ describe("SimVQ", () => {
       T.dispose([r.value, r.grads, batch]);
     }
     vq.eval();
-    const plain = vq.forward(x).stats.usage;
+    const plain = vq.forward(x).stats!.usage;
     console.log(`usage of 512 codes on 1024 inputs: SimVQ ${(before * 100).toFixed(1)}% -> ${(after * 100).toFixed(1)}% after 60 steps; plain gradient VQ ${(plain * 100).toFixed(1)}%`);
     expect(after).toBeGreaterThan(before);
     expect(after).toBeGreaterThan(plain);

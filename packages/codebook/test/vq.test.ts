@@ -99,7 +99,7 @@ describe("VectorQuantizer", () => {
       const vq = new C.VectorQuantizer({ dim: 16, codebookSize: K, seed: 3, ...opts });
       for (let s = 0; s < 30; s++) T.tidy(() => void vq.forward(batch(s)));
       vq.eval();
-      return T.tidy(() => vq.forward(batch(999)).stats.usage);
+      return T.tidy(() => vq.forward(batch(999)).stats!.usage);
     };
     const plain = usage({});
     const km = usage({ kmeansInit: true });

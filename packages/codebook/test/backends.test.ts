@@ -1,0 +1,49 @@
+/**
+ * The codebook ops on the webgpu backend (SwiftShader in CI): search (blocked and full), k-means,
+ * the VQ forward with its EMA update, FSQ and codebook features give the cpu's results.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import * as T from "@tessera/tensor";
+import { assertClose, useTestBackend } from "@tessera/tensor/testing";
+import * as C from "../src/index";
+
+describe("codebook on webgpu", () => {
+  beforeAll(async () => {
+    await useTestBackend("webgpu");
+  }, 60_000);
+  const on = (t: T.Tensor) => T.toBackend(t, "webgpu");
+
+  it("nearest-code search (full and blocked, euclidean and cosine) equals the cpu's", async () => {
+    const x = T.normal([200, 16], 0, 1, { seed: 1 });
+    const E = T.normal([700, 16], 0, 1, { seed: 2 });
+    for (const metric of ["euclidean", "cosine"] as const) {
+      const want = Array.from(C.nearestCode(x, E, { metric }).dataSync());
+      for (const blockSize of [4096, 128]) {
+        const got = C.nearestCode(on(x), on(E), { metric, blockSize });
+        expect(got.backend).toBe("webgpu");
+        expect(Array.from(await got.data())).toEqual(want);
+      }
+    }
+  });
+
+  it("a Lloyd step, the VQ forward with its EMA update, FSQ and codebook features equal the cpu's", async () => {
+    const x = T.normal([256, 8], 0, 1, { seed: 3 });
+    const c0 = T.normal([16, 8], 0, 1, { seed: 4 });
+    const a = C.lloydStep(x, c0);
+    const b = C.lloydStep(on(x), on(c0));
+    await assertClose(b.centres, a.centres, { atol: 1e-5, rtol: 1e-5 });
+    const mk = (backend: string) => new C.VectorQuantizer({ dim: 8, codebookSize: 16, gradient: "ste", seed: 5, backend });
+    const [vc, vg] = [mk("cpu"), mk("webgpu")];
+    const rc = vc.forward(x);
+    const rg = vg.forward(on(x));
+    expect(Array.from(await rg.indices.data())).toEqual(Array.from(rc.indices.dataSync()));
+    await assertClose(rg.quantized, rc.quantized, { atol: 1e-5, rtol: 1e-5 });
+    await assertClose(vg.embed, vc.embed, { atol: 1e-5, rtol: 1e-5, label: "after the EMA step" });
+    const fsq = new C.FSQ([8, 5, 5, 5]);
+    const z = T.normal([50, 4], 0, 1, { seed: 6 });
+    expect(Array.from(await fsq.forward(on(z)).indices.data())).toEqual(Array.from(fsq.forward(z).indices.dataSync()));
+    const cf = new C.CodebookFeatures({ dim: 8, numCodes: 32, k: 2, seed: 7 });
+    const cfg = new C.CodebookFeatures({ dim: 8, numCodes: 32, k: 2, seed: 7, backend: "webgpu" });
+    await assertClose(cfg.forward(on(x)), cf.forward(x), { atol: 1e-5, rtol: 1e-5 });
+  });
+});
