@@ -4,10 +4,12 @@
  *  - cosine:    argmax x.e / (|x| |e|)
  * Scores come from one matmul per block of codes (the backend's GEMM), so it runs on every
  * backend; blocks of `blockSize` codes keep the [N, block] score matrix bounded for codebooks of
- * 100k+ codes, merging the running best with each block's.
+ * 100k+ codes, merging the running best with each block's. On webgpu a fused WGSL kernel
+ * (search-wgsl.ts) is the default.
  */
 import { argmax, cast, concat, div, gt, matmul, max, mul, narrow, reshape, sqrt, square, sub, sum, tidy, transpose, where, add, type Tensor } from "@tessera/tensor";
 import { fail } from "./errors";
+import { nearestCodeWgsl } from "./search-wgsl";
 
 export type Metric = "euclidean" | "cosine";
 
@@ -15,6 +17,11 @@ export interface SearchOptions {
   metric?: Metric;
   /** Codes scored per block (default 4096). */
   blockSize?: number;
+  /**
+   * 'fused': one WGSL kernel (webgpu only, no [N, K] scores); 'gemm': scores by the backend's GEMM
+   * then argmax. Default: fused on webgpu, gemm elsewhere.
+   */
+  implementation?: "fused" | "gemm";
 }
 
 /** Score-matrix elements per step: rows are processed in chunks so [rows, codes] stays bounded. */
@@ -38,6 +45,11 @@ export function scores(x: Tensor, codes: Tensor, metric: Metric): Tensor {
 export function nearestCode(x: Tensor, codebook: Tensor, opts: SearchOptions = {}): Tensor {
   if (x.rank !== 2 || codebook.rank !== 2 || x.shape[1] !== codebook.shape[1]) fail("nearestCode", `x [${x.shape}] and codebook [${codebook.shape}] must be [N, d] and [K, d]`);
   const metric = opts.metric ?? "euclidean";
+  const impl = opts.implementation ?? (x.backend === "webgpu" ? "fused" : "gemm");
+  if (impl === "fused") {
+    if (x.backend !== "webgpu") fail("nearestCode", `the fused kernel runs on webgpu; x lives on '${x.backend}'`);
+    return tidy(() => (metric === "cosine" ? nearestCodeWgsl(l2normalize(x), l2normalize(codebook), false) : nearestCodeWgsl(x, codebook, true)));
+  }
   const K = codebook.shape[0];
   const block = Math.max(1, opts.blockSize ?? 4096);
   const N = x.shape[0];

@@ -13,16 +13,18 @@ describe("codebook on webgpu", () => {
   }, 60_000);
   const on = (t: T.Tensor) => T.toBackend(t, "webgpu");
 
-  it("nearest-code search (full and blocked, euclidean and cosine) equals the cpu's", async () => {
+  it("nearest-code search (fused WGSL kernel; GEMM full and blocked; euclidean and cosine) equals the cpu's", async () => {
     const x = T.normal([200, 16], 0, 1, { seed: 1 });
     const E = T.normal([700, 16], 0, 1, { seed: 2 });
     for (const metric of ["euclidean", "cosine"] as const) {
       const want = Array.from(C.nearestCode(x, E, { metric }).dataSync());
       for (const blockSize of [4096, 128]) {
-        const got = C.nearestCode(on(x), on(E), { metric, blockSize });
+        const got = C.nearestCode(on(x), on(E), { metric, blockSize, implementation: "gemm" });
         expect(got.backend).toBe("webgpu");
         expect(Array.from(await got.data())).toEqual(want);
       }
+      const fused = C.nearestCode(on(x), on(E), { metric }); // the fused WGSL kernel (default on webgpu)
+      expect(Array.from(await fused.data())).toEqual(want);
     }
   });
 
@@ -45,5 +47,6 @@ describe("codebook on webgpu", () => {
     const cf = new C.CodebookFeatures({ dim: 8, numCodes: 32, k: 2, seed: 7 });
     const cfg = new C.CodebookFeatures({ dim: 8, numCodes: 32, k: 2, seed: 7, backend: "webgpu" });
     await assertClose(cfg.forward(on(x)), cf.forward(x), { atol: 1e-5, rtol: 1e-5 });
+    expect(() => C.nearestCode(x, c0, { implementation: "fused" })).toThrow(/the fused kernel runs on webgpu; x lives on 'cpu'/);
   });
 });
