@@ -91,6 +91,18 @@ for L in ([256] if a.quick else [1024, 4096, 16384]):
         print(f"  chunked vs reference scan at L={L}: max |diff| {err:.2e}")
     t = timed(lambda: selective_scan_chunked(u, delta, A, B, C, Dv, z), warmup=2, runs=10)
     rows.append({"suite": "ssm", "case": f"selective scan D={Dm} N={N} L={L}", "impl": "pytorch chunked", "backend": "cuda", **t, "gbps": 4 * (4 * Dm * L + 2 * N * L) / (t["median_ms"] * 1e6)})
+# --- quantize / codebook: the float32 anchors of src/gpu-main.ts's quantize and codebook cases ---
+QK, QN = (256, 256) if a.quick else (4096, 4096)
+for M in ([1] if a.quick else [1, 512]):
+    xq = torch.randn(M, QK, device=dev, generator=g); wq = torch.randn(QN, QK, device=dev, generator=g) * 0.02
+    t = timed(lambda: F.linear(xq, wq))
+    rows.append({"suite": "quantize", "case": f"{M}x{QK}x{QN} float32", "impl": "pytorch", "backend": "cuda", **t, "gflops": 2 * M * QK * QN / (t["median_ms"] * 1e6)})
+SN, SK, SD = (128, 256, 32) if a.quick else (1024, 65536, 256)
+xs = torch.randn(SN, SD, device=dev, generator=g); es = torch.randn(SK, SD, device=dev, generator=g)
+t = timed(lambda: (2 * xs @ es.T - (es * es).sum(-1)).argmax(-1))
+rows.append({"suite": "codebook", "case": f"search N={SN} K={SK} d={SD}", "impl": "pytorch", "backend": "cuda", **t, "gflops": 2 * SN * SK * SD / (t["median_ms"] * 1e6)})
+
+
 # --- models: the same architectures as src/gpu-main.ts's model cases (random weights, fp32) ---
 import math
 import torch.nn as nn

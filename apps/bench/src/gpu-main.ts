@@ -10,6 +10,9 @@ import { scaledDotProductAttention } from "@tessera/attention";
 import { selectiveScan } from "@tessera/ssm";
 import { keep, tensor } from "@tessera/tensor";
 import { modelFromConfig, type CausalLM, type LMState, type RawConfig } from "@tessera/models";
+import { QuantizedLinearWeight, quantize, quantizedLinear, type QuantFormat } from "@tessera/quantize";
+import { nearestCode } from "@tessera/codebook";
+import { linear } from "@tessera/tensor";
 import { useBackend } from "./backends";
 import { measure, type MeasureOptions, type Row } from "./harness";
 import { formatTable } from "./report";
@@ -115,7 +118,42 @@ function cases(quick: boolean): Case[] {
       bytes: 4 * (4 * D * L + 2 * N * L),
     });
   }
-  return [...rows, ...modelCases(quick)];
+  return [...rows, ...quantizeCases(quick), ...codebookCases(quick), ...modelCases(quick)];
+}
+
+/** Weight-only quantized matmul on the GPU (the `quantize` suite's shapes): float32 vs int8 / int4 / NF4. */
+function quantizeCases(quick: boolean): Case[] {
+  const [K, N] = quick ? [256, 256] : [4096, 4096];
+  const formats: [string, QuantFormat][] = [
+    ["int8 per channel", { type: "int", bits: 8, symmetric: true, granularity: { kind: "channel", axis: 0 } }],
+    ["int4 g64", { type: "int", bits: 4, symmetric: true, granularity: { kind: "group", size: 64 } }],
+    ["nf4 b64 dq", { type: "nf4", blockSize: 64, doubleQuant: true }],
+  ];
+  const out: Case[] = [];
+  for (const M of quick ? [1] : [1, 512]) {
+    out.push({ suite: "quantize", name: `${M}x${K}x${N} float32`, inputs: () => [normal([M, K], 0, 1, { seed: 2 }), normal([N, K], 0, 0.02, { seed: 1 })], op: ([x, w]) => linear(x, w), flops: 2 * M * K * N });
+    for (const [label, f] of formats) {
+      let q: QuantizedLinearWeight | null = null;
+      out.push({
+        suite: "quantize",
+        name: `${M}x${K}x${N} ${label}`,
+        inputs: () => {
+          q = new QuantizedLinearWeight(quantize(normal([N, K], 0, 0.02, { seed: 1, backend: "cpu" }), f));
+          return [normal([M, K], 0, 1, { seed: 2 })];
+        },
+        op: ([x]) => quantizedLinear(x, q!),
+        flops: 2 * M * K * N,
+        cleanup: () => q?.dispose(),
+      });
+    }
+  }
+  return out;
+}
+
+/** Nearest-code search on the GPU (the `codebook` suite's largest shapes), the fused WGSL kernel. */
+function codebookCases(quick: boolean): Case[] {
+  const [N, K, d] = quick ? [128, 256, 32] : [1024, 65536, 256];
+  return [{ suite: "codebook", name: `search N=${N} K=${K} d=${d}`, inputs: () => [normal([N, d], 0, 1, { seed: 1 }), normal([K, d], 0, 1, { seed: 2 })], op: ([x, e]) => nearestCode(x, e), flops: 2 * N * K * d }];
 }
 
 async function run(c: Case, be: Backend, opts: MeasureOptions): Promise<Row> {
