@@ -56,6 +56,11 @@ export interface Backend<D = unknown> {
   readonly name: string;
   /** Whether `readSync` is honest (cpu) rather than absent (GPU backends). */
   readonly canReadSync: boolean;
+  /**
+   * Whether `matmul` takes float operands of two float dtypes (float32 activations with a float16
+   * weight), computing in f32: the op layer then skips the cast (and its full-size copy).
+   */
+  readonly mixedFloatMatmul?: boolean;
   /** Bytes a storage of `size` elements takes (default: the dtype's size; GPU backends may pad). */
   storageBytes?(dtype: DType, size: number): number;
 
@@ -85,7 +90,7 @@ export interface Backend<D = unknown> {
   /** Reduces `axes` (sorted, unique) away; output shape is x.shape without them. */
   reduce(op: ReduceOp, x: View<D>, axes: readonly number[], outDtype: DType): D;
   argReduce(op: ArgReduceOp, x: View<D>, axis: number): D;
-  /** a [...batch, M, K] x b [...batch, K, N] -> [...batch, M, N]; batch dims already equal. */
+  /** a [...batch, M, K] x b [...batch, K, N] -> [...batch, M, N]; batch dims already equal; same dtypes unless `mixedFloatMatmul`. */
   matmul(a: View<D>, b: View<D>, outDtype: DType): D;
   /** softmax or log-softmax along the last axis. */
   softmax(x: View<D>, log: boolean): D;

@@ -32,17 +32,28 @@ export function matmul(a: TensorLike, b: TensorLike): Tensor {
     const N = b2.shape[b2.rank - 1];
     const batch = broadcastShapes("matmul", a2.shape.slice(0, -2), b2.shape.slice(0, -2));
     const dtype = promoteTypes(a2.dtype, b2.dtype);
-    const ca = a2.dtype === dtype ? a2 : cast(a2, dtype);
-    const cb = b2.dtype === dtype ? b2 : cast(b2, dtype);
+    // A backend that reads mixed float operands itself (webgpu: a float16 weight read packed)
+    // gets them as they are; others get both cast to the promoted dtype.
+    const asIs = be.mixedFloatMatmul === true && isFloat(a2.dtype) && isFloat(b2.dtype);
+    const ca = asIs || a2.dtype === dtype ? a2 : cast(a2, dtype);
+    const cb = asIs || b2.dtype === dtype ? b2 : cast(b2, dtype);
     const outDtype = isFloat(dtype) ? dtype : "int32";
     const y = wrap(be, be.matmul(broadcastView(ca, [...batch, M, K]), broadcastView(cb, [...batch, K, N]), outDtype), [...batch, M, N], outDtype);
     // dA = dY B^T, dB = A^T dY (summed over broadcast batch dims).
-    const out = record("matmul", [ca, cb], y, (dy, [x0, x1]) => [sumTo(matmul(dy, transpose(x1)), x0.shape), sumTo(matmul(transpose(x0), dy), x1.shape)]);
+    const out = record("matmul", [ca, cb], y, (dy, [x0, x1]) => [
+      castTo(sumTo(matmul(dy, transpose(x1)), x0.shape), x0.dtype),
+      castTo(sumTo(matmul(transpose(x0), dy), x1.shape), x1.dtype),
+    ]);
     if (ta.rank === 1 && tb.rank === 1) return reshape(out, []);
     if (ta.rank === 1) return reshape(out, [...batch, N]);
     if (tb.rank === 1) return reshape(out, [...batch, M]);
     return out;
   });
+}
+
+/** A gradient in its input's dtype (mixed-dtype products give float32 gradients). */
+function castTo(g: Tensor, dtype: Tensor["dtype"]): Tensor {
+  return g.dtype === dtype ? g : cast(g, dtype);
 }
 
 /** x W^T + b with W [out, in] (PyTorch's nn.Linear layout). */

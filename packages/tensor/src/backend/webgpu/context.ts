@@ -115,7 +115,7 @@ export class GpuContext {
   }
 
   /** Writes words into a buffer. Pending dispatches are submitted first: queue writes run ahead of unsubmitted work. */
-  upload(d: GpuData, words: Float32Array | Int32Array | Uint32Array): void {
+  upload(d: GpuData, words: ArrayBufferView): void {
     this.flush();
     this.device.queue.writeBuffer(d.buffer, 0, words.buffer, words.byteOffset, words.byteLength);
   }

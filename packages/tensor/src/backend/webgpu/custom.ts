@@ -1,13 +1,14 @@
 /**
  * Custom WGSL kernels over tensors, for packages with their own fused kernels (a flash-attention
- * kernel, a selective scan). Inputs are made contiguous; outputs are fresh float32 or int32
+ * kernel, a selective scan). Inputs are made contiguous (halves become float32); outputs are fresh float32 or int32
  * tensors. Not differentiable by itself: wrap it in customGrad with an op-level backward.
  */
 import { fail, fmtShape } from "../../core/errors";
 import type { DType } from "../../core/dtype";
 import type { Tensor } from "../../core/tensor";
 import { backendOf, wrap } from "../../ops/util";
-import { clone } from "../../ops/convert";
+import { cast, clone } from "../../ops/convert";
+import { isHalf } from "../../core/dtype";
 import type { WebGPUBackend } from "./index";
 
 export interface WgslKernelCall {
@@ -23,8 +24,9 @@ export function wgslKernel(call: WgslKernelCall): Tensor[] {
   const be = backendOf("wgslKernel", ...call.inputs) as unknown as WebGPUBackend;
   if (be.name !== "webgpu" || typeof be.runKernel !== "function") fail("wgslKernel", `inputs live on '${be.name}', not on a WebGPU backend`);
   for (const o of call.outputs) if (o.dtype && o.dtype !== "float32" && o.dtype !== "int32") fail("wgslKernel", `output dtype ${o.dtype} is not float32 or int32 (${fmtShape(o.shape)})`);
-  // Kernels index from element 0 of a packed buffer: strided or offset views are copied.
-  const packed = call.inputs.map((t) => (t.isContiguous && t.offset === 0 && t.storage.size === t.size ? t : clone(t)));
+  // Kernels index from element 0 of a buffer of 32-bit words: strided or offset views are copied,
+  // and float16/bfloat16 (stored two per word) are widened to float32.
+  const packed = call.inputs.map((t) => (isHalf(t.dtype) ? cast(t, "float32") : t.isContiguous && t.offset === 0 && t.storage.size === t.size ? t : clone(t)));
   try {
     const outs = be.runKernel({
       code: call.code,

@@ -2,14 +2,16 @@
  * Batched matmul on WebGPU: a [...batch, M, K] x b [...batch, K, N] from strided views (so
  * transposes are free). Each 256-invocation workgroup computes a 64x64 tile of C, staging
  * 16-wide K slices of A and B in workgroup memory; each invocation accumulates a 4x4 block
- * (rows ty + 16r, cols tx + 16c, so global stores coalesce).
+ * (rows ty + 16r, cols tx + 16c, so global stores coalesce). Packed float16/bfloat16 operands
+ * are read packed (a half-precision weight costs half the memory traffic) and staged as f32.
  */
-import type { DType } from "../../../core/dtype";
+import { isHalf, type DType } from "../../../core/dtype";
 import { sizeOf } from "../../../core/shape";
 import { collapse } from "../../cpu/strided";
 import type { GpuContext, GpuData } from "../context";
 import { offsetFn, shader, store, wordOf } from "../wgsl";
 import type { GpuView } from "./elementwise";
+import { HALF_FNS, packedLoadFn } from "./half";
 
 const TILE = 64;
 const BK = 16;
@@ -28,11 +30,17 @@ export function matmul(ctx: GpuContext, a: GpuView, b: GpuView, outDtype: DType)
   const prm = [M, N, K, a.strides[r - 2], a.strides[r - 1], b.strides[r - 2], b.strides[r - 1], ...bc.shape, ...bc.strides[0], a.offset, ...bc.strides[1], b.offset];
   const w = wordOf(a.dtype);
   const zero = w === "f32" ? "0.0" : "0";
+  const operand = (name: string, v: GpuView) => ({
+    binding: { name, word: isHalf(v.dtype) ? ("u32" as const) : wordOf(v.dtype) },
+    load: isHalf(v.dtype) ? packedLoadFn(name, v.dtype) : `fn ld_${name}(e: u32) -> ${w} { return ${name}[e]; }`,
+  });
+  const A = operand("as_", a);
+  const B = operand("bs_", b);
   const code = shader({
     wg: 256,
-    bindings: [{ name: "out", word: wordOf(outDtype), write: true }, { name: "as_", word: w }, { name: "bs_", word: w }],
+    bindings: [{ name: "out", word: wordOf(outDtype), write: true }, A.binding, B.binding],
     shared: `var<workgroup> ta: array<array<${w}, ${TILE}>, ${BK}>;\nvar<workgroup> tb: array<array<${w}, ${TILE}>, ${BK}>;`,
-    fns: [offsetFn("ab", br, "7u", `${7 + br}u`, `${7 + 2 * br}u`), offsetFn("bb", br, "7u", `${8 + 2 * br}u`, `${8 + 3 * br}u`)],
+    fns: [HALF_FNS, A.load, B.load, offsetFn("ab", br, "7u", `${7 + br}u`, `${7 + 2 * br}u`), offsetFn("bb", br, "7u", `${8 + 2 * br}u`, `${8 + 3 * br}u`)],
     body: `  let M = prm[0]; let N = prm[1]; let K = prm[2];
   let bi = wid.z;
   let aBase = off_ab(bi);
@@ -49,10 +57,10 @@ export function matmul(ctx: GpuContext, a: GpuView, b: GpuView, outDtype: DType)
       let e = lid + q * 256u;
       let am = e / ${BK}u; let ak = e % ${BK}u;
       let gm = row0 + am; let gk = k0 + ak;
-      ta[ak][am] = select(${zero}, as_[aBase + gm * prm[3] + gk * prm[4]], gm < M && gk < K);
+      ta[ak][am] = select(${zero}, ld_as_(aBase + gm * prm[3] + gk * prm[4]), gm < M && gk < K);
       let bk = e / ${TILE}u; let bn = e % ${TILE}u;
       let hk = k0 + bk; let hn = col0 + bn;
-      tb[bk][bn] = select(${zero}, bs_[bBase + hk * prm[5] + hn * prm[6]], hk < K && hn < N);
+      tb[bk][bn] = select(${zero}, ld_bs_(bBase + hk * prm[5] + hn * prm[6]), hk < K && hn < N);
     }
     workgroupBarrier();
     for (var k = 0u; k < ${BK}u; k++) {
