@@ -12,7 +12,7 @@ import { keep, tensor } from "@tessera/tensor";
 import { modelFromConfig, type CausalLM, type LMState, type RawConfig } from "@tessera/models";
 import { QuantizedLinearWeight, quantize, quantizedLinear, type QuantFormat } from "@tessera/quantize";
 import { nearestCode } from "@tessera/codebook";
-import { linear } from "@tessera/tensor";
+import { cast, linear } from "@tessera/tensor";
 import { useBackend } from "./backends";
 import { measure, type MeasureOptions, type Row } from "./harness";
 import { formatTable } from "./report";
@@ -81,6 +81,15 @@ function cases(quick: boolean): Case[] {
     op: ([a, b]) => matmul(a, b),
     flops: 2 * s ** 3,
   }));
+  // float16 storage (packed, read in the kernel, f32 math and a float16 result): memory halves.
+  const big = sizes[sizes.length - 1];
+  rows.push({
+    suite: "matmul",
+    name: `${big}x${big}x${big} float16 storage`,
+    inputs: () => [cast(normal([big, big], 0, 1, { seed: big }), "float16"), cast(normal([big, big], 0, 1, { seed: big + 1 }), "float16")],
+    op: ([a, b]) => matmul(a, b),
+    flops: 2 * big ** 3,
+  });
   const x = (): Tensor[] => [normal(shape, 0, 1, { seed: 11 }), ones([d]), zeros([d])];
   rows.push(
     { suite: "ops", name: `softmax [${shape}]`, inputs: x, op: ([t]) => softmax(t, -1), bytes: 8 * n },
@@ -132,6 +141,8 @@ function quantizeCases(quick: boolean): Case[] {
   const out: Case[] = [];
   for (const M of quick ? [1] : [1, 512]) {
     out.push({ suite: "quantize", name: `${M}x${K}x${N} float32`, inputs: () => [normal([M, K], 0, 1, { seed: 2 }), normal([N, K], 0, 0.02, { seed: 1 })], op: ([x, w]) => linear(x, w), flops: 2 * M * K * N });
+    // float16 storage: the weight packed two per word and read in the kernel (float32 math).
+    out.push({ suite: "quantize", name: `${M}x${K}x${N} float16 weight`, inputs: () => [normal([M, K], 0, 1, { seed: 2 }), cast(normal([N, K], 0, 0.02, { seed: 1 }), "float16")], op: ([x, w]) => linear(x, w), flops: 2 * M * K * N });
     for (const [label, f] of formats) {
       let q: QuantizedLinearWeight | null = null;
       out.push({

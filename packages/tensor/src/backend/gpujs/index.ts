@@ -58,6 +58,7 @@ export function createGpuJsBackend(gpu: GpuJsLike): GpuJsBackend {
   };
   const run = (name: string, source: string, n: number, ...args: unknown[]): Float32Array => {
     count(native, name.split(":")[0]);
+    if (n === 0) return new Float32Array(0); // gpu.js cannot take empty arguments
     const out = kernel(name, source, n)(...args);
     const f = out instanceof Float32Array ? out : Float32Array.from(out as number[]);
     return n === 0 ? new Float32Array(0) : f.length === n ? f : f.subarray(0, n);
@@ -124,6 +125,8 @@ export function createGpuJsBackend(gpu: GpuJsLike): GpuJsBackend {
       const r = a.shape.length;
       const [M, Kd, N] = [a.shape[r - 2], a.shape[r - 1], b.shape[r - 1]];
       const batch = sizeOf(a.shape.slice(0, r - 2));
+      // An empty contraction is all zeros (gpu.js cannot take empty arguments).
+      if (Kd === 0) return toStorage(outDtype, new Float32Array(batch * M * N));
       const av = f32(a); // broadcast batch dims are materialized here
       const bv = f32(b);
       const out = new Float32Array(batch * M * N);

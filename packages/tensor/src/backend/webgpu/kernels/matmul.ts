@@ -4,6 +4,7 @@
  * 16-wide K slices of A and B in workgroup memory; each invocation accumulates a 4x4 block
  * (rows ty + 16r, cols tx + 16c, so global stores coalesce). Packed float16/bfloat16 operands
  * are read packed (a half-precision weight costs half the memory traffic) and staged as f32.
+ * Float products with at most 4 rows go to the split-K kernel of gemv.ts instead.
  */
 import { isHalf, type DType } from "../../../core/dtype";
 import { sizeOf } from "../../../core/shape";
@@ -11,6 +12,7 @@ import { collapse } from "../../cpu/strided";
 import type { GpuContext, GpuData } from "../context";
 import { offsetFn, shader, store, wordOf } from "../wgsl";
 import type { GpuView } from "./elementwise";
+import { gemv, gemvFits } from "./gemv";
 import { HALF_FNS, packedLoadFn } from "./half";
 
 const TILE = 64;
@@ -23,11 +25,12 @@ export function matmul(ctx: GpuContext, a: GpuView, b: GpuView, outDtype: DType)
   const N = b.shape[r - 1];
   const batchShape = a.shape.slice(0, r - 2);
   const batch = sizeOf(batchShape);
-  const out = ctx.alloc(batch * M * N);
   const bc = collapse(batchShape, [a.strides.slice(0, r - 2), b.strides.slice(0, r - 2)]);
   const br = bc.shape.length;
   // [M, N, K, a row/col strides, b row/col strides, batch dims, a batch strides, a offset, b batch strides, b offset]
-  const prm = [M, N, K, a.strides[r - 2], a.strides[r - 1], b.strides[r - 2], b.strides[r - 1], ...bc.shape, ...bc.strides[0], a.offset, ...bc.strides[1], b.offset];
+  const batchPrm = [...bc.shape, ...bc.strides[0], a.offset, ...bc.strides[1], b.offset];
+  if (gemvFits(a, M, N)) return gemv(ctx, a, b, outDtype, batch, batchPrm, br);
+  const prm = [M, N, K, a.strides[r - 2], a.strides[r - 1], b.strides[r - 2], b.strides[r - 1], ...batchPrm];
   const w = wordOf(a.dtype);
   const zero = w === "f32" ? "0.0" : "0";
   const operand = (name: string, v: GpuView) => ({
@@ -36,6 +39,7 @@ export function matmul(ctx: GpuContext, a: GpuView, b: GpuView, outDtype: DType)
   });
   const A = operand("as_", a);
   const B = operand("bs_", b);
+  const out = ctx.alloc(batch * M * N);
   const code = shader({
     wg: 256,
     bindings: [{ name: "out", word: wordOf(outDtype), write: true }, A.binding, B.binding],
