@@ -9,7 +9,7 @@ import { exp, gelu, layerNorm, matmul, neg, normal, ones, softmax, tidy, zeros, 
 import { scaledDotProductAttention } from "@tessera/attention";
 import { selectiveScan } from "@tessera/ssm";
 import { keep, tensor } from "@tessera/tensor";
-import { modelFromConfig, type CausalLM, type LMState, type RawConfig } from "@tessera/models";
+import { castModel, modelFromConfig, type CausalLM, type LMState, type RawConfig } from "@tessera/models";
 import { QuantizedLinearWeight, quantize, quantizedLinear, type QuantFormat } from "@tessera/quantize";
 import { nearestCode } from "@tessera/codebook";
 import { cast, linear } from "@tessera/tensor";
@@ -31,7 +31,8 @@ interface Case {
 /**
  * Whole models with random weights on the GPU (the `models` suite's shapes): prefill of T = 128 (16 quick)
  * tokens and one cached decode step after them. torch_bench.py builds the same architectures in
- * PyTorch (eager, fp32) with the same case names.
+ * PyTorch (eager, fp32) with the same case names; the "f16 weights" rows (packed float16 block
+ * projections, float32 math) compare against the same fp32 PyTorch rows.
  */
 function modelCases(quick: boolean): Case[] {
   const specs: [string, RawConfig][] = quick
@@ -43,10 +44,17 @@ function modelCases(quick: boolean): Case[] {
       ];
   const T = quick ? 16 : 128;
   const out: Case[] = [];
-  for (const [name, config] of specs) {
+  // Each architecture in float32, and GPT-2 / Llama again with float16 block projections (castModel).
+  const variants = specs.flatMap(([name, config]): [string, RawConfig, boolean][] => (config.model_type === "mamba" ? [[name, config, false]] : [[name, config, false], [`${name} f16 weights`, config, true]]));
+  for (const [name, config, half] of variants) {
     let model: CausalLM | null = null;
     let state: LMState | null = null;
-    const build = () => (model ??= modelFromConfig(config, { seed: 1, backend: "webgpu" }).model.eval() as CausalLM);
+    const build = (): CausalLM => {
+      if (model) return model;
+      model = modelFromConfig(config, { seed: 1, backend: "webgpu" }).model.eval() as CausalLM;
+      if (half) castModel(model, { dtype: "float16" });
+      return model;
+    };
     const ids = (n: number, seed: number) => tensor([Array.from({ length: n }, (_, t) => (seed * 7919 + t * 104729) % build().vocabSize)], { dtype: "int32", backend: "webgpu" });
     out.push({ suite: "models", name: `${name} prefill T=${T}`, inputs: () => [ids(T, 1)], op: ([x]) => build().forward(x).logits });
     out.push({

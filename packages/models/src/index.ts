@@ -25,3 +25,4 @@ export { clipGradNorm } from "./train/clip";
 export { lrSchedule, type ScheduleOptions } from "./train/schedule";
 export { LMTrainer, type TrainerOptions } from "./train/trainer";
 export { quantizeModel, type QuantizeModelOptions, type QuantizeModelReport } from "./quantize-model";
+export { castModel, type CastModelOptions, type CastModelReport } from "./cast-model";

@@ -4,7 +4,7 @@
  *  - 'in-out' ([in, out], Hugging Face's GPT-2 `Conv1D`), so GPT-2 weights load and save
  *    without a transpose.
  */
-import { Generator, add, contiguous, linear, matmul, Module, normal, transpose, uniform, zeros, type Tensor } from "@tessera/tensor";
+import { Generator, add, cast, contiguous, linear, matmul, Module, normal, transpose, uniform, zeros, type Tensor } from "@tessera/tensor";
 import { QuantizedLinearWeight, quantize, quantizedLinear, type QuantFormat } from "@tessera/quantize";
 import { fail } from "../errors";
 
@@ -57,6 +57,21 @@ export class Projection extends Module {
     if (outIn !== w) outIn.dispose();
     this.removeParameter("weight").dispose();
     this.floatWeight = null;
+  }
+
+  /**
+   * Stores the float weight as `dtype` (float16 / bfloat16 halve its memory; float32 restores
+   * the layout of a fresh model): the bias stays float32 and activations stay float32, since
+   * `linear` multiplies a float32 input by a half weight in float32 arithmetic (on webgpu the
+   * half weight is read in place; other backends widen it per call).
+   */
+  castWeight(dtype: "float32" | "float16" | "bfloat16"): void {
+    const w = this.weight;
+    if (w.dtype === dtype) return;
+    const c = cast(w, dtype);
+    this.setParameter("weight", c);
+    this.floatWeight = c;
+    w.dispose();
   }
 
   /** x [..., in] -> [..., out] */
