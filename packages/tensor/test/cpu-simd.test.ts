@@ -91,6 +91,9 @@ describe("cpu WASM SIMD row and elementwise kernels vs the TypeScript reference"
   ];
   for (const op of ["exp", "sigmoid", "silu", "tanh"] as const) rowCases.push([`unary ${op}`, () => (T as unknown as Record<string, (x: T.Tensor) => T.Tensor>)[op](big([5003])), 3e-6]);
   rowCases.push(["gelu (erf)", () => T.gelu(big([5003])), 3e-6], ["gelu (tanh)", () => T.gelu(big([5003]), "tanh"), 3e-6]);
+  // 2^n for n = 128 (x > 88.376) once overflowed to inf; 88.72283 is the largest float with a finite exp.
+  rowCases.push(["exp near the float32 overflow and underflow bounds", () => T.exp(T.concat([T.linspace(88, 88.72283, 5000), T.linspace(88.7229, 89, 100), T.linspace(-87.3, -80, 1000)])), 3e-6]);
+  rowCases.push(["softmax of rows holding NaN is NaN", () => T.softmax(T.where(T.gt(big([4, 2000]), 8), NaN, big([4, 2000]))), 2e-6]);
   rowCases.push(["exp of large, tiny and NaN inputs", () => T.exp(T.concat([T.full([2000], 100), T.full([2000], -200), T.full([100], NaN), big([1000], 10)])), 3e-6]);
 
   for (const [name, f, tol] of rowCases) {

@@ -11,7 +11,8 @@ export function softmax_rows(x: usize, out: usize, r0: i32, r1: i32, D: i32, log
     const xr = x + ((<usize>r * D) << 2);
     const orow = out + ((<usize>r * D) << 2);
     let mv = f32x4.splat(-Infinity);
-    for (let j = 0; j < D4; j += 4) mv = f32x4.max(mv, v128.load(xr + (j << 2)));
+    // pmax skips NaN (a NaN still makes the row NaN through the sum below); one instruction on x86.
+    for (let j = 0; j < D4; j += 4) mv = f32x4.pmax(mv, v128.load(xr + (j << 2)));
     let m = hmax(mv);
     for (let j = D4; j < D; j++) m = max(m, load<f32>(xr + (j << 2)));
     if (m == -Infinity) {

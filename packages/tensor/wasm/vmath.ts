@@ -2,14 +2,21 @@
 // @tessera/ssm's selective scan): exp, erf and horizontal reductions.
 
 // exp(x) for f32x4 (Cephes expf): n = round(x log2 e), r = x - n ln2 (two-part ln2),
-// exp(r) = 1 + r + r^2 P(r), times 2^n built in the exponent bits. ~1 ulp; 0 below -87.3.
+// exp(r) = 1 + r + r^2 P(r), times 2^n built in the exponent bits (as 2^(n>>1) 2^(n-(n>>1)): n
+// reaches 128 for x near ln(FLT_MAX), where one factor 2^n would overflow). ~1 ulp; +inf above
+// 88.72283 (the largest float whose exp is finite); 0 below -87.3 (no subnormal results).
 // @ts-ignore: decorator
 @inline
 export function exp4(x: v128): v128 {
   const lo = f32x4.splat(-87.33654);
   const under = f32x4.lt(x, lo);
-  const xc = f32x4.min(f32x4.max(x, lo), f32x4.splat(88.72283));
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
+  // pmax/pmin are one x86 instruction each (min/max are NaN-propagating sequences of ~8); in this
+  // argument order a NaN x passes through both: pmax(a, b) = a < b ? b : a, pmin(a, b) = b < a ? b : a.
+  const xc = f32x4.pmin(f32x4.pmax(x, lo), f32x4.splat(88.72283));
+  // n = round-half-even(xc * log2 e) by adding 1.5 * 2^23: the sum's low mantissa bits are n as an
+  // integer (|n| <= 128 << 2^22), which replaces nearest + trunc_sat (long sequences on x86).
+  const t = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), f32x4.splat(12582912.0));
+  const n = f32x4.sub(t, f32x4.splat(12582912.0));
   let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
   let p = f32x4.splat(1.9875691500e-4);
@@ -19,10 +26,13 @@ export function exp4(x: v128): v128 {
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
   p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1.0));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  const y = f32x4.mul(p, scale);
-  // NaN stays NaN; very negative inputs give exactly 0 (as exp underflows).
-  return v128.bitselect(f32x4.splat(0), y, under);
+  const ni = i32x4.sub(t, i32x4.splat(0x4b400000));
+  const nh = i32x4.shr_s(ni, 1);
+  const bias = i32x4.splat(127);
+  const y = f32x4.mul(f32x4.mul(p, i32x4.shl(i32x4.add(nh, bias), 23)), i32x4.shl(i32x4.add(i32x4.sub(ni, nh), bias), 23));
+  // NaN stays NaN; very negative inputs give exactly 0 (as exp underflows); overflow is +inf.
+  const over = f32x4.gt(x, f32x4.splat(88.72283));
+  return v128.bitselect(f32x4.splat(Infinity), v128.bitselect(f32x4.splat(0), y, under), over);
 }
 
 // erf for f32x4 (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7), odd in x.
