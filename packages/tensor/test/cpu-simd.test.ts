@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as T from "../src/index";
 import { assertClose } from "../src/testing";
 import { initCpuThreads } from "../src/backend/cpu/wasm/runtime";
+import { wrap } from "../src/ops/util";
+import { backendInstance } from "../src/core/engine";
 
 let threads = 1;
 beforeAll(async () => {
@@ -51,6 +53,17 @@ cases.push(["gemv per-batch transposed: [3,1,64] @ [3,40,64]^T", () => T.matmul(
 cases.push(["gemv threaded (N K above the threading threshold): [1,1024] @ [2304,1024]^T", () => T.linear(rn(1, 1024), rn(2304, 1024))]);
 cases.push(["gemm with a transposed weight packed in place: [40,64] @ [70,64]^T", () => T.linear(rn(40, 64), rn(70, 64))]);
 cases.push(["float16 operands", () => T.matmul(T.cast(rn(40, 64), "float16"), T.cast(rn(64, 24), "float16"))]);
+// Half weights (castModel) for decoding: float32 x times float16 / bfloat16 W, read as half bits
+// by the half GEMV kernels (wasm/gemv-half.ts); the reference widens W first.
+for (const dt of ["float16", "bfloat16"] as const) {
+  for (const m of [1, 3]) {
+    cases.push([`half gemv ${dt}, ${m} rows: linear, W [1037, 301]`, () => T.linear(rn(m, 301), T.cast(rn(1037, 301), dt), rn(1037))]);
+    cases.push([`half gemv ${dt}, ${m} rows: x @ W [300, 1037]`, () => T.matmul(rn(m, 300), T.cast(rn(300, 1037), dt))]);
+  }
+  cases.push([`half gemv ${dt}: batch folded [2,1,64] @ [64,40]`, () => T.matmul(rn(2, 1, 64), T.cast(rn(64, 40), dt))]);
+  cases.push([`half gemv ${dt}: threaded [1,1024] @ [2304,1024]^T`, () => T.linear(rn(1, 1024), T.cast(rn(2304, 1024), dt))]);
+  cases.push([`half weight, 8 rows (widened, GEMM): ${dt}`, () => T.linear(rn(8, 300), T.cast(rn(70, 300), dt))]);
+}
 
 describe("cpu WASM SIMD matmul vs the TypeScript reference", () => {
   for (const [name, f] of cases) {
@@ -62,6 +75,18 @@ describe("cpu WASM SIMD matmul vs the TypeScript reference", () => {
       await assertClose(fast, ref, { atol: 2e-6 * Math.sqrt(K), rtol: 1e-5 });
     });
   }
+
+  it("half GEMV decodes every finite float16 and bfloat16 pattern exactly (one-hot rows pick weights out)", async () => {
+    for (const dtype of ["float16", "bfloat16"] as const) {
+      const finite = (h: number) => (dtype === "float16" ? (h & 0x7c00) !== 0x7c00 : (h & 0x7f80) !== 0x7f80);
+      const bits = Uint16Array.from({ length: 65536 }, (_, i) => i).filter(finite);
+      const N = bits.length / 64;
+      const w = wrap(backendInstance("cpu"), backendInstance("cpu").upload(bits, dtype), [N, 64], dtype);
+      const y = T.linear(T.eye(4, 64), w); // [4, N]: y[i, n] = W[n, i]
+      const want = T.transpose(T.narrow(T.cast(w, "float32"), 1, 0, 4));
+      await assertClose(y, want, { atol: 0, rtol: 0, label: `${dtype} patterns` });
+    }
+  });
 
   it("is available here and runs on worker threads", () => {
     expect(T.cpuSimdAvailable()).toBe(true);
@@ -140,6 +165,19 @@ describe("weights resident in WASM memory", () => {
     const w3 = rnd([1000, 300], 21); // likely the same pooled array
     T.linear(x, w3);
     await assertClose(T.linear(x, w3), reference(x, w3), { atol: 1e-4, rtol: 1e-5, label: "after free and reuse" });
+  });
+
+  it("a half weight becomes resident at 2 bytes an element, and an in-place write drops it", async () => {
+    T.setCpuWeightCache(1 << 30);
+    const w = T.cast(rnd([1000, 300], 50), "float16");
+    const x = rnd([2, 300], 51);
+    const before = T.cpuWeightCacheStats().bytes;
+    for (let i = 0; i < 3; i++) await assertClose(T.linear(x, w), reference(x, w), { atol: 1e-4, rtol: 1e-5, label: `use ${i}` });
+    const grown = T.cpuWeightCacheStats().bytes - before;
+    expect(grown).toBeGreaterThanOrEqual(1000 * 300 * 2);
+    expect(grown).toBeLessThan(1000 * 300 * 4);
+    T.assign(w, T.cast(T.mul(w, -3), "float16"));
+    await assertClose(T.linear(x, w), reference(x, w), { atol: 1e-4, rtol: 1e-5, label: "after assign" });
   });
 
   it("a budget smaller than the weights still gives right answers; 0 turns residency off", async () => {

@@ -18,6 +18,9 @@ export function createCpuBackend(): Backend<StorageArray> {
   return {
     name: "cpu",
     canReadSync: true,
+    // A float32 x half product reads the half operand as it is (matmul.ts: the half GEMV kernels
+    // for decoding; other shapes widen it inside the kernel call instead of as a separate op).
+    mixedFloatMatmul: true,
     upload(values: StorageArray, dtype: DType): StorageArray {
       const out = takeStorage(dtype, values.length);
       out.set(values as never);

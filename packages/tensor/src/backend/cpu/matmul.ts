@@ -9,9 +9,8 @@
  * Panels are Float64Array so the inner loop does no float32->float64 conversions. About 6x a
  * textbook triple loop at n=1024 on one core. Small or skinny products take a direct loop.
  */
-import { type DataArray, type DType, type StorageArray } from "../../core/dtype";
+import { isFloat, isHalf, type DataArray, type DType, type StorageArray } from "../../core/dtype";
 import { sizeOf } from "../../core/shape";
-import { isFloat } from "../../core/dtype";
 import { allOffsets, computeArray, operand, toStorage, type CpuView, type Operand } from "./strided";
 import { isBorrowed } from "./pool";
 import { wasmKernels, type WasmKernels } from "./wasm/runtime";
@@ -36,9 +35,15 @@ export function matmul(a: CpuView, b: CpuView, outDtype: DType): StorageArray {
   const K = a.shape[r - 1];
   const N = b.shape[r - 1];
   const batchShape = a.shape.slice(0, r - 2);
+  const out = computeArray(outDtype, sizeOf(batchShape) * M * N);
+  // A float32 activation times a half weight (mixed products: castModel) for decoding: the
+  // weight's half bits go to the half GEMV kernels without being widened here.
+  if (isHalf(b.dtype) && a.dtype === "float32" && M <= GEMV_MAX_ROWS && N * K >= GEMV_MIN_ELEMS) {
+    const g = wasmKernels();
+    if (g && halfWeightGemv(g, operand(a), b, batchShape, M, N, K, out as Float32Array, r)) return toStorage(outDtype, out);
+  }
   const A = operand(a);
   const B = operand(b);
-  const out = computeArray(outDtype, sizeOf(batchShape) * M * N);
   // Few-row products (decoding attention: one query per head) take the GEMV kernels from a lower size.
   const big = M * N * K >= WASM_MIN_MACS || (M <= GEMV_MAX_ROWS && N * K >= GEMV_MIN_ELEMS);
   const gemm = isFloat(a.dtype) && big ? wasmKernels() : null;
@@ -168,14 +173,8 @@ const GEMV_MIN_ELEMS = 2048;
 function wasmMatmul(g: WasmKernels, A: Operand, B: Operand, batchShape: readonly number[], M: number, N: number, K: number, out: Float32Array, r: number, bSrc: StorageArray | null): void {
   const batch = sizeOf(batchShape);
   const [ars, acs, brs, bcs] = [A.strides[r - 2], A.strides[r - 1], B.strides[r - 2], B.strides[r - 1]];
-  const bShared = B.strides.slice(0, r - 2).every((s, i) => s === 0 || batchShape[i] === 1);
-  let foldable = bShared && acs === 1 && ars === K;
-  for (let d = r - 3, run = M * K; d >= 0 && foldable; d--) {
-    if (batchShape[d] !== 1 && A.strides[d] !== run) foldable = false;
-    run *= batchShape[d];
-  }
-  const rowMajorB = bcs === 1 && brs === N;
-  const transB = !rowMajorB && brs === 1 && bcs === K;
+  const foldable = foldsIntoRows(A, B.strides, batchShape, M, K, r);
+  const { rowMajorB, transB } = bLayout(brs, bcs, N, K);
   // B read in place (either layout) can be kept resident; a gathered copy cannot.
   const src = rowMajorB || transB ? bSrc : null;
   const bMat = (off: number) => (transB ? (B.arr as Float32Array).subarray(off, off + K * N) : rowMajor(B, off, brs, bcs, K, N));
@@ -196,4 +195,39 @@ function wasmMatmul(g: WasmKernels, A: Operand, B: Operand, batchShape: readonly
     product(rowMajor(A, ao, ars, acs, M, K), reuse ? new Float32Array(0) : bMat(bo), bo, M, res, reuse);
     lastB = bo;
   });
+}
+
+/**
+ * Whether the batch folds into the rows of one product: B is the same matrix for every batch
+ * entry (stride-0 batch dims: x @ W) and A's batch and row dims are one contiguous run.
+ */
+function foldsIntoRows(A: Operand, bStrides: readonly number[], batchShape: readonly number[], M: number, K: number, r: number): boolean {
+  const bShared = bStrides.slice(0, r - 2).every((s, i) => s === 0 || batchShape[i] === 1);
+  let foldable = bShared && A.strides[r - 1] === 1 && A.strides[r - 2] === K;
+  for (let d = r - 3, run = M * K; d >= 0 && foldable; d--) {
+    if (batchShape[d] !== 1 && A.strides[d] !== run) foldable = false;
+    run *= batchShape[d];
+  }
+  return foldable;
+}
+
+/** B read in place: row-major [K, N], or the transpose of a row-major [N, K] (x @ W^T). */
+function bLayout(brs: number, bcs: number, N: number, K: number): { rowMajorB: boolean; transB: boolean } {
+  const rowMajorB = bcs === 1 && brs === N;
+  return { rowMajorB, transB: !rowMajorB && brs === 1 && bcs === K };
+}
+
+/**
+ * x @ W (or x @ W^T) for few rows with W in float16 / bfloat16 storage, read as half bits by the
+ * WASM half GEMV kernels (and kept resident at 2 bytes an element). Returns false, having done
+ * nothing, when the layout does not fit (the caller then widens the weight).
+ */
+function halfWeightGemv(g: WasmKernels, A: Operand, b: CpuView, batchShape: readonly number[], M: number, N: number, K: number, out: Float32Array, r: number): boolean {
+  const rows = sizeOf(batchShape) * M;
+  const { rowMajorB, transB } = bLayout(b.strides[r - 2], b.strides[r - 1], N, K);
+  if (rows > GEMV_MAX_ROWS || !(rowMajorB || transB) || !foldsIntoRows(A, b.strides, batchShape, M, K, r)) return false;
+  const bits = (b.data as Uint16Array).subarray(b.offset, b.offset + K * N);
+  const x = (A.arr as Float32Array).subarray(A.offset, A.offset + rows * K);
+  g.gemv(x, bits, rows, N, K, out, transB, isBorrowed(b.data) ? null : b.data, b.offset, b.dtype === "bfloat16");
+  return true;
 }

@@ -16,6 +16,8 @@ interface Exports {
   pack_bt(w: number, K: number, N: number, bp: number): void;
   gemv_n(x: number, b: number, y: number, K: number, N: number, j0: number, j1: number): void;
   gemv_t(x: number, w: number, y: number, K: number, n0: number, n1: number): void;
+  gemv_n_h(x: number, b: number, y: number, K: number, N: number, j0: number, j1: number, bf: number): void;
+  gemv_t_h(x: number, w: number, y: number, K: number, n0: number, n1: number, bf: number): void;
   gemm_rows(ap: number, bp: number, c: number, m0: number, m1: number, N: number, K: number, scratch: number): void;
   softmax_rows(x: number, out: number, r0: number, r1: number, D: number, log: number): void;
   norm_rows(x: number, w: number, b: number, out: number, r0: number, r1: number, D: number, epsBits: number, rms: number): void;
@@ -70,17 +72,24 @@ export class WasmKernels {
    * The byte offset of B's data in WASM memory when it is (or now becomes) resident, else null
    * (the caller copies it into scratch). `src` is B's storage array and `off` its element offset.
    */
-  private residentB(b: Float32Array, src: StorageArray | null, off: number, transB: boolean, K: number, N: number): number | null {
-    if (!src || K * N * 4 < RESIDENT_MIN_BYTES || this.resident.budget <= 0) return null;
-    const key = `${off}:${K}x${N}:${transB ? "t" : "n"}`;
+  private residentB(b: Float32Array | Uint16Array, src: StorageArray | null, off: number, transB: boolean, K: number, N: number): number | null {
+    const bytes = K * N * b.BYTES_PER_ELEMENT;
+    if (!src || bytes < RESIDENT_MIN_BYTES || this.resident.budget <= 0) return null;
+    const key = `${off}:${K}x${N}:${transB ? "t" : "n"}:${b.BYTES_PER_ELEMENT}`;
     const at = this.resident.lookup(src, key);
     if (at !== undefined) return at;
-    const slot = this.resident.admit(src, key, K * N * 4);
+    const slot = this.resident.admit(src, key, bytes);
     if (slot === null) return null;
     const need = Math.ceil(this.resident.end / PAGE) - this.memory.buffer.byteLength / PAGE;
     if (need > 0) this.memory.grow(need);
-    new Float32Array(this.memory.buffer).set(b.subarray(0, K * N), slot / 4);
+    this.copyIn(b.subarray(0, K * N), slot);
     return slot;
+  }
+
+  /** Copies an f32 or u16 array into WASM memory at byte offset `at` (which exists). */
+  private copyIn(v: Float32Array | Uint16Array, at: number): void {
+    if (v instanceof Float32Array) new Float32Array(this.memory.buffer).set(v, at / 4);
+    else new Uint16Array(this.memory.buffer).set(v, at / 2);
   }
 
   /** Runs `share(t)` for t = 0..threads-1: t > 0 on workers (as op-coded jobs), t = 0 here. */
@@ -133,24 +142,27 @@ export class WasmKernels {
   /**
    * C = A B for few rows (M <= 4: decoding), reading B once in its stored layout instead of
    * packing it: B [K, N] row-major, or with `transB` W [N, K] row-major (B = W^T). Threads
-   * split the output columns.
+   * split the output columns. A Uint16Array B holds float16 bits, or bfloat16 bits with `bf`
+   * (wasm/gemv-half.ts: widened in registers; it stays resident at 2 bytes an element).
    */
-  gemv(a: Float32Array, b: Float32Array, M: number, N: number, K: number, out: Float32Array, transB: boolean, bSrc: StorageArray | null = null, bSrcOff = 0): void {
+  gemv(a: Float32Array, b: Float32Array | Uint16Array, M: number, N: number, K: number, out: Float32Array, transB: boolean, bSrc: StorageArray | null = null, bSrcOff = 0, bf = false): void {
+    const half = b instanceof Uint16Array;
     const resident = this.residentB(b, bSrc, bSrcOff, transB, K, N);
     const base = this.scratch;
     const bOff = resident ?? base;
-    const xOff = resident === null ? bOff + K * N * 4 : base;
+    const xOff = resident === null ? bOff + Math.ceil((K * N * b.BYTES_PER_ELEMENT) / 16) * 16 : base;
     const yOff = xOff + M * K * 4;
-    const heap = this.heap(yOff + M * N * 4 - base);
-    if (resident === null) heap.set(b.subarray(0, K * N), bOff / 4);
-    heap.set(a.subarray(0, M * K), xOff / 4);
+    this.heap(yOff + M * N * 4 - base);
+    if (resident === null) this.copyIn(b.subarray(0, K * N), bOff);
+    this.copyIn(a.subarray(0, M * K), xOff);
     const threads = this.threadsFor(N * K, THREAD_MIN_MACS, Math.floor(N / 64));
     const per = Math.ceil(N / threads / 16) * 16;
     for (let i = 0; i < M; i++) {
       const [x, y] = [xOff + i * K * 4, yOff + i * N * 4];
-      // [x, b, y, K, N, j0, j1, transB]
-      const share = (t: number) => [x, bOff, y, K, N, Math.min(N, t * per), Math.min(N, (t + 1) * per), transB ? 1 : 0];
-      this.split(threads, OP.gemv, share, (j) => (j[7] ? this.ex.gemv_t(j[0], j[1], j[2], j[3], j[5], j[6]) : this.ex.gemv_n(j[0], j[1], j[2], j[3], j[4], j[5], j[6])));
+      // [x, b, y, K, N, j0, j1, transB, bf]
+      const share = (t: number) => [x, bOff, y, K, N, Math.min(N, t * per), Math.min(N, (t + 1) * per), transB ? 1 : 0, bf ? 1 : 0];
+      if (half) this.split(threads, OP.gemvHalf, share, (j) => (j[7] ? this.ex.gemv_t_h(j[0], j[1], j[2], j[3], j[5], j[6], j[8]) : this.ex.gemv_n_h(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[8])));
+      else this.split(threads, OP.gemv, share, (j) => (j[7] ? this.ex.gemv_t(j[0], j[1], j[2], j[3], j[5], j[6]) : this.ex.gemv_n(j[0], j[1], j[2], j[3], j[4], j[5], j[6])));
     }
     out.set(new Float32Array(this.memory.buffer, yOff, M * N));
   }

@@ -15,7 +15,7 @@ export const CTL = 8192;
 export const SLOTS = 10;
 
 /** Job op codes (slot 0 of a worker's job; the rest are the kernel's arguments). */
-export const OP = { none: 0, gemm: 1, softmax: 2, norm: 3, unary: 4, gemv: 5 } as const;
+export const OP = { none: 0, gemm: 1, softmax: 2, norm: 3, unary: 4, gemv: 5, gemvHalf: 6 } as const;
 
 /** Tensor's job dispatch: `ex` is the module's exports, `j` the job (op code, then arguments). */
 const TENSOR_DISPATCH = `
@@ -25,6 +25,7 @@ const TENSOR_DISPATCH = `
       case ${OP.norm}: ex.norm_rows(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9]); break;
       case ${OP.unary}: ex.unary_range(j[1], j[2], j[3], j[4], j[5]); break;
       case ${OP.gemv}: if (j[7] > j[6]) { if (j[8]) ex.gemv_t(j[1], j[2], j[3], j[4], j[6], j[7]); else ex.gemv_n(j[1], j[2], j[3], j[4], j[5], j[6], j[7]); } break;
+      case ${OP.gemvHalf}: if (j[7] > j[6]) { if (j[8]) ex.gemv_t_h(j[1], j[2], j[3], j[4], j[6], j[7], j[9]); else ex.gemv_n_h(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[9]); } break;
     }`;
 
 /** The worker program (plain JS, run by Node's eval worker or a Blob URL worker in browsers). */
