@@ -38,6 +38,10 @@ describe("tessera-bench", () => {
     const quant = models.filter((r) => r.case.endsWith("quantized"));
     expect(new Set(quant.map((r) => r.impl))).toEqual(new Set(["tessera int8", "tessera int4 g64", "tessera nf4 b64 dq"]));
     for (const r of quant) expect(r.note).toMatch(/logits rel. RMS error vs float32 0\.\d+/);
+    // Half-precision block weights (castModel): float16 and bfloat16 rows, the error small.
+    const half = models.filter((r) => r.case.endsWith("half weights"));
+    expect(new Set(half.map((r) => r.impl))).toEqual(new Set(["tessera float16", "tessera bfloat16"]));
+    for (const r of half) expect(r.note).toMatch(/logits rel. RMS error vs float32 0\.0\d+/);
     const ssm = rows.filter((r) => r.suite === "ssm");
     for (const i of ["selective scan (fused)", "mamba mixer", "mamba2 mixer", "retention layer", "gla layer", "attention (tiled)"]) expect(ssm.some((r) => r.impl === i)).toBe(true);
     for (const r of ssm) expect(r.peak_bytes).toBeGreaterThan(0);

@@ -5,12 +5,13 @@
  * GPT-2 runs side by side with the same weights in onnxruntime-node (anchors/onnx-gpt2.ts:
  * the runtime transformers.js uses), both for prefill and for a cached decode step, and the
  * logits are cross-checked.
- * Attention models also decode with weight-only quantized block projections (int8 per
- * channel, int4 groups of 64, NF4 blocks of 64 with double quantization; embeddings and head stay
- * float32): time, weight bytes and the logits' relative RMS error against float32.
+ * Attention models also decode with float16 / bfloat16 block projections (castModel) and with
+ * weight-only quantized ones (int8 per channel, int4 groups of 64, NF4 blocks of 64 with double
+ * quantization); embeddings and head stay float32: time, weight bytes and the logits' relative
+ * RMS error against float32.
  */
 import { keep, tensor, tidy, type Tensor } from "@tessera/tensor";
-import { hfStateDict, modelFromConfig, quantizeModel, type CausalLM, type LMState, type RawConfig } from "@tessera/models";
+import { castModel, hfStateDict, modelFromConfig, quantizeModel, type CausalLM, type LMState, type RawConfig } from "@tessera/models";
 import type { QuantFormat } from "@tessera/quantize";
 import { gpt2Feeds, gpt2Graph, type Gpt2Dims } from "../anchors/onnx-gpt2";
 import { ortSession } from "../anchors/onnx";
@@ -39,6 +40,13 @@ const QUANT: [string, QuantFormat][] = [
   ["int8", { type: "int", bits: 8, symmetric: true, granularity: { kind: "channel", axis: 0 } }],
   ["int4 g64", { type: "int", bits: 4, symmetric: true, granularity: { kind: "group", size: 64 } }],
   ["nf4 b64 dq", { type: "nf4", blockSize: 64, doubleQuant: true }],
+];
+
+/** Block-weight formats of the compressed decode rows: [label, case suffix, apply (returns the bytes before / after)]. */
+const WEIGHT_FORMATS: [string, string, (m: CausalLM) => { bytesBefore: number; bytesAfter: number }][] = [
+  ["float16", "half weights", (m) => castModel(m, { dtype: "float16" })],
+  ["bfloat16", "half weights", (m) => castModel(m, { dtype: "bfloat16" })],
+  ...QUANT.map(([label, format]): [string, string, (m: CausalLM) => { bytesBefore: number; bytesAfter: number }] => [label, "quantized", (m) => quantizeModel(m, { format })]),
 ];
 
 const ids = (V: number, T: number, seed: number) => Array.from({ length: T }, (_, t) => (seed * 7919 + t * 104729) % V);
@@ -136,19 +144,19 @@ export const modelsSuite: Suite = {
       const ref = (await tidy(() => m.forward(tensor([next], { dtype: "int32", backend: ctx.backend }), { state: prefilled, logits: "last" }).logits).data()) as Float32Array;
       stateTensors(prefilled).forEach((t) => t.dispose());
       m.dispose();
-      if (p.modelType !== "mamba" && ctx.backend === "cpu") rows.push(...(await quantizedDecode(ctx, spec, prompt, next, ref, measure)));
+      if (p.modelType !== "mamba" && ctx.backend === "cpu") rows.push(...(await compressedDecode(ctx, spec, prompt, next, ref, measure)));
     }
     return rows;
   },
 };
 
-/** One decode step with weight-only quantized block projections, per format (same seed, same float weights). */
-async function quantizedDecode(ctx: Parameters<Suite["run"]>[0], spec: Spec, prompt: number[], next: number[], ref: Float32Array, measure: Parameters<Suite["run"]>[0]["measure"]): Promise<Row[]> {
+/** One decode step with half-precision or weight-only quantized block projections, per format (same seed, same float weights). */
+async function compressedDecode(ctx: Parameters<Suite["run"]>[0], spec: Spec, prompt: number[], next: number[], ref: Float32Array, measure: Parameters<Suite["run"]>[0]["measure"]): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const [label, format] of QUANT) {
+  for (const [label, suffix, apply] of WEIGHT_FORMATS) {
     ctx.log(`  building ${spec.name} with ${label} weights...`);
     const m = modelFromConfig(spec.config, { seed: 1, backend: ctx.backend }).model.eval() as CausalLM;
-    const r = quantizeModel(m, { format });
+    const r = apply(m);
     const prefilled = tidy(() => m.forward(tensor([prompt], { dtype: "int32", backend: ctx.backend }), { logits: "last" }).state);
     stateTensors(prefilled).forEach((t) => keep(t));
     const out = (await tidy(() => m.forward(tensor([next], { dtype: "int32", backend: ctx.backend }), { state: prefilled, logits: "last" }).logits).data()) as Float32Array;
@@ -159,7 +167,7 @@ async function quantizedDecode(ctx: Parameters<Suite["run"]>[0], spec: Spec, pro
       den += ref[i] ** 2;
     }
     const impl = tesseraModel(ctx.backend, m, next, prefilled, `tessera ${label}`);
-    const got = await runCase({ ...ctx, measure: { ...measure, minRuns: 5, maxRuns: 20 } }, { suite: "models", name: `${spec.name} decode @${prompt.length} quantized`, impls: [impl], tolerance: Infinity });
+    const got = await runCase({ ...ctx, measure: { ...measure, minRuns: 5, maxRuns: 20 } }, { suite: "models", name: `${spec.name} decode @${prompt.length} ${suffix}`, impls: [impl], tolerance: Infinity });
     for (const row of got) row.note = `${(1000 / row.median_ms).toFixed(1)} tok/s; block weights ${(r.bytesBefore / 2 ** 20).toFixed(1)} -> ${(r.bytesAfter / 2 ** 20).toFixed(1)} MiB; logits rel. RMS error vs float32 ${Math.sqrt(num / den).toFixed(4)}`;
     rows.push(...got);
     stateTensors(prefilled).forEach((t) => t.dispose());
