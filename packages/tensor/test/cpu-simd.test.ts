@@ -63,6 +63,11 @@ for (const dt of ["float16", "bfloat16"] as const) {
   cases.push([`half gemv ${dt}: batch folded [2,1,64] @ [64,40]`, () => T.matmul(rn(2, 1, 64), T.cast(rn(64, 40), dt))]);
   cases.push([`half gemv ${dt}: threaded [1,1024] @ [2304,1024]^T`, () => T.linear(rn(1, 1024), T.cast(rn(2304, 1024), dt))]);
   cases.push([`half weight, 8 rows (widened, GEMM): ${dt}`, () => T.linear(rn(8, 300), T.cast(rn(70, 300), dt))]);
+  // A weight row with +inf and one with NaN (the float16 kernel's exact path for exponent 31),
+  // in both layouts; x is positive so an inf row sums to inf, not NaN.
+  const special = () => T.cast(T.concat([rn(30, 64), T.full([1, 64], Infinity), rn(5, 64), T.full([1, 64], NaN), T.mul(rn(3, 64), 1e4)]), dt);
+  cases.push([`half gemv ${dt}: inf and NaN weights`, () => T.linear(T.abs(rn(2, 64)), special())]);
+  cases.push([`half gemv ${dt}: inf and NaN weights, x @ W`, () => T.matmul(T.abs(rn(2, 64)), T.contiguous(T.transpose(special())))]);
 }
 
 describe("cpu WASM SIMD matmul vs the TypeScript reference", () => {

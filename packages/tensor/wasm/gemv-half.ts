@@ -32,6 +32,25 @@ function half1(bits: u32, bf: i32): f32 {
   return f32x4.extract_lane(halfx4(i32x4.splat(bits), bf), 0);
 }
 
+// Whether 8 float16 lanes hold an inf or NaN (exponent 31): those take f16x4's exact path.
+// @ts-ignore: decorator
+@inline
+function special8(h8: v128, bf: i32): bool {
+  return !bf && v128.any_true(i16x8.gt_s(v128.and(h8, i16x8.splat(0x7fff)), i16x8.splat(0x7bff)));
+}
+
+// Lanes 0-3 (lo) or 4-7 of 8 half lanes as f32. The finite float16 path is 4 operations: the
+// sign-extended lane shifted left by 13 holds the sign in bits 28-31 and exponent + mantissa in
+// 13-27; masking bits 28-30 leaves sign | em << 13, which 2^112 rescales (as in f16x4).
+// @ts-ignore: decorator
+@inline
+function widen(h8: v128, lo: bool, bf: i32, special: bool): v128 {
+  if (bf) return i32x4.shl(lo ? i32x4.extend_low_i16x8_u(h8) : i32x4.extend_high_i16x8_u(h8), 16);
+  if (special) return f16x4(lo ? i32x4.extend_low_i16x8_u(h8) : i32x4.extend_high_i16x8_u(h8));
+  const s = i32x4.shl(lo ? i32x4.extend_low_i16x8_s(h8) : i32x4.extend_high_i16x8_s(h8), 13);
+  return f32x4.mul(v128.and(s, i32x4.splat(0x8fffe000)), f32x4.splat(5.192296858534828e33));
+}
+
 /** y[n] = W[n, :] . x for n in [n0, n1): 16 halves (two loads) per step, four f32x4 sums. */
 export function gemv_t_h(x: usize, w: usize, y: usize, K: i32, n0: i32, n1: i32, bf: i32): void {
   const k16 = K & ~15;
@@ -43,10 +62,12 @@ export function gemv_t_h(x: usize, w: usize, y: usize, K: i32, n0: i32, n1: i32,
       const h0 = v128.load(row + (<usize>k << 1));
       const h1 = v128.load(row + (<usize>k << 1), 16);
       const o = <usize>k << 2;
-      s0 = f32x4.add(s0, f32x4.mul(halfx4(i32x4.extend_low_i16x8_u(h0), bf), v128.load(x + o)));
-      s1 = f32x4.add(s1, f32x4.mul(halfx4(i32x4.extend_high_i16x8_u(h0), bf), v128.load(x + o, 16)));
-      s2 = f32x4.add(s2, f32x4.mul(halfx4(i32x4.extend_low_i16x8_u(h1), bf), v128.load(x + o, 32)));
-      s3 = f32x4.add(s3, f32x4.mul(halfx4(i32x4.extend_high_i16x8_u(h1), bf), v128.load(x + o, 48)));
+      const sp0 = special8(h0, bf);
+      const sp1 = special8(h1, bf);
+      s0 = f32x4.add(s0, f32x4.mul(widen(h0, true, bf, sp0), v128.load(x + o)));
+      s1 = f32x4.add(s1, f32x4.mul(widen(h0, false, bf, sp0), v128.load(x + o, 16)));
+      s2 = f32x4.add(s2, f32x4.mul(widen(h1, true, bf, sp1), v128.load(x + o, 32)));
+      s3 = f32x4.add(s3, f32x4.mul(widen(h1, false, bf, sp1), v128.load(x + o, 48)));
     }
     const s = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
     let acc = f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
@@ -74,10 +95,12 @@ export function gemv_n_h(x: usize, b: usize, y: usize, K: i32, N: i32, j0: i32, 
       const o = y + (<usize>j << 2);
       let lo = v128.load(o);
       let hi = v128.load(o, 16);
-      lo = f32x4.add(lo, f32x4.mul(a0, halfx4(i32x4.extend_low_i16x8_u(h0), bf)));
-      hi = f32x4.add(hi, f32x4.mul(a0, halfx4(i32x4.extend_high_i16x8_u(h0), bf)));
-      lo = f32x4.add(lo, f32x4.mul(a1, halfx4(i32x4.extend_low_i16x8_u(h1), bf)));
-      hi = f32x4.add(hi, f32x4.mul(a1, halfx4(i32x4.extend_high_i16x8_u(h1), bf)));
+      const sp0 = special8(h0, bf);
+      const sp1 = special8(h1, bf);
+      lo = f32x4.add(lo, f32x4.mul(a0, widen(h0, true, bf, sp0)));
+      hi = f32x4.add(hi, f32x4.mul(a0, widen(h0, false, bf, sp0)));
+      lo = f32x4.add(lo, f32x4.mul(a1, widen(h1, true, bf, sp1)));
+      hi = f32x4.add(hi, f32x4.mul(a1, widen(h1, false, bf, sp1)));
       v128.store(o, lo);
       v128.store(o, hi, 16);
     }
