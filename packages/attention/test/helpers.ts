@@ -5,15 +5,15 @@ import { keep, type Tensor } from "@tessera/tensor";
 import { loadSafetensors } from "@tessera/tensor/node";
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const SHARED = process.env.TESSERA_SHARED ?? join(here, "..", "..", "..", "..", "shared");
+export const FIXTURES = join(here, "..", "..", "..", "fixtures");
 
 let ops: Record<string, Tensor> | null = null;
 
-/** ../shared/fixtures/ops/ops.safetensors (PyTorch 2.11 references; see generate/ops.py). */
+/** fixtures/ops/ops.safetensors (PyTorch 2.11 references; see generate/ops.py). */
 export function opsFixture(): Record<string, Tensor> {
   if (!ops) {
-    const p = join(SHARED, "fixtures", "ops", "ops.safetensors");
-    if (!existsSync(p)) throw new Error(`missing ${p}: the repository expects ../shared beside it (or set TESSERA_SHARED)`);
+    const p = join(FIXTURES, "ops", "ops.safetensors");
+    if (!existsSync(p)) throw new Error(`missing ${p}: fixtures/ at the repository root is incomplete (git checkout fixtures)`);
     ops = loadSafetensors(p).tensors;
     for (const t of Object.values(ops)) keep(t);
   }

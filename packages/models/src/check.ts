@@ -1,6 +1,6 @@
 /**
  * Conformance of a loaded model against a Hugging Face reference file (the layout of
- * ../shared/fixtures/hf/*: `expected.safetensors` with input_ids or pixel_values, logits,
+ * fixtures/hf/*: `expected.safetensors` with input_ids or pixel_values, logits,
  * hidden_states.{i}, optional generate.prompt / generate.output). Used by `tessera check` and
  * the tests.
  */

@@ -5,14 +5,14 @@ import { keep, type Tensor } from "@tessera/tensor";
 import { loadSafetensors } from "@tessera/tensor/node";
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** ../shared beside the repository (override with TESSERA_SHARED). */
-export const SHARED = process.env.TESSERA_SHARED ?? join(here, "..", "..", "..", "..", "shared");
-export const HF = join(SHARED, "fixtures", "hf");
+/** The repository's reference outputs (fixtures/ at the root; fixtures/README.md says how they were made). */
+export const FIXTURES = join(here, "..", "..", "..", "fixtures");
+export const HF = join(FIXTURES, "hf");
 export const ARCHS = ["gpt2", "llama", "mamba", "mamba2", "bert", "vit"] as const;
 
 export function hfDir(name: string): string {
   const d = join(HF, name);
-  if (!existsSync(d)) throw new Error(`missing ${d}: the repository expects ../shared beside it (or set TESSERA_SHARED)`);
+  if (!existsSync(d)) throw new Error(`missing ${d}: fixtures/ at the repository root is incomplete (git checkout fixtures)`);
   return d;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Every Hugging Face fixture (../shared/fixtures/hf: tiny random GPT-2, Llama with GQA, Mamba,
+ * Every Hugging Face fixture (fixtures/hf: tiny random GPT-2, Llama with GQA, Mamba,
  * Mamba-2, BERT, ViT made by PyTorch 2.11 + transformers 5.17) loads from its save_pretrained
  * folder and reproduces the logits and every hidden state within 1e-4 (float32), and greedy
  * generation token for token.

@@ -1,6 +1,6 @@
 /**
  * Formats against outside references: PyTorch's int8 row-wise absmax and asymmetric int4
- * groups of 8 (../shared/fixtures/ops: codes equal, scales within 1e-7 relative), bitsandbytes'
+ * groups of 8 (fixtures/ops: codes equal, scales within 1e-7 relative), bitsandbytes'
  * NF4/FP4 error on N(0, 1) data (test_4bit_quant: 0.072798 / 0.096543 at block 64, within 2%),
  * the fp8 encodings' known values, and exact round trips through pack/unpack and safetensors.
  */

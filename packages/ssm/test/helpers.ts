@@ -7,16 +7,16 @@ import { loadSafetensors } from "@tessera/tensor/node";
 import { assertClose } from "@tessera/tensor/testing";
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** ../shared beside the repository (override with TESSERA_SHARED). */
-export const SHARED = process.env.TESSERA_SHARED ?? join(here, "..", "..", "..", "..", "shared");
+/** The repository's reference outputs (fixtures/ at the root; fixtures/README.md says how they were made). */
+export const FIXTURES = join(here, "..", "..", "..", "fixtures");
 
 const cache = new Map<string, Record<string, Tensor>>();
 
-/** A safetensors file under ../shared/fixtures, loaded once and kept for the run. */
+/** A safetensors file under fixtures/, loaded once and kept for the run. */
 export function fixture(...parts: string[]): Record<string, Tensor> {
-  const p = join(SHARED, "fixtures", ...parts);
+  const p = join(FIXTURES, ...parts);
   if (!cache.has(p)) {
-    if (!existsSync(p)) throw new Error(`missing ${p}: the repository expects ../shared beside it (or set TESSERA_SHARED)`);
+    if (!existsSync(p)) throw new Error(`missing ${p}: fixtures/ at the repository root is incomplete (git checkout fixtures)`);
     const t = loadSafetensors(p).tensors;
     for (const v of Object.values(t)) keep(v);
     cache.set(p, t);

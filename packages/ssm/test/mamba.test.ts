@@ -1,6 +1,6 @@
 /**
  * Mamba and Mamba-2 mixers against Hugging Face transformers (tiny random models in
- * ../shared/fixtures/hf): block 0 maps hidden_states.0 to hidden_states.1 as
+ * fixtures/hf): block 0 maps hidden_states.0 to hidden_states.1 as
  * h1 = h0 + mixer(rmsNorm(h0)). Then forward = forward in pieces = step-by-step decoding, and
  * gradients through the mixer.
  */

@@ -1,16 +1,16 @@
 /**
  * Ground truth from PyTorch: softmax attention composed from tensor ops (matmul, softmax,
- * masking) matches F.scaled_dot_product_attention in ../shared/fixtures/ops/ops.safetensors.
+ * masking) matches F.scaled_dot_product_attention in fixtures//ops/ops.safetensors.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import * as T from "../src/index";
 import { loadSafetensors } from "../src/io/node";
 import { assertClose } from "../src/testing";
-import { sharedPath } from "./helpers";
+import { fixturePath } from "./helpers";
 
 let f: Record<string, T.Tensor>;
 beforeAll(() => {
-  f = loadSafetensors(sharedPath("fixtures", "ops", "ops.safetensors")).tensors;
+  f = loadSafetensors(fixturePath("ops", "ops.safetensors")).tensors;
 });
 
 /** softmax(q k^T / sqrt(d) + mask) v on [B, H, T, Dh]. */

@@ -6,12 +6,12 @@ import { loadSafetensors } from "../src/io/node";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** ../shared beside the repository (override with TESSERA_SHARED). */
-export const SHARED = process.env.TESSERA_SHARED ?? join(here, "..", "..", "..", "..", "shared");
+/** The repository's reference outputs (fixtures/ at the root; fixtures/README.md says how they were made). */
+export const FIXTURES = join(here, "..", "..", "..", "fixtures");
 
-export function sharedPath(...parts: string[]): string {
-  const p = join(SHARED, ...parts);
-  if (!existsSync(p)) throw new Error(`missing shared fixture ${p}: the repository expects ../shared beside it (or set TESSERA_SHARED)`);
+export function fixturePath(...parts: string[]): string {
+  const p = join(FIXTURES, ...parts);
+  if (!existsSync(p)) throw new Error(`missing fixture ${p}: fixtures/ at the repository root is incomplete (git checkout fixtures)`);
   return p;
 }
 

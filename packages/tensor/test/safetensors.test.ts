@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as T from "../src/index";
 import { loadSafetensors, saveSafetensors } from "../src/io/node";
-import { sharedPath } from "./helpers";
+import { fixturePath } from "./helpers";
 
 /** Builds a file from a header object and a data buffer (for malformed-file tests). */
 function build(header: unknown, data: Uint8Array, headerText?: string): Uint8Array {
@@ -16,11 +16,11 @@ function build(header: unknown, data: Uint8Array, headerText?: string): Uint8Arr
   return out;
 }
 
-describe("reads every file under ../shared/fixtures", () => {
+describe("reads every file under fixtures/", () => {
   const files = ["ops/ops.safetensors", ...["bert", "gpt2", "llama", "mamba", "mamba2", "vit"].flatMap((m) => [`hf/${m}/model.safetensors`, `hf/${m}/expected.safetensors`])];
   for (const f of files) {
     it(f, () => {
-      const path = sharedPath("fixtures", f);
+      const path = fixturePath(f);
       const bytes = readFileSync(path);
       const parsed = T.parseSafetensors(bytes);
       const { tensors } = loadSafetensors(path);
@@ -38,11 +38,11 @@ describe("reads every file under ../shared/fixtures", () => {
   }
 
   it("known values: ops W[3,5] is the 9.0 outlier; llama config shapes", () => {
-    const { tensors } = loadSafetensors(sharedPath("fixtures", "ops", "ops.safetensors"));
+    const { tensors } = loadSafetensors(fixturePath("ops", "ops.safetensors"));
     expect((tensors.W.arraySync() as number[][])[3][5]).toBe(9);
     expect(tensors.int8_absmax_rowwise_q.dtype).toBe("int8");
     expect(tensors.int4_g8_q.dtype).toBe("uint8");
-    const hf = loadSafetensors(sharedPath("fixtures", "hf", "gpt2", "expected.safetensors"));
+    const hf = loadSafetensors(fixturePath("hf", "gpt2", "expected.safetensors"));
     expect(hf.metadata.model).toBe("gpt2");
     expect(hf.tensors.input_ids.dtype).toBe("int32");
   });
@@ -134,7 +134,7 @@ describe("rejects malformed files with the reason", () => {
 
   it("a truncated real file names the file", () => {
     const dir = mkdtempSync(join(tmpdir(), "tessera-st-"));
-    const good = readFileSync(sharedPath("fixtures", "ops", "ops.safetensors"));
+    const good = readFileSync(fixturePath("ops", "ops.safetensors"));
     const path = join(dir, "cut.safetensors");
     writeFileSync(path, good.subarray(0, good.length - 100));
     expect(() => loadSafetensors(path)).toThrow(/trailing bytes|lie outside the .*data buffer.*\[file .*cut\.safetensors\]/);
