@@ -151,6 +151,41 @@ export async function useTestBackend(name: "cpu" | "webgpu" | "gpujs"): Promise<
   }
 }
 
+/** Whether a test backend started, and why not. */
+export interface TestBackendStatus {
+  available: boolean;
+  /** Why it did not start (empty when it did). */
+  reason: string;
+}
+
+const probes = new Map<string, Promise<TestBackendStatus>>();
+
+/**
+ * Starts a backend for tests like {@link useTestBackend}, but reports a backend that cannot
+ * start instead of throwing, so a suite can skip it with a visible reason
+ * (`describe.skipIf(!status.available)`): a developer machine without a WebGPU adapter still
+ * runs every cpu test. With `TESSERA_REQUIRE_WEBGPU=1` in the environment (CI sets it), a
+ * webgpu backend that cannot start throws: nothing is skipped there.
+ */
+export function probeTestBackend(name: "cpu" | "webgpu" | "gpujs"): Promise<TestBackendStatus> {
+  let p = probes.get(name);
+  if (!p) {
+    p = useTestBackend(name).then(
+      () => ({ available: true, reason: "" }),
+      (e: Error) => {
+        const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
+        if (name !== "webgpu" || env.TESSERA_REQUIRE_WEBGPU === "1") throw e;
+        const hint = /chromium/.test(e.message) ? "" : "; without a GPU install Debian's chromium and libvulkan1 (CI does)";
+        const reason = `${e.message}${hint}`;
+        console.warn(`[tessera] webgpu tests skipped: ${reason}. TESSERA_REQUIRE_WEBGPU=1 makes a missing adapter a failure.`);
+        return { available: false, reason };
+      },
+    );
+    probes.set(name, p);
+  }
+  return p;
+}
+
 /**
  * The ```ts code blocks of a README (for tests that run a package's documentation examples).
  * Each block is a self-contained module: it imports what it uses and asserts what it shows.

@@ -27,8 +27,8 @@ async function compare(backend: string, name: string, run: (b: string) => T.Tens
 }
 
 /** Registers `it` cases for every conformance case on `backend` (already registered and ready). */
-export function conformanceSuite(backend: string): void {
-  describe(`conformance: ${backend} vs cpu`, () => {
+export function conformanceSuite(backend: string, opts: { skip?: boolean } = {}): void {
+  describe.skipIf(opts.skip ?? false)(`conformance: ${backend} vs cpu`, () => {
     for (const c of CASES) {
       it(c.name, async () => {
         try {
