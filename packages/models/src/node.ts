@@ -3,13 +3,12 @@
  *  - loadPretrained(dir): config.json + model.safetensors, or the shards listed in
  *    model.safetensors.index.json;
  *  - savePretrained(dir, pretrained): the same layout, with Hugging Face tensor names, so
- *    `from_pretrained` in PyTorch loads it. Files are written to temporary names and renamed
- *    into place when complete.
+ *    `from_pretrained` in PyTorch loads it, as one transaction (a failure keeps the old files).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Tensor } from "@tessera/tensor";
-import { loadSafetensors, saveSafetensors } from "@tessera/tensor/node";
+import { writeSafetensorsAsync, type Tensor } from "@tessera/tensor";
+import { loadSafetensors, saveSafetensors, writeFilesAtomic, type AtomicFs } from "@tessera/tensor/node";
 import { fail } from "./errors";
 import type { BuildOptions } from "./hf/build-options";
 import type { RawConfig } from "./hf/config";
@@ -73,21 +72,29 @@ export function loadPretrained(dir: string, opts: BuildOptions = {}): Pretrained
 }
 
 export interface SaveOptions {
-  /** Split into shards of at most this many bytes (with model.safetensors.index.json). */
+  /** Split into shards of at most this many bytes (with model.safetensors.index.json); a positive integer. */
   maxShardBytes?: number;
+  /** The file system calls to write through (default node:fs; tests inject failures with it). */
+  fs?: AtomicFs;
 }
 
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
+/** Weight files a save_pretrained folder may hold (replaced or removed by the next save). */
+const CHECKPOINT_FILE = /^(model\.safetensors|model\.safetensors\.index\.json|model-\d{5}-of-\d{5}\.safetensors)$/;
 
-/** Writes config.json and the weights (Hugging Face names) into `dir`. */
+/**
+ * Writes config.json and the weights (Hugging Face names) into `dir`, as one transaction: every
+ * file goes to a temporary name first and is renamed into place only when all are written; then
+ * the weight files of the previous checkpoint that the new one does not use (a single file
+ * replaced by shards, shards of another count) are removed. A failure at any step leaves the
+ * previous checkpoint as it was, loadable.
+ */
 export async function savePretrained(dir: string, p: Pick<Pretrained, "model" | "info">, opts: SaveOptions = {}): Promise<void> {
+  const max = opts.maxShardBytes;
+  if (max !== undefined && !(Number.isSafeInteger(max) && max > 0)) fail("savePretrained", `maxShardBytes must be a positive integer (bytes), got ${max}`);
   const quantized = [...p.model.namedModules()].filter(([, m]) => m instanceof Projection && m.quantized).map(([n]) => n);
   if (quantized.length) fail("savePretrained", `${quantized.length} layer(s) are quantized (${quantized.slice(0, 3).join(", ")}${quantized.length > 3 ? ", ..." : ""}): Hugging Face checkpoints hold float weights; save before quantizing`);
-  mkdirSync(dir, { recursive: true });
+  const gone = Object.entries(p.model.namedParameters()).filter(([, t]) => t.isDisposed).map(([n]) => n);
+  if (gone.length) fail("savePretrained", `${gone.length} parameter(s) were disposed (${gone.slice(0, 3).join(", ")}${gone.length > 3 ? ", ..." : ""}): nothing was written`);
   const state = hfStateDict(p.model, p.info);
   const names = Object.keys(state).sort();
   const bytesOf = (t: Tensor) => t.size * 4;
@@ -95,7 +102,7 @@ export async function savePretrained(dir: string, p: Pick<Pretrained, "model" | 
   let used = 0;
   for (const n of names) {
     const b = bytesOf(state[n]);
-    if (opts.maxShardBytes && used > 0 && used + b > opts.maxShardBytes) {
+    if (max && used > 0 && used + b > max) {
       shards.push([]);
       used = 0;
     }
@@ -103,19 +110,21 @@ export async function savePretrained(dir: string, p: Pick<Pretrained, "model" | 
     used += b;
   }
   const meta = { format: "pt" };
-  rmSync(join(dir, "model.safetensors"), { force: true });
-  rmSync(join(dir, "model.safetensors.index.json"), { force: true });
+  const files: Record<string, Uint8Array | string> = {};
   if (shards.length === 1) {
-    await saveSafetensors(join(dir, "model.safetensors"), state, meta);
+    files["model.safetensors"] = await writeSafetensorsAsync(state, meta);
   } else {
     const weightMap: Record<string, string> = {};
     for (let s = 0; s < shards.length; s++) {
       const file = `model-${String(s + 1).padStart(5, "0")}-of-${String(shards.length).padStart(5, "0")}.safetensors`;
-      await saveSafetensors(join(dir, file), Object.fromEntries(shards[s].map((n) => [n, state[n]])), meta);
+      files[file] = await writeSafetensorsAsync(Object.fromEntries(shards[s].map((n) => [n, state[n]])), meta);
       for (const n of shards[s]) weightMap[n] = file;
     }
     const total = names.reduce((a, n) => a + bytesOf(state[n]), 0);
-    writeAtomic(join(dir, "model.safetensors.index.json"), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
+    files["model.safetensors.index.json"] = JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2);
   }
-  writeAtomic(join(dir, "config.json"), JSON.stringify(p.info.config, null, 2));
+  files["config.json"] = JSON.stringify(p.info.config, null, 2);
+  const stale = existsSync(dir) ? readdirSync(dir).filter((f) => CHECKPOINT_FILE.test(f) && !(f in files)) : [];
+  writeFilesAtomic(dir, files, { remove: stale, op: "savePretrained", fs: opts.fs });
 }
+

@@ -1,8 +1,10 @@
 /**
  * Node.js file helpers (the `@tessera/tensor/node` entry point; browsers use the byte APIs).
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { readSafetensors, TesseraError, writeSafetensorsAsync, type RawEntry, type ReadOptions, type Tensor } from "@tessera/tensor";
+import { writeFilesAtomic, type AtomicFs } from "./atomic";
 
 function fail(op: string, message: string): never {
   throw new TesseraError(op, message);
@@ -26,16 +28,10 @@ export function loadSafetensors(path: string, opts: ReadOptions = {}): { tensors
 
 /**
  * Writes tensors to a .safetensors file atomically: to a temporary file first, renamed into
- * place when complete, so a failure never leaves a half-written file behind.
+ * place when complete, so a failure never leaves a half-written file behind (the previous file,
+ * if any, stays as it was).
  */
-export async function saveSafetensors(path: string, items: Record<string, Tensor | RawEntry>, metadata: Record<string, string> = {}): Promise<void> {
+export async function saveSafetensors(path: string, items: Record<string, Tensor | RawEntry>, metadata: Record<string, string> = {}, opts: { fs?: AtomicFs } = {}): Promise<void> {
   const bytes = await writeSafetensorsAsync(items, metadata);
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    fail("saveSafetensors", `cannot write '${path}': ${(e as Error).message}`);
-  }
+  writeFilesAtomic(dirname(path), { [basename(path)]: bytes }, { op: "saveSafetensors", fs: opts.fs });
 }
