@@ -125,6 +125,6 @@ export async function savePretrained(dir: string, p: Pick<Pretrained, "model" | 
   }
   files["config.json"] = JSON.stringify(p.info.config, null, 2);
   const stale = existsSync(dir) ? readdirSync(dir).filter((f) => CHECKPOINT_FILE.test(f) && !(f in files)) : [];
-  writeFilesAtomic(dir, files, { remove: stale, op: "savePretrained", fs: opts.fs });
+  writeFilesAtomic(dir, files, { remove: stale, createFolder: true, op: "savePretrained", fs: opts.fs });
 }
 

@@ -41,6 +41,41 @@ describe("tessera CLI", () => {
     expect((await runCommand([])).code).toBe(2);
   });
 
+  it("strict arguments: malformed numbers, ids, extra positionals and repeated options are usage errors", async () => {
+    const dir = hfDir("gpt2");
+    const gen = (...extra: string[]) => runCommand(["generate", dir, "--max-new-tokens", "2", ...extra]);
+    for (const ids of ["1,,2", "0x10", "5,", ",5", "1.5", "-1", "1e2", " ", "1;2"]) {
+      await expect(gen("--ids", ids), ids).rejects.toThrow(/^tessera: --ids must be comma-separated non-negative integers, got '.*' \(entry \d+ is '.*'\)$/);
+    }
+    await expect(gen("--ids", "1", "--seed", "1.7")).rejects.toThrow("tessera: --seed must be an integer in [0, 4294967295], got '1.7'");
+    await expect(gen("--ids", "1", "--eos", "2.5")).rejects.toThrow("tessera: --eos must be an integer >= 0, got '2.5'");
+    await expect(gen("--ids", "1", "--temperature", "NaN")).rejects.toThrow("tessera: --temperature must be a number > 0, got 'NaN'");
+    await expect(gen("--ids", "1", "--temperature", "0x1")).rejects.toThrow(/--temperature must be a number > 0, got '0x1'/);
+    await expect(gen("--ids", "1", "--top-p", "1.5")).rejects.toThrow("tessera: --top-p must be a number in (0, 1], got '1.5'");
+    await expect(gen("--ids", "1", "--top-k", "0")).rejects.toThrow("tessera: --top-k must be an integer >= 1, got '0'");
+    await expect(runCommand(["generate", dir, "--ids", "1", "--max-new-tokens", "2.5"])).rejects.toThrow("tessera: --max-new-tokens must be an integer >= 1, got '2.5'");
+    await expect(runCommand(["check", dir, "--tolerance", "-1"])).rejects.toThrow("tessera: --tolerance must be a number > 0, got '-1'");
+    await expect(runCommand(["check", dir, "--tolerance", ""])).rejects.toThrow(/--tolerance must be a number > 0, got ''/);
+    await expect(runCommand(["check", dir, "extra"])).rejects.toThrow("tessera: unexpected argument 'extra' (one model folder is expected; options start with --)");
+    await expect(runCommand(["info", dir, dir])).rejects.toThrow(/unexpected argument/);
+    await expect(runCommand(["check", dir, "--backend", "cpu", "--backend", "cpu"])).rejects.toThrow("tessera: option --backend is given twice");
+    await expect(runCommand(["check", dir, "--backend", "--tolerance", "1"])).rejects.toThrow("tessera: option --backend needs a value");
+    await expect(runCommand(["check", dir, "--backend", "tpu"])).rejects.toThrow(/unknown backend 'tpu'/);
+    // Accepted forms: --name=value, exponents, a leading +.
+    expect((await runCommand(["check", dir, "--tolerance=1e-4"])).code).toBe(0);
+  });
+
+  it("generation that fails part-way reports the tokens it made (exit 1)", async () => {
+    // The fixture's context is 64 positions: 60 prompt tokens + 10 new ones run past it.
+    const ids = Array.from({ length: 60 }, (_, i) => i % 100).join(",");
+    const r = await runCommand(["generate", hfDir("gpt2"), "--ids", ids, "--max-new-tokens", "10"]);
+    expect(r.code).toBe(1);
+    expect(r.report.stopped).toBe("error");
+    expect(r.report.error).toMatch(/position|context|64/);
+    expect((r.report.generated as number[]).length).toBeGreaterThan(0);
+    expect((r.report.sequence as number[]).slice(0, 60)).toEqual(ids.split(",").map(Number));
+  });
+
   it("the built bin: JSON on stdout, exit 0 on a pass; a message and exit 2 on a usage error", () => {
     const out = execFileSync(process.execPath, [bin, "check", hfDir("mamba")], { encoding: "utf8" });
     expect(JSON.parse(out)).toMatchObject({ modelType: "mamba", pass: true });

@@ -52,9 +52,43 @@ describe("axis errors", () => {
     expect(() => T.slice(x23(), [null, [0, 3, -1]])).toThrow(/step -1 on axis 1 must be a positive integer/);
     expect(() => T.narrow(x23(), 1, 2, 2)).toThrow("narrow: start 2 and length 2 do not fit axis 1 of size 3 in [2,3]");
   });
+  it("negative indices are errors, as PyTorch (not wrapped to the last row)", () => {
+    const m = () => T.tensor([[1, 2], [3, 4], [5, 6]]);
+    const neg = T.tensor([-1], { dtype: "int32" });
+    expect(() => T.indexSelect(m(), 0, neg)).toThrow("indexSelect: index -1 is out of range for axis 0 of size 3 (indices must lie in [0, 3): negative ones are not wrapped)");
+    expect(() => T.gather(m(), 1, T.tensor([[0], [-2], [1]], { dtype: "int32" }))).toThrow("gather: index -2 is out of range for axis 1 of size 2");
+    expect(() => T.embedding(m(), T.tensor([[0, -1]], { dtype: "int32" }))).toThrow("embedding: ids [1,2] holds -1 at flat position 1: index -1 is out of range for the vocabulary of weight [3,2]");
+    expect(() => T.scatterAdd(T.zeros([3]), 0, T.tensor([-3], { dtype: "int32" }), T.ones([1]))).toThrow("scatterAdd: index -3 is out of range for axis 0 of size 3");
+  });
+
+  it("crossEntropy: a class target outside [0, C) that is not ignoreIndex is an error", () => {
+    const z = T.zeros([2, 4]);
+    expect(() => T.crossEntropy(z, T.tensor([1, -3], { dtype: "int32" }))).toThrow("crossEntropy: targets [2] holds -3 at flat position 1: class targets must lie in [0, 4) or equal ignoreIndex -100");
+    expect(() => T.crossEntropy(z, T.tensor([4, 0], { dtype: "int32" }))).toThrow(/holds 4 at flat position 0/);
+    expect(() => T.crossEntropy(z, T.tensor([7, 0], { dtype: "int32" }), { ignoreIndex: 7 })).not.toThrow();
+    expect(T.crossEntropy(z, T.tensor([-100, 2], { dtype: "int32" })).dataSync()[0]).toBeCloseTo(Math.log(4), 6);
+  });
+
+  it("integer remainder by zero is an error (PyTorch's ZeroDivisionError); float gives NaN", () => {
+    const a = T.tensor([5, 6, 7], { dtype: "int32" });
+    expect(() => T.mod(a, T.tensor([2, 0, 3], { dtype: "int32" }))).toThrow("mod: integer remainder by zero: divisor b [3] int32 holds 0 (cast to float for NaN)");
+    expect(() => T.mod(a, 0)).toThrow(/integer remainder by zero/);
+    expect(Array.from(T.mod(a, T.tensor([2, 4, 3], { dtype: "int32" })).dataSync())).toEqual([1, 2, 1]);
+    expect(Number.isNaN(T.mod(T.tensor([5]), 0).dataSync()[0])).toBe(true);
+  });
+
+  it("tensor() rejects values that are not numbers or booleans", () => {
+    expect(() => T.tensor([1, "a", 3] as never)).toThrow("tensor: values[1] is 'a' (string): tensor values must be numbers or booleans");
+    expect(() => T.tensor([[1, 2], [3, undefined]] as never)).toThrow("tensor: values[1][1] is undefined (undefined): tensor values must be numbers or booleans");
+    expect(() => T.tensor([null] as never)).toThrow("tensor: values[0] is null (null)");
+    expect(() => T.tensor([{}] as never)).toThrow("tensor: values[0] is an object (object)");
+    expect(() => T.tensor("12" as never)).toThrow("tensor: values must be a number, a boolean, a (nested) array of them or a typed array, got string");
+    expect(T.tensor([true, false]).dtype).toBe("bool");
+  });
+
   it("index values out of range are caught", () => {
     expect(() => T.indexSelect(x23(), 0, [0, 2])).toThrow("indexSelect: index 2 is out of range for axis 0 of size 2");
-    expect(() => T.embedding(T.ones([4, 2]), T.tensor([4], { dtype: "int32" }))).toThrow(/index 4 is out of range for axis 0 of size 4/);
+    expect(() => T.embedding(T.ones([4, 2]), T.tensor([4], { dtype: "int32" }))).toThrow("embedding: ids [1] holds 4 at flat position 0: index 4 is out of range for the vocabulary of weight [4,2] (must lie in [0, 4))");
     expect(() => T.oneHot(T.tensor([3], { dtype: "int32" }), 3)).toThrow("oneHot: index 3 is out of range for 3 classes");
     expect(() => T.topk(T.ones([3]), 4)).toThrow("topk: k 4 is out of range for axis of size 3 in [3]");
   });

@@ -56,7 +56,7 @@ export async function check(argv: string[]): Promise<CommandResult> {
   const p = await load(dir, backend);
   const expected = loadSafetensors(expectedPath).tensors;
   try {
-    const r = await checkAgainstReference(p, expected, { backend, tolerance: numberFlag(a, "tolerance") });
+    const r = await checkAgainstReference(p, expected, { backend, tolerance: numberFlag(a, "tolerance", { min: 0, above: true }) });
     return { code: r.pass ? 0 : 1, report: { dir, ...r } };
   } finally {
     dispose(Object.values(expected));
@@ -68,21 +68,26 @@ export async function generateCommand(argv: string[]): Promise<CommandResult> {
   const a = parseArgs(argv, ["backend", "ids", "max-new-tokens", "temperature", "top-k", "top-p", "seed", "eos"]);
   const dir = dirArg(a.positional, "generate");
   const ids = idsFlag(a, "ids");
-  const maxNewTokens = numberFlag(a, "max-new-tokens") ?? fail("tessera", "--max-new-tokens is required");
+  const maxNewTokens = numberFlag(a, "max-new-tokens", { integer: true, min: 1 }) ?? fail("tessera", "--max-new-tokens is required");
+  const sampling = {
+    temperature: numberFlag(a, "temperature", { min: 0, above: true }),
+    topK: numberFlag(a, "top-k", { integer: true, min: 1 }),
+    topP: numberFlag(a, "top-p", { min: 0, above: true, max: 1 }),
+    seed: numberFlag(a, "seed", { integer: true, min: 0, max: 2 ** 32 - 1 }),
+    eosTokenId: numberFlag(a, "eos", { integer: true, min: 0 }) ?? null,
+  };
   const p = await load(dir, a.flags.get("backend") ?? "cpu");
+  const generated: number[] = [];
+  const t0 = performance.now();
   try {
     if (p.task !== "causal-lm") fail("tessera", `generate needs a causal language model; ${p.modelType} is a ${p.task} model`);
-    const t0 = performance.now();
-    const r = await generate(p.model, [ids], {
-      maxNewTokens,
-      temperature: numberFlag(a, "temperature"),
-      topK: numberFlag(a, "top-k"),
-      topP: numberFlag(a, "top-p"),
-      seed: numberFlag(a, "seed"),
-      eosTokenId: numberFlag(a, "eos") ?? null,
-    });
+    const r = await generate(p.model, [ids], { maxNewTokens, ...sampling, onToken: (tok) => void generated.push(tok) });
     const ms = performance.now() - t0;
     return { code: 0, report: { modelType: p.modelType, prompt: ids, generated: r.generated[0], sequence: r.sequences[0], stopped: r.stopped, ms: Math.round(ms), tokensPerSecond: Math.round((r.generated[0].length / ms) * 1e4) / 10 } };
+  } catch (e) {
+    // Generation that fails part-way (past the context window, say) still reports what it made.
+    if (!generated.length) throw e;
+    return { code: 1, report: { modelType: p.modelType, prompt: ids, generated, sequence: [...ids, ...generated], stopped: "error", error: (e as Error).message, ms: Math.round(performance.now() - t0) } };
   } finally {
     p.model.dispose();
   }

@@ -26,6 +26,8 @@ export interface AtomicFs {
 export interface AtomicWriteOptions {
   /** Existing files of the folder to delete when the new ones are in place (names, not paths). */
   remove?: readonly string[];
+  /** Create the folder (and its parents) when missing (default false: a missing folder is an error). */
+  createFolder?: boolean;
   /** The operation named in errors (default "writeFilesAtomic"). */
   op?: string;
   /** Injected file system (tests). */
@@ -66,8 +68,10 @@ export function writeFilesAtomic(dir: string, files: Record<string, Uint8Array |
   };
   let step = "";
   try {
-    step = "create the folder";
-    fs.mkdirSync(dir, { recursive: true });
+    if (opts.createFolder) {
+      step = "create the folder";
+      fs.mkdirSync(dir, { recursive: true });
+    }
     for (const n of names) {
       step = `write '${n}'`;
       fs.writeFileSync(tmpOf(n), files[n]);

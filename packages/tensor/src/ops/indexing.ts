@@ -56,11 +56,22 @@ export function indexSelect(x: TensorLike, axis: number, index: TensorLike): Ten
   });
 }
 
-/** Embedding lookup: weight [V, D], ids [...] (int) -> [..., D]. */
+/**
+ * Checks integer values against [0, size) where the backend reads synchronously (cpu), so the
+ * error names the public op and argument; other backends flag it at the next read.
+ */
+function checkRange(op: string, arg: string, t: Tensor, size: number, what: string): void {
+  if (!t.storage.backend.canReadSync || t.size === 0) return;
+  const v = t.dataSync();
+  for (let k = 0; k < v.length; k++) if (!(v[k] >= 0 && v[k] < size)) fail(op, `${arg} ${fmtShape(t.shape)} holds ${v[k]} at flat position ${k}: index ${v[k]} is out of range for ${what} (must lie in [0, ${size}))`);
+}
+
+/** Embedding lookup: weight [V, D], ids [...] (int, each in [0, V)) -> [..., D]. */
 export function embedding(weight: TensorLike, ids: TensorLike): Tensor {
   const w = asTensor("embedding", "weight", weight);
   const i = intIndex("embedding", ids, w);
   if (w.rank !== 2) fail("embedding", `weight must be [vocab, dim], got ${fmtShape(w.shape)}`);
+  checkRange("embedding", "ids", i, w.shape[0], `the vocabulary of weight ${fmtShape(w.shape)}`);
   return tidy(() => reshape(indexSelect(w, 0, reshape(i, [i.size])), [...i.shape, w.shape[1]]));
 }
 

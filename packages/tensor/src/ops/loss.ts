@@ -45,6 +45,13 @@ export function crossEntropy(logits: TensorLike, targets: TensorLike, opts: Cros
     if (y.rank !== z.rank - 1 || y.shape.some((d, i) => d !== z.shape[i])) {
       fail("crossEntropy", `class targets ${fmtShape(y.shape)} must match logits ${fmtShape(z.shape)} without the class axis`);
     }
+    if (y.storage.backend.canReadSync) {
+      // As torch: a target outside [0, C) that is not ignoreIndex is an error, not a loss.
+      const v = y.dataSync();
+      for (let k = 0; k < v.length; k++) {
+        if (v[k] !== ignore && !(v[k] >= 0 && v[k] < C)) fail("crossEntropy", `targets ${fmtShape(y.shape)} holds ${v[k]} at flat position ${k}: class targets must lie in [0, ${C}) or equal ignoreIndex ${ignore}`);
+      }
+    }
     const valid = logicalNot(eq(y, ignore));
     const safe = where(valid, y, 0);
     const nll = neg(squeeze(gather(lsm, -1, unsqueeze(cast(safe, "int32"), -1)), -1)); // [...]

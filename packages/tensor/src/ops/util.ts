@@ -83,13 +83,23 @@ function inferShape(op: string, x: NestedArray): number[] {
     cur = cur[0];
   }
   // Check every nested array agrees (ragged input is an error, not a silent reshape).
+  // Leaves must be numbers or booleans: "a", undefined or null would become NaN or 0 silently.
+  const at: number[] = [];
   const check = (v: NestedArray, d: number): void => {
     if (d === shape.length) {
       if (Array.isArray(v)) fail(op, `ragged nested array: expected a number at depth ${d}`);
+      if (typeof v !== "number" && typeof v !== "boolean") {
+        const shown = typeof v === "string" ? `'${v}'` : v === null ? "null" : typeof v === "object" ? "an object" : String(v);
+        fail(op, `values[${at.join("][")}] is ${shown} (${v === null ? "null" : typeof v}): tensor values must be numbers or booleans`);
+      }
       return;
     }
     if (!Array.isArray(v) || v.length !== shape[d]) fail(op, `ragged nested array: expected ${shape[d]} entries at depth ${d} for shape ${fmtShape(shape)}`);
-    for (const e of v) check(e, d + 1);
+    for (let i = 0; i < v.length; i++) {
+      at.push(i);
+      check(v[i], d + 1);
+      at.pop();
+    }
   };
   check(x, 0);
   return shape;
@@ -119,6 +129,8 @@ export function tensorFrom(op: string, values: NestedArray | TypedArray, opts: T
   } else if (typeof values === "number" || typeof values === "boolean") {
     flat = [Number(values)];
     shape = opts.shape ? [...opts.shape] : [];
+  } else if (!Array.isArray(values)) {
+    fail(op, `values must be a number, a boolean, a (nested) array of them or a typed array, got ${values === null ? "null" : typeof values}`);
   } else {
     const inferred = inferShape(op, values);
     flat = (values as NestedArray[]).flat(Infinity as 1).map(Number) as number[];

@@ -38,6 +38,13 @@ describe.skipIf(!webgpu.available)("webgpu backend", () => {
     expect([...(await T.ones([2], { backend: "webgpu" }).data())]).toEqual([1, 1]); // the flag was cleared
   });
 
+  it("negative indices are out of range too (as PyTorch and the cpu), not wrapped", async () => {
+    const x = T.ones([3, 2], { backend: "webgpu" });
+    const neg = T.tensor([[0], [-1], [1]], { dtype: "int32", backend: "webgpu" });
+    await expect(T.gather(x, 1, neg).data()).rejects.toThrow("gather: an index is out of range (detected on the GPU)");
+    await expect(T.indexSelect(x, 0, T.tensor([-1], { dtype: "int32", backend: "webgpu" })).data()).rejects.toThrow("indexSelect: an index is out of range");
+  });
+
   it("moving tensors between backends", async () => {
     const c = T.tensor([[1, 2], [3, 4]]);
     const g = T.toBackend(c, "webgpu");

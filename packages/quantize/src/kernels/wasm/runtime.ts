@@ -64,12 +64,13 @@ class QgemvKernels {
 
   /** Runs job(n0, n1) over row ranges: shares t > 0 on workers, t = 0 here. */
   private rows(N: number, work: number, op: number, args: (n0: number, n1: number) => number[], own: (a: number[]) => void): void {
-    const threads = this.pool && work >= THREAD_MIN_WEIGHTS ? Math.min(this.pool.workers + 1, Math.ceil(N / 8)) : 1;
+    const pool = this.pool && !this.pool.failure ? this.pool : null; // a stopped pool: one thread
+    const threads = pool && work >= THREAD_MIN_WEIGHTS ? Math.min(pool.workers + 1, Math.ceil(N / 8)) : 1;
     const per = Math.ceil(N / threads);
     const share = (t: number) => args(Math.min(N, t * per), Math.min(N, (t + 1) * per));
-    if (threads > 1 && this.pool) {
-      for (let t = 1; t < threads; t++) this.pool.job(t - 1, op, share(t));
-      this.pool.run(() => own(share(0)));
+    if (threads > 1 && pool) {
+      for (let t = 1; t < threads; t++) pool.job(t - 1, op, share(t));
+      pool.run(() => own(share(0)));
     } else own(share(0));
   }
 

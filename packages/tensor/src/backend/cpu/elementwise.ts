@@ -2,6 +2,7 @@
  * Elementwise cpu kernels: copy/cast, write, fill, unary, binary, where. Each kernel walks its
  * output row by row (see strided.ts) and switches on the op once per row, not per element.
  */
+import { fail } from "../../core/errors";
 import { f32ToBf16Bits, f32ToF16Bits, isHalf, type DataArray, type DType, type StorageArray } from "../../core/dtype";
 import { sizeOf } from "../../core/shape";
 import type { BinaryOp, UnaryAttrs, UnaryOp } from "../backend";
@@ -173,7 +174,13 @@ export function binary(op: BinaryOp, a: CpuView, b: CpuView, outDtype: DType): S
   const B = operand(b);
   const out = computeArray(outDtype, sizeOf(a.shape));
   // Integer division and powers with negative exponents would silently truncate: the op layer
-  // sends those to float. Integer add/mul wrap as the storage type does.
+  // sends those to float. Integer add/mul wrap as the storage type does. An integer remainder
+  // by zero is an error, as PyTorch's ZeroDivisionError (floats give NaN).
+  if (op === "mod" && !isFloat(outDtype)) {
+    forEachRow(a.shape, [B.strides], [B.offset], (_o, offs, n, inner) => {
+      for (let i = 0, k = offs[0]; i < n; i++, k += inner[0]) if (B.arr[k] === 0) fail("mod", `integer remainder by zero: divisor b [${b.shape.join(",")}] ${b.dtype} holds 0 (cast to float for NaN)`);
+    });
+  }
   forEachRow(a.shape, [A.strides, B.strides], [A.offset, B.offset], (o, offs, n, inner) =>
     binaryRow(op, out, o, A.arr, offs[0], inner[0], B.arr, offs[1], inner[1], n),
   );

@@ -1,16 +1,17 @@
 /**
  * Index kernels on the cpu: gather, indexSelect, scatterAdd. Indices are int32; an index out of
- * range throws (naming the kernel, the index and the axis size) instead of reading garbage.
+ * range, negative ones included (as PyTorch), throws naming the kernel, the value and the axis
+ * size instead of reading garbage or wrapping around.
  */
 import { fail } from "../../core/errors";
 import type { StorageArray } from "../../core/dtype";
 import { contiguousStrides, sizeOf } from "../../core/shape";
 import { computeArray, contiguousValues, operand, toStorage, type CpuView } from "./strided";
 
+/** As PyTorch's gather / index_select / scatter_add: an index lies in [0, size); negative ones are errors, not wrapped. */
 function checkIndex(op: string, idx: number, size: number, axis: number): number {
-  const i = idx < 0 ? idx + size : idx;
-  if (i < 0 || i >= size) fail(op, `index ${idx} is out of range for axis ${axis} of size ${size}`);
-  return i;
+  if (!(idx >= 0 && idx < size)) fail(op, `index ${idx} is out of range for axis ${axis} of size ${size} (indices must lie in [0, ${size}): negative ones are not wrapped)`);
+  return idx;
 }
 
 /** Visits every multi-index of `shape`, giving the linear position and the coordinate array. */

@@ -9,6 +9,7 @@ import { KERNELS_WASM_PLAIN, KERNELS_WASM_SHARED } from "./binary";
 import type { StorageArray } from "../../../core/dtype";
 import { ResidentWeights } from "./resident";
 import { OP, startPool, type Pool } from "./threads";
+import { TesseraError } from "../../../core/errors";
 
 interface Exports {
   pack_a(a: number, K: number, m0: number, m1: number, ap: number): void;
@@ -94,14 +95,14 @@ export class WasmKernels {
 
   /** Runs `share(t)` for t = 0..threads-1: t > 0 on workers (as op-coded jobs), t = 0 here. */
   private split(threads: number, op: number, share: (t: number) => number[], own: (args: number[]) => void): void {
-    if (threads > 1 && this.pool) {
+    if (threads > 1 && this.pool && !this.pool.failure) {
       for (let t = 1; t < threads; t++) this.pool.job(t - 1, op, share(t));
       this.pool.run(() => own(share(0)));
     } else own(share(0));
   }
 
   private threadsFor(work: number, min: number, units: number): number {
-    return this.pool && work >= min ? Math.max(1, Math.min(this.pool.workers + 1, units)) : 1;
+    return this.pool && !this.pool.failure && work >= min ? Math.max(1, Math.min(this.pool.workers + 1, units)) : 1;
   }
 
   /**
@@ -227,6 +228,7 @@ let instance: WasmKernels | null | undefined;
 let compiling: Promise<void> | null = null;
 let enabled = true;
 let wantedThreads: number | null = null;
+let stallMs: number | undefined;
 let starting: Promise<number> | null = null;
 /** Why the worker pool did not start, if it did not (see cpuThreadsError). */
 let poolError: string | null = null;
@@ -294,13 +296,18 @@ async function defaultThreads(): Promise<number> {
   return g.navigator?.hardwareConcurrency ?? 1;
 }
 
-/** Starts the worker pool in the background (once); kernels use it as soon as it is ready. */
+/** Starts the worker pool in the background (once, or again after it stopped); kernels use it as soon as it is ready. */
 function startThreads(k: WasmKernels): Promise<number> {
+  if (k.pool?.failure) {
+    k.pool = null; // a stalled pool was stopped: start a new one
+    starting = null;
+  }
   starting ??= (async () => {
     const n = Math.max(1, Math.min(wantedThreads ?? (await defaultThreads()), 16));
     if (n < 2 || !canShare()) return 1;
     try {
-      k.pool = await startPool(k.module, k.memory, n - 1);
+      k.pool = await startPool(k.module, k.memory, n - 1, stallMs);
+      poolError = null;
       return n;
     } catch (e) {
       poolError = (e as Error).message;
@@ -320,13 +327,27 @@ export function wasmKernels(): WasmKernels | null {
   return instance ?? null;
 }
 
+export interface CpuThreadOptions {
+  /**
+   * How long a kernel call waits for a worker thread beyond its own share before it gives up
+   * (ms; default 10 s, or 50x the calling thread's share when longer): the call throws, the pool
+   * stops and later calls run on one thread until initCpuThreads() starts a new pool.
+   */
+  stallTimeoutMs?: number;
+}
+
 /**
- * Sets the number of threads the cpu backend's WASM kernels use (default: all cores) and
- * waits until they run; resolves to the count in effect (1 where threads are unavailable).
- * Call it before the first large op to pick a count other than the default.
+ * Sets the number of threads the cpu backend's WASM kernels use (default: all cores, at most 16)
+ * and waits until they run; resolves to the count in effect (1 where threads are unavailable).
+ * Call it before the first large op to pick a count other than the default; call it again after
+ * the pool stopped (a stalled worker) to start a new one.
  */
-export async function initCpuThreads(threads?: number): Promise<number> {
+export async function initCpuThreads(threads?: number, opts: CpuThreadOptions = {}): Promise<number> {
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 64)) throw new TesseraError("initCpuThreads", `threads must be an integer in 1..64, got ${String(threads)}`);
+  const ms = opts.stallTimeoutMs;
+  if (ms !== undefined && !(typeof ms === "number" && Number.isFinite(ms) && ms > 0)) throw new TesseraError("initCpuThreads", `stallTimeoutMs must be a positive number of milliseconds, got ${String(ms)}`);
   if (threads !== undefined) wantedThreads = threads;
+  if (ms !== undefined) stallMs = ms;
   wasmKernels();
   if (compiling) await compiling;
   if (!instance) return 1;

@@ -8,11 +8,26 @@
  *
  * Startup is asynchronous (workers load in the background): until the pool is ready, kernels
  * run on one thread. `initCpuThreads()` waits for it.
+ *
+ * Failures never hang the caller: a worker whose job throws reports it (the call throws a clear
+ * error; the pool stays usable); a worker that exited (killed, crashed) is seen at the next call,
+ * its share runs on the calling thread and a replacement starts in the background; a worker that
+ * does not finish its share within the stall limit stops the pool (the call throws; callers fall
+ * back to one thread).
  */
 
-/** Control block (Int32 slots at byte CTL, above the module's own data segments, below BASE): 0 generation, 1 done count, 2 ready count, then SLOTS per worker. */
+/**
+ * Control block: Int32 slots at byte CTL, above the module's own data segments and below the
+ * kernels' buffers (byte 65536 up): 0 generation (negative = shut down), 2 ready count, then
+ * `slots` job slots per worker (64 workers at most), then STATE_INTS per worker: started flag,
+ * generation of the last finished job, generation of the last failed job.
+ */
 export const CTL = 8192;
 export const SLOTS = 10;
+const MAX_WORKERS = 64;
+const STATE_INTS = 3;
+const stateAt = (slots: number, id: number) => 4 + MAX_WORKERS * slots + id * STATE_INTS;
+const ctlInts = (slots: number) => 4 + MAX_WORKERS * slots + MAX_WORKERS * STATE_INTS;
 
 /** Job op codes (slot 0 of a worker's job; the rest are the kernel's arguments). */
 export const OP = { none: 0, gemm: 1, softmax: 2, norm: 3, unary: 4, gemv: 5, gemvHalf: 6 } as const;
@@ -32,20 +47,27 @@ const TENSOR_DISPATCH = `
 function workerSource(dispatch: string, slots: number): string {
   return `
 function start(d) {
-  const ex = new WebAssembly.Instance(d.module, { env: { memory: d.memory, abort() { throw new Error("wasm abort"); } } }).exports;
-  const ctl = new Int32Array(d.memory.buffer, ${CTL}, 4 + 64 * ${slots});
+  const memory = d.memory;
+  const ex = new WebAssembly.Instance(d.module, { env: { memory, abort() { throw new Error("wasm abort"); } } }).exports;
+  const ctl = new Int32Array(memory.buffer, ${CTL}, ${ctlInts(slots)});
+  const me = ${stateAt(slots, 0)} + d.id * ${STATE_INTS};
+  let gen = Atomics.load(ctl, 0);
+  Atomics.store(ctl, me, 1);
   Atomics.add(ctl, 2, 1);
   Atomics.notify(ctl, 2);
-  let gen = Atomics.load(ctl, 0);
   for (;;) {
     Atomics.wait(ctl, 0, gen);
     gen = Atomics.load(ctl, 0);
     if (gen < 0) return;
     const b = 4 + d.id * ${slots};
     const j = ctl.slice(b, b + ${slots});
-    ${dispatch}
-    Atomics.add(ctl, 1, 1);
-    Atomics.notify(ctl, 1);
+    try {
+      ${dispatch}
+    } catch (e) {
+      Atomics.store(ctl, me + 2, gen);
+    }
+    Atomics.store(ctl, me + 1, gen);
+    Atomics.notify(ctl, me + 1);
   }
 }
 if (typeof require === "function" && typeof self === "undefined") {
@@ -59,96 +81,205 @@ if (typeof require === "function" && typeof self === "undefined") {
 
 export interface Pool {
   readonly workers: number;
-  /** Posts worker `id`'s job: an op code and up to SLOTS - 1 int32 arguments. */
+  /** Why the pool stopped (a worker stalled), or null while it runs; callers then use one thread. */
+  readonly failure: string | null;
+  /** Posts worker `id`'s job: an op code (0 is reserved: no job) and up to slots - 1 int32 arguments. */
   job(id: number, op: number, args: readonly number[]): void;
-  /** Starts the posted jobs, runs `own` on this thread, waits for the workers. */
+  /** Starts the posted jobs, runs `own` on this thread, waits for the workers (never unbounded). */
   run(own: () => void): void;
+  /** Stops every worker. */
+  close(): void;
+  /** Terminates one worker as if it had crashed (fault-injection tests). @internal */
+  terminateWorker(id: number): Promise<void>;
+  /** Workers running now (not exited, started). @internal */
+  liveWorkers(): number;
 }
 
 interface WorkerLike {
-  unref?(): void;
   terminate(): unknown;
 }
 
 /** Starts `workers` threads over `memory` running tensor's kernel module; resolves when all are ready. */
-export function startPool(module: WebAssembly.Module, memory: WebAssembly.Memory, workers: number): Promise<Pool> {
-  return startWasmPool(module, memory, workers, { dispatch: TENSOR_DISPATCH, slots: SLOTS });
+export function startPool(module: WebAssembly.Module, memory: WebAssembly.Memory, workers: number, stallMs?: number): Promise<Pool> {
+  return startWasmPool(module, memory, workers, { dispatch: TENSOR_DISPATCH, slots: SLOTS, stallMs });
 }
 
 export interface WasmPoolOptions {
   /**
-   * JavaScript run by a worker for each job: `ex` is the module's exports and `j` an Int32Array
-   * (op code, then up to slots - 1 int32 arguments), e.g. "if (j[0] === 1) ex.kernel(j[1], j[2]);".
+   * JavaScript run for each job: `ex` is the module's exports, `memory` the shared memory and `j`
+   * an Int32Array (op code, then up to slots - 1 int32 arguments), e.g.
+   * "if (j[0] === 1) ex.kernel(j[1], j[2]);". Op code 0 means no job and must do nothing. The same
+   * code runs on the calling thread for a worker that has exited.
    */
   dispatch: string;
   /** Int32 slots per job (op code included, at most 64). */
   slots: number;
+  /**
+   * How long the caller waits for a worker beyond its own share before declaring the pool stalled
+   * (ms; default 10 s, or 50x the caller's own share time when that is longer).
+   */
+  stallMs?: number;
 }
+
+/** Why a pool cannot be used, as an Error naming the cause. */
+const poolError = (message: string) => new Error(`cpu threads: ${message}`);
 
 /**
  * A worker pool for any WebAssembly module built with shared memory (AssemblyScript:
  * --sharedMemory --enable threads): every worker instantiates `module` over `memory`; jobs are
- * posted in a control block at byte 8192 of that memory (keep it free: data segments below, the
- * kernels' buffers from 65536 up). Workers never keep a Node process alive.
+ * posted in a control block at byte 8192 of that memory (keep it free up to byte 32768: data
+ * segments below, the kernels' buffers from 65536 up). Workers never keep a Node process alive.
  */
 export async function startWasmPool(module: WebAssembly.Module, memory: WebAssembly.Memory, workers: number, opts: WasmPoolOptions): Promise<Pool> {
   const { slots } = opts;
   if (!(Number.isInteger(slots) && slots >= 2 && slots <= 64)) throw new RangeError(`startWasmPool: slots must be 2..64, got ${slots}`);
-  const WORKER_SOURCE = workerSource(opts.dispatch, slots);
-  const handles: WorkerLike[] = [];
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= MAX_WORKERS)) throw new RangeError(`startWasmPool: workers must be an integer in 1..${MAX_WORKERS}, got ${workers}`);
+  const stallMs = opts.stallMs ?? 10_000;
+  if (!(Number.isFinite(stallMs) && stallMs > 0)) throw new RangeError(`startWasmPool: stallMs must be a positive number of milliseconds, got ${stallMs}`);
+  const source = workerSource(opts.dispatch, slots);
+  const ctl = () => new Int32Array(memory.buffer, CTL, ctlInts(slots));
+  ctl().fill(0); // a pool stopped earlier over this memory left its counters and flags here
+  const handles: (WorkerLike | null)[] = new Array(workers).fill(null);
+  const exited: boolean[] = new Array(workers).fill(false);
+  const restarts: number[] = new Array(workers).fill(0);
+  let startupFailure: string | null = null;
   let failure: string | null = null;
+  let closing = false;
   const isNode = typeof process !== "undefined" && !!process.versions?.node;
-  if (isNode) {
-    const spec = "node:worker_threads";
-    const { Worker } = (await import(/* @vite-ignore */ spec)) as typeof import("node:worker_threads");
-    for (let id = 0; id < workers; id++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, id } });
-      w.on("error", (e) => (failure ??= String(e?.message ?? e)));
+  const spec = "node:worker_threads";
+  const NodeWorker = isNode ? ((await import(/* @vite-ignore */ spec)) as typeof import("node:worker_threads")).Worker : null;
+  const blobUrl = isNode ? "" : URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+
+  /** A worker that exited is replaced (three times per slot at most); meanwhile the caller runs its share. */
+  const onExit = (id: number, w: WorkerLike, why: string) => {
+    if (handles[id] !== w) return;
+    startupFailure ??= why;
+    exited[id] = true;
+    Atomics.store(ctl(), stateAt(slots, id), 0);
+    if (!closing && !failure && restarts[id] < 3) {
+      restarts[id]++;
+      spawn(id);
+    }
+  };
+  const spawn = (id: number) => {
+    exited[id] = false;
+    if (NodeWorker) {
+      const w = new NodeWorker(source, { eval: true, workerData: { module, memory, id } });
+      w.on("error", (e: Error) => onExit(id, w, String(e?.message ?? e)));
+      w.on("exit", (code: number) => onExit(id, w, `worker ${id} exited with code ${code}`));
       w.unref(); // never keeps the process alive
-      handles.push(w);
-    }
-  } else {
-    const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
-    for (let id = 0; id < workers; id++) {
-      const w = new Worker(url);
-      w.onerror = (e) => (failure ??= String((e as ErrorEvent).message ?? e));
+      handles[id] = w;
+    } else {
+      const w = new Worker(blobUrl);
+      w.onerror = (e) => onExit(id, w, String((e as ErrorEvent).message ?? e));
       w.postMessage({ module, memory, id });
-      handles.push(w);
+      handles[id] = w;
     }
-  }
-  const ctl = () => new Int32Array(memory.buffer, CTL, 4 + 64 * slots);
+  };
+  for (let id = 0; id < workers; id++) spawn(id);
   const deadline = Date.now() + 20_000;
   while (Atomics.load(ctl(), 2) < workers) {
-    if (failure || Date.now() > deadline) {
-      for (const h of handles) h.terminate();
-      throw new Error(`cpu threads: workers did not start (${failure ?? "timed out"})`);
+    if (startupFailure || Date.now() > deadline) {
+      closing = true;
+      for (const h of handles) h?.terminate();
+      throw poolError(`workers did not start (${startupFailure ?? "timed out"})`);
     }
     await new Promise((r) => setTimeout(r, 2));
   }
+
   let canBlock = true;
+  type Dispatch = (ex: WebAssembly.Exports, memory: WebAssembly.Memory, j: Int32Array) => void;
+  let mainDispatch: Dispatch | null = null;
+  let mainExports: WebAssembly.Exports | null = null;
+  /** Runs a worker's job here (its worker exited): the same dispatch code over a local instance. */
+  const runHere = (job: Int32Array) => {
+    mainExports ??= new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error("wasm abort"); } } }).exports;
+    mainDispatch ??= new Function("ex", "memory", "j", opts.dispatch) as Dispatch;
+    mainDispatch!(mainExports, memory, job);
+  };
+  const posted: boolean[] = new Array(workers).fill(false);
+
+  const stop = (why: string) => {
+    failure = why;
+    closing = true;
+    const c = ctl();
+    Atomics.store(c, 0, -1);
+    Atomics.notify(c, 0);
+    for (const h of handles) h?.terminate();
+  };
+
   return {
     workers,
+    get failure() {
+      return failure;
+    },
     job(id, op, args) {
+      if (!(Number.isInteger(id) && id >= 0 && id < workers)) throw new RangeError(`wasm pool: worker id ${id} is not in 0..${workers - 1}`);
       if (args.length >= slots) throw new RangeError(`wasm pool: ${args.length} arguments do not fit ${slots - 1} slots`);
       ctl().set([op, ...args], 4 + id * slots);
+      posted[id] = true;
     },
     run(own) {
+      if (failure) throw poolError(`the worker pool was stopped (${failure})`);
       const c = ctl();
-      Atomics.store(c, 1, 0);
-      Atomics.add(c, 0, 1);
+      // Workers that exited (or whose replacement has not started) get no job: their share runs here.
+      const here: Int32Array[] = [];
+      const waitFor: number[] = [];
+      for (let id = 0; id < workers; id++) {
+        const slot = 4 + id * slots;
+        const live = !exited[id] && Atomics.load(c, stateAt(slots, id)) === 1;
+        if (posted[id] && !live) here.push(c.slice(slot, slot + slots));
+        if (!posted[id] || !live) Atomics.store(c, slot, 0); // op 0: nothing to do
+        if (live) waitFor.push(id);
+        posted[id] = false;
+      }
+      const gen = Atomics.add(c, 0, 1) + 1;
       Atomics.notify(c, 0);
-      own();
-      for (;;) {
-        const done = Atomics.load(c, 1);
-        if (done >= workers) break;
-        if (canBlock) {
-          try {
-            Atomics.wait(c, 1, done, 50);
-          } catch {
-            canBlock = false; // a browser main thread may not block: spin instead
+      const t0 = Date.now();
+      let ownError: unknown = null;
+      try {
+        own();
+        for (const job of here) runHere(job);
+      } catch (e) {
+        ownError = e;
+      }
+      const limit = Date.now() + Math.max(stallMs, 50 * (Date.now() - t0));
+      const failed: number[] = [];
+      for (const id of waitFor) {
+        const at = stateAt(slots, id) + 1;
+        for (;;) {
+          const seen = Atomics.load(c, at);
+          if (seen === gen) break;
+          if (Date.now() > limit) {
+            const late = waitFor.filter((w) => Atomics.load(c, stateAt(slots, w) + 1) !== gen);
+            stop(`worker(s) ${late.join(", ")} did not finish their share within ${Math.round(limit - t0)} ms (exited or stuck)`);
+            throw poolError(`${failure}; the pool is stopped and the kernels run on one thread from now on (initCpuThreads() starts a new pool)`);
+          }
+          if (canBlock) {
+            try {
+              Atomics.wait(c, at, seen, 20);
+            } catch {
+              canBlock = false; // a browser main thread may not block: spin instead
+            }
           }
         }
+        if (Atomics.load(c, stateAt(slots, id) + 2) === gen) failed.push(id);
       }
+      if (ownError) throw ownError;
+      if (failed.length) throw poolError(`the job of worker(s) ${failed.join(", ")} threw; the results of this call are incomplete`);
+    },
+    close() {
+      stop("closed");
+    },
+    async terminateWorker(id) {
+      const h = handles[id];
+      if (h) await h.terminate();
+    },
+    liveWorkers() {
+      const c = ctl();
+      let n = 0;
+      for (let id = 0; id < workers; id++) if (!exited[id] && Atomics.load(c, stateAt(slots, id)) === 1) n++;
+      return n;
     },
   };
 }

@@ -10,12 +10,11 @@ import type { GpuContext, GpuData } from "../context";
 import { offsetFn, shader, wordOf } from "../wgsl";
 import { copy, type GpuView } from "./elementwise";
 
-/** Resolves a (possibly negative) index against `size`, flagging `code` when out of range. */
+/** Checks an index against `size` (negative ones are out of range, as PyTorch), flagging `code` when out of range. */
 const CHECK_INDEX = /* wgsl */ `
 fn check_index(v: i32, size: u32, code: u32) -> u32 {
-  let j = select(v, v + i32(size), v < 0);
-  if (j < 0 || u32(j) >= size) { atomicStore(&err[0], code); return 0u; }
-  return u32(j);
+  if (v < 0 || u32(v) >= size) { atomicStore(&err[0], code); return 0u; }
+  return u32(v);
 }`;
 
 const ERR_BINDING = { name: "err", word: "atomic<u32>" as const, write: true };
