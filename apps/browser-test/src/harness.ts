@@ -25,6 +25,8 @@ export const REQUIRE = process.env.TESSERA_REQUIRE_WEBGPU === "1";
  * playwright-core adds --headless and --no-sandbox itself (chromiumSandbox defaults to false).
  */
 export const CHROMIUM_FLAGS = ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-angle=swiftshader", "--use-webgpu-adapter=swiftshader"];
+/** Extra flags from TESSERA_CHROMIUM_ARGS (space-separated; e.g. --disable-gpu shows the no-adapter path). */
+const EXTRA_FLAGS = (process.env.TESSERA_CHROMIUM_ARGS ?? "").split(/\s+/).filter(Boolean);
 
 export function chromiumMissing(): string | null {
   if (existsSync(CHROMIUM)) return null;
@@ -82,7 +84,7 @@ export async function startSession(): Promise<Session> {
   );
   let browser: Browser;
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, timeout: 30_000 });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS, ...EXTRA_FLAGS], timeout: 30_000 });
   } catch (e) {
     await server.close();
     throw e;

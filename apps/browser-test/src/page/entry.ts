@@ -32,6 +32,29 @@ import {
 import { registerWebGPU, type WebGPUBackend } from "@tessera/tensor/webgpu";
 import { fromPretrained, generate, type CausalLM } from "@tessera/models";
 
+/**
+ * Watches the cpu backend's WASM thread pool: the pool posts each worker its shared
+ * WebAssembly.Memory, and keeps a control block at byte 8192 of it (Int32 slot 0 counts the
+ * parallel runs, slot 1 how many workers finished the last one; see startWasmPool). Wrapping
+ * Worker before the pool starts lets the page read them, to show the workers really compute.
+ */
+const poolMemories: WebAssembly.Memory[] = [];
+const NativeWorker = globalThis.Worker;
+globalThis.Worker = class extends NativeWorker {
+  override postMessage(message: unknown, options?: Transferable[] | StructuredSerializeOptions): void {
+    const m = (message as { memory?: unknown } | null)?.memory;
+    if (m instanceof WebAssembly.Memory) poolMemories.push(m);
+    super.postMessage(message, options as StructuredSerializeOptions);
+  }
+};
+
+function pool(): { workers: number; runs: number; lastRunDone: number } {
+  const memory = poolMemories[0];
+  if (!memory) return { workers: 0, runs: 0, lastRunDone: 0 };
+  const ctl = new Int32Array(memory.buffer, 8192, 2);
+  return { workers: poolMemories.length, runs: Atomics.load(ctl, 0), lastRunDone: Atomics.load(ctl, 1) };
+}
+
 const values = async (t: Tensor): Promise<number[]> => Array.from(await t.data());
 
 /** Small ops and gradients on the cpu backend (references: hand-computed / float64 in Node). */
@@ -73,14 +96,15 @@ async function threads(want: number) {
 }
 
 /** A 256x256 float matmul of seeded uniform inputs (the Node side makes the same inputs). */
-async function matmul256(): Promise<{ c: number[]; ms: number }> {
+async function matmul256(): Promise<{ c: number[]; ms: number; poolBefore: ReturnType<typeof pool>; poolAfter: ReturnType<typeof pool> }> {
   const a = uniform([256, 256], -1, 1, { seed: 11 });
   const b = uniform([256, 256], -1, 1, { seed: 12 });
   matmul(a, b).dispose(); // warm-up (packs, pool)
+  const poolBefore = pool();
   const t0 = performance.now();
   const c = matmul(a, b);
   const ms = performance.now() - t0;
-  return { c: await values(c), ms };
+  return { c: await values(c), ms, poolBefore, poolAfter: pool() };
 }
 
 let gpu: WebGPUBackend | null = null;
