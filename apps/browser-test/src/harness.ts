@@ -3,7 +3,7 @@
  * playwright-core (no browser download: Debian's /usr/bin/chromium or TESSERA_CHROMIUM) and
  * runs page functions with a time bound, collecting console errors and uncaught exceptions.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -56,6 +56,50 @@ export async function bundlePage(): Promise<string> {
   return r.outputFiles[0].text;
 }
 
+/**
+ * The browser examples of the READMEs (the ```js block of packages/tensor and of
+ * packages/models), bundled as they are plus an exported `result()` (`result`: a JS expression
+ * over the block's variables), so the suite runs the documented code. `replace` swaps a
+ * placeholder (the model folder's URL) for the served fixture.
+ */
+export const README_BLOCKS: Record<string, { readme: string; result: string; replace: [string, string][] }> = {
+  "readme-tensor.js": {
+    readme: "packages/tensor/README.md",
+    result: "({ backend: y.backend, values: Array.from(await y.data()) })",
+    replace: [],
+  },
+  "readme-models.js": {
+    readme: "packages/models/README.md",
+    result: "({ backend: model.parameters()[0].backend, sequences })",
+    replace: [['"/models/gpt2"', '"fixtures/hf/gpt2"']],
+  },
+};
+
+export async function bundleReadmeBlocks(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [name, b] of Object.entries(README_BLOCKS)) {
+    const text = readFileSync(join(repoRoot, b.readme), "utf8");
+    const blocks = [...text.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]);
+    if (blocks.length !== 1) throw new Error(`${b.readme}: expected one \`\`\`js block (the browser example), found ${blocks.length}`);
+    let code = blocks[0];
+    for (const [from, to] of b.replace) {
+      if (!code.includes(from)) throw new Error(`${b.readme}: the browser example no longer contains ${from}`);
+      code = code.replace(from, to);
+    }
+    const r = await build({
+      stdin: { contents: `${code}\nexport const result = async () => ${b.result};\n`, resolveDir: join(here, "page"), sourcefile: `${b.readme} (js block)`, loader: "js" },
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      target: "es2022",
+      write: false,
+      logLevel: "silent",
+    });
+    out[`/${name}`] = r.outputFiles[0].text;
+  }
+  return out;
+}
+
 const HTML = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>tessera</title><script type="module" src="bundle.js"></script>`;
 
 /** A page in one mode, with its console errors and uncaught exceptions. */
@@ -65,6 +109,8 @@ export interface TestPage {
   readonly errors: string[];
   /** Calls window.tessera[fn](...args) in the page, bounded by `ms`. */
   call<K extends keyof PageApi>(fn: K, args: Parameters<PageApi[K]>, ms?: number): Promise<Awaited<ReturnType<PageApi[K]>>>;
+  /** Imports a served module in the page and returns what its `result()` resolves to (bounded by `ms`). */
+  importResult<T>(path: string, ms?: number): Promise<T>;
   /** Dedicated workers the page runs now (the cpu backend's WASM thread pool). */
   workers(): number;
 }
@@ -78,8 +124,9 @@ export interface Session {
 
 export async function startSession(): Promise<Session> {
   const bundle = await bounded(bundlePage(), 60_000, "esbuild bundle");
+  const readme = await bounded(bundleReadmeBlocks(), 60_000, "esbuild bundle of the README examples");
   const server = await startServer(
-    { "/index.html": { body: HTML }, "/bundle.js": { body: bundle } },
+    { "/index.html": { body: HTML }, "/bundle.js": { body: bundle }, ...Object.fromEntries(Object.entries(readme).map(([k, v]) => [k, { body: v }])) },
     { "/fixtures/": join(repoRoot, "fixtures") },
   );
   let browser: Browser;
@@ -113,6 +160,13 @@ export async function startSession(): Promise<Session> {
           ) as Promise<never>,
           ms,
           `${mode} page: ${fn}()`,
+        ),
+      importResult: <T,>(path: string, ms = 60_000) =>
+        bounded(
+          // A string: vitest rewrites import() inside functions, and this runs in the page.
+          page.evaluate(`import(new URL(${JSON.stringify(path)}, location.href).href).then((m) => m.result())`) as Promise<T>,
+          ms,
+          `${mode} page: import ${path}`,
         ),
       workers: () => page.workers().length,
     };

@@ -212,6 +212,34 @@ function checkModel(r: Awaited<ReturnType<PageApi["model"]>>, backend: string): 
   expect(r.sequence, "greedy generation vs transformers").toEqual(want);
 }
 
+describe.skipIf(!!missing)("chromium: the READMEs' browser examples, as written", () => {
+  // A fresh page: the tensor example switches the page to webgpu.
+  let page: TestPage;
+  afterEach(() => {
+    if (page) expect(page.errors.splice(0), "console errors / uncaught exceptions in the README page").toEqual([]);
+  });
+  it("packages/tensor README: the WebGPU example gives [11] (on webgpu where there is an adapter)", async () => {
+    page = await session!.open("isolated");
+    const r = await page.importResult<{ backend: string; values: number[] }>("readme-tensor.js");
+    expect(r.values).toEqual([11]);
+    expect(r.backend).toBe(noAdapter ? "cpu" : "webgpu");
+  });
+  it("packages/models README: fetch + readSafetensors + fromPretrained + generate runs on the served GPT-2 fixture", async () => {
+    page ??= await session!.open("isolated");
+    const r = await page.importResult<{ backend: string; sequences: number[][] }>("readme-models.js");
+    expect(r.backend).toBe("cpu");
+    expect(r.sequences.length).toBe(1);
+    expect(r.sequences[0].slice(0, 3)).toEqual([1, 2, 3]);
+    expect(r.sequences[0].length).toBe(11);
+    // The same greedy continuation as the library computes in Node from the same files.
+    const { loadPretrained } = await import("@tessera/models/node");
+    const { generate } = await import("@tessera/models");
+    const node = loadPretrained(GPT2);
+    expect(r.sequences).toEqual((await generate(node.model as never, [[1, 2, 3]], { maxNewTokens: 8 })).sequences);
+    node.model.dispose();
+  });
+});
+
 describe.skipIf(!!missing)("chromium: GPT-2 fixture loaded with fetch", () => {
   it("cpu, isolated page: logits within 1e-4 of PyTorch, greedy generate() equals transformers token for token", async () => {
     checkModel(await isolated!.call("model", ["fixtures/hf/gpt2", "cpu"]), "cpu");
