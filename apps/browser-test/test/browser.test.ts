@@ -213,7 +213,7 @@ function checkModel(r: Awaited<ReturnType<PageApi["model"]>>, backend: string): 
 }
 
 describe.skipIf(!!missing)("chromium: the READMEs' browser examples, as written", () => {
-  // A fresh page: the tensor example switches the page to webgpu.
+  // A page of their own (each example is its own bundle, as an application would be).
   let page: TestPage;
   afterEach(() => {
     if (page) expect(page.errors.splice(0), "console errors / uncaught exceptions in the README page").toEqual([]);
