@@ -13,7 +13,7 @@
  *    rotation trick (default, as vector-quantize-pytorch for dim > 1).
  * Returns the quantized vectors, indices, losses and codebook statistics.
  */
-import { add, argmax, assign, cast, div, embedding, expand, gather, Linear, log, lt, matmul, Module, mseLoss, mul, neg, oneHot, reshape, stopGradient, sub, sum, tensor, tidy, transpose, uniform, where, zeros, type Tensor } from "@tessera/tensor";
+import { add, all, argmax, assign, cast, div, embedding, eq, expand, gather, Linear, log, logicalAnd, lt, matmul, Module, mseLoss, mul, neg, oneHot, reshape, stopGradient, sub, sum, tensor, tidy, transpose, uniform, where, zeros, type Tensor } from "@tessera/tensor";
 import { fail } from "./errors";
 import { rotationTrick, straightThrough } from "./estimators";
 import { kmeans, Rng } from "./kmeans";
@@ -128,7 +128,11 @@ export class VectorQuantizer extends Module {
     let z = reshape(x, [-1, dim]);
     if (this.projectIn) z = this.projectIn.forward(z);
     if (this.opts.metric === "cosine") z = l2normalize(z);
-    if (this.training && !this.initted) this.kmeansInit(z);
+    // A training batch with NaN or inf would make the EMA codebook (and k-means init) non-finite
+    // for good. Where values read synchronously (cpu) that is an error before anything changes;
+    // on asynchronous backends (webgpu) the updates are skipped on the device for such a batch.
+    const finite = this.training ? this.finiteBatch(x, z) : null;
+    if (this.training && !this.initted) this.kmeansInit(z, finite);
     const indices = this.training && this.opts.stochastic ? this.sample(stopGradient(z)) : nearestCode(stopGradient(z), stopGradient(this.codebook()), { metric: this.opts.metric }); // [N]
     const q = embedding(this.opts.ema ? stopGradient(this.codebook()) : this.codebook(), indices); // [N, cd]
     const commitment = mul(mseLoss(z, stopGradient(q)), this.opts.commitmentWeight);
@@ -138,7 +142,8 @@ export class VectorQuantizer extends Module {
     let out = est;
     if (this.projectOut) out = this.projectOut.forward(out);
     const stats = indices.backend === "cpu" ? codebookStats(indices.dataSync(), K) : null;
-    if (this.training && this.opts.ema) this.emaUpdate(z, indices);
+    if (this.training && this.opts.ema) this.emaUpdate(z, indices, finite);
+    finite?.dispose();
     return {
       quantized: reshape(out, [...lead, dim]),
       indices: reshape(indices, lead.length ? lead : [1]),
@@ -158,21 +163,42 @@ export class VectorQuantizer extends Module {
     });
   }
 
+  /**
+   * A scalar bool tensor: every value of the (projected) batch is finite (x - x == 0 holds for
+   * finite x only). On a backend that reads synchronously a non-finite batch throws instead.
+   */
+  private finiteBatch(x: Tensor, z: Tensor): Tensor {
+    const ok = tidy(() => {
+      const zs = stopGradient(z);
+      return all(eq(sub(zs, zs), 0));
+    });
+    if (ok.storage.backend.canReadSync && !ok.dataSync()[0]) {
+      ok.dispose();
+      fail("VectorQuantizer", `training batch [${x.shape}] holds NaN or inf: the EMA codebook / k-means update would make the codebook non-finite for good (nothing was updated)`);
+    }
+    return ok;
+  }
+
+  /** `next` where the batch was finite, else `old` (a device-side skip on asynchronous backends). */
+  private guarded(finite: Tensor | null, next: Tensor, old: Tensor): Tensor {
+    return finite && !finite.storage.backend.canReadSync ? where(finite, next, old) : next;
+  }
+
   /** k-means++ and Lloyd steps on the first training batch (vector-quantize-pytorch's kmeans_init). */
-  private kmeansInit(z: Tensor): void {
+  private kmeansInit(z: Tensor, finite: Tensor | null): void {
     tidy(() => {
       const r = kmeans(stopGradient(z), this.opts.codebookSize, { iters: this.opts.kmeansIters, metric: this.opts.metric, seed: Math.floor(this.rng.next() * 2 ** 31) });
-      assign(this.embed, r.centres);
+      assign(this.embed, this.guarded(finite, r.centres, this.embed));
       if (this.clusterSize && this.embedAvg) {
-        assign(this.clusterSize, r.counts);
-        assign(this.embedAvg, mul(r.centres, reshape(r.counts, [-1, 1])));
+        assign(this.clusterSize, this.guarded(finite, r.counts, this.clusterSize));
+        assign(this.embedAvg, this.guarded(finite, mul(r.centres, reshape(r.counts, [-1, 1])), this.embedAvg));
       }
     });
     this.initted = true;
   }
 
   /** The EMA step with Laplace smoothing, then dead-code restart. */
-  private emaUpdate(zIn: Tensor, indices: Tensor): void {
+  private emaUpdate(zIn: Tensor, indices: Tensor, finite: Tensor | null): void {
     const { codebookSize: K, decay: g, eps } = this.opts;
     tidy(() => {
       const z = stopGradient(zIn);
@@ -183,9 +209,9 @@ export class VectorQuantizer extends Module {
       const m = add(mul(this.embedAvg!, g), mul(s, 1 - g));
       const total = sum(N);
       const smoothed = mul(div(add(N, eps), add(total, K * eps)), total);
-      assign(this.clusterSize!, N);
-      assign(this.embedAvg!, m);
-      assign(this.embed, div(m, reshape(smoothed, [K, 1])));
+      assign(this.embed, this.guarded(finite, div(m, reshape(smoothed, [K, 1])), this.embed));
+      assign(this.clusterSize!, this.guarded(finite, N, this.clusterSize!));
+      assign(this.embedAvg!, this.guarded(finite, m, this.embedAvg!));
     });
     const threshold = this.opts.deadCodeThreshold;
     if (threshold > 0) {
@@ -196,7 +222,7 @@ export class VectorQuantizer extends Module {
         const Nz = zIn.shape[0];
         const pick = Int32Array.from({ length: K }, () => Math.floor(this.rng.next() * Nz));
         const samples = gather(stopGradient(zIn), 0, expand(reshape(tensor(pick, { dtype: "int32", backend: zIn.backend }), [K, 1]), [K, cd])); // [K, cd]
-        const dead = lt(this.clusterSize!, threshold); // [K]
+        const dead = finite && !finite.storage.backend.canReadSync ? logicalAnd(lt(this.clusterSize!, threshold), finite) : lt(this.clusterSize!, threshold); // [K]
         const rows = expand(reshape(dead, [K, 1]), [K, cd]);
         assign(this.embed, where(rows, samples, this.embed));
         assign(this.embedAvg!, where(rows, mul(samples, threshold), this.embedAvg!));

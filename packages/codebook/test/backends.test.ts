@@ -48,4 +48,19 @@ describe.skipIf(!webgpu.available)("codebook on webgpu", () => {
     await assertClose(cfg.forward(on(x)), cf.forward(x), { atol: 1e-5, rtol: 1e-5 });
     expect(() => C.nearestCode(x, c0, { implementation: "fused" })).toThrow(/the fused kernel runs on webgpu; x lives on 'cpu'/);
   });
+
+  it("a NaN training batch leaves the EMA codebook as it was (the update is skipped on the device)", async () => {
+    const vq = new C.VectorQuantizer({ dim: 4, codebookSize: 8, kmeansInit: true, deadCodeThreshold: 0.5, seed: 3, backend: "webgpu" });
+    vq.train();
+    vq.forward(on(T.normal([64, 4], 0, 1, { seed: 1 })));
+    const before = Array.from(await vq.embed.data());
+    const x = T.normal([16, 4], 0, 1, { seed: 2 }).dataSync().slice();
+    x[9] = Number.NaN;
+    vq.forward(on(T.tensor(x, { shape: [16, 4] })));
+    expect(Array.from(await vq.embed.data())).toEqual(before);
+    vq.forward(on(T.normal([16, 4], 0, 1, { seed: 4 })));
+    const after = Array.from(await vq.embed.data());
+    expect(after.every(Number.isFinite)).toBe(true);
+    expect(after).not.toEqual(before);
+  });
 });

@@ -69,6 +69,24 @@ describe("search and k-means", () => {
 });
 
 describe("VectorQuantizer", () => {
+  it("a training batch with NaN or inf is an error before the EMA codebook changes (cpu)", () => {
+    const vq = new C.VectorQuantizer({ dim: 4, codebookSize: 8, kmeansInit: true, deadCodeThreshold: 0.5, seed: 3 });
+    vq.train();
+    vq.forward(T.normal([64, 4], 0, 1, { seed: 1 })); // k-means init + one EMA step
+    const before = Array.from(vq.embed.dataSync());
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      const x = T.normal([16, 4], 0, 1, { seed: 2 }).dataSync().slice();
+      x[9] = bad;
+      expect(() => vq.forward(T.tensor(x, { shape: [16, 4] }))).toThrow("VectorQuantizer: training batch [16,4] holds NaN or inf: the EMA codebook / k-means update would make the codebook non-finite for good (nothing was updated)");
+      expect(Array.from(vq.embed.dataSync())).toEqual(before);
+    }
+    // Finite batches train as before; evaluation does not check (no update happens).
+    vq.forward(T.normal([16, 4], 0, 1, { seed: 4 }));
+    expect(Array.from(vq.embed.dataSync()).every(Number.isFinite)).toBe(true);
+    vq.eval();
+    expect(() => vq.forward(T.tensor([Number.NaN, 0, 0, 0], { shape: [1, 4] }))).not.toThrow();
+  });
+
   it("one EMA step matches the hand computation (decay, Laplace smoothing)", async () => {
     const vq = new C.VectorQuantizer({ dim: 2, codebookSize: 2, decay: 0.5, eps: 0.1, gradient: "ste" });
     T.assign(vq.embed, T.tensor([[0, 0], [10, 10]]));

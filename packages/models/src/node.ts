@@ -45,19 +45,30 @@ export function readPretrainedFolder(dir: string): { config: RawConfig; weights:
     const bin = existsSync(join(dir, "pytorch_model.bin")) ? " (pytorch_model.bin is a pickle: re-save it with safe_serialization=True)" : "";
     fail("loadPretrained", `'${dir}' has neither model.safetensors nor model.safetensors.index.json${bin}`);
   }
-  const map = readJson(index, "shard index").weight_map as Record<string, string> | undefined;
-  if (!map || typeof map !== "object") fail("loadPretrained", `shard index '${index}' has no weight_map`);
-  const files = [...new Set(Object.values(map))].sort();
-  const weights: Record<string, Tensor> = {};
-  for (const f of files) {
-    if (f.includes("/") || f.includes("\\")) fail("loadPretrained", `shard index names '${f}', outside the folder`);
-    for (const [k, t] of Object.entries(loadSafetensors(join(dir, f)).tensors)) {
-      if (map[k] !== f) fail("loadPretrained", `tensor '${k}' is in shard '${f}' but the index puts it in '${map[k] ?? "no shard"}'`);
-      weights[k] = t;
-    }
+  const map = readJson(index, "shard index").weight_map as Record<string, unknown> | undefined;
+  if (!map || typeof map !== "object" || Array.isArray(map)) fail("loadPretrained", `shard index '${index}' has no weight_map object`);
+  for (const [k, f] of Object.entries(map)) {
+    if (typeof f !== "string") fail("loadPretrained", `shard index '${index}': weight_map['${k}'] must be a file name (string), got ${JSON.stringify(f)}`);
+    if (f.includes("/") || f.includes("\\") || f === "" || f === "." || f === "..") fail("loadPretrained", `shard index names '${f}', outside the folder (weight_map['${k}'] in '${index}')`);
   }
-  const lost = Object.keys(map).filter((k) => !weights[k]);
-  if (lost.length) fail("loadPretrained", `shard index lists ${lost.length} tensor(s) no shard holds: ${lost.slice(0, 5).join(", ")}`);
+  const shardOf = map as Record<string, string>;
+  const files = [...new Set(Object.values(shardOf))].sort();
+  const weights: Record<string, Tensor> = Object.create(null) as Record<string, Tensor>; // names come from the file
+  try {
+    for (const f of files) {
+      const shard = loadSafetensors(join(dir, f)).tensors;
+      Object.assign(weights, shard); // owned by `weights` from here on (freed on failure)
+      for (const k of Object.keys(shard)) {
+        const listed = Object.hasOwn(shardOf, k) ? shardOf[k] : undefined;
+        if (listed !== f) fail("loadPretrained", `tensor '${k}' is in shard '${f}' but the index puts it in '${listed ?? "no shard"}'`);
+      }
+    }
+    const lost = Object.keys(shardOf).filter((k) => !Object.hasOwn(weights, k));
+    if (lost.length) fail("loadPretrained", `shard index lists ${lost.length} tensor(s) no shard holds: ${lost.slice(0, 5).join(", ")}`);
+  } catch (e) {
+    for (const t of Object.values(weights)) t.dispose(); // shards read before the failure
+    throw e;
+  }
   return { config, weights, files };
 }
 

@@ -84,6 +84,34 @@ describe("loading errors", () => {
   });
 });
 
+describe("shard indexes from untrusted files", () => {
+  it("names like Object.prototype keys, non-string entries, and no tensors leaked when a shard fails", async () => {
+    const d = mkdtempSync(join(tmpdir(), "tessera-shard-"));
+    dirs.push(d);
+    writeFileSync(join(d, "config.json"), JSON.stringify(fixtureConfig("gpt2")));
+    const weights = loadSafetensors(join(hfDir("gpt2"), "model.safetensors")).tensors;
+    const names = Object.keys(weights);
+    await saveSafetensors(join(d, "a.safetensors"), weights);
+    const map = Object.fromEntries(names.map((n) => [n, "a.safetensors"]));
+    const index = (m: unknown) => writeFileSync(join(d, "model.safetensors.index.json"), JSON.stringify({ weight_map: m }));
+    const live = () => T.memory().numTensors;
+    T.dispose(Object.values(weights));
+    const before = live();
+    index({ ...map, constructor: "a.safetensors" });
+    expect(() => loadPretrained(d)).toThrow("loadPretrained: shard index lists 1 tensor(s) no shard holds: constructor");
+    expect(live()).toBe(before);
+    index({ ...map, [names[0]]: 7 });
+    expect(() => loadPretrained(d)).toThrow(`shard index '${join(d, "model.safetensors.index.json")}': weight_map['${names[0]}'] must be a file name (string), got 7`);
+    index([1, 2]);
+    expect(() => loadPretrained(d)).toThrow(/has no weight_map object/);
+    // The second shard is corrupt: the tensors read from the first are freed.
+    writeFileSync(join(d, "z.safetensors"), new Uint8Array([1, 2, 3]));
+    index({ ...map, extra: "z.safetensors" });
+    expect(() => loadPretrained(d)).toThrow(/z.safetensors/);
+    expect(live()).toBe(before);
+  });
+});
+
 describe("runtime errors", () => {
   it("forward, generate, loss and schedules reject bad arguments", async () => {
     const m = modelFromConfig(CONFIGS.gpt2, { seed: 1 }).model as CausalLM;

@@ -35,8 +35,9 @@ import { fromPretrained, generate, type CausalLM } from "@tessera/models";
 /**
  * Watches the cpu backend's WASM thread pool: the pool posts each worker its shared
  * WebAssembly.Memory, and keeps a control block at byte 8192 of it (Int32 slot 0 counts the
- * parallel runs, slot 1 how many workers finished the last one; see startWasmPool). Wrapping
- * Worker before the pool starts lets the page read them, to show the workers really compute.
+ * parallel runs; after 4 + 64 x 10 job slots, three Int32 per worker: started, the run it last
+ * finished, the run it last failed — see threads.ts). Wrapping Worker before the pool starts
+ * lets the page read them, to show the workers really compute.
  */
 const poolMemories: WebAssembly.Memory[] = [];
 const NativeWorker = globalThis.Worker;
@@ -51,8 +52,11 @@ globalThis.Worker = class extends NativeWorker {
 function pool(): { workers: number; runs: number; lastRunDone: number } {
   const memory = poolMemories[0];
   if (!memory) return { workers: 0, runs: 0, lastRunDone: 0 };
-  const ctl = new Int32Array(memory.buffer, 8192, 2);
-  return { workers: poolMemories.length, runs: Atomics.load(ctl, 0), lastRunDone: Atomics.load(ctl, 1) };
+  const ctl = new Int32Array(memory.buffer, 8192, 4 + 64 * 10 + 64 * 3);
+  const runs = Atomics.load(ctl, 0);
+  let lastRunDone = 0;
+  for (let id = 0; id < poolMemories.length; id++) if (Atomics.load(ctl, 4 + 64 * 10 + id * 3 + 1) === runs) lastRunDone++;
+  return { workers: poolMemories.length, runs, lastRunDone };
 }
 
 const values = async (t: Tensor): Promise<number[]> => Array.from(await t.data());

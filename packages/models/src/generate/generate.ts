@@ -78,7 +78,14 @@ export async function generate(model: CausalLM, prompt: readonly (readonly numbe
       const next: number[] = [];
       let halt = false;
       for (let b = 0; b < B; b++) {
-        const tok = done[b] ? pad : sampleToken(logits.subarray(b * V, (b + 1) * V), opts, rng);
+        const row = logits.subarray(b * V, (b + 1) * V);
+        // NaN or +inf logits (a diverged model, a bad checkpoint) have no distribution to sample.
+        if (!done[b] && row.every((v) => v === -Infinity)) fail("generate", `every logit of sequence ${b} at step ${step} is -inf: no token can be sampled`);
+        if (!done[b] && row.some((v) => Number.isNaN(v) || v === Infinity)) {
+          const bad = row.findIndex((v) => Number.isNaN(v) || v === Infinity);
+          fail("generate", `the model's logits for sequence ${b} at step ${step} are not finite (${row[bad]} at token ${bad}); nothing can be sampled (the ${generated[b].length} token(s) generated before are in onToken's calls)`);
+        }
+        const tok = done[b] ? pad : sampleToken(row, opts, rng);
         next.push(tok);
         if (done[b]) continue;
         generated[b].push(tok);

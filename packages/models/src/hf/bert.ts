@@ -6,7 +6,7 @@ import { SelfAttention } from "../nn/attention";
 import { Block } from "../nn/block";
 import { MLP } from "../nn/mlp";
 import type { BuildOptions } from "./build-options";
-import { HFConfig, type RawConfig } from "./config";
+import { buildParts, HFConfig, type RawConfig } from "./config";
 import { NameMap } from "./names";
 import type { HFInfo } from "./weights";
 
@@ -36,16 +36,24 @@ export function buildBert(raw: RawConfig, opts: BuildOptions = {}): { model: Ber
   c.reject("add_cross_attention", (v) => v === false, "cross-attention is not implemented");
   const d = c.size("hidden_size");
   const nHeads = c.size("num_attention_heads");
-  const eps = c.num("layer_norm_eps", 1e-12);
+  const eps = c.num("layer_norm_eps", 1e-12, { positive: true });
+  const L = c.size("num_hidden_layers");
+  const inner = c.size("intermediate_size");
+  const V = c.size("vocab_size");
+  const P = c.size("max_position_embeddings", 512);
+  const types = c.size("type_vocab_size", 2);
   const act = checkActivation("loadModel: bert hidden_act", c.str("hidden_act", "gelu"));
-  const std = c.num("initializer_range", 0.02);
+  const std = c.num("initializer_range", 0.02, { min: 0 });
+  c.divisible("hidden_size", d, "num_attention_heads", nHeads);
+  // Embeddings (words, positions, types, norm) + per block (q, k, v, o, MLP, two norms) + MLM head.
+  c.checkBudget((V + P + types + 2) * d + L * (4 * d * d + 2 * d * inner + inner + 9 * d) + d * d + 3 * d + V, opts.maxParameterBytes);
   const { backend, seed } = opts;
-  const blocks = Array.from({ length: c.size("num_hidden_layers") }, (_, l) => {
+  return buildParts(L, (l) => {
     const mixer = opts.mixer?.(l, d) ?? new SelfAttention({ dModel: d, nHeads, causal: false, qkvBias: true, outBias: true, initStd: std, seed, backend });
-    const mlp = new MLP({ dModel: d, hidden: c.size("intermediate_size"), activation: act, initStd: std, seed, backend });
+    const mlp = new MLP({ dModel: d, hidden: inner, activation: act, initStd: std, seed, backend });
     return new Block({ placement: "post", mixer, norm1: new LayerNorm(d, { eps, backend }), mlp, norm2: new LayerNorm(d, { eps, backend }) });
-  });
-  const model = new BertForMaskedLM({ vocabSize: c.size("vocab_size"), dModel: d, maxPositions: c.size("max_position_embeddings", 512), typeVocabSize: c.size("type_vocab_size", 2), blocks, eps, headActivation: act, initStd: std, seed, backend });
+  }, (blocks) => {
+  const model = new BertForMaskedLM({ vocabSize: V, dModel: d, maxPositions: P, typeVocabSize: types, blocks, eps, headActivation: act, initStd: std, seed, backend });
   const info: HFInfo = {
     modelType: "bert",
     config: raw,
@@ -54,4 +62,5 @@ export function buildBert(raw: RawConfig, opts: BuildOptions = {}): { model: Ber
     ignore: [/position_ids$/, /^bert\.pooler\./, /^cls\.seq_relationship\./],
   };
   return { model, info };
+  });
 }

@@ -18,4 +18,9 @@ export interface BuildOptions {
    * under `blocks.{l}.post.*`.
    */
   post?: (layer: number, dModel: number) => Layer | undefined;
+  /**
+   * Refuse configs whose float32 parameters would take more bytes than this (checked from the
+   * config's sizes before anything is allocated). Default 8 GiB.
+   */
+  maxParameterBytes?: number;
 }

@@ -10,7 +10,7 @@ import { SelfAttention } from "../nn/attention";
 import { Block } from "../nn/block";
 import { MLP } from "../nn/mlp";
 import type { BuildOptions } from "./build-options";
-import { HFConfig, type RawConfig } from "./config";
+import { buildParts, HFConfig, type RawConfig } from "./config";
 import { NameMap } from "./names";
 import { ropeFromConfig } from "./rope-config";
 import type { HFInfo } from "./weights";
@@ -43,23 +43,30 @@ export function buildLlama(raw: RawConfig, opts: BuildOptions = {}, family: Llam
   const L = c.size("num_hidden_layers");
   const V = c.size("vocab_size");
   const maxPositions = c.size("max_position_embeddings", 2048);
-  const eps = c.num("rms_norm_eps", 1e-6);
+  const eps = c.num("rms_norm_eps", 1e-6, { positive: true });
+  const inner = opts.mlp ? 0 : c.size("intermediate_size");
   const act = checkActivation(`loadModel: ${family} hidden_act`, c.str("hidden_act", "silu"));
   const attnBias = c.bool("attention_bias", false);
   const qkvBias = family === "qwen2" ? true : attnBias;
   const mlpBias = c.bool("mlp_bias", false);
   const window = family === "mistral" && c.has("sliding_window") ? c.size("sliding_window") : null;
   const tie = c.bool("tie_word_embeddings", false);
-  const std = c.num("initializer_range", 0.02);
+  const std = c.num("initializer_range", 0.02, { min: 0 });
+  if (!c.has("head_dim")) c.divisible("hidden_size", d, "num_attention_heads", nHeads);
+  c.divisible("num_attention_heads", nHeads, "num_key_value_heads", nKvHeads);
   const rope = ropeFromConfig(c, maxPositions, headDim);
+  // Embeddings (+ an untied head) + per block (q, k, v, o, gated MLP, two norms) + final norm.
+  const attn = d * headDim * (2 * nHeads + 2 * nKvHeads);
+  c.checkBudget(V * d * (tie ? 1 : 2) + L * (attn + 3 * d * inner + 2 * d) + d, opts.maxParameterBytes);
   const { backend, seed } = opts;
-  const blocks = Array.from({ length: L }, (_, l) => {
+  return buildParts(L, (l) => {
     const mixer = opts.mixer?.(l, d) ?? new SelfAttention({ dModel: d, nHeads, nKvHeads, headDim, rope, window, qkvBias, outBias: attnBias, initStd: std, seed, backend });
     const mlp = opts.mlp?.(l, d);
-    const mlpLayer = mlp === undefined ? new MLP({ dModel: d, hidden: c.size("intermediate_size"), activation: act, gated: true, bias: mlpBias, initStd: std, seed, backend }) : mlp;
+    const mlpLayer = mlp === undefined ? new MLP({ dModel: d, hidden: inner, activation: act, gated: true, bias: mlpBias, initStd: std, seed, backend }) : mlp;
     return new Block({ norm1: new RMSNorm(d, { eps, backend }), mixer, norm2: mlpLayer ? new RMSNorm(d, { eps, backend }) : null, mlp: mlpLayer, post: opts.post?.(l, d) });
+  }, (blocks) => {
+    const model = new CausalLM({ vocabSize: V, dModel: d, blocks, finalNorm: new RMSNorm(d, { eps, backend }), tieEmbeddings: tie, hiddenStates: "embeddings", initStd: std, seed, backend });
+    const info: HFInfo = { modelType: family, config: raw, names: LLAMA_NAMES, ignore: [/rotary_emb\.inv_freq$/], tied: tie ? ["lm_head.weight"] : [] };
+    return { model, info };
   });
-  const model = new CausalLM({ vocabSize: V, dModel: d, blocks, finalNorm: new RMSNorm(d, { eps, backend }), tieEmbeddings: tie, hiddenStates: "embeddings", initStd: std, seed, backend });
-  const info: HFInfo = { modelType: family, config: raw, names: LLAMA_NAMES, ignore: [/rotary_emb\.inv_freq$/], tied: tie ? ["lm_head.weight"] : [] };
-  return { model, info };
 }

@@ -9,7 +9,7 @@ import { CausalLM } from "../arch/causal-lm";
 import type { MixerModule } from "../nn/block";
 import { Block } from "../nn/block";
 import type { BuildOptions } from "./build-options";
-import { HFConfig, jsonNumber, type RawConfig } from "./config";
+import { buildParts, HFConfig, jsonNumber, type RawConfig } from "./config";
 import { NameMap } from "./names";
 import type { HFInfo } from "./weights";
 
@@ -30,12 +30,16 @@ export function buildMamba(raw: RawConfig, opts: BuildOptions = {}, version: 1 |
   const L = c.size("num_hidden_layers");
   const V = c.size("vocab_size");
   const expand = c.size("expand", 2);
-  const eps = c.num("layer_norm_epsilon", 1e-5);
+  const eps = c.num("layer_norm_epsilon", 1e-5, { positive: true });
   const dState = c.size("state_size", 16);
   const dConv = c.size("conv_kernel", 4);
   const bias = c.bool("use_bias", false);
   const convBias = c.bool("use_conv_bias", true);
-  const std = c.num("initializer_range", 0.1);
+  const std = c.num("initializer_range", 0.1, { min: 0 });
+  const tie = c.bool("tie_word_embeddings", true);
+  const dInner = expand * d;
+  // Embedding (+ untied head) + per block: in_proj, conv, x/dt projections or the SSD heads, out_proj, A, D, norms (upper estimate).
+  c.checkBudget(V * d * (tie ? 1 : 2) + L * (2 * d * dInner + dInner * (dConv + 2 * dState + 4) + dInner * (2 * dState + Math.ceil(d / 16) + 2) + dInner * d + 2 * d) + d, opts.maxParameterBytes);
   const { backend, seed } = opts;
   let mixer: (l: number) => MixerModule;
   if (version === 1) {
@@ -52,8 +56,8 @@ export function buildMamba(raw: RawConfig, opts: BuildOptions = {}, version: 1 |
     // Hugging Face's gated RMSNorm normalises all d_inner channels together (normGroupSize).
     mixer = () => new Mamba2Mixer({ dModel: d, dState, dConv, expand, headDim, nGroups: c.size("n_groups", 1), chunkSize: c.size("chunk_size", 256), dtLimit, bias, convBias, normEps: eps, normGroupSize: expand * d, seed, backend });
   }
-  const blocks = Array.from({ length: L }, (_, l) => new Block({ norm1: new RMSNorm(d, { eps, backend }), mixer: opts.mixer?.(l, d) ?? mixer(l), post: opts.post?.(l, d) }));
-  const tie = c.bool("tie_word_embeddings", true);
-  const model = new CausalLM({ vocabSize: V, dModel: d, blocks, finalNorm: new RMSNorm(d, { eps, backend }), tieEmbeddings: tie, hiddenStates: "blocks", initStd: std, seed, backend });
-  return { model, info: { modelType: type, config: raw, names: MAMBA_NAMES, tied: tie ? ["lm_head.weight"] : [] } };
+  return buildParts(L, (l) => new Block({ norm1: new RMSNorm(d, { eps, backend }), mixer: opts.mixer?.(l, d) ?? mixer(l), post: opts.post?.(l, d) }), (blocks) => {
+    const model = new CausalLM({ vocabSize: V, dModel: d, blocks, finalNorm: new RMSNorm(d, { eps, backend }), tieEmbeddings: tie, hiddenStates: "blocks", initStd: std, seed, backend });
+    return { model, info: { modelType: type, config: raw, names: MAMBA_NAMES, tied: tie ? ["lm_head.weight"] : [] } };
+  });
 }

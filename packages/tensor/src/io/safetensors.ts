@@ -43,6 +43,46 @@ export interface SafetensorsFile {
 const OP = "safetensors";
 /** Headers above this are rejected (the reference implementation's limit is 100 MB). */
 const MAX_HEADER = 100_000_000;
+/** Largest dimension, and largest element count (of the non-zero dimensions), a tensor may have here. */
+export const MAX_ELEMENTS = 2 ** 31 - 1;
+const F32_MAX = 3.4028234663852886e38;
+
+/**
+ * The top-level keys of a JSON object text, in order, duplicates included (JSON.parse keeps only
+ * the last of a repeated key, which would let a file hide an entry). The text is valid JSON.
+ */
+function topLevelKeys(text: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      if (depth === 1 && expectKey) keys.push(JSON.parse(text.slice(i, j + 1)) as string);
+      expectKey = false;
+      i = j;
+    } else if (c === "{" || c === "[") {
+      depth++;
+      expectKey = depth === 1 && c === "{";
+    } else if (c === "}" || c === "]") depth--;
+    else if (c === "," && depth === 1) expectKey = true;
+  }
+  return keys;
+}
+
+/** Checks a shape from a file: dimensions and element count within what can be allocated here. */
+function checkShape(where: string, name: string, shape: unknown): number[] {
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) fail(where, `entry '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+  let count = 1;
+  for (const d of shape as number[]) {
+    if (d > MAX_ELEMENTS) fail(where, `entry '${name}' shape [${shape.join(",")}] has a dimension ${d} above the ${MAX_ELEMENTS} limit`);
+    if (d > 0) count *= d;
+    if (count > MAX_ELEMENTS) fail(where, `entry '${name}' shape [${shape.join(",")}] has more than ${MAX_ELEMENTS} elements (in its non-zero dimensions)`);
+  }
+  return shape as number[];
+}
 
 /** Parses and validates a safetensors byte buffer; the entries view into `bytes` (no copy). */
 export function parseSafetensors(input: Uint8Array, source = "buffer"): SafetensorsFile {
@@ -64,8 +104,14 @@ export function parseSafetensors(input: Uint8Array, source = "buffer"): Safetens
     fail(where, `header is not valid UTF-8 JSON: ${(e as Error).message}`);
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) fail(where, "header must be a JSON object");
+  const keys = topLevelKeys(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  const seen = new Set<string>();
+  for (const k of keys) {
+    if (seen.has(k)) fail(where, `header names '${k}' twice (an entry must appear once)`);
+    seen.add(k);
+  }
   const data = bytes.subarray(8 + n);
-  const metadata: Record<string, string> = {};
+  const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
   const spans: { name: string; begin: number; end: number }[] = [];
   const entries = new Map<string, SafetensorsEntry>();
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
@@ -80,13 +126,12 @@ export function parseSafetensors(input: Uint8Array, source = "buffer"): Safetens
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e !== "object" || e === null) fail(where, `entry '${name}' must be an object`);
     if (typeof e.dtype !== "string" || !(e.dtype in ITEM_SIZE)) fail(where, `entry '${name}' has unsupported dtype ${JSON.stringify(e.dtype)}`);
-    if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) fail(where, `entry '${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
+    const shape = checkShape(where, name, e.shape);
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || off.some((o) => !Number.isSafeInteger(o) || o < 0)) fail(where, `entry '${name}' has invalid data_offsets ${JSON.stringify(off)}`);
     const [begin, end] = off as [number, number];
     if (begin > end || end > data.length) fail(where, `entry '${name}' data_offsets [${begin}, ${end}] lie outside the ${data.length}-byte data buffer`);
     const dtype = e.dtype as SafetensorsDType;
-    const shape = e.shape as number[];
     const expected = sizeOf(shape) * ITEM_SIZE[dtype];
     if (end - begin !== expected) fail(where, `entry '${name}' holds ${end - begin} bytes but ${dtype} [${shape.join(",")}] needs ${expected}`);
     spans.push({ name, begin, end });
@@ -129,7 +174,15 @@ export function decodeEntry(name: string, e: SafetensorsEntry): { dtype: DType; 
       for (const v of d) if (v > 1) fail(where, `BOOL entry holds the byte ${v} (only 0 and 1 are valid)`);
       return { dtype: "bool", data: d };
     }
-    case "F64": return { dtype: "float32", data: Float32Array.from(aligned(e.bytes, 8, (b) => new Float64Array(b))) };
+    case "F64": {
+      const src = aligned(e.bytes, 8, (b) => new Float64Array(b));
+      for (let i = 0; i < src.length; i++) {
+        // Values that round to +-inf in float32 (above FLT_MAX by more than half an ulp) are refused.
+        const v = src[i];
+        if (Number.isFinite(v) && !Number.isFinite(Math.fround(v))) fail(where, `F64 value ${v} at ${i} is outside the float32 range (|x| <= ${F32_MAX})`);
+      }
+      return { dtype: "float32", data: Float32Array.from(src) };
+    }
     case "I16": return { dtype: "int32", data: Int32Array.from(aligned(e.bytes, 2, (b) => new Int16Array(b))) };
     case "I64": {
       const src = aligned(e.bytes, 8, (b) => new BigInt64Array(b));
@@ -157,7 +210,7 @@ export function readSafetensors(bytes: Uint8Array, opts: ReadOptions = {}): { te
   for (const n of names) if (!file.entries.has(n)) fail(OP, `no tensor named '${n}' in the file`);
   const decoded = names.map((n) => [n, decodeEntry(n, file.entries.get(n)!)] as const);
   const be = backendInstance(opts.backend);
-  const tensors: Record<string, Tensor> = {};
+  const tensors: Record<string, Tensor> = Object.create(null) as Record<string, Tensor>; // a tensor may be named '__proto__'
   for (const [n, d] of decoded) {
     const shape = file.entries.get(n)!.shape;
     tensors[n] = wrap(be, be.adopt ? be.adopt(d.data, d.dtype) : be.upload(d.data, d.dtype), shape, d.dtype);
