@@ -2,8 +2,8 @@
  * @tessera/tensor: tensors, dtypes, views, ops, autograd, backends, nn and IO.
  */
 // core
-export { Tensor, isTensor, type NestedArray } from "./core/tensor";
-export { DTYPES, isFloat, promoteTypes, type DType, type DataArray, type StorageArray } from "./core/dtype";
+export { Tensor, isTensor, type NestedArray, type NestedNumbers, type Rank } from "./core/tensor";
+export { DTYPES, isFloat, promoteTypes, type DType, type DataArray, type DataArrayOf, type StorageArray } from "./core/dtype";
 export { TesseraError } from "./core/errors";
 export {
   dispose,
@@ -79,4 +79,4 @@ export {
   type RawEntry,
   type ReadOptions,
 } from "./io/safetensors";
-export { fromNdarray, toNdarray, type NdArrayLike } from "./io/ndarray";
+export { fromNdarray, toNdarray, type NdArrayLike, type NdArrayView } from "./io/ndarray";
