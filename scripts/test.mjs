@@ -1,5 +1,7 @@
 // `npm test`: install, build, typecheck and test every package, then check that each public
-// package installs alone from its packed tarball (ESM and CJS). Ends with one summary line.
+// package installs alone from its packed tarball (ESM and CJS), and that the packed
+// declarations and every README example type-check in a consumer project (consumer-check.mjs).
+// Ends with one summary line.
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { install, pnpm, root, sh, step } from "./run.mjs";
@@ -22,5 +24,8 @@ for (const w of workspaces) {
 const packStatus = sh("node", [join(root, "scripts", "pack-check.mjs")]);
 if (packStatus === 0) passed += 1;
 else failed += 1;
+const consumerStatus = sh("node", [join(root, "scripts", "consumer-check.mjs")]);
+if (consumerStatus === 0) passed += 1;
+else failed += 1;
 console.log(`\ntests: ${passed} passed, ${failed} failed`);
-process.exit(testStatus || packStatus || (failed ? 1 : 0));
+process.exit(testStatus || packStatus || consumerStatus || (failed ? 1 : 0));
