@@ -85,7 +85,8 @@ const proj = join(tmp, "consumer");
 mkdirSync(proj);
 let failed = false;
 try {
-  await Promise.all(packages.map(({ dir }) => run("npx", ["-y", pm, "pack", "--pack-destination", tmp], { cwd: join(root, "packages", dir) })));
+  // One pnpm for all (it rewrites workspace: ranges to versions, as publishing does).
+  await run("npx", ["-y", pm, "-r", ...packages.flatMap((p) => ["--filter", p.name]), "pack", "--pack-destination", tmp], { cwd: root });
   const tarballs = readdirSync(tmp).filter((f) => f.endsWith(".tgz")).map((f) => join(tmp, f));
   writeFileSync(join(proj, "package.json"), JSON.stringify({ name: "tessera-consumer", version: "1.0.0", private: true, type: "module" }));
   const inst = spawnSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", ...tarballs], { cwd: proj, stdio: "inherit" });
@@ -205,11 +206,12 @@ export const gen = modelsNode.loadCausalLM("dir").model.generate([[1]], { maxNew
   for (const ts of versions) {
     for (const [res, opts] of Object.entries(resolutions)) {
       const files = res === "node16" ? ["entries.ts", "entries-cjs.cts"] : ["entries.ts"];
-      jobs.push({ ts, name: `${ts.label} ${res}: entry points`, config: { compilerOptions: { ...base, ...opts, types: [] }, files } });
+      // No DOM lib and no @types: what a Node project without extras has.
+      jobs.push({ ts, name: `${ts.label} ${res}: entry points`, config: { compilerOptions: { ...base, ...opts, lib: ["ES2022"], types: [] }, files } });
       jobs.push({ ts, name: `${ts.label} ${res}: README blocks`, readme: true, config: { compilerOptions: { ...base, ...opts, types: ["node"] }, files: readmeFiles } });
     }
   }
-  jobs.push({ ts: ts5, name: `${ts5.label} node10: entry points (typesVersions)`, config: { compilerOptions: { ...base, module: "commonjs", moduleResolution: "node10", types: [] }, files: ["node10/entries.ts"] } });
+  jobs.push({ ts: ts5, name: `${ts5.label} node10: entry points (typesVersions)`, config: { compilerOptions: { ...base, module: "commonjs", moduleResolution: "node10", lib: ["ES2022"], types: [] }, files: ["node10/entries.ts"] } });
 
   // Entry-point programs first, with nothing but the tarballs (and their dependencies) installed.
   const runJobs = async (list) => {
@@ -256,7 +258,7 @@ export const gen = modelsNode.loadCausalLM("dir").model.generate([[1]], { maxNew
     const ok = errors.length === 0 && (code === 0 || foreign.length > 0);
     log(`${job.name}: ${ok ? "ok" : "FAILED"} (${secs.toFixed(1)} s)`);
     if (foreign.length) {
-      const mods = [...new Set(foreign.map((f) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(f)?.[1]))].join(", ");
+      const mods = [...new Set(foreign.map((f) => /.*node_modules\/((?:@[^/]+\/)?[^/(]+)/.exec(f)?.[1]))].join(", ");
       log(`  note: ${foreign.length} error(s) in third-party declarations a README example imports (${mods}), not ours; e.g. ${foreign[0]}`);
     }
     if (!ok) {

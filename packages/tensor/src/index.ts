@@ -25,7 +25,7 @@ export { broadcastShapes, sizeOf, type Shape } from "./core/shape";
 export type { Backend, View, UnaryOp, BinaryOp, ReduceOp, ArgReduceOp, CumulativeOp, Conv1dParams, UnaryAttrs } from "./backend/backend";
 export { createCpuBackend } from "./backend/cpu";
 export { setCpuSimd, initCpuThreads, cpuSimdAvailable, cpuThreadsError, setCpuWeightCache, cpuWeightCacheStats, canShareWasmMemory } from "./backend/cpu/wasm/runtime";
-export { startWasmPool, type WasmPoolOptions, type Pool as WasmPool } from "./backend/cpu/wasm/threads";
+export { startWasmPool, type WasmPoolOptions, type Pool as WasmPool, type WasmModuleLike, type WasmMemoryLike } from "./backend/cpu/wasm/threads";
 export { setCpuPoolLimit, trimCpuPool, cpuPoolStats } from "./backend/cpu/pool";
 
 // ops

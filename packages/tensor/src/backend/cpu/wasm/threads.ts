@@ -86,12 +86,23 @@ export interface WasmPoolOptions {
 }
 
 /**
+ * A compiled `WebAssembly.Module`, and a shared `WebAssembly.Memory`, as the public declarations
+ * describe them: structurally, so they compile without the DOM lib (TypeScript puts the
+ * WebAssembly namespace there, and @types/node 20 does not declare it).
+ */
+export type WasmModuleLike = object;
+export interface WasmMemoryLike {
+  readonly buffer: ArrayBufferLike;
+  grow(delta: number): number;
+}
+
+/**
  * A worker pool for any WebAssembly module built with shared memory (AssemblyScript:
  * --sharedMemory --enable threads): every worker instantiates `module` over `memory`; jobs are
  * posted in a control block at byte 8192 of that memory (keep it free: data segments below, the
  * kernels' buffers from 65536 up). Workers never keep a Node process alive.
  */
-export async function startWasmPool(module: WebAssembly.Module, memory: WebAssembly.Memory, workers: number, opts: WasmPoolOptions): Promise<Pool> {
+export async function startWasmPool(module: WasmModuleLike, memory: WasmMemoryLike, workers: number, opts: WasmPoolOptions): Promise<Pool> {
   const { slots } = opts;
   if (!(Number.isInteger(slots) && slots >= 2 && slots <= 64)) throw new RangeError(`startWasmPool: slots must be 2..64, got ${slots}`);
   const WORKER_SOURCE = workerSource(opts.dispatch, slots);
