@@ -1,5 +1,7 @@
 // `npm test`: install, build, typecheck and test every package, then check that each public
-// package installs alone from its packed tarball (ESM and CJS). Ends with one summary line.
+// package installs alone from its packed tarball (ESM and CJS), and that the packed
+// declarations and every README example type-check in a consumer project (consumer-check.mjs).
+// Ends with one summary line.
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { install, pnpm, root, sh, step } from "./run.mjs";
@@ -26,9 +28,12 @@ if (skipped && process.env.TESSERA_REQUIRE_WEBGPU === "1") failed += 1;
 const packStatus = sh("node", [join(root, "scripts", "pack-check.mjs")]);
 if (packStatus === 0) passed += 1;
 else failed += 1;
+const consumerStatus = sh("node", [join(root, "scripts", "consumer-check.mjs")]);
+if (consumerStatus === 0) passed += 1;
+else failed += 1;
 if (skipped) {
   console.log(`\n${skipped} tests skipped: they need a WebGPU adapter or Debian's chromium, not found here (the [tessera] lines above say why).`);
   console.log("Install them with `apt-get install chromium libvulkan1` (as .ci/run does) to run every test; CI sets TESSERA_REQUIRE_WEBGPU=1 so nothing is skipped there.");
 }
 console.log(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
-process.exit(testStatus || packStatus || (failed ? 1 : 0));
+process.exit(testStatus || packStatus || consumerStatus || (failed ? 1 : 0));

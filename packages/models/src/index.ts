@@ -16,7 +16,7 @@ export { HFConfig, type RawConfig } from "./hf/config";
 export { NameMap, type NameRule } from "./hf/names";
 export { loadHFWeights, hfStateDict, type HFInfo } from "./hf/weights";
 export type { BuildOptions } from "./hf/build-options";
-export { modelFromConfig, fromPretrained, MODEL_TYPES, type Pretrained } from "./hf/registry";
+export { modelFromConfig, fromPretrained, MODEL_TYPES, type Pretrained, type PretrainedTask, type PretrainedFor, type PretrainedOf, type TaskOptions } from "./hf/registry";
 export { generate, type GenerateOptions, type GenerateResult } from "./generate/generate";
 export { sampleToken, Rng, type SamplingOptions } from "./generate/sampling";
 export { checkAgainstReference, type CheckReport } from "./check";

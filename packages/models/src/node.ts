@@ -12,7 +12,7 @@ import { loadSafetensors, saveSafetensors, writeFilesAtomic, type AtomicFs } fro
 import { fail } from "./errors";
 import type { BuildOptions } from "./hf/build-options";
 import type { RawConfig } from "./hf/config";
-import { fromPretrained, type Pretrained } from "./hf/registry";
+import { fromPretrained, type Pretrained, type PretrainedFor, type PretrainedTask, type TaskOptions } from "./hf/registry";
 import { hfStateDict } from "./hf/weights";
 import { Projection } from "./nn/projection";
 
@@ -72,14 +72,25 @@ export function readPretrainedFolder(dir: string): { config: RawConfig; weights:
   return { config, weights, files };
 }
 
-/** Loads a Hugging Face save_pretrained folder: the architecture from config.json, checked weights. */
-export function loadPretrained(dir: string, opts: BuildOptions = {}): Pretrained {
+/**
+ * Loads a Hugging Face save_pretrained folder: the architecture from config.json, checked
+ * weights. The result is the `Pretrained` union (switch on `task`); with `{ task }` it is typed
+ * for that task, and loading fails when the folder holds a model for another one.
+ */
+export function loadPretrained<T extends PretrainedTask>(dir: string, opts: TaskOptions<T>): PretrainedFor<T>;
+export function loadPretrained(dir: string, opts?: BuildOptions & { task?: PretrainedTask }): Pretrained;
+export function loadPretrained(dir: string, opts: BuildOptions & { task?: PretrainedTask } = {}): Pretrained {
   const { config, weights, files } = readPretrainedFolder(dir);
   try {
     return fromPretrained(config, weights, { ...opts, source: files.length === 1 ? files[0] : `${files.length} shards` });
   } finally {
     for (const t of Object.values(weights)) t.dispose();
   }
+}
+
+/** `loadPretrained(dir, { task: "causal-lm" })`: `model` is a CausalLM, ready for `model.generate(...)`. */
+export function loadCausalLM(dir: string, opts: BuildOptions = {}): PretrainedFor<"causal-lm"> {
+  return loadPretrained(dir, { ...opts, task: "causal-lm" });
 }
 
 export interface SaveOptions {

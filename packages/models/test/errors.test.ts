@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import * as T from "@tessera/tensor";
 import { loadSafetensors, saveSafetensors } from "@tessera/tensor/node";
 import { fromPretrained, generate, lmLoss, lrSchedule, modelFromConfig, type CausalLM } from "../src/index";
-import { loadPretrained } from "../src/node";
+import { loadCausalLM, loadPretrained } from "../src/node";
 import { hfDir } from "./helpers";
 import { CONFIGS } from "./configs";
 
@@ -124,5 +124,21 @@ describe("runtime errors", () => {
     expect(() => lmLoss(T.zeros([1, 3, 5]), T.zeros([1, 4], { dtype: "int32" }))).toThrow(/lmLoss: logits \[1,3,5\] must be \[B, T, V\] and labels \[1,4\]/);
     expect(() => lrSchedule({ peak: 1e-3, warmup: 10, total: 5 })).toThrow(/0 <= warmup < total/);
     m.dispose();
+  });
+});
+
+describe("typed loading", () => {
+  it("loadCausalLM / { task } type the model and refuse a folder for another task before loading", async () => {
+    const { model, task } = loadCausalLM(hfDir("gpt2"));
+    expect(task).toBe("causal-lm");
+    const out = await model.generate([[1, 2]], { maxNewTokens: 2 });
+    expect(out.sequences[0].length).toBe(4);
+    model.dispose();
+    const before = T.memory().numTensors;
+    expect(() => loadPretrained(hfDir("gpt2"), { task: "masked-lm" })).toThrow('expected a masked-lm model, but config.json model_type "gpt2" is a causal-lm model');
+    expect(T.memory().numTensors).toBe(before);
+    expect(() => modelFromConfig(CONFIGS.gpt2, { task: "image-classification" })).toThrow(/modelFromConfig: expected a image-classification model/);
+    const bert = modelFromConfig({ model_type: "bert", vocab_size: 10, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16 }, { seed: 1 });
+    expect(bert.model.forward(T.tensor([[1, 2]], { dtype: "int32" })).logits.shape).toEqual([1, 2, 10]);
   });
 });

@@ -2,8 +2,8 @@
  * @tessera/tensor: tensors, dtypes, views, ops, autograd, backends, nn and IO.
  */
 // core
-export { Tensor, isTensor, type NestedArray } from "./core/tensor";
-export { DTYPES, isFloat, promoteTypes, type DType, type DataArray, type StorageArray } from "./core/dtype";
+export { Tensor, isTensor, type NestedArray, type NestedNumbers, type Rank } from "./core/tensor";
+export { DTYPES, isFloat, promoteTypes, type DType, type DataArray, type DataArrayOf, type StorageArray } from "./core/dtype";
 export { TesseraError } from "./core/errors";
 export {
   dispose,
@@ -25,7 +25,7 @@ export { broadcastShapes, sizeOf, type Shape } from "./core/shape";
 export type { Backend, View, UnaryOp, BinaryOp, ReduceOp, ArgReduceOp, CumulativeOp, Conv1dParams, UnaryAttrs } from "./backend/backend";
 export { createCpuBackend } from "./backend/cpu";
 export { setCpuSimd, initCpuThreads, cpuSimdAvailable, cpuThreadsError, setCpuWeightCache, cpuWeightCacheStats, canShareWasmMemory, type CpuThreadOptions } from "./backend/cpu/wasm/runtime";
-export { startWasmPool, type WasmPoolOptions, type Pool as WasmPool } from "./backend/cpu/wasm/threads";
+export { startWasmPool, type WasmPoolOptions, type Pool as WasmPool, type WasmModuleLike, type WasmMemoryLike } from "./backend/cpu/wasm/threads";
 export { setCpuPoolLimit, trimCpuPool, cpuPoolStats } from "./backend/cpu/pool";
 
 // ops
@@ -79,4 +79,4 @@ export {
   type RawEntry,
   type ReadOptions,
 } from "./io/safetensors";
-export { fromNdarray, toNdarray, type NdArrayLike } from "./io/ndarray";
+export { fromNdarray, toNdarray, type NdArrayLike, type NdArrayView } from "./io/ndarray";

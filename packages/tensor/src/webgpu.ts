@@ -10,7 +10,19 @@
 import { registerBackend } from "@tessera/tensor";
 import { createWebGPUBackend, type WebGPUOptions } from "./backend/webgpu/index";
 
-export { createWebGPUBackend, type WebGPUBackend, type WebGPUInfo, type WebGPUOptions, type WgslKernelSpec } from "./backend/webgpu/index";
+export {
+  createWebGPUBackend,
+  type WebGPUBackend,
+  type WebGPUInfo,
+  type WebGPUOptions,
+  type WgslKernelSpec,
+  type WebGPUData,
+  type WebGPULike,
+  type WebGPUAdapterLike,
+  type WebGPUDeviceLike,
+  type WebGPUBufferLike,
+  type WebGPUPowerPreference,
+} from "./backend/webgpu/index";
 export { shader as wgslShader, f32bits, PRELUDE as WGSL_PRELUDE, type Binding as WgslBinding } from "./backend/webgpu/wgsl";
 export { wgslKernel, type WgslKernelCall } from "./backend/webgpu/custom";
 

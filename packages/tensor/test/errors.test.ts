@@ -109,3 +109,28 @@ describe("dtype errors", () => {
     expect(() => T.setBackend("nope")).toThrow(/setBackend: unknown backend 'nope' \(registered: cpu/);
   });
 });
+
+describe("typed reads", () => {
+  it("data(dtype) / dataSync(dtype) return that dtype's array and reject another", async () => {
+    const f = T.tensor([[1, 2], [3, 4]]);
+    const v: Float32Array = f.dataSync("float32");
+    expect(v.reduce((a, b) => a + b, 0)).toBe(10);
+    expect(await f.data("float32")).toBeInstanceOf(Float32Array);
+    expect(T.cast(f, "bfloat16").dataSync("float32")).toBeInstanceOf(Float32Array); // halves are widened
+    const i: Int32Array = T.tensor([1, 2], { dtype: "int32" }).dataSync("int32");
+    expect(Array.from(i)).toEqual([1, 2]);
+    expect(() => T.tensor([1, 2], { dtype: "int32" }).dataSync("float32")).toThrow("dataSync: asked for float32 values (Float32Array) but tensor [2] is int32 (Int32Array)");
+    await expect(f.data("int8")).rejects.toThrow("data: asked for int8 values (Int8Array) but tensor [2,2] is float32");
+  });
+  it("array(rank) / arraySync(rank) are typed by rank and check it", async () => {
+    const x = T.tensor([[1, 2], [3, 4]]);
+    const rows: number[][] = x.arraySync(2);
+    expect(rows[1][0]).toBe(3);
+    const s: number = T.tensor(5).arraySync(0);
+    expect(s).toBe(5);
+    const b = T.tensor([[false, false], [true, true]]);
+    expect(await b.array(2)).toEqual([[0, 0], [1, 1]]); // bool as 0/1 with a rank
+    expect(b.arraySync()).toEqual([[false, false], [true, true]]);
+    expect(() => x.arraySync(1)).toThrow("arraySync: asked for rank 1 but tensor [2,2] has rank 2");
+  });
+});

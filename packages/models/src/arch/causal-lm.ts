@@ -10,6 +10,7 @@
  */
 import { add, arange, disposeState, Embedding, Generator, linear, Module, ModuleList, narrow, type MixerState, type Tensor } from "@tessera/tensor";
 import { fail } from "../errors";
+import { generate, type GenerateOptions, type GenerateResult } from "../generate/generate";
 import type { AttentionContext } from "../nn/attention";
 import type { Block, Layer } from "../nn/block";
 import { initNormal } from "../nn/init";
@@ -90,6 +91,11 @@ export class CausalLM extends Module {
   /** The weight of the output layer [V, D] (the embedding when tied). */
   get headWeight(): Tensor {
     return this.head ? this.head.weight : this.embed.weight;
+  }
+
+  /** Autoregressive generation from a prompt [B][T] (token ids, or an int tensor [B, T]): `generate(this, prompt, opts)`. */
+  generate(prompt: readonly (readonly number[])[] | Tensor, opts: GenerateOptions): Promise<GenerateResult> {
+    return generate(this, prompt, opts);
   }
 
   initState(batch: number): LMState {

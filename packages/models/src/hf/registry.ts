@@ -23,8 +23,42 @@ export type Pretrained =
 
 export const MODEL_TYPES = ["gpt2", "llama", "mistral", "qwen2", "mamba", "mamba2", "bert", "vit"] as const;
 
-/** Builds the architecture a config describes, with random weights (seeded). */
-export function modelFromConfig(config: RawConfig, opts: BuildOptions = {}): Pretrained {
+/** What a model does: "causal-lm" (generate), "masked-lm" (BERT) or "image-classification" (ViT). */
+export type PretrainedTask = Pretrained["task"];
+
+/** The result for one task: `PretrainedFor<"causal-lm">["model"]` is a CausalLM. */
+export type PretrainedFor<T extends PretrainedTask> = Extract<Pretrained, { task: T }>;
+
+type ForModelType<M, P = Pretrained> = P extends { modelType: infer K } ? (M extends K ? P : never) : never;
+
+/**
+ * The result for a `model_type` known where the config is written (`{ model_type: "llama", ... }`
+ * gives the causal-lm result); the whole `Pretrained` union for a type known only at run time.
+ */
+export type PretrainedOf<M extends string> = [ForModelType<M>] extends [never] ? Pretrained : ForModelType<M>;
+
+/** BuildOptions plus the task the caller expects: the result is typed for it and checked. */
+export interface TaskOptions<T extends PretrainedTask> extends BuildOptions {
+  /** Fails (before building anything) when the config describes a model for another task. */
+  task: T;
+}
+
+const TASK_OF: Record<string, PretrainedTask> = { gpt2: "causal-lm", llama: "causal-lm", mistral: "causal-lm", qwen2: "causal-lm", mamba: "causal-lm", mamba2: "causal-lm", bert: "masked-lm", vit: "image-classification" };
+
+function checkTask(op: string, config: RawConfig, task: PretrainedTask | undefined): void {
+  const type = config.model_type;
+  const actual = typeof type === "string" && Object.hasOwn(TASK_OF, type) ? TASK_OF[type] : undefined;
+  if (task !== undefined && actual !== undefined && actual !== task) fail(op, `expected a ${task} model, but config.json model_type "${type as string}" is a ${actual} model`);
+}
+
+/**
+ * Builds the architecture a config describes, with random weights (seeded). The result is typed
+ * by the config's `model_type` when it is a literal, or by `opts.task` (checked at run time).
+ */
+export function modelFromConfig<T extends PretrainedTask>(config: RawConfig, opts: TaskOptions<T>): PretrainedFor<T>;
+export function modelFromConfig<M extends string = string>(config: RawConfig & { model_type?: M }, opts?: BuildOptions & { task?: PretrainedTask }): PretrainedOf<M>;
+export function modelFromConfig(config: RawConfig, opts: BuildOptions & { task?: PretrainedTask } = {}): Pretrained {
+  checkTask("modelFromConfig", config, opts.task);
   const type = config.model_type;
   switch (type) {
     case "gpt2":
@@ -47,8 +81,11 @@ export function modelFromConfig(config: RawConfig, opts: BuildOptions = {}): Pre
 }
 
 /** Builds the model and loads Hugging Face-named weights into it (all checked first). */
-export function fromPretrained(config: RawConfig, weights: Record<string, Tensor>, opts: BuildOptions & { source?: string } = {}): Pretrained {
-  const p = modelFromConfig(config, { seed: 0, ...opts });
+export function fromPretrained<T extends PretrainedTask>(config: RawConfig, weights: Record<string, Tensor>, opts: TaskOptions<T> & { source?: string }): PretrainedFor<T>;
+export function fromPretrained<M extends string = string>(config: RawConfig & { model_type?: M }, weights: Record<string, Tensor>, opts?: BuildOptions & { source?: string; task?: PretrainedTask }): PretrainedOf<M>;
+export function fromPretrained(config: RawConfig, weights: Record<string, Tensor>, opts: BuildOptions & { source?: string; task?: PretrainedTask } = {}): Pretrained {
+  checkTask("fromPretrained", config, opts.task);
+  const p: Pretrained = modelFromConfig(config, { seed: 0, ...opts });
   try {
     loadHFWeights(p.model, p.info, weights, opts.source);
   } catch (e) {

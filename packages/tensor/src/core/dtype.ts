@@ -12,6 +12,18 @@ export type StorageArray = Float32Array | Uint16Array | Int32Array | Int8Array |
 /** What `data()` returns: half types are widened to float32. */
 export type DataArray = Float32Array | Int32Array | Int8Array | Uint8Array;
 
+/**
+ * The typed array `data(dtype)` / `dataSync(dtype)` return for a dtype: Float32Array for the
+ * float types (float16/bfloat16 widened), Int32Array, Int8Array, Uint8Array (uint8 and bool).
+ */
+export type DataArrayOf<D extends DType> = D extends "float32" | "float16" | "bfloat16"
+  ? Float32Array
+  : D extends "int32"
+    ? Int32Array
+    : D extends "int8"
+      ? Int8Array
+      : Uint8Array;
+
 export const BYTES_PER_ELEMENT: Record<DType, number> = {
   float32: 4,
   float16: 2,

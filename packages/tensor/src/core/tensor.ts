@@ -1,5 +1,5 @@
 import type { View } from "../backend/backend";
-import { halfToF32, isHalf, type DataArray, type DType, type StorageArray } from "./dtype";
+import { halfToF32, isHalf, type DataArray, type DataArrayOf, type DType, type StorageArray } from "./dtype";
 import { trackTensor } from "./engine";
 import { state, TENSOR_BRAND } from "./state";
 import { fail, fmtShape } from "./errors";
@@ -8,8 +8,40 @@ import { memoryOf, type Storage } from "./storage";
 import { permute, reshape, transpose } from "../ops/view";
 
 
-/** Nested JS arrays of numbers (or booleans for bool tensors). */
+/** Nested JS arrays of numbers (or booleans for bool tensors), of any depth. */
 export type NestedArray = number | boolean | NestedArray[];
+
+/** The ranks `array(rank)` / `arraySync(rank)` type precisely. */
+export type Rank = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
+
+/** Nested number arrays of a given depth: `NestedNumbers<0>` is number, `NestedNumbers<2>` number[][]. */
+export type NestedNumbers<R extends Rank> = R extends 0
+  ? number
+  : R extends 1
+    ? number[]
+    : R extends 2
+      ? number[][]
+      : R extends 3
+        ? number[][][]
+        : R extends 4
+          ? number[][][][]
+          : R extends 5
+            ? number[][][][][]
+            : R extends 6
+              ? number[][][][][][]
+              : R extends 7
+                ? number[][][][][][][]
+                : number[][][][][][][][];
+
+const DATA_CLASS: Record<DType, Function> = {
+  float32: Float32Array,
+  float16: Float32Array,
+  bfloat16: Float32Array,
+  int32: Int32Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+};
 
 /**
  * An n-dimensional array on one backend: a strided view (shape, strides, offset) over a
@@ -121,22 +153,53 @@ export class Tensor {
     }
   }
 
-  /** The values, row-major, as a fresh typed array (float16/bfloat16 widened to Float32Array). */
-  async data(): Promise<DataArray> {
-    return widen(this.dtype, await this.rawData());
+  /**
+   * The values, row-major, as a fresh typed array (float16/bfloat16 widened to Float32Array).
+   * With a dtype the result is typed precisely (`data("float32")`: Float32Array) and checked:
+   * it throws when the tensor's values are another kind of array (e.g. an int32 tensor).
+   */
+  async data(): Promise<DataArray>;
+  async data<D extends DType>(dtype: D): Promise<DataArrayOf<D>>;
+  async data(dtype?: DType): Promise<DataArray> {
+    return this.checkData("data", dtype, widen(this.dtype, await this.rawData()));
   }
 
   /** Synchronous `data()`; only where the backend can honestly read synchronously (cpu). */
-  dataSync(): DataArray {
-    return widen(this.dtype, this.rawDataSync());
+  dataSync(): DataArray;
+  dataSync<D extends DType>(dtype: D): DataArrayOf<D>;
+  dataSync(dtype?: DType): DataArray {
+    return this.checkData("dataSync", dtype, widen(this.dtype, this.rawDataSync()));
   }
 
-  async array(): Promise<NestedArray> {
-    return nest(await this.data(), this.shape, this.dtype === "bool");
+  /**
+   * The values as nested arrays (booleans for bool tensors). With a rank the result is typed
+   * precisely (`array(2)`: number[][]) and checked: it throws unless the tensor has that rank;
+   * bool values are then read as 0 / 1.
+   */
+  async array(): Promise<NestedArray>;
+  async array<R extends Rank>(rank: R): Promise<NestedNumbers<R>>;
+  async array(rank?: Rank): Promise<NestedArray> {
+    this.checkRank("array", rank);
+    return nest(await this.data(), this.shape, this.dtype === "bool" && rank === undefined);
   }
 
-  arraySync(): NestedArray {
-    return nest(this.dataSync(), this.shape, this.dtype === "bool");
+  /** Synchronous `array()` (cpu); `arraySync(2)` is number[][] for a rank-2 tensor. */
+  arraySync(): NestedArray;
+  arraySync<R extends Rank>(rank: R): NestedNumbers<R>;
+  arraySync(rank?: Rank): NestedArray {
+    this.checkRank("arraySync", rank);
+    return nest(this.dataSync(), this.shape, this.dtype === "bool" && rank === undefined);
+  }
+
+  private checkData(op: string, dtype: DType | undefined, values: DataArray): DataArray {
+    if (dtype !== undefined && !(values instanceof DATA_CLASS[dtype])) {
+      fail(op, `asked for ${dtype} values (${DATA_CLASS[dtype].name}) but tensor ${fmtShape(this.shape)} is ${this.dtype} (${values.constructor.name}): cast it first, or call ${op}() without a dtype`);
+    }
+    return values;
+  }
+
+  private checkRank(op: string, rank: Rank | undefined): void {
+    if (rank !== undefined && rank !== this.rank) fail(op, `asked for rank ${rank} but tensor ${fmtShape(this.shape)} has rank ${this.rank}`);
   }
 
   /** The single value of a one-element tensor. */

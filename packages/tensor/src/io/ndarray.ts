@@ -4,8 +4,7 @@
  * either side are visible to the other.
  */
 import ndarrayFactory from "ndarray";
-import type { NdArray } from "ndarray";
-import { isHalf, type DType, type StorageArray } from "../core/dtype";
+import { isHalf, type DataArray, type DType, type StorageArray } from "../core/dtype";
 import { fail, fmtShape } from "../core/errors";
 import { backendInstance } from "../core/engine";
 import { Storage } from "../core/storage";
@@ -21,6 +20,31 @@ export interface NdArrayLike {
   stride: number[];
   offset: number;
   dtype?: string;
+}
+
+/**
+ * The scijs ndarray that `toNdarray` returns, described structurally (the members scijs
+ * documents), so the declarations need no `@types/ndarray`: a consumer compiles without it, and
+ * one that has it can pass these to functions typed with its `NdArray` by `data` type.
+ */
+export interface NdArrayView<A extends DataArray = DataArray> {
+  data: A;
+  shape: number[];
+  stride: number[];
+  offset: number;
+  readonly dtype: "float32" | "int32" | "int8" | "uint8";
+  readonly size: number;
+  readonly order: number[];
+  readonly dimension: number;
+  get(...indices: number[]): number;
+  /** set(i, j, ..., value) */
+  set(...indicesAndValue: number[]): number;
+  index(...indices: number[]): number;
+  lo(...indices: number[]): NdArrayView<A>;
+  hi(...indices: number[]): NdArrayView<A>;
+  step(...steps: number[]): NdArrayView<A>;
+  transpose(...axes: number[]): NdArrayView<A>;
+  pick(...indices: (number | null)[]): NdArrayView<A>;
 }
 
 /**
@@ -62,17 +86,17 @@ export function fromNdarray(nd: NdArrayLike, opts: { dtype?: DType } = {}): Tens
  * An ndarray over a cpu tensor's memory (zero-copy; float16/bfloat16 are widened into a new
  * Float32Array). Keep the tensor alive while the ndarray is in use.
  */
-export function toNdarray(t: Tensor): NdArray {
+export function toNdarray(t: Tensor): NdArrayView {
   t.assertAlive("toNdarray");
   const be = t.storage.backend;
   if (!be.storageOf) fail("toNdarray", `tensor ${fmtShape(t.shape)} lives on '${be.name}': move it to cpu first (toBackendAsync)`);
   if (isHalf(t.dtype)) {
     const f = cast(t, "float32");
-    const nd = ndarrayFactory(f.dataSync() as Float32Array, [...t.shape]);
+    const nd = ndarrayFactory(f.dataSync("float32"), [...t.shape]);
     f.dispose();
-    return nd;
+    return nd as unknown as NdArrayView;
   }
-  if (t.dtype === "bool") return ndarrayFactory(t.dataSync() as Uint8Array, [...t.shape]);
-  return ndarrayFactory(be.storageOf(t.storage.data) as Float32Array, [...t.shape], [...t.strides], t.offset);
+  if (t.dtype === "bool") return ndarrayFactory(t.dataSync("bool"), [...t.shape]) as unknown as NdArrayView;
+  return ndarrayFactory(be.storageOf(t.storage.data) as DataArray, [...t.shape], [...t.strides], t.offset) as unknown as NdArrayView;
 }
 

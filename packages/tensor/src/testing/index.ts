@@ -187,12 +187,14 @@ export function probeTestBackend(name: "cpu" | "webgpu" | "gpujs"): Promise<Test
 }
 
 /**
- * The ```ts code blocks of a README (for tests that run a package's documentation examples).
- * Each block is a self-contained module: it imports what it uses and asserts what it shows.
+ * The ```ts and ```js code blocks of a README, in order (for tests that run a package's
+ * documentation examples, and scripts/consumer-check.mjs, which type-checks them against the
+ * packed packages; both number them from 1 the same way). Each block is a self-contained
+ * module: it imports what it uses and asserts what it shows.
  */
 export async function readmeBlocks(readmePath: string, min = 1): Promise<string[]> {
   const fs = (await import(/* @vite-ignore */ "node:fs")) as typeof import("node:fs");
-  const blocks = [...fs.readFileSync(readmePath, "utf8").matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+  const blocks = [...fs.readFileSync(readmePath, "utf8").matchAll(/```(?:ts|js)\n([\s\S]*?)```/g)].map((m) => m[1]);
   if (blocks.length < min) throw new Error(`${readmePath}: expected at least ${min} \`\`\`ts examples, found ${blocks.length}`);
   return blocks;
 }

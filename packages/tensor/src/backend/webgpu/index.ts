@@ -20,13 +20,58 @@ import { argReduce, cumulative, reduce } from "./kernels/reduce";
 import { layerNorm, rmsNorm, softmax } from "./kernels/rows";
 import { sortRows } from "./kernels/sort";
 
+/*
+ * The WebGPU objects the public API takes or shows are described structurally below, so the
+ * published declarations compile without @webgpu/types (TypeScript 5.x has no WebGPU in its DOM
+ * lib) and without clashing with TypeScript 6+, whose DOM lib declares the same names: any real
+ * GPU / GPUAdapter / GPUDevice / GPUBuffer (navigator.gpu, or `create([])` from the `webgpu`
+ * package) fits. Inside, the backend uses the full WebGPU types.
+ */
+
+/** GPURequestAdapterOptions' powerPreference. */
+export type WebGPUPowerPreference = "low-power" | "high-performance";
+
+/** A WebGPU `GPU` object: navigator.gpu in browsers, `create([])` from the `webgpu` package in Node. */
+export interface WebGPULike {
+  requestAdapter(options?: { powerPreference?: WebGPUPowerPreference }): Promise<unknown>;
+  getPreferredCanvasFormat(): string;
+}
+
+/** A WebGPU `GPUAdapter`. */
+export interface WebGPUAdapterLike {
+  readonly limits: object;
+  requestDevice(...descriptor: never[]): Promise<unknown>;
+}
+
+/** A WebGPU `GPUDevice`. */
+export interface WebGPUDeviceLike {
+  readonly limits: object;
+  readonly queue: object;
+  createBuffer(...descriptor: never[]): unknown;
+  createComputePipeline(...descriptor: never[]): unknown;
+  destroy(): void;
+}
+
+/** A WebGPU `GPUBuffer`. */
+export interface WebGPUBufferLike {
+  readonly size: number;
+  readonly usage: number;
+  destroy(): void;
+}
+
+/** A tensor's storage on the webgpu backend: a buffer of `size` 32-bit words. */
+export interface WebGPUData {
+  buffer: WebGPUBufferLike;
+  size: number;
+}
+
 export interface WebGPUOptions {
   /** A GPU object (navigator.gpu, or `create([])` from the `webgpu` package). */
-  gpu?: GPU;
+  gpu?: WebGPULike;
   /** An adapter or device to use instead of requesting one. */
-  adapter?: GPUAdapter;
-  device?: GPUDevice;
-  powerPreference?: GPUPowerPreference;
+  adapter?: WebGPUAdapterLike;
+  device?: WebGPUDeviceLike;
+  powerPreference?: WebGPUPowerPreference;
   /** Bytes of freed buffers kept for reuse (default 512 MiB). */
   poolLimit?: number;
 }
@@ -42,11 +87,11 @@ export interface WebGPUInfo {
 }
 
 /** A custom WGSL kernel: storage bindings are the outputs (read_write), then the inputs, then `prm`. */
-export interface WgslKernelSpec {
+export interface WgslKernelSpec<D = WebGPUData> {
   /** The full shader source (see `wgslShader` for the standard preamble). */
   code: string;
   /** Contiguous input buffers with their dtypes (bound read-only after the outputs). */
-  inputs: { data: GpuData; dtype: DType }[];
+  inputs: { data: D; dtype: DType }[];
   /** Output sizes in elements (each a fresh buffer of 32-bit words). */
   outputs: number[];
   /** u32 parameters bound last as `prm`. */
@@ -55,10 +100,11 @@ export interface WgslKernelSpec {
   groups: number | [number, number, number];
 }
 
-export interface WebGPUBackend extends Backend<GpuData> {
+/** The backend over buffers of type D (the internal one sees full GPUBuffers). */
+interface WebGPUBackendOf<D> extends Backend<D> {
   readonly info: WebGPUInfo;
   /** Records a custom kernel (for packages with their own fused kernels); returns the output buffers. */
-  runKernel(spec: WgslKernelSpec): GpuData[];
+  runKernel(spec: WgslKernelSpec<D>): D[];
   /** Waits until all submitted GPU work has finished. */
   sync(): Promise<void>;
   /** Buffer pool and dispatch counters. */
@@ -67,10 +113,12 @@ export interface WebGPUBackend extends Backend<GpuData> {
   trim(): void;
 }
 
+export interface WebGPUBackend extends WebGPUBackendOf<WebGPUData> {}
+
 const LIMITS = ["maxStorageBufferBindingSize", "maxBufferSize", "maxComputeWorkgroupStorageSize", "maxComputeInvocationsPerWorkgroup", "maxComputeWorkgroupsPerDimension", "maxStorageBuffersPerShaderStage"] as const;
 
 async function findGpu(opts: WebGPUOptions): Promise<GPU> {
-  if (opts.gpu) return opts.gpu;
+  if (opts.gpu) return opts.gpu as GPU;
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
   fail("webgpu", "no WebGPU here: navigator.gpu is missing. In Node, pass { gpu: create([]) } from the 'webgpu' package (on Linux without a GPU, point VK_ICD_FILENAMES at SwiftShader's ICD).");
@@ -78,8 +126,8 @@ async function findGpu(opts: WebGPUOptions): Promise<GPU> {
 
 /** Creates the backend (async: adapter and device requests). */
 export async function createWebGPUBackend(opts: WebGPUOptions = {}): Promise<WebGPUBackend> {
-  let device = opts.device;
-  let adapter = opts.adapter;
+  let device = opts.device as GPUDevice | undefined;
+  let adapter = opts.adapter as GPUAdapter | undefined;
   if (!device) {
     if (!adapter) {
       const gpu = await findGpu(opts);
@@ -100,7 +148,8 @@ export async function createWebGPUBackend(opts: WebGPUOptions = {}): Promise<Web
     features: [...(ad?.features ?? device.features)].map(String).sort(),
     limits: Object.fromEntries(LIMITS.map((k) => [k, device!.limits[k]])),
   };
-  return makeBackend(new GpuContext(device, opts.poolLimit), info);
+  // The public type differs only in describing buffers structurally (a GPUBuffer fits it).
+  return makeBackend(new GpuContext(device, opts.poolLimit), info) as WebGPUBackendOf<GpuData> as unknown as WebGPUBackend;
 }
 
 /** Host data for upload, as whole 32-bit words: halves are uploaded as their raw bits, packed. */
@@ -124,7 +173,7 @@ function fromWords(buf: ArrayBuffer, dtype: DType, size: number): StorageArray {
   return dtype === "int8" ? Int8Array.from(i) : Uint8Array.from(i);
 }
 
-function makeBackend(ctx: GpuContext, info: WebGPUInfo): WebGPUBackend {
+function makeBackend(ctx: GpuContext, info: WebGPUInfo): WebGPUBackendOf<GpuData> {
   type V = View<GpuData>;
   /** Kernels that index rows directly need a packed input: copy when the view is strided. */
   const packed = (v: V): { view: V; temp: GpuData | null } => {

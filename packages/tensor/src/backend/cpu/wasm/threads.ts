@@ -125,12 +125,23 @@ export interface WasmPoolOptions {
 const poolError = (message: string) => new Error(`cpu threads: ${message}`);
 
 /**
+ * A compiled `WebAssembly.Module`, and a shared `WebAssembly.Memory`, as the public declarations
+ * describe them: structurally, so they compile without the DOM lib (TypeScript puts the
+ * WebAssembly namespace there, and @types/node 20 does not declare it).
+ */
+export type WasmModuleLike = object;
+export interface WasmMemoryLike {
+  readonly buffer: ArrayBufferLike;
+  grow(delta: number): number;
+}
+
+/**
  * A worker pool for any WebAssembly module built with shared memory (AssemblyScript:
  * --sharedMemory --enable threads): every worker instantiates `module` over `memory`; jobs are
  * posted in a control block at byte 8192 of that memory (keep it free up to byte 32768: data
  * segments below, the kernels' buffers from 65536 up). Workers never keep a Node process alive.
  */
-export async function startWasmPool(module: WebAssembly.Module, memory: WebAssembly.Memory, workers: number, opts: WasmPoolOptions): Promise<Pool> {
+export async function startWasmPool(module: WasmModuleLike, memory: WasmMemoryLike, workers: number, opts: WasmPoolOptions): Promise<Pool> {
   const { slots } = opts;
   if (!(Number.isInteger(slots) && slots >= 2 && slots <= 64)) throw new RangeError(`startWasmPool: slots must be 2..64, got ${slots}`);
   if (!(Number.isInteger(workers) && workers >= 1 && workers <= MAX_WORKERS)) throw new RangeError(`startWasmPool: workers must be an integer in 1..${MAX_WORKERS}, got ${workers}`);
@@ -193,9 +204,9 @@ export async function startWasmPool(module: WebAssembly.Module, memory: WebAssem
   let mainExports: WebAssembly.Exports | null = null;
   /** Runs a worker's job here (its worker exited): the same dispatch code over a local instance. */
   const runHere = (job: Int32Array) => {
-    mainExports ??= new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error("wasm abort"); } } }).exports;
+    mainExports ??= new WebAssembly.Instance(module as WebAssembly.Module, { env: { memory: memory as WebAssembly.Memory, abort: () => { throw new Error("wasm abort"); } } }).exports;
     mainDispatch ??= new Function("ex", "memory", "j", opts.dispatch) as Dispatch;
-    mainDispatch!(mainExports, memory, job);
+    mainDispatch!(mainExports, memory as WebAssembly.Memory, job);
   };
   const posted: boolean[] = new Array(workers).fill(false);
 
