@@ -74,10 +74,10 @@ describe("builds leave no tensors behind", () => {
     }
   });
 
-  it("a build that fails part-way (a mixer factory that throws at layer 2) frees the layers it built", () => {
+  it("a build that fails part-way (a mixer factory that throws at layer 1) frees the layers it built", () => {
     const before = live();
     const mixer = (l: number) => {
-      if (l === 2) throw new Error("factory failed");
+      if (l === 1) throw new Error("factory failed");
       return undefined;
     };
     for (const name of ["gpt2", "llama", "mamba", "bert", "vit"]) expect(() => modelFromConfig(CONFIGS[name], { seed: 1, mixer }), name).toThrow("factory failed");

@@ -48,12 +48,12 @@ describe("loading errors", () => {
       [{ ...base.gpt2, activation_function: "gelu_fast" }, /activation 'gelu_fast' is not supported/],
       [{ ...base.llama, rope_parameters: { rope_theta: 1e4, rope_type: "yarn", factor: 4 } }, /rope type 'yarn' is not supported \(supported: default, linear, dynamic, llama3\)/],
       [{ ...base.llama, rope_scaling: { type: "linear" } }, /rope parameter 'factor' must be a number/],
-      [{ ...base.llama, num_key_value_heads: 4 }, /nKvHeads 4 must divide nHeads 6/],
+      [{ ...base.llama, num_key_value_heads: 4 }, /config.json \(llama\): num_attention_heads 6 must be a multiple of num_key_value_heads 4/],
       [{ ...base.qwen2, use_sliding_window: true }, /'use_sliding_window' = true is not supported/],
       [{ ...base.mamba, intermediate_size: 50 }, /'intermediate_size' = 50 is not supported: must equal expand \* hidden_size = 48/],
       [{ ...base.mamba2, num_heads: 3 }, /'num_heads' = 3 is not supported: must equal expand \* hidden_size \/ head_dim = 8/],
       [{ ...base.bert, position_embedding_type: "relative_key" }, /'position_embedding_type' = "relative_key" is not supported/],
-      [{ ...base.vit, image_size: 13 }, /image_size 13 is not a multiple of patch_size 4/],
+      [{ ...base.vit, image_size: 13 }, /config.json \(vit\): image_size 13 must be a multiple of patch_size 4/],
       [{ model_type: "t5" }, /model_type "t5" is not supported \(supported: gpt2, llama, mistral, qwen2, mamba, mamba2, bert, vit\)/],
     ];
     for (const [cfg, re] of bad) expect(() => modelFromConfig(cfg)).toThrow(re);

@@ -56,7 +56,10 @@ export function buildMamba(raw: RawConfig, opts: BuildOptions = {}, version: 1 |
     // Hugging Face's gated RMSNorm normalises all d_inner channels together (normGroupSize).
     mixer = () => new Mamba2Mixer({ dModel: d, dState, dConv, expand, headDim, nGroups: c.size("n_groups", 1), chunkSize: c.size("chunk_size", 256), dtLimit, bias, convBias, normEps: eps, normGroupSize: expand * d, seed, backend });
   }
-  return buildParts(L, (l) => new Block({ norm1: new RMSNorm(d, { eps, backend }), mixer: opts.mixer?.(l, d) ?? mixer(l), post: opts.post?.(l, d) }), (blocks) => {
+  return buildParts(L, (l) => {
+    const m = opts.mixer?.(l, d) ?? mixer(l); // factories first: a throwing one leaves nothing half-built
+    return new Block({ norm1: new RMSNorm(d, { eps, backend }), mixer: m, post: opts.post?.(l, d) });
+  }, (blocks) => {
     const model = new CausalLM({ vocabSize: V, dModel: d, blocks, finalNorm: new RMSNorm(d, { eps, backend }), tieEmbeddings: tie, hiddenStates: "blocks", initStd: std, seed, backend });
     return { model, info: { modelType: type, config: raw, names: MAMBA_NAMES, tied: tie ? ["lm_head.weight"] : [] } };
   });

@@ -86,8 +86,9 @@ export class MambaMixer extends T.Module implements TokenMixer<MambaState> {
     const std = this.dtRank ** -0.5 * (opts.dtScale ?? 1);
     const dtW = (opts.dtInit ?? "random") === "random" ? T.uniform([Di, this.dtRank], -std, std, o) : T.full([Di, this.dtRank], std, { backend: opts.backend });
     T.assign(this.dt_proj.weight, dtW);
-    T.assign(this.dt_proj.bias!, dtBiasInit(Di, opts, gen, opts.backend));
-    dtW.dispose();
+    const dtB = dtBiasInit(Di, opts, gen, opts.backend);
+    T.assign(this.dt_proj.bias!, dtB);
+    T.dispose([dtW, dtB]);
     this.A_log = this.registerParameter("A_log", s4dRealLogA(Di, this.dState, opts.backend));
     this.D = this.registerParameter("D", T.ones([Di], { backend: opts.backend }));
     this.out_proj = this.registerModule("out_proj", new T.Linear(Di, this.dModel, { ...o, bias: opts.bias ?? false }));

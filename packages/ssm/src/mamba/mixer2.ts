@@ -107,7 +107,7 @@ export class Mamba2Mixer extends T.Module implements TokenMixer<Mamba2State> {
     this.dt_bias = this.registerParameter("dt_bias", dtBiasInit(H, opts, gen, opts.backend));
     const [lo, hi] = opts.aInitRange ?? [1, 16];
     if (!(lo > 0 && hi >= lo)) fail(op, `aInitRange [${lo}, ${hi}] must satisfy 0 < lo <= hi`);
-    this.A_log = this.registerParameter("A_log", T.log(T.uniform([H], lo, hi, o)));
+    this.A_log = this.registerParameter("A_log", T.tidy(() => T.log(T.uniform([H], lo, hi, o))));
     this.D = this.registerParameter("D", T.ones([H], { backend: opts.backend }));
     this.norm = this.registerModule("norm", new GatedRMSNorm(Di, opts.normEps ?? 1e-5, opts.normGroupSize ?? Di / this.nGroups, { backend: opts.backend }));
     this.out_proj = this.registerModule("out_proj", new T.Linear(Di, this.dModel, { ...o, bias: opts.bias ?? false }));

@@ -98,7 +98,7 @@ export class NeuralMemory extends T.Module implements TokenMixer {
     this.v_proj = this.registerModule("v_proj", lin(this.dModel, HD));
     this.eta_proj = this.registerModule("eta_proj", lin(this.dModel, H, true));
     this.alpha_proj = opts.retention ?? true ? this.registerModule("alpha_proj", lin(this.dModel, H, true)) : null;
-    if (this.alpha_proj) T.assign(this.alpha_proj.bias!, T.full([H], 4, { backend: opts.backend })); // alpha ~ 0.98 at init
+    if (this.alpha_proj) T.tidy(() => T.assign(this.alpha_proj!.bias!, T.full([H], 4, { backend: opts.backend }))); // alpha ~ 0.98 at init
     this.theta_proj = cfg.optimizer === "gd" ? null : this.registerModule("theta_proj", lin(this.dModel, H, true));
     this.gamma_proj = cfg.window > 1 ? this.registerModule("gamma_proj", lin(this.dModel, H, true)) : null;
     const shapes = cfg.arch.shapes(this.featureDim, this.headDim);
