@@ -251,7 +251,7 @@ function toRaw(name: string, t: Tensor, data: StorageArray): RawEntry {
 
 function encode(items: [string, RawEntry][], metadata: Record<string, string>): Uint8Array {
   items.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const header: Record<string, unknown> = {};
+  const header: Record<string, unknown> = Object.create(null); // a tensor may be named '__proto__'
   if (Object.keys(metadata).length) {
     for (const [k, v] of Object.entries(metadata)) if (typeof v !== "string") fail(OP, `metadata '${k}' must be a string`);
     header.__metadata__ = metadata;
