@@ -31,9 +31,12 @@ else failed += 1;
 const consumerStatus = sh("node", [join(root, "scripts", "consumer-check.mjs")]);
 if (consumerStatus === 0) passed += 1;
 else failed += 1;
+const publishStatus = sh("node", [join(root, "scripts", "publish-check.mjs")]);
+if (publishStatus === 0) passed += 1;
+else failed += 1;
 if (skipped) {
   console.log(`\n${skipped} tests skipped: they need a WebGPU adapter or Debian's chromium, not found here (the [tessera] lines above say why).`);
   console.log("Install them with `apt-get install chromium libvulkan1` (as .ci/run does) to run every test; CI sets TESSERA_REQUIRE_WEBGPU=1 so nothing is skipped there.");
 }
 console.log(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
-process.exit(testStatus || packStatus || consumerStatus || (failed ? 1 : 0));
+process.exit(testStatus || packStatus || consumerStatus || publishStatus || (failed ? 1 : 0));
