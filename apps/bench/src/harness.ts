@@ -26,7 +26,20 @@ export interface MeasureOptions {
   budgetMs: number;
 }
 
+/** The `--full` timing (what the whole-grid run always used). */
 export const DEFAULT_MEASURE: MeasureOptions = { warmup: 1, minRuns: 5, maxRuns: 30, budgetMs: 3000 };
+
+/** Size grids: `quick` small shapes, `default` representative sizes in a few minutes, `full` everything. */
+export type Tier = "quick" | "default" | "full";
+export const TIERS: readonly Tier[] = ["quick", "default", "full"];
+
+/** Timing per tier: the default run stops repeating an implementation after 3 runs once ~0.6 s
+ * were spent on it (at most 15 runs); suites may lower this further for slow cases. */
+export const TIER_MEASURE: Record<Tier, MeasureOptions> = {
+  quick: { warmup: 1, minRuns: 2, maxRuns: 3, budgetMs: 50 },
+  default: { warmup: 1, minRuns: 3, maxRuns: 15, budgetMs: 600 },
+  full: DEFAULT_MEASURE,
+};
 
 export interface Timing {
   median: number;

@@ -1,13 +1,20 @@
 /**
- * Memory-bound row ops on [64, 1024, 1024] float32 (256 MiB in, 256 MiB out): softmax and
- * layerNorm over the last axis, and GELU (erf form). Throughput counts input + output bytes.
+ * Memory-bound row ops on [8, 1024, 1024] float32 (32 MiB in, 32 MiB out; `--full`:
+ * [64, 1024, 1024], 256 MiB each way): softmax and layerNorm over the last axis, and GELU (erf
+ * form). Throughput counts input + output bytes.
  */
 import { gelu, layerNorm, normal, ones, softmax, tensor, zeros } from "@tessera/tensor";
 import type { Attr } from "../anchors/onnx";
 import type { tf as TF } from "../anchors/tfjs";
 import { ortImpl, plainImpl, tesseraImpl, tfImpls } from "../impls";
 import { runCase } from "../run-impls";
+import type { Tier } from "../harness";
 import type { Impl, Suite } from "../suite";
+
+/** Rows of 1024: 8M values (32 MiB, well beyond the caches) by default, 64M (256 MiB) with --full. */
+const SHAPES: Record<Tier, number[]> = { quick: [4, 64, 256], default: [8, 1024, 1024], full: [64, 1024, 1024] };
+const OPS = ["softmax", "layerNorm", "gelu"] as const;
+const IMPLS = ["tessera", "onnxruntime-node", "tfjs-wasm", "tfjs-cpu", "plain-js"];
 
 type OpName = "softmax" | "layerNorm" | "gelu";
 
@@ -91,15 +98,16 @@ function impls(op: OpName, shape: number[], x: Float32Array, backend: string): I
 
 export const opsSuite: Suite = {
   name: "ops",
-  description: "softmax, layerNorm, gelu on [64,1024,1024] float32 (GB/s of input + output)",
+  description: "softmax, layerNorm, gelu on float32 rows of 1024, [8,1024,1024] (--full: [64,1024,1024]) (GB/s of input + output)",
+  plan: ({ tier }) => OPS.flatMap((op) => IMPLS.map((impl) => ({ case: `${op} [${SHAPES[tier].join(",")}]`, impl }))),
   async run(ctx) {
-    const shape = ctx.quick ? [4, 64, 256] : [64, 1024, 1024];
+    const shape = SHAPES[ctx.tier];
     const size = shape.reduce((a, b) => a * b, 1);
     const x = normal(shape, 0, 1, { seed: 11, backend: "cpu" });
     const xs = (await x.data()) as Float32Array;
     x.dispose();
     const rows = [];
-    for (const op of ["softmax", "layerNorm", "gelu"] as const) {
+    for (const op of OPS) {
       rows.push(...(await runCase(ctx, { suite: "ops", name: `${op} [${shape.join(",")}]`, impls: impls(op, shape, xs, ctx.backend), bytes: 2 * 4 * size, tolerance: 1e-4 })));
     }
     return rows;
