@@ -13,8 +13,9 @@ export function formatMs(ms: number): string {
 
 /** "1m 23s" / "42.0 s". */
 export function formatWall(ms: number): string {
-  const s = ms / 1000;
-  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)}m ${String(Math.round(s % 60)).padStart(2, "0")}s`;
+  if (ms < 59_950) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
 }
 
 /** The line printed as each row finishes: `[12/48] attention causal T=2048 tessera tiled ... 902 ms`. */

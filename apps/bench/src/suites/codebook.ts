@@ -2,7 +2,9 @@
  * Codebooks: nearest-code search throughput for K = 1k..64k codes (d = 64, 256; 1024 queries),
  * k-means time, product-quantization search, and weight VQ at 2 bits per weight (4096 x 4096,
  * one token) against the float32 product. Search anchors: tfjs (matMul + argMax, wasm and cpu
- * backends) and a plain-JS loop at the smallest size.
+ * backends) and a plain-JS loop at the smallest size. The default run searches K = 1k and 8k at
+ * d = 64 (tfjs-cpu at 1k only) and fits smaller k-means / PQ / weight-VQ problems (their fitting
+ * dominates the time); `--full` runs the whole grid.
  */
 import { linear, normal, tensor, type Tensor } from "@tessera/tensor";
 import { kmeans, nearestCode, ProductQuantizer, vqLinear, weightVQ, dequantizeVQ } from "@tessera/codebook";
@@ -17,7 +19,8 @@ interface Grid {
   N: number;
   /** [K codes, d] per search case. */
   search: [number, number][];
-  /** The plain-JS loop runs where K * d is at most this. */
+  /** tfjs-cpu (pure JS) and the plain-JS loop run where K * d is at most these. */
+  tfjsCpuMax: number;
   plainMax: number;
   /** k-means points and clusters (d = 64). */
   kmeans: [number, number];
@@ -28,11 +31,13 @@ interface Grid {
 }
 
 const GRIDS: Record<Tier, Grid> = {
-  quick: { N: 128, search: [[256, 32]], plainMax: Infinity, kmeans: [512, 16], pq: [500, 16, 16], vq: [256, 256] },
-  default: { N: 1024, search: [[1024, 64], [8192, 64], [8192, 256]], plainMax: 1024 * 64, kmeans: [8192, 256], pq: [10000, 64, 256], vq: [2048, 2048] },
+  quick: { N: 128, search: [[256, 32]], tfjsCpuMax: Infinity, plainMax: Infinity, kmeans: [512, 16], pq: [500, 16, 16], vq: [256, 256] },
+  // Fitting (k-means in PQ and weight VQ) takes most of this suite's time: smaller fits by default.
+  default: { N: 1024, search: [[1024, 64], [8192, 64]], tfjsCpuMax: 1024 * 64, plainMax: 1024 * 64, kmeans: [4096, 256], pq: [5000, 32, 256], vq: [512, 1024] },
   full: {
     N: 1024,
     search: [64, 256].flatMap((d) => [1024, 8192, 65536].map((K): [number, number] => [K, d])),
+    tfjsCpuMax: Infinity,
     plainMax: 1024 * 64,
     kmeans: [16384, 256],
     pq: [10000, 64, 256],
@@ -69,7 +74,7 @@ export const codebookSuite: Suite = {
   plan: ({ tier }) => {
     const g = GRIDS[tier];
     return [
-      ...g.search.flatMap(([K, d]) => ["tessera", "tfjs-wasm", "tfjs-cpu", ...(K * d <= g.plainMax ? ["plain-js"] : [])].map((impl) => ({ case: searchName(g.N, K, d), impl }))),
+      ...g.search.flatMap(([K, d]) => ["tessera", "tfjs-wasm", ...(K * d <= g.tfjsCpuMax ? ["tfjs-cpu"] : []), ...(K * d <= g.plainMax ? ["plain-js"] : [])].map((impl) => ({ case: searchName(g.N, K, d), impl }))),
       { case: kmeansName(...g.kmeans), impl: "tessera" },
       { case: pqName(g.pq[0], g.pq[1]), impl: "tessera PQ" },
       { case: vqName(...g.vq), impl: "tessera" },
@@ -94,7 +99,7 @@ export const codebookSuite: Suite = {
           const te = tf.tensor2d(e, [K, d]);
           const e2 = tf.sum(tf.square(te), 1);
           return { inputs: [tx, te, e2], op: () => tf.argMax(tf.sub(tf.mul(tf.matMul(tx, te, false, true), 2), e2), 1) };
-        }),
+        }, K * d <= g.tfjsCpuMax ? ["wasm", "cpu"] : ["wasm"]),
       ];
       if (K * d <= g.plainMax) impls.push(plainImpl(() => plainSearch(x, e, N, K, d)));
       // Indices are not cross-checked: GEMMs that sum in other orders may flip near-ties.

@@ -1,7 +1,7 @@
 /**
  * Weight-only quantized matmul against float32 at LLM-like shapes: one token through a
- * 4096 x 4096 weight (decode: memory-bound, the case quantization is for) and 64 tokens (512 with `--full`)
- * (prefill: compute-bound; quantized weights are dequantized per call). Rows: time, GB/s of
+ * 4096 x 4096 weight (decode: memory-bound, the case quantization is for) and 16 tokens (512 with
+ * `--full`) (prefill: compute-bound; quantized weights are dequantized per call). Rows: time, GB/s of
  * weight bytes read, and the weight's size; float32 anchors: Tessera's linear and
  * onnxruntime-node's MatMul on the same weight. "tessera" is the float32 row the ratios refer to. Quantized outputs are not cross-checked against
  * float32 (they differ by the quantization error; the tests check them against dequantized
@@ -15,10 +15,10 @@ import { runCase } from "../run-impls";
 import type { Tier } from "../harness";
 import type { Impl, Suite } from "../suite";
 
-/** [K, N] of the weight and the token counts M: decode (1) and prefill (64 by default, 512 with --full). */
+/** [K, N] of the weight and the token counts M: decode (1) and prefill (16 by default, 512 with --full). */
 const GRID: Record<Tier, { K: number; N: number; Ms: number[] }> = {
   quick: { K: 256, N: 256, Ms: [1, 16] },
-  default: { K: 4096, N: 4096, Ms: [1, 64] },
+  default: { K: 4096, N: 4096, Ms: [1, 16] },
   full: { K: 4096, N: 4096, Ms: [1, 512] },
 };
 
@@ -30,7 +30,7 @@ const FORMATS: [string, QuantFormat][] = [
 
 export const quantizeSuite: Suite = {
   name: "quantize",
-  description: "weight-only int8 / int4 / NF4 matmul vs float32 at 4096 x 4096 (decode 1 token, prefill 64; --full: 512): time, GB/s of weights, memory",
+  description: "weight-only int8 / int4 / NF4 matmul vs float32 at 4096 x 4096 (decode 1 token, prefill 16; --full: 512): time, GB/s of weights, memory",
   plan: ({ tier, backend }) => {
     const { K, N, Ms } = GRID[tier];
     const impls = ["tessera", ...(backend === "cpu" ? ["onnxruntime-node"] : []), ...FORMATS.map(([label]) => `tessera ${label}`)];

@@ -3,8 +3,9 @@
  * heads x 64), forward at B = 1: the Mamba selective scan alone (fused kernel
  * and chunked form), the Mamba and Mamba-2 mixers, a RetNet retention layer and a GLA layer,
  * each a whole token mixer with its projections, and an attention layer (qkv and output
- * projections around tiled causal attention), T = 1k, 4k, 16k by default (`--full`: every power
- * of two from 256 to 64k). Rows carry time and Tessera's peak tensor memory.
+ * projections around tiled causal attention), T = 512, 2k, 8k by default (attention up to 2k, the
+ * chunked scan at 512; `--full`: every power of two from 256 to 64k, attention up to 8k, the
+ * chunked scan up to 4k). Rows carry time and Tessera's peak tensor memory.
  * The summary gives each layer's growth exponent (log2 of the time ratio per doubling of T,
  * averaged over the measured steps: 1 = linear, 2 = quadratic) and the crossover length where
  * attention becomes slower.
@@ -32,7 +33,7 @@ interface Setup {
 
 const SETUPS: Record<Tier, Setup> = {
   quick: { width: 64, heads: 4, lengths: [128, 256], attentionMaxT: Infinity, chunkedMaxT: Infinity },
-  default: { width: 256, heads: 4, lengths: [1024, 4096, 16384], attentionMaxT: 4096, chunkedMaxT: 4096 },
+  default: { width: 256, heads: 4, lengths: [512, 2048, 8192], attentionMaxT: 2048, chunkedMaxT: 512 },
   full: { width: 256, heads: 4, lengths: [256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536], attentionMaxT: 8192, chunkedMaxT: 4096 },
 };
 
@@ -109,7 +110,7 @@ function impls(backend: string, Tn: number, s: Setup, x: Float32Array): Impl[] {
 
 export const ssmSuite: Suite = {
   name: "ssm",
-  description: "selective scan, Mamba/Mamba-2, retention and GLA layers vs causal softmax attention of the same width, T = 1k, 4k, 16k (--full: 256..64k) (time, peak memory, growth, crossover)",
+  description: "selective scan, Mamba/Mamba-2, retention and GLA layers vs causal softmax attention of the same width, T = 512, 2k, 8k (--full: 256..64k) (time, peak memory, growth, crossover)",
   plan: ({ tier }) => SETUPS[tier].lengths.flatMap((Tn) => layerNames(SETUPS[tier], Tn).map((impl) => ({ case: `T=${Tn}`, impl }))),
   async run(ctx) {
     const s = SETUPS[ctx.tier];
