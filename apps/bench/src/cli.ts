@@ -80,7 +80,7 @@ export async function runBench(opts: CliOptions, log: (s: string) => void = (s) 
 }
 
 const USAGE = `usage: tessera-bench [suite...] [--json FILE] [--backend NAME] [--quick | --full] [--runs N] [--budget MS]
-  no option: representative sizes, every suite in about 5 minutes on 2 cores
+  no option: representative sizes, every suite in 3-4 minutes on 2 cores
   --full: the largest shapes (tens of minutes; attention at T = 8192 needs ~9 GiB)
   --quick: small shapes, a smoke run in seconds
 suites: ${SUITES.map((s) => `${s.name} (${s.description})`).join("; ")}`;
