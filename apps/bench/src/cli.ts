@@ -1,13 +1,16 @@
 /**
- * tessera-bench [suite...] [--json FILE] [--backend cpu] [--quick] [--runs N] [--budget MS]
- * Runs the suites (default: all), prints a table of medians and ratios measured side by side in
- * one run, and optionally writes the rows as JSON.
+ * tessera-bench [suite...] [--json FILE] [--backend cpu] [--quick | --full] [--runs N] [--budget MS]
+ * Runs the suites (default: all) at representative sizes (`--full`: the largest shapes, long;
+ * `--quick`: small ones), prints a progress line as each measurement finishes and each suite's
+ * table of medians and ratios (measured side by side in one run) as soon as that suite ends, and
+ * optionally writes the rows as JSON.
  */
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { cpuThreads, useBackend } from "./backends";
-import { DEFAULT_MEASURE, type Row } from "./harness";
-import { formatTable } from "./report";
+import { TIER_MEASURE, type Row, type Tier } from "./harness";
+import { formatTable, formatWall, LEGEND, progressLine } from "./report";
+import type { Suite } from "./suite";
 import { SUITES } from "./suites/index";
 
 export interface CliOptions {
@@ -15,8 +18,14 @@ export interface CliOptions {
   json?: string;
   backend: string;
   quick: boolean;
+  /** The largest shapes (the long run); exclusive with `quick`. */
+  full?: boolean;
   runs?: number;
   budget?: number;
+}
+
+export function tierOf(opts: Pick<CliOptions, "quick" | "full">): Tier {
+  return opts.quick ? "quick" : opts.full ? "full" : "default";
 }
 
 export function parseArgs(argv: string[]): CliOptions {
@@ -31,31 +40,49 @@ export function parseArgs(argv: string[]): CliOptions {
     if (a === "--json") opts.json = value();
     else if (a === "--backend") opts.backend = value();
     else if (a === "--quick") opts.quick = true;
+    else if (a === "--full") opts.full = true;
     else if (a === "--runs") opts.runs = Number(value());
     else if (a === "--budget") opts.budget = Number(value());
     else if (a === "--help" || a === "-h") throw new Error("help");
     else if (a.startsWith("-")) throw new Error(`unknown option ${a}`);
     else opts.suites.push(a);
   }
+  if (opts.quick && opts.full) throw new Error("--quick and --full exclude each other");
   const known = SUITES.map((s) => s.name);
   for (const s of opts.suites) if (!known.includes(s)) throw new Error(`unknown suite '${s}' (suites: ${known.join(", ")})`);
   return opts;
 }
 
-export async function runBench(opts: CliOptions, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<Row[]> {
+export interface BenchHooks {
+  /** Called as each suite ends, with its rows and its wall time. */
+  onSuite?: (suite: Suite, rows: Row[], ms: number) => void;
+}
+
+export async function runBench(opts: CliOptions, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`), hooks: BenchHooks = {}): Promise<Row[]> {
   await useBackend(opts.backend);
   if (opts.backend === "cpu") log(`cpu backend: WASM SIMD GEMM on ${cpuThreads} thread(s)`);
-  const measure = { ...DEFAULT_MEASURE, ...(opts.runs ? { minRuns: opts.runs } : {}), ...(opts.budget ? { budgetMs: opts.budget } : {}) };
-  if (opts.quick) Object.assign(measure, { warmup: 1, minRuns: 2, maxRuns: 3, budgetMs: 50 });
+  const tier = tierOf(opts);
+  const measure = { ...TIER_MEASURE[tier], ...(opts.runs ? { minRuns: opts.runs } : {}), ...(opts.budget ? { budgetMs: opts.budget } : {}) };
+  const suites = SUITES.filter((s) => opts.suites.length === 0 || opts.suites.includes(s.name));
+  const total = suites.reduce((n, s) => n + s.plan({ tier, backend: opts.backend }).length, 0);
+  log(`${total} measurements in ${suites.length} suite(s), ${tier} sizes${tier === "default" ? " (--full: the largest shapes, long; --quick: small ones)" : ""}`);
+  let done = 0;
   const rows: Row[] = [];
-  for (const suite of SUITES.filter((s) => opts.suites.length === 0 || opts.suites.includes(s.name))) {
+  for (const suite of suites) {
     log(`${suite.name}: ${suite.description}`);
-    rows.push(...(await suite.run({ measure, quick: opts.quick, backend: opts.backend, log })));
+    const t0 = performance.now();
+    const got = await suite.run({ measure, tier, quick: tier === "quick", backend: opts.backend, log, onRow: (r) => log(progressLine(++done, total, r)) });
+    hooks.onSuite?.(suite, got, performance.now() - t0);
+    rows.push(...got);
   }
+  if (done !== total) log(`(${done} measurements made, ${total} planned)`);
   return rows;
 }
 
-const USAGE = `usage: tessera-bench [suite...] [--json FILE] [--backend NAME] [--quick] [--runs N] [--budget MS]
+const USAGE = `usage: tessera-bench [suite...] [--json FILE] [--backend NAME] [--quick | --full] [--runs N] [--budget MS]
+  no option: representative sizes, every suite in 3-4 minutes on 2 cores
+  --full: the largest shapes (tens of minutes; attention at T = 8192 needs ~9 GiB)
+  --quick: small shapes, a smoke run in seconds
 suites: ${SUITES.map((s) => `${s.name} (${s.description})`).join("; ")}`;
 
 async function main(): Promise<void> {
@@ -67,15 +94,24 @@ async function main(): Promise<void> {
     console.error(msg === "help" ? USAGE : `${msg}\n${USAGE}`);
     process.exit(msg === "help" ? 0 : 2);
   }
+  const start = performance.now();
   const c = cpus();
-  console.log(`tessera-bench  node ${process.version}  ${c[0]?.model ?? "cpu"} x${c.length}  ${new Date().toISOString()}`);
-  const rows = await runBench(opts);
-  console.log(formatTable(rows));
-  for (const suite of SUITES) if (suite.summarize && rows.some((r) => r.suite === suite.name)) console.log(suite.summarize(rows));
+  console.log(`tessera-bench  node ${process.version}  ${c[0]?.model ?? "cpu"} x${c.length}  ${tierOf(opts)} sizes  ${new Date().toISOString()}`);
+  const times: string[] = [];
+  const rows = await runBench(opts, undefined, {
+    onSuite(suite, got, ms) {
+      console.log(formatTable(got, { legend: false }));
+      if (suite.summarize && got.length) console.log(suite.summarize(got));
+      console.log(`\n${suite.name}: ${got.length} measurements in ${formatWall(ms)}`);
+      times.push(`${suite.name} ${formatWall(ms)}`);
+    },
+  });
+  console.log(`\n${LEGEND}`);
   if (opts.json) {
     writeFileSync(opts.json, JSON.stringify(rows, null, 2));
-    console.log(`\nwrote ${rows.length} rows to ${opts.json}`);
+    console.log(`wrote ${rows.length} rows to ${opts.json}`);
   }
+  console.log(`\nwall time: ${times.join(", ")}; total ${formatWall(performance.now() - start)}`);
 }
 
 if (process.argv[1] && /cli\.(js|ts)$/.test(process.argv[1])) {

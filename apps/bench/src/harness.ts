@@ -24,9 +24,24 @@ export interface MeasureOptions {
   maxRuns: number;
   /** Stop adding runs once this much time was spent (after minRuns). */
   budgetMs: number;
+  /** An implementation still running after 4 x budgetMs stops after this many timed runs (default 2). */
+  slowRuns?: number;
 }
 
+/** The `--full` timing (what the whole-grid run always used). */
 export const DEFAULT_MEASURE: MeasureOptions = { warmup: 1, minRuns: 5, maxRuns: 30, budgetMs: 3000 };
+
+/** Size grids: `quick` small shapes, `default` representative sizes in a few minutes, `full` everything. */
+export type Tier = "quick" | "default" | "full";
+export const TIERS: readonly Tier[] = ["quick", "default", "full"];
+
+/** Timing per tier: the default run stops repeating an implementation once it has 3 runs and
+ * ~0.6 s were spent on it (at most 15 runs; a median of at least 3 runs, however slow). */
+export const TIER_MEASURE: Record<Tier, MeasureOptions> = {
+  quick: { warmup: 1, minRuns: 2, maxRuns: 3, budgetMs: 50 },
+  default: { warmup: 1, minRuns: 3, maxRuns: 15, budgetMs: 600, slowRuns: 3 },
+  full: DEFAULT_MEASURE,
+};
 
 export interface Timing {
   median: number;
@@ -44,7 +59,7 @@ export async function measure(fn: () => unknown | Promise<unknown>, opts: Measur
     await fn();
     times.push(performance.now() - t0);
     // One very slow implementation (plain JS at n=1024) should not hold the whole run.
-    if (times.length >= 2 && performance.now() - start > 4 * opts.budgetMs) break;
+    if (times.length >= (opts.slowRuns ?? 2) && performance.now() - start > 4 * opts.budgetMs) break;
   }
   times.sort((a, b) => a - b);
   const mid = times.length >> 1;

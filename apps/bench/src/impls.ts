@@ -57,9 +57,9 @@ export function ortImpl(graph: GraphSpec, feeds: Record<string, Float32Array>): 
   };
 }
 
-/** The wasm and cpu tfjs backends; `prepare` gets the tfjs namespace. */
-export function tfImpls(prepare: (tf: typeof TF) => { inputs: TfTensor[]; op: () => TfTensor }): Impl[] {
-  return (["wasm", "cpu"] as const).map((backend) => ({
+/** The wasm and cpu tfjs backends (or those named); `prepare` gets the tfjs namespace. */
+export function tfImpls(prepare: (tf: typeof TF) => { inputs: TfTensor[]; op: () => TfTensor }, backends: readonly ("wasm" | "cpu")[] = ["wasm", "cpu"]): Impl[] {
+  return backends.map((backend) => ({
     impl: `tfjs-${backend}`,
     backend,
     async setup() {

@@ -6,7 +6,28 @@ import type { Row } from "./harness";
 
 const fmt = (v: number, d = 2): string => (Number.isFinite(v) ? v.toFixed(d) : "-");
 
-export function formatTable(rows: Row[]): string {
+/** A duration for people: "902 ms", "12.3 ms", "0.47 ms". */
+export function formatMs(ms: number): string {
+  return `${ms.toFixed(ms >= 100 ? 0 : ms >= 10 ? 1 : 2)} ms`;
+}
+
+/** "1m 23s" / "42.0 s". */
+export function formatWall(ms: number): string {
+  if (ms < 59_950) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+}
+
+/** The line printed as each row finishes: `[12/48] attention causal T=2048 tessera tiled ... 902 ms`. */
+export function progressLine(i: number, n: number, row: Row): string {
+  const result = row.runs > 0 && Number.isFinite(row.median_ms) ? formatMs(row.median_ms) : (row.note ?? "failed");
+  return `[${i}/${n}] ${row.suite} ${row.case} ${row.impl} ... ${result}`;
+}
+
+export const LEGEND = "speed vs tessera = tessera's median time / that implementation's (above 1: faster than tessera).";
+
+/** One block per case; `legend: false` leaves out the closing line explaining the ratio column. */
+export function formatTable(rows: Row[], opts: { legend?: boolean } = {}): string {
   const lines: string[] = [];
   const cases = [...new Set(rows.map((r) => `${r.suite}\u0000${r.case}`))];
   for (const key of cases) {
@@ -25,6 +46,6 @@ export function formatTable(rows: Row[]): string {
       );
     }
   }
-  lines.push("\nspeed vs tessera = tessera's median time / that implementation's (above 1: faster than tessera).");
+  if (opts.legend ?? true) lines.push(`\n${LEGEND}`);
   return lines.join("\n");
 }

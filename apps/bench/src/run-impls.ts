@@ -43,7 +43,7 @@ export async function runCase(ctx: SuiteContext, spec: CaseSpec): Promise<Row[]>
     } catch (e) {
       row = { suite: spec.suite, case: spec.name, impl: impl.impl, backend: impl.backend, median_ms: NaN, min_ms: NaN, max_ms: NaN, runs: 0, note: `failed: ${(e as Error).message.split("\n")[0]}` };
     }
-    ctx.log(`  ${spec.name.padEnd(24)} ${row.impl.padEnd(18)} ${Number.isNaN(row.median_ms) ? row.note : `${row.median_ms.toFixed(2)} ms`}`);
+    ctx.onRow?.(row);
     rows.push(row);
   }
   return rows;

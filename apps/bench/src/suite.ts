@@ -1,17 +1,30 @@
-import type { MeasureOptions, Row } from "./harness";
+import type { MeasureOptions, Row, Tier } from "./harness";
 
 export interface SuiteContext {
   measure: MeasureOptions;
-  /** Small shapes, for smoke tests and quick looks. */
+  /** Which size grid: `quick` (small shapes, smoke tests), `default` (representative sizes, a
+   * few minutes for every suite), `full` (the largest shapes, long). */
+  tier: Tier;
+  /** Same as `tier === "quick"`. */
   quick: boolean;
   /** Tessera backend to measure. */
   backend: string;
   log: (line: string) => void;
+  /** Called by `runCase` as each row is finished (the CLI prints a progress line). */
+  onRow?: (row: Row) => void;
+}
+
+/** One row a suite will produce, known before it runs (for `[i/N]` progress). */
+export interface PlannedRow {
+  case: string;
+  impl: string;
 }
 
 export interface Suite {
   name: string;
   description: string;
+  /** The rows `run` will produce for this context's tier and backend, in order. */
+  plan(ctx: Pick<SuiteContext, "tier" | "backend">): PlannedRow[];
   run(ctx: SuiteContext): Promise<Row[]>;
   /** Lines printed after the table (e.g. scaling exponents), from this run's rows. */
   summarize?(rows: Row[]): string;

@@ -3,14 +3,36 @@
  * rows have the documented fields, and every anchor's output agrees with Tessera's. (Speed is
  * measured by `pnpm bench`, never asserted here.)
  */
-import { describe, expect, it } from "vitest";
-import { parseArgs, runBench } from "../src/cli";
-import { formatTable } from "../src/report";
+import { describe, expect, it, vi } from "vitest";
+import { parseArgs, runBench, tierOf } from "../src/cli";
+import { TIERS, type Row, type Tier } from "../src/harness";
+import { formatTable, formatWall, progressLine } from "../src/report";
 import { SUITES } from "../src/suites/index";
+
+const PROGRESS = /^\[(\d+)\/(\d+)\] (\S+) (.+) \.\.\. (\d+(?:\.\d+)? ms|failed: .*)$/;
+const plan = (tier: Tier, backend = "cpu") => SUITES.flatMap((s) => s.plan({ tier, backend }).map((p) => ({ suite: s.name, ...p })));
 
 describe("tessera-bench", () => {
   it("runs every suite side by side in quick mode", async () => {
-    const rows = await runBench({ suites: [], backend: "cpu", quick: true }, () => undefined);
+    const lines: string[] = [];
+    const warn = vi.spyOn(console, "warn");
+    const suiteEnds: string[] = [];
+    const rows = await runBench({ suites: [], backend: "cpu", quick: true }, (l) => lines.push(l), { onSuite: (s, got) => suiteEnds.push(`${s.name}:${got.length}`) });
+    // tfjs's "Hi, looks like you are running TensorFlow.js in Node.js" banner is silenced.
+    expect(warn.mock.calls.flat().join(" ")).not.toMatch(/TensorFlow\.js in Node\.js/);
+    warn.mockRestore();
+    // One progress line per row, as it finished: [i/N] with N known up front and equal to the rows made.
+    const progress = lines.filter((l) => l.startsWith("["));
+    expect(progress.length).toBe(rows.length);
+    progress.forEach((l, i) => {
+      const m = PROGRESS.exec(l);
+      expect(m, l).not.toBeNull();
+      expect([Number(m![1]), Number(m![2]), m![3]]).toEqual([i + 1, rows.length, rows[i].suite]);
+      expect(l).toContain(` ${rows[i].case} ${rows[i].impl} ... `);
+    });
+    // Each suite's plan names exactly the rows it produced, in order.
+    expect(rows.map((r) => ({ suite: r.suite, case: r.case, impl: r.impl }))).toEqual(plan("quick"));
+    expect(suiteEnds).toEqual(SUITES.map((s) => `${s.name}:${rows.filter((r) => r.suite === s.name).length}`));
     const impls = new Set(rows.map((r) => r.impl));
     for (const i of ["onnxruntime-node", "plain-js", "tessera", "tessera tiled", "tfjs-cpu", "tfjs-wasm", "sigmoid (tiled)"]) expect(impls.has(i)).toBe(true);
     for (const r of rows) {
@@ -60,7 +82,44 @@ describe("tessera-bench", () => {
 
   it("parses options and rejects unknown suites", () => {
     expect(parseArgs(["matmul", "--json", "out.json", "--quick"])).toMatchObject({ suites: ["matmul"], json: "out.json", quick: true });
+    expect(tierOf(parseArgs([]))).toBe("default");
+    expect(tierOf(parseArgs(["--quick"]))).toBe("quick");
+    expect(tierOf(parseArgs(["ssm", "--full"]))).toBe("full");
+    expect(() => parseArgs(["--quick", "--full"])).toThrow("--quick and --full exclude each other");
     expect(() => parseArgs(["nope"])).toThrow("unknown suite 'nope' (suites: matmul, ops, attention, ssm, quantize, codebook, models)");
     expect(() => parseArgs(["--json"])).toThrow("--json needs a value");
+  });
+
+  it("plans every suite in every tier; the default grid is smaller than --full and leaves out its largest cases", () => {
+    for (const tier of TIERS) for (const s of SUITES) expect(s.plan({ tier, backend: "cpu" }).length, `${s.name} ${tier}`).toBeGreaterThan(0);
+    const [def, full] = [plan("default"), plan("full")];
+    // Implementations of --full's, per suite (the pure-JS anchors and model formats at fewer sizes or none).
+    const key = (r: { suite: string; impl: string }) => `${r.suite} / ${r.impl}`;
+    const fullImpls = new Set(full.map(key));
+    for (const r of def) expect(fullImpls.has(key(r)), key(r)).toBe(true);
+    expect(def.length).toBeLessThan(0.6 * full.length);
+    // --full is today's whole grid: attention to T = 8192, the ssm layers to 64k, ops on 256 MiB, K = 64k codes.
+    expect(full.filter((r) => r.suite === "attention" && r.case === "causal T=8192").length).toBe(10);
+    expect(full.some((r) => r.suite === "ssm" && r.case === "T=65536")).toBe(true);
+    expect(full.some((r) => r.suite === "ops" && r.case === "softmax [64,1024,1024]" && r.impl === "tfjs-cpu")).toBe(true);
+    expect(full.some((r) => r.suite === "codebook" && r.case === "search N=1024 K=65536 d=256" && r.impl === "tfjs-cpu")).toBe(true);
+    expect(full.filter((r) => r.suite === "models" && r.impl.startsWith("tessera ")).length).toBe(10);
+    // The default run: no case with multi-GiB memory (attention scores at T >= 4096), still every anchor side by side.
+    expect(def.some((r) => r.suite === "attention" && /T=(4096|8192)/.test(r.case))).toBe(false);
+    expect(def.some((r) => r.suite === "ssm" && r.impl === "attention (tiled)" && Number(r.case.slice(2)) > 2048)).toBe(false);
+    for (const impl of ["onnxruntime-node", "tfjs-wasm", "tfjs-cpu", "plain-js"]) expect(def.some((r) => r.impl === impl), impl).toBe(true);
+    expect(new Set(def.map((r) => r.suite))).toEqual(new Set(SUITES.map((s) => s.name)));
+  });
+
+  it("formats progress lines and wall times", () => {
+    const row: Row = { suite: "attention", case: "T=2048", impl: "tessera tiled", backend: "cpu", median_ms: 902.4, min_ms: 880, max_ms: 950, runs: 3 };
+    expect(progressLine(12, 48, row)).toBe("[12/48] attention T=2048 tessera tiled ... 902 ms");
+    expect(progressLine(3, 48, { ...row, median_ms: 0.472 })).toBe("[3/48] attention T=2048 tessera tiled ... 0.47 ms");
+    expect(progressLine(4, 48, { ...row, median_ms: NaN, runs: 0, note: "failed: out of memory" })).toBe("[4/48] attention T=2048 tessera tiled ... failed: out of memory");
+    for (const l of [progressLine(12, 48, row), progressLine(4, 48, { ...row, median_ms: NaN, runs: 0, note: "failed: x" })]) expect(l).toMatch(PROGRESS);
+    expect(formatWall(42_049)).toBe("42.0 s");
+    expect(formatWall(283_600)).toBe("4m 44s");
+    expect(formatWall(119_700)).toBe("2m 00s");
+    expect(formatTable([row], { legend: false })).not.toContain("speed vs tessera =");
   });
 });

@@ -8,6 +8,9 @@
  */
 import * as ort from "onnxruntime-node";
 
+// Errors only: onnxruntime's warnings (graph-optimizer notes and the like) stay out of the bench output.
+ort.env.logLevel = "error";
+
 type Field = Uint8Array;
 
 function varint(v: bigint): number[] {
@@ -68,7 +71,7 @@ export interface OrtRunner {
 
 /** A session for a graph, fed float32 arrays of the declared shapes; returns the first output. */
 export async function ortSession(g: GraphSpec, threads = 0): Promise<OrtRunner> {
-  const session = await ort.InferenceSession.create(onnxModel(g), { intraOpNumThreads: threads, graphOptimizationLevel: "all" });
+  const session = await ort.InferenceSession.create(onnxModel(g), { intraOpNumThreads: threads, graphOptimizationLevel: "all", logSeverityLevel: 3 });
   const shapes = new Map(g.inputs);
   return {
     threads,

@@ -5,6 +5,11 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 
+// Production mode: tfjs's logging is off, so the cpu backend's "Hi, looks like you are running
+// TensorFlow.js in Node.js..." banner does not land in the bench output (PROD only gates tfjs's
+// console warnings and logs; kernels are unchanged).
+tf.enableProdMode();
+
 export type TfBackend = "wasm" | "cpu";
 
 export async function useTf(backend: TfBackend): Promise<typeof tf> {

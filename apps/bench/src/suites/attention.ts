@@ -1,5 +1,6 @@
 /**
- * Causal self-attention at B=1, H=8, Dh=64 for T = 512..8192: Tessera's reference (materialized
+ * Causal self-attention at B=1, H=8, Dh=64 for T = 512, 2048 (`--full`: 512..8192, where the
+ * materialized T x T scores of the reference forms and onnxruntime take GiBs): Tessera's reference (materialized
  * scores) and tiled (online softmax) forms and its variants, against a same-shape ONNX graph
  * (MatMul, Mul, Add mask, Softmax, MatMul) on onnxruntime-node. Rows carry time and Tessera's
  * peak tensor memory; variants compute different functions, so only the softmax rows are
@@ -9,9 +10,22 @@ import { causalMask, clippedSoftmaxAttention, linearAttention, normAttention, pr
 import { normal, tensor, type Tensor } from "@tessera/tensor";
 import { ortImpl, tesseraImpl } from "../impls";
 import { runCase } from "../run-impls";
+import type { Tier } from "../harness";
 import type { Impl, Suite } from "../suite";
 
 const [B, H, D] = [1, 8, 64];
+const LENGTHS: Record<Tier, number[]> = { quick: [128, 256], default: [512, 2048], full: [512, 1024, 2048, 4096, 8192] };
+/** Cross-checked against each other: the same function. */
+const SAME = ["tessera", "tessera tiled", "tessera mask-ref", "onnxruntime-node"];
+/** Different functions: one row each, no cross-check. */
+const VARIANTS: [string, (q: Tensor, k: Tensor, v: Tensor) => Tensor][] = [
+  ["sigmoid (tiled)", (a, b, c) => sigmoidAttention(a, b, c, { causal: true, implementation: "tiled" })],
+  ["clipped (tiled)", (a, b, c) => clippedSoftmaxAttention(a, b, c, { causal: true, gamma: -0.03, implementation: "tiled" })],
+  ["linear (chunked)", (a, b, c) => linearAttention(a, b, c, { causal: true, form: "chunked", chunkSize: 128 })],
+  ["norm (chunked)", (a, b, c) => normAttention(a, b, c, { causal: true, form: "chunked", chunkSize: 128 })],
+  ["window 256", (a, b, c) => slidingWindowAttention(a, b, c, { left: 255, blockSize: 256 })],
+  ["probsparse", (a, b, c) => probSparseAttention(a, b, c, { causal: true })],
+];
 
 function impls(Tn: number, q: Float32Array, k: Float32Array, v: Float32Array, backend: string): { same: Impl[]; variants: Impl[] } {
   const shape = [B, H, Tn, D];
@@ -47,26 +61,19 @@ function impls(Tn: number, q: Float32Array, k: Float32Array, v: Float32Array, ba
       make("tessera mask-ref", (a, b, c) => scaledDotProductAttention(a, b, c, { mask: toAdditive(causalMask(Tn, Tn, { backend })), implementation: "reference" })),
       ort,
     ],
-    variants: [
-      make("sigmoid (tiled)", (a, b, c) => sigmoidAttention(a, b, c, { causal: true, implementation: "tiled" })),
-      make("clipped (tiled)", (a, b, c) => clippedSoftmaxAttention(a, b, c, { causal: true, gamma: -0.03, implementation: "tiled" })),
-      make("linear (chunked)", (a, b, c) => linearAttention(a, b, c, { causal: true, form: "chunked", chunkSize: 128 })),
-      make("norm (chunked)", (a, b, c) => normAttention(a, b, c, { causal: true, form: "chunked", chunkSize: 128 })),
-      make("window 256", (a, b, c) => slidingWindowAttention(a, b, c, { left: 255, blockSize: 256 })),
-      make("probsparse", (a, b, c) => probSparseAttention(a, b, c, { causal: true })),
-    ],
+    variants: VARIANTS.map(([name, f]) => make(name, f)),
   };
 }
 
 export const attentionSuite: Suite = {
   name: "attention",
-  description: "causal attention B=1 H=8 Dh=64: reference vs tiled vs variants vs onnxruntime (time, peak memory)",
+  description: "causal attention B=1 H=8 Dh=64, T = 512, 2048 (--full: 512..8192): reference vs tiled vs variants vs onnxruntime (time, peak memory)",
+  plan: ({ tier }) => LENGTHS[tier].flatMap((Tn) => [...SAME, ...VARIANTS.map(([name]) => name)].map((impl) => ({ case: `causal T=${Tn}`, impl }))),
   async run(ctx) {
-    const lengths = ctx.quick ? [128, 256] : [512, 1024, 2048, 4096, 8192];
     const rows = [];
-    for (const Tn of lengths) {
+    for (const Tn of LENGTHS[ctx.tier]) {
       // Long sequences take seconds per run: no warm-up run there (nothing left to JIT), two timed runs.
-      const measure = ctx.quick ? ctx.measure : { ...ctx.measure, warmup: Tn >= 4096 ? 0 : 1, minRuns: 2, maxRuns: 5, budgetMs: 1500 };
+      const measure = ctx.tier === "full" ? { ...ctx.measure, warmup: Tn >= 4096 ? 0 : 1, minRuns: 2, maxRuns: 5, budgetMs: 1500 } : ctx.measure;
       const [q, k, v] = [1, 2, 3].map((s) => normal([B, H, Tn, D], 0, 1, { seed: Tn + s, backend: "cpu" }).dataSync() as Float32Array);
       const { same, variants } = impls(Tn, q, k, v, ctx.backend);
       // Causal attention FLOPs: ~2 * 2 * H * T^2 * D / 2 (half the score matrix).

@@ -1,11 +1,20 @@
 /**
  * float32 square matmul: Tessera against onnxruntime-node, tfjs (wasm, cpu) and a textbook
- * triple loop, at n = 256, 512, 1024.
+ * triple loop: n = 256, 512, 1024 (the default run leaves the two plain-JS implementations,
+ * tfjs-cpu and the triple loop, out at 1024, where one run takes seconds; `--full` keeps them).
  */
 import { matmul, normal, tensor } from "@tessera/tensor";
 import { ortImpl, plainImpl, tesseraImpl, tfImpls } from "../impls";
 import { runCase } from "../run-impls";
+import type { Tier } from "../harness";
 import type { Impl, Suite } from "../suite";
+
+const SIZES: Record<Tier, number[]> = { quick: [64, 128], default: [256, 512, 1024], full: [256, 512, 1024] };
+/** The plain-JS implementations (tfjs-cpu, the triple loop) only up to this n. */
+const PLAIN_MAX: Record<Tier, number> = { quick: Infinity, default: 512, full: Infinity };
+const IMPLS = ["tessera", "onnxruntime-node", "tfjs-wasm"];
+const SLOW = ["tfjs-cpu", "plain-js"];
+const caseName = (n: number) => `${n}x${n}x${n}`;
 
 /** The textbook loop a user would write without a library. */
 export function plainMatmul(a: Float32Array, b: Float32Array, n: number): Float32Array {
@@ -20,8 +29,8 @@ export function plainMatmul(a: Float32Array, b: Float32Array, n: number): Float3
   return c;
 }
 
-function impls(n: number, a: Float32Array, b: Float32Array, backend: string): Impl[] {
-  return [
+function impls(n: number, a: Float32Array, b: Float32Array, backend: string, plain: boolean): Impl[] {
+  const list = [
     tesseraImpl(backend, () => {
       const ta = tensor(a, { shape: [n, n], backend });
       const tb = tensor(b, { shape: [n, n], backend });
@@ -32,21 +41,22 @@ function impls(n: number, a: Float32Array, b: Float32Array, backend: string): Im
       const x = tf.tensor2d(a, [n, n]);
       const y = tf.tensor2d(b, [n, n]);
       return { inputs: [x, y], op: () => tf.matMul(x, y) };
-    }),
-    plainImpl(() => plainMatmul(a, b, n)),
+    }, plain ? ["wasm", "cpu"] : ["wasm"]),
   ];
+  if (plain) list.push(plainImpl(() => plainMatmul(a, b, n)));
+  return list;
 }
 
 export const matmulSuite: Suite = {
   name: "matmul",
   description: "float32 square matmul (GFLOP/s)",
+  plan: ({ tier }) => SIZES[tier].flatMap((n) => [...IMPLS, ...(n <= PLAIN_MAX[tier] ? SLOW : [])].map((impl) => ({ case: caseName(n), impl }))),
   async run(ctx) {
-    const sizes = ctx.quick ? [64, 128] : [256, 512, 1024];
     const rows = [];
-    for (const n of sizes) {
+    for (const n of SIZES[ctx.tier]) {
       const a = normal([n, n], 0, 1, { seed: n, backend: "cpu" }).dataSync() as Float32Array;
       const b = normal([n, n], 0, 1, { seed: n + 1, backend: "cpu" }).dataSync() as Float32Array;
-      rows.push(...(await runCase(ctx, { suite: "matmul", name: `${n}x${n}x${n}`, impls: impls(n, a, b, ctx.backend), flops: 2 * n ** 3, tolerance: 1e-3 * Math.sqrt(n) })));
+      rows.push(...(await runCase(ctx, { suite: "matmul", name: caseName(n), impls: impls(n, a, b, ctx.backend, n <= PLAIN_MAX[ctx.tier]), flops: 2 * n ** 3, tolerance: 1e-3 * Math.sqrt(n) })));
     }
     return rows;
   },

@@ -8,14 +8,15 @@
  * Attention models also decode with float16 / bfloat16 block projections (castModel) and with
  * weight-only quantized ones (int8 per channel, int4 groups of 64, NF4 blocks of 64 with double
  * quantization); embeddings and head stay float32: time, weight bytes and the logits' relative
- * RMS error against float32.
+ * RMS error against float32. The default run decodes the Llama with float16 and int4 g64 blocks
+ * only (each format rebuilds the model); `--full` runs every format on GPT-2 and the Llama.
  */
 import { keep, tensor, tidy, type Tensor } from "@tessera/tensor";
 import { castModel, hfStateDict, modelFromConfig, quantizeModel, type CausalLM, type LMState, type RawConfig } from "@tessera/models";
 import type { QuantFormat } from "@tessera/quantize";
 import { gpt2Feeds, gpt2Graph, type Gpt2Dims } from "../anchors/onnx-gpt2";
 import { ortSession } from "../anchors/onnx";
-import type { Row } from "../harness";
+import type { Row, Tier } from "../harness";
 import { tesseraImpl } from "../impls";
 import { runCase } from "../run-impls";
 import type { Impl, Suite } from "../suite";
@@ -48,6 +49,19 @@ const WEIGHT_FORMATS: [string, string, (m: CausalLM) => { bytesBefore: number; b
   ["bfloat16", "half weights", (m) => castModel(m, { dtype: "bfloat16" })],
   ...QUANT.map(([label, format]): [string, string, (m: CausalLM) => { bytesBefore: number; bytesAfter: number }] => [label, "quantized", (m) => quantizeModel(m, { format })]),
 ];
+
+const ALL_FORMATS = WEIGHT_FORMATS.map(([label]) => label);
+
+/**
+ * Models, prompt length, and per model the compressed block-weight formats it also decodes with
+ * (attention models on the cpu backend). Each format rebuilds the model from its seed (~10 s
+ * for 125M parameters here), so the default run keeps two formats on the Llama.
+ */
+const GRIDS: Record<Tier, { specs: Spec[]; T: number; formats: (model: string) => string[] }> = {
+  quick: { specs: QUICK, T: 16, formats: () => ALL_FORMATS },
+  default: { specs: FULL, T: 128, formats: (model) => (model === "llama-gqa-125M" ? ["float16", "int4 g64"] : []) },
+  full: { specs: FULL, T: 128, formats: () => ALL_FORMATS },
+};
 
 const ids = (V: number, T: number, seed: number) => Array.from({ length: T }, (_, t) => (seed * 7919 + t * 104729) % V);
 
@@ -110,9 +124,20 @@ function stateTensors(s: LMState): Tensor[] {
 export const modelsSuite: Suite = {
   name: "models",
   description: "GPT-2 124M, Llama-GQA 125M and Mamba-130M (random weights): prefill T=128 and a cached decode step, tokens/s and peak memory; GPT-2 vs onnxruntime-node",
+  plan: ({ tier, backend }) => {
+    const { specs, T, formats } = GRIDS[tier];
+    return specs.flatMap((spec) => {
+      const type = spec.config.model_type;
+      const impls = ["tessera", ...(type === "gpt2" && backend === "cpu" ? ["onnxruntime-node"] : [])];
+      return [
+        ...impls.map((impl) => ({ case: `${spec.name} prefill T=${T}`, impl })),
+        ...impls.map((impl) => ({ case: `${spec.name} decode @${T}`, impl })),
+        ...(type !== "mamba" && backend === "cpu" ? WEIGHT_FORMATS.filter(([label]) => formats(spec.name).includes(label)).map(([label, suffix]) => ({ case: `${spec.name} decode @${T} ${suffix}`, impl: `tessera ${label}` })) : []),
+      ];
+    });
+  },
   async run(ctx) {
-    const specs = ctx.quick ? QUICK : FULL;
-    const T = ctx.quick ? 16 : 128;
+    const { specs, T, formats } = GRIDS[ctx.tier];
     const rows: Row[] = [];
     for (const spec of specs) {
       ctx.log(`  building ${spec.name} (random weights)...`);
@@ -122,7 +147,8 @@ export const modelsSuite: Suite = {
       const note = `${(params / 1e6).toFixed(1)}M params, ${((params * 4) / 2 ** 20).toFixed(0)} MiB float32 weights`;
       const prompt = ids(m.vocabSize, T, 1);
       const next = ids(m.vocabSize, 1, 2);
-      const measure = { ...ctx.measure, warmup: 1, minRuns: 3, maxRuns: ctx.quick ? 5 : 5, budgetMs: ctx.quick ? 500 : 4000 };
+      const measure = ctx.tier === "default" ? { ...ctx.measure, maxRuns: 5 } : { ...ctx.measure, warmup: 1, minRuns: 3, maxRuns: 5, budgetMs: ctx.quick ? 500 : 4000 };
+      const decodeMeasure = ctx.tier === "default" ? ctx.measure : { ...measure, minRuns: 5, maxRuns: 20 };
       const isGpt2 = p.modelType === "gpt2";
       const state = isGpt2 ? hfStateDict(m, p.info) : {};
       const d: Gpt2Dims | null = isGpt2 ? { D: Number(spec.config.n_embd), H: Number(spec.config.n_head), L: Number(spec.config.n_layer), V: m.vocabSize, eps: 1e-5 } : null;
@@ -138,22 +164,22 @@ export const modelsSuite: Suite = {
       stateTensors(prefilled).forEach((t) => keep(t));
       const decode = [tesseraModel(ctx.backend, m, next, prefilled)];
       if (d && ctx.backend === "cpu") decode.push(ortGpt2(d, state, next, await pastOf(prefilled, d.L, d.H)));
-      const dec = await runCase({ ...ctx, measure: { ...measure, minRuns: 5, maxRuns: 20 } }, { suite: "models", name: `${spec.name} decode @${T}`, impls: decode, flops: 2 * params, tolerance: 1e-3 });
+      const dec = await runCase({ ...ctx, measure: decodeMeasure }, { suite: "models", name: `${spec.name} decode @${T}`, impls: decode, flops: 2 * params, tolerance: 1e-3 });
       for (const r of dec) r.note = [r.note, `${(1000 / r.median_ms).toFixed(1)} tok/s`].filter(Boolean).join("; ");
       rows.push(...dec);
       const ref = (await tidy(() => m.forward(tensor([next], { dtype: "int32", backend: ctx.backend }), { state: prefilled, logits: "last" }).logits).data()) as Float32Array;
       stateTensors(prefilled).forEach((t) => t.dispose());
       m.dispose();
-      if (p.modelType !== "mamba" && ctx.backend === "cpu") rows.push(...(await compressedDecode(ctx, spec, prompt, next, ref, measure)));
+      if (p.modelType !== "mamba" && ctx.backend === "cpu" && formats(spec.name).length) rows.push(...(await compressedDecode(ctx, spec, prompt, next, ref, decodeMeasure, formats(spec.name))));
     }
     return rows;
   },
 };
 
 /** One decode step with half-precision or weight-only quantized block projections, per format (same seed, same float weights). */
-async function compressedDecode(ctx: Parameters<Suite["run"]>[0], spec: Spec, prompt: number[], next: number[], ref: Float32Array, measure: Parameters<Suite["run"]>[0]["measure"]): Promise<Row[]> {
+async function compressedDecode(ctx: Parameters<Suite["run"]>[0], spec: Spec, prompt: number[], next: number[], ref: Float32Array, measure: Parameters<Suite["run"]>[0]["measure"], formats: string[]): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const [label, suffix, apply] of WEIGHT_FORMATS) {
+  for (const [label, suffix, apply] of WEIGHT_FORMATS.filter(([l]) => formats.includes(l))) {
     ctx.log(`  building ${spec.name} with ${label} weights...`);
     const m = modelFromConfig(spec.config, { seed: 1, backend: ctx.backend }).model.eval() as CausalLM;
     const r = apply(m);
@@ -167,7 +193,7 @@ async function compressedDecode(ctx: Parameters<Suite["run"]>[0], spec: Spec, pr
       den += ref[i] ** 2;
     }
     const impl = tesseraModel(ctx.backend, m, next, prefilled, `tessera ${label}`);
-    const got = await runCase({ ...ctx, measure: { ...measure, minRuns: 5, maxRuns: 20 } }, { suite: "models", name: `${spec.name} decode @${prompt.length} ${suffix}`, impls: [impl], tolerance: Infinity });
+    const got = await runCase({ ...ctx, measure }, { suite: "models", name: `${spec.name} decode @${prompt.length} ${suffix}`, impls: [impl], tolerance: Infinity });
     for (const row of got) row.note = `${(1000 / row.median_ms).toFixed(1)} tok/s; block weights ${(r.bytesBefore / 2 ** 20).toFixed(1)} -> ${(r.bytesAfter / 2 ** 20).toFixed(1)} MiB; logits rel. RMS error vs float32 ${Math.sqrt(num / den).toFixed(4)}`;
     rows.push(...got);
     stateTensors(prefilled).forEach((t) => t.dispose());

@@ -1,13 +1,23 @@
 /**
- * Memory-bound row ops on [64, 1024, 1024] float32 (256 MiB in, 256 MiB out): softmax and
- * layerNorm over the last axis, and GELU (erf form). Throughput counts input + output bytes.
+ * Memory-bound row ops on [8, 1024, 1024] float32 (32 MiB in, 32 MiB out; `--full`:
+ * [64, 1024, 1024], 256 MiB each way): softmax and layerNorm over the last axis, and GELU (erf
+ * form). Throughput counts input + output bytes. The default run leaves tfjs-cpu (pure JS, seconds
+ * per run here) out; `--quick` and `--full` keep it.
  */
 import { gelu, layerNorm, normal, ones, softmax, tensor, zeros } from "@tessera/tensor";
 import type { Attr } from "../anchors/onnx";
 import type { tf as TF } from "../anchors/tfjs";
 import { ortImpl, plainImpl, tesseraImpl, tfImpls } from "../impls";
 import { runCase } from "../run-impls";
+import type { Tier } from "../harness";
 import type { Impl, Suite } from "../suite";
+
+/** Rows of 1024: 8M values (32 MiB, well beyond the caches) by default, 64M (256 MiB) with --full. */
+const SHAPES: Record<Tier, number[]> = { quick: [4, 64, 256], default: [8, 1024, 1024], full: [64, 1024, 1024] };
+/** tfjs-cpu (pure JS, seconds per run at these sizes) runs in the quick and full grids only. */
+const TFJS_CPU: Record<Tier, boolean> = { quick: true, default: false, full: true };
+const OPS = ["softmax", "layerNorm", "gelu"] as const;
+const implNames = (tier: Tier) => ["tessera", "onnxruntime-node", "tfjs-wasm", ...(TFJS_CPU[tier] ? ["tfjs-cpu"] : []), "plain-js"];
 
 type OpName = "softmax" | "layerNorm" | "gelu";
 
@@ -55,7 +65,7 @@ function tfOp(tf: typeof TF, op: OpName, x: ReturnType<typeof TF.tensor>, d: num
   return tf.add(tf.mul(xhat, tf.ones([d])), tf.zeros([d])); // weight 1, bias 0, as the others
 }
 
-function impls(op: OpName, shape: number[], x: Float32Array, backend: string): Impl[] {
+function impls(op: OpName, shape: number[], x: Float32Array, backend: string, tfjsCpu: boolean): Impl[] {
   const d = shape[shape.length - 1];
   const onnx: Record<OpName, { op: string; inputs: string[]; attrs?: Attr[] }> = {
     softmax: { op: "Softmax", inputs: ["x"], attrs: [{ name: "axis", int: -1 }] },
@@ -84,23 +94,24 @@ function impls(op: OpName, shape: number[], x: Float32Array, backend: string): I
     ...tfImpls((tf) => {
       const tx = tf.tensor(x, shape);
       return { inputs: [tx], op: () => tfOp(tf, op, tx, d) };
-    }),
+    }, tfjsCpu ? ["wasm", "cpu"] : ["wasm"]),
     plainImpl(() => plain(op, x, d)),
   ];
 }
 
 export const opsSuite: Suite = {
   name: "ops",
-  description: "softmax, layerNorm, gelu on [64,1024,1024] float32 (GB/s of input + output)",
+  description: "softmax, layerNorm, gelu on float32 rows of 1024, [8,1024,1024] (--full: [64,1024,1024]) (GB/s of input + output)",
+  plan: ({ tier }) => OPS.flatMap((op) => implNames(tier).map((impl) => ({ case: `${op} [${SHAPES[tier].join(",")}]`, impl }))),
   async run(ctx) {
-    const shape = ctx.quick ? [4, 64, 256] : [64, 1024, 1024];
+    const shape = SHAPES[ctx.tier];
     const size = shape.reduce((a, b) => a * b, 1);
     const x = normal(shape, 0, 1, { seed: 11, backend: "cpu" });
     const xs = (await x.data()) as Float32Array;
     x.dispose();
     const rows = [];
-    for (const op of ["softmax", "layerNorm", "gelu"] as const) {
-      rows.push(...(await runCase(ctx, { suite: "ops", name: `${op} [${shape.join(",")}]`, impls: impls(op, shape, xs, ctx.backend), bytes: 2 * 4 * size, tolerance: 1e-4 })));
+    for (const op of OPS) {
+      rows.push(...(await runCase(ctx, { suite: "ops", name: `${op} [${shape.join(",")}]`, impls: impls(op, shape, xs, ctx.backend, TFJS_CPU[ctx.tier]), bytes: 2 * 4 * size, tolerance: 1e-4 })));
     }
     return rows;
   },

@@ -1,7 +1,7 @@
 /**
  * Weight-only quantized matmul against float32 at LLM-like shapes: one token through a
- * 4096 x 4096 weight (decode: memory-bound, the case quantization is for) and 512 tokens
- * (prefill: compute-bound; quantized weights are dequantized per call). Rows: time, GB/s of
+ * 4096 x 4096 weight (decode: memory-bound, the case quantization is for) and 16 tokens (512 with
+ * `--full`) (prefill: compute-bound; quantized weights are dequantized per call). Rows: time, GB/s of
  * weight bytes read, and the weight's size; float32 anchors: Tessera's linear and
  * onnxruntime-node's MatMul on the same weight. "tessera" is the float32 row the ratios refer to. Quantized outputs are not cross-checked against
  * float32 (they differ by the quantization error; the tests check them against dequantized
@@ -12,7 +12,15 @@ import { QuantizedLinearWeight, quantize, quantizedLinear, type QuantFormat } fr
 import type { Row } from "../harness";
 import { ortImpl, tesseraImpl } from "../impls";
 import { runCase } from "../run-impls";
+import type { Tier } from "../harness";
 import type { Impl, Suite } from "../suite";
+
+/** [K, N] of the weight and the token counts M: decode (1) and prefill (16 by default, 512 with --full). */
+const GRID: Record<Tier, { K: number; N: number; Ms: number[] }> = {
+  quick: { K: 256, N: 256, Ms: [1, 16] },
+  default: { K: 4096, N: 4096, Ms: [1, 16] },
+  full: { K: 4096, N: 4096, Ms: [1, 512] },
+};
 
 const FORMATS: [string, QuantFormat][] = [
   ["int8 per channel", { type: "int", bits: 8, symmetric: true, granularity: { kind: "channel", axis: 0 } }],
@@ -22,10 +30,14 @@ const FORMATS: [string, QuantFormat][] = [
 
 export const quantizeSuite: Suite = {
   name: "quantize",
-  description: "weight-only int8 / int4 / NF4 matmul vs float32 (decode 1 x K x N, prefill 512 x K x N): time, GB/s of weights, memory",
+  description: "weight-only int8 / int4 / NF4 matmul vs float32 at 4096 x 4096 (decode 1 token, prefill 16; --full: 512): time, GB/s of weights, memory",
+  plan: ({ tier, backend }) => {
+    const { K, N, Ms } = GRID[tier];
+    const impls = ["tessera", ...(backend === "cpu" ? ["onnxruntime-node"] : []), ...FORMATS.map(([label]) => `tessera ${label}`)];
+    return Ms.flatMap((M) => impls.map((impl) => ({ case: `${M}x${K}x${N}`, impl })));
+  },
   async run(ctx) {
-    const [K, N] = ctx.quick ? [256, 256] : [4096, 4096];
-    const Ms = ctx.quick ? [1, 16] : [1, 512];
+    const { K, N, Ms } = GRID[ctx.tier];
     const rows: Row[] = [];
     const w = normal([N, K], 0, 0.02, { seed: 1, backend: "cpu" });
     const wv = w.dataSync() as Float32Array;
@@ -49,7 +61,7 @@ export const quantizeSuite: Suite = {
           return { inputs: [x] as Tensor[], op: () => quantizedLinear(x, q) };
         }, `tessera ${label}`));
       }
-      const measure = M > 1 && !ctx.quick ? { ...ctx.measure, warmup: 1, minRuns: 3, maxRuns: 5 } : ctx.measure;
+      const measure = M > 1 && ctx.tier === "full" ? { ...ctx.measure, warmup: 1, minRuns: 3, maxRuns: 5 } : ctx.measure;
       const got = await runCase({ ...ctx, measure }, { suite: "quantize", name: `${M}x${K}x${N}`, impls, flops: 2 * M * K * N, tolerance: Infinity });
       for (const r of got) {
         const q = quantized.find(([label]) => r.impl === `tessera ${label}`)?.[1];

@@ -3,10 +3,12 @@
  * heads x 64), forward at B = 1: the Mamba selective scan alone (fused kernel
  * and chunked form), the Mamba and Mamba-2 mixers, a RetNet retention layer and a GLA layer,
  * each a whole token mixer with its projections, and an attention layer (qkv and output
- * projections around tiled causal attention), T = 256 .. 64k. Rows carry time and Tessera's peak
- * tensor memory.
- * The summary gives each layer's growth exponent (log2 of the time ratio per doubling of T:
- * 1 = linear, 2 = quadratic) and the crossover length where attention becomes slower.
+ * projections around tiled causal attention), T = 512, 2k, 8k by default (attention up to 2k, the
+ * chunked scan at 512; `--full`: every power of two from 256 to 64k, attention up to 8k, the
+ * chunked scan up to 4k). Rows carry time and Tessera's peak tensor memory.
+ * The summary gives each layer's growth exponent (log2 of the time ratio per doubling of T,
+ * averaged over the measured steps: 1 = linear, 2 = quadratic) and the crossover length where
+ * attention becomes slower.
  */
 import { scaledDotProductAttention } from "@tessera/attention";
 import { exp, linear, neg, normal, reshape, split, tensor, transpose, type Module, type Tensor, type TokenMixer } from "@tessera/tensor";
@@ -14,16 +16,33 @@ import { GatedLinearAttention, Mamba2Mixer, MambaMixer, MultiScaleRetention, sel
 import type { Row } from "../harness";
 import { tesseraImpl } from "../impls";
 import { runCase } from "../run-impls";
+import type { Tier } from "../harness";
 import type { Impl, Suite } from "../suite";
 
 const ATTENTION = "attention (tiled)";
-/** Attention is quadratic: beyond this length one run takes minutes on a 2-core CPU. */
-const ATTENTION_MAX_T = 8192;
 
 interface Setup {
   width: number;
   heads: number;
   lengths: number[];
+  /** Attention is quadratic: beyond this length one run takes minutes on a 2-core CPU. */
+  attentionMaxT: number;
+  /** The chunked scan materialises [D, N, Q, Q] per chunk: a reference point, kept to moderate T. */
+  chunkedMaxT: number;
+}
+
+const SETUPS: Record<Tier, Setup> = {
+  quick: { width: 64, heads: 4, lengths: [128, 256], attentionMaxT: Infinity, chunkedMaxT: Infinity },
+  default: { width: 256, heads: 4, lengths: [512, 2048, 8192], attentionMaxT: 2048, chunkedMaxT: 512 },
+  full: { width: 256, heads: 4, lengths: [256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536], attentionMaxT: 8192, chunkedMaxT: 4096 },
+};
+
+/** The layers measured at length T, in order. */
+function layerNames(s: Setup, Tn: number): string[] {
+  const names = ["selective scan (fused)", "mamba mixer", "mamba2 mixer", "retention layer", "gla layer"];
+  if (Tn <= s.chunkedMaxT) names.splice(1, 0, "selective scan (chunked)");
+  if (Tn <= s.attentionMaxT) names.push(ATTENTION);
+  return names;
 }
 
 function mixerImpl(name: string, backend: string, Tn: number, width: number, x: Float32Array, make: () => TokenMixer & Module): Impl {
@@ -84,21 +103,21 @@ function impls(backend: string, Tn: number, s: Setup, x: Float32Array): Impl[] {
     mixerImpl("retention layer", backend, Tn, w, x, () => new MultiScaleRetention({ dModel: w, numHeads: s.heads, chunkSize: 64, seed: 1, backend })),
     mixerImpl("gla layer", backend, Tn, w, x, () => new GatedLinearAttention({ dModel: w, numHeads: s.heads, chunkSize: 16, seed: 1, backend })),
   ];
-  // The chunked scan materialises [D, N, Q, Q] per chunk: a reference point, kept to moderate T.
-  if (Tn <= 4096) list.splice(1, 0, scanImpl("selective scan (chunked)", backend, Tn, w, "chunked"));
-  if (Tn <= ATTENTION_MAX_T) list.push(attentionImpl(backend, Tn, s, x));
+  if (Tn <= s.chunkedMaxT) list.splice(1, 0, scanImpl("selective scan (chunked)", backend, Tn, w, "chunked"));
+  if (Tn <= s.attentionMaxT) list.push(attentionImpl(backend, Tn, s, x));
   return list;
 }
 
 export const ssmSuite: Suite = {
   name: "ssm",
-  description: "selective scan, Mamba/Mamba-2, retention and GLA layers vs causal softmax attention of the same width, T = 256..64k (time, peak memory, growth, crossover)",
+  description: "selective scan, Mamba/Mamba-2, retention and GLA layers vs causal softmax attention of the same width, T = 512, 2k, 8k (--full: 256..64k) (time, peak memory, growth, crossover)",
+  plan: ({ tier }) => SETUPS[tier].lengths.flatMap((Tn) => layerNames(SETUPS[tier], Tn).map((impl) => ({ case: `T=${Tn}`, impl }))),
   async run(ctx) {
-    const s: Setup = ctx.quick ? { width: 64, heads: 4, lengths: [128, 256] } : { width: 256, heads: 4, lengths: [256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536] };
+    const s = SETUPS[ctx.tier];
     const rows: Row[] = [];
     for (const Tn of s.lengths) {
       // One warm-up run everywhere (steady state: pooled buffers, compiled code), fewer timed runs at long T.
-      const measure = ctx.quick ? ctx.measure : { ...ctx.measure, warmup: 1, minRuns: Tn >= 16384 ? 2 : 3, maxRuns: 5, budgetMs: 2000 };
+      const measure = ctx.tier === "full" ? { ...ctx.measure, warmup: 1, minRuns: Tn >= 16384 ? 2 : 3, maxRuns: 5, budgetMs: 2000 } : ctx.measure;
       const x = normal([1, Tn, s.width], 0, 1, { seed: Tn, backend: "cpu" }).dataSync() as Float32Array;
       // Different layers compute different functions: no cross-check between rows.
       for (const impl of impls(ctx.backend, Tn, s, x)) rows.push(...(await runCase({ ...ctx, measure }, { suite: "ssm", name: `T=${Tn}`, impls: [impl], tolerance: Infinity })));
@@ -118,7 +137,7 @@ export function scalingSummary(rows: Row[]): string {
   for (const name of names) {
     const times = lengths.map((l) => at(name, l));
     const ratios: number[] = [];
-    for (let i = 1; i < lengths.length; i++) if (Number.isFinite(times[i]) && Number.isFinite(times[i - 1]) && lengths[i] === 2 * lengths[i - 1]) ratios.push(Math.log2(times[i] / times[i - 1]));
+    for (let i = 1; i < lengths.length; i++) if (Number.isFinite(times[i]) && Number.isFinite(times[i - 1])) ratios.push(Math.log2(times[i] / times[i - 1]) / Math.log2(lengths[i] / lengths[i - 1]));
     const growth = ratios.length ? (ratios.reduce((a, b) => a + b, 0) / ratios.length).toFixed(2) : "-";
     let cross = "-";
     if (name !== ATTENTION) {
@@ -127,6 +146,7 @@ export function scalingSummary(rows: Row[]): string {
     }
     lines.push(`  ${name.padEnd(26)}${times.map((t) => (Number.isFinite(t) ? t.toFixed(1) : "-").padStart(10)).join("")}  ${growth.padStart(6)}  ${cross}`);
   }
-  lines.push(`  (attention is measured up to T = ${ATTENTION_MAX_T}: quadratic cost makes longer runs take minutes here)`);
+  const attentionMax = Math.max(...lengths.filter((l) => Number.isFinite(at(ATTENTION, l))));
+  if (attentionMax < lengths[lengths.length - 1]) lines.push(`  (attention is measured up to T = ${attentionMax}: its quadratic cost makes longer runs slow here)`);
   return lines.join("\n");
 }
