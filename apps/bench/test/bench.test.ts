@@ -4,10 +4,13 @@
  * measured by `pnpm bench`, never asserted here.)
  */
 import { describe, expect, it, vi } from "vitest";
+import { probeTestBackend } from "@tessera/tensor/testing";
 import { parseArgs, runBench, tierOf } from "../src/cli";
 import { TIERS, type Row, type Tier } from "../src/harness";
 import { formatTable, formatWall, progressLine } from "../src/report";
 import { SUITES } from "../src/suites/index";
+
+const webgpu = await probeTestBackend("webgpu"); // skipped with a printed reason when no adapter (never in CI)
 
 const PROGRESS = /^\[(\d+)\/(\d+)\] (\S+) (.+) \.\.\. (\d+(?:\.\d+)? ms|failed: .*)$/;
 const plan = (tier: Tier, backend = "cpu") => SUITES.flatMap((s) => s.plan({ tier, backend }).map((p) => ({ suite: s.name, ...p })));
@@ -73,7 +76,7 @@ describe("tessera-bench", () => {
     expect(formatTable(rows)).toContain("speed vs tessera");
   });
 
-  it("measures the webgpu backend (SwiftShader here) against the same anchors", async () => {
+  it.skipIf(!webgpu.available)("measures the webgpu backend (SwiftShader here) against the same anchors", async () => {
     const rows = await runBench({ suites: ["matmul"], backend: "webgpu", quick: true }, () => undefined);
     const t = rows.filter((r) => r.impl === "tessera");
     expect(t.map((r) => r.backend)).toEqual(["webgpu", "webgpu"]);
