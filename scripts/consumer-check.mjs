@@ -182,7 +182,7 @@ export const gen = modelsNode.loadCausalLM("dir").model.generate([[1]], { maxNew
     const readme = join(root, "packages", dir, "README.md");
     if (!existsSync(readme)) continue;
     const text = readFileSync(readme, "utf8");
-    const blocks = await readmeBlocks(readme, 0);
+    const blocks = await readmeBlocks(readme, 0, ["ts", "js"]); // js blocks are browser examples: type-checked here, run by apps/browser-test
     let at = 0;
     blocks.forEach((code, i) => {
       const pos = text.indexOf(code, at);

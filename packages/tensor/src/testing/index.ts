@@ -192,10 +192,11 @@ export function probeTestBackend(name: "cpu" | "webgpu" | "gpujs"): Promise<Test
  * packed packages; both number them from 1 the same way). Each block is a self-contained
  * module: it imports what it uses and asserts what it shows.
  */
-export async function readmeBlocks(readmePath: string, min = 1): Promise<string[]> {
+export async function readmeBlocks(readmePath: string, min = 1, languages: readonly ("ts" | "js")[] = ["ts"]): Promise<string[]> {
   const fs = (await import(/* @vite-ignore */ "node:fs")) as typeof import("node:fs");
-  const blocks = [...fs.readFileSync(readmePath, "utf8").matchAll(/```(?:ts|js)\n([\s\S]*?)```/g)].map((m) => m[1]);
-  if (blocks.length < min) throw new Error(`${readmePath}: expected at least ${min} \`\`\`ts examples, found ${blocks.length}`);
+  const fence = new RegExp("```(?:" + languages.join("|") + ")\\n([\\s\\S]*?)```", "g");
+  const blocks = [...fs.readFileSync(readmePath, "utf8").matchAll(fence)].map((m) => m[1]);
+  if (blocks.length < min) throw new Error(`${readmePath}: expected at least ${min} \`\`\`${languages.join("/")} examples, found ${blocks.length}`);
   return blocks;
 }
 
