@@ -18,9 +18,10 @@
  * - snakes never touch (the original's dilated occupancy mask);
  * - the label is a fair coin; the first marker goes on the start of a random target snake and the
  *   second on the end of the same snake (label 1) or of the other one (label 0) (`from_wrapper`).
- * Different, on purpose: the original draws anti-aliased paddles of thickness 1.5-2 px on a 300 x
- * 300 canvas (LRA's 32 x 32 and 128 x 128 images are made at their size from that code with
- * scaled constants), with circular markers and contrast jitter. Here every pixel is drawn
+ * Different, on purpose: the original draws anti-aliased paddles of thickness 1.5-2 px (on a 300 x
+ * 300 canvas in snakes2_wrapper.py; LRA's 32 x 32 and 128 x 128 sets came out of that code base
+ * with their own settings, which are not reproduced here), with circular markers, contrast options
+ * and optional single-paddle distractors. Here every pixel is drawn
  * directly on the `size` x `size` grid with two known intensities, so the label can be checked
  * from the pixels alone:
  * - background 0; path pixels PATHFINDER_PATH (160); marker pixels PATHFINDER_MARKER (255), a
