@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * tessera-bench [suite...] [--json FILE] [--backend cpu] [--quick | --full] [--runs N] [--budget MS]
  * Runs the suites (default: all) at representative sizes (`--full`: the largest shapes, long;

@@ -14,35 +14,15 @@ import { writeFileSync } from "node:fs";
 import * as T from "@tessera/tensor";
 import { MambaMixer } from "@tessera/ssm";
 import { useBackend } from "../backends";
+import { selectiveCopyingBatch, type CopyTask } from "../tasks/selective-copying";
+import { seededRandom } from "../tasks/random";
 
-export interface CopyTask {
-  /** Positions holding noise or data before the markers. */
-  length: number;
-  /** Data tokens to copy. */
-  tokens: number;
-  /** Distinct data values (ids 1 .. vocab; 0 = noise, vocab + 1 = marker). */
-  vocab: number;
-}
+export { seededRandom, type CopyTask };
 
-/** A batch: ids [B, length + tokens] (int32) and targets [B, length + tokens] (-100 where no loss). */
+/** A batch: ids [B, length + tokens] (int32) and targets [B, length + tokens] (-100 where no loss); the data from the tasks entry's `selectiveCopyingBatch`. */
 export function copyBatch(task: CopyTask, batch: number, rng: () => number): { ids: T.Tensor; targets: T.Tensor } {
-  const L = task.length + task.tokens;
-  const ids = new Int32Array(batch * L);
-  const targets = new Int32Array(batch * L).fill(-100);
-  const marker = task.vocab + 1;
-  for (let b = 0; b < batch; b++) {
-    // choose `tokens` distinct positions in [0, length), in order
-    const pos = new Set<number>();
-    while (pos.size < task.tokens) pos.add(Math.floor(rng() * task.length));
-    const sorted = [...pos].sort((x, y) => x - y);
-    sorted.forEach((p, i) => {
-      const v = 1 + Math.floor(rng() * task.vocab);
-      ids[b * L + p] = v;
-      ids[b * L + task.length + i] = marker;
-      targets[b * L + task.length + i] = v;
-    });
-  }
-  return { ids: T.tensor(ids, { shape: [batch, L], dtype: "int32" }), targets: T.tensor(targets, { shape: [batch, L], dtype: "int32" }) };
+  const { ids, targets, shape } = selectiveCopyingBatch(task, batch, rng);
+  return { ids: T.tensor(ids, { shape, dtype: "int32" }), targets: T.tensor(targets, { shape, dtype: "int32" }) };
 }
 
 /** Embedding, two pre-norm Mamba blocks, final norm and a linear head. */
@@ -68,18 +48,6 @@ export class TinyMamba extends T.Module {
     for (let i = 0; i < this.mixers.length; i++) h = T.add(h, this.mixers.at(i).forward(this.norms.at(i).forward(h)).y);
     return this.head.forward(this.normF.forward(h));
   }
-}
-
-/** Mulberry32: a small seeded generator for the task data. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface CurvePoint {
