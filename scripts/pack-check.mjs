@@ -89,6 +89,20 @@ const l = new LFQ({ dim: 4 }).forward(normal([2, 4], 0, 1, { seed: 3 }));
 if (i.shape.join() !== "5" || l.indices.shape.join() !== "2") throw new Error("bad");
 console.log("ok");`,
   },
+  "@tessera/masked": {
+    esm: `import { tensor } from "@tessera/tensor";
+import { bertMask, randomMask, maskgitSchedule, mlmLoss } from "@tessera/masked";
+const r = bertMask([[101, 5, 6, 7, 102]], { maskTokenId: 103, vocabSize: 200, specialTokenIds: [101, 102], seed: 1 });
+const m = randomMask(2, 16, 0.75, { seed: 1 });
+const l = mlmLoss(tensor([[[1, 2, 3]]]), [[2]]).dataSync()[0];
+if (r.labels.shape.join() !== "1,5" || m.keep !== 4 || maskgitSchedule("linear")(0.25) !== 0.75 || !(l > 0)) throw new Error("bad");
+console.log("ok");`,
+    cjs: `const { t5SpanCorruption, tubeMask } = require("@tessera/masked");
+const t = t5SpanCorruption([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]], { vocabSize: 100, eosId: 1, seed: 1 });
+const v = tubeMask(2, 2, 2, 0.5, { seed: 1 });
+if (t.inputs.shape.join() !== "1,10" || t.targets.shape.join() !== "1,4" || v.shape.join() !== "2,2,2") throw new Error("bad " + t.inputs.shape + " " + t.targets.shape);
+console.log("ok");`,
+  },
   "@tessera/models": {
     esm: `import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
