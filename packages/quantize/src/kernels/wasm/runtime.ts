@@ -6,7 +6,7 @@
  * over the threads, each computed exactly as on one thread. Where WebAssembly SIMD is missing,
  * `qgemvWasm()` returns null and callers use the TypeScript reference.
  */
-import { canShareWasmMemory, startWasmPool, type WasmPool } from "@tessera/tensor";
+import { canShareWasmMemory, startWasmPool, TesseraError, type WasmPool } from "@tessera/tensor";
 import type { PreparedLinear } from "../prepared";
 import { QGEMV_WASM_PLAIN, QGEMV_WASM_SHARED } from "./binary";
 
@@ -76,7 +76,13 @@ class QgemvKernels {
 
   private grow(to: number): Float32Array {
     const need = Math.ceil(to / PAGE) - this.memory.buffer.byteLength / PAGE;
-    if (need > 0) this.memory.grow(need);
+    if (need > 0) {
+      try {
+        this.memory.grow(need);
+      } catch (e) {
+        throw new TesseraError("quantizedLinear", `the WASM kernels need ${to} bytes of WebAssembly memory, ${this.memory.buffer.byteLength} are available and growth was refused (${(e as Error).message}); split the input into smaller batches, or setQuantizedWasm(false) to run the TypeScript kernels`);
+      }
+    }
     return new Float32Array(this.memory.buffer);
   }
 

@@ -8,7 +8,7 @@ import { sizeOf } from "../../core/shape";
 import type { BinaryOp, UnaryAttrs, UnaryOp } from "../backend";
 import { erf, roundHalfEven, SQRT1_2, SQRT_2_OVER_PI } from "./math";
 import { computeArray, contiguousValues, forEachRow, operand, toStorage, type CpuView } from "./strided";
-import { WASM_UNARY, wasmKernels } from "./wasm/runtime";
+import { WASM_UNARY, wasmFits, wasmKernels } from "./wasm/runtime";
 import { isFloat } from "../../core/dtype";
 import { isContiguous } from "../../core/shape";
 
@@ -127,8 +127,7 @@ export function unary(op: UnaryOp, x: CpuView, outDtype: DType, attrs: UnaryAttr
     if (k) {
       const v = contiguousValues(x);
       const out = computeArray(outDtype, n) as Float32Array;
-      k.unary(code, v instanceof Float32Array ? v : Float32Array.from(v), n, out);
-      return toStorage(outDtype, out);
+      if (wasmFits(() => k.unary(code, v instanceof Float32Array ? v : Float32Array.from(v), n, out))) return toStorage(outDtype, out);
     }
   }
   const src = operand(x);

@@ -13,7 +13,7 @@ import { isFloat, isHalf, type DataArray, type DType, type StorageArray } from "
 import { sizeOf } from "../../core/shape";
 import { allOffsets, computeArray, operand, toStorage, type CpuView, type Operand } from "./strided";
 import { isBorrowed } from "./pool";
-import { wasmKernels, type WasmKernels } from "./wasm/runtime";
+import { wasmFits, wasmKernels, type WasmKernels } from "./wasm/runtime";
 
 /** Products smaller than this many multiply-adds stay in TypeScript (copy-in costs dominate). */
 const WASM_MIN_MACS = 16384;
@@ -40,7 +40,8 @@ export function matmul(a: CpuView, b: CpuView, outDtype: DType): StorageArray {
   // weight's half bits go to the half GEMV kernels without being widened here.
   if (isHalf(b.dtype) && a.dtype === "float32" && M <= GEMV_MAX_ROWS && N * K >= GEMV_MIN_ELEMS) {
     const g = wasmKernels();
-    if (g && halfWeightGemv(g, operand(a), b, batchShape, M, N, K, out as Float32Array, r)) return toStorage(outDtype, out);
+    let done = false;
+    if (g && wasmFits(() => (done = halfWeightGemv(g, operand(a), b, batchShape, M, N, K, out as Float32Array, r))) && done) return toStorage(outDtype, out);
   }
   const A = operand(a);
   const B = operand(b);
@@ -50,8 +51,7 @@ export function matmul(a: CpuView, b: CpuView, outDtype: DType): StorageArray {
   if (gemm) {
     // B may stay resident in WASM memory (a weight): only our own float32 storage qualifies.
     const bSrc = b.dtype === "float32" && !isBorrowed(b.data) ? b.data : null;
-    wasmMatmul(gemm, A, B, batchShape, M, N, K, out as Float32Array, r, bSrc);
-    return toStorage(outDtype, out);
+    if (wasmFits(() => wasmMatmul(gemm, A, B, batchShape, M, N, K, out as Float32Array, r, bSrc))) return toStorage(outDtype, out);
   }
   const offsets = allOffsets(batchShape, [A.strides.slice(0, r - 2), B.strides.slice(0, r - 2)], [A.offset, B.offset]);
   const acc = new Float64Array(M * N);

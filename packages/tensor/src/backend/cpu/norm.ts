@@ -6,7 +6,7 @@
 import { isFloat, type StorageArray } from "../../core/dtype";
 import { sizeOf } from "../../core/shape";
 import { computeArray, contiguousValues, toStorage, type CpuView } from "./strided";
-import { wasmKernels, type WasmKernels } from "./wasm/runtime";
+import { wasmFits, wasmKernels, type WasmKernels } from "./wasm/runtime";
 
 /** Float tensors from this many elements take the WASM SIMD kernels (wasm/rows.ts). */
 export const WASM_MIN_ELEMS = 4096;
@@ -26,8 +26,7 @@ export function softmax(x: CpuView, log: boolean): StorageArray {
   const k = simd(x);
   if (k) {
     const out = computeArray(x.dtype, total) as Float32Array;
-    k.softmax(f32(x), total / n, n, log, out);
-    return toStorage(x.dtype, out);
+    if (wasmFits(() => k.softmax(f32(x), total / n, n, log, out))) return toStorage(x.dtype, out);
   }
   const a = contiguousValues(x);
   const out = computeArray(x.dtype, total);
@@ -59,8 +58,7 @@ export function layerNorm(x: CpuView, weight: CpuView | null, bias: CpuView | nu
   const k = simd(x);
   if (k) {
     const out = computeArray(x.dtype, total) as Float32Array;
-    k.norm(f32(x), weight && f32(weight), bias && f32(bias), total / n, n, eps, false, out);
-    return toStorage(x.dtype, out);
+    if (wasmFits(() => k.norm(f32(x), weight && f32(weight), bias && f32(bias), total / n, n, eps, false, out))) return toStorage(x.dtype, out);
   }
   const a = contiguousValues(x);
   const w = weight ? contiguousValues(weight) : null;
@@ -91,8 +89,7 @@ export function rmsNorm(x: CpuView, weight: CpuView | null, eps: number): Storag
   const k = simd(x);
   if (k) {
     const out = computeArray(x.dtype, total) as Float32Array;
-    k.norm(f32(x), weight && f32(weight), null, total / n, n, eps, true, out);
-    return toStorage(x.dtype, out);
+    if (wasmFits(() => k.norm(f32(x), weight && f32(weight), null, total / n, n, eps, true, out))) return toStorage(x.dtype, out);
   }
   const a = contiguousValues(x);
   const w = weight ? contiguousValues(weight) : null;

@@ -65,7 +65,15 @@ export class WasmKernels {
   /** Grows memory so that [scratch, scratch + bytes) exists; returns a fresh f32 view. */
   private heap(bytes: number): Float32Array {
     const need = Math.ceil((this.scratch + bytes) / PAGE) - this.memory.buffer.byteLength / PAGE;
-    if (need > 0) this.memory.grow(need);
+    if (need > 0) {
+      try {
+        this.memory.grow(need);
+      } catch (e) {
+        // WebAssembly memory is capped (2 GiB shared, 4 GiB at most): callers fall back to the
+        // TypeScript kernels (see wasmFits).
+        throw new WasmMemoryExhausted(`${this.scratch + bytes} bytes of WASM memory needed, ${this.memory.buffer.byteLength} available and growth refused (${(e as Error).message})`);
+      }
+    }
     return new Float32Array(this.memory.buffer);
   }
 
@@ -82,7 +90,14 @@ export class WasmKernels {
     const slot = this.resident.admit(src, key, bytes);
     if (slot === null) return null;
     const need = Math.ceil(this.resident.end / PAGE) - this.memory.buffer.byteLength / PAGE;
-    if (need > 0) this.memory.grow(need);
+    if (need > 0) {
+      try {
+        this.memory.grow(need);
+      } catch {
+        this.resident.clear(); // no room to keep weights resident: drop them, copy per call
+        return null;
+      }
+    }
     this.copyIn(b.subarray(0, K * N), slot);
     return slot;
   }
@@ -221,6 +236,31 @@ export class WasmKernels {
       run([op, at, at + 4 * tail, 0, tail]);
       out.set(heap.subarray(at / 4 + tail, at / 4 + 2 * tail), full * D);
     }
+  }
+}
+
+/** A kernel call needed more WebAssembly memory than can be had; the caller falls back. */
+export class WasmMemoryExhausted extends Error {
+  override name = "WasmMemoryExhausted";
+}
+
+let warnedExhausted = false;
+
+/**
+ * Runs a WASM kernel call; false when it needed more WebAssembly memory than can be had, so the
+ * caller runs its TypeScript kernel instead (slower, same results). Other errors propagate.
+ */
+export function wasmFits(run: () => void): boolean {
+  try {
+    run();
+    return true;
+  } catch (e) {
+    if (!(e instanceof WasmMemoryExhausted)) throw e;
+    if (!warnedExhausted) {
+      warnedExhausted = true;
+      console.warn(`[tessera] cpu: ${e.message}; this op and larger ones run the TypeScript kernels (slower, same results)`);
+    }
+    return false;
   }
 }
 
