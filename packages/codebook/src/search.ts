@@ -44,6 +44,7 @@ export function scores(x: Tensor, codes: Tensor, metric: Metric): Tensor {
 /** Index of the nearest code per row: int32 [N]. */
 export function nearestCode(x: Tensor, codebook: Tensor, opts: SearchOptions = {}): Tensor {
   if (x.rank !== 2 || codebook.rank !== 2 || x.shape[1] !== codebook.shape[1]) fail("nearestCode", `x [${x.shape}] and codebook [${codebook.shape}] must be [N, d] and [K, d]`);
+  if (codebook.shape[0] === 0) fail("nearestCode", `codebook [${codebook.shape}] has no codes: nothing to search`);
   const metric = opts.metric ?? "euclidean";
   const impl = opts.implementation ?? (x.backend === "webgpu" ? "fused" : "gemm");
   if (impl === "fused") {

@@ -44,6 +44,10 @@ describe("gradient estimators", () => {
 });
 
 describe("search and k-means", () => {
+  it("an empty codebook is an error naming nearestCode (not the argmax inside it)", () => {
+    expect(() => C.nearestCode(T.ones([5, 4]), T.zeros([0, 4]))).toThrow("nearestCode: codebook [0,4] has no codes: nothing to search");
+  });
+
   it("blocked search equals full search (euclidean and cosine); k-means lowers the inertia", async () => {
     const x = T.normal([300, 8], 0, 1, { seed: 1 });
     const E = T.normal([1000, 8], 0, 1, { seed: 2 });
