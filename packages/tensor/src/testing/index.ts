@@ -205,6 +205,13 @@ export interface SuiteApi {
   describe: (name: string, fn: () => void) => void;
   it: (name: string, fn: () => Promise<void>) => void;
   afterAll: (fn: () => void) => void;
+  /** Registers a skipped test (vitest's `it.skip`); needed when `skip` is given to readmeSuite. */
+  skip?: (name: string, fn: () => Promise<void>) => void;
+}
+
+export interface ReadmeSuiteOptions {
+  /** Why a block cannot run here (it is then registered as skipped, with the reason in its name), or null. */
+  skip?: (code: string) => string | null;
 }
 
 /**
@@ -212,7 +219,7 @@ export interface SuiteApi {
  * loaded with `load` (pass `(f) => import(f)` from the test file, so the test runner transforms
  * it). Blocks import the package by name and assert what they show.
  */
-export async function readmeSuite(readmePath: string, load: (file: string) => Promise<unknown>, api: SuiteApi, min = 1): Promise<void> {
+export async function readmeSuite(readmePath: string, load: (file: string) => Promise<unknown>, api: SuiteApi, min = 1, opts: ReadmeSuiteOptions = {}): Promise<void> {
   const fs = (await import(/* @vite-ignore */ "node:fs")) as typeof import("node:fs");
   const path = (await import(/* @vite-ignore */ "node:path")) as typeof import("node:path");
   const blocks = await readmeBlocks(readmePath, min);
@@ -221,6 +228,13 @@ export async function readmeSuite(readmePath: string, load: (file: string) => Pr
   api.afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
   api.describe("README examples", () => {
     blocks.forEach((code, i) => {
+      const why = opts.skip?.(code) ?? null;
+      if (why !== null) {
+        if (!api.skip) throw new Error("readmeSuite: a skipped block needs api.skip (vitest's it.skip)");
+        console.warn(`[tessera] README block ${i + 1} skipped: ${why}`);
+        api.skip(`block ${i + 1} (skipped: ${why})`, async () => undefined);
+        return;
+      }
       api.it(`block ${i + 1}`, async () => {
         const file = path.join(dir, `block${i}.ts`);
         fs.writeFileSync(file, code);
