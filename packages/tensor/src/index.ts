@@ -46,6 +46,10 @@ export { softmax, logSoftmax, layerNorm, rmsNorm } from "./ops/normalization";
 export { gather, indexSelect, embedding, scatterAdd, oneHot, flip } from "./ops/indexing";
 export { concat, stack, split, chunk, pad } from "./ops/join";
 export { conv1d, type Conv1dOptions } from "./ops/conv";
+export {
+  conv2d, convTranspose2d, unfold, fold, upsample, avgPool2d, maxPool2d, groupNorm, batchNorm, pixelShuffle, pixelUnshuffle,
+  type Size2, type Conv2dOptions, type ConvTranspose2dOptions, type UnfoldOptions, type UpsampleOptions, type AvgPool2dOptions, type MaxPool2dOptions, type BatchNormOptions,
+} from "./ops/vision";
 export { cumsum, cumprod, type ScanOptions } from "./ops/scan";
 export { sort, argsort, topk, type SortResult } from "./ops/sort";
 export { triu, tril } from "./ops/triangular";
