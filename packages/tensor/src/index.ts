@@ -67,6 +67,7 @@ export { grad, valueAndGrad, gradients, customGrad, customGradMulti, stopGradien
 // nn
 export { Module, ModuleList } from "./nn/module";
 export { Linear, Embedding, LayerNorm, RMSNorm, Dropout, type InitOptions } from "./nn/layers";
+export { Conv2d, ConvTranspose2d, GroupNorm, BatchNorm2d, type Conv2dLayerOptions, type ConvTranspose2dLayerOptions, type BatchNormLayerOptions } from "./nn/vision";
 export { SGD, AdamW, type SGDOptions, type AdamWOptions } from "./nn/optim";
 export { disposeState, type TokenMixer, type MixerState } from "./nn/mixer";
 

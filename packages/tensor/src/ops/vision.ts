@@ -426,6 +426,7 @@ export function avgPool2d(x: TensorLike, kernel: Size2, opts: AvgPool2dOptions =
  */
 export function maxPool2d(x: TensorLike, kernel: Size2, opts: MaxPool2dOptions & { returnIndices: true }): { values: Tensor; indices: Tensor };
 export function maxPool2d(x: TensorLike, kernel: Size2, opts?: MaxPool2dOptions & { returnIndices?: false }): Tensor;
+export function maxPool2d(x: TensorLike, kernel: Size2, opts?: MaxPool2dOptions): Tensor | { values: Tensor; indices: Tensor };
 export function maxPool2d(x: TensorLike, kernel: Size2, opts: MaxPool2dOptions = {}): Tensor | { values: Tensor; indices: Tensor } {
   const op = "maxPool2d";
   const t = image(op, "x", x);
