@@ -104,3 +104,24 @@ export const CASES: Case[] = [
 ];
 
 CASES.push({ name: "where with two numbers follows the condition's backend", run: (b) => T.where(T.gt(rn(b, [5]), 0), 0, -Infinity) });
+
+// --- vision ---
+{
+  /** Gradients of sum(f(...) * r) with respect to every input (r drawn after the output shape is known). */
+  const vjp = (b: string, fn: (...xs: T.Tensor[]) => T.Tensor, ...xs: T.Tensor[]): T.Tensor[] => {
+    const y = fn(...xs);
+    const r = rn(b, [...y.shape]);
+    return [y, ...T.grad((...ps: T.Tensor[]) => T.sum(T.mul(fn(...ps), r)))(...xs)];
+  };
+  CASES.push(
+    { name: "vision: conv2d (stride, padding, dilation, groups, bias) and gradients", run: (b) => vjp(b, (x, w, c) => T.conv2d(x, w, c, { stride: 2, padding: 1, dilation: 2, groups: 2 }), rn(b, [2, 4, 9, 10]), rn(b, [6, 2, 3, 3]), rn(b, [6])), atol: 2e-5, rtol: 2e-5 },
+    { name: "vision: conv2d padding 'same' (even kernel), strided view input", run: (b) => [T.conv2d(T.transpose(rn(b, [1, 3, 8, 7]), 2, 3), rn(b, [4, 3, 4, 2]), rn(b, [4]), { padding: "same", dilation: [1, 2] }), T.conv2d(rn(b, [2, 2, 6, 7]), rn(b, [3, 2, 2, 3]), null, { stride: [1, 2], padding: [2, 1] })], atol: 2e-5, rtol: 2e-5 },
+    { name: "vision: convTranspose2d (stride, padding, outputPadding, groups, dilation) and gradients", run: (b) => [...vjp(b, (x, w, c) => T.convTranspose2d(x, w, c, { stride: 2, padding: 1, outputPadding: 1, groups: 2 }), rn(b, [2, 4, 5, 6]), rn(b, [4, 3, 3, 3]), rn(b, [6])), T.convTranspose2d(rn(b, [1, 2, 4, 5]), rn(b, [2, 3, 3, 2]), null, { stride: [2, 1], padding: [2, 1], outputPadding: [1, 0], dilation: 2 })], atol: 2e-5, rtol: 2e-5 },
+    { name: "vision: upsample nearest / bilinear (alignCorners both) and gradients", run: (b) => { const x = rn(b, [2, 3, 5, 6]); return [...vjp(b, (t) => T.upsample(t, { size: [7, 9] }), x), ...vjp(b, (t) => T.upsample(t, { scaleFactor: 2, mode: "bilinear" }), x), ...vjp(b, (t) => T.upsample(t, { size: [7, 9], mode: "bilinear", alignCorners: true }), x), T.upsample(x, { size: [3, 4], mode: "bilinear" })]; }, atol: 2e-5, rtol: 2e-5 },
+    { name: "vision: avgPool2d (countIncludePad, ceilMode) and gradients", run: (b) => { const x = rn(b, [2, 3, 9, 8]); return [...vjp(b, (t) => T.avgPool2d(t, 3, { stride: 2, padding: 1 }), x), ...vjp(b, (t) => T.avgPool2d(t, 3, { stride: 2, padding: 1, countIncludePad: false, ceilMode: true }), x)]; }, atol: 2e-5, rtol: 2e-5 },
+    { name: "vision: maxPool2d values, indices and gradients (padding, dilation, ceilMode)", run: (b) => { const x = rn(b, [2, 3, 9, 8]); const p = T.maxPool2d(x, 2, { stride: 2, padding: 1, dilation: 2, ceilMode: true, returnIndices: true }); return [p.values, p.indices, ...vjp(b, (t) => T.maxPool2d(t, 3, { stride: 2, padding: 1 }), x)]; } },
+    { name: "vision: groupNorm and batchNorm (train with running-stat update, eval) and gradients", run: (b) => { const rm = rn(b, [3], 0.1); const rv = un(b, [3], 0.5, 1.5); const x = T.add(T.mul(rn(b, [4, 3, 5, 6]), 2), 0.5); const w = rn(b, [3]); const c = rn(b, [3]); const train = T.batchNorm(x, rm, rv, w, c, { training: true }); return [...vjp(b, (t, g, h) => T.groupNorm(t, 3, g, h), rn(b, [2, 6, 5, 4]), rn(b, [6]), rn(b, [6])), train, rm, rv, T.batchNorm(x, rm, rv, w, c), ...vjp(b, (t, g, h) => T.batchNorm(t, null, null, g, h, { training: true }), x, w, c)]; }, atol: 2e-5, rtol: 2e-5 },
+    { name: "vision: pixelShuffle / pixelUnshuffle and gradients", run: (b) => [...vjp(b, (t) => T.pixelShuffle(t, 2), rn(b, [2, 8, 3, 4])), ...vjp(b, (t) => T.pixelUnshuffle(t, 2), rn(b, [2, 3, 6, 8]))] },
+    { name: "vision: unfold / fold and gradients", run: (b) => { const o = { dilation: [1, 2], padding: [1, 0], stride: [2, 1] } as const; return [...vjp(b, (t) => T.unfold(t, [3, 2], o), rn(b, [2, 3, 7, 8])), ...vjp(b, (t) => T.fold(t, [7, 8], [3, 2], o), rn(b, [2, 18, 24]))]; }, atol: 2e-5, rtol: 2e-5 },
+  );
+}
