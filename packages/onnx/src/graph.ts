@@ -9,8 +9,12 @@
  *   g.output(y, "float32", ["batch", 4], "y");
  *   const bytes = g.toModel({ opset: 17 });
  */
-import { onnx } from "onnx-proto";
+import onnxProto from "onnx-proto";
+import type { onnx as P } from "onnx-proto";
 import { fail } from "./errors";
+
+// onnx-proto is CommonJS (protobufjs static code): Node's ESM loader sees only its default export.
+const onnx = (onnxProto as unknown as { onnx: typeof P }).onnx;
 
 /** Element types a graph value or initializer may have. */
 export type OnnxDType = "float32" | "float16" | "int64" | "int32" | "bool" | "uint8" | "int8";
@@ -76,7 +80,7 @@ export interface ModelOptions {
   docString?: string;
 }
 
-function attribute(name: string, v: AttrValue): onnx.IAttributeProto {
+function attribute(name: string, v: AttrValue): P.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   if (v instanceof FloatAttr) return { name, type: T.FLOAT, f: v.value };
   if (v instanceof FloatsAttr) return { name, type: T.FLOATS, floats: [...v.values] };
@@ -89,7 +93,7 @@ function attribute(name: string, v: AttrValue): onnx.IAttributeProto {
   return { name, type: T.INTS, ints: [...v] };
 }
 
-function valueInfo(name: string, dtype: OnnxDType, shape: readonly Dim[]): onnx.IValueInfoProto {
+function valueInfo(name: string, dtype: OnnxDType, shape: readonly Dim[]): P.IValueInfoProto {
   const dim = shape.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d }));
   return { name, type: { tensorType: { elemType: ELEM[dtype], shape: { dim } } } };
 }
@@ -99,10 +103,10 @@ function bytesOf(data: TensorData): Uint8Array {
 }
 
 export class OnnxGraph {
-  private readonly nodes: onnx.INodeProto[] = [];
-  private readonly inputs: onnx.IValueInfoProto[] = [];
-  private readonly outputs: onnx.IValueInfoProto[] = [];
-  private readonly inits: onnx.ITensorProto[] = [];
+  private readonly nodes: P.INodeProto[] = [];
+  private readonly inputs: P.IValueInfoProto[] = [];
+  private readonly outputs: P.IValueInfoProto[] = [];
+  private readonly inits: P.ITensorProto[] = [];
   private readonly names = new Set<string>();
   private readonly consts = new Map<string, string>();
   private counter = 0;
@@ -195,7 +199,8 @@ export class OnnxGraph {
   /** The ModelProto bytes. */
   toModel(o: ModelOptions): Uint8Array {
     if (!Number.isInteger(o.opset) || o.opset < 17 || o.opset > 23) fail("OnnxGraph", `opset ${o.opset} is not supported (17 .. 23)`);
-    const model: onnx.IModelProto = {
+    if (this.weightBytes >= 2 ** 31 - 2 ** 24) fail("OnnxGraph", `the weights take ${(this.weightBytes / 2 ** 30).toFixed(2)} GiB: a single ONNX protobuf file is limited to 2 GiB (external data files are not implemented; try dtype 'float16')`);
+    const model: P.IModelProto = {
       irVersion: irVersionFor(o.opset),
       producerName: o.producerName ?? "tessera",
       producerVersion: o.producerVersion ?? "0.1.0",
@@ -209,8 +214,9 @@ export class OnnxGraph {
 }
 
 /** Reads ModelProto bytes back (inputs, outputs, initializers), e.g. to check an export. */
-export function decodeModel(bytes: Uint8Array): onnx.ModelProto {
+export function decodeModel(bytes: Uint8Array): P.ModelProto {
   return onnx.ModelProto.decode(bytes);
 }
 
 export { onnx };
+export type { P as OnnxProto };
