@@ -213,10 +213,42 @@ export class OnnxGraph {
   }
 }
 
-/** Reads ModelProto bytes back (inputs, outputs, initializers), e.g. to check an export. */
-export function decodeModel(bytes: Uint8Array): P.ModelProto {
-  return onnx.ModelProto.decode(bytes);
+/** What `decodeModel` reads back from ModelProto bytes. */
+export interface DecodedModel {
+  irVersion: number;
+  producerName: string;
+  opsetImport: { domain: string; version: number }[];
+  metadata: Record<string, string>;
+  graph: {
+    name: string;
+    inputs: { name: string; elemType: number; shape: Dim[] }[];
+    outputs: { name: string; elemType: number; shape: Dim[] }[];
+    initializers: { name: string; dataType: number; dims: number[]; bytes: number }[];
+    nodes: { opType: string; domain: string; inputs: string[]; outputs: string[] }[];
+  };
 }
 
-export { onnx };
-export type { P as OnnxProto };
+/** Reads ModelProto bytes back (opsets, inputs, outputs, initializers, nodes), e.g. to check an export. */
+export function decodeModel(bytes: Uint8Array): DecodedModel {
+  const m = onnx.ModelProto.decode(bytes);
+  const num = (v: unknown) => Number(v ?? 0);
+  const vi = (v: P.IValueInfoProto) => ({
+    name: v.name ?? "",
+    elemType: num(v.type?.tensorType?.elemType),
+    shape: (v.type?.tensorType?.shape?.dim ?? []).map((d): Dim => (d.dimParam ? d.dimParam : num(d.dimValue))),
+  });
+  const g = m.graph;
+  return {
+    irVersion: num(m.irVersion),
+    producerName: m.producerName ?? "",
+    opsetImport: (m.opsetImport ?? []).map((o) => ({ domain: o.domain ?? "", version: num(o.version) })),
+    metadata: Object.fromEntries((m.metadataProps ?? []).map((p) => [p.key ?? "", p.value ?? ""])),
+    graph: {
+      name: g?.name ?? "",
+      inputs: (g?.input ?? []).map(vi),
+      outputs: (g?.output ?? []).map(vi),
+      initializers: (g?.initializer ?? []).map((t) => ({ name: t.name ?? "", dataType: num(t.dataType), dims: (t.dims ?? []).map(num), bytes: t.rawData?.length ?? 0 })),
+      nodes: (g?.node ?? []).map((n) => ({ opType: n.opType ?? "", domain: n.domain ?? "", inputs: n.input ?? [], outputs: n.output ?? [] })),
+    },
+  };
+}

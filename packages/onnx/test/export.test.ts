@@ -57,8 +57,8 @@ describe("causal LMs in onnxruntime-node", () => {
       const L = (p.model as CausalLM).blocks.length;
       // Hugging Face optimum's names.
       const m = decodeModel(dec.bytes);
-      const ins = m.graph!.input!.map((i) => i.name);
-      const outs = m.graph!.output!.map((i) => i.name);
+      const ins = m.graph.inputs.map((i) => i.name);
+      const outs = m.graph.outputs.map((i) => i.name);
       expect(ins.slice(0, 2)).toEqual(["input_ids", "attention_mask"]);
       for (let l = 0; l < L; l++) {
         expect(ins).toContain(`past_key_values.${l}.key`);
@@ -67,7 +67,7 @@ describe("causal LMs in onnxruntime-node", () => {
         expect(outs).toContain(`present.${l}.value`);
       }
       expect(outs[0]).toBe("logits");
-      expect(decodeModel(pre.bytes).graph!.input!.map((i) => i.name)).toEqual(["input_ids", "attention_mask", "position_ids"]);
+      expect(decodeModel(pre.bytes).graph.inputs.map((i) => i.name)).toEqual(["input_ids", "attention_mask", "position_ids"]);
       p.model.dispose();
     });
 
@@ -184,7 +184,7 @@ describe("refusals name the layer", () => {
   it("a model built by hand exports without HF info (names are Tessera's)", async () => {
     const p = random("gpt2");
     const e = await exportOnnx(p.model, null as HFInfo | null);
-    const names = decodeModel(e.bytes).graph!.initializer!.map((t) => t.name);
+    const names = decodeModel(e.bytes).graph.initializers.map((t) => t.name);
     expect(names).toContain("blocks.0.mixer.qkv.weight");
     p.model.dispose();
   });
