@@ -235,6 +235,7 @@ export const gen = modelsNode.loadCausalLM("dir").model.generate([[1]], { maxNew
   const entryResults = await runJobs(jobs.filter((j) => !j.readme));
   link("@types/node", join(root, "node_modules"));
   for (const m of ["gpu.js", "webgpu", "@types/ndarray"]) link(m, join(root, "packages", "tensor", "node_modules"));
+  link("onnxruntime-node", join(root, "packages", "onnx", "node_modules")); // @tessera/onnx's README runs its exports in it
   const readmeResults = await runJobs(jobs.filter((j) => j.readme));
 
   for (const { job, code, out, secs } of [...entryResults, ...readmeResults]) {

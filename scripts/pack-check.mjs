@@ -126,6 +126,31 @@ const y = p.model.forward(tensor([[1, 2, 3]], { dtype: "int32" })).logits;
 if (y.shape.join() !== "1,3,16" || typeof loadPretrained !== "function") throw new Error("bad");
 console.log("ok");`,
   },
+  "@tessera/onnx": {
+    esm: `import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { modelFromConfig } from "@tessera/models";
+import { savePretrained } from "@tessera/models/node";
+import { exportOnnx, decodeModel } from "@tessera/onnx";
+import { exportPretrained } from "@tessera/onnx/node";
+const p = modelFromConfig({ model_type: "gpt2", vocab_size: 32, n_embd: 16, n_head: 2, n_layer: 1, n_positions: 16 }, { seed: 1 });
+const e = await exportOnnx(p.model, p.info, { decode: true });
+if (!decodeModel(e.bytes).graph.inputs.some((i) => i.name === "past_key_values.0.key")) throw new Error("bad export");
+const dir = mkdtempSync(join(tmpdir(), "o-"));
+await savePretrained(dir, p);
+await exportPretrained(dir, join(dir, "a.onnx"));
+const r = JSON.parse(execFileSync("npx", ["--no-install", "tessera-onnx", "export", dir, join(dir, "b.onnx"), "--dtype", "float16"], { encoding: "utf8" }));
+if (r.dtype !== "float16" || readFileSync(join(dir, "b.onnx")).length !== r.bytes) throw new Error("bad bin");
+console.log("ok");`,
+    cjs: `const { OnnxGraph, float } = require("@tessera/onnx");
+const g = new OnnxGraph("t");
+const x = g.input("x", "float32", ["n", 4]);
+g.output(g.op("LayerNormalization", [x, g.floats([1, 1, 1, 1])], { axis: -1, epsilon: float(1e-5) }), "float32", ["n", 4], "y");
+if (!(g.toModel({ opset: 17 }).length > 50) || typeof require("@tessera/onnx/node").exportPretrained !== "function") throw new Error("bad");
+console.log("ok");`,
+  },
 };
 
 const tmp = mkdtempSync(join(tmpdir(), "tessera-pack-"));
@@ -148,7 +173,13 @@ try {
     const tarballOf = (name) => readdirSync(tmp).find((f) => f.startsWith(name.replace("@", "").replace("/", "-") + "-") && f.endsWith(".tgz"));
     const tarball = tarballOf(pkg.name);
     // Workspace dependencies are not on the registry yet: install their tarballs alongside.
-    const wsDeps = Object.entries(pkg.dependencies ?? {}).filter(([, v]) => String(v).startsWith("workspace:")).map(([n]) => n);
+    // (transitively: @tessera/onnx needs @tessera/models, which needs @tessera/attention, ...).
+    const wsOf = (p) => Object.entries(p.dependencies ?? {}).filter(([, v]) => String(v).startsWith("workspace:")).map(([n]) => n);
+    const wsDeps = wsOf(pkg);
+    for (let i = 0; i < wsDeps.length; i++) {
+      const depPkg = JSON.parse(readFileSync(join(root, "packages", wsDeps[i].split("/")[1], "package.json"), "utf8"));
+      for (const d of wsOf(depPkg)) if (!wsDeps.includes(d)) wsDeps.push(d);
+    }
     for (const dep of wsDeps) if (!tarballOf(dep)) pnpm(["pack", "--pack-destination", tmp], { cwd: join(root, "packages", dep.split("/")[1]) });
     const proj = join(tmp, `${dir}-project`);
     execFileSync("mkdir", ["-p", proj]);

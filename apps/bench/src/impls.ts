@@ -4,7 +4,7 @@
  * result for the cross-check and frees it before the next run.
  */
 import { dispose, memory, ready, resetPeakMemory, tidy, type Tensor } from "@tessera/tensor";
-import { ortSession, type GraphSpec } from "./anchors/onnx";
+import { ortSession, type GraphSpec } from "./anchors/ort";
 import { useTf, type tf as TF } from "./anchors/tfjs";
 import type { Impl } from "./suite";
 

@@ -2,9 +2,9 @@
  * Whole models at realistic sizes with random weights (GPT-2 small 124M, a Llama with
  * grouped-query attention, Mamba-130M), batch 1: prefill of T = 128 tokens and one decode step
  * after 128 tokens (KV cache / recurrent state), as time, tokens/s and peak activation memory.
- * GPT-2 runs side by side with the same weights in onnxruntime-node (anchors/onnx-gpt2.ts:
- * the runtime transformers.js uses), both for prefill and for a cached decode step, and the
- * logits are cross-checked.
+ * GPT-2 runs side by side with the same weights in onnxruntime-node (anchors/onnx-gpt2.ts: the
+ * model exported by @tessera/onnx; the runtime transformers.js uses), both for prefill and for a
+ * cached decode step fed Tessera's keys/values, and the logits are cross-checked.
  * Attention models also decode with float16 / bfloat16 block projections (castModel) and with
  * weight-only quantized ones (int8 per channel, int4 groups of 64, NF4 blocks of 64 with double
  * quantization); embeddings and head stay float32: time, weight bytes and the logits' relative
@@ -12,10 +12,9 @@
  * only (each format rebuilds the model); `--full` runs every format on GPT-2 and the Llama.
  */
 import { keep, tensor, tidy, type Tensor } from "@tessera/tensor";
-import { castModel, hfStateDict, modelFromConfig, quantizeModel, type CausalLM, type LMState, type RawConfig } from "@tessera/models";
+import { castModel, modelFromConfig, quantizeModel, type CausalLM, type HFInfo, type LMState, type RawConfig } from "@tessera/models";
 import type { QuantFormat } from "@tessera/quantize";
-import { gpt2Feeds, gpt2Graph, type Gpt2Dims } from "../anchors/onnx-gpt2";
-import { ortSession } from "../anchors/onnx";
+import { gpt2Session } from "../anchors/onnx-gpt2";
 import type { Row, Tier } from "../harness";
 import { tesseraImpl } from "../impls";
 import { runCase } from "../run-impls";
@@ -73,48 +72,17 @@ function tesseraModel(backend: string, m: CausalLM, tokens: number[], state: LMS
   }, name);
 }
 
-/** The GPT-2 anchors: the same weights through onnxruntime-node. */
-function ortGpt2(d: Gpt2Dims, state: Record<string, Tensor>, tokens: number[], past: { k: Float32Array[][]; v: Float32Array[][]; P: number } | null): Impl {
+/** The GPT-2 anchors: the model exported by @tessera/onnx, in onnxruntime-node. */
+function ortGpt2(m: CausalLM, info: HFInfo, tokens: number[], past: LMState | null): Impl {
   return {
     impl: "onnxruntime-node",
     backend: "cpu",
     async setup() {
-      const T = tokens.length;
-      const P = past?.P ?? 0;
-      const s = await ortSession(gpt2Graph(d, T, P));
-      const feeds = gpt2Feeds(d, state);
-      const wte = state["transformer.wte.weight"].dataSync() as Float32Array;
-      const wpe = state["transformer.wpe.weight"].dataSync() as Float32Array;
-      const x0 = new Float32Array(T * d.D);
-      tokens.forEach((tok, t) => {
-        for (let i = 0; i < d.D; i++) x0[t * d.D + i] = wte[tok * d.D + i] + wpe[(P + t) * d.D + i];
-      });
-      feeds.x0 = x0;
-      if (!past) {
-        const mask = new Float32Array(T * T);
-        for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) mask[i * T + j] = -1e9;
-        feeds.mask = mask;
-      } else {
-        for (let l = 0; l < d.L; l++) for (let h = 0; h < d.H; h++) Object.assign(feeds, { [`h${l}.pk${h}`]: past.k[l][h], [`h${l}.pv${h}`]: past.v[l][h] });
-      }
+      const s = await gpt2Session(m, info, tokens, past);
       let out: Float32Array = new Float32Array(0);
-      return { run: async () => (out = await s.run(feeds)), result: async () => out, dispose: () => s.release() };
+      return { run: async () => (out = await s.run()), result: async () => out, dispose: () => s.release() };
     },
   };
-}
-
-/** Per layer and head, the cached keys and values [P, Dh] of a GPT-2 state. */
-async function pastOf(state: LMState, L: number, H: number): Promise<{ k: Float32Array[][]; v: Float32Array[][]; P: number }> {
-  const k: Float32Array[][] = [];
-  const v: Float32Array[][] = [];
-  for (let l = 0; l < L; l++) {
-    const [K, V] = [state.layers[l].k as Tensor, state.layers[l].v as Tensor]; // [1, H, P, Dh]
-    const [kd, vd] = [(await K.data()) as Float32Array, (await V.data()) as Float32Array];
-    const per = K.shape[2] * K.shape[3];
-    k.push(Array.from({ length: H }, (_, h) => kd.slice(h * per, (h + 1) * per)));
-    v.push(Array.from({ length: H }, (_, h) => vd.slice(h * per, (h + 1) * per)));
-  }
-  return { k, v, P: state.pos };
 }
 
 function stateTensors(s: LMState): Tensor[] {
@@ -149,12 +117,10 @@ export const modelsSuite: Suite = {
       const next = ids(m.vocabSize, 1, 2);
       const measure = ctx.tier === "default" ? { ...ctx.measure, maxRuns: 5 } : { ...ctx.measure, warmup: 1, minRuns: 3, maxRuns: 5, budgetMs: ctx.quick ? 500 : 4000 };
       const decodeMeasure = ctx.tier === "default" ? ctx.measure : { ...measure, minRuns: 5, maxRuns: 20 };
-      const isGpt2 = p.modelType === "gpt2";
-      const state = isGpt2 ? hfStateDict(m, p.info) : {};
-      const d: Gpt2Dims | null = isGpt2 ? { D: Number(spec.config.n_embd), H: Number(spec.config.n_head), L: Number(spec.config.n_layer), V: m.vocabSize, eps: 1e-5 } : null;
+      const anchor = p.modelType === "gpt2" && ctx.backend === "cpu";
 
       const prefill = [tesseraModel(ctx.backend, m, prompt, null)];
-      if (d && ctx.backend === "cpu") prefill.push(ortGpt2(d, state, prompt, null));
+      if (anchor) prefill.push(ortGpt2(m, p.info, prompt, null));
       const pre = await runCase({ ...ctx, measure }, { suite: "models", name: `${spec.name} prefill T=${T}`, impls: prefill, flops: 2 * params * T, tolerance: 1e-3 });
       for (const r of pre) r.note = [r.note, `${((T / r.median_ms) * 1000).toFixed(0)} tok/s`, r.impl === "tessera" ? note : ""].filter(Boolean).join("; ");
       rows.push(...pre);
@@ -163,7 +129,7 @@ export const modelsSuite: Suite = {
       const prefilled = tidy(() => m.forward(tensor([prompt], { dtype: "int32", backend: ctx.backend }), { logits: "last" }).state);
       stateTensors(prefilled).forEach((t) => keep(t));
       const decode = [tesseraModel(ctx.backend, m, next, prefilled)];
-      if (d && ctx.backend === "cpu") decode.push(ortGpt2(d, state, next, await pastOf(prefilled, d.L, d.H)));
+      if (anchor) decode.push(ortGpt2(m, p.info, next, prefilled));
       const dec = await runCase({ ...ctx, measure: decodeMeasure }, { suite: "models", name: `${spec.name} decode @${T}`, impls: decode, flops: 2 * params, tolerance: 1e-3 });
       for (const r of dec) r.note = [r.note, `${(1000 / r.median_ms).toFixed(1)} tok/s`].filter(Boolean).join("; ");
       rows.push(...dec);

@@ -5,7 +5,7 @@
  * per run here) out; `--quick` and `--full` keep it.
  */
 import { gelu, layerNorm, normal, ones, softmax, tensor, zeros } from "@tessera/tensor";
-import type { Attr } from "../anchors/onnx";
+import type { Attr } from "../anchors/ort";
 import type { tf as TF } from "../anchors/tfjs";
 import { ortImpl, plainImpl, tesseraImpl, tfImpls } from "../impls";
 import { runCase } from "../run-impls";
