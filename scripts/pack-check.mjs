@@ -31,13 +31,17 @@ assertClose(y, [2, 3]).then(() => { if (memory().numTensors < 1) throw new Error
   },
   "@tessera/attention": {
     esm: `import { tensor, normal } from "@tessera/tensor";
-import { scaledDotProductAttention, rope, KVCache } from "@tessera/attention";
+import { scaledDotProductAttention, rope, KVCache, FLASH_ATTENTION } from "@tessera/attention";
+import { registerAttentionWebGPU } from "@tessera/attention/webgpu";
+import { listKernels } from "@tessera/tensor";
+if (typeof registerAttentionWebGPU !== "function" || !listKernels()[FLASH_ATTENTION]?.includes("webgpu")) throw new Error("attention webgpu entry");
 const q = rope(normal([1, 2, 4, 8], 0, 1, { seed: 1 }));
 const y = scaledDotProductAttention(q, q, q, { causal: true });
 if (y.shape.join() !== "1,2,4,8" || typeof KVCache !== "function") throw new Error("bad");
 console.log("ok");`,
     cjs: `const { normal } = require("@tessera/tensor");
 const { scaledDotProductAttention } = require("@tessera/attention");
+if (typeof require("@tessera/attention/webgpu").registerAttentionWebGPU !== "function") throw new Error("attention webgpu entry");
 const q = normal([1, 1, 3, 4], 0, 1, { seed: 2 });
 const y = scaledDotProductAttention(q, q, q, { implementation: "tiled", blockSize: 2 });
 if (y.shape.join() !== "1,1,3,4") throw new Error("bad");

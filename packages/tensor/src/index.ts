@@ -4,7 +4,22 @@
 // core
 export { Tensor, isTensor, type NestedArray, type NestedNumbers, type Rank } from "./core/tensor";
 export { DTYPES, isFloat, promoteTypes, type DType, type DataArray, type DataArrayOf, type StorageArray } from "./core/dtype";
-export { TesseraError } from "./core/errors";
+export { TesseraError, fail, fmtShape } from "./core/errors";
+export {
+  registerKernel,
+  unregisterKernel,
+  getKernel,
+  hasKernel,
+  listKernels,
+  kernelBackends,
+  kernelStats,
+  resetKernelStats,
+  setKernelPreference,
+  getKernelPreference,
+  withKernelPreference,
+  type KernelPreference,
+  type GetKernelOptions,
+} from "./core/kernels";
 export {
   dispose,
   getBackendName,

@@ -10,6 +10,7 @@ import type { StorageArray } from "../../../core/dtype";
 import { ResidentWeights } from "./resident";
 import { OP, startPool, type Pool } from "./threads";
 import { TesseraError } from "../../../core/errors";
+import { getKernelPreference, setKernelPreference } from "../../../core/kernels";
 
 interface Exports {
   pack_a(a: number, K: number, m0: number, m1: number, ap: number): void;
@@ -226,7 +227,6 @@ export class WasmKernels {
 
 let instance: WasmKernels | null | undefined;
 let compiling: Promise<void> | null = null;
-let enabled = true;
 let wantedThreads: number | null = null;
 let stallMs: number | undefined;
 let starting: Promise<number> | null = null;
@@ -319,7 +319,7 @@ function startThreads(k: WasmKernels): Promise<number> {
 
 /** The WASM kernels, or null where WebAssembly SIMD is unavailable, not yet compiled or turned off. */
 export function wasmKernels(): WasmKernels | null {
-  if (!enabled) return null;
+  if (getKernelPreference() === "reference") return null;
   if (instance === undefined && !compiling) {
     instance = create();
     if (instance) void startThreads(instance);
@@ -354,11 +354,14 @@ export async function initCpuThreads(threads?: number, opts: CpuThreadOptions = 
   return startThreads(instance);
 }
 
-/** Turns the cpu backend's WASM SIMD kernels on or off (on by default); returns the previous setting. */
+/**
+ * Turns the fast paths on or off; returns the previous setting.
+ * @deprecated Use `setKernelPreference(on ? "fast" : "reference")`: since 0.2 this is an alias of
+ * it, so `false` also turns off the packages' WASM kernels and registered fused kernels. Removed
+ * in the next release.
+ */
 export function setCpuSimd(on: boolean): boolean {
-  const prev = enabled;
-  enabled = on;
-  return prev;
+  return setKernelPreference(on ? "fast" : "reference") === "fast";
 }
 
 /** Whether the WASM SIMD kernels are on and available here. */
