@@ -80,7 +80,10 @@ console.log("ok");`,
   },
   "@tessera/codebook": {
     esm: `import { normal } from "@tessera/tensor";
-import { VectorQuantizer, FSQ, kmeans } from "@tessera/codebook";
+import { VectorQuantizer, FSQ, kmeans, NEAREST_CODE } from "@tessera/codebook";
+import { registerCodebookWebGPU } from "@tessera/codebook/webgpu";
+import { listKernels } from "@tessera/tensor";
+if (typeof registerCodebookWebGPU !== "function" || !listKernels()[NEAREST_CODE]?.includes("webgpu")) throw new Error("codebook webgpu entry");
 const vq = new VectorQuantizer({ dim: 8, codebookSize: 16, kmeansInit: true });
 const r = vq.forward(normal([64, 8], 0, 1, { seed: 1 }));
 const fsq = new FSQ([4, 4]);
@@ -88,6 +91,7 @@ if (r.indices.shape.join() !== "64" || fsq.codebookSize !== 16 || kmeans(normal(
 console.log("ok");`,
     cjs: `const { normal } = require("@tessera/tensor");
 const { LFQ, nearestCode } = require("@tessera/codebook");
+if (typeof require("@tessera/codebook/webgpu").registerCodebookWebGPU !== "function") throw new Error("codebook webgpu entry");
 const i = nearestCode(normal([5, 3], 0, 1, { seed: 1 }), normal([7, 3], 0, 1, { seed: 2 }));
 const l = new LFQ({ dim: 4 }).forward(normal([2, 4], 0, 1, { seed: 3 }));
 if (i.shape.join() !== "5" || l.indices.shape.join() !== "2") throw new Error("bad");
