@@ -67,13 +67,17 @@ console.log("ok");`,
   },
   "@tessera/quantize": {
     esm: `import { normal } from "@tessera/tensor";
-import { quantize, QuantizedLinearWeight, quantizedLinear, NF4_CODE } from "@tessera/quantize";
+import { quantize, QuantizedLinearWeight, quantizedLinear, NF4_CODE, QUANTIZED_LINEAR } from "@tessera/quantize";
+import { registerQuantizeWebGPU } from "@tessera/quantize/webgpu";
+import { listKernels } from "@tessera/tensor";
+if (typeof registerQuantizeWebGPU !== "function" || listKernels()[QUANTIZED_LINEAR]?.join() !== "cpu,webgpu") throw new Error("quantize webgpu entry");
 const w = new QuantizedLinearWeight(quantize(normal([16, 64], 0, 1, { seed: 1 }), { type: "nf4", blockSize: 64, doubleQuant: true }));
 const y = quantizedLinear(normal([1, 64], 0, 1, { seed: 2 }), w);
 if (y.shape.join() !== "1,16" || !w.fused || NF4_CODE.length !== 16) throw new Error("bad");
 console.log("ok");`,
     cjs: `const { tensor } = require("@tessera/tensor");
 const { quantize } = require("@tessera/quantize");
+if (typeof require("@tessera/quantize/webgpu").registerQuantizeWebGPU !== "function") throw new Error("quantize webgpu entry");
 const q = quantize(tensor([[1, -2, 3, -4]]), { type: "int", bits: 8, symmetric: true, granularity: { kind: "tensor" } });
 if (Array.from(q.codes()).join() !== "32,-64,95,-127") throw new Error("bad " + Array.from(q.codes()));
 console.log("ok");`,

@@ -6,7 +6,7 @@
  * over the threads, each computed exactly as on one thread. Where WebAssembly SIMD is missing,
  * `qgemvWasm()` returns null and callers use the TypeScript reference.
  */
-import { canShareWasmMemory, startWasmPool, type WasmPool } from "@tessera/tensor";
+import { canShareWasmMemory, getKernelPreference, setKernelPreference, startWasmPool, type WasmPool } from "@tessera/tensor";
 import type { PreparedLinear } from "../prepared";
 import { QGEMV_WASM_PLAIN, QGEMV_WASM_SHARED } from "./binary";
 
@@ -168,11 +168,14 @@ class QgemvKernels {
 }
 
 let instance: QgemvKernels | null | undefined;
-let enabled = true;
 
-/** Use (default) or bypass the WebAssembly kernels; the TypeScript reference stays the oracle. */
+/**
+ * Use (default) or bypass the fast paths; the TypeScript reference stays the oracle.
+ * @deprecated Use `setKernelPreference(on ? "fast" : "reference")` from @tessera/tensor: since
+ * 0.2 this is an alias of it (so it switches every package's fast paths). Removed in the next release.
+ */
 export function setQuantizedWasm(on: boolean): void {
-  enabled = on;
+  setKernelPreference(on ? "fast" : "reference");
 }
 
 /** Sets the byte budget of prepared weights kept in the kernels' memory (default 1 GiB). */
@@ -213,7 +216,7 @@ export async function initQuantizedThreads(): Promise<number> {
 }
 
 export function qgemvWasm(): QgemvKernels | null {
-  if (!enabled) return null;
+  if (getKernelPreference() === "reference") return null;
   if (instance !== undefined) return instance;
   if (typeof WebAssembly === "undefined") return (instance = null);
   const shared = canShareWasmMemory();
