@@ -49,7 +49,10 @@ console.log("ok");`,
   },
   "@tessera/ssm": {
     esm: `import { normal, exp, neg } from "@tessera/tensor";
-import { selectiveScan, MambaMixer, retention } from "@tessera/ssm";
+import { selectiveScan, MambaMixer, retention, SELECTIVE_SCAN } from "@tessera/ssm";
+import { registerSsmWebGPU } from "@tessera/ssm/webgpu";
+import { listKernels } from "@tessera/tensor";
+if (typeof registerSsmWebGPU !== "function" || listKernels()[SELECTIVE_SCAN]?.join() !== "cpu,webgpu") throw new Error("ssm webgpu entry");
 const u = normal([1, 4, 9], 0, 1, { seed: 1 });
 const r = selectiveScan(u, u, neg(exp(normal([4, 2], 0, 1, { seed: 2 }))), normal([1, 2, 9], 0, 1, { seed: 3 }), normal([1, 2, 9], 0, 1, { seed: 4 }), { deltaSoftplus: true });
 const m = new MambaMixer({ dModel: 8, dState: 4, seed: 1 });
@@ -59,6 +62,7 @@ if (r.y.shape.join() !== "1,4,9" || y.shape.join() !== "1,5,8" || retention(q, q
 console.log("ok");`,
     cjs: `const { normal } = require("@tessera/tensor");
 const { S4D, NeuralMemory, MEMORY_PRESETS } = require("@tessera/ssm");
+if (typeof require("@tessera/ssm/webgpu").registerSsmWebGPU !== "function") throw new Error("ssm webgpu entry");
 const x = normal([1, 7, 4], 0, 1, { seed: 1 });
 const a = new S4D({ dModel: 4, dState: 8, seed: 1 }).forward(x).y;
 const b = new NeuralMemory({ dModel: 4, numHeads: 1, ...MEMORY_PRESETS.deltaNet, seed: 1 }).forward(x).y;
@@ -117,6 +121,7 @@ const info = JSON.parse(execFileSync("npx", ["--no-install", "tessera", "info", 
 if (info.modelType !== "llama" || info.parameters < 1) throw new Error("bad bin");
 console.log("ok");`,
     cjs: `const { modelFromConfig } = require("@tessera/models");
+if (typeof require("@tessera/models/webgpu").registerWebGPU !== "function" || require("@tessera/tensor").listKernels()["attention.flashForward"]?.join() !== "webgpu") throw new Error("models webgpu entry");
 const { loadPretrained } = require("@tessera/models/node");
 const { tensor } = require("@tessera/tensor");
 const p = modelFromConfig({ model_type: "mamba", vocab_size: 16, hidden_size: 8, num_hidden_layers: 1, state_size: 4 }, { seed: 1 });

@@ -2,11 +2,12 @@
  * The cpu selective scan on WebAssembly SIMD (wasm/scan.ts: the whole fused step, four
  * channels per f32x4 vector, vector exp/log). Same contract and results as kernel-cpu.ts, the
  * TypeScript reference, which runs where WebAssembly SIMD is missing, for grouped B/C whose
- * groups are not a multiple of four channels, and when `setScanWasm(false)` asks for it.
+ * groups are not a multiple of four channels, and under the 'reference' kernel preference (`setKernelPreference` in @tessera/tensor).
  *
  * Arrays are copied into the module's memory in the caller's layout with the channel axis
  * padded to Dp = D rounded up to 4 (padded channels are zero and stay zero).
  */
+import { getKernelPreference, setKernelPreference } from "@tessera/tensor";
 import type { ProjLayout } from "./args";
 import { CHUNK, type ScanArrays, type ScanGrads, type ScanShape } from "./kernel-cpu";
 import { SCAN_WASM_PLAIN } from "./wasm/binary";
@@ -20,13 +21,16 @@ const PAGE = 65536;
 /** Memory below this holds the module's own data. */
 const BASE = PAGE;
 
-let enabled = true;
 let instance: { ex: Exports; memory: WebAssembly.Memory } | null | undefined;
 let compiling = false;
 
-/** Use (default) or bypass the WebAssembly scan kernel on cpu; the TypeScript kernel stays the reference. */
+/**
+ * Use (default) or bypass the fast paths; the TypeScript kernel stays the reference.
+ * @deprecated Use `setKernelPreference(on ? "fast" : "reference")` from @tessera/tensor: since
+ * 0.2 this is an alias of it (so it switches every package's fast paths). Removed in the next release.
+ */
 export function setScanWasm(on: boolean): void {
-  enabled = on;
+  setKernelPreference(on ? "fast" : "reference");
 }
 
 function decode(b64: string): Uint8Array<ArrayBuffer> {
@@ -44,7 +48,7 @@ function instantiate(module: WebAssembly.Module): void {
 
 /** The module, compiled on first use (null: no WebAssembly SIMD here, or still compiling). */
 function kernels(): { ex: Exports; memory: WebAssembly.Memory } | null {
-  if (!enabled) return null;
+  if (getKernelPreference() === "reference") return null;
   if (instance !== undefined) return instance;
   if (typeof WebAssembly === "undefined") return (instance = null);
   const bytes = decode(SCAN_WASM_PLAIN);
