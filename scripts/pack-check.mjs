@@ -14,6 +14,8 @@ import { assertClose } from "@tessera/tensor/testing";
 import { loadSafetensors } from "@tessera/tensor/node";
 import { registerWebGPU, createWebGPUBackend } from "@tessera/tensor/webgpu";
 import { registerGpuJs } from "@tessera/tensor/gpujs";
+import { compileWasm, startWasmPool, wasmWeightBudget } from "@tessera/tensor/wasm";
+if (typeof compileWasm !== "function" || typeof startWasmPool !== "function" || wasmWeightBudget().budget !== 1 << 30) throw new Error("wasm entry");
 if (typeof registerWebGPU !== "function" || typeof createWebGPUBackend !== "function" || typeof registerGpuJs !== "function") throw new Error("backend entries");
 const x = tensor([[1, 2], [3, 4]]);
 const y = softmax(matmul(x, x), -1);
@@ -26,6 +28,7 @@ console.log("ok");`,
     cjs: `const { tensor, add, memory } = require("@tessera/tensor");
 const { assertClose } = require("@tessera/tensor/testing");
 if (typeof require("@tessera/tensor/webgpu").registerWebGPU !== "function") throw new Error("webgpu entry");
+if (typeof require("@tessera/tensor/wasm").compileWasm !== "function") throw new Error("wasm entry");
 const y = add(tensor([1, 2]), 1);
 assertClose(y, [2, 3]).then(() => { if (memory().numTensors < 1) throw new Error("bad"); console.log("ok"); });`,
   },

@@ -72,6 +72,18 @@ describe("quantizedLinear", () => {
     });
   }
 
+  it("resident quantized weights count toward @tessera/tensor's one WASM weight budget", async () => {
+    const { setWasmWeightBudget, wasmWeightBudget } = await import("@tessera/tensor/wasm");
+    setWasmWeightBudget(1 << 30);
+    const w = new Q.QuantizedLinearWeight(Q.quantize(T.normal([64, 256], 0, 1, { seed: 20 }), { type: "int", bits: 8, symmetric: true, granularity: { kind: "channel", axis: 0 } }));
+    const before = wasmWeightBudget().bytes;
+    Q.quantizedLinear(T.normal([1, 256], 0, 1, { seed: 21 }), w);
+    expect(wasmWeightBudget().bytes).toBeGreaterThanOrEqual(before + 64 * 256); // the int8 codes stay resident
+    setWasmWeightBudget(0); // drops every cache, the cpu backend's included
+    expect(wasmWeightBudget()).toEqual({ bytes: 0, budget: 0 });
+    setWasmWeightBudget(1 << 30);
+  });
+
   it("the kernels keep many weights resident and stay right when the budget forces refills", async () => {
     const ws = [0, 1, 2, 3].map((i) => new Q.QuantizedLinearWeight(Q.quantize(T.normal([64, 256], 0, 1, { seed: 10 + i }), { type: "nf4", blockSize: 64, doubleQuant: false })));
     Q.setQuantizedWeightBudget(20000); // about two weights

@@ -41,6 +41,23 @@ export type { Backend, View, UnaryOp, BinaryOp, ReduceOp, ArgReduceOp, Cumulativ
 export { createCpuBackend } from "./backend/cpu";
 export { setCpuSimd, initCpuThreads, cpuSimdAvailable, cpuThreadsError, setCpuWeightCache, cpuWeightCacheStats, canShareWasmMemory, type CpuThreadOptions } from "./backend/cpu/wasm/runtime";
 export { startWasmPool, type WasmPoolOptions, type Pool as WasmPool, type WasmModuleLike, type WasmMemoryLike } from "./backend/cpu/wasm/threads";
+export {
+  WASM_PAGE,
+  decodeWasm,
+  compileWasm,
+  instantiateWasm,
+  createWasmMemory,
+  growWasmMemory,
+  defaultWasmThreads,
+  registerResidentCache,
+  reserveResident,
+  residentBytes,
+  setWasmWeightBudget,
+  wasmWeightBudget,
+  type WasmModuleVariants,
+  type CompiledWasm,
+  type ResidentCache,
+} from "./backend/cpu/wasm/loader";
 export { setCpuPoolLimit, trimCpuPool, cpuPoolStats } from "./backend/cpu/pool";
 
 // ops

@@ -8,6 +8,7 @@
 import { KERNELS_WASM_PLAIN, KERNELS_WASM_SHARED } from "./binary";
 import type { StorageArray } from "../../../core/dtype";
 import { ResidentWeights } from "./resident";
+import { canShareWasmMemory, compileWasm, createWasmMemory, defaultWasmThreads, setWasmWeightBudget, wasmWeightBudget } from "./loader";
 import { OP, startPool, type Pool } from "./threads";
 import { TesseraError } from "../../../core/errors";
 import { getKernelPreference, setKernelPreference } from "../../../core/kernels";
@@ -32,8 +33,6 @@ export const WASM_UNARY = { exp: 0, sigmoid: 1, silu: 2, gelu: 3, tanh: 4, gelu_
 const PAGE = 65536;
 /** Reserved low memory: the module's own data and the thread control block stay below this. */
 const BASE = PAGE;
-/** Default byte budget of weights kept resident in WASM memory (setCpuWeightCache). */
-const RESIDENT_BUDGET = 1 << 30;
 /** Smaller B operands are copied each time (cheap). */
 const RESIDENT_MIN_BYTES = 1 << 18;
 /** Below this many multiply-adds a GEMM stays on one thread (waking workers costs ~10-50 us). */
@@ -56,7 +55,7 @@ export class WasmKernels {
   }
 
   /** Weights kept in WASM memory between products (resident.ts); scratch starts above them. */
-  readonly resident = new ResidentWeights(BASE, RESIDENT_BUDGET);
+  readonly resident = new ResidentWeights(BASE);
 
   /** Where kernels' scratch space starts. */
   private get scratch(): number {
@@ -238,62 +237,24 @@ export function cpuThreadsError(): string | null {
   return poolError;
 }
 
-function decode(b64: string): Uint8Array<ArrayBuffer> {
-  const s = atob(b64);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-/** Whether this environment can share WebAssembly memory with workers. */
-/** Whether WebAssembly memory can be shared with worker threads here (Node, or a cross-origin isolated page). */
-export function canShareWasmMemory(): boolean {
-  return canShare();
-}
-
-function canShare(): boolean {
-  const g = globalThis as { crossOriginIsolated?: boolean; process?: { versions?: { node?: string } } };
-  if (typeof SharedArrayBuffer === "undefined" || typeof Atomics === "undefined") return false;
-  return !!g.process?.versions?.node || g.crossOriginIsolated === true;
-}
-
-function variant(): { bytes: Uint8Array<ArrayBuffer>; memory: () => WebAssembly.Memory } {
-  if (canShare()) return { bytes: decode(KERNELS_WASM_SHARED), memory: () => new WebAssembly.Memory({ initial: 2, maximum: 32768, shared: true }) };
-  return { bytes: decode(KERNELS_WASM_PLAIN), memory: () => new WebAssembly.Memory({ initial: 2 }) };
-}
+export { canShareWasmMemory };
+const canShare = canShareWasmMemory;
+const defaultThreads = defaultWasmThreads;
 
 /**
  * Compiles synchronously where allowed (Node); a browser main thread refuses synchronous
  * compiles of modules over 4 KB, so there it compiles in the background and the TypeScript
- * kernels serve meanwhile.
+ * kernels serve meanwhile (loader.ts).
  */
 function create(): WasmKernels | null | undefined {
-  const v = variant();
-  try {
-    return new WasmKernels(new WebAssembly.Module(v.bytes), v.memory());
-  } catch {
-    if (typeof WebAssembly?.compile !== "function") return null;
-    compiling ??= WebAssembly.compile(v.bytes).then(
-      (m) => {
-        instance = new WasmKernels(m, v.memory());
-        void startThreads(instance);
-      },
-      () => {
-        instance = null; // no WebAssembly SIMD here
-      },
-    );
-    return undefined;
-  }
-}
-
-async function defaultThreads(): Promise<number> {
-  const g = globalThis as { navigator?: { hardwareConcurrency?: number }; process?: { versions?: { node?: string } } };
-  if (g.process?.versions?.node) {
-    const spec = "node:os";
-    const os = (await import(/* @vite-ignore */ spec)) as typeof import("node:os");
-    return os.availableParallelism?.() ?? os.cpus().length;
-  }
-  return g.navigator?.hardwareConcurrency ?? 1;
+  let done!: () => void;
+  const c = compileWasm({ plain: KERNELS_WASM_PLAIN, shared: KERNELS_WASM_SHARED }, (r) => {
+    instance = r ? new WasmKernels(r.module, createWasmMemory(r.shared)) : null;
+    if (instance) void startThreads(instance);
+    done();
+  });
+  if (c === undefined) compiling ??= new Promise<void>((resolve) => (done = resolve));
+  return c ? new WasmKernels(c.module, createWasmMemory(c.shared)) : c;
 }
 
 /** Starts the worker pool in the background (once, or again after it stopped); kernels use it as soon as it is ready. */
@@ -372,20 +333,19 @@ export function cpuSimdAvailable(): boolean {
 /**
  * Sets the byte budget of weights kept resident in WASM memory between products (default
  * 1 GiB; 0 turns it off and drops what is kept). Decoding reads every weight per token, so
- * keeping them resident saves one copy of the model per token.
+ * keeping them resident saves one copy of the model per token. Since 0.2 this is the one
+ * budget shared with the packages' WASM kernels: the same as `setWasmWeightBudget` from
+ * `@tessera/tensor/wasm`.
  */
 export function setCpuWeightCache(bytes: number): void {
   if (!(bytes >= 0)) throw new RangeError(`setCpuWeightCache: bytes must be >= 0, got ${bytes}`);
-  const k = wasmKernels();
-  if (!k) return;
-  k.resident.budget = bytes;
-  k.resident.clear();
+  setWasmWeightBudget(bytes);
 }
 
-/** Bytes of weights resident in WASM memory now, and the budget. */
+/** Bytes of weights resident in the cpu backend's WASM memory now, and the (one, shared) budget. */
 export function cpuWeightCacheStats(): { bytes: number; budget: number } {
   const k = instance ?? null;
-  return { bytes: k ? k.resident.bytes : 0, budget: k ? k.resident.budget : RESIDENT_BUDGET };
+  return { bytes: k ? k.resident.bytes : 0, budget: wasmWeightBudget().budget };
 }
 
 /** Drops resident copies of `arr` (it was written in place or freed). */
