@@ -38,6 +38,7 @@ export { broadcastShapes, sizeOf, type Shape } from "./core/shape";
 
 // backends
 export type { Backend, View, UnaryOp, BinaryOp, ReduceOp, ArgReduceOp, CumulativeOp, Conv1dParams, UnaryAttrs } from "./backend/backend";
+export { UNARY_OPS, BINARY_OPS, REDUCE_OPS, ARG_REDUCE_OPS, CUMULATIVE_OPS } from "./backend/backend";
 export { createCpuBackend } from "./backend/cpu";
 export { setCpuSimd, initCpuThreads, cpuSimdAvailable, cpuThreadsError, setCpuWeightCache, cpuWeightCacheStats, canShareWasmMemory, type CpuThreadOptions } from "./backend/cpu/wasm/runtime";
 export { startWasmPool, type WasmPoolOptions, type Pool as WasmPool, type WasmModuleLike, type WasmMemoryLike } from "./backend/cpu/wasm/threads";

@@ -42,3 +42,13 @@ describe("kernel registry", () => {
     expect(T.getKernelPreference()).toBe("fast");
   });
 });
+
+describe("op lists defined once", () => {
+  it("every unary op has a conformance case, and gpu.js's native / fallback sets cover UNARY_OPS", async () => {
+    const { CASES, UNARY_OWN_CASE } = await import("./conformance/cases");
+    const names = new Set(CASES.map((c) => c.name));
+    for (const op of T.UNARY_OPS) expect(names.has(`unary ${op}`) || names.has(UNARY_OWN_CASE[op]), op).toBe(true);
+    const { UNARY_EXPR } = await import("../src/backend/gpujs/kernels");
+    for (const op of Object.keys(UNARY_EXPR)) expect(T.UNARY_OPS).toContain(op);
+  });
+});

@@ -41,7 +41,7 @@ function instantiate(c: CompiledWasm | null): void {
     return;
   }
   const { exports, memory } = instantiateWasm<Exports>(c);
-  instance = { ex: exports, memory };
+  instance = { ex: exports, memory: memory as WebAssembly.Memory };
 }
 
 /** The module, compiled on first use through @tessera/tensor/wasm (null: no WebAssembly SIMD here, or still compiling). */

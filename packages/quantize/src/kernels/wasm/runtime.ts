@@ -216,7 +216,7 @@ export function qgemvWasm(): QgemvKernels | null {
   if (!c) return (instance = null);
   try {
     const { exports, memory } = instantiateWasm<Exports>(c);
-    instance = new QgemvKernels(c.module, exports, memory);
+    instance = new QgemvKernels(c.module as WebAssembly.Module, exports, memory as WebAssembly.Memory);
     void startThreads(instance);
   } catch {
     instance = null;

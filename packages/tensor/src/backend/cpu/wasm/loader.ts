@@ -7,6 +7,11 @@
  * worker pool is startWasmPool (threads.ts).
  */
 
+import type { WasmMemoryLike, WasmModuleLike } from "./threads";
+
+// Public signatures use the structural WasmModuleLike / WasmMemoryLike (threads.ts): the
+// published declarations compile without the DOM lib, where TypeScript declares WebAssembly.
+
 export const WASM_PAGE = 65536;
 
 /** The bytes of a base64-embedded module. */
@@ -27,12 +32,12 @@ export function canShareWasmMemory(): boolean {
 }
 
 /** A memory for an imported-memory module: shared (maximum 2 GiB, for workers) or plain; 2 pages to start. */
-export function createWasmMemory(shared: boolean): WebAssembly.Memory {
+export function createWasmMemory(shared: boolean): WasmMemoryLike {
   return shared ? new WebAssembly.Memory({ initial: 2, maximum: 32768, shared: true }) : new WebAssembly.Memory({ initial: 2 });
 }
 
 /** Grows `memory` so that it holds at least `bytes` bytes (views of the old buffer go stale). */
-export function growWasmMemory(memory: WebAssembly.Memory, bytes: number): void {
+export function growWasmMemory(memory: WasmMemoryLike, bytes: number): void {
   const need = Math.ceil(bytes / WASM_PAGE) - memory.buffer.byteLength / WASM_PAGE;
   if (need > 0) memory.grow(need);
 }
@@ -56,7 +61,8 @@ export interface WasmModuleVariants {
 }
 
 export interface CompiledWasm {
-  module: WebAssembly.Module;
+  /** A WebAssembly.Module. */
+  module: WasmModuleLike;
   /** Whether this is the shared-memory variant (memories for it must be shared). */
   shared: boolean;
 }
@@ -86,9 +92,9 @@ export function compileWasm(v: WasmModuleVariants, onCompiled?: (c: CompiledWasm
 }
 
 /** Instantiates a compiled module with a new memory of its kind; `env.abort` throws. */
-export function instantiateWasm<E>(c: CompiledWasm): { exports: E; memory: WebAssembly.Memory } {
+export function instantiateWasm<E>(c: CompiledWasm): { exports: E; memory: WasmMemoryLike } {
   const memory = createWasmMemory(c.shared);
-  const exports = new WebAssembly.Instance(c.module, { env: { memory, abort: () => { throw new Error("wasm abort"); } } }).exports as unknown as E;
+  const exports = new WebAssembly.Instance(c.module as WebAssembly.Module, { env: { memory: memory as WebAssembly.Memory, abort: () => { throw new Error("wasm abort"); } } }).exports as unknown as E;
   return { exports, memory };
 }
 

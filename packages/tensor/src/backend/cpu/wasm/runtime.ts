@@ -249,12 +249,12 @@ const defaultThreads = defaultWasmThreads;
 function create(): WasmKernels | null | undefined {
   let done!: () => void;
   const c = compileWasm({ plain: KERNELS_WASM_PLAIN, shared: KERNELS_WASM_SHARED }, (r) => {
-    instance = r ? new WasmKernels(r.module, createWasmMemory(r.shared)) : null;
+    instance = r ? new WasmKernels(r.module as WebAssembly.Module, createWasmMemory(r.shared) as WebAssembly.Memory) : null;
     if (instance) void startThreads(instance);
     done();
   });
   if (c === undefined) compiling ??= new Promise<void>((resolve) => (done = resolve));
-  return c ? new WasmKernels(c.module, createWasmMemory(c.shared)) : c;
+  return c ? new WasmKernels(c.module as WebAssembly.Module, createWasmMemory(c.shared) as WebAssembly.Memory) : c;
 }
 
 /** Starts the worker pool in the background (once, or again after it stopped); kernels use it as soon as it is ready. */
