@@ -14,6 +14,8 @@ import { assertClose } from "@tessera/tensor/testing";
 import { loadSafetensors } from "@tessera/tensor/node";
 import { registerWebGPU, createWebGPUBackend } from "@tessera/tensor/webgpu";
 import { registerGpuJs } from "@tessera/tensor/gpujs";
+import { compileWasm, startWasmPool, wasmWeightBudget } from "@tessera/tensor/wasm";
+if (typeof compileWasm !== "function" || typeof startWasmPool !== "function" || wasmWeightBudget().budget !== 1 << 30) throw new Error("wasm entry");
 if (typeof registerWebGPU !== "function" || typeof createWebGPUBackend !== "function" || typeof registerGpuJs !== "function") throw new Error("backend entries");
 const x = tensor([[1, 2], [3, 4]]);
 const y = softmax(matmul(x, x), -1);
@@ -26,18 +28,23 @@ console.log("ok");`,
     cjs: `const { tensor, add, memory } = require("@tessera/tensor");
 const { assertClose } = require("@tessera/tensor/testing");
 if (typeof require("@tessera/tensor/webgpu").registerWebGPU !== "function") throw new Error("webgpu entry");
+if (typeof require("@tessera/tensor/wasm").compileWasm !== "function") throw new Error("wasm entry");
 const y = add(tensor([1, 2]), 1);
 assertClose(y, [2, 3]).then(() => { if (memory().numTensors < 1) throw new Error("bad"); console.log("ok"); });`,
   },
   "@tessera/attention": {
     esm: `import { tensor, normal } from "@tessera/tensor";
-import { scaledDotProductAttention, rope, KVCache } from "@tessera/attention";
+import { scaledDotProductAttention, rope, KVCache, FLASH_ATTENTION } from "@tessera/attention";
+import { registerAttentionWebGPU } from "@tessera/attention/webgpu";
+import { listKernels } from "@tessera/tensor";
+if (typeof registerAttentionWebGPU !== "function" || !listKernels()[FLASH_ATTENTION]?.includes("webgpu")) throw new Error("attention webgpu entry");
 const q = rope(normal([1, 2, 4, 8], 0, 1, { seed: 1 }));
 const y = scaledDotProductAttention(q, q, q, { causal: true });
 if (y.shape.join() !== "1,2,4,8" || typeof KVCache !== "function") throw new Error("bad");
 console.log("ok");`,
     cjs: `const { normal } = require("@tessera/tensor");
 const { scaledDotProductAttention } = require("@tessera/attention");
+if (typeof require("@tessera/attention/webgpu").registerAttentionWebGPU !== "function") throw new Error("attention webgpu entry");
 const q = normal([1, 1, 3, 4], 0, 1, { seed: 2 });
 const y = scaledDotProductAttention(q, q, q, { implementation: "tiled", blockSize: 2 });
 if (y.shape.join() !== "1,1,3,4") throw new Error("bad");
@@ -45,7 +52,10 @@ console.log("ok");`,
   },
   "@tessera/ssm": {
     esm: `import { normal, exp, neg } from "@tessera/tensor";
-import { selectiveScan, MambaMixer, retention } from "@tessera/ssm";
+import { selectiveScan, MambaMixer, retention, SELECTIVE_SCAN } from "@tessera/ssm";
+import { registerSsmWebGPU } from "@tessera/ssm/webgpu";
+import { listKernels } from "@tessera/tensor";
+if (typeof registerSsmWebGPU !== "function" || listKernels()[SELECTIVE_SCAN]?.join() !== "cpu,webgpu") throw new Error("ssm webgpu entry");
 const u = normal([1, 4, 9], 0, 1, { seed: 1 });
 const r = selectiveScan(u, u, neg(exp(normal([4, 2], 0, 1, { seed: 2 }))), normal([1, 2, 9], 0, 1, { seed: 3 }), normal([1, 2, 9], 0, 1, { seed: 4 }), { deltaSoftplus: true });
 const m = new MambaMixer({ dModel: 8, dState: 4, seed: 1 });
@@ -55,6 +65,7 @@ if (r.y.shape.join() !== "1,4,9" || y.shape.join() !== "1,5,8" || retention(q, q
 console.log("ok");`,
     cjs: `const { normal } = require("@tessera/tensor");
 const { S4D, NeuralMemory, MEMORY_PRESETS } = require("@tessera/ssm");
+if (typeof require("@tessera/ssm/webgpu").registerSsmWebGPU !== "function") throw new Error("ssm webgpu entry");
 const x = normal([1, 7, 4], 0, 1, { seed: 1 });
 const a = new S4D({ dModel: 4, dState: 8, seed: 1 }).forward(x).y;
 const b = new NeuralMemory({ dModel: 4, numHeads: 1, ...MEMORY_PRESETS.deltaNet, seed: 1 }).forward(x).y;
@@ -63,20 +74,27 @@ console.log("ok");`,
   },
   "@tessera/quantize": {
     esm: `import { normal } from "@tessera/tensor";
-import { quantize, QuantizedLinearWeight, quantizedLinear, NF4_CODE } from "@tessera/quantize";
+import { quantize, QuantizedLinearWeight, quantizedLinear, NF4_CODE, QUANTIZED_LINEAR } from "@tessera/quantize";
+import { registerQuantizeWebGPU } from "@tessera/quantize/webgpu";
+import { listKernels } from "@tessera/tensor";
+if (typeof registerQuantizeWebGPU !== "function" || listKernels()[QUANTIZED_LINEAR]?.join() !== "cpu,webgpu") throw new Error("quantize webgpu entry");
 const w = new QuantizedLinearWeight(quantize(normal([16, 64], 0, 1, { seed: 1 }), { type: "nf4", blockSize: 64, doubleQuant: true }));
 const y = quantizedLinear(normal([1, 64], 0, 1, { seed: 2 }), w);
 if (y.shape.join() !== "1,16" || !w.fused || NF4_CODE.length !== 16) throw new Error("bad");
 console.log("ok");`,
     cjs: `const { tensor } = require("@tessera/tensor");
 const { quantize } = require("@tessera/quantize");
+if (typeof require("@tessera/quantize/webgpu").registerQuantizeWebGPU !== "function") throw new Error("quantize webgpu entry");
 const q = quantize(tensor([[1, -2, 3, -4]]), { type: "int", bits: 8, symmetric: true, granularity: { kind: "tensor" } });
 if (Array.from(q.codes()).join() !== "32,-64,95,-127") throw new Error("bad " + Array.from(q.codes()));
 console.log("ok");`,
   },
   "@tessera/codebook": {
     esm: `import { normal } from "@tessera/tensor";
-import { VectorQuantizer, FSQ, kmeans } from "@tessera/codebook";
+import { VectorQuantizer, FSQ, kmeans, NEAREST_CODE } from "@tessera/codebook";
+import { registerCodebookWebGPU } from "@tessera/codebook/webgpu";
+import { listKernels } from "@tessera/tensor";
+if (typeof registerCodebookWebGPU !== "function" || !listKernels()[NEAREST_CODE]?.includes("webgpu")) throw new Error("codebook webgpu entry");
 const vq = new VectorQuantizer({ dim: 8, codebookSize: 16, kmeansInit: true });
 const r = vq.forward(normal([64, 8], 0, 1, { seed: 1 }));
 const fsq = new FSQ([4, 4]);
@@ -84,6 +102,7 @@ if (r.indices.shape.join() !== "64" || fsq.codebookSize !== 16 || kmeans(normal(
 console.log("ok");`,
     cjs: `const { normal } = require("@tessera/tensor");
 const { LFQ, nearestCode } = require("@tessera/codebook");
+if (typeof require("@tessera/codebook/webgpu").registerCodebookWebGPU !== "function") throw new Error("codebook webgpu entry");
 const i = nearestCode(normal([5, 3], 0, 1, { seed: 1 }), normal([7, 3], 0, 1, { seed: 2 }));
 const l = new LFQ({ dim: 4 }).forward(normal([2, 4], 0, 1, { seed: 3 }));
 if (i.shape.join() !== "5" || l.indices.shape.join() !== "2") throw new Error("bad");
@@ -119,6 +138,7 @@ const info = JSON.parse(execFileSync("npx", ["--no-install", "tessera", "info", 
 if (info.modelType !== "llama" || info.parameters < 1) throw new Error("bad bin");
 console.log("ok");`,
     cjs: `const { modelFromConfig } = require("@tessera/models");
+if (typeof require("@tessera/models/webgpu").registerWebGPU !== "function" || require("@tessera/tensor").listKernels()["attention.flashForward"]?.join() !== "webgpu") throw new Error("models webgpu entry");
 const { loadPretrained } = require("@tessera/models/node");
 const { tensor } = require("@tessera/tensor");
 const p = modelFromConfig({ model_type: "mamba", vocab_size: 16, hidden_size: 8, num_hidden_layers: 1, state_size: 4 }, { seed: 1 });

@@ -1,8 +1,8 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  // `node`, `testing`, `webgpu` and `gpujs` import the main entry by its package name, so all three share one copy.
-  entry: { index: "src/index.ts", node: "src/io/node-entry.ts", testing: "src/testing/index.ts", webgpu: "src/webgpu.ts", gpujs: "src/gpujs.ts" },
+  // `node`, `testing`, `webgpu`, `gpujs` and `wasm` import the main entry by its package name, so they all share one copy.
+  entry: { index: "src/index.ts", node: "src/io/node-entry.ts", testing: "src/testing/index.ts", webgpu: "src/webgpu.ts", gpujs: "src/gpujs.ts", wasm: "src/wasm.ts" },
   external: ["@tessera/tensor", "@tessera/tensor/webgpu", "@tessera/tensor/gpujs"],
   format: ["esm", "cjs"],
   dts: true,

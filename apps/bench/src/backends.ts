@@ -6,6 +6,11 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { initCpuThreads, listBackends, ready, setBackend, type Backend } from "@tessera/tensor";
 import { registerWebGPU } from "@tessera/tensor/webgpu";
+// The packages' fused WGSL kernels (flash attention, quantized linear, codebook search, selective scan).
+import "@tessera/attention/webgpu";
+import "@tessera/codebook/webgpu";
+import "@tessera/quantize/webgpu";
+import "@tessera/ssm/webgpu";
 import { registerGpuJs, type GpuJsLike } from "@tessera/tensor/gpujs";
 import { initQuantizedThreads } from "@tessera/quantize";
 

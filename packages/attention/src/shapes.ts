@@ -3,7 +3,7 @@
  * v [B, Hkv, Tk, Dv]; H must be a multiple of Hkv (grouped-query attention: query head h uses
  * key/value head floor(h / (H / Hkv)), as repeat_interleave does).
  */
-import { TesseraError, type Tensor } from "@tessera/tensor";
+import { fail, type Tensor } from "@tessera/tensor";
 
 export interface QKVDims {
   B: number;
@@ -19,9 +19,7 @@ export interface QKVDims {
 
 const fmt = (t: Tensor) => `[${t.shape.join(",")}]`;
 
-export function fail(op: string, msg: string): never {
-  throw new TesseraError(op, msg);
-}
+export { fail }; // @tessera/tensor's: throws TesseraError("op: message")
 
 export function checkQKV(op: string, q: Tensor, k: Tensor, v: Tensor): QKVDims {
   for (const [n, t] of [["q", q], ["k", k], ["v", v]] as const) {

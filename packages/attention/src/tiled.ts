@@ -11,14 +11,15 @@
  *   p = exp(s - lse);  dv_j = p^T dy;  dp = dy v_j^T;  ds = p (dp - rowsum(dy * out))
  *   dq += ds k_j * scale;  dk_j = ds^T q * scale   (softcap: ds *= 1 - tanh^2(s_raw / c))
  * Everything is tensor ops, so it runs (and differentiates) on every backend; on webgpu the
- * forward is one fused WGSL kernel where the bias allows (flash-wgsl.ts).
+ * forward is one fused kernel where the bias allows and a backend registered one (kernels.ts;
+ * `@tessera/attention/webgpu` registers the WGSL kernel of flash-wgsl.ts).
  */
-import { add, concat, customGrad, dispose, div, exp, full, isinf, log, matmul, max, maximum, mul, narrow, reshape, square, sub, sum, tanh, tidy, transpose, where, zeros, type Tensor } from "@tessera/tensor";
+import { add, concat, customGrad, dispose, getKernel, div, exp, full, isinf, log, matmul, max, maximum, mul, narrow, reshape, square, sub, sum, tanh, tidy, transpose, where, zeros, type Tensor } from "@tessera/tensor";
 import { biasBlock } from "./bias";
 import type { AttentionOptions } from "./sdpa";
 import { grouped } from "./sdpa";
 import type { QKVDims } from "./shapes";
-import { flashForwardWgsl, flashKernelApplies } from "./flash-wgsl";
+import { FLASH_ATTENTION, type FlashForwardKernel } from "./kernels";
 
 const DEFAULT_BLOCK = 256;
 
@@ -63,9 +64,12 @@ export function tiledAttention(q: Tensor, k: Tensor, v: Tensor, d: QKVDims, o: A
     dispose([m, l, acc]);
     return { out, lse };
   };
-  const fused = flashKernelApplies(q, d, o);
+  // The fused kernel covers scale + causal only; any other bias runs the composed forward.
+  const plain = !o.mask && !o.window && !o.keyPadding && !o.alibiSlopes && !o.softcap && o.maskedRows !== "zero";
+  const kernel = plain ? getKernel<FlashForwardKernel>(FLASH_ATTENTION, backend) : undefined;
+  const fused = kernel?.applies(q, d) ? kernel : undefined;
   const fwd = customGrad((qq: Tensor, kk: Tensor, vv: Tensor) => {
-    const { out, lse } = fused ? flashForwardWgsl(qq, kk, vv, d, scale, !!o.causal) : opsForward(qq, kk, vv);
+    const { out, lse } = fused ? fused.run(qq, kk, vv, d, scale, !!o.causal) : opsForward(qq, kk, vv);
     const saved = reshape(out, out.shape); // a handle the backward keeps even if the caller frees out
     return {
       value: out,

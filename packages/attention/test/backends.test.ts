@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import * as T from "@tessera/tensor";
 import { assertClose, probeTestBackend } from "@tessera/tensor/testing";
 import * as A from "../src/index";
+import "../src/webgpu"; // registers the WGSL flash kernel (what `import "@tessera/attention/webgpu"` does)
 import { opsFixture } from "./helpers";
 
 for (const backend of ["webgpu", "gpujs"] as const) {
@@ -32,7 +33,9 @@ for (const backend of ["webgpu", "gpujs"] as const) {
       it("the fused WGSL flash kernel equals the reference (GQA, ragged tiles, Tq != Tk, head dim 64)", async () => {
         for (const [B, H, Hkv, Tq, Tk, D, Dv, causal] of [[2, 4, 2, 70, 70, 16, 8, true], [1, 2, 1, 5, 131, 64, 64, true], [1, 2, 2, 33, 47, 8, 24, false]] as const) {
           const [q, k, v] = [rn([B, H, Tq, D], 7), rn([B, Hkv, Tk, D], 8), rn([B, Hkv, Tk, Dv], 9)];
+          T.resetKernelStats();
           const fused = A.scaledDotProductAttention(q, k, v, { causal, implementation: "tiled" });
+          expect(T.kernelStats().kernel[`${A.FLASH_ATTENTION}/webgpu`]).toBe(1); // the registered kernel ran
           await assertClose(fused, A.scaledDotProductAttention(q, k, v, { causal, implementation: "reference" }), { atol: 2e-6, rtol: 1e-5, label: `${Tq}x${Tk} D${D}` });
         }
       });

@@ -1,6 +1,2 @@
 /** Errors of @tessera/codebook: a TesseraError whose message starts with the operation. */
-import { TesseraError } from "@tessera/tensor";
-
-export function fail(op: string, message: string): never {
-  throw new TesseraError(op, message);
-}
+export { fail } from "@tessera/tensor"; // the one helper: throws TesseraError("op: message")

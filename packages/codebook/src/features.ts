@@ -88,7 +88,7 @@ export class CodebookFeatures extends Module {
     this.lastIndices = reshape(idx, [...lead, this.k]);
     if (this.record) {
       // cpu counts at once; GPU backends count when the indices arrive (read asynchronously).
-      if (idx.backend === "cpu") for (const i of idx.dataSync()) this.counts[i]++;
+      if (idx.canReadSync) for (const i of idx.dataSync()) this.counts[i]++;
       else void idx.data().then((v) => v.forEach((i) => this.counts[i]++));
     }
     return out;

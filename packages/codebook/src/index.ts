@@ -2,7 +2,7 @@
  * @tessera/codebook: vector quantization (VQ with EMA / k-means++ / dead-code restart / STE or
  * rotation trick), nearest-code search and k-means on every backend, codebook statistics.
  */
-export { nearestCode, scores, l2normalize, type Metric, type SearchOptions } from "./search";
+export { nearestCode, scores, l2normalize, NEAREST_CODE, type NearestCodeKernel, type Metric, type SearchOptions } from "./search";
 export { kmeans, kmeansPlusPlus, lloydStep, Rng, type KMeansOptions } from "./kmeans";
 export { straightThrough, rotationTrick } from "./estimators";
 export { codebookStats, type CodebookStats } from "./metrics";

@@ -4,12 +4,22 @@
  *  - cosine:    argmax x.e / (|x| |e|)
  * Scores come from one matmul per block of codes (the backend's GEMM), so it runs on every
  * backend; blocks of `blockSize` codes keep the [N, block] score matrix bounded for codebooks of
- * 100k+ codes, merging the running best with each block's. On webgpu a fused WGSL kernel
- * (search-wgsl.ts) is the default.
+ * 100k+ codes, merging the running best with each block's. Where a backend registered a fused
+ * search kernel (NEAREST_CODE in @tessera/tensor's kernel registry; `@tessera/codebook/webgpu`
+ * registers the WGSL one of search-wgsl.ts) it is the default.
  */
-import { argmax, cast, concat, div, gt, matmul, max, mul, narrow, reshape, sqrt, square, sub, sum, tidy, transpose, where, add, type Tensor } from "@tessera/tensor";
+import { argmax, cast, concat, div, getKernel, gt, kernelBackends, matmul, max, mul, narrow, reshape, sqrt, square, sub, sum, tidy, transpose, where, add, type Tensor } from "@tessera/tensor";
 import { fail } from "./errors";
-import { nearestCodeWgsl } from "./search-wgsl";
+
+/** Registry name of the fused nearest-code kernel. */
+export const NEAREST_CODE = "codebook.nearestCode";
+
+/**
+ * A fused search: int32 [N] indices of the best code per row of x [N, d] against codes [K, d],
+ * by argmax(2 x.e - |e|^2) (euclidean) or argmax x.e (rows and codes already L2-normalized).
+ * Ties keep the lower index.
+ */
+export type NearestCodeKernel = (x: Tensor, codes: Tensor, euclidean: boolean) => Tensor;
 
 export type Metric = "euclidean" | "cosine";
 
@@ -18,8 +28,10 @@ export interface SearchOptions {
   /** Codes scored per block (default 4096). */
   blockSize?: number;
   /**
-   * 'fused': one WGSL kernel (webgpu only, no [N, K] scores); 'gemm': scores by the backend's GEMM
-   * then argmax. Default: fused on webgpu, gemm elsewhere.
+   * 'fused': the backend's registered search kernel (webgpu, once `@tessera/codebook/webgpu` is
+   * imported; no [N, K] scores); 'gemm': scores by the backend's GEMM then argmax (the
+   * reference). Default: fused where a kernel is registered (and the kernel preference is
+   * 'fast'), gemm elsewhere.
    */
   implementation?: "fused" | "gemm";
 }
@@ -46,11 +58,12 @@ export function nearestCode(x: Tensor, codebook: Tensor, opts: SearchOptions = {
   if (x.rank !== 2 || codebook.rank !== 2 || x.shape[1] !== codebook.shape[1]) fail("nearestCode", `x [${x.shape}] and codebook [${codebook.shape}] must be [N, d] and [K, d]`);
   if (codebook.shape[0] === 0) fail("nearestCode", `codebook [${codebook.shape}] has no codes: nothing to search`);
   const metric = opts.metric ?? "euclidean";
-  const impl = opts.implementation ?? (x.backend === "webgpu" ? "fused" : "gemm");
-  if (impl === "fused") {
-    if (x.backend !== "webgpu") fail("nearestCode", `the fused kernel runs on webgpu; x lives on '${x.backend}'`);
-    return tidy(() => (metric === "cosine" ? nearestCodeWgsl(l2normalize(x), l2normalize(codebook), false) : nearestCodeWgsl(x, codebook, true)));
+  const kernel = opts.implementation === "gemm" ? undefined : getKernel<NearestCodeKernel>(NEAREST_CODE, x.backend, { ignorePreference: opts.implementation === "fused" });
+  if (opts.implementation === "fused" && !kernel) {
+    const have = kernelBackends(NEAREST_CODE);
+    fail("nearestCode", `no fused kernel for backend '${x.backend}' (registered for: ${have.join(", ") || "none"}; import "@tessera/codebook/webgpu" for webgpu); use implementation 'gemm'`);
   }
+  if (kernel) return tidy(() => (metric === "cosine" ? kernel(l2normalize(x), l2normalize(codebook), false) : kernel(x, codebook, true)));
   const K = codebook.shape[0];
   const block = Math.max(1, opts.blockSize ?? 4096);
   const N = x.shape[0];

@@ -141,7 +141,7 @@ export class VectorQuantizer extends Module {
     // The estimator carries x's gradient; a gradient-learned codebook gets its own from codebookLoss.
     let out = est;
     if (this.projectOut) out = this.projectOut.forward(out);
-    const stats = indices.backend === "cpu" ? codebookStats(indices.dataSync(), K) : null;
+    const stats = indices.canReadSync ? codebookStats(indices.dataSync(), K) : null;
     if (this.training && this.opts.ema) this.emaUpdate(z, indices, finite);
     finite?.dispose();
     return {

@@ -43,7 +43,7 @@ export interface WeightVQOptions {
 
 function check(w: Tensor, v: number): [number, number] {
   if (w.rank !== 2 || w.shape[1] % v) fail("weightVQ", `weight [${w.shape}] must be [out, in] with in a multiple of vec = ${v}`);
-  if (w.backend !== "cpu") fail("weightVQ", `the weight lives on '${w.backend}': move it to cpu first`);
+  if (!w.canReadSync) fail("weightVQ", `the weight lives on '${w.backend}': move it to cpu first`);
   return [w.shape[0], w.shape[1]];
 }
 

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import * as T from "@tessera/tensor";
 import { assertClose, probeTestBackend } from "@tessera/tensor/testing";
 import * as C from "../src/index";
+import "../src/webgpu"; // registers the fused WGSL search (what `import "@tessera/codebook/webgpu"` does)
 
 const webgpu = await probeTestBackend("webgpu"); // skipped with a printed reason when no adapter (never in CI)
 
@@ -22,7 +23,9 @@ describe.skipIf(!webgpu.available)("codebook on webgpu", () => {
         expect(got.backend).toBe("webgpu");
         expect(Array.from(await got.data())).toEqual(want);
       }
+      T.resetKernelStats();
       const fused = C.nearestCode(on(x), on(E), { metric }); // the fused WGSL kernel (default on webgpu)
+      expect(T.kernelStats().kernel[`${C.NEAREST_CODE}/webgpu`]).toBe(1);
       expect(Array.from(await fused.data())).toEqual(want);
     }
   });
@@ -46,7 +49,7 @@ describe.skipIf(!webgpu.available)("codebook on webgpu", () => {
     const cf = new C.CodebookFeatures({ dim: 8, numCodes: 32, k: 2, seed: 7 });
     const cfg = new C.CodebookFeatures({ dim: 8, numCodes: 32, k: 2, seed: 7, backend: "webgpu" });
     await assertClose(cfg.forward(on(x)), cf.forward(x), { atol: 1e-5, rtol: 1e-5 });
-    expect(() => C.nearestCode(x, c0, { implementation: "fused" })).toThrow(/the fused kernel runs on webgpu; x lives on 'cpu'/);
+    expect(() => C.nearestCode(x, c0, { implementation: "fused" })).toThrow(/no fused kernel for backend 'cpu' \(registered for: webgpu/);
   });
 
   it("a NaN training batch leaves the EMA codebook as it was (the update is skipped on the device)", async () => {

@@ -9,6 +9,7 @@ import { checkAgainstReference, generate, modelFromConfig, type CausalLM } from 
 import { loadPretrained } from "../src/node";
 import { CONFIGS } from "./configs";
 import { ARCHS, expected, hfDir } from "./helpers";
+import "../src/webgpu"; // the packages' fused WGSL kernels (what `import "@tessera/models/webgpu"` does)
 
 const webgpu = await probeTestBackend("webgpu"); // skipped with a printed reason when no adapter (never in CI)
 

@@ -13,6 +13,7 @@ import { assertClose, probeTestBackend } from "@tessera/tensor/testing";
 import { castModel, Projection, quantizeModel, type CausalLM } from "../src/index";
 import { loadPretrained, savePretrained } from "../src/node";
 import { expected, hfDir } from "./helpers";
+import "../src/webgpu"; // the packages' fused WGSL kernels (what `import "@tessera/models/webgpu"` does)
 
 const DTYPES = ["float16", "bfloat16"] as const;
 

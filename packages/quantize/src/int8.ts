@@ -8,9 +8,9 @@
  *    as int8 x int8 with vector-wise scales (row absmax of x, per-output-channel absmax of W):
  *      y = (x_o W_o^T) + sx sw^T * (round(x_r / sx) round(W_r / sw)^T)
  */
-import { tensor, type Tensor } from "@tessera/tensor";
-import { int8MatmulWgsl } from "./kernels/int8-wgsl";
+import { getKernel, kernelBackends, registerKernel, tensor, type Tensor } from "@tessera/tensor";
 import { fail } from "./errors";
+import { INT8_MATMUL, type Int8MatmulKernel } from "./kernels/registry";
 import { qgemvWasm } from "./kernels/wasm/runtime";
 import type { QuantizedTensor } from "./quantized-tensor";
 import { roundHalfEven } from "./round";
@@ -42,12 +42,18 @@ export function int8MatmulTensor(a: Tensor, b: Tensor): Tensor {
   if (a.dtype !== "int8" || b.dtype !== "int8") fail(op, `operands must be int8, got ${a.dtype} [${a.shape}] and ${b.dtype} [${b.shape}]`);
   if (a.rank !== 2 || b.rank !== 2 || a.shape[1] !== b.shape[1]) fail(op, `a [${a.shape}] and b [${b.shape}] must be [M, K] and [N, K]`);
   if (a.backend !== b.backend) fail(op, `a lives on '${a.backend}' and b on '${b.backend}'`);
+  // An exact integer product has no composed float reference: the kernel is looked up even under
+  // the 'reference' preference (the cpu kernel then runs its TypeScript loops).
+  const kernel = getKernel<Int8MatmulKernel>(INT8_MATMUL, a.backend, { ignorePreference: true });
+  if (!kernel) fail(op, `no int8 kernel for backend '${a.backend}' (registered for: ${kernelBackends(INT8_MATMUL).join(", ") || "none"}; import "@tessera/quantize/webgpu" for webgpu)`);
+  return kernel(a, b);
+}
+
+registerKernel<Int8MatmulKernel>(INT8_MATMUL, "cpu", (a, b) => {
   const [M, K] = a.shape;
   const N = b.shape[0];
-  if (a.backend === "webgpu") return int8MatmulWgsl(a, b);
-  if (a.backend !== "cpu") fail(op, `no int8 kernel for backend '${a.backend}' (cpu and webgpu have one)`);
-  return tensor(int8Matmul(a.dataSync() as Int8Array, b.dataSync() as Int8Array, M, N, K), { shape: [M, N], dtype: "int32" });
-}
+  return tensor(int8Matmul(a.dataSync() as Int8Array, b.dataSync() as Int8Array, M, N, K), { shape: [M, N], dtype: "int32", backend: a.backend });
+});
 
 export interface LLMInt8Result {
   y: Tensor;
@@ -66,7 +72,7 @@ export function llmInt8Linear(x: Tensor, w: QuantizedTensor, opts: { threshold?:
   }
   const [N, K] = w.shape;
   if (x.shape[x.rank - 1] !== K) fail("llmInt8Linear", `x [${x.shape}] has ${x.shape[x.rank - 1]} features; the weight [${N}, ${K}] expects ${K}`);
-  if (x.backend !== "cpu") fail("llmInt8Linear", `x lives on '${x.backend}'; LLM.int8 runs on cpu`);
+  if (!x.canReadSync) fail("llmInt8Linear", `x lives on '${x.backend}'; LLM.int8 runs on cpu`);
   const threshold = opts.threshold ?? 6;
   const xv = x.dataSync();
   const M = xv.length / K;

@@ -8,35 +8,34 @@
  *    float32 for the call (WASM / WGSL where a kernel fits) and multiplied by the backend's GEMM.
  * Not differentiable through the weight (it is frozen); gradients flow to x.
  */
-import { add, linear, reshape, tensor, tidy, type Tensor } from "@tessera/tensor";
+import { add, getKernel, linear, registerKernel, reshape, tensor, tidy, type Tensor } from "@tessera/tensor";
 import { fail } from "./errors";
 import { prepareLinear, type PreparedLinear } from "./kernels/prepared";
 import { qgemvReference } from "./kernels/reference";
+import { FUSED_MAX_ROWS, QUANTIZED_LINEAR, type QuantizedLinearKernel } from "./kernels/registry";
 import { qgemvWasm } from "./kernels/wasm/runtime";
-import { dequantizeWgsl, gemvWgsl, gpuWeight, type GpuWeight } from "./kernels/wgsl";
 import type { QuantizedTensor } from "./quantized-tensor";
 
-const FUSED_MAX_ROWS = 4;
 
 export class QuantizedLinearWeight {
   readonly prepared: PreparedLinear;
-  /** Packed copies on GPU backends, made on first use. */
-  private readonly gpu = new Map<string, GpuWeight>();
+  /** Copies of the packed weight on other backends (a kernel's buffers), made on first use. */
+  private readonly onDevice = new Map<string, Record<string, Tensor>>();
   constructor(readonly q: QuantizedTensor) {
     this.prepared = prepareLinear(q);
   }
 
-  /** The weight's buffers on a WebGPU backend (created once). */
-  onGpu(backend: string): GpuWeight {
-    let g = this.gpu.get(backend);
-    if (!g) this.gpu.set(backend, (g = gpuWeight(this.prepared, backend)));
-    return g;
+  /** The weight's buffers on `backend`, made once by `make` (kept: freed by dispose()). */
+  deviceBuffers<B extends Record<string, Tensor>>(backend: string, make: () => B): B {
+    let g = this.onDevice.get(backend);
+    if (!g) this.onDevice.set(backend, (g = make()));
+    return g as B;
   }
 
-  /** Frees GPU copies (the packed cpu codes stay). */
+  /** Frees device copies (the packed cpu codes stay). */
   dispose(): void {
-    for (const g of this.gpu.values()) for (const t of Object.values(g)) t.dispose();
-    this.gpu.clear();
+    for (const g of this.onDevice.values()) for (const t of Object.values(g)) t.dispose();
+    this.onDevice.clear();
   }
 
   get outFeatures(): number {
@@ -53,33 +52,46 @@ export class QuantizedLinearWeight {
   }
 }
 
+export interface QuantizedLinearOptions {
+  /**
+   * 'fused': the backend's registered kernel even under the 'reference' kernel preference (on
+   * cpu its TypeScript loops then run instead of WebAssembly); 'reference': dequantize + the
+   * backend's GEMM. Default: the kernel where one is registered and the preference is 'fast'.
+   */
+  implementation?: "fused" | "reference";
+}
+
 /** x [..., in] -> [..., out] with a quantized weight. */
-export function quantizedLinear(x: Tensor, w: QuantizedLinearWeight, bias?: Tensor | null): Tensor {
+export function quantizedLinear(x: Tensor, w: QuantizedLinearWeight, bias?: Tensor | null, opts: QuantizedLinearOptions = {}): Tensor {
   const { N, K } = w.prepared;
   if (x.shape[x.rank - 1] !== K) fail("quantizedLinear", `x [${x.shape}] has ${x.shape[x.rank - 1]} features; the weight [${N}, ${K}] expects ${K}`);
   const M = x.size / K;
   return tidy(() => {
-    let y: Tensor;
-    if (w.fused && x.backend === "cpu" && M <= FUSED_MAX_ROWS && x.dtype === "float32") {
-      const xv = x.dataSync() as Float32Array;
-      const out = new Float32Array(M * N);
-      const k = qgemvWasm();
-      if (k) k.run(w.prepared, xv, M, out);
-      else for (let m = 0; m < M; m++) qgemvReference(w.prepared, xv.subarray(m * K, (m + 1) * K), out.subarray(m * N, (m + 1) * N));
-      y = reshape(tensor(out, { shape: [M, N] }), [...x.shape.slice(0, -1), N]);
-      return bias ? add(y, bias) : y;
-    }
-    if (w.fused && x.backend === "webgpu" && x.dtype === "float32") {
-      const g = w.onGpu(x.backend);
-      if (M <= FUSED_MAX_ROWS) {
-        y = reshape(gemvWgsl(w.prepared, g, reshape(x, [M, K]), M), [...x.shape.slice(0, -1), N]);
-        return bias ? add(y, bias) : y;
-      }
-      return linear(x, dequantizeWgsl(w.prepared, g), bias ?? null);
+    const kernel = w.fused && x.dtype === "float32" && opts.implementation !== "reference" ? getKernel<QuantizedLinearKernel>(QUANTIZED_LINEAR, x.backend, { ignorePreference: opts.implementation === "fused" }) : undefined;
+    const y = kernel?.(reshape(x, [M, K]), w, M);
+    if (y) {
+      const out = reshape(y, [...x.shape.slice(0, -1), N]);
+      return bias ? add(out, bias) : out;
     }
     return linear(x, dequantizeWeight(w, x.backend), bias ?? null);
   });
 }
+
+/**
+ * The cpu kernel: few rows read the packed codes inside the dot product (WebAssembly SIMD, or the
+ * TypeScript reference under the 'reference' kernel preference).
+ */
+const cpuLinear: QuantizedLinearKernel = (x, w, M) => {
+  if (M > FUSED_MAX_ROWS) return null;
+  const { N, K } = w.prepared;
+  const xv = x.dataSync() as Float32Array;
+  const out = new Float32Array(M * N);
+  const k = qgemvWasm();
+  if (k) k.run(w.prepared, xv, M, out);
+  else for (let m = 0; m < M; m++) qgemvReference(w.prepared, xv.subarray(m * K, (m + 1) * K), out.subarray(m * N, (m + 1) * N));
+  return tensor(out, { shape: [M, N], backend: x.backend });
+};
+registerKernel(QUANTIZED_LINEAR, "cpu", cpuLinear);
 
 /** The float32 weight [out, in] for a GEMM: decoded by the WASM kernel where one fits, else in TypeScript. */
 function dequantizeWeight(w: QuantizedLinearWeight, backend: string): Tensor {

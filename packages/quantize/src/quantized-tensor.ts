@@ -117,7 +117,7 @@ function checkFormat(f: QuantFormat): void {
 export function quantize(x: Tensor, format: QuantFormat): QuantizedTensor {
   checkFormat(format);
   if (x.dtype !== "float32" && x.dtype !== "float16" && x.dtype !== "bfloat16") fail("quantize", `x must be a float tensor, got ${x.dtype} [${x.shape}]`);
-  if (x.backend !== "cpu") fail("quantize", `x lives on '${x.backend}': move it to cpu first (await toBackendAsync(x, 'cpu'))`);
+  if (!x.canReadSync) fail("quantize", `x lives on '${x.backend}': move it to cpu first (await toBackendAsync(x, 'cpu'))`);
   const v = Float32Array.from(x.dataSync());
   for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) fail("quantize", `x [${x.shape}] has a non-finite value (${v[i]}) at flat index ${i}`);
   return quantizeValues(v, x.shape, format);

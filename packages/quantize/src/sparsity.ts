@@ -20,7 +20,7 @@ export interface Sparse24 {
 /** Magnitude pruning of W [rows, cols] (cols a multiple of 4) to 2:4. */
 export function prune24(w: Tensor): Sparse24 {
   if (w.rank !== 2 || w.shape[1] % 4 !== 0) fail("prune24", `weight must be [out, in] with in a multiple of 4, got [${w.shape}]`);
-  if (w.backend !== "cpu") fail("prune24", `weight lives on '${w.backend}': move it to cpu first`);
+  if (!w.canReadSync) fail("prune24", `weight lives on '${w.backend}': move it to cpu first`);
   const [rows, cols] = w.shape;
   const v = w.dataSync();
   const groups = (rows * cols) / 4;
@@ -52,7 +52,7 @@ export function densify24(s: Sparse24): Float32Array {
 export function sparse24Linear(x: Tensor, s: Sparse24, bias?: Tensor | null): Tensor {
   const K = s.cols;
   if (x.shape[x.rank - 1] !== K) fail("sparse24Linear", `x [${x.shape}] has ${x.shape[x.rank - 1]} features; the weight [${s.rows}, ${K}] expects ${K}`);
-  if (x.backend !== "cpu") fail("sparse24Linear", `x lives on '${x.backend}'; the 2:4 kernel runs on cpu`);
+  if (!x.canReadSync) fail("sparse24Linear", `x lives on '${x.backend}'; the 2:4 kernel runs on cpu`);
   const xv = x.dataSync();
   const M = xv.length / K;
   const N = s.rows;

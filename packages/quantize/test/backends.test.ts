@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import * as T from "@tessera/tensor";
 import { assertClose, probeTestBackend } from "@tessera/tensor/testing";
 import * as Q from "../src/index";
+import "../src/webgpu"; // registers the WGSL kernels (what `import "@tessera/quantize/webgpu"` does)
 
 const webgpu = await probeTestBackend("webgpu"); // skipped with a printed reason when no adapter (never in CI)
 
@@ -31,8 +32,10 @@ describe.skipIf(!webgpu.available)("quantized linear on webgpu", () => {
       for (const rows of [[1, 128], [3, 128], [2, 5, 128]]) {
         const x = T.normal(rows, 0, 1, { seed: rows[0] + rows.length });
         const want = T.linear(x, q.dequantize(), b); // cpu
+        T.resetKernelStats();
         const y = Q.quantizedLinear(T.toBackend(x, "webgpu"), w, T.toBackend(b, "webgpu"));
         expect(y.backend).toBe("webgpu");
+        expect(T.kernelStats().kernel[`${Q.QUANTIZED_LINEAR}/webgpu`]).toBe(1); // the registered WGSL kernel ran
         const scale = Math.max(...Array.from(want.dataSync(), Math.abs));
         await assertClose(y, want, { atol: 2e-5 * scale, rtol: 1e-5, label: `${rows}` });
       }

@@ -63,12 +63,26 @@ describe("quantizedLinear", () => {
         const y = Q.quantizedLinear(x, w, b);
         expect(y.shape).toEqual([...rows.slice(0, -1), 72]);
         await assertClose(y, T.reshape(T.tensor(Float32Array.from(want)), y.shape), { ...tol, label: `wasm ${rows}` });
-        Q.setQuantizedWasm(false);
+        T.setKernelPreference("reference");
+        // The fused kernel's TypeScript loops, and the composed reference (dequantize + GEMM).
+        await assertClose(Q.quantizedLinear(x, w, b, { implementation: "fused" }), T.reshape(T.tensor(Float32Array.from(want)), y.shape), { ...tol, label: `loops ${rows}` });
         await assertClose(Q.quantizedLinear(x, w, b), T.reshape(T.tensor(Float32Array.from(want)), y.shape), { ...tol, label: `reference ${rows}` });
-        Q.setQuantizedWasm(true);
+        T.setKernelPreference("fast");
       }
     });
   }
+
+  it("resident quantized weights count toward @tessera/tensor's one WASM weight budget", async () => {
+    const { setWasmWeightBudget, wasmWeightBudget } = await import("@tessera/tensor/wasm");
+    setWasmWeightBudget(1 << 30);
+    const w = new Q.QuantizedLinearWeight(Q.quantize(T.normal([64, 256], 0, 1, { seed: 20 }), { type: "int", bits: 8, symmetric: true, granularity: { kind: "channel", axis: 0 } }));
+    const before = wasmWeightBudget().bytes;
+    Q.quantizedLinear(T.normal([1, 256], 0, 1, { seed: 21 }), w);
+    expect(wasmWeightBudget().bytes).toBeGreaterThanOrEqual(before + 64 * 256); // the int8 codes stay resident
+    setWasmWeightBudget(0); // drops every cache, the cpu backend's included
+    expect(wasmWeightBudget()).toEqual({ bytes: 0, budget: 0 });
+    setWasmWeightBudget(1 << 30);
+  });
 
   it("the kernels keep many weights resident and stay right when the budget forces refills", async () => {
     const ws = [0, 1, 2, 3].map((i) => new Q.QuantizedLinearWeight(Q.quantize(T.normal([64, 256], 0, 1, { seed: 10 + i }), { type: "nf4", blockSize: 64, doubleQuant: false })));
@@ -90,16 +104,14 @@ describe("quantizedLinear", () => {
     for (const f of [FORMATS[0][0], FORMATS[3][0], FORMATS[6][0]]) {
       const w = new Q.QuantizedLinearWeight(Q.quantize(Wbig, f));
       const fast = Q.quantizedLinear(x, w);
-      Q.setQuantizedWasm(false);
-      const ref = Q.quantizedLinear(x, w);
-      Q.setQuantizedWasm(true);
+      T.setKernelPreference("reference");
+      const ref = Q.quantizedLinear(x, w, null, { implementation: "fused" });
+      T.setKernelPreference("fast");
       await assertClose(fast, ref, { atol: 1e-5 * maxAbs(ref.dataSync()), rtol: 1e-5, label: Q.describe(f) });
       // Prefill: the threaded WASM dequantization equals the TypeScript one exactly.
       const x8 = T.normal([8, 1024], 0, 1, { seed: 9 });
       const pre = Q.quantizedLinear(x8, w);
-      Q.setQuantizedWasm(false);
-      await assertClose(pre, Q.quantizedLinear(x8, w), { atol: 1e-5 * maxAbs(pre.dataSync()), rtol: 1e-5 });
-      Q.setQuantizedWasm(true);
+      await assertClose(pre, T.withKernelPreference("reference", () => Q.quantizedLinear(x8, w)), { atol: 1e-5 * maxAbs(pre.dataSync()), rtol: 1e-5 });
     }
   });
 

@@ -29,3 +29,5 @@ export { polynomialFeatures, polynomialWidth } from "./memory/features";
 export { newtonSchulz } from "./memory/newton-schulz";
 export { NeuralMemory, MEMORY_PRESETS, type NeuralMemoryOptions } from "./memory/layer";
 export { setScanWasm, scanWasmAvailable } from "./selective/kernel-wasm";
+export { SELECTIVE_SCAN, type SelectiveScanKernel, type ScanSlot } from "./selective/kernels";
+export type { ScanShape } from "./selective/kernel-cpu";

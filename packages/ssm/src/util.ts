@@ -1,9 +1,7 @@
 /** Small helpers shared by the layers: clear errors and argument checks. */
-import { TesseraError, type Tensor } from "@tessera/tensor";
+import { fail, type Tensor } from "@tessera/tensor";
 
-export function fail(op: string, msg: string): never {
-  throw new TesseraError(op, msg);
-}
+export { fail }; // @tessera/tensor's: throws TesseraError("op: message")
 
 /** "[2,8,29]" */
 export const shp = (t: Tensor): string => `[${t.shape.join(",")}]`;

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import * as T from "@tessera/tensor";
 import { assertClose, probeTestBackend } from "@tessera/tensor/testing";
 import * as S from "../src/index";
+import "../src/webgpu"; // registers the WGSL scan (what `import "@tessera/ssm/webgpu"` does)
 import { fixture, inPieces, maxAbs, stepwise } from "./helpers";
 
 for (const backend of ["webgpu", "gpujs"] as const) {

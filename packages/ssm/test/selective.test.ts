@@ -126,9 +126,10 @@ describe("selectiveScan", () => {
 describe("selectiveScan cpu kernels: WebAssembly SIMD = TypeScript", () => {
   it("forward and every gradient agree for each B/C layout (incl. D not a multiple of 4, groups of 4 and of 3)", async () => {
     expect(scanWasmAvailable()).toBe(true); // Node 20 has WebAssembly SIMD: the comparison is real
-    setScanWasm(false);
+    T.setKernelPreference("reference");
     expect(scanWasmAvailable()).toBe(false);
-    setScanWasm(true);
+    setScanWasm(true); // the deprecated alias of setKernelPreference("fast")
+    expect(T.getKernelPreference()).toBe("fast");
     const cases: [number, "ti" | "shared" | "grouped", number][] = [[6, "shared", 70], [8, "grouped", 130], [5, "ti", 9], [6, "grouped", 40]];
     for (const [Dm, layout, L] of cases) {
       const p = problem(2, Dm, L, 3, layout, Dm);
@@ -140,12 +141,7 @@ describe("selectiveScan cpu kernels: WebAssembly SIMD = TypeScript", () => {
       };
       const args = [p.u, p.delta, p.A, p.B, p.C, p.D, p.z, p.deltaBias, h0];
       const run = (wasm: boolean) => {
-        setScanWasm(wasm);
-        try {
-          return T.valueAndGrad(f as (...x: T.Tensor[]) => T.Tensor)(...args);
-        } finally {
-          setScanWasm(true);
-        }
+        return T.withKernelPreference(wasm ? "fast" : "reference", () => T.valueAndGrad(f as (...x: T.Tensor[]) => T.Tensor)(...args));
       };
       const [a, b] = [run(true), run(false)];
       await assertClose(a.value, b.value, { atol: 1e-5 * Math.abs(b.value.itemSync()), rtol: 1e-5, label: `${layout} D${Dm} value` });

@@ -12,7 +12,7 @@
 //   lanes  time-invariant [D, N] transposed to [N, Dp]: one value per channel
 // exp is Cephes' expf on f32x4 (vmath.ts of @tessera/tensor); log1p for the softplus is
 // Cephes' logf with Kahan's correction.
-import { exp4, hsum } from "../../tensor/wasm/vmath";
+import { exp4, hsum } from "../node_modules/@tessera/tensor/wasm/vmath"; // through the declared dependency, not a sibling folder
 
 const ZERO = f32x4.splat(0);
 const ONE = f32x4.splat(1);

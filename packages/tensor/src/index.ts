@@ -4,7 +4,22 @@
 // core
 export { Tensor, isTensor, type NestedArray, type NestedNumbers, type Rank } from "./core/tensor";
 export { DTYPES, isFloat, promoteTypes, type DType, type DataArray, type DataArrayOf, type StorageArray } from "./core/dtype";
-export { TesseraError } from "./core/errors";
+export { TesseraError, fail, fmtShape } from "./core/errors";
+export {
+  registerKernel,
+  unregisterKernel,
+  getKernel,
+  hasKernel,
+  listKernels,
+  kernelBackends,
+  kernelStats,
+  resetKernelStats,
+  setKernelPreference,
+  getKernelPreference,
+  withKernelPreference,
+  type KernelPreference,
+  type GetKernelOptions,
+} from "./core/kernels";
 export {
   dispose,
   getBackendName,
@@ -23,9 +38,27 @@ export { broadcastShapes, sizeOf, type Shape } from "./core/shape";
 
 // backends
 export type { Backend, View, UnaryOp, BinaryOp, ReduceOp, ArgReduceOp, CumulativeOp, Conv1dParams, UnaryAttrs } from "./backend/backend";
+export { UNARY_OPS, BINARY_OPS, REDUCE_OPS, ARG_REDUCE_OPS, CUMULATIVE_OPS } from "./backend/backend";
 export { createCpuBackend } from "./backend/cpu";
 export { setCpuSimd, initCpuThreads, cpuSimdAvailable, cpuThreadsError, setCpuWeightCache, cpuWeightCacheStats, canShareWasmMemory, type CpuThreadOptions } from "./backend/cpu/wasm/runtime";
 export { startWasmPool, type WasmPoolOptions, type Pool as WasmPool, type WasmModuleLike, type WasmMemoryLike } from "./backend/cpu/wasm/threads";
+export {
+  WASM_PAGE,
+  decodeWasm,
+  compileWasm,
+  instantiateWasm,
+  createWasmMemory,
+  growWasmMemory,
+  defaultWasmThreads,
+  registerResidentCache,
+  reserveResident,
+  residentBytes,
+  setWasmWeightBudget,
+  wasmWeightBudget,
+  type WasmModuleVariants,
+  type CompiledWasm,
+  type ResidentCache,
+} from "./backend/cpu/wasm/loader";
 export { setCpuPoolLimit, trimCpuPool, cpuPoolStats } from "./backend/cpu/pool";
 
 // ops

@@ -16,18 +16,18 @@ beforeAll(async () => {
   threads = await initCpuThreads();
 });
 afterAll(() => {
-  T.setCpuSimd(true);
+  T.setKernelPreference("fast");
 });
 
 /** The product on the SIMD path and on the reference path, from the same inputs. */
 function both(f: () => T.Tensor): [T.Tensor, T.Tensor] {
   seed = 1;
-  T.setCpuSimd(true);
+  T.setKernelPreference("fast");
   const fast = f();
   seed = 1;
-  T.setCpuSimd(false);
+  T.setKernelPreference("reference");
   const ref = f();
-  T.setCpuSimd(true);
+  T.setKernelPreference("fast");
   return [fast, ref];
 }
 
@@ -139,9 +139,9 @@ describe("weights resident in WASM memory", () => {
   const rnd = (shape: number[], s: number) => T.normal(shape, 0, 1, { seed: s });
   /** x @ W^T on the reference path. */
   const reference = (x: T.Tensor, w: T.Tensor) => {
-    T.setCpuSimd(false);
+    T.setKernelPreference("reference");
     const y = T.linear(x, w);
-    T.setCpuSimd(true);
+    T.setKernelPreference("fast");
     return y;
   };
 

@@ -102,11 +102,11 @@ describe("the cpu backend's pool", () => {
     return T.matmul(a, b);
   };
   const reference = () => {
-    T.setCpuSimd(false);
+    T.setKernelPreference("reference");
     try {
       return product();
     } finally {
-      T.setCpuSimd(true);
+      T.setKernelPreference("fast");
     }
   };
 

@@ -29,7 +29,8 @@ import {
   uniform,
   type Tensor,
 } from "@tessera/tensor";
-import { registerWebGPU, type WebGPUBackend } from "@tessera/tensor/webgpu";
+import type { WebGPUBackend } from "@tessera/tensor/webgpu";
+import { registerWebGPU } from "@tessera/models/webgpu"; // the backend and the packages' fused WGSL kernels
 import { fromPretrained, generate, type CausalLM } from "@tessera/models";
 
 /**

@@ -23,7 +23,8 @@ export async function startBackend(name: string): Promise<void> {
     Object.assign(globalThis, mod.globals);
     const gpu = mod.create([]);
     keepAlive.push(gpu);
-    const { registerWebGPU } = await import("@tessera/tensor/webgpu");
+    // The backend, and the packages' fused WGSL kernels (registered in the kernel registry on import).
+    const [{ registerWebGPU }] = await Promise.all([import("@tessera/tensor/webgpu"), import("@tessera/attention/webgpu"), import("@tessera/quantize/webgpu"), import("@tessera/ssm/webgpu")]);
     registerWebGPU({ gpu: gpu as GPU });
   }
   if (!listBackends().includes(name)) fail("tessera", `unknown backend '${name}' (available: ${["cpu", "webgpu", ...listBackends()].filter((v, i, a) => a.indexOf(v) === i).join(", ")})`);

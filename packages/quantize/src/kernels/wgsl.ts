@@ -8,17 +8,18 @@
  *  - dequantize: one invocation per word writes its 4 or 8 float32 weights (prefill then runs
  *    the backend's GEMM).
  */
-import { keep, tensor, type Tensor } from "@tessera/tensor";
+import { keep, linear, tensor, type Tensor } from "@tessera/tensor";
 import { WGSL_PRELUDE, wgslKernel } from "@tessera/tensor/webgpu";
 import type { PreparedLinear } from "./prepared";
+import { FUSED_MAX_ROWS, type QuantizedLinearKernel } from "./registry";
 
 /** The prepared weight's buffers on one GPU backend, made once and kept. */
-export interface GpuWeight {
+export type GpuWeight = {
   words: Tensor;
   scales: Tensor;
   zeros: Tensor;
   table: Tensor;
-}
+};
 
 export function gpuWeight(w: PreparedLinear, backend: string): GpuWeight {
   const bytes = new Uint8Array(Math.ceil(w.codes.length / 4) * 4);
@@ -132,3 +133,9 @@ export function dequantizeWgsl(w: PreparedLinear, g: GpuWeight): Tensor {
   const [out] = wgslKernel({ code: DEQUANT, inputs: [g.words, g.scales, g.zeros, g.table], outputs: [{ shape: [w.N, w.K] }], params: params(w, 1), groups: grid(Math.ceil(words / 64)) });
   return out;
 }
+
+/** The registered webgpu kernel: gemv for few rows, else decode on the GPU and the backend's GEMM. */
+export const webgpuLinear: QuantizedLinearKernel = (x, w, M) => {
+  const g = w.deviceBuffers(x.backend, () => gpuWeight(w.prepared, x.backend));
+  return M <= FUSED_MAX_ROWS ? gemvWgsl(w.prepared, g, x, M) : linear(x, dequantizeWgsl(w.prepared, g));
+};

@@ -30,8 +30,11 @@ export interface SelectiveScanOptions {
    * 'reference': the literal recurrence, one step at a time (the oracle).
    * 'chunked': chunks of `chunkSize` steps in closed form, chunk states carried sequentially.
    * 'associative': a Hillis-Steele parallel prefix scan over (a, b) pairs.
-   * 'fused': one kernel (TypeScript loops on cpu, WGSL on webgpu) with a fused backward.
-   * 'auto' (default): 'fused' on cpu and webgpu, 'chunked' elsewhere.
+   * 'fused': one kernel (WebAssembly SIMD / TypeScript loops on cpu, WGSL on webgpu once
+   * `@tessera/ssm/webgpu` is imported) with a fused backward, from @tessera/tensor's kernel
+   * registry (SELECTIVE_SCAN); asked for explicitly it runs under the 'reference' preference too.
+   * 'auto' (default): 'fused' where a kernel is registered for the backend and state size and
+   * the kernel preference is 'fast', 'chunked' elsewhere.
    */
   implementation?: SelectiveScanImplementation;
   /** Steps per chunk for 'chunked' (default 16). */

@@ -2,11 +2,13 @@
  * The cpu selective scan on WebAssembly SIMD (wasm/scan.ts: the whole fused step, four
  * channels per f32x4 vector, vector exp/log). Same contract and results as kernel-cpu.ts, the
  * TypeScript reference, which runs where WebAssembly SIMD is missing, for grouped B/C whose
- * groups are not a multiple of four channels, and when `setScanWasm(false)` asks for it.
+ * groups are not a multiple of four channels, and under the 'reference' kernel preference (`setKernelPreference` in @tessera/tensor).
  *
  * Arrays are copied into the module's memory in the caller's layout with the channel axis
  * padded to Dp = D rounded up to 4 (padded channels are zero and stay zero).
  */
+import { getKernelPreference, setKernelPreference } from "@tessera/tensor";
+import { compileWasm, growWasmMemory, instantiateWasm, type CompiledWasm } from "@tessera/tensor/wasm";
 import type { ProjLayout } from "./args";
 import { CHUNK, type ScanArrays, type ScanGrads, type ScanShape } from "./kernel-cpu";
 import { SCAN_WASM_PLAIN } from "./wasm/binary";
@@ -20,46 +22,41 @@ const PAGE = 65536;
 /** Memory below this holds the module's own data. */
 const BASE = PAGE;
 
-let enabled = true;
 let instance: { ex: Exports; memory: WebAssembly.Memory } | null | undefined;
 let compiling = false;
 
-/** Use (default) or bypass the WebAssembly scan kernel on cpu; the TypeScript kernel stays the reference. */
+/**
+ * Use (default) or bypass the fast paths; the TypeScript kernel stays the reference.
+ * @deprecated Use `setKernelPreference(on ? "fast" : "reference")` from @tessera/tensor: since
+ * 0.2 this is an alias of it (so it switches every package's fast paths). Removed in the next release.
+ */
 export function setScanWasm(on: boolean): void {
-  enabled = on;
+  setKernelPreference(on ? "fast" : "reference");
 }
 
-function decode(b64: string): Uint8Array<ArrayBuffer> {
-  if (typeof Buffer !== "undefined") return new Uint8Array(Buffer.from(b64, "base64"));
-  const s = atob(b64);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
+
+function instantiate(c: CompiledWasm | null): void {
+  if (!c) {
+    instance = null; // no WebAssembly SIMD here
+    return;
+  }
+  const { exports, memory } = instantiateWasm<Exports>(c);
+  instance = { ex: exports, memory: memory as WebAssembly.Memory };
 }
 
-function instantiate(module: WebAssembly.Module): void {
-  const memory = new WebAssembly.Memory({ initial: 2 });
-  instance = { ex: new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error("wasm abort"); } } }).exports as unknown as Exports, memory };
-}
-
-/** The module, compiled on first use (null: no WebAssembly SIMD here, or still compiling). */
+/** The module, compiled on first use through @tessera/tensor/wasm (null: no WebAssembly SIMD here, or still compiling). */
 function kernels(): { ex: Exports; memory: WebAssembly.Memory } | null {
-  if (!enabled) return null;
+  if (getKernelPreference() === "reference") return null;
   if (instance !== undefined) return instance;
-  if (typeof WebAssembly === "undefined") return (instance = null);
-  const bytes = decode(SCAN_WASM_PLAIN);
-  if (!WebAssembly.validate(bytes)) return (instance = null); // no SIMD
-  try {
-    instantiate(new WebAssembly.Module(bytes));
-  } catch {
-    // Browsers refuse synchronous compiles of large modules on the main thread: compile in the
-    // background and use the TypeScript kernel until it is ready.
-    if (!compiling) {
-      compiling = true;
-      void WebAssembly.compile(bytes).then(instantiate, () => (instance = null));
-    }
+  if (compiling) return null;
+  // Browsers refuse synchronous compiles of large modules on the main thread: compileWasm then
+  // compiles in the background and the TypeScript kernel serves until it is ready.
+  const c = compileWasm({ plain: SCAN_WASM_PLAIN }, instantiate);
+  if (c === undefined) {
+    compiling = true;
     return null;
   }
+  instantiate(c);
   return instance ?? null;
 }
 
@@ -130,8 +127,7 @@ function place(k: { memory: WebAssembly.Memory }, sizes: number[], inputs: (Floa
     offs.push(at);
     at += Math.ceil((n * 4) / 16) * 16;
   }
-  const need = Math.ceil(at / PAGE) - k.memory.buffer.byteLength / PAGE;
-  if (need > 0) k.memory.grow(need);
+  growWasmMemory(k.memory, at);
   const heap = new Float32Array(k.memory.buffer);
   sizes.forEach((n, i) => {
     const a = inputs[i];

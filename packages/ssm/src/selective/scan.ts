@@ -3,18 +3,20 @@
  * with Selective State Spaces", Algorithm 2), with mamba_ssm's `selective_scan_ref` semantics.
  * One entry point, four interchangeable implementations that agree to float32 rounding (tested).
  */
-import type { Tensor } from "@tessera/tensor";
+import { getKernel, kernelBackends, type Tensor } from "@tessera/tensor";
 import { fail } from "../util";
 import { checkScanArgs, type SelectiveScanImplementation, type SelectiveScanOptions } from "./args";
 import { selectiveScanAssociative } from "./associative";
 import { selectiveScanChunked } from "./chunked";
 import type { ScanResult } from "./common";
-import { FUSED_BACKENDS, selectiveScanFused } from "./fused";
-import { WGSL_MAX_STATE } from "./kernel-wgsl";
+import { selectiveScanFused } from "./fused";
+import { SELECTIVE_SCAN, type SelectiveScanKernel } from "./kernels";
 import { selectiveScanReference } from "./reference";
 
-function fusedApplies(backend: string, N: number): boolean {
-  return FUSED_BACKENDS.includes(backend) && (backend !== "webgpu" || N <= WGSL_MAX_STATE);
+/** The registered fused kernel for this backend and state size (explicit: even under the 'reference' preference). */
+function fusedKernel(backend: string, N: number, explicit: boolean): SelectiveScanKernel | undefined {
+  const k = getKernel<SelectiveScanKernel>(SELECTIVE_SCAN, backend, { ignorePreference: explicit });
+  return k && N <= k.maxState ? k : undefined;
 }
 
 /**
@@ -25,7 +27,11 @@ function fusedApplies(backend: string, N: number): boolean {
 export function selectiveScan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, opts: SelectiveScanOptions = {}): ScanResult {
   const a = checkScanArgs(u, delta, A, B, C, opts);
   let impl: SelectiveScanImplementation = opts.implementation ?? "auto";
-  if (impl === "auto") impl = fusedApplies(u.backend, a.dims.N) ? "fused" : "chunked";
+  if (impl === "auto") {
+    const k = fusedKernel(u.backend, a.dims.N, false);
+    if (k) return selectiveScanFused(a, k);
+    impl = "chunked";
+  }
   switch (impl) {
     case "reference":
       return selectiveScanReference(a);
@@ -33,11 +39,14 @@ export function selectiveScan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C:
       return selectiveScanAssociative(a);
     case "chunked":
       return selectiveScanChunked(a, opts.chunkSize ?? 16);
-    default:
-      if (!fusedApplies(u.backend, a.dims.N)) {
-        fail("selectiveScan", `no fused kernel for backend '${u.backend}' with state size ${a.dims.N} (fused: cpu, and webgpu up to N = ${WGSL_MAX_STATE}); use implementation 'chunked' or 'auto'`);
+    default: {
+      const k = fusedKernel(u.backend, a.dims.N, true);
+      if (!k) {
+        const have = kernelBackends(SELECTIVE_SCAN).join(", ") || "none";
+        fail("selectiveScan", `no fused kernel for backend '${u.backend}' with state size ${a.dims.N} (registered for: ${have}; webgpu takes N up to 256 once "@tessera/ssm/webgpu" is imported); use implementation 'chunked' or 'auto'`);
       }
-      return selectiveScanFused(a);
+      return selectiveScanFused(a, k);
+    }
   }
 }
 

@@ -13,11 +13,18 @@ export interface View<D = unknown> {
   readonly offset: number;
 }
 
-export type UnaryOp =
-  | "neg" | "abs" | "sign" | "exp" | "expm1" | "log" | "log1p" | "sqrt" | "rsqrt" | "square"
-  | "reciprocal" | "tanh" | "sigmoid" | "relu" | "gelu" | "gelu_tanh" | "silu" | "softplus"
-  | "elu" | "erf" | "sin" | "cos" | "floor" | "ceil" | "round" | "trunc" | "clamp" | "not"
-  | "isnan" | "isinf";
+/**
+ * The op lists, defined once: the kernel types, the conformance cases and gpu.js's native /
+ * fallback sets are derived from these arrays (adding an op here makes the compiler point at
+ * every backend table that lacks it).
+ */
+export const UNARY_OPS = [
+  "neg", "abs", "sign", "exp", "expm1", "log", "log1p", "sqrt", "rsqrt", "square",
+  "reciprocal", "tanh", "sigmoid", "relu", "gelu", "gelu_tanh", "silu", "softplus",
+  "elu", "erf", "sin", "cos", "floor", "ceil", "round", "trunc", "clamp", "not",
+  "isnan", "isinf",
+] as const;
+export type UnaryOp = (typeof UNARY_OPS)[number];
 
 /** Attributes some unary ops read: clamp {min,max}, elu {alpha}, softplus {beta,threshold}. */
 export interface UnaryAttrs {
@@ -28,13 +35,18 @@ export interface UnaryAttrs {
   threshold?: number;
 }
 
-export type BinaryOp =
-  | "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum" | "mod" | "atan2"
-  | "eq" | "ne" | "lt" | "le" | "gt" | "ge" | "and" | "or" | "xor";
+export const BINARY_OPS = [
+  "add", "sub", "mul", "div", "pow", "maximum", "minimum", "mod", "atan2",
+  "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "xor",
+] as const;
+export type BinaryOp = (typeof BINARY_OPS)[number];
 
-export type ReduceOp = "sum" | "mean" | "prod" | "max" | "min" | "any" | "all";
-export type ArgReduceOp = "argmax" | "argmin";
-export type CumulativeOp = "sum" | "prod" | "max" | "min";
+export const REDUCE_OPS = ["sum", "mean", "prod", "max", "min", "any", "all"] as const;
+export type ReduceOp = (typeof REDUCE_OPS)[number];
+export const ARG_REDUCE_OPS = ["argmax", "argmin"] as const;
+export type ArgReduceOp = (typeof ARG_REDUCE_OPS)[number];
+export const CUMULATIVE_OPS = ["sum", "prod", "max", "min"] as const;
+export type CumulativeOp = (typeof CUMULATIVE_OPS)[number];
 
 export interface Conv1dParams {
   stride: number;

@@ -29,6 +29,12 @@ export interface EngineState {
   nextTensorId: number;
   /** Highest live storage bytes per backend since the last resetPeakMemory(). */
   peakBytes: Map<string, number>;
+  /** Fused kernels by name, then backend name (see core/kernels.ts). */
+  kernels: Map<string, Map<string, unknown>>;
+  /** 'fast': registered kernels and SIMD paths; 'reference': plain loops and composed ops. */
+  kernelPreference: "fast" | "reference";
+  /** Calls that ran a registered kernel / the composed reference, by `name/backend`. */
+  kernelCalls: { kernel: Map<string, number>; reference: Map<string, number> };
 }
 
 const KEY = Symbol.for("@tessera/tensor/engine-state@1");
@@ -42,8 +48,15 @@ export const state: EngineState = ((globalThis as Record<symbol, unknown>)[KEY] 
   pausedDepth: 0,
   nextTensorId: 1,
   peakBytes: new Map(),
+  kernels: new Map(),
+  kernelPreference: "fast",
+  kernelCalls: { kernel: new Map(), reference: new Map() },
 } satisfies EngineState) as EngineState;
-state.peakBytes ??= new Map(); // a state object made by an older copy of the package
+// A state object made by an older copy of the package lacks the newer fields.
+state.peakBytes ??= new Map();
+state.kernels ??= new Map();
+state.kernelPreference ??= "fast";
+state.kernelCalls ??= { kernel: new Map(), reference: new Map() };
 
 /** Brand on every tensor: `isTensor` works across copies of the package (unlike instanceof). */
 export const TENSOR_BRAND = Symbol.for("@tessera/tensor/Tensor");

@@ -164,6 +164,11 @@ export class Tensor {
     return this.checkData("data", dtype, widen(this.dtype, await this.rawData()));
   }
 
+  /** Whether `dataSync()` works here: the backend reads synchronously (cpu), GPU backends do not. */
+  get canReadSync(): boolean {
+    return this.storage.backend.canReadSync;
+  }
+
   /** Synchronous `data()`; only where the backend can honestly read synchronously (cpu). */
   dataSync(): DataArray;
   dataSync<D extends DType>(dtype: D): DataArrayOf<D>;

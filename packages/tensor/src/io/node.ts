@@ -3,12 +3,9 @@
  */
 import { readFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { readSafetensors, TesseraError, writeSafetensorsAsync, type RawEntry, type ReadOptions, type Tensor } from "@tessera/tensor";
+import { fail, readSafetensors, writeSafetensorsAsync, type RawEntry, type ReadOptions, type Tensor } from "@tessera/tensor";
 import { writeFilesAtomic, type AtomicFs } from "./atomic";
 
-function fail(op: string, message: string): never {
-  throw new TesseraError(op, message);
-}
 
 /** Loads a .safetensors file into tensors (the file is validated before any tensor is made). */
 export function loadSafetensors(path: string, opts: ReadOptions = {}): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {

@@ -1,6 +1,8 @@
 /**
  * One conformance suite for every backend: each case runs on cpu (the reference) and on the
  * backend under test, with the same host-generated inputs; values, shapes and dtypes must agree.
+ * The expected side runs under the 'reference' kernel preference: the cpu backend's plain
+ * TypeScript loops (no WASM SIMD) and no registered fused kernels, the oracle of every backend.
  */
 import { describe, expect, it } from "vitest";
 import * as T from "../../src/index";
@@ -11,7 +13,7 @@ async function compare(backend: string, name: string, run: (b: string) => T.Tens
   const asList = (r: T.Tensor | T.Tensor[]) => (Array.isArray(r) ? r : [r]);
   resetSeed();
   T.setBackend("cpu");
-  const expected = T.tidy(() => asList(run("cpu")));
+  const expected = T.withKernelPreference("reference", () => T.tidy(() => asList(run("cpu"))));
   resetSeed();
   T.setBackend(backend);
   const actual = T.tidy(() => asList(run(backend)));

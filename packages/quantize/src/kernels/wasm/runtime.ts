@@ -6,7 +6,8 @@
  * over the threads, each computed exactly as on one thread. Where WebAssembly SIMD is missing,
  * `qgemvWasm()` returns null and callers use the TypeScript reference.
  */
-import { canShareWasmMemory, startWasmPool, TesseraError, type WasmPool } from "@tessera/tensor";
+import { getKernelPreference, setKernelPreference, TesseraError } from "@tessera/tensor";
+import { canShareWasmMemory, compileWasm, defaultWasmThreads, growWasmMemory, instantiateWasm, reserveResident, setWasmWeightBudget, startWasmPool, type ResidentCache, type WasmPool } from "@tessera/tensor/wasm";
 import type { PreparedLinear } from "../prepared";
 import { QGEMV_WASM_PLAIN, QGEMV_WASM_SHARED } from "./binary";
 
@@ -34,17 +35,6 @@ interface Exports {
 
 const PAGE = 65536;
 const BASE = PAGE;
-/** Bytes of prepared weights kept resident (codes, scales, zeros, tables). */
-let budget = 1 << 30;
-
-function decode(b64: string): Uint8Array<ArrayBuffer> {
-  if (typeof Buffer !== "undefined") return new Uint8Array(Buffer.from(b64, "base64"));
-  const s = atob(b64);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
 interface Resident {
   codes: number;
   scales: number;
@@ -52,9 +42,19 @@ interface Resident {
   table: number;
 }
 
-class QgemvKernels {
+class QgemvKernels implements ResidentCache {
   private readonly resident = new Map<number, Resident>();
   private end = BASE;
+
+  /** Resident bytes, counted in @tessera/tensor's one resident-weight budget. */
+  get bytes(): number {
+    return this.end - BASE;
+  }
+
+  clear(): void {
+    this.resident.clear();
+    this.end = BASE;
+  }
   pool: WasmPool | null = null;
   constructor(
     readonly module: WebAssembly.Module,
@@ -75,13 +75,10 @@ class QgemvKernels {
   }
 
   private grow(to: number): Float32Array {
-    const need = Math.ceil(to / PAGE) - this.memory.buffer.byteLength / PAGE;
-    if (need > 0) {
-      try {
-        this.memory.grow(need);
-      } catch (e) {
-        throw new TesseraError("quantizedLinear", `the WASM kernels need ${to} bytes of WebAssembly memory, ${this.memory.buffer.byteLength} are available and growth was refused (${(e as Error).message}); split the input into smaller batches, or setQuantizedWasm(false) to run the TypeScript kernels`);
-      }
+    try {
+      growWasmMemory(this.memory, to);
+    } catch (e) {
+      throw new TesseraError("quantizedLinear", `the WASM kernels need ${to} bytes of WebAssembly memory, ${this.memory.buffer.byteLength} are available and growth was refused (${(e as Error).message}); split the input into smaller batches, or setKernelPreference("reference") to run the TypeScript kernels`);
     }
     return new Float32Array(this.memory.buffer);
   }
@@ -90,10 +87,7 @@ class QgemvKernels {
     const hit = this.resident.get(w.id);
     if (hit) return hit;
     const bytes = w.codes.length + 4 * (w.scales.length + (w.zeros?.length ?? 0) + (w.table?.length ?? 0)) + 64;
-    if (this.end - BASE + bytes > budget) {
-      this.resident.clear();
-      this.end = BASE;
-    }
+    const keep = reserveResident(this, bytes); // past the one budget every cache is dropped
     const align = (v: number) => Math.ceil(v / 16) * 16;
     const codes = align(this.end);
     const scales = align(codes + w.codes.length);
@@ -106,7 +100,7 @@ class QgemvKernels {
     if (w.zeros) f32.set(w.zeros, zeros / 4);
     if (w.table) f32.set(w.table, table / 4);
     const r = { codes, scales, zeros, table };
-    if (bytes <= budget) {
+    if (keep) {
       this.resident.set(w.id, r);
       this.end = end;
     }
@@ -174,17 +168,24 @@ class QgemvKernels {
 }
 
 let instance: QgemvKernels | null | undefined;
-let enabled = true;
 
-/** Use (default) or bypass the WebAssembly kernels; the TypeScript reference stays the oracle. */
+/**
+ * Use (default) or bypass the fast paths; the TypeScript reference stays the oracle.
+ * @deprecated Use `setKernelPreference(on ? "fast" : "reference")` from @tessera/tensor: since
+ * 0.2 this is an alias of it (so it switches every package's fast paths). Removed in the next release.
+ */
 export function setQuantizedWasm(on: boolean): void {
-  enabled = on;
+  setKernelPreference(on ? "fast" : "reference");
 }
 
-/** Sets the byte budget of prepared weights kept in the kernels' memory (default 1 GiB). */
+/**
+ * Sets the byte budget of weights kept resident in WASM memory (default 1 GiB).
+ * @deprecated Since 0.2 there is one budget for the cpu backend's and the packages' kernels:
+ * this is an alias of `setWasmWeightBudget` from `@tessera/tensor/wasm`. Removed in the next release.
+ */
 export function setQuantizedWeightBudget(bytes: number): void {
   if (!(bytes >= 0)) throw new RangeError(`setQuantizedWeightBudget: bytes must be >= 0, got ${bytes}`);
-  budget = bytes;
+  setWasmWeightBudget(bytes);
 }
 
 let starting: Promise<number> | null = null;
@@ -193,14 +194,7 @@ let starting: Promise<number> | null = null;
 function startThreads(k: QgemvKernels): Promise<number> {
   starting ??= (async () => {
     if (!canShareWasmMemory()) return 1;
-    const g = globalThis as { navigator?: { hardwareConcurrency?: number }; process?: { versions?: { node?: string } } };
-    let n = g.navigator?.hardwareConcurrency ?? 1;
-    if (g.process?.versions?.node) {
-      const spec = "node:os";
-      const os = (await import(/* @vite-ignore */ spec)) as typeof import("node:os");
-      n = os.availableParallelism?.() ?? os.cpus().length;
-    }
-    n = Math.max(1, Math.min(n, 16));
+    const n = Math.max(1, Math.min(await defaultWasmThreads(), 16));
     if (n < 2) return 1;
     try {
       k.pool = await startWasmPool(k.module, k.memory, n - 1, { dispatch: DISPATCH, slots: 12 });
@@ -219,17 +213,14 @@ export async function initQuantizedThreads(): Promise<number> {
 }
 
 export function qgemvWasm(): QgemvKernels | null {
-  if (!enabled) return null;
+  if (getKernelPreference() === "reference") return null;
   if (instance !== undefined) return instance;
-  if (typeof WebAssembly === "undefined") return (instance = null);
-  const shared = canShareWasmMemory();
-  const bytes = decode(shared ? QGEMV_WASM_SHARED : QGEMV_WASM_PLAIN);
-  if (!WebAssembly.validate(bytes)) return (instance = null);
+  // Small enough to compile synchronously everywhere (no background compile).
+  const c = compileWasm({ plain: QGEMV_WASM_PLAIN, shared: QGEMV_WASM_SHARED });
+  if (!c) return (instance = null);
   try {
-    const memory = shared ? new WebAssembly.Memory({ initial: 2, maximum: 32768, shared: true }) : new WebAssembly.Memory({ initial: 2 });
-    const module = new WebAssembly.Module(bytes);
-    const ex = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error("wasm abort"); } } }).exports as unknown as Exports;
-    instance = new QgemvKernels(module, ex, memory);
+    const { exports, memory } = instantiateWasm<Exports>(c);
+    instance = new QgemvKernels(c.module as WebAssembly.Module, exports, memory as WebAssembly.Memory);
     void startThreads(instance);
   } catch {
     instance = null;

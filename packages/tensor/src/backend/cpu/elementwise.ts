@@ -116,6 +116,10 @@ function unaryRow(op: UnaryOp, out: DataArray, o: number, a: DataArray, j: numbe
     case "not": for (let i = 0; i < n; i++, j += s) out[o + i] = a[j] === 0 ? 1 : 0; return;
     case "isnan": for (let i = 0; i < n; i++, j += s) out[o + i] = a[j] !== a[j] ? 1 : 0; return;
     case "isinf": for (let i = 0; i < n; i++, j += s) out[o + i] = a[j] === Infinity || a[j] === -Infinity ? 1 : 0; return;
+    default: {
+      const missing: never = op; // a new entry of UNARY_OPS needs a case here
+      throw new Error(`cpu unary: no kernel for '${String(missing)}'`);
+    }
   }
 }
 

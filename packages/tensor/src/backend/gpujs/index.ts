@@ -7,7 +7,7 @@
  */
 import { isFloat, type DType, type StorageArray } from "../../core/dtype";
 import { sizeOf } from "../../core/shape";
-import type { Backend, BinaryOp, UnaryAttrs, UnaryOp, View } from "../backend";
+import { UNARY_OPS, type Backend, type BinaryOp, type UnaryAttrs, type UnaryOp, type View } from "../backend";
 import { createCpuBackend } from "../cpu";
 import { contiguousValues, toStorage } from "../cpu/strided";
 import * as K from "./kernels";
@@ -36,8 +36,11 @@ export interface GpuJsBackend extends Backend<StorageArray> {
 
 type V = View<StorageArray>;
 
-const NATIVE = ["unary (float)", "binary (float, same shape)", "matmul (float)", "softmax", "layerNorm", "rmsNorm", "reduce sum/mean/max/min over the last axis (float)"];
-const FALLBACK = ["fill", "copy", "write", "where", "argReduce", "gather", "indexSelect", "scatterAdd", "conv1d", "cumulative", "sort", "topk", "integer and bool math", "reductions over other axes"];
+/** Unary ops with a gpu.js kernel (float); the rest of UNARY_OPS run on the cpu, counted as fallbacks. */
+const NATIVE_UNARY = UNARY_OPS.filter((op) => op in K.UNARY_EXPR);
+const FALLBACK_UNARY = UNARY_OPS.filter((op) => !(op in K.UNARY_EXPR));
+const NATIVE = [`unary (float): ${NATIVE_UNARY.join(", ")}`, "binary (float, same shape)", "matmul (float)", "softmax", "layerNorm", "rmsNorm", "reduce sum/mean/max/min over the last axis (float)"];
+const FALLBACK = [`unary ${FALLBACK_UNARY.join(", ")}`, "fill", "copy", "write", "where", "argReduce", "gather", "indexSelect", "scatterAdd", "conv1d", "cumulative", "sort", "topk", "integer and bool math", "reductions over other axes"];
 
 export function createGpuJsBackend(gpu: GpuJsLike): GpuJsBackend {
   const cpu = createCpuBackend();

@@ -3,6 +3,7 @@
  * cannot rename anything inside. Every kernel is 1-D over its output; inputs are flat float
  * arrays. `this.thread.x` is the output index.
  */
+import type { UnaryOp } from "../backend";
 
 /** erf (Abramowitz & Stegun 7.1.26 with a Taylor start near 0) as a gpu.js helper; |error| < 2e-7. */
 export const ERF_FN = `function erf_(x) {
@@ -17,7 +18,7 @@ export const ERF_FN = `function erf_(x) {
 }`;
 
 /** Unary ops gpu.js computes (value `v`; attributes a0, a1). */
-export const UNARY_EXPR: Record<string, string> = {
+export const UNARY_EXPR: Partial<Record<UnaryOp, string>> = {
   neg: "-v",
   abs: "Math.abs(v)",
   exp: "Math.exp(v)",
@@ -44,7 +45,7 @@ export const UNARY_EXPR: Record<string, string> = {
   clamp: "(v < a0 ? a0 : (v > a1 ? a1 : v))",
 };
 
-export function unarySource(op: string): string {
+export function unarySource(op: UnaryOp): string {
   return `function (x, a0, a1) { const v = x[this.thread.x]; return ${UNARY_EXPR[op]}; }`;
 }
 

@@ -10,21 +10,25 @@
  * (zero-copy views) are never kept. Over the budget, everything is dropped and refilled.
  */
 import type { StorageArray } from "../../../core/dtype";
+import { registerResidentCache, reserveResident, wasmWeightBudget, type ResidentCache } from "./loader";
 
 const ALIGN = 64;
 
-export class ResidentWeights {
+export class ResidentWeights implements ResidentCache {
   private entries = new WeakMap<StorageArray, Map<string, number>>();
   /** Seen once as a B operand: kept on the second sighting. */
   private seen = new WeakMap<StorageArray, Set<string>>();
   /** First byte after the resident data (kernels' scratch starts here). */
   end: number;
 
-  constructor(
-    private readonly base: number,
-    public budget: number,
-  ) {
+  constructor(private readonly base: number) {
     this.end = base;
+    registerResidentCache(this);
+  }
+
+  /** The one resident-weight budget (loader.ts), shared with the packages' WASM kernels. */
+  get budget(): number {
+    return wasmWeightBudget().budget;
   }
 
   /** The byte offset of a resident matrix, or undefined. */
@@ -44,7 +48,7 @@ export class ResidentWeights {
       keys.add(key);
       return null;
     }
-    if (this.end - this.base + bytes > this.budget) this.clear();
+    if (!reserveResident(this, bytes)) return null; // over the budget: every cache was dropped
     const at = this.end;
     this.end = Math.ceil((at + bytes) / ALIGN) * ALIGN;
     let m = this.entries.get(arr);

@@ -8,8 +8,10 @@
 import { KERNELS_WASM_PLAIN, KERNELS_WASM_SHARED } from "./binary";
 import type { StorageArray } from "../../../core/dtype";
 import { ResidentWeights } from "./resident";
+import { canShareWasmMemory, compileWasm, createWasmMemory, defaultWasmThreads, setWasmWeightBudget, wasmWeightBudget } from "./loader";
 import { OP, startPool, type Pool } from "./threads";
 import { TesseraError } from "../../../core/errors";
+import { getKernelPreference, setKernelPreference } from "../../../core/kernels";
 
 interface Exports {
   pack_a(a: number, K: number, m0: number, m1: number, ap: number): void;
@@ -31,8 +33,6 @@ export const WASM_UNARY = { exp: 0, sigmoid: 1, silu: 2, gelu: 3, tanh: 4, gelu_
 const PAGE = 65536;
 /** Reserved low memory: the module's own data and the thread control block stay below this. */
 const BASE = PAGE;
-/** Default byte budget of weights kept resident in WASM memory (setCpuWeightCache). */
-const RESIDENT_BUDGET = 1 << 30;
 /** Smaller B operands are copied each time (cheap). */
 const RESIDENT_MIN_BYTES = 1 << 18;
 /** Below this many multiply-adds a GEMM stays on one thread (waking workers costs ~10-50 us). */
@@ -55,7 +55,7 @@ export class WasmKernels {
   }
 
   /** Weights kept in WASM memory between products (resident.ts); scratch starts above them. */
-  readonly resident = new ResidentWeights(BASE, RESIDENT_BUDGET);
+  readonly resident = new ResidentWeights(BASE);
 
   /** Where kernels' scratch space starts. */
   private get scratch(): number {
@@ -266,7 +266,6 @@ export function wasmFits(run: () => void): boolean {
 
 let instance: WasmKernels | null | undefined;
 let compiling: Promise<void> | null = null;
-let enabled = true;
 let wantedThreads: number | null = null;
 let stallMs: number | undefined;
 let starting: Promise<number> | null = null;
@@ -278,62 +277,24 @@ export function cpuThreadsError(): string | null {
   return poolError;
 }
 
-function decode(b64: string): Uint8Array<ArrayBuffer> {
-  const s = atob(b64);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-/** Whether this environment can share WebAssembly memory with workers. */
-/** Whether WebAssembly memory can be shared with worker threads here (Node, or a cross-origin isolated page). */
-export function canShareWasmMemory(): boolean {
-  return canShare();
-}
-
-function canShare(): boolean {
-  const g = globalThis as { crossOriginIsolated?: boolean; process?: { versions?: { node?: string } } };
-  if (typeof SharedArrayBuffer === "undefined" || typeof Atomics === "undefined") return false;
-  return !!g.process?.versions?.node || g.crossOriginIsolated === true;
-}
-
-function variant(): { bytes: Uint8Array<ArrayBuffer>; memory: () => WebAssembly.Memory } {
-  if (canShare()) return { bytes: decode(KERNELS_WASM_SHARED), memory: () => new WebAssembly.Memory({ initial: 2, maximum: 32768, shared: true }) };
-  return { bytes: decode(KERNELS_WASM_PLAIN), memory: () => new WebAssembly.Memory({ initial: 2 }) };
-}
+export { canShareWasmMemory };
+const canShare = canShareWasmMemory;
+const defaultThreads = defaultWasmThreads;
 
 /**
  * Compiles synchronously where allowed (Node); a browser main thread refuses synchronous
  * compiles of modules over 4 KB, so there it compiles in the background and the TypeScript
- * kernels serve meanwhile.
+ * kernels serve meanwhile (loader.ts).
  */
 function create(): WasmKernels | null | undefined {
-  const v = variant();
-  try {
-    return new WasmKernels(new WebAssembly.Module(v.bytes), v.memory());
-  } catch {
-    if (typeof WebAssembly?.compile !== "function") return null;
-    compiling ??= WebAssembly.compile(v.bytes).then(
-      (m) => {
-        instance = new WasmKernels(m, v.memory());
-        void startThreads(instance);
-      },
-      () => {
-        instance = null; // no WebAssembly SIMD here
-      },
-    );
-    return undefined;
-  }
-}
-
-async function defaultThreads(): Promise<number> {
-  const g = globalThis as { navigator?: { hardwareConcurrency?: number }; process?: { versions?: { node?: string } } };
-  if (g.process?.versions?.node) {
-    const spec = "node:os";
-    const os = (await import(/* @vite-ignore */ spec)) as typeof import("node:os");
-    return os.availableParallelism?.() ?? os.cpus().length;
-  }
-  return g.navigator?.hardwareConcurrency ?? 1;
+  let done!: () => void;
+  const c = compileWasm({ plain: KERNELS_WASM_PLAIN, shared: KERNELS_WASM_SHARED }, (r) => {
+    instance = r ? new WasmKernels(r.module as WebAssembly.Module, createWasmMemory(r.shared) as WebAssembly.Memory) : null;
+    if (instance) void startThreads(instance);
+    done();
+  });
+  if (c === undefined) compiling ??= new Promise<void>((resolve) => (done = resolve));
+  return c ? new WasmKernels(c.module as WebAssembly.Module, createWasmMemory(c.shared) as WebAssembly.Memory) : c;
 }
 
 /** Starts the worker pool in the background (once, or again after it stopped); kernels use it as soon as it is ready. */
@@ -359,7 +320,7 @@ function startThreads(k: WasmKernels): Promise<number> {
 
 /** The WASM kernels, or null where WebAssembly SIMD is unavailable, not yet compiled or turned off. */
 export function wasmKernels(): WasmKernels | null {
-  if (!enabled) return null;
+  if (getKernelPreference() === "reference") return null;
   if (instance === undefined && !compiling) {
     instance = create();
     if (instance) void startThreads(instance);
@@ -394,11 +355,14 @@ export async function initCpuThreads(threads?: number, opts: CpuThreadOptions = 
   return startThreads(instance);
 }
 
-/** Turns the cpu backend's WASM SIMD kernels on or off (on by default); returns the previous setting. */
+/**
+ * Turns the fast paths on or off; returns the previous setting.
+ * @deprecated Use `setKernelPreference(on ? "fast" : "reference")`: since 0.2 this is an alias of
+ * it, so `false` also turns off the packages' WASM kernels and registered fused kernels. Removed
+ * in the next release.
+ */
 export function setCpuSimd(on: boolean): boolean {
-  const prev = enabled;
-  enabled = on;
-  return prev;
+  return setKernelPreference(on ? "fast" : "reference") === "fast";
 }
 
 /** Whether the WASM SIMD kernels are on and available here. */
@@ -409,20 +373,19 @@ export function cpuSimdAvailable(): boolean {
 /**
  * Sets the byte budget of weights kept resident in WASM memory between products (default
  * 1 GiB; 0 turns it off and drops what is kept). Decoding reads every weight per token, so
- * keeping them resident saves one copy of the model per token.
+ * keeping them resident saves one copy of the model per token. Since 0.2 this is the one
+ * budget shared with the packages' WASM kernels: the same as `setWasmWeightBudget` from
+ * `@tessera/tensor/wasm`.
  */
 export function setCpuWeightCache(bytes: number): void {
   if (!(bytes >= 0)) throw new RangeError(`setCpuWeightCache: bytes must be >= 0, got ${bytes}`);
-  const k = wasmKernels();
-  if (!k) return;
-  k.resident.budget = bytes;
-  k.resident.clear();
+  setWasmWeightBudget(bytes);
 }
 
-/** Bytes of weights resident in WASM memory now, and the budget. */
+/** Bytes of weights resident in the cpu backend's WASM memory now, and the (one, shared) budget. */
 export function cpuWeightCacheStats(): { bytes: number; budget: number } {
   const k = instance ?? null;
-  return { bytes: k ? k.resident.bytes : 0, budget: k ? k.resident.budget : RESIDENT_BUDGET };
+  return { bytes: k ? k.resident.bytes : 0, budget: wasmWeightBudget().budget };
 }
 
 /** Drops resident copies of `arr` (it was written in place or freed). */

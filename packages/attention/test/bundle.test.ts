@@ -1,0 +1,41 @@
+/**
+ * A cpu-only program that imports scaledDotProductAttention bundles without any WGSL: the
+ * package's WebGPU kernels live in `@tessera/attention/webgpu` and reach the op through
+ * @tessera/tensor's kernel registry, so nothing in the main entry imports them (nor
+ * `@tessera/tensor/webgpu`).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { describe, expect, it } from "vitest";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const WGSL = /@compute|@workgroup_size|var<storage/;
+
+async function bundle(source: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "tessera-bundle-"));
+  try {
+    const entry = join(dir, "entry.ts");
+    writeFileSync(entry, source);
+    const r = await build({ entryPoints: [entry], bundle: true, minify: true, format: "esm", platform: "browser", write: false, nodePaths: [join(here, "..", "node_modules")], logLevel: "silent" });
+    return r.outputFiles[0].text;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("bundles", () => {
+  const src = join(here, "..", "src").replaceAll("\\", "/");
+  it("a cpu-only program with scaledDotProductAttention carries no WGSL", async () => {
+    const out = await bundle(`import { scaledDotProductAttention } from "${src}/index";\nimport { normal } from "@tessera/tensor";\nconst q = normal([1, 2, 4, 8]);\nconsole.log(scaledDotProductAttention(q, q, q).shape);\n`);
+    expect(WGSL.test(out), "WGSL in a cpu-only bundle").toBe(false);
+    expect(out.length).toBeLessThan(160_000); // 204 KB before the kernel registry
+  });
+
+  it("importing the webgpu entry brings the WGSL kernel in", async () => {
+    const out = await bundle(`import { scaledDotProductAttention } from "${src}/index";\nimport "${src}/webgpu";\nconsole.log(scaledDotProductAttention);\n`);
+    expect(WGSL.test(out), "the WGSL kernel in the webgpu bundle").toBe(true);
+  });
+});

@@ -1,0 +1,37 @@
+/**
+ * `@tessera/tensor/wasm`: the one WebAssembly runtime the packages share. Loading a module
+ * embedded as base64 (a plain and a shared-memory variant; synchronous where allowed, in the
+ * background on a browser main thread), memories and their growth, the worker pool
+ * (`startWasmPool`: a worker per thread on one shared memory, with stall detection), and the
+ * one budget of weights kept resident in WASM memory between products, over the cpu backend's
+ * kernels and every package's (`setWasmWeightBudget`, default 1 GiB).
+ *
+ *   import { compileWasm, instantiateWasm, growWasmMemory, reserveResident } from "@tessera/tensor/wasm";
+ *   const c = compileWasm({ plain: MY_WASM_PLAIN, shared: MY_WASM_SHARED });  // null: no SIMD here
+ *   const { exports, memory } = instantiateWasm<MyExports>(c!);
+ *
+ * The same functions are exported by the main entry; this entry names them as one runtime.
+ */
+export {
+  WASM_PAGE,
+  decodeWasm,
+  compileWasm,
+  instantiateWasm,
+  createWasmMemory,
+  growWasmMemory,
+  defaultWasmThreads,
+  canShareWasmMemory,
+  startWasmPool,
+  registerResidentCache,
+  reserveResident,
+  residentBytes,
+  setWasmWeightBudget,
+  wasmWeightBudget,
+  type WasmModuleVariants,
+  type CompiledWasm,
+  type ResidentCache,
+  type WasmPoolOptions,
+  type WasmPool,
+  type WasmModuleLike,
+  type WasmMemoryLike,
+} from "@tessera/tensor";
