@@ -85,6 +85,8 @@ export interface RunOptions extends ModelOptions {
   onStep?: (phase: "pretrain" | "finetune", step: number, loss: number) => void;
   /** Called between pretraining and fine-tuning (the smoke test looks at the weights). */
   onPretrained?: (model: TaskModel) => void;
+  /** Called right before fine-tuning starts (after pretraining, when there is one). */
+  onFinetuneStart?: (model: TaskModel) => void;
   /** Called with the model before it is disposed. */
   onDone?: (model: TaskModel) => void;
 }
@@ -220,6 +222,7 @@ export async function runTask(task: TaskData, o: RunOptions): Promise<RunResult>
     tokens += o.pretrainSteps * o.batch * task.seqLen;
     o.onPretrained?.(model);
   }
+  o.onFinetuneStart?.(model);
   const fine = await optimise(model, all, o.steps, o.lr, () => {
     const b = makeBatch(task, sample(task.train, o.batch, rng));
     return task.kind === "classify" ? T.crossEntropy(model.classify(b.ids, b.mask), b.targets) : T.crossEntropy(model.logits(b.ids), b.targets, { ignoreIndex: -100 });
