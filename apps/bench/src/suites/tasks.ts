@@ -3,7 +3,7 @@
  * task generators, without and with self-pretraining, scored on the fixed test splits. Not in
  * `npm run bench`'s default list (it trains models: minutes); run it by name:
  *   npm run bench -- tasks            the default grid: ListOps and MQAR x 13 mixers x {none, causal}
- *   npm run bench -- tasks --full     all six tasks, more steps
+ *   npm run bench -- tasks --full     all six tasks, 100 steps (Pathfinder, image: 50)
  *   npm run bench -- tasks --quick    the smoke grid of the test suite (seconds)
  * One row per run: `accuracy` (test), `val_accuracy`, `steps`, `pretrain`, `pretrain_steps`,
  * `tokens_per_s`, `peak_bytes`, `chance`, wall time as `median_ms` (runs = 1).
@@ -35,7 +35,8 @@ export interface TaskGrid {
 export const TASK_GRIDS: Record<Tier, TaskGrid> = {
   quick: { tasks: ["induction"], mixers: ["softmax", "mamba"], pretrain: ["none", "causal"], data: "tiny", steps: { default: 6 }, pretrainRatio: 0.5, batch: 8, dModel: 16, layers: 2, lr: 3e-3, seed: 0 },
   default: { tasks: ["listops", "mqar"], mixers: MIXER_NAMES, pretrain: ["none", "causal"], data: "small", steps: { default: 40 }, pretrainRatio: 0.5, batch: 16, dModel: 32, layers: 2, lr: 5e-3, seed: 0 },
-  full: { tasks: TASK_NAMES, mixers: MIXER_NAMES, pretrain: ["none", "causal"], data: "small", steps: { default: 150 }, pretrainRatio: 0.5, batch: 16, dModel: 32, layers: 2, lr: 5e-3, seed: 0 },
+  // Pathfinder (256 tokens) and the image (196) cost 2-3x ListOps per step: half the steps, so the whole grid is about an hour of an idle 2-core machine.
+  full: { tasks: TASK_NAMES, mixers: MIXER_NAMES, pretrain: ["none", "causal"], data: "small", steps: { default: 100, pathfinder: 50, image: 50 }, pretrainRatio: 0.5, batch: 16, dModel: 32, layers: 2, lr: 5e-3, seed: 0 },
 };
 
 const stepsOf = (g: TaskGrid, task: string) => g.steps[task] ?? g.steps.default;
