@@ -1,7 +1,8 @@
 /**
- * The six tasks of the runner as token sequences, at one size per grid tier, from the task
- * generators (src/tasks/) with the fixed splits of `taskSplits` (base seed 0; Fashion-MNIST has
- * its own vendored train / test files: validation = the last 10% of train).
+ * The six tasks of the runner as token sequences, at two data sizes (`tiny`: the tests; `small`:
+ * the default and --full grids), from the task generators (src/tasks/) with the fixed splits of
+ * `taskSplits` (base seed 0; Fashion-MNIST has its own vendored train / test files: validation =
+ * every 10th training image).
  *   classify: ids [T] (0 = padding where a task pads), label = class
  *   sequence: ids [T], labels [T] (-100 where no loss), scored per labelled position
  */
