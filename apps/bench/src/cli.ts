@@ -12,7 +12,7 @@ import { cpuThreads, useBackend } from "./backends";
 import { TIER_MEASURE, type Row, type Tier } from "./harness";
 import { formatTable, formatWall, LEGEND, progressLine } from "./report";
 import type { Suite } from "./suite";
-import { SUITES } from "./suites/index";
+import { ALL_SUITES, SUITES } from "./suites/index";
 
 export interface CliOptions {
   suites: string[];
@@ -49,7 +49,7 @@ export function parseArgs(argv: string[]): CliOptions {
     else opts.suites.push(a);
   }
   if (opts.quick && opts.full) throw new Error("--quick and --full exclude each other");
-  const known = SUITES.map((s) => s.name);
+  const known = ALL_SUITES.map((s) => s.name);
   for (const s of opts.suites) if (!known.includes(s)) throw new Error(`unknown suite '${s}' (suites: ${known.join(", ")})`);
   return opts;
 }
@@ -64,9 +64,9 @@ export async function runBench(opts: CliOptions, log: (s: string) => void = (s) 
   if (opts.backend === "cpu") log(`cpu backend: WASM SIMD GEMM on ${cpuThreads} thread(s)`);
   const tier = tierOf(opts);
   const measure = { ...TIER_MEASURE[tier], ...(opts.runs ? { minRuns: opts.runs } : {}), ...(opts.budget ? { budgetMs: opts.budget } : {}) };
-  const suites = SUITES.filter((s) => opts.suites.length === 0 || opts.suites.includes(s.name));
+  const suites = opts.suites.length === 0 ? SUITES : ALL_SUITES.filter((s) => opts.suites.includes(s.name));
   const total = suites.reduce((n, s) => n + s.plan({ tier, backend: opts.backend }).length, 0);
-  log(`${total} measurements in ${suites.length} suite(s), ${tier} sizes${tier === "default" ? " (--full: the largest shapes, long; --quick: small ones)" : ""}`);
+  log(`${total} ${suites.every((s) => s.name === "tasks") ? "training runs" : "measurements"} in ${suites.length} suite(s), ${tier} sizes${tier === "default" ? " (--full: the largest shapes, long; --quick: small ones)" : ""}`);
   let done = 0;
   const rows: Row[] = [];
   for (const suite of suites) {
@@ -84,7 +84,8 @@ const USAGE = `usage: tessera-bench [suite...] [--json FILE] [--backend NAME] [-
   no option: representative sizes, every suite in 3-4 minutes on 2 cores
   --full: the largest shapes (tens of minutes; attention at T = 8192 needs ~9 GiB)
   --quick: small shapes, a smoke run in seconds
-suites: ${SUITES.map((s) => `${s.name} (${s.description})`).join("; ")}`;
+  tasks (only when named): the accuracy grid; default ListOps and MQAR x 13 mixers x {none, causal} (52 runs, ~10-15 min on 2 cores), --full all six tasks (156 runs), --quick 4 tiny runs
+suites: ${ALL_SUITES.map((s) => `${s.name} (${s.description})`).join("; ")}`;
 
 async function main(): Promise<void> {
   let opts: CliOptions;
@@ -101,13 +102,13 @@ async function main(): Promise<void> {
   const times: string[] = [];
   const rows = await runBench(opts, undefined, {
     onSuite(suite, got, ms) {
-      console.log(formatTable(got, { legend: false }));
+      console.log(suite.table ? suite.table(got) : formatTable(got, { legend: false }));
       if (suite.summarize && got.length) console.log(suite.summarize(got));
-      console.log(`\n${suite.name}: ${got.length} measurements in ${formatWall(ms)}`);
+      console.log(`\n${suite.name}: ${got.length} ${suite.table ? "runs" : "measurements"} in ${formatWall(ms)}`);
       times.push(`${suite.name} ${formatWall(ms)}`);
     },
   });
-  console.log(`\n${LEGEND}`);
+  if (!opts.suites.length || opts.suites.some((s) => s !== "tasks")) console.log(`\n${LEGEND}`);
   if (opts.json) {
     writeFileSync(opts.json, JSON.stringify(rows, null, 2));
     console.log(`wrote ${rows.length} rows to ${opts.json}`);

@@ -16,6 +16,27 @@ export interface Row {
   /** Peak live tensor bytes during one run (Tessera rows; from memory().peakBytes). */
   peak_bytes?: number;
   note?: string;
+  /** The tasks suite (accuracy runs; median_ms = min_ms = max_ms = the run's wall time, runs = 1). */
+  task?: string;
+  mixer?: string;
+  /** Self-pretraining before fine-tuning: "none" or "causal" (next-token prediction on the training inputs). */
+  pretrain?: string;
+  /** Test accuracy (per example, or per labelled position for sequence tasks). */
+  accuracy?: number;
+  /** What the test accuracy is over: examples (classification) or labelled positions (sequence tasks). */
+  test_n?: number;
+  val_accuracy?: number;
+  /** The chance level the accuracy is compared with (see the tasks suite). */
+  chance?: number;
+  /** Fine-tuning steps. */
+  steps?: number;
+  pretrain_steps?: number;
+  /** Training tokens (pretraining + fine-tuning) per second. */
+  tokens_per_s?: number;
+  /** Mean training loss over the first / last 10% of the fine-tuning steps. */
+  loss_first?: number;
+  loss_last?: number;
+  params?: number;
 }
 
 export interface MeasureOptions {

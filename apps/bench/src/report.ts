@@ -20,6 +20,7 @@ export function formatWall(ms: number): string {
 
 /** The line printed as each row finishes: `[12/48] attention causal T=2048 tessera tiled ... 902 ms`. */
 export function progressLine(i: number, n: number, row: Row): string {
+  if (row.accuracy !== undefined) return `[${i}/${n}] ${row.suite} ${row.case} ${row.impl} ... acc ${row.accuracy.toFixed(2)} (${(row.median_ms / 1000).toFixed(1)} s)`;
   const result = row.runs > 0 && Number.isFinite(row.median_ms) ? formatMs(row.median_ms) : (row.note ?? "failed");
   return `[${i}/${n}] ${row.suite} ${row.case} ${row.impl} ... ${result}`;
 }

@@ -28,6 +28,8 @@ export interface Suite {
   run(ctx: SuiteContext): Promise<Row[]>;
   /** Lines printed after the table (e.g. scaling exponents), from this run's rows. */
   summarize?(rows: Row[]): string;
+  /** The suite's own table instead of the timing table (the tasks suite: accuracy per mixer). */
+  table?(rows: Row[]): string;
 }
 
 /** One implementation of a benchmark case: set up once, then `run` is timed. */

@@ -89,7 +89,7 @@ describe("tessera-bench", () => {
     expect(tierOf(parseArgs(["--quick"]))).toBe("quick");
     expect(tierOf(parseArgs(["ssm", "--full"]))).toBe("full");
     expect(() => parseArgs(["--quick", "--full"])).toThrow("--quick and --full exclude each other");
-    expect(() => parseArgs(["nope"])).toThrow("unknown suite 'nope' (suites: matmul, ops, attention, ssm, quantize, codebook, models)");
+    expect(() => parseArgs(["nope"])).toThrow("unknown suite 'nope' (suites: matmul, ops, attention, ssm, quantize, codebook, models, tasks)");
     expect(() => parseArgs(["--json"])).toThrow("--json needs a value");
   });
 

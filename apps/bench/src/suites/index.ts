@@ -6,6 +6,10 @@ import { ssmSuite } from "./ssm";
 import { modelsSuite } from "./models";
 import { quantizeSuite } from "./quantize";
 import { codebookSuite } from "./codebook";
+import { tasksSuite } from "./tasks";
 
-/** Every suite, in the order `pnpm bench` runs them. */
+/** The suites `pnpm bench` runs when none is named, in that order. */
 export const SUITES: Suite[] = [matmulSuite, opsSuite, attentionSuite, ssmSuite, quantizeSuite, codebookSuite, modelsSuite];
+
+/** Every suite that can be named: the default ones, then `tasks` (trains models for minutes, so it runs only when named). */
+export const ALL_SUITES: Suite[] = [...SUITES, tasksSuite];
