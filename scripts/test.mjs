@@ -9,11 +9,12 @@ import { install, pnpm, root, sh, step } from "./run.mjs";
 install();
 const workspaces = ["packages", "apps"].flatMap((d) => readdirSync(join(root, d)).map((p) => join(root, d, p)));
 for (const w of workspaces) rmSync(join(w, ".vitest-results.json"), { force: true });
+const lintStatus = sh("node", [join(root, "scripts", "lint.mjs")]);
 step("build + typecheck", pnpm(["exec", "turbo", "run", "build", "typecheck", "--output-logs=errors-only"]));
 const testStatus = pnpm(["exec", "turbo", "run", "test", "--continue", "--output-logs=full", "--", "--reporter=default", "--reporter=json", "--outputFile=.vitest-results.json"]);
 
-let passed = 0;
-let failed = 0;
+let passed = lintStatus === 0 ? 1 : 0;
+let failed = lintStatus === 0 ? 0 : 1;
 let skipped = 0;
 for (const w of workspaces) {
   const f = join(w, ".vitest-results.json");
@@ -39,4 +40,4 @@ if (skipped) {
   console.log("Install them with `apt-get install chromium libvulkan1` (as .ci/run does) to run every test; CI sets TESSERA_REQUIRE_WEBGPU=1 so nothing is skipped there.");
 }
 console.log(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
-process.exit(testStatus || packStatus || consumerStatus || publishStatus || (failed ? 1 : 0));
+process.exit(lintStatus || testStatus || packStatus || consumerStatus || publishStatus || (failed ? 1 : 0));
