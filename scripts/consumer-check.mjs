@@ -58,7 +58,9 @@ if (wanted !== "skip") {
     try {
       v = execFileSync("npm", ["view", "typescript", "dist-tags.latest"], { encoding: "utf8", timeout: 30_000 }).trim();
     } catch (e) {
-      console.error(`consumer-check: cannot ask the npm registry for the latest TypeScript (${e.message.split("\n")[0]}); set TESSERA_TS_LATEST=<version> or TESSERA_TS_LATEST=skip`);
+      console.error(
+        `consumer-check: cannot ask the npm registry for the latest TypeScript (${e.message.split("\n")[0]}); set TESSERA_TS_LATEST=<version> or TESSERA_TS_LATEST=skip`,
+      );
       process.exit(1);
     }
   }
@@ -87,7 +89,9 @@ let failed = false;
 try {
   // One pnpm for all (it rewrites workspace: ranges to versions, as publishing does).
   await run("npx", ["-y", pm, "-r", ...packages.flatMap((p) => ["--filter", p.name]), "pack", "--pack-destination", tmp], { cwd: root });
-  const tarballs = readdirSync(tmp).filter((f) => f.endsWith(".tgz")).map((f) => join(tmp, f));
+  const tarballs = readdirSync(tmp)
+    .filter((f) => f.endsWith(".tgz"))
+    .map((f) => join(tmp, f));
   writeFileSync(join(proj, "package.json"), JSON.stringify({ name: "tessera-consumer", version: "1.0.0", private: true, type: "module" }));
   const inst = spawnSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", ...tarballs], { cwd: proj, stdio: "inherit" });
   if (inst.status !== 0) throw new Error("npm install of the tarballs failed");
@@ -211,7 +215,11 @@ export const gen = modelsNode.loadCausalLM("dir").model.generate([[1]], { maxNew
       jobs.push({ ts, name: `${ts.label} ${res}: README blocks`, readme: true, config: { compilerOptions: { ...base, ...opts, types: ["node"] }, files: readmeFiles } });
     }
   }
-  jobs.push({ ts: ts5, name: `${ts5.label} node10: entry points (typesVersions)`, config: { compilerOptions: { ...base, module: "commonjs", moduleResolution: "node10", lib: ["ES2022"], types: [] }, files: ["node10/entries.ts"] } });
+  jobs.push({
+    ts: ts5,
+    name: `${ts5.label} node10: entry points (typesVersions)`,
+    config: { compilerOptions: { ...base, module: "commonjs", moduleResolution: "node10", lib: ["ES2022"], types: [] }, files: ["node10/entries.ts"] },
+  });
 
   // Entry-point programs first, with nothing but the tarballs (and their dependencies) installed.
   const runJobs = async (list) => {

@@ -15,4 +15,8 @@ for (const dir of readdirSync(join(root, "packages"))) {
   if (pkg.private) continue;
   step(`pack ${pkg.name}`, pnpm(["pack", "--pack-destination", out], { cwd: join(root, "packages", dir) }));
 }
-console.log(`\ntarballs in ${out}:\n${readdirSync(out).map((f) => `  ${f}`).join("\n")}`);
+console.log(
+  `\ntarballs in ${out}:\n${readdirSync(out)
+    .map((f) => `  ${f}`)
+    .join("\n")}`,
+);

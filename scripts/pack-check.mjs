@@ -194,7 +194,10 @@ try {
     const tarball = tarballOf(pkg.name);
     // Workspace dependencies are not on the registry yet: install their tarballs alongside.
     // (transitively: @tessera/onnx needs @tessera/models, which needs @tessera/attention, ...).
-    const wsOf = (p) => Object.entries(p.dependencies ?? {}).filter(([, v]) => String(v).startsWith("workspace:")).map(([n]) => n);
+    const wsOf = (p) =>
+      Object.entries(p.dependencies ?? {})
+        .filter(([, v]) => String(v).startsWith("workspace:"))
+        .map(([n]) => n);
     const wsDeps = wsOf(pkg);
     for (let i = 0; i < wsDeps.length; i++) {
       const depPkg = JSON.parse(readFileSync(join(root, "packages", wsDeps[i].split("/")[1], "package.json"), "utf8"));

@@ -21,7 +21,10 @@ for (const dir of readdirSync(join(root, "packages"))) {
   for (const line of out.split("\n")) {
     if (/npm (warn|error|ERR)/i.test(line) && !/requires you to be logged in/.test(line)) problems.push(`${pkg.name}: ${line.trim()}`);
   }
-  const files = out.split("\n").map((l) => l.match(/^npm notice [\d.]+[kMG]?B\s+(\S+)$/)?.[1]).filter(Boolean);
+  const files = out
+    .split("\n")
+    .map((l) => l.match(/^npm notice [\d.]+[kMG]?B\s+(\S+)$/)?.[1])
+    .filter(Boolean);
   for (const want of ["README.md", "LICENSE", "CHANGELOG.md", "package.json"]) if (!files.includes(want)) problems.push(`${pkg.name}: the tarball lacks ${want}`);
   if (!files.some((f) => f.startsWith("dist/"))) problems.push(`${pkg.name}: the tarball has no dist/ (build first)`);
   console.log(`publish-check ${pkg.name}@${pkg.version}: ${files.length} files`);

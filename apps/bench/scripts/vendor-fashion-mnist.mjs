@@ -82,9 +82,11 @@ function main(argv) {
   }
   mkdirSync(join(out, "official"), { recursive: true });
   const manifest = {
-    source: "Fashion-MNIST (Xiao, Rasul & Vollgraf 2017), https://github.com/zalandoresearch/fashion-mnist, official IDX files as shipped by Debian's dataset-fashion-mnist package",
+    source:
+      "Fashion-MNIST (Xiao, Rasul & Vollgraf 2017), https://github.com/zalandoresearch/fashion-mnist, official IDX files as shipped by Debian's dataset-fashion-mnist package",
     license: "MIT (Expat), Copyright 2017 Zalando SE; see LICENSE",
-    selection: "per split: for each class 0..9, Fisher-Yates shuffle of that class's indices (file order) with one Mulberry32(seed) per split, first perClass kept, then sorted ascending",
+    selection:
+      "per split: for each class 0..9, Fisher-Yates shuffle of that class's indices (file order) with one Mulberry32(seed) per split, first perClass kept, then sorted ascending",
     imageBytes: IMAGE_BYTES,
     splits: {},
   };

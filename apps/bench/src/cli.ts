@@ -66,7 +66,9 @@ export async function runBench(opts: CliOptions, log: (s: string) => void = (s) 
   const measure = { ...TIER_MEASURE[tier], ...(opts.runs ? { minRuns: opts.runs } : {}), ...(opts.budget ? { budgetMs: opts.budget } : {}) };
   const suites = opts.suites.length === 0 ? SUITES : ALL_SUITES.filter((s) => opts.suites.includes(s.name));
   const total = suites.reduce((n, s) => n + s.plan({ tier, backend: opts.backend }).length, 0);
-  log(`${total} ${suites.every((s) => s.name === "tasks") ? "training runs" : "measurements"} in ${suites.length} suite(s), ${tier} sizes${tier === "default" ? " (--full: the largest shapes, long; --quick: small ones)" : ""}`);
+  log(
+    `${total} ${suites.every((s) => s.name === "tasks") ? "training runs" : "measurements"} in ${suites.length} suite(s), ${tier} sizes${tier === "default" ? " (--full: the largest shapes, long; --quick: small ones)" : ""}`,
+  );
   let done = 0;
   const rows: Row[] = [];
   for (const suite of suites) {

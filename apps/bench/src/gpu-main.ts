@@ -39,13 +39,32 @@ function modelCases(quick: boolean): Case[] {
     ? [["gpt2-tiny", { model_type: "gpt2", vocab_size: 128, n_embd: 64, n_head: 4, n_layer: 2, n_positions: 256 }]]
     : [
         ["gpt2-124M", { model_type: "gpt2", vocab_size: 50257, n_embd: 768, n_head: 12, n_layer: 12, n_positions: 1024 }],
-        ["llama-gqa-125M", { model_type: "llama", vocab_size: 32000, hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 4, max_position_embeddings: 2048 }],
+        [
+          "llama-gqa-125M",
+          {
+            model_type: "llama",
+            vocab_size: 32000,
+            hidden_size: 768,
+            intermediate_size: 2048,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            num_key_value_heads: 4,
+            max_position_embeddings: 2048,
+          },
+        ],
         ["mamba-130M", { model_type: "mamba", vocab_size: 50280, hidden_size: 768, num_hidden_layers: 24, state_size: 16, expand: 2 }],
       ];
   const T = quick ? 16 : 128;
   const out: Case[] = [];
   // Each architecture in float32, and GPT-2 / Llama again with float16 block projections (castModel).
-  const variants = specs.flatMap(([name, config]): [string, RawConfig, boolean][] => (config.model_type === "mamba" ? [[name, config, false]] : [[name, config, false], [`${name} f16 weights`, config, true]]));
+  const variants = specs.flatMap(([name, config]): [string, RawConfig, boolean][] =>
+    config.model_type === "mamba"
+      ? [[name, config, false]]
+      : [
+          [name, config, false],
+          [`${name} f16 weights`, config, true],
+        ],
+  );
   for (const [name, config, half] of variants) {
     let model: CausalLM | null = null;
     let state: LMState | null = null;
@@ -148,9 +167,21 @@ function quantizeCases(quick: boolean): Case[] {
   ];
   const out: Case[] = [];
   for (const M of quick ? [1] : [1, 512]) {
-    out.push({ suite: "quantize", name: `${M}x${K}x${N} float32`, inputs: () => [normal([M, K], 0, 1, { seed: 2 }), normal([N, K], 0, 0.02, { seed: 1 })], op: ([x, w]) => linear(x, w), flops: 2 * M * K * N });
+    out.push({
+      suite: "quantize",
+      name: `${M}x${K}x${N} float32`,
+      inputs: () => [normal([M, K], 0, 1, { seed: 2 }), normal([N, K], 0, 0.02, { seed: 1 })],
+      op: ([x, w]) => linear(x, w),
+      flops: 2 * M * K * N,
+    });
     // float16 storage: the weight packed two per word and read in the kernel (float32 math).
-    out.push({ suite: "quantize", name: `${M}x${K}x${N} float16 weight`, inputs: () => [normal([M, K], 0, 1, { seed: 2 }), cast(normal([N, K], 0, 0.02, { seed: 1 }), "float16")], op: ([x, w]) => linear(x, w), flops: 2 * M * K * N });
+    out.push({
+      suite: "quantize",
+      name: `${M}x${K}x${N} float16 weight`,
+      inputs: () => [normal([M, K], 0, 1, { seed: 2 }), cast(normal([N, K], 0, 0.02, { seed: 1 }), "float16")],
+      op: ([x, w]) => linear(x, w),
+      flops: 2 * M * K * N,
+    });
     for (const [label, f] of formats) {
       let q: QuantizedLinearWeight | null = null;
       out.push({
@@ -172,7 +203,15 @@ function quantizeCases(quick: boolean): Case[] {
 /** Nearest-code search on the GPU (the `codebook` suite's largest shapes), the fused WGSL kernel. */
 function codebookCases(quick: boolean): Case[] {
   const [N, K, d] = quick ? [128, 256, 32] : [1024, 65536, 256];
-  return [{ suite: "codebook", name: `search N=${N} K=${K} d=${d}`, inputs: () => [normal([N, d], 0, 1, { seed: 1 }), normal([K, d], 0, 1, { seed: 2 })], op: ([x, e]) => nearestCode(x, e), flops: 2 * N * K * d }];
+  return [
+    {
+      suite: "codebook",
+      name: `search N=${N} K=${K} d=${d}`,
+      inputs: () => [normal([N, d], 0, 1, { seed: 1 }), normal([K, d], 0, 1, { seed: 2 })],
+      op: ([x, e]) => nearestCode(x, e),
+      flops: 2 * N * K * d,
+    },
+  ];
 }
 
 async function run(c: Case, be: Backend, opts: MeasureOptions): Promise<Row> {
@@ -198,7 +237,9 @@ async function main(): Promise<void> {
   const quick = args.includes("--quick");
   const jsonAt = args.indexOf("--json");
   const be = (await useBackend("webgpu")) as Backend & { info?: { vendor: string; architecture: string; description: string; features: string[] } };
-  console.log(`tessera gpu-main: ${JSON.stringify({ vendor: be.info?.vendor, architecture: be.info?.architecture, description: be.info?.description, features: be.info?.features })}`);
+  console.log(
+    `tessera gpu-main: ${JSON.stringify({ vendor: be.info?.vendor, architecture: be.info?.architecture, description: be.info?.description, features: be.info?.features })}`,
+  );
   const opts: MeasureOptions = quick ? { warmup: 1, minRuns: 3, maxRuns: 5, budgetMs: 200 } : { warmup: 3, minRuns: 10, maxRuns: 50, budgetMs: 2000 };
   const rows: Row[] = [];
   for (const c of cases(quick)) {

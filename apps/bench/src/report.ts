@@ -37,7 +37,9 @@ export function formatTable(rows: Row[], opts: { legend?: boolean } = {}): strin
     const base = group.find((r) => r.impl === "tessera");
     lines.push(`\n${suite} / ${name}`);
     const peaks = group.some((r) => r.peak_bytes !== undefined);
-    lines.push(`  ${"impl".padEnd(20)} ${"backend".padEnd(8)} ${"median ms".padStart(10)} ${"min..max ms".padStart(19)} ${"runs".padStart(4)} ${"throughput".padStart(14)} ${"speed vs tessera".padStart(16)}${peaks ? " peak MiB" : ""}  note`);
+    lines.push(
+      `  ${"impl".padEnd(20)} ${"backend".padEnd(8)} ${"median ms".padStart(10)} ${"min..max ms".padStart(19)} ${"runs".padStart(4)} ${"throughput".padStart(14)} ${"speed vs tessera".padStart(16)}${peaks ? " peak MiB" : ""}  note`,
+    );
     for (const r of group) {
       const thr = r.gflops !== undefined ? `${fmt(r.gflops)} GFLOP/s` : r.gbps !== undefined ? `${fmt(r.gbps)} GB/s` : "";
       const rel = base && Number.isFinite(r.median_ms) ? `${fmt(base.median_ms / r.median_ms)}x` : "-";

@@ -41,7 +41,17 @@ export async function runCase(ctx: SuiteContext, spec: CaseSpec): Promise<Row[]>
         await inst.dispose();
       }
     } catch (e) {
-      row = { suite: spec.suite, case: spec.name, impl: impl.impl, backend: impl.backend, median_ms: NaN, min_ms: NaN, max_ms: NaN, runs: 0, note: `failed: ${(e as Error).message.split("\n")[0]}` };
+      row = {
+        suite: spec.suite,
+        case: spec.name,
+        impl: impl.impl,
+        backend: impl.backend,
+        median_ms: NaN,
+        min_ms: NaN,
+        max_ms: NaN,
+        runs: 0,
+        note: `failed: ${(e as Error).message.split("\n")[0]}`,
+      };
     }
     ctx.onRow?.(row);
     rows.push(row);

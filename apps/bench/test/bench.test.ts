@@ -54,7 +54,8 @@ describe("tessera-bench", () => {
     expect(new Set(quant8.map((r) => r.impl))).toEqual(new Set(["tessera", "onnxruntime-node", "tessera int8 per channel", "tessera int4 g64", "tessera nf4 b64 dq"]));
     for (const r of quant8) expect(r.gbps).toBeGreaterThan(0);
     const models = rows.filter((r) => r.suite === "models");
-    for (const c of ["gpt2-tiny prefill T=16", "gpt2-tiny decode @16", "llama-tiny decode @16", "mamba-tiny prefill T=16"]) expect(models.some((r) => r.case === c && r.impl === "tessera")).toBe(true);
+    for (const c of ["gpt2-tiny prefill T=16", "gpt2-tiny decode @16", "llama-tiny decode @16", "mamba-tiny prefill T=16"])
+      expect(models.some((r) => r.case === c && r.impl === "tessera")).toBe(true);
     // GPT-2 in onnxruntime-node computes the same logits (prefill and a cached decode step).
     const ort = models.filter((r) => r.impl === "onnxruntime-node");
     expect(ort.length).toBe(2);
@@ -68,7 +69,8 @@ describe("tessera-bench", () => {
     expect(new Set(half.map((r) => r.impl))).toEqual(new Set(["tessera float16", "tessera bfloat16"]));
     for (const r of half) expect(r.note).toMatch(/logits rel. RMS error vs float32 0\.0\d+/);
     const ssm = rows.filter((r) => r.suite === "ssm");
-    for (const i of ["selective scan (fused)", "mamba mixer", "mamba2 mixer", "retention layer", "gla layer", "attention (tiled)"]) expect(ssm.some((r) => r.impl === i)).toBe(true);
+    for (const i of ["selective scan (fused)", "mamba mixer", "mamba2 mixer", "retention layer", "gla layer", "attention (tiled)"])
+      expect(ssm.some((r) => r.impl === i)).toBe(true);
     for (const r of ssm) expect(r.peak_bytes).toBeGreaterThan(0);
     expect(SUITES.find((s) => s.name === "ssm")!.summarize!(rows)).toMatch(/growth[\s\S]*mamba mixer/);
     const att = rows.filter((r) => r.suite === "attention" && r.impl.startsWith("tessera"));
@@ -110,7 +112,11 @@ describe("tessera-bench", () => {
     // The default run: no case with multi-GiB memory (attention scores at T >= 4096), still every anchor side by side.
     expect(def.some((r) => r.suite === "attention" && /T=(4096|8192)/.test(r.case))).toBe(false);
     expect(def.some((r) => r.suite === "ssm" && r.impl === "attention (tiled)" && Number(r.case.slice(2)) > 2048)).toBe(false);
-    for (const impl of ["onnxruntime-node", "tfjs-wasm", "tfjs-cpu", "plain-js"]) expect(def.some((r) => r.impl === impl), impl).toBe(true);
+    for (const impl of ["onnxruntime-node", "tfjs-wasm", "tfjs-cpu", "plain-js"])
+      expect(
+        def.some((r) => r.impl === impl),
+        impl,
+      ).toBe(true);
     expect(new Set(def.map((r) => r.suite))).toEqual(new Set(SUITES.map((s) => s.name)));
   });
 

@@ -67,7 +67,10 @@ describe("tasks runner", () => {
     for (const name of ["pathfinder", "induction"]) {
       const task = taskSpec(name).load("tiny");
       for (const mixer of MIXER_NAMES) {
-        const r = await runTask({ ...task, train: task.train.slice(0, 8), test: task.test.slice(0, 4), validation: task.validation.slice(0, 4) }, { ...base, steps: 1, batch: 2, mixer, pretrain: "none" });
+        const r = await runTask(
+          { ...task, train: task.train.slice(0, 8), test: task.test.slice(0, 4), validation: task.validation.slice(0, 4) },
+          { ...base, steps: 1, batch: 2, mixer, pretrain: "none" },
+        );
         expect(Number.isFinite(r.lossFirst), `${name} ${mixer}`).toBe(true);
       }
     }
@@ -82,10 +85,26 @@ describe("tasks runner", () => {
     expect(rows.map((r) => ({ case: r.case, impl: r.impl }))).toEqual(plan);
     const progress = lines.filter((l) => l.startsWith("["));
     expect(progress.length).toBe(rows.length);
-    progress.forEach((l, i) => expect(l).toMatch(new RegExp(`^\\[${i + 1}/${rows.length}\\] tasks ${rows[i].case} \\S+ pretrain=(none|causal) \\.\\.\\. acc \\d\\.\\d\\d \\(\\d+\\.\\d s\\)$`)));
+    progress.forEach((l, i) =>
+      expect(l).toMatch(new RegExp(`^\\[${i + 1}/${rows.length}\\] tasks ${rows[i].case} \\S+ pretrain=(none|causal) \\.\\.\\. acc \\d\\.\\d\\d \\(\\d+\\.\\d s\\)$`)),
+    );
     for (const r of rows) {
       expect(r).toMatchObject({ suite: "tasks", backend: "cpu", runs: 1 });
-      for (const k of ["accuracy", "val_accuracy", "chance", "steps", "pretrain_steps", "tokens_per_s", "peak_bytes", "median_ms", "test_n", "loss_first", "loss_last", "params"] as const) expect(typeof r[k], k).toBe("number");
+      for (const k of [
+        "accuracy",
+        "val_accuracy",
+        "chance",
+        "steps",
+        "pretrain_steps",
+        "tokens_per_s",
+        "peak_bytes",
+        "median_ms",
+        "test_n",
+        "loss_first",
+        "loss_last",
+        "params",
+      ] as const)
+        expect(typeof r[k], k).toBe("number");
       expect(r.accuracy).toBeGreaterThanOrEqual(0);
       expect(r.accuracy).toBeLessThanOrEqual(1);
       expect(["none", "causal"]).toContain(r.pretrain);
@@ -105,7 +124,11 @@ describe("tasks runner", () => {
     expect(suite.plan({ tier: "full", backend: "cpu" }).length).toBe(TASK_NAMES.length * MIXER_NAMES.length * 2);
     expect(MIXER_NAMES.length).toBe(13);
     expect(TASK_GRIDS.default.data).toBe("small");
-    expect(beatsChance({ suite: "tasks", case: "x", impl: "y", backend: "cpu", median_ms: 1, min_ms: 1, max_ms: 1, runs: 1, accuracy: 0.3, chance: 0.25, test_n: 2000 })).toBe(true);
-    expect(beatsChance({ suite: "tasks", case: "x", impl: "y", backend: "cpu", median_ms: 1, min_ms: 1, max_ms: 1, runs: 1, accuracy: 0.26, chance: 0.25, test_n: 2000 })).toBe(false);
+    expect(beatsChance({ suite: "tasks", case: "x", impl: "y", backend: "cpu", median_ms: 1, min_ms: 1, max_ms: 1, runs: 1, accuracy: 0.3, chance: 0.25, test_n: 2000 })).toBe(
+      true,
+    );
+    expect(beatsChance({ suite: "tasks", case: "x", impl: "y", backend: "cpu", median_ms: 1, min_ms: 1, max_ms: 1, runs: 1, accuracy: 0.26, chance: 0.25, test_n: 2000 })).toBe(
+      false,
+    );
   });
 });

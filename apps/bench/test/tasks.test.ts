@@ -33,8 +33,12 @@ import {
 import { fashionMnist, fashionMnistDir } from "../src/tasks/node";
 import { parseIdx, selectBalanced, SPLITS } from "../scripts/vendor-fashion-mnist.mjs";
 
-const sha256 = (b: ArrayBufferView | string) => createHash("sha256").update(typeof b === "string" ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength)).digest("hex");
-const same = (a: SequenceExample[], b: SequenceExample[]) => a.length === b.length && a.every((x, i) => sha256(x.inputs) === sha256(b[i].inputs) && sha256(x.labels) === sha256(b[i].labels));
+const sha256 = (b: ArrayBufferView | string) =>
+  createHash("sha256")
+    .update(typeof b === "string" ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength))
+    .digest("hex");
+const same = (a: SequenceExample[], b: SequenceExample[]) =>
+  a.length === b.length && a.every((x, i) => sha256(x.inputs) === sha256(b[i].inputs) && sha256(x.labels) === sha256(b[i].labels));
 
 // ---------------------------------------------------------------- ListOps
 interface Parsed {
@@ -62,11 +66,15 @@ function parseListOps(text: string): Parsed {
     const sorted = [...v].sort((a, b) => a - b);
     const mid = sorted.length / 2;
     const value =
-      t === "[MIN" ? Math.min(...v)
-      : t === "[MAX" ? Math.max(...v)
-      : t === "[SM" ? v.reduce((a, b) => a + b, 0) % 10
-      : sorted.length % 2 === 1 ? sorted[Math.floor(mid)]
-      : Math.floor((sorted[mid - 1] + sorted[mid]) / 2); // int(np.median) of non-negative ints
+      t === "[MIN"
+        ? Math.min(...v)
+        : t === "[MAX"
+          ? Math.max(...v)
+          : t === "[SM"
+            ? v.reduce((a, b) => a + b, 0) % 10
+            : sorted.length % 2 === 1
+              ? sorted[Math.floor(mid)]
+              : Math.floor((sorted[mid - 1] + sorted[mid]) / 2); // int(np.median) of non-negative ints
     return {
       value,
       depth: 1 + Math.max(...args.map((a) => a.depth)),

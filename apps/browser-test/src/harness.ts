@@ -154,14 +154,14 @@ export async function startSession(): Promise<Session> {
       errors,
       call: (fn, args, ms = 60_000) =>
         bounded(
-          page.evaluate(
-            ([f, a]) => (globalThis as unknown as { tessera: Record<string, (...x: unknown[]) => unknown> }).tessera[f](...(a as unknown[])),
-            [fn, args] as const,
-          ) as Promise<never>,
+          page.evaluate(([f, a]) => (globalThis as unknown as { tessera: Record<string, (...x: unknown[]) => unknown> }).tessera[f](...(a as unknown[])), [
+            fn,
+            args,
+          ] as const) as Promise<never>,
           ms,
           `${mode} page: ${fn}()`,
         ),
-      importResult: <T,>(path: string, ms = 60_000) =>
+      importResult: <T>(path: string, ms = 60_000) =>
         bounded(
           // A string: vitest rewrites import() inside functions, and this runs in the page.
           page.evaluate(`import(new URL(${JSON.stringify(path)}, location.href).href).then((m) => m.result())`) as Promise<T>,

@@ -39,7 +39,8 @@ if (!missing) {
   }
 }
 const noAdapter = !missing && !gpu.adapter;
-if (noAdapter && !REQUIRE) console.warn(`browser WebGPU tests skipped: no adapter in chromium (${gpu.reason}) — install libvulkan1 (SwiftShader); TESSERA_REQUIRE_WEBGPU=1 makes this a failure`);
+if (noAdapter && !REQUIRE)
+  console.warn(`browser WebGPU tests skipped: no adapter in chromium (${gpu.reason}) — install libvulkan1 (SwiftShader); TESSERA_REQUIRE_WEBGPU=1 makes this a failure`);
 
 afterAll(async () => {
   await session?.close();
@@ -67,8 +68,15 @@ function expectClose(got: number[], want: number[], tol: number, what: string): 
 
 /** float64 references for the page's ops(). */
 function opsReference(): Record<string, number[]> {
-  const A = [[1, 2, 3], [4, 5, 6]];
-  const B = [[7, 8], [9, 10], [11, 12]];
+  const A = [
+    [1, 2, 3],
+    [4, 5, 6],
+  ];
+  const B = [
+    [7, 8],
+    [9, 10],
+    [11, 12],
+  ];
   const mm = (p: number[][], q: number[][]) => p.map((r) => q[0].map((_, j) => r.reduce((s, v, k) => s + v * q[k][j], 0)));
   const T = (p: number[][]) => p[0].map((_, j) => p.map((r) => r[j]));
   const softmaxRow = (r: number[]) => {
@@ -93,17 +101,31 @@ function opsReference(): Record<string, number[]> {
     return (2 / Math.sqrt(Math.PI)) * sum;
   };
   const AB = mm(A, B);
-  const Z = [[2, 0, -1], [0.5, 1.5, -0.5]];
+  const Z = [
+    [2, 0, -1],
+    [0.5, 1.5, -0.5],
+  ];
   const targets = [0, 2];
   return {
     matmul: AB.flat(),
-    softmax: [[1, 2, 3], [0, 0, 0], [-1, 0.5, 4]].flatMap(softmaxRow),
-    layerNorm: [[1, 2, 3, 4], [-2, 0, 0.5, 8]].flatMap((r) => lnRow(r, [1, 2, 0.5, -1], [0, 1, 0, -0.25])),
+    softmax: [
+      [1, 2, 3],
+      [0, 0, 0],
+      [-1, 0.5, 4],
+    ].flatMap(softmaxRow),
+    layerNorm: [
+      [1, 2, 3, 4],
+      [-2, 0, 0.5, 8],
+    ].flatMap((r) => lnRow(r, [1, 2, 0.5, -1], [0, 1, 0, -0.25])),
     gelu: [-1, 0, 1, 2].map((x) => 0.5 * x * (1 + erf(x / Math.SQRT2))),
     meanAxis0: [2.5, 3.5, 4.5],
     gradTanh: [-1, 0.5, 2].map((x) => Math.tanh(x) + x * (1 - Math.tanh(x) ** 2)),
-    gradMatmulA: mm(AB, T(B)).flat().map((v) => 2 * v),
-    gradMatmulB: mm(T(A), AB).flat().map((v) => 2 * v),
+    gradMatmulA: mm(AB, T(B))
+      .flat()
+      .map((v) => 2 * v),
+    gradMatmulB: mm(T(A), AB)
+      .flat()
+      .map((v) => 2 * v),
     gradCrossEntropy: Z.flatMap((r, i) => softmaxRow(r).map((p, j) => (p - (j === targets[i] ? 1 : 0)) / Z.length)),
   };
 }

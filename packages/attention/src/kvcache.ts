@@ -67,11 +67,15 @@ export class KVCache {
     const t = k.shape[2];
     const { batch, kvHeads, headDim, valueDim, capacity } = this.opts;
     const ok = (x: Tensor, d: number) => x.rank === 4 && x.shape[0] === batch && x.shape[1] === kvHeads && x.shape[2] === t && x.shape[3] === d;
-    if (!ok(k, headDim) || !ok(v, valueDim)) fail("KVCache.append", `k [${k.shape}] and v [${v.shape}] must be [${batch},${kvHeads},t,${headDim}] and [${batch},${kvHeads},t,${valueDim}]`);
+    if (!ok(k, headDim) || !ok(v, valueDim))
+      fail("KVCache.append", `k [${k.shape}] and v [${v.shape}] must be [${batch},${kvHeads},t,${headDim}] and [${batch},${kvHeads},t,${valueDim}]`);
     const ev = this.opts.eviction;
     if (ev?.type === "window" && this.length + t > ev.window) this.keepLast(Math.max(0, ev.window - t));
     if (this.length + t > capacity) {
-      fail("KVCache.append", `${this.length} cached + ${t} new tokens exceed the capacity ${capacity}${ev && ev.type !== "window" ? " (eviction runs after each attention step: raise capacity to budget + the longest append)" : ""}`);
+      fail(
+        "KVCache.append",
+        `${this.length} cached + ${t} new tokens exceed the capacity ${capacity}${ev && ev.type !== "window" ? " (eviction runs after each attention step: raise capacity to budget + the longest append)" : ""}`,
+      );
     }
     assign(narrow(this.k, 2, this.length, t), k);
     assign(narrow(this.v, 2, this.length, t), v);

@@ -49,8 +49,11 @@ export function globalTokensMask(T: number, globalTokens: readonly number[], opt
  * each side, the given random blocks, and the global tokens; global tokens see everything.
  * `randomBlocks[i]` lists the key blocks query block i also attends.
  */
-export function blockSparseMask(T: number, block: number, opts: MaskOptions & { windowBlocks?: number; globalTokens?: readonly number[]; randomBlocks?: readonly (readonly number[])[]; causal?: boolean } = {}): Tensor {
-
+export function blockSparseMask(
+  T: number,
+  block: number,
+  opts: MaskOptions & { windowBlocks?: number; globalTokens?: readonly number[]; randomBlocks?: readonly (readonly number[])[]; causal?: boolean } = {},
+): Tensor {
   const w = opts.windowBlocks ?? 1;
   const allowed = new Float64Array(T * T);
   for (let i = 0; i < T; i++) {
@@ -84,4 +87,3 @@ export function anyOf(...masks: Tensor[]): Tensor {
 export function toAdditive(mask: Tensor): Tensor {
   return where(mask, 0, -Infinity);
 }
-

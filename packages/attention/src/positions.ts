@@ -9,12 +9,17 @@ import { tensor, type Tensor } from "@tessera/tensor";
  */
 export function alibiSlopes(nHeads: number): number[] {
   const pow2 = (n: number) => {
-    const start = 2 ** (-(2 ** -(Math.log2(n) - 3)));
+    const start = 2 ** -(2 ** -(Math.log2(n) - 3));
     return Array.from({ length: n }, (_, i) => start * start ** i);
   };
   if (Number.isInteger(Math.log2(nHeads))) return pow2(nHeads);
   const p = 2 ** Math.floor(Math.log2(nHeads));
-  return [...pow2(p), ...pow2(2 * p).filter((_, i) => i % 2 === 0).slice(0, nHeads - p)];
+  return [
+    ...pow2(p),
+    ...pow2(2 * p)
+      .filter((_, i) => i % 2 === 0)
+      .slice(0, nHeads - p),
+  ];
 }
 
 /** Sinusoidal table [T, d]: PE[p, 2i] = sin(p / base^(2i/d)), PE[p, 2i+1] = cos(p / base^(2i/d)). */

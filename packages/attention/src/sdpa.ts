@@ -62,7 +62,12 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts?
  * softmax(q k^T * scale + bias) v. With `returnWeights: true`, also the attention probabilities
  * [B, H, Tq, Tk] (before dropout).
  */
-export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions & { returnWeights?: boolean } = {}): Tensor | { output: Tensor; weights: Tensor } {
+export function scaledDotProductAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  opts: AttentionOptions & { returnWeights?: boolean } = {},
+): Tensor | { output: Tensor; weights: Tensor } {
   const op = "scaledDotProductAttention";
   const d = checkQKV(op, q, k, v);
   const scale = opts.scale ?? 1 / Math.sqrt(d.D);

@@ -22,7 +22,11 @@ const fmt = (t: Tensor) => `[${t.shape.join(",")}]`;
 export { fail }; // @tessera/tensor's: throws TesseraError("op: message")
 
 export function checkQKV(op: string, q: Tensor, k: Tensor, v: Tensor): QKVDims {
-  for (const [n, t] of [["q", q], ["k", k], ["v", v]] as const) {
+  for (const [n, t] of [
+    ["q", q],
+    ["k", k],
+    ["v", v],
+  ] as const) {
     if (t.rank !== 4) fail(op, `${n} must be [B, heads, T, Dh], got ${fmt(t)}`);
     if (!(t.dtype === "float32" || t.dtype === "float16" || t.dtype === "bfloat16")) fail(op, `${n} must be a float tensor, got ${t.dtype} ${fmt(t)}`);
   }

@@ -14,7 +14,33 @@
  * forward is one fused kernel where the bias allows and a backend registered one (kernels.ts;
  * `@tessera/attention/webgpu` registers the WGSL kernel of flash-wgsl.ts).
  */
-import { add, concat, customGrad, dispose, getKernel, div, exp, full, isinf, log, matmul, max, maximum, mul, narrow, reshape, square, sub, sum, tanh, tidy, transpose, where, zeros, type Tensor } from "@tessera/tensor";
+import {
+  add,
+  concat,
+  customGrad,
+  dispose,
+  getKernel,
+  div,
+  exp,
+  full,
+  isinf,
+  log,
+  matmul,
+  max,
+  maximum,
+  mul,
+  narrow,
+  reshape,
+  square,
+  sub,
+  sum,
+  tanh,
+  tidy,
+  transpose,
+  where,
+  zeros,
+  type Tensor,
+} from "@tessera/tensor";
 import { biasBlock } from "./bias";
 import type { AttentionOptions } from "./sdpa";
 import { grouped } from "./sdpa";

@@ -31,7 +31,11 @@ for (const backend of ["webgpu", "gpujs"] as const) {
 
     if (backend === "webgpu") {
       it("the fused WGSL flash kernel equals the reference (GQA, ragged tiles, Tq != Tk, head dim 64)", async () => {
-        for (const [B, H, Hkv, Tq, Tk, D, Dv, causal] of [[2, 4, 2, 70, 70, 16, 8, true], [1, 2, 1, 5, 131, 64, 64, true], [1, 2, 2, 33, 47, 8, 24, false]] as const) {
+        for (const [B, H, Hkv, Tq, Tk, D, Dv, causal] of [
+          [2, 4, 2, 70, 70, 16, 8, true],
+          [1, 2, 1, 5, 131, 64, 64, true],
+          [1, 2, 2, 33, 47, 8, 24, false],
+        ] as const) {
           const [q, k, v] = [rn([B, H, Tq, D], 7), rn([B, Hkv, Tk, D], 8), rn([B, Hkv, Tk, Dv], 9)];
           T.resetKernelStats();
           const fused = A.scaledDotProductAttention(q, k, v, { causal, implementation: "tiled" });
@@ -50,7 +54,11 @@ for (const backend of ["webgpu", "gpujs"] as const) {
     });
 
     it("tiled gradients match the cpu's", async () => {
-      const shapes: [number[], number][] = [[[1, 2, 5, 4], 4], [[1, 2, 9, 4], 5], [[1, 2, 9, 4], 6]];
+      const shapes: [number[], number][] = [
+        [[1, 2, 5, 4], 4],
+        [[1, 2, 9, 4], 5],
+        [[1, 2, 9, 4], 6],
+      ];
       const xs = shapes.map(([s, seed]) => rn(s, seed)) as [T.Tensor, T.Tensor, T.Tensor];
       const xc = shapes.map(([s, seed]) => T.normal(s, 0, 1, { seed, backend: "cpu" })) as [T.Tensor, T.Tensor, T.Tensor]; // same values
       const f = (q: T.Tensor, k: T.Tensor, v: T.Tensor) => T.sum(T.mul(A.scaledDotProductAttention(q, k, v, { causal: true, implementation: "tiled", blockSize: 4 }), q));

@@ -19,7 +19,16 @@ async function bundle(source: string): Promise<string> {
   try {
     const entry = join(dir, "entry.ts");
     writeFileSync(entry, source);
-    const r = await build({ entryPoints: [entry], bundle: true, minify: true, format: "esm", platform: "browser", write: false, nodePaths: [join(here, "..", "node_modules")], logLevel: "silent" });
+    const r = await build({
+      entryPoints: [entry],
+      bundle: true,
+      minify: true,
+      format: "esm",
+      platform: "browser",
+      write: false,
+      nodePaths: [join(here, "..", "node_modules")],
+      logLevel: "silent",
+    });
     return r.outputFiles[0].text;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -29,7 +38,9 @@ async function bundle(source: string): Promise<string> {
 describe("bundles", () => {
   const src = join(here, "..", "src").replaceAll("\\", "/");
   it("a cpu-only program with scaledDotProductAttention carries no WGSL", async () => {
-    const out = await bundle(`import { scaledDotProductAttention } from "${src}/index";\nimport { normal } from "@tessera/tensor";\nconst q = normal([1, 2, 4, 8]);\nconsole.log(scaledDotProductAttention(q, q, q).shape);\n`);
+    const out = await bundle(
+      `import { scaledDotProductAttention } from "${src}/index";\nimport { normal } from "@tessera/tensor";\nconst q = normal([1, 2, 4, 8]);\nconsole.log(scaledDotProductAttention(q, q, q).shape);\n`,
+    );
     expect(WGSL.test(out), "WGSL in a cpu-only bundle").toBe(false);
     expect(out.length).toBeLessThan(160_000); // 204 KB before the kernel registry
   });

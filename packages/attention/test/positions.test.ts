@@ -65,9 +65,23 @@ describe("ALiBi and sinusoidal positions", () => {
 
 describe("mask builders", () => {
   it("build the documented patterns", () => {
-    expect(A.slidingWindowMask(4, 4, 1, 0).arraySync()).toEqual([[true, false, false, false], [true, true, false, false], [false, true, true, false], [false, false, true, true]]);
-    expect(A.blockDiagonalMask(4, 2).arraySync()).toEqual([[true, true, false, false], [true, true, false, false], [false, false, true, true], [false, false, true, true]]);
-    expect(A.globalTokensMask(3, [1]).arraySync()).toEqual([[false, true, false], [true, true, true], [false, true, false]]);
+    expect(A.slidingWindowMask(4, 4, 1, 0).arraySync()).toEqual([
+      [true, false, false, false],
+      [true, true, false, false],
+      [false, true, true, false],
+      [false, false, true, true],
+    ]);
+    expect(A.blockDiagonalMask(4, 2).arraySync()).toEqual([
+      [true, true, false, false],
+      [true, true, false, false],
+      [false, false, true, true],
+      [false, false, true, true],
+    ]);
+    expect(A.globalTokensMask(3, [1]).arraySync()).toEqual([
+      [false, true, false],
+      [true, true, true],
+      [false, true, false],
+    ]);
     expect(A.keyPaddingMask(T.tensor([[false, true]])).shape).toEqual([1, 1, 1, 2]);
     expect(A.toAdditive(T.tensor([true, false])).arraySync()).toEqual([0, -Infinity]);
   });

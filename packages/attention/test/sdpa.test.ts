@@ -26,8 +26,24 @@ describe("conformance with torch.nn.functional.scaled_dot_product_attention (1e-
 describe("tiled (online softmax) = reference within 1e-5 relative", () => {
   const cases: [string, () => [T.Tensor, T.Tensor, T.Tensor, Parameters<typeof sdpa>[3]]][] = [
     ["GQA, Tq < Tk bottom-right causal", () => [rn([2, 6, 5, 8], 1), rn([2, 2, 23, 8], 2), rn([2, 2, 23, 4], 3), { causal: true }]],
-    ["bool mask + key padding", () => [rn([2, 2, 9, 8], 4), rn([2, 2, 17, 8], 5), rn([2, 2, 17, 8], 6), { mask: T.gt(rn([2, 1, 9, 17], 7), -0.5), keyPadding: T.tensor([[...Array(14).fill(false), true, true, true], Array(17).fill(false)]) }]],
-    ["additive mask, window, ALiBi, softcap", () => [rn([1, 4, 20, 8], 8), rn([1, 4, 20, 8], 9), rn([1, 4, 20, 8], 10), { mask: rn([4, 20, 20], 11), window: [5, 2] as [number, number], alibiSlopes: alibiSlopes(4), softcap: 3 }]],
+    [
+      "bool mask + key padding",
+      () => [
+        rn([2, 2, 9, 8], 4),
+        rn([2, 2, 17, 8], 5),
+        rn([2, 2, 17, 8], 6),
+        { mask: T.gt(rn([2, 1, 9, 17], 7), -0.5), keyPadding: T.tensor([[...Array(14).fill(false), true, true, true], Array(17).fill(false)]) },
+      ],
+    ],
+    [
+      "additive mask, window, ALiBi, softcap",
+      () => [
+        rn([1, 4, 20, 8], 8),
+        rn([1, 4, 20, 8], 9),
+        rn([1, 4, 20, 8], 10),
+        { mask: rn([4, 20, 20], 11), window: [5, 2] as [number, number], alibiSlopes: alibiSlopes(4), softcap: 3 },
+      ],
+    ],
     ["logits of 1e4 (stability)", () => [rn([1, 2, 7, 4], 12, 100), rn([1, 2, 30, 4], 13, 100), rn([1, 2, 30, 4], 14), { scale: 1 }]],
   ];
   for (const [name, make] of cases) {
@@ -45,7 +61,11 @@ describe("tiled (online softmax) = reference within 1e-5 relative", () => {
     const q = rn([1, 1, 3, 4], 20);
     const k = rn([1, 1, 5, 4], 21);
     const v = rn([1, 1, 5, 4], 22);
-    const mask = T.tensor([[true, true, false, false, false], [false, false, false, false, false], [true, true, true, true, true]]);
+    const mask = T.tensor([
+      [true, true, false, false, false],
+      [false, false, false, false, false],
+      [true, true, true, true, true],
+    ]);
     for (const implementation of ["reference", "tiled"] as const) {
       const nan = await sdpa(q, k, v, { mask, implementation, blockSize: 2 }).data();
       expect(Number.isNaN(nan[4])).toBe(true);
@@ -59,7 +79,9 @@ describe("tiled (online softmax) = reference within 1e-5 relative", () => {
     expect(output.shape).toEqual([1, 2, 4, 8]);
     await assertClose(T.sum(weights, -1), T.ones([1, 2, 4]), { atol: 1e-6 });
     expect(((await weights.array()) as number[][][][])[0][0][0].slice(1)).toEqual([0, 0, 0]);
-    expect(() => sdpa(rn([1, 1, 2, 4], 1), rn([1, 1, 2, 4], 2), rn([1, 1, 2, 4], 3), { implementation: "tiled", returnWeights: true })).toThrow(/tiled implementation never forms the weights/);
+    expect(() => sdpa(rn([1, 1, 2, 4], 1), rn([1, 1, 2, 4], 2), rn([1, 1, 2, 4], 3), { implementation: "tiled", returnWeights: true })).toThrow(
+      /tiled implementation never forms the weights/,
+    );
   });
 
   it("ALiBi bias equals -slope * distance added by hand", async () => {
@@ -176,10 +198,19 @@ describe("KV cache", () => {
 
 describe("errors", () => {
   it("name the op and the shapes", () => {
-    expect(() => sdpa(rn([1, 3, 2, 4], 1), rn([1, 2, 2, 4], 2), rn([1, 2, 2, 4], 3))).toThrow("scaledDotProductAttention: query heads 3 must be a multiple of key/value heads 2 (q [1,3,2,4], k [1,2,2,4])");
-    expect(() => sdpa(rn([1, 2, 2, 4], 1), rn([1, 2, 2, 5], 2), rn([1, 2, 2, 4], 3))).toThrow("scaledDotProductAttention: q [1,2,2,4] and k [1,2,2,5] disagree on the head dim (4 vs 5)");
+    expect(() => sdpa(rn([1, 3, 2, 4], 1), rn([1, 2, 2, 4], 2), rn([1, 2, 2, 4], 3))).toThrow(
+      "scaledDotProductAttention: query heads 3 must be a multiple of key/value heads 2 (q [1,3,2,4], k [1,2,2,4])",
+    );
+    expect(() => sdpa(rn([1, 2, 2, 4], 1), rn([1, 2, 2, 5], 2), rn([1, 2, 2, 4], 3))).toThrow(
+      "scaledDotProductAttention: q [1,2,2,4] and k [1,2,2,5] disagree on the head dim (4 vs 5)",
+    );
     expect(() => sdpa(rn([2, 4], 1), rn([1, 2, 2, 4], 2), rn([1, 2, 2, 4], 3))).toThrow("scaledDotProductAttention: q must be [B, heads, T, Dh], got [2,4]");
-    expect(() => sdpa(rn([1, 1, 2, 4], 1), rn([1, 1, 3, 4], 2), rn([1, 1, 3, 4], 3), { mask: T.ones([4, 4], { dtype: "bool" }) })).toThrow(/mask \[4,4\] does not broadcast to \[B, H, Tq, Tk\] = \[1,1,2,3\]/);
-    expect(causalMask(2, 3).arraySync()).toEqual([[true, true, false], [true, true, true]]);
+    expect(() => sdpa(rn([1, 1, 2, 4], 1), rn([1, 1, 3, 4], 2), rn([1, 1, 3, 4], 3), { mask: T.ones([4, 4], { dtype: "bool" }) })).toThrow(
+      /mask \[4,4\] does not broadcast to \[B, H, Tq, Tk\] = \[1,1,2,3\]/,
+    );
+    expect(causalMask(2, 3).arraySync()).toEqual([
+      [true, true, false],
+      [true, true, true],
+    ]);
   });
 });

@@ -74,7 +74,8 @@ describe("linear attention (fixture linear_attn_causal: elu+1)", () => {
   });
   it("gradients through the parallel and chunked forms", async () => {
     const xs = [rn([1, 1, 5, 3], 14), rn([1, 1, 5, 3], 15), rn([1, 1, 5, 2], 16)];
-    for (const form of ["parallel", "chunked"] as const) expect(await checkGrad((q, k, v) => w(A.linearAttention(q, k, v, { causal: true, form, chunkSize: 2 })), xs)).toBeLessThan(2e-2);
+    for (const form of ["parallel", "chunked"] as const)
+      expect(await checkGrad((q, k, v) => w(A.linearAttention(q, k, v, { causal: true, form, chunkSize: 2 })), xs)).toBeLessThan(2e-2);
   });
 });
 
@@ -85,7 +86,10 @@ describe("TransNormer NormAttention and DiagAttention", () => {
     for (const form of ["parallel", "recurrent", "chunked"] as const) {
       await assertClose(A.normAttention(q, k, v, { causal: true, form, chunkSize: 3 }), explicit, { atol: 1e-5, rtol: 1e-5, label: form });
     }
-    await assertClose(A.normAttention(q, k, v, { norm: "rms" }), T.rmsNorm(T.matmul(A.featureMap(q), T.matmul(T.transpose(A.featureMap(k)), v)), null, 1e-5), { atol: 1e-5, rtol: 1e-5 });
+    await assertClose(A.normAttention(q, k, v, { norm: "rms" }), T.rmsNorm(T.matmul(A.featureMap(q), T.matmul(T.transpose(A.featureMap(k)), v)), null, 1e-5), {
+      atol: 1e-5,
+      rtol: 1e-5,
+    });
   });
   it("its gradient stays bounded where the denominator form's blows up (tiny phi(q))", () => {
     // The denominator form is invariant to the scale of phi(q), so its gradient grows like
@@ -108,14 +112,21 @@ describe("TransNormer NormAttention and DiagAttention", () => {
   it("DiagAttention equals attention with a block-diagonal mask (GQA, ragged last block)", async () => {
     const [q, k, v] = [rn([2, 4, 11, 4], 26), rn([2, 2, 11, 4], 27), rn([2, 2, 11, 3], 28)];
     await assertClose(A.diagAttention(q, k, v, { block: 4 }), A.scaledDotProductAttention(q, k, v, { mask: A.blockDiagonalMask(11, 4) }), { atol: 1e-6, rtol: 1e-5 });
-    await assertClose(A.diagAttention(q, k, v, { block: 4, causal: true }), A.scaledDotProductAttention(q, k, v, { mask: T.logicalAnd(A.blockDiagonalMask(11, 4), A.causalMask(11)) }), { atol: 1e-6, rtol: 1e-5 });
+    await assertClose(
+      A.diagAttention(q, k, v, { block: 4, causal: true }),
+      A.scaledDotProductAttention(q, k, v, { mask: T.logicalAnd(A.blockDiagonalMask(11, 4), A.causalMask(11)) }),
+      { atol: 1e-6, rtol: 1e-5 },
+    );
   });
 });
 
 describe("sliding-window and block-sparse attention equal their dense masked references", () => {
   it("sliding window (causal and two-sided, several block sizes)", async () => {
     const [q, k, v] = [rn([1, 4, 37, 8], 30), rn([1, 2, 37, 8], 31), rn([1, 2, 37, 8], 32)];
-    for (const [left, right] of [[5, 0], [3, 4]]) {
+    for (const [left, right] of [
+      [5, 0],
+      [3, 4],
+    ]) {
       const dense = A.scaledDotProductAttention(q, k, v, { mask: A.slidingWindowMask(37, 37, left, right) });
       for (const blockSize of [4, 16]) await assertClose(A.slidingWindowAttention(q, k, v, { left, right, blockSize }), dense, { atol: 1e-6, rtol: 1e-5 });
     }
@@ -209,12 +220,16 @@ describe("EcoFormer hashed attention", () => {
     expect(dot).toBe(12 - 2 * ham);
     // Same-cluster pairs should agree on more bits than different-cluster pairs.
     const a = (await assign.data()) as Int32Array;
-    let same = 0, nSame = 0, diff = 0, nDiff = 0;
-    for (let i = 0; i < 48; i++) for (let j = i + 1; j < 48; j++) {
-      const d = c[i].reduce((s, x, t) => s + x * c[j][t], 0);
-      if (a[i] === a[j]) (same += d), nSame++;
-      else (diff += d), nDiff++;
-    }
+    let same = 0,
+      nSame = 0,
+      diff = 0,
+      nDiff = 0;
+    for (let i = 0; i < 48; i++)
+      for (let j = i + 1; j < 48; j++) {
+        const d = c[i].reduce((s, x, t) => s + x * c[j][t], 0);
+        if (a[i] === a[j]) (same += d), nSame++;
+        else (diff += d), nDiff++;
+      }
     expect(same / nSame).toBeGreaterThan(diff / nDiff + 2);
   });
 });

@@ -12,7 +12,28 @@
  * (replacing the lowest-scoring one). With `record`, per-code counts accumulate across calls.
  * The module maps [..., dim] -> [..., dim], so a model can place it after any layer.
  */
-import { add, concat, div, embedding, matmul, Module, mseLoss, mul, narrow, normal, reshape, sqrt, stopGradient, sub, sum, tensor, topk, transpose, where, type Tensor } from "@tessera/tensor";
+import {
+  add,
+  concat,
+  div,
+  embedding,
+  matmul,
+  Module,
+  mseLoss,
+  mul,
+  narrow,
+  normal,
+  reshape,
+  sqrt,
+  stopGradient,
+  sub,
+  sum,
+  tensor,
+  topk,
+  transpose,
+  where,
+  type Tensor,
+} from "@tessera/tensor";
 import { fail } from "./errors";
 import { l2normalize } from "./search";
 

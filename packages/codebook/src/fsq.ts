@@ -38,14 +38,20 @@ export class FSQ {
     const b = z.backend;
     const bounded = sub(mul(tanh(add(z, this.vec(this.shift, b))), this.vec(this.half, b)), this.vec(this.offset, b));
     const rounded = add(bounded, stopGradient(sub(round(bounded), bounded)));
-    const halfWidth = this.vec(this.levels.map((L) => Math.floor(L / 2)), b);
+    const halfWidth = this.vec(
+      this.levels.map((L) => Math.floor(L / 2)),
+      b,
+    );
     const quantized = div(rounded, halfWidth);
     return { quantized, indices: this.codesToIndices(quantized) };
   }
 
   codesToIndices(codes: Tensor): Tensor {
     const b = codes.backend;
-    const halfWidth = this.vec(this.levels.map((L) => Math.floor(L / 2)), b);
+    const halfWidth = this.vec(
+      this.levels.map((L) => Math.floor(L / 2)),
+      b,
+    );
     const digits = round(add(mul(stopGradient(codes), halfWidth), halfWidth));
     return cast(sum(mul(digits, this.vec(this.basis, b)), -1), "int32");
   }
@@ -54,8 +60,25 @@ export class FSQ {
   indicesToCodes(indices: Tensor): Tensor {
     const b = indices.backend;
     const idx = reshape(cast(indices, "float32"), [...indices.shape, 1]);
-    const digits = sub(floor(div(idx, this.vec(this.basis, b))), mul(floor(div(idx, this.vec(this.basis.map((v, i) => v * this.levels[i]), b))), this.vec(this.levels, b)));
-    const halfWidth = this.vec(this.levels.map((L) => Math.floor(L / 2)), b);
+    const digits = sub(
+      floor(div(idx, this.vec(this.basis, b))),
+      mul(
+        floor(
+          div(
+            idx,
+            this.vec(
+              this.basis.map((v, i) => v * this.levels[i]),
+              b,
+            ),
+          ),
+        ),
+        this.vec(this.levels, b),
+      ),
+    );
+    const halfWidth = this.vec(
+      this.levels.map((L) => Math.floor(L / 2)),
+      b,
+    );
 
     return div(sub(digits, halfWidth), halfWidth);
   }

@@ -19,7 +19,10 @@ export class GroupedVQ extends Module {
     super();
     if (!Number.isInteger(opts.groups) || opts.groups < 1 || opts.dim % opts.groups) fail("GroupedVQ", `groups ${opts.groups} must divide dim ${opts.dim}`);
     this.sliceDim = opts.dim / opts.groups;
-    this.quantizers = this.registerModule("quantizers", new ModuleList(Array.from({ length: opts.groups }, (_, g) => new VectorQuantizer({ ...opts, dim: this.sliceDim, seed: (opts.seed ?? 1) + 31 * g }))));
+    this.quantizers = this.registerModule(
+      "quantizers",
+      new ModuleList(Array.from({ length: opts.groups }, (_, g) => new VectorQuantizer({ ...opts, dim: this.sliceDim, seed: (opts.seed ?? 1) + 31 * g }))),
+    );
   }
 
   /** x [..., dim] -> quantized [..., dim], indices [..., groups], summed loss. */
@@ -27,8 +30,14 @@ export class GroupedVQ extends Module {
     if (x.shape[x.rank - 1] !== this.opts.dim) fail("GroupedVQ", `input [${x.shape}] must end in dim = ${this.opts.dim}`);
     const outs = [...this.quantizers].map((q, g) => q.forward(narrow(x, -1, g * this.sliceDim, this.sliceDim)));
     return {
-      quantized: concat(outs.map((o) => o.quantized), -1),
-      indices: stack(outs.map((o) => o.indices), -1),
+      quantized: concat(
+        outs.map((o) => o.quantized),
+        -1,
+      ),
+      indices: stack(
+        outs.map((o) => o.indices),
+        -1,
+      ),
       loss: outs.map((o) => o.loss).reduce((a, b) => add(a, b)),
     };
   }

@@ -134,4 +134,3 @@ export function kmeans(x: Tensor, K: number, opts: KMeansOptions = {}): { centre
   });
   return { centres: last.centres, counts: last.counts, assign: last.assign, inertia };
 }
-

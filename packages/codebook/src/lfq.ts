@@ -7,7 +7,28 @@
  *   logits = 2 inv_temperature x . c  for every code c;  p = softmax(logits)
  *   loss = mean_n H(p_n) - gamma H(mean_n p_n)
  */
-import { add, cast, div, floor, gt, log, logSoftmax, matmul, mean, mul, neg, reshape, softmax, stopGradient, sub, sum, tensor, transpose, where, type Tensor } from "@tessera/tensor";
+import {
+  add,
+  cast,
+  div,
+  floor,
+  gt,
+  log,
+  logSoftmax,
+  matmul,
+  mean,
+  mul,
+  neg,
+  reshape,
+  softmax,
+  stopGradient,
+  sub,
+  sum,
+  tensor,
+  transpose,
+  where,
+  type Tensor,
+} from "@tessera/tensor";
 import { fail } from "./errors";
 
 export interface LFQOptions {
@@ -30,7 +51,10 @@ export class LFQ {
   }
 
   private powers(backend: string): Tensor {
-    return tensor(Array.from({ length: this.dim }, (_, d) => 2 ** (this.dim - 1 - d)), { backend });
+    return tensor(
+      Array.from({ length: this.dim }, (_, d) => 2 ** (this.dim - 1 - d)),
+      { backend },
+    );
   }
 
   /** x [..., D] -> quantized (STE), indices int32 [...], and the entropy loss (dim <= 16). */
@@ -43,7 +67,10 @@ export class LFQ {
     const indices = cast(sum(mul(cast(gt(x, 0), "float32"), this.powers(x.backend)), -1), "int32");
     let entropyLoss: Tensor | null = null;
     if (D <= 16) {
-      const all = tensor(Array.from({ length: this.codebookSize }, (_, i) => i), { dtype: "int32", backend: x.backend });
+      const all = tensor(
+        Array.from({ length: this.codebookSize }, (_, i) => i),
+        { dtype: "int32", backend: x.backend },
+      );
       const codes = this.indicesToCodes(all); // [2^D, D]
       const z = mul(matmul(reshape(x, [-1, D]), transpose(codes)), 2 * (this.opts.inverseTemperature ?? 100)); // [N, 2^D]
       const p = softmax(z, -1);

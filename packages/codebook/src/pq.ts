@@ -122,7 +122,9 @@ export class ProductQuantizer {
         for (let m = 0; m < M; m++) s += table[m * this.Ks + codes[i * M + m]];
         dist[i] = s;
       }
-      const order = Array.from({ length: N }, (_, i) => i).sort((x, y) => dist[x] - dist[y] || x - y).slice(0, k);
+      const order = Array.from({ length: N }, (_, i) => i)
+        .sort((x, y) => dist[x] - dist[y] || x - y)
+        .slice(0, k);
       order.forEach((i, r) => {
         indices[a * k + r] = i;
         distances[a * k + r] = dist[i];
@@ -131,5 +133,3 @@ export class ProductQuantizer {
     return { indices, distances };
   }
 }
-
-

@@ -25,7 +25,10 @@ export class ResidualVQ extends Module {
     super();
     if (!Number.isInteger(opts.stages) || opts.stages < 1) fail("ResidualVQ", `stages must be a positive integer, got ${opts.stages}`);
     const shared = opts.sharedCodebook ? new VectorQuantizer({ ...opts }) : null;
-    this.layers = this.registerModule("layers", new ModuleList(Array.from({ length: opts.stages }, (_, l) => shared ?? new VectorQuantizer({ ...opts, seed: (opts.seed ?? 1) + 101 * l }))));
+    this.layers = this.registerModule(
+      "layers",
+      new ModuleList(Array.from({ length: opts.stages }, (_, l) => shared ?? new VectorQuantizer({ ...opts, seed: (opts.seed ?? 1) + 101 * l }))),
+    );
     this.rng = new Rng((opts.seed ?? 1) + 7);
   }
 

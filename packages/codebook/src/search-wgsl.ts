@@ -51,9 +51,12 @@ export function nearestCodeWgsl(x: Tensor, codes: Tensor, euclidean: boolean): T
   const bias = euclidean ? reshape(sum(square(codes), -1), [K]) : zeros([K], { backend: x.backend });
   const groups = Math.max(1, N);
   const gx = Math.min(groups, 65535);
-  const [out] = wgslKernel({ code: SEARCH, inputs: [x, codes, bias], outputs: [{ shape: [N], dtype: "int32" }], params: [N, K, d, euclidean ? 2 : 1], groups: [gx, Math.ceil(groups / gx), 1] });
+  const [out] = wgslKernel({
+    code: SEARCH,
+    inputs: [x, codes, bias],
+    outputs: [{ shape: [N], dtype: "int32" }],
+    params: [N, K, d, euclidean ? 2 : 1],
+    groups: [gx, Math.ceil(groups / gx), 1],
+  });
   return out;
 }
-
-
-

@@ -8,7 +8,29 @@
  * search kernel (NEAREST_CODE in @tessera/tensor's kernel registry; `@tessera/codebook/webgpu`
  * registers the WGSL one of search-wgsl.ts) it is the default.
  */
-import { argmax, cast, concat, div, getKernel, gt, kernelBackends, matmul, max, mul, narrow, reshape, sqrt, square, sub, sum, tidy, transpose, where, add, type Tensor } from "@tessera/tensor";
+import {
+  argmax,
+  cast,
+  concat,
+  div,
+  getKernel,
+  gt,
+  kernelBackends,
+  matmul,
+  max,
+  mul,
+  narrow,
+  reshape,
+  sqrt,
+  square,
+  sub,
+  sum,
+  tidy,
+  transpose,
+  where,
+  add,
+  type Tensor,
+} from "@tessera/tensor";
 import { fail } from "./errors";
 
 /** Registry name of the fused nearest-code kernel. */
@@ -61,7 +83,10 @@ export function nearestCode(x: Tensor, codebook: Tensor, opts: SearchOptions = {
   const kernel = opts.implementation === "gemm" ? undefined : getKernel<NearestCodeKernel>(NEAREST_CODE, x.backend, { ignorePreference: opts.implementation === "fused" });
   if (opts.implementation === "fused" && !kernel) {
     const have = kernelBackends(NEAREST_CODE);
-    fail("nearestCode", `no fused kernel for backend '${x.backend}' (registered for: ${have.join(", ") || "none"}; import "@tessera/codebook/webgpu" for webgpu); use implementation 'gemm'`);
+    fail(
+      "nearestCode",
+      `no fused kernel for backend '${x.backend}' (registered for: ${have.join(", ") || "none"}; import "@tessera/codebook/webgpu" for webgpu); use implementation 'gemm'`,
+    );
   }
   if (kernel) return tidy(() => (metric === "cosine" ? kernel(l2normalize(x), l2normalize(codebook), false) : kernel(x, codebook, true)));
   const K = codebook.shape[0];
@@ -95,5 +120,3 @@ export function nearestCode(x: Tensor, codebook: Tensor, opts: SearchOptions = {
     return bestIndex!;
   });
 }
-
-

@@ -54,6 +54,11 @@ export class SimVQ extends Module {
     const q = embedding(C, indices); // gradient reaches W through the chosen codes
     const loss = add(mseLoss(stopGradient(z), q), mul(mseLoss(z, stopGradient(q)), this.opts.beta ?? 0.25));
     const out = (this.opts.gradient ?? "rotation") === "rotation" ? rotationTrick(z, stopGradient(q)) : straightThrough(z, stopGradient(q));
-    return { quantized: reshape(out, [...lead, dim]), indices: reshape(indices, lead.length ? lead : [1]), loss, stats: indices.canReadSync ? codebookStats(indices.dataSync(), K) : null };
+    return {
+      quantized: reshape(out, [...lead, dim]),
+      indices: reshape(indices, lead.length ? lead : [1]),
+      loss,
+      stats: indices.canReadSync ? codebookStats(indices.dataSync(), K) : null,
+    };
   }
 }

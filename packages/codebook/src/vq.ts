@@ -13,7 +13,39 @@
  *    rotation trick (default, as vector-quantize-pytorch for dim > 1).
  * Returns the quantized vectors, indices, losses and codebook statistics.
  */
-import { add, all, argmax, assign, cast, div, embedding, eq, expand, gather, Linear, log, logicalAnd, lt, matmul, Module, mseLoss, mul, neg, oneHot, reshape, stopGradient, sub, sum, tensor, tidy, transpose, uniform, where, zeros, type Tensor } from "@tessera/tensor";
+import {
+  add,
+  all,
+  argmax,
+  assign,
+  cast,
+  div,
+  embedding,
+  eq,
+  expand,
+  gather,
+  Linear,
+  log,
+  logicalAnd,
+  lt,
+  matmul,
+  Module,
+  mseLoss,
+  mul,
+  neg,
+  oneHot,
+  reshape,
+  stopGradient,
+  sub,
+  sum,
+  tensor,
+  tidy,
+  transpose,
+  uniform,
+  where,
+  zeros,
+  type Tensor,
+} from "@tessera/tensor";
 import { fail } from "./errors";
 import { rotationTrick, straightThrough } from "./estimators";
 import { kmeans, Rng } from "./kmeans";
@@ -69,7 +101,12 @@ export class VectorQuantizer extends Module {
   readonly projectOut: Linear | null = null;
   initted: boolean;
   private readonly rng: Rng;
-  readonly opts: Required<Omit<VectorQuantizerOptions, "codebookDim" | "backend" | "seed" | "stochastic" | "temperature">> & { codebookDim: number; backend?: string; stochastic: boolean; temperature: number };
+  readonly opts: Required<Omit<VectorQuantizerOptions, "codebookDim" | "backend" | "seed" | "stochastic" | "temperature">> & {
+    codebookDim: number;
+    backend?: string;
+    stochastic: boolean;
+    temperature: number;
+  };
 
   constructor(options: VectorQuantizerOptions) {
     super();
@@ -102,7 +139,10 @@ export class VectorQuantizer extends Module {
     if (this.opts.ema) {
       this.embed = this.registerBuffer("embed", init);
       this.clusterSize = this.registerBuffer("clusterSize", add(zeros([K], { backend }), 1));
-      this.embedAvg = this.registerBuffer("embedAvg", tidy(() => add(init, 0)));
+      this.embedAvg = this.registerBuffer(
+        "embedAvg",
+        tidy(() => add(init, 0)),
+      );
     } else this.embed = this.registerParameter("embed", init);
     this.initted = !this.opts.kmeansInit;
     if (cd !== dim) {
@@ -133,7 +173,8 @@ export class VectorQuantizer extends Module {
     // on asynchronous backends (webgpu) the updates are skipped on the device for such a batch.
     const finite = this.training ? this.finiteBatch(x, z) : null;
     if (this.training && !this.initted) this.kmeansInit(z, finite);
-    const indices = this.training && this.opts.stochastic ? this.sample(stopGradient(z)) : nearestCode(stopGradient(z), stopGradient(this.codebook()), { metric: this.opts.metric }); // [N]
+    const indices =
+      this.training && this.opts.stochastic ? this.sample(stopGradient(z)) : nearestCode(stopGradient(z), stopGradient(this.codebook()), { metric: this.opts.metric }); // [N]
     const q = embedding(this.opts.ema ? stopGradient(this.codebook()) : this.codebook(), indices); // [N, cd]
     const commitment = mul(mseLoss(z, stopGradient(q)), this.opts.commitmentWeight);
     const codebookLoss = this.opts.ema ? null : mseLoss(stopGradient(z), q);
@@ -231,5 +272,3 @@ export class VectorQuantizer extends Module {
     }
   }
 }
-
-

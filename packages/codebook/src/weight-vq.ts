@@ -171,4 +171,3 @@ export function calibrateVQ4DiT(q: WeightVQ, w: Tensor, x: Tensor, opts: VQ4DiTO
   dispose([codebook, cand, logits, target]);
   return out;
 }
-

@@ -18,13 +18,16 @@ describe("FSQ", () => {
     // Uniform data in the quantizer's bounded space: bound(z) uniform over each dimension's range.
     const levels = [8, 5, 5, 5];
     const u = T.uniform([200000, 4], 0, 1, { seed: 1 }).dataSync(); // edge cells are half-width: enough samples for the corners
-    const z = T.tensor(Float32Array.from(u, (v, i) => {
-      const L = levels[i % 4];
-      const half = ((L - 1) * (1 + 1e-3)) / 2;
-      const offset = L % 2 === 0 ? 0.5 : 0;
-      const b = -half - offset + v * 2 * half; // inside (-half - offset, half - offset)
-      return Math.atanh((b + offset) / half) - Math.atanh(offset / half);
-    }), { shape: [200000, 4] });
+    const z = T.tensor(
+      Float32Array.from(u, (v, i) => {
+        const L = levels[i % 4];
+        const half = ((L - 1) * (1 + 1e-3)) / 2;
+        const offset = L % 2 === 0 ? 0.5 : 0;
+        const b = -half - offset + v * 2 * half; // inside (-half - offset, half - offset)
+        return Math.atanh((b + offset) / half) - Math.atanh(offset / half);
+      }),
+      { shape: [200000, 4] },
+    );
     const r = fsq.forward(z);
     await assertClose(fsq.indicesToCodes(r.indices), r.quantized, { atol: 1e-6, rtol: 0 });
     const stats = C.codebookStats(r.indices.dataSync(), 1000);

@@ -36,7 +36,10 @@ describe("ProductQuantizer", () => {
         let s = 0;
         for (let j = 0; j < d; j++) s += (qv[a * d + j] - bv[i * d + j]) ** 2;
         return [i, s] as const;
-      }).sort((x, y) => x[1] - y[1]).slice(0, 10).map((p) => p[0]);
+      })
+        .sort((x, y) => x[1] - y[1])
+        .slice(0, 10)
+        .map((p) => p[0]);
       const got = new Set(Array.from(r.indices.subarray(a * 10, a * 10 + 10)));
       hits += exact.filter((i) => got.has(i)).length;
       if (got.has(exact[0])) firstFound++;

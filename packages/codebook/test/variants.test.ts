@@ -25,13 +25,26 @@ describe("GroupedVQ", () => {
 describe("Gumbel sampling", () => {
   it("code frequencies follow softmax(score / temperature) in training; evaluation picks the nearest", () => {
     const vq = new C.VectorQuantizer({ dim: 2, codebookSize: 4, stochastic: true, temperature: 2, ema: false, gradient: "ste", seed: 5 });
-    T.assign(vq.embed, T.tensor([[0, 0], [1, 0], [0, 2], [3, 3]]));
+    T.assign(
+      vq.embed,
+      T.tensor([
+        [0, 0],
+        [1, 0],
+        [0, 2],
+        [3, 3],
+      ]),
+    );
     const n = 20000;
     const x = T.expand(T.tensor([[0.5, 0.2]]), [n, 2]);
     const idx = vq.forward(x).indices.dataSync();
     const freq = [0, 0, 0, 0];
     for (const i of idx) freq[i] += 1 / n;
-    const e = [[0, 0], [1, 0], [0, 2], [3, 3]];
+    const e = [
+      [0, 0],
+      [1, 0],
+      [0, 2],
+      [3, 3],
+    ];
     const s = e.map(([a, b]) => 2 * (0.5 * a + 0.2 * b) - (a * a + b * b)); // 2 x.e - |e|^2
     const w = s.map((v) => Math.exp(v / 2));
     const tot = w.reduce((p, q) => p + q);
@@ -68,7 +81,9 @@ describe("SimVQ", () => {
     }
     vq.eval();
     const plain = vq.forward(x).stats!.usage;
-    console.log(`usage of 512 codes on 1024 inputs: SimVQ ${(before * 100).toFixed(1)}% -> ${(after * 100).toFixed(1)}% after 60 steps; plain gradient VQ ${(plain * 100).toFixed(1)}%`);
+    console.log(
+      `usage of 512 codes on 1024 inputs: SimVQ ${(before * 100).toFixed(1)}% -> ${(after * 100).toFixed(1)}% after 60 steps; plain gradient VQ ${(plain * 100).toFixed(1)}%`,
+    );
     expect(after).toBeGreaterThan(before);
     expect(after).toBeGreaterThan(plain);
   });

@@ -59,10 +59,16 @@ describe("search and k-means", () => {
     // Brute force in JS for the euclidean case.
     const xv = x.arraySync() as number[][];
     const ev = E.arraySync() as number[][];
-    const brute = xv.map((r) => ev.reduce((best, e, k) => {
-      const d = e.reduce((s, v, j) => s + (v - r[j]) ** 2, 0);
-      return d < best[1] ? [k, d] : best;
-    }, [0, Infinity])[0]);
+    const brute = xv.map(
+      (r) =>
+        ev.reduce(
+          (best, e, k) => {
+            const d = e.reduce((s, v, j) => s + (v - r[j]) ** 2, 0);
+            return d < best[1] ? [k, d] : best;
+          },
+          [0, Infinity],
+        )[0],
+    );
     expect(Array.from(C.nearestCode(x, E).dataSync())).toEqual(brute);
     const one = C.kmeans(x, 16, { iters: 1, seed: 3 });
     const ten = C.kmeans(x, 16, { iters: 10, seed: 3 });
@@ -81,7 +87,9 @@ describe("VectorQuantizer", () => {
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
       const x = T.normal([16, 4], 0, 1, { seed: 2 }).dataSync().slice();
       x[9] = bad;
-      expect(() => vq.forward(T.tensor(x, { shape: [16, 4] }))).toThrow("VectorQuantizer: training batch [16,4] holds NaN or inf: the EMA codebook / k-means update would make the codebook non-finite for good (nothing was updated)");
+      expect(() => vq.forward(T.tensor(x, { shape: [16, 4] }))).toThrow(
+        "VectorQuantizer: training batch [16,4] holds NaN or inf: the EMA codebook / k-means update would make the codebook non-finite for good (nothing was updated)",
+      );
       expect(Array.from(vq.embed.dataSync())).toEqual(before);
     }
     // Finite batches train as before; evaluation does not check (no update happens).
@@ -93,20 +101,47 @@ describe("VectorQuantizer", () => {
 
   it("one EMA step matches the hand computation (decay, Laplace smoothing)", async () => {
     const vq = new C.VectorQuantizer({ dim: 2, codebookSize: 2, decay: 0.5, eps: 0.1, gradient: "ste" });
-    T.assign(vq.embed, T.tensor([[0, 0], [10, 10]]));
-    T.assign(vq.embedAvg!, T.tensor([[0, 0], [10, 10]]));
-    const x = T.tensor([[1, 0], [0, 1], [9, 9]]);
+    T.assign(
+      vq.embed,
+      T.tensor([
+        [0, 0],
+        [10, 10],
+      ]),
+    );
+    T.assign(
+      vq.embedAvg!,
+      T.tensor([
+        [0, 0],
+        [10, 10],
+      ]),
+    );
+    const x = T.tensor([
+      [1, 0],
+      [0, 1],
+      [9, 9],
+    ]);
     const out = vq.forward(x);
     expect(Array.from(out.indices.dataSync())).toEqual([0, 0, 1]);
     // N = 0.5 * [1, 1] + 0.5 * [2, 1] = [1.5, 1];  m = 0.5 * [[0,0],[10,10]] + 0.5 * [[1,1],[9,9]]
     const N = [1.5, 1];
-    const m = [[0.5, 0.5], [9.5, 9.5]];
+    const m = [
+      [0.5, 0.5],
+      [9.5, 9.5],
+    ];
     const tot = 2.5;
     const sm = N.map((n) => ((n + 0.1) / (tot + 0.2)) * tot);
     await assertClose(vq.clusterSize!, T.tensor(N), { atol: 1e-6, rtol: 0 });
     await assertClose(vq.embed, T.tensor(m.map((r, i) => r.map((v) => v / sm[i]))), { atol: 1e-6, rtol: 1e-6 });
     // The output used the codebook from before the update.
-    await assertClose(out.quantized, T.tensor([[0, 0], [0, 0], [10, 10]]), { atol: 1e-6, rtol: 0 });
+    await assertClose(
+      out.quantized,
+      T.tensor([
+        [0, 0],
+        [0, 0],
+        [10, 10],
+      ]),
+      { atol: 1e-6, rtol: 0 },
+    );
     expect(out.commitment.itemSync()).toBeCloseTo((1 + 1 + 2) / 6, 6);
   });
 

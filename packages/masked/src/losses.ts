@@ -4,9 +4,30 @@
  * detection.
  */
 import {
-  add, argmax, cast, crossEntropy, div, isTensor, logicalAnd, logSigmoid, mean, mul, ne, neg,
-  sqrt, square, squeeze, stopGradient, sub, sum, tensor, tidy, variance, where,
-  type Tensor, type TensorLike,
+  add,
+  argmax,
+  cast,
+  crossEntropy,
+  div,
+  isTensor,
+  logicalAnd,
+  logSigmoid,
+  mean,
+  mul,
+  ne,
+  neg,
+  sqrt,
+  square,
+  squeeze,
+  stopGradient,
+  sub,
+  sum,
+  tensor,
+  tidy,
+  variance,
+  where,
+  type Tensor,
+  type TensorLike,
 } from "@tessera/tensor";
 import { fail } from "./errors";
 import { Rng, type Seed } from "./random";
@@ -216,9 +237,7 @@ export function replacedTokenLoss(o: ReplacedTokenLossOptions): ReplacedTokenLos
     const yv = corrupted.isReplaced;
     // -(y log sigmoid(x) + (1 - y) log sigmoid(-x)), stable for large |x|.
     const bce = neg(add(mul(yv, logSigmoid(d2)), mul(sub(1, yv), logSigmoid(neg(d2)))));
-    const discriminatorLoss = att
-      ? div(sum(mul(bce, cast(att, bce.dtype))), add(sum(cast(att, bce.dtype)), 1e-6))
-      : div(sum(bce), B * T + 1e-6);
+    const discriminatorLoss = att ? div(sum(mul(bce, cast(att, bce.dtype))), add(sum(cast(att, bce.dtype)), 1e-6)) : div(sum(bce), B * T + 1e-6);
     const loss = add(mul(generatorLoss, gw), mul(discriminatorLoss, lambda));
     return { loss, generatorLoss, discriminatorLoss };
   });

@@ -3,8 +3,25 @@
  * libml/parallel_decode.py `decode` and `mask_by_random_topk`).
  */
 import {
-  add, argmax, argsort, cast, clone, concat, full, gather, logicalNot, logSoftmax, lt, mul, narrow,
-  squeeze, tensor, tidy, unsqueeze, where, type Tensor,
+  add,
+  argmax,
+  argsort,
+  cast,
+  clone,
+  concat,
+  full,
+  gather,
+  logicalNot,
+  logSoftmax,
+  lt,
+  mul,
+  narrow,
+  squeeze,
+  tensor,
+  tidy,
+  unsqueeze,
+  where,
+  type Tensor,
 } from "@tessera/tensor";
 import { fail } from "./errors";
 import { Rng, type Seed } from "./random";

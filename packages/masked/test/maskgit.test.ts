@@ -34,7 +34,12 @@ function fakeModel(V = 16) {
 
 describe("maskgitDecode (parallel_decode.py)", () => {
   it("calls the model exactly `steps` times; masked counts follow the schedule with the at-least-one rule", async () => {
-    for (const [length, steps, schedule] of [[64, 8, "cosine"], [16, 12, "linear"], [10, 4, "cubic"], [5, 8, "cosine"]] as const) {
+    for (const [length, steps, schedule] of [
+      [64, 8, "cosine"],
+      [16, 12, "linear"],
+      [10, 4, "cubic"],
+      [5, 8, "cosine"],
+    ] as const) {
       const { model, calls } = fakeModel();
       const r = await maskgitDecode(model, { length, steps, schedule, maskTokenId: 16, seed: 3, batch: 2, returnHistory: true });
       expect(calls.length).toBe(steps);
@@ -50,7 +55,11 @@ describe("maskgitDecode (parallel_decode.py)", () => {
         unknown = expected;
       }
       expect(rows(r.tokens)).toEqual(hist[steps - 1]);
-      expect(rows(r.tokens).flat().every((v) => v >= 0 && v < 16)).toBe(true);
+      expect(
+        rows(r.tokens)
+          .flat()
+          .every((v) => v >= 0 && v < 16),
+      ).toBe(true);
     }
   });
 
@@ -71,7 +80,11 @@ describe("maskgitDecode (parallel_decode.py)", () => {
     const c = await maskgitDecode(model, { length: 6, steps: 3, maskTokenId: 16, seed: 1, classLabel: [3, 5], classTokenOffset: 17, vocabSize: 16 });
     expect(c.tokens.shape).toEqual([2, 6]);
     for (const call of calls) expect(call.map((row) => row[0])).toEqual([20, 22]);
-    expect(rows(c.tokens).flat().every((v) => v < 16)).toBe(true);
+    expect(
+      rows(c.tokens)
+        .flat()
+        .every((v) => v < 16),
+    ).toBe(true);
   });
 
   it("leaves the tensor count flat", async () => {

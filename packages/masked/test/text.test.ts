@@ -3,7 +3,11 @@ import { memory, tensor } from "@tessera/tensor";
 import { bertMask, spanLengthDistribution, spanMask, t5NoiseMask, t5SpanCorruption } from "../src";
 import { rows, withinBinomial } from "./helpers";
 
-const CLS = 101, SEP = 102, PAD = 0, MASK = 103, V = 30522;
+const CLS = 101,
+  SEP = 102,
+  PAD = 0,
+  MASK = 103,
+  V = 30522;
 
 /** B rows of length T: [CLS] tokens [SEP] then padding (row b has b % 7 pads). */
 function batch(B: number, T: number) {
@@ -21,14 +25,16 @@ function batch(B: number, T: number) {
 }
 
 describe("bertMask (Hugging Face DataCollatorForLanguageModeling)", () => {
-  const B = 64, T = 128;
+  const B = 64,
+    T = 128;
   const { ids, att } = batch(B, T);
   const r = bertMask(ids, { maskTokenId: MASK, vocabSize: V, specialTokenIds: [CLS, SEP, PAD], attentionMask: att, seed: 7 });
   const inp = rows(r.inputIds);
   const lab = rows(r.labels);
 
   it("selects each eligible token with p = 0.15 (5-sigma binomial bound) and never specials or padding", () => {
-    let eligible = 0, selected = 0;
+    let eligible = 0,
+      selected = 0;
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) {
         const special = [CLS, SEP, PAD].includes(ids[b][t]) || att[b][t] === 0;
@@ -47,7 +53,10 @@ describe("bertMask (Hugging Face DataCollatorForLanguageModeling)", () => {
   });
 
   it("splits selected tokens 80 / 10 / 10 (mask / random / unchanged; 5-sigma bounds, random draws may hit the original or the mask id: 1/V each)", () => {
-    let S = 0, masked = 0, random = 0, same = 0;
+    let S = 0,
+      masked = 0,
+      random = 0,
+      same = 0;
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) {
         if (lab[b][t] === -100) continue;
@@ -82,7 +91,8 @@ describe("bertMask (Hugging Face DataCollatorForLanguageModeling)", () => {
   });
 
   it("whole-word masking selects all sub-tokens of a word or none; words selected with p (5 sigma)", () => {
-    const Bw = 32, Tw = 96;
+    const Bw = 32,
+      Tw = 96;
     const idsW: number[][] = [];
     const wordIds: (number | null)[][] = [];
     for (let b = 0; b < Bw; b++) {
@@ -104,7 +114,8 @@ describe("bertMask (Hugging Face DataCollatorForLanguageModeling)", () => {
     }
     const out = bertMask(idsW, { maskTokenId: MASK, vocabSize: V, specialTokenIds: [CLS, SEP], wordIds, seed: 11 });
     const lab = rows(out.labels);
-    let words = 0, chosen = 0;
+    let words = 0,
+      chosen = 0;
     for (let b = 0; b < Bw; b++) {
       const byWord = new Map<number, boolean[]>();
       wordIds[b].forEach((w, t) => {
@@ -150,7 +161,8 @@ describe("spanMask (SpanBERT)", () => {
   });
 
   it("masks exactly ceil(eligible * 0.15) tokens per row, never specials, spans start at word boundaries, one 80/10/10 draw per span", () => {
-    const B = 40, T = 120;
+    const B = 40,
+      T = 120;
     const ids: number[][] = [];
     const wordIds: (number | null)[][] = [];
     for (let b = 0; b < B; b++) {
@@ -173,7 +185,8 @@ describe("spanMask (SpanBERT)", () => {
     const r = spanMask(ids, { maskTokenId: MASK, vocabSize: V, specialTokenIds: [CLS, SEP], wordIds, seed: 9 });
     const lab = rows(r.labels);
     const inp = rows(r.inputIds);
-    let runs = 0, maskedRuns = 0;
+    let runs = 0,
+      maskedRuns = 0;
     for (let b = 0; b < B; b++) {
       const sel = lab[b].map((v) => v !== -100);
       expect(sel.filter(Boolean).length).toBe(Math.ceil((T - 2) * 0.15));
@@ -226,7 +239,8 @@ describe("t5SpanCorruption (T5 random_spans_noise_mask + sentinels)", () => {
   });
 
   it("numbers sentinels in order of appearance, counting down, in inputs and targets; output lengths follow the counts", () => {
-    const B = 8, L = 100;
+    const B = 8,
+      L = 100;
     const ids = Array.from({ length: B }, (_, b) => Array.from({ length: L }, (_, t) => 1000 + b * L + t));
     const r = t5SpanCorruption(ids, { sentinelStartId: 32099, eosId: 1, seed: 4 });
     expect(r.inputs.shape).toEqual([B, L - 15 + 5 + 1]);

@@ -5,7 +5,13 @@ import { flat, rows, withinBinomial } from "./helpers";
 
 describe("randomMask (MAE random_masking)", () => {
   it("keeps exactly floor(N * (1 - ratio)) per row, as MAE's int(L * (1 - mask_ratio))", () => {
-    for (const [N, ratio, keep] of [[196, 0.75, 49], [10, 0.33, 6], [7, 0.5, 3], [5, 0, 5], [16, 0.9, 1]] as const) {
+    for (const [N, ratio, keep] of [
+      [196, 0.75, 49],
+      [10, 0.33, 6],
+      [7, 0.5, 3],
+      [5, 0, 5],
+      [16, 0.9, 1],
+    ] as const) {
       const r = randomMask(4, N, ratio, { seed: N });
       expect(r.keep).toBe(keep);
       expect(r.idsKeep.shape).toEqual([4, keep]);
@@ -15,7 +21,10 @@ describe("randomMask (MAE random_masking)", () => {
 
   it("idsRestore is the inverse permutation of idsShuffle, idsKeep its first keep entries, mask 0 exactly there", () => {
     const r = randomMask(8, 50, 0.6, { seed: 3 });
-    const sh = rows(r.idsShuffle), re = rows(r.idsRestore), kp = rows(r.idsKeep), m = rows(r.mask);
+    const sh = rows(r.idsShuffle),
+      re = rows(r.idsRestore),
+      kp = rows(r.idsKeep),
+      m = rows(r.mask);
     for (let b = 0; b < 8; b++) {
       expect(sh[b].map((_, j) => re[b][sh[b][j]])).toEqual(Array.from({ length: 50 }, (_, j) => j));
       expect([...sh[b]].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, j) => j));
@@ -25,7 +34,8 @@ describe("randomMask (MAE random_masking)", () => {
   });
 
   it("masks every position equally often (each position masked with probability 1 - keep / N; 5 sigma over 4000 rows)", () => {
-    const B = 4000, N = 20;
+    const B = 4000,
+      N = 20;
     const m = flat(randomMask(B, N, 0.75, { seed: 1 }).mask);
     for (let n = 0; n < N; n++) {
       let c = 0;
@@ -76,7 +86,11 @@ describe("blockwiseMask (BEiT MaskingGenerator)", () => {
 
 describe("tubeMask (VideoMAE TubeMaskingGenerator)", () => {
   it("masks exactly floor(ratio * H * W) patches, the same in every frame", () => {
-    for (const [F, H, W, ratio] of [[8, 14, 14, 0.9], [4, 3, 5, 0.5], [2, 7, 7, 0.75]] as const) {
+    for (const [F, H, W, ratio] of [
+      [8, 14, 14, 0.9],
+      [4, 3, 5, 0.5],
+      [2, 7, 7, 0.75],
+    ] as const) {
       const m = flat(tubeMask(F, H, W, ratio, { seed: F }));
       const P = H * W;
       const first = m.slice(0, P);
@@ -90,7 +104,10 @@ describe("tubeMask (VideoMAE TubeMaskingGenerator)", () => {
     const before = memory().numTensors;
     for (let i = 0; i < 20; i++) {
       const r = randomMask(2, 16, 0.75, { seed: i });
-      r.mask.dispose(); r.idsKeep.dispose(); r.idsRestore.dispose(); r.idsShuffle.dispose();
+      r.mask.dispose();
+      r.idsKeep.dispose();
+      r.idsRestore.dispose();
+      r.idsShuffle.dispose();
       blockwiseMask(6, 6, { numMasked: 10, minPatches: 2, seed: i }).dispose();
       tubeMask(2, 4, 4, 0.5, { seed: i }).dispose();
     }

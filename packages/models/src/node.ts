@@ -49,7 +49,8 @@ export function readPretrainedFolder(dir: string): { config: RawConfig; weights:
   if (!map || typeof map !== "object" || Array.isArray(map)) fail("loadPretrained", `shard index '${index}' has no weight_map object`);
   for (const [k, f] of Object.entries(map)) {
     if (typeof f !== "string") fail("loadPretrained", `shard index '${index}': weight_map['${k}'] must be a file name (string), got ${JSON.stringify(f)}`);
-    if (f.includes("/") || f.includes("\\") || f === "" || f === "." || f === "..") fail("loadPretrained", `shard index names '${f}', outside the folder (weight_map['${k}'] in '${index}')`);
+    if (f.includes("/") || f.includes("\\") || f === "" || f === "." || f === "..")
+      fail("loadPretrained", `shard index names '${f}', outside the folder (weight_map['${k}'] in '${index}')`);
   }
   const shardOf = map as Record<string, string>;
   const files = [...new Set(Object.values(shardOf))].sort();
@@ -114,8 +115,14 @@ export async function savePretrained(dir: string, p: Pick<Pretrained, "model" | 
   const max = opts.maxShardBytes;
   if (max !== undefined && !(Number.isSafeInteger(max) && max > 0)) fail("savePretrained", `maxShardBytes must be a positive integer (bytes), got ${max}`);
   const quantized = [...p.model.namedModules()].filter(([, m]) => m instanceof Projection && m.quantized).map(([n]) => n);
-  if (quantized.length) fail("savePretrained", `${quantized.length} layer(s) are quantized (${quantized.slice(0, 3).join(", ")}${quantized.length > 3 ? ", ..." : ""}): Hugging Face checkpoints hold float weights; save before quantizing`);
-  const gone = Object.entries(p.model.namedParameters()).filter(([, t]) => t.isDisposed).map(([n]) => n);
+  if (quantized.length)
+    fail(
+      "savePretrained",
+      `${quantized.length} layer(s) are quantized (${quantized.slice(0, 3).join(", ")}${quantized.length > 3 ? ", ..." : ""}): Hugging Face checkpoints hold float weights; save before quantizing`,
+    );
+  const gone = Object.entries(p.model.namedParameters())
+    .filter(([, t]) => t.isDisposed)
+    .map(([n]) => n);
   if (gone.length) fail("savePretrained", `${gone.length} parameter(s) were disposed (${gone.slice(0, 3).join(", ")}${gone.length > 3 ? ", ..." : ""}): nothing was written`);
   const state = hfStateDict(p.model, p.info);
   const names = Object.keys(state).sort();
@@ -149,4 +156,3 @@ export async function savePretrained(dir: string, p: Pick<Pretrained, "model" | 
   const stale = existsSync(dir) ? readdirSync(dir).filter((f) => CHECKPOINT_FILE.test(f) && !(f in files)) : [];
   writeFilesAtomic(dir, files, { remove: stale, createFolder: true, op: "savePretrained", fs: opts.fs });
 }
-

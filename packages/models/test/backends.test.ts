@@ -14,7 +14,6 @@ import "../src/webgpu"; // the packages' fused WGSL kernels (what `import "@tess
 const webgpu = await probeTestBackend("webgpu"); // skipped with a printed reason when no adapter (never in CI)
 
 describe.skipIf(!webgpu.available)("models on webgpu", () => {
-
   for (const arch of ARCHS) {
     it(`${arch}: Hugging Face fixture within 1e-4 on webgpu`, async () => {
       const p = loadPretrained(hfDir(arch), { backend: "webgpu" });

@@ -57,7 +57,11 @@ describe("savePretrained never loses the previous checkpoint", () => {
   const next = modelFromConfig(CONFIGS.gpt2, { seed: 2 });
 
   it("a failing write or rename at every step: the old checkpoint stays, byte for byte, with no temporary files", async () => {
-    for (const [oldShards, newShards] of [[undefined, 4096], [4096, undefined], [4096, 16384]] as const) {
+    for (const [oldShards, newShards] of [
+      [undefined, 4096],
+      [4096, undefined],
+      [4096, 16384],
+    ] as const) {
       const dir = tmp();
       await savePretrained(dir, old, { maxShardBytes: oldShards });
       const files = readdirSync(dir).sort();
@@ -69,7 +73,9 @@ describe("savePretrained never loses the previous checkpoint", () => {
       await savePretrained(probe, next, { maxShardBytes: newShards, fs: counting });
       expect(counting.calls).toBeGreaterThan(3);
       for (let k = 0; k < counting.calls; k++) {
-        await expect(savePretrained(dir, next, { maxShardBytes: newShards, fs: faultyFs(k) }), `step ${k}`).rejects.toThrow(/savePretrained: cannot .* in '.*': (EFBIG|EACCES).*\(nothing was changed\)/);
+        await expect(savePretrained(dir, next, { maxShardBytes: newShards, fs: faultyFs(k) }), `step ${k}`).rejects.toThrow(
+          /savePretrained: cannot .* in '.*': (EFBIG|EACCES).*\(nothing was changed\)/,
+        );
         expect(readdirSync(dir).sort(), `files after a failure at step ${k}`).toEqual(files);
         expect(snapshot(dir), `weights after a failure at step ${k}`).toEqual(want);
       }

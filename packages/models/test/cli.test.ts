@@ -37,7 +37,9 @@ describe("tessera CLI", () => {
     await expect(runCommand(["generate", hfDir("gpt2"), "--max-new-tokens", "2"])).rejects.toThrow(/--ids is required/);
     await expect(runCommand(["generate", hfDir("gpt2"), "--ids", "1,x", "--max-new-tokens", "2"])).rejects.toThrow(/--ids must be comma-separated non-negative integers/);
     await expect(runCommand(["info", "/nonexistent"])).rejects.toThrow(/'\/nonexistent' has no config.json/);
-    await expect(runCommand(["generate", hfDir("vit"), "--ids", "1", "--max-new-tokens", "1"])).rejects.toThrow(/generate needs a causal language model; vit is a image-classification model/);
+    await expect(runCommand(["generate", hfDir("vit"), "--ids", "1", "--max-new-tokens", "1"])).rejects.toThrow(
+      /generate needs a causal language model; vit is a image-classification model/,
+    );
     expect((await runCommand([])).code).toBe(2);
   });
 

@@ -72,10 +72,14 @@ describe("swapping token mixers", () => {
     const pool = new PoolingMixer(3);
     const x = T.normal([2, 6, 4], 0, 1, { seed: 2 });
     const v = x.arraySync() as number[][][];
-    const want = v.map((seq) => seq.map((row, t) => row.map((xi, j) => {
-      const win = seq.slice(Math.max(0, t - 2), t + 1);
-      return win.reduce((s, r) => s + r[j], 0) / win.length - xi;
-    })));
+    const want = v.map((seq) =>
+      seq.map((row, t) =>
+        row.map((xi, j) => {
+          const win = seq.slice(Math.max(0, t - 2), t + 1);
+          return win.reduce((s, r) => s + r[j], 0) / win.length - xi;
+        }),
+      ),
+    );
     const wantT = T.tensor(want);
     await assertClose(pool.forward(x).y, wantT, { atol: 1e-6, rtol: 1e-6 });
     let state = pool.initState();
@@ -92,7 +96,13 @@ describe("swapping token mixers", () => {
     const m = p.model as CausalLM;
     await facesAgree(m, "poolformer");
     const trainer = new LMTrainer(m, { lr: 1e-2 });
-    const batch = T.tensor([[1, 2, 3, 4, 5, 6, 7, 8], [2, 3, 4, 5, 6, 7, 8, 9]], { dtype: "int32" });
+    const batch = T.tensor(
+      [
+        [1, 2, 3, 4, 5, 6, 7, 8],
+        [2, 3, 4, 5, 6, 7, 8, 9],
+      ],
+      { dtype: "int32" },
+    );
     const first = (await trainer.trainStep(batch)).loss;
     let last = first;
     for (let s = 0; s < 30; s++) last = (await trainer.trainStep(batch)).loss;

@@ -11,13 +11,18 @@ import { CONFIGS } from "./configs";
 import { ARCHS, hfDir } from "./helpers";
 
 const live = () => T.memory().numTensors;
-const build = (cfg: RawConfig, opts = {}) => () => modelFromConfig(cfg, { seed: 1, ...opts }).model.dispose();
+const build =
+  (cfg: RawConfig, opts = {}) =>
+  () =>
+    modelFromConfig(cfg, { seed: 1, ...opts }).model.dispose();
 
 describe("config validation before allocation", () => {
   it("a huge layer count fails at once, naming the fields and the size", () => {
     const t0 = Date.now();
     const before = live();
-    expect(build({ ...CONFIGS.gpt2, n_layer: 1e9 })).toThrow(/^loadModel: config.json \(gpt2\) describes about \d+(\.\d)? GiB of float32 parameters \(n_embd 24, n_head 3, n_layer 1000000000, vocab_size 37, n_inner 40, n_positions 40\), above the 8\.0 GiB limit; pass \{ maxParameterBytes \} to allow it$/);
+    expect(build({ ...CONFIGS.gpt2, n_layer: 1e9 })).toThrow(
+      /^loadModel: config.json \(gpt2\) describes about \d+(\.\d)? GiB of float32 parameters \(n_embd 24, n_head 3, n_layer 1000000000, vocab_size 37, n_inner 40, n_positions 40\), above the 8\.0 GiB limit; pass \{ maxParameterBytes \} to allow it$/,
+    );
     expect(Date.now() - t0).toBeLessThan(500);
     expect(live()).toBe(before);
   });

@@ -14,10 +14,17 @@ import { CONFIGS } from "./configs";
 const SEED = 20261204;
 
 const wrongValue = fc.oneof(
-  fc.constant(null), fc.constant(undefined), fc.boolean(), fc.string({ maxLength: 5 }),
-  fc.integer({ min: -3, max: 3 }), fc.integer({ min: -(2 ** 40), max: 2 ** 40 }), fc.double({ noNaN: false }),
+  fc.constant(null),
+  fc.constant(undefined),
+  fc.boolean(),
+  fc.string({ maxLength: 5 }),
+  fc.integer({ min: -3, max: 3 }),
+  fc.integer({ min: -(2 ** 40), max: 2 ** 40 }),
+  fc.double({ noNaN: false }),
   fc.constantFrom(0, -1, 1e9, 1e12, 2 ** 31, 2.5, Number.MAX_SAFE_INTEGER),
-  fc.array(fc.integer(), { maxLength: 3 }), fc.object({ maxDepth: 1 }), fc.constant({ __float__: "Infinity" }),
+  fc.array(fc.integer(), { maxLength: 3 }),
+  fc.object({ maxDepth: 1 }),
+  fc.constant({ __float__: "Infinity" }),
 );
 
 describe("config.json fuzzing", () => {
@@ -53,7 +60,11 @@ describe("config.json fuzzing", () => {
 
 describe("CLI argument fuzzing", () => {
   const DIGITS = /^\s*\d+\s*$/;
-  const token = fc.oneof(fc.string({ maxLength: 6 }), fc.stringMatching(/^[0-9,x. e+-]{0,8}$/), fc.constantFrom("1,2", "1,,2", "0x10", "5,", " 7", "1e3", "NaN", "Infinity", "-0", "+1", ".5", "5.", ""));
+  const token = fc.oneof(
+    fc.string({ maxLength: 6 }),
+    fc.stringMatching(/^[0-9,x. e+-]{0,8}$/),
+    fc.constantFrom("1,2", "1,,2", "0x10", "5,", " 7", "1e3", "NaN", "Infinity", "-0", "+1", ".5", "5.", ""),
+  );
 
   it("--ids: accepted exactly when every comma-separated entry is a decimal integer; values as written", () => {
     fc.assert(

@@ -108,7 +108,11 @@ describe("causal LMs at other sizes", () => {
     if (p.task !== "image-classification") throw new Error("vit");
     const r = p.model.forward(T.normal([3, 2, 12, 12], 0, 1, { seed: 1 }), { hiddenStates: true });
     expect(r.logits.shape).toEqual([3, 5]);
-    expect(r.hiddenStates!.map((h) => h.shape)).toEqual([[3, 10, 16], [3, 10, 16], [3, 10, 16]]);
+    expect(r.hiddenStates!.map((h) => h.shape)).toEqual([
+      [3, 10, 16],
+      [3, 10, 16],
+      [3, 10, 16],
+    ]);
     expect(() => p.model.forward(T.zeros([1, 3, 12, 12]))).toThrow(/pixel_values \[1,3,12,12\] must be \[B, 2, 12, 12\]/);
   });
 });

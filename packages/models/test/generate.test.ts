@@ -72,9 +72,23 @@ describe("generate", () => {
 
   it("stops at EOS per sequence (padding finished rows), and when the callback says so", async () => {
     const m = lm("gpt2");
-    const free = await generate(m, [[1, 2], [4, 5]], { maxNewTokens: 8 });
+    const free = await generate(
+      m,
+      [
+        [1, 2],
+        [4, 5],
+      ],
+      { maxNewTokens: 8 },
+    );
     const eos = free.generated[0][2];
-    const r = await generate(m, [[1, 2], [4, 5]], { maxNewTokens: 8, eosTokenId: eos, padTokenId: 0 });
+    const r = await generate(
+      m,
+      [
+        [1, 2],
+        [4, 5],
+      ],
+      { maxNewTokens: 8, eosTokenId: eos, padTokenId: 0 },
+    );
     expect(r.generated[0]).toEqual(free.generated[0].slice(0, free.generated[0].indexOf(eos) + 1));
     const streamed: number[] = [];
     const c = await generate(m, [[1, 2]], { maxNewTokens: 8, onToken: (t) => (streamed.push(t), streamed.length < 3) });

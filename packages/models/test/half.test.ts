@@ -32,7 +32,6 @@ const maxAbsDiff = (a: T.Tensor, b: T.Tensor): number => T.tidy(() => T.max(T.ab
 const webgpu = await probeTestBackend("webgpu"); // skipped with a printed reason when no adapter (never in CI)
 
 describe("half-precision projection weights (castModel)", () => {
-
   for (const arch of ["gpt2", "llama"]) {
     for (const dtype of DTYPES) {
       it(`${arch}, ${dtype} on cpu: equals float32 math on the rounded weights; half the bytes`, () => {

@@ -40,7 +40,9 @@ describe("quantized models", () => {
         const logits = m.forward(ids).logits; // prefill: dequantize + GEMM
         const err = maxAbs(T.sub(logits, ref));
         const rel = Math.sqrt(T.sum(T.square(T.sub(logits, ref))).itemSync() / T.sum(T.square(ref)).itemSync());
-        console.log(`${arch} ${label}: logits max abs error ${err.toExponential(2)}, relative RMS ${rel.toFixed(4)} (logits max ${maxAbs(ref).toFixed(2)}), weights ${(r.bytesBefore / 1024).toFixed(0)} KiB -> ${(r.bytesAfter / 1024).toFixed(0)} KiB`);
+        console.log(
+          `${arch} ${label}: logits max abs error ${err.toExponential(2)}, relative RMS ${rel.toFixed(4)} (logits max ${maxAbs(ref).toFixed(2)}), weights ${(r.bytesBefore / 1024).toFixed(0)} KiB -> ${(r.bytesAfter / 1024).toFixed(0)} KiB`,
+        );
         expect(rel).toBeLessThan(rms);
         // Token by token: the fused kernels.
         let state: LMState | undefined;

@@ -15,7 +15,13 @@ import { loadPretrained, savePretrained } from "../src/node";
 describe("losses, clipping and schedules", () => {
   it("lmLoss: mean over positions of -log softmax(logits_t)[ids_{t+1}], skipping -100", () => {
     const logits = T.normal([2, 4, 5], 0, 1, { seed: 1 });
-    const labels = T.tensor([[1, 2, 3, 4], [0, -100, 2, 1]], { dtype: "int32" });
+    const labels = T.tensor(
+      [
+        [1, 2, 3, 4],
+        [0, -100, 2, 1],
+      ],
+      { dtype: "int32" },
+    );
     const z = logits.arraySync() as number[][][];
     const y = labels.arraySync() as number[][];
     let total = 0;
@@ -67,7 +73,10 @@ describe("training a tiny GPT-2", () => {
     // The task: x_{t+1} = (x_t + 3) mod V from a random start; fully predictable after the first token.
     const batch = (seed: number) => {
       const starts = T.tidy(() => T.randint(0, V, [8], { seed }).dataSync());
-      return T.tensor(Array.from(starts, (s) => Array.from({ length: 12 }, (_, t) => (s + 3 * t) % V)), { dtype: "int32" });
+      return T.tensor(
+        Array.from(starts, (s) => Array.from({ length: 12 }, (_, t) => (s + 3 * t) % V)),
+        { dtype: "int32" },
+      );
     };
     const steps = 80;
     const trainer = new LMTrainer(m, { lr: 3e-3, weightDecay: 0.01, maxGradNorm: 1, schedule: lrSchedule({ peak: 3e-3, warmup: 8, total: steps }) });

@@ -197,7 +197,8 @@ function allowedMask(c: Ctx, s: Seq, causal: boolean, window: number | null): st
 function ropeTables(c: Ctx, s: Seq, rope: RopeOptions, headDim: number, name: string): { cos: string; sin: string; r: number } {
   const r = rope.rotaryDim ?? headDim;
   if (rope.pairing === "interleaved") fail(OP, `layer '${name}': interleaved rotary pairing is not exported (only Hugging Face's rotate_half)`);
-  if (rope.scaling?.type === "dynamic") fail(OP, `layer '${name}': dynamic (NTK) rope scaling depends on the sequence length and is not exported (supported: default, linear, llama3)`);
+  if (rope.scaling?.type === "dynamic")
+    fail(OP, `layer '${name}': dynamic (NTK) rope scaling depends on the sequence length and is not exported (supported: default, linear, llama3)`);
   if (!s.positionIds) fail(OP, `layer '${name}' uses rotary embeddings but the graph has no position_ids`);
   const key = `rope:${JSON.stringify({ ...rope, backend: undefined })}:${r}`;
   const hit = c.memo.get(key);
@@ -255,7 +256,10 @@ interface LayerCache {
 
 async function attention(c: Ctx, x: string, a: unknown, name: string, s: Seq, cache: LayerCache): Promise<string> {
   if (!(a instanceof SelfAttention)) {
-    fail(OP, `layer '${name}' is a ${typeName(a)} token mixer, which has no ONNX form (only SelfAttention is exported; Mamba's scan, linear-attention / retention mixers and custom mixers are not)`);
+    fail(
+      OP,
+      `layer '${name}' is a ${typeName(a)} token mixer, which has no ONNX form (only SelfAttention is exported; Mamba's scan, linear-attention / retention mixers and custom mixers are not)`,
+    );
   }
   const g = c.g;
   const o = a.opts;
@@ -322,7 +326,10 @@ function checkMixers(blocks: Iterable<unknown>): void {
   for (const b of blocks) {
     const mixer = (b as Block).mixer;
     if (!(mixer instanceof SelfAttention)) {
-      fail(OP, `layer 'blocks.${i}.mixer' is a ${typeName(mixer)} token mixer, which has no ONNX form (only SelfAttention is exported; Mamba's scan, linear-attention / retention mixers and custom mixers are not)`);
+      fail(
+        OP,
+        `layer 'blocks.${i}.mixer' is a ${typeName(mixer)} token mixer, which has no ONNX form (only SelfAttention is exported; Mamba's scan, linear-attention / retention mixers and custom mixers are not)`,
+      );
     }
     i++;
   }
@@ -338,7 +345,8 @@ export async function exportOnnx(model: Module, info: HFInfo | null, opts: Expor
   const dtype = opts.dtype ?? "float32";
   if (dtype !== "float32" && dtype !== "float16") fail(OP, `dtype '${String(dtype)}' is not supported (float32, float16)`);
   const decode = opts.decode ?? false;
-  const task = model instanceof CausalLM ? "causal-lm" : model instanceof BertForMaskedLM ? "masked-lm" : model instanceof ViTForImageClassification ? "image-classification" : null;
+  const task =
+    model instanceof CausalLM ? "causal-lm" : model instanceof BertForMaskedLM ? "masked-lm" : model instanceof ViTForImageClassification ? "image-classification" : null;
   if (!task) fail(OP, `a ${typeName(model)} is not exported (CausalLM, BertForMaskedLM, ViTForImageClassification)`);
   if (decode && task !== "causal-lm") fail(OP, `decode: a ${typeName(model)} has no KV cache (only causal LMs have a decode graph)`);
   const modelType = info?.modelType ?? task;
@@ -363,7 +371,11 @@ export async function exportOnnx(model: Module, info: HFInfo | null, opts: Expor
       const a = model.blocks.at(l).mixer as SelfAttention;
       const shape = (len: string): Dim[] => ["batch_size", a.nKvHeads, len, a.headDim];
       const lc: LayerCache = {};
-      if (decode) lc.past = { key: input(`past_key_values.${l}.key`, "float32", shape("past_sequence_length")), value: input(`past_key_values.${l}.value`, "float32", shape("past_sequence_length")) };
+      if (decode)
+        lc.past = {
+          key: input(`past_key_values.${l}.key`, "float32", shape("past_sequence_length")),
+          value: input(`past_key_values.${l}.value`, "float32", shape("past_sequence_length")),
+        };
       lc.present = { key: `present.${l}.key`, value: `present.${l}.value` };
       caches.push(lc);
     }
@@ -375,7 +387,9 @@ export async function exportOnnx(model: Module, info: HFInfo | null, opts: Expor
     if (model.pos) h = g.op("Add", [h, g.op("Gather", [await weight(c, "pos.weight", model.pos.weight), positionIds!], { axis: 0 })]);
     for (let l = 0; l < L; l++) h = await block(c, h, model.blocks.at(l), `blocks.${l}`, s, caches[l]);
     h = await norm(c, h, model.norm, "norm");
-    const logits = model.head ? await projection(c, h, model.head, "head") : g.op("MatMul", [h, g.op("Transpose", [await weight(c, "embed.weight", model.embed.weight)], { perm: [1, 0] })]);
+    const logits = model.head
+      ? await projection(c, h, model.head, "head")
+      : g.op("MatMul", [h, g.op("Transpose", [await weight(c, "embed.weight", model.embed.weight)], { perm: [1, 0] })]);
     output(logits, "logits", "float32", ["batch_size", "sequence_length", model.vocabSize]);
     for (let l = 0; l < L; l++) {
       const a = model.blocks.at(l).mixer as SelfAttention;
@@ -393,20 +407,29 @@ export async function exportOnnx(model: Module, info: HFInfo | null, opts: Expor
     const s: Seq = { T, P: null, S: T, attentionMask: mask, positionIds: null };
     const positions = g.op("Range", [g.ints([0], []), T, g.ints([1], [])]);
     const emb = g.op("Add", [
-      g.op("Add", [g.op("Gather", [await weight(c, "embed.weight", model.embed.weight), ids], { axis: 0 }), g.op("Gather", [await weight(c, "pos.weight", model.pos.weight), positions], { axis: 0 })]),
+      g.op("Add", [
+        g.op("Gather", [await weight(c, "embed.weight", model.embed.weight), ids], { axis: 0 }),
+        g.op("Gather", [await weight(c, "pos.weight", model.pos.weight), positions], { axis: 0 }),
+      ]),
       g.op("Gather", [await weight(c, "types.weight", model.types.weight), types], { axis: 0 }),
     ]);
     let h = await norm(c, emb, model.embedNorm, "embedNorm");
     let l = 0;
     for (const b of model.blocks) h = await block(c, h, b, `blocks.${l++}`, s, {});
     const t = await norm(c, activation(c, await projection(c, h, model.headDense, "headDense"), model.opts.headActivation), model.headNorm, "headNorm");
-    const logits = g.op("Add", [g.op("MatMul", [t, g.op("Transpose", [await weight(c, "embed.weight", model.embed.weight)], { perm: [1, 0] })]), await weight(c, "headBias", model.headBias)]);
+    const logits = g.op("Add", [
+      g.op("MatMul", [t, g.op("Transpose", [await weight(c, "embed.weight", model.embed.weight)], { perm: [1, 0] })]),
+      await weight(c, "headBias", model.headBias),
+    ]);
     output(logits, "logits", "float32", ["batch_size", "sequence_length", model.opts.vocabSize]);
   } else if (model instanceof ViTForImageClassification) {
     checkMixers(model.blocks);
     const { channels: C, imageSize: S, patchSize: p, dModel: D, numLabels } = model.opts;
     const pixels = input("pixel_values", "float32", ["batch_size", C, S, S]);
-    const conv = g.op("Conv", [pixels, await weight(c, "patch.weight", model.patch.weight), await weight(c, "patch.bias", model.patch.bias)], { kernel_shape: [p, p], strides: [p, p] }); // [B, D, S/p, S/p]
+    const conv = g.op("Conv", [pixels, await weight(c, "patch.weight", model.patch.weight), await weight(c, "patch.bias", model.patch.bias)], {
+      kernel_shape: [p, p],
+      strides: [p, p],
+    }); // [B, D, S/p, S/p]
     const patches = g.op("Transpose", [g.op("Reshape", [conv, g.ints([0, D, -1])])], { perm: [0, 2, 1] }); // [B, N, D]
     const cls = g.op("Expand", [await weight(c, "cls", model.cls), g.op("Concat", [g.op("Shape", [pixels], { start: 0, end: 1 }), g.ints([1, D])], { axis: 0 })]);
     let h = g.op("Add", [g.op("Concat", [cls, patches], { axis: 1 }), await weight(c, "pos", model.pos)]);

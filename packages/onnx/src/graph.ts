@@ -158,7 +158,12 @@ export class OnnxGraph {
     const key = `i64:${shape.join("x")}:${values.join(",")}`;
     const hit = this.consts.get(key);
     if (hit) return hit;
-    const name = this.initializer(this.fresh(`const_i64_${values.length === 1 ? String(values[0]).replace("-", "m") : "v"}`), "int64", shape, BigInt64Array.from(values.map((v) => BigInt(v))));
+    const name = this.initializer(
+      this.fresh(`const_i64_${values.length === 1 ? String(values[0]).replace("-", "m") : "v"}`),
+      "int64",
+      shape,
+      BigInt64Array.from(values.map((v) => BigInt(v))),
+    );
     this.consts.set(key, name);
     return name;
   }
@@ -175,7 +180,9 @@ export class OnnxGraph {
 
   /** Appends a node; returns its output names. */
   node(op: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, o: NodeOptions = {}): string[] {
-    const outs = Array.isArray(o.outputs) ? o.outputs.map((n) => this.claim(n, "value")) : Array.from({ length: o.outputs ?? 1 }, () => this.claim(this.fresh(`${op}_${this.nodes.length}`), "value"));
+    const outs = Array.isArray(o.outputs)
+      ? o.outputs.map((n) => this.claim(n, "value"))
+      : Array.from({ length: o.outputs ?? 1 }, () => this.claim(this.fresh(`${op}_${this.nodes.length}`), "value"));
     this.nodes.push({
       name: o.name ?? `${op}_${this.nodes.length}`,
       opType: op,
@@ -199,7 +206,11 @@ export class OnnxGraph {
   /** The ModelProto bytes. */
   toModel(o: ModelOptions): Uint8Array {
     if (!Number.isInteger(o.opset) || o.opset < 17 || o.opset > 23) fail("OnnxGraph", `opset ${o.opset} is not supported (17 .. 23)`);
-    if (this.weightBytes >= 2 ** 31 - 2 ** 24) fail("OnnxGraph", `the weights take ${(this.weightBytes / 2 ** 30).toFixed(2)} GiB: a single ONNX protobuf file is limited to 2 GiB (external data files are not implemented; try dtype 'float16')`);
+    if (this.weightBytes >= 2 ** 31 - 2 ** 24)
+      fail(
+        "OnnxGraph",
+        `the weights take ${(this.weightBytes / 2 ** 30).toFixed(2)} GiB: a single ONNX protobuf file is limited to 2 GiB (external data files are not implemented; try dtype 'float16')`,
+      );
     const model: P.IModelProto = {
       irVersion: irVersionFor(o.opset),
       producerName: o.producerName ?? "tessera",

@@ -4,5 +4,21 @@
  * builder it is written with. Writing files: `@tessera/onnx/node`; the CLI is the `tessera-onnx` bin.
  */
 export { exportOnnx, type ExportOptions, type OnnxExport, type ValueSpec } from "./export";
-export { OnnxGraph, decodeModel, type DecodedModel, float, floats, irVersionFor, FloatAttr, FloatsAttr, DTYPE_BYTES, type AttrValue, type Dim, type OnnxDType, type ModelOptions, type NodeOptions, type TensorData } from "./graph";
+export {
+  OnnxGraph,
+  decodeModel,
+  type DecodedModel,
+  float,
+  floats,
+  irVersionFor,
+  FloatAttr,
+  FloatsAttr,
+  DTYPE_BYTES,
+  type AttrValue,
+  type Dim,
+  type OnnxDType,
+  type ModelOptions,
+  type NodeOptions,
+  type TensorData,
+} from "./graph";
 export { f32ToF16Bits } from "./half";

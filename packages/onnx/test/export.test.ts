@@ -38,7 +38,9 @@ async function causalCase(label: string, p: Pretrained, o: ExportOptions = {}) {
   const prompt = [[1, 5, 2, 7, 3].map((t) => t % V), [4, 0, 6, 2, 1].map((t) => t % V)];
   const [sp, sd] = [await session(pre.bytes), await session(dec.bytes)];
   const r = await compareCausal(model, sp, sd, prompt, 8, usesPositions);
-  figures.push(`${label}: prefill ${r.prefill.toExponential(2)}, decode ${r.decode.toExponential(2)} (prefill ${(pre.bytes.length / 1024).toFixed(0)} KiB, decode ${(dec.bytes.length / 1024).toFixed(0)} KiB)`);
+  figures.push(
+    `${label}: prefill ${r.prefill.toExponential(2)}, decode ${r.decode.toExponential(2)} (prefill ${(pre.bytes.length / 1024).toFixed(0)} KiB, decode ${(dec.bytes.length / 1024).toFixed(0)} KiB)`,
+  );
   expect(r.prefill).toBeLessThan(TOL);
   expect(r.decode).toBeLessThan(TOL);
   // Greedy generation through ORT's cache equals Tessera's generate.
@@ -101,17 +103,32 @@ describe("causal LMs in onnxruntime-node", () => {
 
   it("GPT-2 with sigmoid attention (a SelfAttention kind) exports", async () => {
     const { SelfAttention } = await import("@tessera/models");
-    const p = modelFromConfig(CONFIGS.gpt2, { seed: 2, mixer: (_l, d) => new SelfAttention({ dModel: d, nHeads: 3, fused: true, qkvBias: true, outBias: true, layout: "in-out", kind: "sigmoid" }) });
+    const p = modelFromConfig(CONFIGS.gpt2, {
+      seed: 2,
+      mixer: (_l, d) => new SelfAttention({ dModel: d, nHeads: 3, fused: true, qkvBias: true, outBias: true, layout: "in-out", kind: "sigmoid" }),
+    });
     await causalCase("random gpt2 sigmoid attention", p);
     p.model.dispose();
   });
 });
 
 describe("encoders in onnxruntime-node", () => {
-  const ids = [[2, 7, 1, 9, 4, 3], [5, 1, 8, 2, 0, 0]];
-  const mask = [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]];
-  const types = [[0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 0, 0]];
-  for (const [label, make] of [["fixture bert", () => fixture("bert")], ["random bert", () => random("bert")]] as const) {
+  const ids = [
+    [2, 7, 1, 9, 4, 3],
+    [5, 1, 8, 2, 0, 0],
+  ];
+  const mask = [
+    [1, 1, 1, 1, 1, 1],
+    [1, 1, 1, 1, 0, 0],
+  ];
+  const types = [
+    [0, 0, 0, 1, 1, 1],
+    [0, 0, 1, 1, 0, 0],
+  ];
+  for (const [label, make] of [
+    ["fixture bert", () => fixture("bert")],
+    ["random bert", () => random("bert")],
+  ] as const) {
     for (const dtype of ["float32", "float16"] as const) {
       it(`${label} ${dtype} (padding mask, token types)`, async () => {
         const p = make();
@@ -127,7 +144,10 @@ describe("encoders in onnxruntime-node", () => {
       });
     }
   }
-  for (const [label, make] of [["fixture vit", () => fixture("vit")], ["random vit", () => random("vit")]] as const) {
+  for (const [label, make] of [
+    ["fixture vit", () => fixture("vit")],
+    ["random vit", () => random("vit")],
+  ] as const) {
     for (const dtype of ["float32", "float16"] as const) {
       it(`${label} ${dtype}`, async () => {
         const p = make();

@@ -45,7 +45,14 @@ export interface LMAgreement {
  * Prefill `prompt` [B][T] in the prefill graph (feeding its present.* to the decode graph), then
  * `steps` decode steps of the tokens Tessera's greedy decoding picks, comparing logits each time.
  */
-export async function compareCausal(model: CausalLM, prefill: ort.InferenceSession, decode: ort.InferenceSession, prompt: number[][], steps: number, usesPositions: boolean): Promise<LMAgreement> {
+export async function compareCausal(
+  model: CausalLM,
+  prefill: ort.InferenceSession,
+  decode: ort.InferenceSession,
+  prompt: number[][],
+  steps: number,
+  usesPositions: boolean,
+): Promise<LMAgreement> {
   const B = prompt.length;
   const T = prompt[0].length;
   const feeds: Record<string, ort.Tensor> = { input_ids: i64(prompt), attention_mask: ones(B, T) };
@@ -64,7 +71,13 @@ export async function compareCausal(model: CausalLM, prefill: ort.InferenceSessi
     if (usesPositions) f.position_ids = positions(B, pos, 1);
     for (const k of Object.keys(out)) if (k.startsWith("present.")) f[k.replace("present.", "past_key_values.")] = out[k];
     out = await decode.run(f);
-    const t = model.forward(tensor(next.map((x) => [x]), { dtype: "int32" }), { state });
+    const t = model.forward(
+      tensor(
+        next.map((x) => [x]),
+        { dtype: "int32" },
+      ),
+      { state },
+    );
     model.disposeState(state);
     state = t.state;
     const tl = (await t.logits.data("float32")) as Float32Array;
@@ -78,7 +91,14 @@ export async function compareCausal(model: CausalLM, prefill: ort.InferenceSessi
 }
 
 /** Greedy generation through ORT with the cache: prefill once, then one token per decode run. */
-export async function ortGreedy(prefill: ort.InferenceSession, decode: ort.InferenceSession, prompt: number[], maxNew: number, usesPositions: boolean, V: number): Promise<number[]> {
+export async function ortGreedy(
+  prefill: ort.InferenceSession,
+  decode: ort.InferenceSession,
+  prompt: number[],
+  maxNew: number,
+  usesPositions: boolean,
+  V: number,
+): Promise<number[]> {
   const T = prompt.length;
   const feeds: Record<string, ort.Tensor> = { input_ids: i64([prompt]), attention_mask: ones(1, T) };
   if (usesPositions) feeds.position_ids = positions(1, 0, T);

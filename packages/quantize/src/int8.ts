@@ -17,11 +17,12 @@ import { roundHalfEven } from "./round";
 
 export function int8MatmulReference(a: Int8Array, b: Int8Array, M: number, N: number, K: number): Int32Array {
   const c = new Int32Array(M * N);
-  for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
-    let s = 0;
-    for (let k = 0; k < K; k++) s += a[m * K + k] * b[n * K + k];
-    c[m * N + n] = s;
-  }
+  for (let m = 0; m < M; m++)
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a[m * K + k] * b[n * K + k];
+      c[m * N + n] = s;
+    }
   return c;
 }
 
@@ -45,7 +46,8 @@ export function int8MatmulTensor(a: Tensor, b: Tensor): Tensor {
   // An exact integer product has no composed float reference: the kernel is looked up even under
   // the 'reference' preference (the cpu kernel then runs its TypeScript loops).
   const kernel = getKernel<Int8MatmulKernel>(INT8_MATMUL, a.backend, { ignorePreference: true });
-  if (!kernel) fail(op, `no int8 kernel for backend '${a.backend}' (registered for: ${kernelBackends(INT8_MATMUL).join(", ") || "none"}; import "@tessera/quantize/webgpu" for webgpu)`);
+  if (!kernel)
+    fail(op, `no int8 kernel for backend '${a.backend}' (registered for: ${kernelBackends(INT8_MATMUL).join(", ") || "none"}; import "@tessera/quantize/webgpu" for webgpu)`);
   return kernel(a, b);
 }
 
@@ -93,10 +95,11 @@ export function llmInt8Linear(x: Tensor, w: QuantizedTensor, opts: { threshold?:
   const c = int8Matmul(xq, wq, M, N, K);
   const y = new Float32Array(M * N);
   const b = opts.bias?.dataSync();
-  for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
-    let v = c[m * N + n] * sx[m] * sw[n];
-    for (const k of outliers) v += xv[m * K + k] * wq[n * K + k] * sw[n]; // float path, dequantized weight columns
-    y[m * N + n] = b ? v + b[n] : v;
-  }
+  for (let m = 0; m < M; m++)
+    for (let n = 0; n < N; n++) {
+      let v = c[m * N + n] * sx[m] * sw[n];
+      for (const k of outliers) v += xv[m * K + k] * wq[n * K + k] * sw[n]; // float path, dequantized weight columns
+      y[m * N + n] = b ? v + b[n] : v;
+    }
   return { y: tensor(y, { shape: [...x.shape.slice(0, -1), N] }), outliers };
 }

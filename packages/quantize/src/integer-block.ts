@@ -64,7 +64,8 @@ export function integerFFN(x: Float32Array, T: number, p: IntegerFFNWeights): Fl
   const w2 = int8Weight(op, p.w2);
   const D = w1.inp;
   const H = w1.out;
-  if (w2.inp !== H || w2.out !== D || x.length !== T * D) fail(op, `shapes: x [${T}, ${x.length / T}], w1 [${H}, ${D}], w2 [${w2.out}, ${w2.inp}] must chain as [T, D] -> [T, H] -> [T, D]`);
+  if (w2.inp !== H || w2.out !== D || x.length !== T * D)
+    fail(op, `shapes: x [${T}, ${x.length / T}], w1 [${H}, ${D}], w2 [${w2.out}, ${w2.inp}] must chain as [T, D] -> [T, H] -> [T, D]`);
   // 1. int8 input.
   let amax = 0;
   for (const v of x) amax = Math.max(amax, Math.abs(v));
@@ -140,7 +141,13 @@ export function integerAttention(x: Float32Array, T: number, p: IntegerAttention
     for (let i = 0; i < T; i++) for (let j = 0; j < Dh; j++) vhT[j * T + i] = v.q[i * D + h * Dh + j];
     const scores = int8Matmul(qh, kh, T, T, Dh); // [T, T] int32
     const probs = intSoftmax({ q: Float64Array.from(scores), scale: (q.scale * k.scale) / Math.sqrt(Dh) }, T, 7);
-    const out = int8Matmul(Int8Array.from(probs.q, (v) => Math.min(127, v)), vhT, T, Dh, T); // [T, Dh]
+    const out = int8Matmul(
+      Int8Array.from(probs.q, (v) => Math.min(127, v)),
+      vhT,
+      T,
+      Dh,
+      T,
+    ); // [T, Dh]
     heads.push({ out: Float64Array.from(out), scale: probs.scale * v.scale });
   }
   // Every head shares one scale (7-bit probabilities times v's scale).

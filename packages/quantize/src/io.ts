@@ -28,7 +28,9 @@ export function quantizedEntries(name: string, q: QuantizedTensor): { entries: R
 
 /** Names of the quantized tensors a file's metadata declares. */
 export function quantizedNames(metadata: Record<string, string>): string[] {
-  return Object.keys(metadata).filter((k) => k.startsWith(KEY)).map((k) => k.slice(KEY.length));
+  return Object.keys(metadata)
+    .filter((k) => k.startsWith(KEY))
+    .map((k) => k.slice(KEY.length));
 }
 
 type Entry = { dtype: string; shape: readonly number[]; bytes: Uint8Array };
@@ -63,7 +65,8 @@ export function readQuantized(name: string, entries: Map<string, Entry>, metadat
   if (dq) {
     const c = need(".qscales.codes", "U8");
     const a = need(".qscales.absmax", "F32");
-    if (c.bytes.length !== nScales || a.bytes.length / 4 !== Math.ceil(nScales / DOUBLE_QUANT_BLOCK) || typeof meta.offset !== "number") fail(op, "double-quantized scales do not match the scale shape");
+    if (c.bytes.length !== nScales || a.bytes.length / 4 !== Math.ceil(nScales / DOUBLE_QUANT_BLOCK) || typeof meta.offset !== "number")
+      fail(op, "double-quantized scales do not match the scale shape");
     double = { codes: c.bytes.slice(), absmax2: f32(a), offset: meta.offset, blockSize: DOUBLE_QUANT_BLOCK };
   } else {
     const s = need(".qscales", "F32");

@@ -16,7 +16,6 @@ import { FUSED_MAX_ROWS, QUANTIZED_LINEAR, type QuantizedLinearKernel } from "./
 import { qgemvWasm } from "./kernels/wasm/runtime";
 import type { QuantizedTensor } from "./quantized-tensor";
 
-
 export class QuantizedLinearWeight {
   readonly prepared: PreparedLinear;
   /** Copies of the packed weight on other backends (a kernel's buffers), made on first use. */
@@ -67,7 +66,10 @@ export function quantizedLinear(x: Tensor, w: QuantizedLinearWeight, bias?: Tens
   if (x.shape[x.rank - 1] !== K) fail("quantizedLinear", `x [${x.shape}] has ${x.shape[x.rank - 1]} features; the weight [${N}, ${K}] expects ${K}`);
   const M = x.size / K;
   return tidy(() => {
-    const kernel = w.fused && x.dtype === "float32" && opts.implementation !== "reference" ? getKernel<QuantizedLinearKernel>(QUANTIZED_LINEAR, x.backend, { ignorePreference: opts.implementation === "fused" }) : undefined;
+    const kernel =
+      w.fused && x.dtype === "float32" && opts.implementation !== "reference"
+        ? getKernel<QuantizedLinearKernel>(QUANTIZED_LINEAR, x.backend, { ignorePreference: opts.implementation === "fused" })
+        : undefined;
     const y = kernel?.(reshape(x, [M, K]), w, M);
     if (y) {
       const out = reshape(y, [...x.shape.slice(0, -1), N]);

@@ -142,7 +142,16 @@ export function quantizeValues(v: Float32Array, shape: readonly number[], f: Qua
   }
   if (f.type === "ternary") {
     const c = quantizeTernary(v, g);
-    return new QuantizedTensor(shape, f, pack(c.q.map((q) => q + 1), 2), c.scales, g.scaleShape);
+    return new QuantizedTensor(
+      shape,
+      f,
+      pack(
+        c.q.map((q) => q + 1),
+        2,
+      ),
+      c.scales,
+      g.scaleShape,
+    );
   }
   const c = quantizeInt(v, g, f.bits, f.symmetric);
   let stored: Int32Array = c.q;
@@ -159,4 +168,3 @@ function doubleQuantize(absmax: Float32Array): DoubleQuant {
   const { q, absmax: absmax2 } = quantizeBlockwise(centred, dynamicMap(), DOUBLE_QUANT_BLOCK);
   return { codes: Uint8Array.from(q), absmax2, offset, blockSize: DOUBLE_QUANT_BLOCK };
 }
-

@@ -24,7 +24,7 @@ export function prune24(w: Tensor): Sparse24 {
   const [rows, cols] = w.shape;
   const v = w.dataSync();
   const groups = (rows * cols) / 4;
-  const values = new Float32Array(rows * cols / 2);
+  const values = new Float32Array((rows * cols) / 2);
   const indices = new Uint8Array(groups);
   for (let g = 0; g < groups; g++) {
     const o = 4 * g;

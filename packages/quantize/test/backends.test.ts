@@ -12,7 +12,6 @@ import "../src/webgpu"; // registers the WGSL kernels (what `import "@tessera/qu
 const webgpu = await probeTestBackend("webgpu"); // skipped with a printed reason when no adapter (never in CI)
 
 describe.skipIf(!webgpu.available)("quantized linear on webgpu", () => {
-
   const formats: Q.QuantFormat[] = [
     { type: "int", bits: 8, symmetric: true, granularity: { kind: "channel", axis: 0 } },
     { type: "int", bits: 8, symmetric: true, granularity: { kind: "group", size: 32 } },
@@ -29,7 +28,11 @@ describe.skipIf(!webgpu.available)("quantized linear on webgpu", () => {
       const q = Q.quantize(W, f);
       const w = new Q.QuantizedLinearWeight(q);
       expect(w.fused).toBe(true);
-      for (const rows of [[1, 128], [3, 128], [2, 5, 128]]) {
+      for (const rows of [
+        [1, 128],
+        [3, 128],
+        [2, 5, 128],
+      ]) {
         const x = T.normal(rows, 0, 1, { seed: rows[0] + rows.length });
         const want = T.linear(x, q.dequantize(), b); // cpu
         T.resetKernelStats();

@@ -33,7 +33,7 @@ describe("PyTorch conformance (ops.safetensors)", () => {
     expect(Array.from(q.zeros!)).toEqual(Array.from(f.int4_g8_zero.dataSync()));
     expect(q.scaleShape).toEqual([24, 5]);
     relClose(q.values(), f.int4_g8_dequant.dataSync(), 1e-6);
-    expect(q.data.length).toBe(24 * 40 / 2); // two codes per byte
+    expect(q.data.length).toBe((24 * 40) / 2); // two codes per byte
   });
 });
 
@@ -108,7 +108,10 @@ describe("fp8", () => {
 
   it("fp8 quantization with per-channel scales keeps the relative error within half a mantissa step", () => {
     const x = T.mul(T.normal([16, 64], 0, 1, { seed: 2 }), T.reshape(T.arange(1, 17), [16, 1]));
-    for (const [variant, man] of [["e4m3", 3], ["e5m2", 2]] as const) {
+    for (const [variant, man] of [
+      ["e4m3", 3],
+      ["e5m2", 2],
+    ] as const) {
       const q = Q.quantize(x, { type: "fp8", variant, granularity: { kind: "channel", axis: 0 } });
       const a = x.dataSync();
       const b = q.values();

@@ -15,7 +15,12 @@ const randInt8 = (n: number, seed: number) => Int8Array.from(T.randint(-127, 128
 
 describe("int8 matmul", () => {
   it("is exact: WASM (threaded for large shapes) equals the integer reference, tails included", () => {
-    for (const [M, N, K] of [[1, 7, 19], [3, 33, 64], [5, 300, 1000], [2, 1024, 1024]]) {
+    for (const [M, N, K] of [
+      [1, 7, 19],
+      [3, 33, 64],
+      [5, 300, 1000],
+      [2, 1024, 1024],
+    ]) {
       const a = randInt8(M * K, M + K);
       const b = randInt8(N * K, N + K);
       expect(Array.from(Q.int8Matmul(a, b, M, N, K))).toEqual(Array.from(Q.int8MatmulReference(a, b, M, N, K)));

@@ -52,7 +52,19 @@ describe("integer-only FFN block", () => {
     const p = T.softmax(T.div(T.matmul(q, T.transpose(k, 1, 2)), Math.sqrt(D / H)), -1);
     const ctx = T.reshape(T.permute(T.matmul(p, v), [1, 0, 2]), [Tn, D]);
     const ref = T.layerNorm(T.add(x, T.linear(ctx, W[3].dequantize(), B[3])), lw, lb, 0).dataSync();
-    const got = Q.integerAttention(x.dataSync() as Float32Array, Tn, { wq: W[0], wk: W[1], wv: W[2], wo: W[3], bq: B[0].dataSync(), bk: B[1].dataSync(), bv: B[2].dataSync(), bo: B[3].dataSync(), heads: H, lnWeight: lw.dataSync(), lnBias: lb.dataSync() });
+    const got = Q.integerAttention(x.dataSync() as Float32Array, Tn, {
+      wq: W[0],
+      wk: W[1],
+      wv: W[2],
+      wo: W[3],
+      bq: B[0].dataSync(),
+      bk: B[1].dataSync(),
+      bv: B[2].dataSync(),
+      bo: B[3].dataSync(),
+      heads: H,
+      lnWeight: lw.dataSync(),
+      lnBias: lb.dataSync(),
+    });
     let num = 0;
     let den = 0;
     for (let i = 0; i < ref.length; i++) {

@@ -31,7 +31,13 @@ describe("integer-only non-linearities (I-BERT)", () => {
     const qi = Q.toInt(logits, 16);
     const r = Q.intSoftmax(qi, 32, 8);
     const got = Array.from(r.q, (q) => q * r.scale);
-    const want = T.softmax(T.tensor(Float32Array.from(qi.q, (q) => q * qi.scale), { shape: [16, 32] }), -1).dataSync();
+    const want = T.softmax(
+      T.tensor(
+        Float32Array.from(qi.q, (q) => q * qi.scale),
+        { shape: [16, 32] },
+      ),
+      -1,
+    ).dataSync();
     const e = maxErr(got, want);
     console.log(`intSoftmax max abs error ${e.toExponential(2)}`);
     expect(e).toBeLessThan(0.006);
@@ -46,7 +52,15 @@ describe("integer-only non-linearities (I-BERT)", () => {
     const b = T.mul(T.normal([D], 0, 1, { seed: 4 }), 0.1).dataSync();
     const r = Q.intLayerNorm(qi, D, w, b);
     const got = Array.from(r.q, (q, i) => q * r.scales[i % D]);
-    const want = T.layerNorm(T.tensor(Float32Array.from(qi.q, (q) => q * qi.scale), { shape: [8, D] }), T.tensor(w), T.tensor(b), 0).dataSync();
+    const want = T.layerNorm(
+      T.tensor(
+        Float32Array.from(qi.q, (q) => q * qi.scale),
+        { shape: [8, D] },
+      ),
+      T.tensor(w),
+      T.tensor(b),
+      0,
+    ).dataSync();
     const e = maxErr(got, want);
     console.log(`intLayerNorm max abs error ${e.toExponential(2)}`);
     expect(e).toBeLessThan(0.02);

@@ -17,11 +17,12 @@ function oracle(x: T.Tensor, q: Q.QuantizedTensor, b: T.Tensor | null): Float64A
   const bv = b?.dataSync();
   const M = xv.length / K;
   const out = new Float64Array(M * N);
-  for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
-    let s = 0;
-    for (let k = 0; k < K; k++) s += xv[m * K + k] * w[n * K + k];
-    out[m * N + n] = s + (bv ? bv[n] : 0);
-  }
+  for (let m = 0; m < M; m++)
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += xv[m * K + k] * w[n * K + k];
+      out[m * N + n] = s + (bv ? bv[n] : 0);
+    }
   return out;
 }
 
@@ -56,7 +57,11 @@ describe("quantizedLinear", () => {
       const q = Q.quantize(W, f);
       const w = new Q.QuantizedLinearWeight(q);
       expect(w.fused).toBe(fused);
-      for (const rows of [[1, 128], [3, 128], [2, 5, 128]]) {
+      for (const rows of [
+        [1, 128],
+        [3, 128],
+        [2, 5, 128],
+      ]) {
         const x = T.normal(rows, 0, 1, { seed: rows.length + rows[0] });
         const want = oracle(x, q, b);
         const tol = { atol: 1e-5 * maxAbs(want), rtol: 1e-5 };
@@ -75,7 +80,9 @@ describe("quantizedLinear", () => {
   it("resident quantized weights count toward @tessera/tensor's one WASM weight budget", async () => {
     const { setWasmWeightBudget, wasmWeightBudget } = await import("@tessera/tensor/wasm");
     setWasmWeightBudget(1 << 30);
-    const w = new Q.QuantizedLinearWeight(Q.quantize(T.normal([64, 256], 0, 1, { seed: 20 }), { type: "int", bits: 8, symmetric: true, granularity: { kind: "channel", axis: 0 } }));
+    const w = new Q.QuantizedLinearWeight(
+      Q.quantize(T.normal([64, 256], 0, 1, { seed: 20 }), { type: "int", bits: 8, symmetric: true, granularity: { kind: "channel", axis: 0 } }),
+    );
     const before = wasmWeightBudget().bytes;
     Q.quantizedLinear(T.normal([1, 256], 0, 1, { seed: 21 }), w);
     expect(wasmWeightBudget().bytes).toBeGreaterThanOrEqual(before + 64 * 256); // the int8 codes stay resident
@@ -111,13 +118,19 @@ describe("quantizedLinear", () => {
       // Prefill: the threaded WASM dequantization equals the TypeScript one exactly.
       const x8 = T.normal([8, 1024], 0, 1, { seed: 9 });
       const pre = Q.quantizedLinear(x8, w);
-      await assertClose(pre, T.withKernelPreference("reference", () => Q.quantizedLinear(x8, w)), { atol: 1e-5 * maxAbs(pre.dataSync()), rtol: 1e-5 });
+      await assertClose(
+        pre,
+        T.withKernelPreference("reference", () => Q.quantizedLinear(x8, w)),
+        { atol: 1e-5 * maxAbs(pre.dataSync()), rtol: 1e-5 },
+      );
     }
   });
 
   it("errors: wrong feature count, non-matrix weights", () => {
     const w = new Q.QuantizedLinearWeight(Q.quantize(T.normal([8, 32], 0, 1, { seed: 1 }), { type: "nf4", blockSize: 32, doubleQuant: false }));
     expect(() => Q.quantizedLinear(T.zeros([1, 31]), w)).toThrow(/quantizedLinear: x \[1,31\] has 31 features; the weight \[8, 32\] expects 32/);
-    expect(() => new Q.QuantizedLinearWeight(Q.quantize(T.normal([2, 4, 8], 0, 1, { seed: 1 }), { type: "nf4", blockSize: 8, doubleQuant: false }))).toThrow(/a linear weight must be \[out, in\], got \[2,4,8\]/);
+    expect(() => new Q.QuantizedLinearWeight(Q.quantize(T.normal([2, 4, 8], 0, 1, { seed: 1 }), { type: "nf4", blockSize: 8, doubleQuant: false }))).toThrow(
+      /a linear weight must be \[out, in\], got \[2,4,8\]/,
+    );
   });
 });

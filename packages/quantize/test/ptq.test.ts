@@ -12,11 +12,12 @@ import { cholesky, choleskyInverse } from "../src/ptq/linalg";
 /** Mean squared output error of x W^T vs x Wq^T. */
 function outErr(x: Float32Array, n: number, w: Float32Array, wq: Float32Array, rows: number, cols: number): number {
   let s = 0;
-  for (let t = 0; t < n; t++) for (let r = 0; r < rows; r++) {
-    let d = 0;
-    for (let k = 0; k < cols; k++) d += x[t * cols + k] * (w[r * cols + k] - wq[r * cols + k]);
-    s += d * d;
-  }
+  for (let t = 0; t < n; t++)
+    for (let r = 0; r < rows; r++) {
+      let d = 0;
+      for (let k = 0; k < cols; k++) d += x[t * cols + k] * (w[r * cols + k] - wq[r * cols + k]);
+      s += d * d;
+    }
   return s / (n * rows);
 }
 
@@ -35,13 +36,20 @@ describe("GPTQ", () => {
   acc.add(x.subarray(0, 200 * cols), 200); // two calibration batches: the running mean equals one pass
   acc.add(x.subarray(200 * cols), n - 200);
 
-  for (const [bits, groupSize, actOrder] of [[4, 0, false], [4, 32, false], [3, 0, true], [4, 32, true]] as const) {
+  for (const [bits, groupSize, actOrder] of [
+    [4, 0, false],
+    [4, 32, false],
+    [3, 0, true],
+    [4, 32, true],
+  ] as const) {
     it(`${bits} bits, ${groupSize ? `groups of ${groupSize}` : "per row"}${actOrder ? ", act-order" : ""}: output error at most half of round-to-nearest's`, () => {
       const g = Q.gptq(w, rows, cols, acc.H, { bits, groupSize, actOrder });
       const r = Q.rtn(w, rows, cols, { bits, groupSize });
       const eg = outErr(x, n, w, g.values(), rows, cols);
       const er = outErr(x, n, w, r.values(), rows, cols);
-      console.log(`GPTQ ${bits}-bit ${groupSize || "row"}${actOrder ? " act-order" : ""}: output MSE ${eg.toExponential(3)} vs RTN ${er.toExponential(3)} (ratio ${(eg / er).toFixed(3)})`);
+      console.log(
+        `GPTQ ${bits}-bit ${groupSize || "row"}${actOrder ? " act-order" : ""}: output MSE ${eg.toExponential(3)} vs RTN ${er.toExponential(3)} (ratio ${(eg / er).toFixed(3)})`,
+      );
       expect(eg).toBeLessThan(0.5 * er);
       expect(g.format).toEqual({ type: "int", bits, symmetric: false, granularity: groupSize ? { kind: "group", size: groupSize } : { kind: "channel", axis: 0 } });
       // The result is an ordinary QuantizedTensor: it packs, prepares for the kernels, saves.
@@ -61,17 +69,19 @@ describe("GPTQ", () => {
   it("Cholesky and its inverse reproduce A and A^-1", () => {
     const a = Float64Array.from([4, 2, 0.6, 2, 5, 1, 0.6, 1, 3]);
     const L = cholesky(a, 3);
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) {
-      let s = 0;
-      for (let k = 0; k < 3; k++) s += L[i * 3 + k] * L[j * 3 + k];
-      expect(Math.abs(s - a[i * 3 + j])).toBeLessThan(1e-12);
-    }
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++) {
+        let s = 0;
+        for (let k = 0; k < 3; k++) s += L[i * 3 + k] * L[j * 3 + k];
+        expect(Math.abs(s - a[i * 3 + j])).toBeLessThan(1e-12);
+      }
     const inv = choleskyInverse(L, 3);
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) {
-      let s = 0;
-      for (let k = 0; k < 3; k++) s += a[i * 3 + k] * inv[k * 3 + j];
-      expect(Math.abs(s - (i === j ? 1 : 0))).toBeLessThan(1e-12);
-    }
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++) {
+        let s = 0;
+        for (let k = 0; k < 3; k++) s += a[i * 3 + k] * inv[k * 3 + j];
+        expect(Math.abs(s - (i === j ? 1 : 0))).toBeLessThan(1e-12);
+      }
     expect(() => cholesky(Float64Array.from([1, 2, 2, 1]), 2)).toThrow(/not positive definite at column 1/);
   });
 });

@@ -70,7 +70,11 @@ export function causalConv1dStep(x: Tensor, state: Tensor, weight: Tensor, opts:
 export class CausalConv1d extends T.Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
-  constructor(readonly channels: number, readonly kernelSize: number, opts: T.InitOptions & { bias?: boolean } = {}) {
+  constructor(
+    readonly channels: number,
+    readonly kernelSize: number,
+    opts: T.InitOptions & { bias?: boolean } = {},
+  ) {
     super();
     if (!Number.isInteger(channels) || channels < 1 || !Number.isInteger(kernelSize) || kernelSize < 1) {
       fail("CausalConv1d", `channels and kernelSize must be positive integers, got ${channels}, ${kernelSize}`);

@@ -23,7 +23,12 @@ export function gatedRmsNorm(x: Tensor, z: Tensor | null, weight: Tensor | null,
 /** Gated RMSNorm as a module: parameter `weight` [dim] (named as in mamba_ssm and HF). */
 export class GatedRMSNorm extends T.Module {
   readonly weight: Tensor;
-  constructor(readonly dim: number, readonly eps = 1e-5, readonly groupSize?: number, opts: { backend?: string; normBeforeGate?: boolean } = {}) {
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-5,
+    readonly groupSize?: number,
+    opts: { backend?: string; normBeforeGate?: boolean } = {},
+  ) {
     super();
     this.weight = this.registerParameter("weight", T.ones([dim], { backend: opts.backend }));
     this.normBeforeGate = opts.normBeforeGate ?? false;

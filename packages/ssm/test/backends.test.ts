@@ -28,15 +28,28 @@ for (const backend of ["webgpu", "gpujs"] as const) {
     });
 
     it("selective scan gradients match the cpu's (grouped B/C, several segments)", async () => {
-      const shapes: [number[], number, number][] = [[[2, 4, 70], 1, 1], [[2, 4, 70], 2, 0.5], [[4, 3], 3, 0.5], [[2, 2, 3, 70], 4, 1], [[2, 2, 3, 70], 5, 1], [[4], 6, 1], [[2, 4, 70], 7, 1], [[4], 8, 0.1], [[2, 4, 3], 9, 1]];
-      const mk = (be: string) => shapes.map(([s, seed, sc], i) => {
-        const x = T.mul(T.normal(s, 0, 1, { seed, backend: be }), sc);
-        return i === 2 ? T.neg(T.exp(x)) : x;
-      });
-      const f = (implementation: S.SelectiveScanImplementation) => (u: T.Tensor, delta: T.Tensor, A: T.Tensor, B: T.Tensor, C: T.Tensor, D: T.Tensor, z: T.Tensor, bias: T.Tensor, h0: T.Tensor) => {
-        const r = S.selectiveScan(u, delta, A, B, C, { D, z, deltaBias: bias, deltaSoftplus: true, initialState: h0, implementation });
-        return T.add(T.sum(T.mul(r.y, u)), T.sum(T.square(r.lastState)));
-      };
+      const shapes: [number[], number, number][] = [
+        [[2, 4, 70], 1, 1],
+        [[2, 4, 70], 2, 0.5],
+        [[4, 3], 3, 0.5],
+        [[2, 2, 3, 70], 4, 1],
+        [[2, 2, 3, 70], 5, 1],
+        [[4], 6, 1],
+        [[2, 4, 70], 7, 1],
+        [[4], 8, 0.1],
+        [[2, 4, 3], 9, 1],
+      ];
+      const mk = (be: string) =>
+        shapes.map(([s, seed, sc], i) => {
+          const x = T.mul(T.normal(s, 0, 1, { seed, backend: be }), sc);
+          return i === 2 ? T.neg(T.exp(x)) : x;
+        });
+      const f =
+        (implementation: S.SelectiveScanImplementation) =>
+        (u: T.Tensor, delta: T.Tensor, A: T.Tensor, B: T.Tensor, C: T.Tensor, D: T.Tensor, z: T.Tensor, bias: T.Tensor, h0: T.Tensor) => {
+          const r = S.selectiveScan(u, delta, A, B, C, { D, z, deltaBias: bias, deltaSoftplus: true, initialState: h0, implementation });
+          return T.add(T.sum(T.mul(r.y, u)), T.sum(T.square(r.lastState)));
+        };
       const gc = T.grad(f("reference") as (...x: T.Tensor[]) => T.Tensor)(...mk("cpu"));
       const impl = backend === "webgpu" ? "fused" : "chunked";
       const g = T.grad(f(impl) as (...x: T.Tensor[]) => T.Tensor)(...mk(backend));

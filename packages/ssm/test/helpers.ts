@@ -69,7 +69,6 @@ export function stepwise(m: T.TokenMixer, x: T.Tensor): T.Tensor {
   return T.stack(ys, 1);
 }
 
-
 /**
  * Checks T.gradients of loss() for named module parameters against central finite
  * differences, perturbing each parameter element in place (float32).

@@ -27,7 +27,17 @@ const CASES: Case[] = [
     name: "GatedLinearAttention",
     make: (seed) => new S.GatedLinearAttention({ dModel: 16, numHeads: 2, chunkSize: 4, gateLowRankDim: 4, seed }),
     forms: ["chunked", "recurrent"],
-    params: ["g_norm_swish_gate.weight", "g_proj.weight", "gk_proj.0.weight", "gk_proj.1.bias", "gk_proj.1.weight", "k_proj.weight", "o_proj.weight", "q_proj.weight", "v_proj.weight"],
+    params: [
+      "g_norm_swish_gate.weight",
+      "g_proj.weight",
+      "gk_proj.0.weight",
+      "gk_proj.1.bias",
+      "gk_proj.1.weight",
+      "k_proj.weight",
+      "o_proj.weight",
+      "q_proj.weight",
+      "v_proj.weight",
+    ],
   },
   {
     name: "DeltaNet",
@@ -39,7 +49,21 @@ const CASES: Case[] = [
     name: "GatedDeltaNet",
     make: (seed) => new S.DeltaNet({ dModel: 16, numHeads: 2, chunkSize: 4, gated: true, expandV: 2, seed }),
     forms: ["chunked", "recurrent"],
-    params: ["A_log", "a_proj.weight", "b_proj.weight", "dt_bias", "g_proj.weight", "k_conv1d.weight", "k_proj.weight", "o_norm.weight", "o_proj.weight", "q_conv1d.weight", "q_proj.weight", "v_conv1d.weight", "v_proj.weight"],
+    params: [
+      "A_log",
+      "a_proj.weight",
+      "b_proj.weight",
+      "dt_bias",
+      "g_proj.weight",
+      "k_conv1d.weight",
+      "k_proj.weight",
+      "o_norm.weight",
+      "o_proj.weight",
+      "q_conv1d.weight",
+      "q_proj.weight",
+      "v_conv1d.weight",
+      "v_proj.weight",
+    ],
   },
 ];
 
@@ -85,7 +109,10 @@ describe("layer options", () => {
 
   it("RetNet without gate or rotary, DeltaNet without short convolutions still agree across faces", async () => {
     const x = T.normal([1, 9, 8], 0, 1, { seed: 1 });
-    for (const m of [new S.MultiScaleRetention({ dModel: 8, numHeads: 2, outputGate: false, rotary: false, seed: 1 }), new S.DeltaNet({ dModel: 8, numHeads: 2, shortConv: false, seed: 1 })]) {
+    for (const m of [
+      new S.MultiScaleRetention({ dModel: 8, numHeads: 2, outputGate: false, rotary: false, seed: 1 }),
+      new S.DeltaNet({ dModel: 8, numHeads: 2, shortConv: false, seed: 1 }),
+    ]) {
       const whole = m.forward(x).y;
       await assertClose(stepwise(m, x), whole, { atol: 1e-5 * maxAbs(whole), rtol: 1e-5 });
     }

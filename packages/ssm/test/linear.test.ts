@@ -106,10 +106,12 @@ for (const fam of FAMILIES) {
       const s0 = rn([1, 1, 3, 2], 8, 0.5);
       const w = rn([1, 1, 7, 2], 5);
       const form = fam.forms[1];
-      const loss = (f: string) => (...a: T.Tensor[]) => {
-        const r = fam.run(a.slice(0, -1), f, a[a.length - 1], 4);
-        return T.add(T.sum(T.mul(r.o, w)), T.sum(T.square(r.state)));
-      };
+      const loss =
+        (f: string) =>
+        (...a: T.Tensor[]) => {
+          const r = fam.run(a.slice(0, -1), f, a[a.length - 1], 4);
+          return T.add(T.sum(T.mul(r.o, w)), T.sum(T.square(r.state)));
+        };
       await checkGrad(loss(form), [...xs, s0], { atol: 3e-3, rtol: 3e-2 });
       const a = T.grad(loss(form))(...xs, s0);
       const b = T.grad(loss("recurrent"))(...xs, s0);

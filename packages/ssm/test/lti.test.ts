@@ -46,7 +46,15 @@ describe("S4D", () => {
 
   it("gradients match finite differences; every parameter is reached; s4d.py names", async () => {
     const m = new S.S4D({ dModel: 2, dState: 4, seed: 4 });
-    expect(Object.keys(m.namedParameters()).sort()).toEqual(["D", "kernel.A_imag", "kernel.C", "kernel.log_A_real", "kernel.log_dt", "output_linear.0.bias", "output_linear.0.weight"]);
+    expect(Object.keys(m.namedParameters()).sort()).toEqual([
+      "D",
+      "kernel.A_imag",
+      "kernel.C",
+      "kernel.log_A_real",
+      "kernel.log_dt",
+      "output_linear.0.bias",
+      "output_linear.0.weight",
+    ]);
     const x = T.normal([1, 6, 2], 0, 1, { seed: 5 });
     const w = T.normal([1, 6, 2], 0, 1, { seed: 6 });
     await checkGrad((inp) => T.sum(T.mul(m.forward(inp).y, w)), [x], { eps: 1e-3, atol: 2e-3, rtol: 2e-2 });
@@ -71,7 +79,10 @@ describe("LMU", () => {
     await assertClose(Abar.flat(), ref("lmu.Abar"), { atol: 1e-6, rtol: 1e-6 });
     await assertClose(Bbar, ref("lmu.Bbar"), { atol: 1e-6, rtol: 1e-6 });
     const th = 0.7;
-    const R = S.expm([[0, -th], [th, 0]]); // a rotation
+    const R = S.expm([
+      [0, -th],
+      [th, 0],
+    ]); // a rotation
     await assertClose(R.flat(), [Math.cos(th), -Math.sin(th), Math.sin(th), Math.cos(th)], { atol: 1e-12, rtol: 0 });
   });
 

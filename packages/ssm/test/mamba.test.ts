@@ -12,7 +12,11 @@ import { fixture, inPieces, maxAbs, stepwise } from "./helpers";
 
 /** The tensors under `prefix`, with the prefix removed. */
 function sub(weights: Record<string, T.Tensor>, prefix: string): Record<string, T.Tensor> {
-  return Object.fromEntries(Object.entries(weights).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+  return Object.fromEntries(
+    Object.entries(weights)
+      .filter(([k]) => k.startsWith(prefix))
+      .map(([k, v]) => [k.slice(prefix.length), v]),
+  );
 }
 
 interface Arch<M extends T.TokenMixer> {
@@ -91,8 +95,22 @@ for (const arch of ARCHS as unknown as Arch<T.TokenMixer>[]) {
 describe("MambaMixer", () => {
   it("gradients through the mixer match finite differences; init follows mamba_ssm", async () => {
     const m = new S.MambaMixer({ dModel: 4, dState: 2, expand: 1, dConv: 2, seed: 3 });
-    expect(Object.keys(m.namedParameters()).sort()).toEqual(["A_log", "D", "conv1d.bias", "conv1d.weight", "dt_proj.bias", "dt_proj.weight", "in_proj.weight", "out_proj.weight", "x_proj.weight"]);
-    expect(Array.from(m.A_log.dataSync()).slice(0, 2).map((v) => Math.round(Math.exp(v) * 1e5) / 1e5)).toEqual([1, 2]);
+    expect(Object.keys(m.namedParameters()).sort()).toEqual([
+      "A_log",
+      "D",
+      "conv1d.bias",
+      "conv1d.weight",
+      "dt_proj.bias",
+      "dt_proj.weight",
+      "in_proj.weight",
+      "out_proj.weight",
+      "x_proj.weight",
+    ]);
+    expect(
+      Array.from(m.A_log.dataSync())
+        .slice(0, 2)
+        .map((v) => Math.round(Math.exp(v) * 1e5) / 1e5),
+    ).toEqual([1, 2]);
     const dt = T.softplus(m.dt_proj.bias!).dataSync();
     for (const v of dt) expect(v >= 1e-3 - 1e-7 && v <= 0.1 + 1e-7).toBe(true);
     const x = T.normal([1, 5, 4], 0, 1, { seed: 4 });

@@ -62,10 +62,20 @@ describe("associativeMemory: chunk-parallel = recurrent = decoding", () => {
         const K = 4;
         const V = 4;
         const { q, k, v } = inputs(1, 2, 11, K, V, 3);
-        const gates = { eta: T.mul(T.sigmoid(rn([1, 2, 11], 4)), 0.5), alpha: T.sigmoid(T.add(rn([1, 2, 11], 5), 3)), theta: T.sigmoid(rn([1, 2, 11], 6)), gamma: T.sigmoid(rn([1, 2, 11], 7)) };
+        const gates = {
+          eta: T.mul(T.sigmoid(rn([1, 2, 11], 4)), 0.5),
+          alpha: T.sigmoid(T.add(rn([1, 2, 11], 5), 3)),
+          theta: T.sigmoid(rn([1, 2, 11], 6)),
+          gamma: T.sigmoid(rn([1, 2, 11], 7)),
+        };
         const init = initFor(memory, 2, K, V, 9);
         for (const bias of BIASES) {
-          for (const [window, chunkSize] of [[1, 1], [3, 4], [1, 4], [3, 1]]) {
+          for (const [window, chunkSize] of [
+            [1, 1],
+            [3, 4],
+            [1, 4],
+            [3, 1],
+          ]) {
             const cfg: S.MemoryConfig = { memory, bias, optimizer, window, chunkSize };
             const label = `${JSON.stringify(bias)} c${window} b${chunkSize}`;
             // Muon's Newton-Schulz multiplies perturbations along small singular directions by up to
@@ -129,7 +139,11 @@ function symEig(a: number[][]): number[] {
 
 describe("associativeMemory pieces", () => {
   it("Newton-Schulz (5 steps): singular values in [0.7, 1.2], wide and tall", () => {
-    for (const shape of [[4, 7], [7, 4], [5, 5]]) {
+    for (const shape of [
+      [4, 7],
+      [7, 4],
+      [5, 5],
+    ]) {
       const X = S.newtonSchulz(rn(shape, shape[0] * 10 + shape[1]));
       const small = shape[0] <= shape[1] ? T.matmul(X, T.transpose(X, 0, 1)) : T.matmul(T.transpose(X, 0, 1), X);
       const rows = small.arraySync() as number[][];
@@ -181,7 +195,9 @@ describe("associativeMemory pieces", () => {
     expect(() => S.associativeMemory(q, k, v, { eta: 1 }, { bias: { lp: 0.5 } })).toThrow(/lp bias needs p >= 1/);
     expect(() => S.associativeMemory(q, k, v, { eta: 1 }, { optimizer: "adam" as never })).toThrow(/unknown optimizer 'adam'/);
     expect(() => S.associativeMemory(q, k, v, { eta: 1 }, { memory: { mlp: { hidden: 0 } } })).toThrow(/unknown memory architecture/);
-    expect(() => S.associativeMemory(q, k, v, { eta: 1 }, { memory: { mlp: { hidden: 2, residual: true } } })).toThrow(/residual MLP memory needs key and value widths equal, got 3 and 2/);
+    expect(() => S.associativeMemory(q, k, v, { eta: 1 }, { memory: { mlp: { hidden: 2, residual: true } } })).toThrow(
+      /residual MLP memory needs key and value widths equal, got 3 and 2/,
+    );
     expect(() => S.associativeMemory(q, k, v, { eta: T.zeros([1, 2, 3]) })).toThrow(/eta \[1,2,3\] must be \[B, H, T\] = \[1,2,4\]/);
     expect(() => S.associativeMemory(q, k, v, { eta: 1 }, { window: 0 })).toThrow(/window must be a positive integer/);
     expect(() => S.associativeMemory(q, k, v, { eta: 1 }, {}, { init: [T.zeros([2, 3, 3])] })).toThrow(/memory parameter 0 is \[2,3,3\], expected \[1,2,3,2\] or \[2,3,2\]/);

@@ -35,7 +35,14 @@ describe("selectiveScan", () => {
     const f = fixture("ops", "ops.safetensors");
     const tol = 1e-5 * maxAbs(f.ss_out);
     for (const implementation of IMPLS) {
-      const { y, lastState } = selectiveScan(f.ss_u, f.ss_delta, f.ss_A, f.ss_B, f.ss_C, { D: f.ss_D, z: f.ss_z, deltaBias: f.ss_delta_bias, deltaSoftplus: true, implementation, chunkSize: 8 });
+      const { y, lastState } = selectiveScan(f.ss_u, f.ss_delta, f.ss_A, f.ss_B, f.ss_C, {
+        D: f.ss_D,
+        z: f.ss_z,
+        deltaBias: f.ss_delta_bias,
+        deltaSoftplus: true,
+        implementation,
+        chunkSize: 8,
+      });
       await assertClose(y, f.ss_out, { atol: tol, rtol: 0, label: `${implementation} out` });
       await assertClose(lastState, f.ss_last_state, { atol: 1e-5 * maxAbs(f.ss_last_state), rtol: 0, label: `${implementation} state` });
     }
@@ -67,7 +74,12 @@ describe("selectiveScan", () => {
     const part = (x: T.Tensor, s: number, n: number) => T.narrow(x, x.rank - 1, s, n);
     for (const implementation of IMPLS) {
       const first = selectiveScan(part(p.u, 0, 5), part(p.delta, 0, 5), p.A, part(p.B, 0, 5), part(p.C, 0, 5), { ...o, z: part(p.z, 0, 5), implementation });
-      const second = selectiveScan(part(p.u, 5, 7), part(p.delta, 5, 7), p.A, part(p.B, 5, 7), part(p.C, 5, 7), { ...o, z: part(p.z, 5, 7), initialState: first.lastState, implementation });
+      const second = selectiveScan(part(p.u, 5, 7), part(p.delta, 5, 7), p.A, part(p.B, 5, 7), part(p.C, 5, 7), {
+        ...o,
+        z: part(p.z, 5, 7),
+        initialState: first.lastState,
+        implementation,
+      });
       await assertClose(T.concat([first.y, second.y], 2), whole.y, { atol: 1e-5 * maxAbs(whole.y), rtol: 1e-5, label: implementation });
       await assertClose(second.lastState, whole.lastState, { atol: 1e-5 * maxAbs(whole.lastState), rtol: 1e-5 });
     }
@@ -88,10 +100,12 @@ describe("selectiveScan", () => {
     const h0 = rn([1, 2, 2], 11);
     const w = rn([1, 2, 6], 12);
     const ws = rn([1, 2, 2], 13);
-    const loss = (implementation: SelectiveScanImplementation): ((...xs: T.Tensor[]) => T.Tensor) => (u: T.Tensor, delta: T.Tensor, A: T.Tensor, B: T.Tensor, C: T.Tensor, D: T.Tensor, z: T.Tensor, bias: T.Tensor, s0: T.Tensor) => {
-      const r = selectiveScan(u, delta, A, B, C, { D, z, deltaBias: bias, deltaSoftplus: true, initialState: s0, implementation, chunkSize: 4 });
-      return T.add(T.sum(T.mul(r.y, w)), T.sum(T.mul(r.lastState, ws)));
-    };
+    const loss =
+      (implementation: SelectiveScanImplementation): ((...xs: T.Tensor[]) => T.Tensor) =>
+      (u: T.Tensor, delta: T.Tensor, A: T.Tensor, B: T.Tensor, C: T.Tensor, D: T.Tensor, z: T.Tensor, bias: T.Tensor, s0: T.Tensor) => {
+        const r = selectiveScan(u, delta, A, B, C, { D, z, deltaBias: bias, deltaSoftplus: true, initialState: s0, implementation, chunkSize: 4 });
+        return T.add(T.sum(T.mul(r.y, w)), T.sum(T.mul(r.lastState, ws)));
+      };
     const args = [p.u, p.delta, p.A, p.B, p.C, p.D, p.z, p.deltaBias, h0];
     await checkGrad(loss("chunked"), args, { atol: 3e-3, rtol: 3e-2 });
     const gRef = T.grad(loss("reference"))(...args);
@@ -102,7 +116,8 @@ describe("selectiveScan", () => {
     // time-invariant and shared layouts in the fused backward
     for (const layout of ["ti", "shared"] as const) {
       const q = problem(2, 3, 40, 2, layout, 7);
-      const f = (implementation: SelectiveScanImplementation) => (B: T.Tensor, C: T.Tensor, A: T.Tensor) => T.sum(T.square(selectiveScan(q.u, q.delta, A, B, C, { z: q.z, deltaSoftplus: true, implementation }).y));
+      const f = (implementation: SelectiveScanImplementation) => (B: T.Tensor, C: T.Tensor, A: T.Tensor) =>
+        T.sum(T.square(selectiveScan(q.u, q.delta, A, B, C, { z: q.z, deltaSoftplus: true, implementation }).y));
       const a = T.grad(f("fused"))(q.B, q.C, q.A);
       const b = T.grad(f("reference"))(q.B, q.C, q.A);
       for (let i = 0; i < 3; i++) await assertClose(a[i], b[i], { atol: 1e-4, rtol: 1e-4, label: `${layout} grad ${i}` });
@@ -119,7 +134,9 @@ describe("selectiveScan", () => {
     expect(() => selectiveScan(p.u, p.delta, p.A, p.B, p.C, { initialState: T.zeros([1, 2, 2]) })).toThrow(/initialState \[1,2,2\]/);
     expect(() => selectiveScan(p.u, p.delta, p.A, p.B, p.C, { implementation: "magic" as never })).toThrow(/unknown implementation 'magic'/);
     expect(() => selectiveScan(p.u, p.delta, p.A, p.B, p.C, { chunkSize: 0 })).toThrow(/chunkSize must be a positive integer/);
-    expect(() => selectiveStateUpdate(T.zeros([1, 2, 3]), T.zeros([1, 3]), T.zeros([1, 2]), p.A, T.zeros([1, 3]), T.zeros([1, 3]))).toThrow(/selectiveStateUpdate: x \[1,3\] must be \[B, D\] = \[1,2\]/);
+    expect(() => selectiveStateUpdate(T.zeros([1, 2, 3]), T.zeros([1, 3]), T.zeros([1, 2]), p.A, T.zeros([1, 3]), T.zeros([1, 3]))).toThrow(
+      /selectiveStateUpdate: x \[1,3\] must be \[B, D\] = \[1,2\]/,
+    );
   });
 });
 
@@ -130,7 +147,12 @@ describe("selectiveScan cpu kernels: WebAssembly SIMD = TypeScript", () => {
     expect(scanWasmAvailable()).toBe(false);
     setScanWasm(true); // the deprecated alias of setKernelPreference("fast")
     expect(T.getKernelPreference()).toBe("fast");
-    const cases: [number, "ti" | "shared" | "grouped", number][] = [[6, "shared", 70], [8, "grouped", 130], [5, "ti", 9], [6, "grouped", 40]];
+    const cases: [number, "ti" | "shared" | "grouped", number][] = [
+      [6, "shared", 70],
+      [8, "grouped", 130],
+      [5, "ti", 9],
+      [6, "grouped", 40],
+    ];
     for (const [Dm, layout, L] of cases) {
       const p = problem(2, Dm, L, 3, layout, Dm);
       const h0 = rn([2, Dm, 3], 3);
@@ -145,7 +167,8 @@ describe("selectiveScan cpu kernels: WebAssembly SIMD = TypeScript", () => {
       };
       const [a, b] = [run(true), run(false)];
       await assertClose(a.value, b.value, { atol: 1e-5 * Math.abs(b.value.itemSync()), rtol: 1e-5, label: `${layout} D${Dm} value` });
-      for (let i = 0; i < args.length; i++) await assertClose(a.grads[i], b.grads[i], { atol: 1e-5 * Math.max(1, maxAbs(b.grads[i])), rtol: 1e-4, label: `${layout} D${Dm} grad ${i}` });
+      for (let i = 0; i < args.length; i++)
+        await assertClose(a.grads[i], b.grads[i], { atol: 1e-5 * Math.max(1, maxAbs(b.grads[i])), rtol: 1e-4, label: `${layout} D${Dm} grad ${i}` });
     }
   });
 

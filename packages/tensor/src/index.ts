@@ -40,7 +40,16 @@ export { broadcastShapes, sizeOf, type Shape } from "./core/shape";
 export type { Backend, View, UnaryOp, BinaryOp, ReduceOp, ArgReduceOp, CumulativeOp, Conv1dParams, UnaryAttrs } from "./backend/backend";
 export { UNARY_OPS, BINARY_OPS, REDUCE_OPS, ARG_REDUCE_OPS, CUMULATIVE_OPS } from "./backend/backend";
 export { createCpuBackend } from "./backend/cpu";
-export { setCpuSimd, initCpuThreads, cpuSimdAvailable, cpuThreadsError, setCpuWeightCache, cpuWeightCacheStats, canShareWasmMemory, type CpuThreadOptions } from "./backend/cpu/wasm/runtime";
+export {
+  setCpuSimd,
+  initCpuThreads,
+  cpuSimdAvailable,
+  cpuThreadsError,
+  setCpuWeightCache,
+  cpuWeightCacheStats,
+  canShareWasmMemory,
+  type CpuThreadOptions,
+} from "./backend/cpu/wasm/runtime";
 export { startWasmPool, type WasmPoolOptions, type Pool as WasmPool, type WasmModuleLike, type WasmMemoryLike } from "./backend/cpu/wasm/threads";
 export {
   WASM_PAGE,
@@ -67,10 +76,48 @@ export { cast, clone, toBackend, toBackendAsync } from "./ops/convert";
 export { assign } from "./ops/inplace";
 export { reshape, permute, transpose, expand, broadcastTo, squeeze, unsqueeze, flatten, slice, narrow, select, contiguous, type SliceSpec } from "./ops/view";
 export {
-  add, sub, mul, div, pow, maximum, minimum, mod, atan2,
-  eq, ne, lt, le, gt, ge, logicalAnd, logicalOr, logicalXor, logicalNot, where,
-  neg, abs, sign, exp, expm1, log, log1p, sqrt, rsqrt, square, reciprocal, tanh, erf, sin, cos,
-  floor, ceil, round, trunc, isnan, isinf, clamp,
+  add,
+  sub,
+  mul,
+  div,
+  pow,
+  maximum,
+  minimum,
+  mod,
+  atan2,
+  eq,
+  ne,
+  lt,
+  le,
+  gt,
+  ge,
+  logicalAnd,
+  logicalOr,
+  logicalXor,
+  logicalNot,
+  where,
+  neg,
+  abs,
+  sign,
+  exp,
+  expm1,
+  log,
+  log1p,
+  sqrt,
+  rsqrt,
+  square,
+  reciprocal,
+  tanh,
+  erf,
+  sin,
+  cos,
+  floor,
+  ceil,
+  round,
+  trunc,
+  isnan,
+  isinf,
+  clamp,
 } from "./ops/elementwise";
 export { sigmoid, relu, gelu, silu, softplus, logSigmoid, elu, leakyRelu } from "./ops/activation";
 export { sum, mean, prod, max, min, argmax, argmin, any, all, variance, std, logsumexp, sumTo, type ReduceOptions, type VarOptions } from "./ops/reduce";
@@ -80,8 +127,25 @@ export { gather, indexSelect, embedding, scatterAdd, oneHot, flip } from "./ops/
 export { concat, stack, split, chunk, pad } from "./ops/join";
 export { conv1d, type Conv1dOptions } from "./ops/conv";
 export {
-  conv2d, convTranspose2d, unfold, fold, upsample, avgPool2d, maxPool2d, groupNorm, batchNorm, pixelShuffle, pixelUnshuffle,
-  type Size2, type Conv2dOptions, type ConvTranspose2dOptions, type UnfoldOptions, type UpsampleOptions, type AvgPool2dOptions, type MaxPool2dOptions, type BatchNormOptions,
+  conv2d,
+  convTranspose2d,
+  unfold,
+  fold,
+  upsample,
+  avgPool2d,
+  maxPool2d,
+  groupNorm,
+  batchNorm,
+  pixelShuffle,
+  pixelUnshuffle,
+  type Size2,
+  type Conv2dOptions,
+  type ConvTranspose2dOptions,
+  type UnfoldOptions,
+  type UpsampleOptions,
+  type AvgPool2dOptions,
+  type MaxPool2dOptions,
+  type BatchNormOptions,
 } from "./ops/vision";
 export { cumsum, cumprod, type ScanOptions } from "./ops/scan";
 export { sort, argsort, topk, type SortResult } from "./ops/sort";
@@ -95,7 +159,18 @@ export type { TensorLike, TypedArray } from "./ops/util";
 export { Generator, manualSeed, uniform, normal, randint, bernoulli, dropout, type RandomOptions } from "./random/random";
 
 // autograd
-export { grad, valueAndGrad, gradients, customGrad, customGradMulti, stopGradient, identity, type CustomGradResult, type CustomGradMultiResult, type GradOptions } from "./autograd/grad";
+export {
+  grad,
+  valueAndGrad,
+  gradients,
+  customGrad,
+  customGradMulti,
+  stopGradient,
+  identity,
+  type CustomGradResult,
+  type CustomGradMultiResult,
+  type GradOptions,
+} from "./autograd/grad";
 
 // nn
 export { Module, ModuleList } from "./nn/module";

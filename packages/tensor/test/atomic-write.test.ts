@@ -19,7 +19,12 @@ const folder = (files: Record<string, string>) => {
   for (const [k, v] of Object.entries(files)) writeFileSync(join(d, k), v);
   return d;
 };
-const contents = (d: string) => Object.fromEntries(readdirSync(d).sort().map((f) => [f, readFileSync(join(d, f), "utf8")]));
+const contents = (d: string) =>
+  Object.fromEntries(
+    readdirSync(d)
+      .sort()
+      .map((f) => [f, readFileSync(join(d, f), "utf8")]),
+  );
 
 function faultyFs(failAt: number): AtomicFs & { calls: number } {
   const f = {
@@ -53,7 +58,9 @@ describe("writeFilesAtomic", () => {
     expect(counting.calls).toBe(2 + 2 + 2); // two writes, two moved aside, two renamed into place
     for (let k = 0; k < counting.calls; k++) {
       const d = folder(before);
-      expect(() => writeFilesAtomic(d, { "a.txt": "new a", "c.txt": "new c" }, { remove: ["b.txt"], fs: faultyFs(k), op: "save" })).toThrow(/^save: cannot (write|move the old|rename) .*(ENOSPC|EACCES).*\(nothing was changed\)$/);
+      expect(() => writeFilesAtomic(d, { "a.txt": "new a", "c.txt": "new c" }, { remove: ["b.txt"], fs: faultyFs(k), op: "save" })).toThrow(
+        /^save: cannot (write|move the old|rename) .*(ENOSPC|EACCES).*\(nothing was changed\)$/,
+      );
       expect(contents(d), `failure at step ${k}`).toEqual(before);
     }
   });

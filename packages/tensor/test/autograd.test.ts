@@ -70,7 +70,18 @@ const cases: Case[] = [
   ["sum", (a) => T.sum(a, [0, 2]), () => [rand([2, 3, 4])]],
   ["mean", (a) => T.mean(a, 1, { keepdims: true }), () => [rand([2, 3, 4])]],
   ["prod", (a) => T.prod(a, 1), () => [rand([2, 4], { awayFromZero: true })]],
-  ["prod with a zero", (a) => T.prod(a, [0, 1]), () => [T.keep(T.tensor([[0.5, 0], [2, -1.5]]))]],
+  [
+    "prod with a zero",
+    (a) => T.prod(a, [0, 1]),
+    () => [
+      T.keep(
+        T.tensor([
+          [0.5, 0],
+          [2, -1.5],
+        ]),
+      ),
+    ],
+  ],
   ["max", (a) => T.max(a, -1), () => [rand([3, 5])]],
   ["min", (a) => T.min(a), () => [rand([3, 5])]],
   ["variance", (a) => T.variance(a, 1), () => [rand([3, 5])]],
@@ -87,27 +98,96 @@ const cases: Case[] = [
   ["layerNorm (no affine)", (x) => T.layerNorm(x), () => [rand([3, 5])]],
   ["rmsNorm", (x, w) => T.rmsNorm(x, w, 1e-5), () => [rand([2, 6]), rand([6])]],
   // indexing
-  ["gather", (a) => T.gather(a, 1, T.tensor([[0, 2, 2], [1, 0, 1]], { dtype: "int32" })), () => [rand([2, 3])]],
+  [
+    "gather",
+    (a) =>
+      T.gather(
+        a,
+        1,
+        T.tensor(
+          [
+            [0, 2, 2],
+            [1, 0, 1],
+          ],
+          { dtype: "int32" },
+        ),
+      ),
+    () => [rand([2, 3])],
+  ],
   ["indexSelect", (a) => T.indexSelect(a, 0, [2, 0, 2]), () => [rand([3, 2])]],
-  ["embedding", (w) => T.embedding(w, T.tensor([[1, 1], [0, 2]], { dtype: "int32" })), () => [rand([3, 4])]],
-  ["scatterAdd", (b, s) => T.scatterAdd(b, 0, T.tensor([[1, 0], [1, 1]], { dtype: "int32" }), s), () => [rand([2, 2]), rand([2, 2])]],
+  [
+    "embedding",
+    (w) =>
+      T.embedding(
+        w,
+        T.tensor(
+          [
+            [1, 1],
+            [0, 2],
+          ],
+          { dtype: "int32" },
+        ),
+      ),
+    () => [rand([3, 4])],
+  ],
+  [
+    "scatterAdd",
+    (b, s) =>
+      T.scatterAdd(
+        b,
+        0,
+        T.tensor(
+          [
+            [1, 0],
+            [1, 1],
+          ],
+          { dtype: "int32" },
+        ),
+        s,
+      ),
+    () => [rand([2, 2]), rand([2, 2])],
+  ],
   // joining and views
   ["concat", (a, b) => T.concat([a, b], 1), () => [rand([2, 2]), rand([2, 3])]],
   ["stack", (a, b) => T.stack([a, b], 0), () => [rand([2, 3]), rand([2, 3])]],
   ["split", (a) => T.mul(T.split(a, [1, 3], 1)[1], 2), () => [rand([2, 4])]],
   ["chunk", (a) => T.chunk(a, 2, 0)[0], () => [rand([3, 2])]],
-  ["pad", (a) => T.pad(a, [[1, 2], [0, 1]], 3), () => [rand([2, 3])]],
+  [
+    "pad",
+    (a) =>
+      T.pad(
+        a,
+        [
+          [1, 2],
+          [0, 1],
+        ],
+        3,
+      ),
+    () => [rand([2, 3])],
+  ],
   ["reshape", (a) => T.reshape(a, [3, -1]), () => [rand([2, 3, 2])]],
   ["permute", (a) => T.permute(a, [2, 0, 1]), () => [rand([2, 3, 2])]],
   ["expand", (a) => T.expand(a, [3, 2, 4]), () => [rand([2, 1])]],
   ["squeeze/unsqueeze", (a) => T.unsqueeze(T.squeeze(a, 1), 0), () => [rand([3, 1, 2])]],
-  ["slice with steps", (a) => T.slice(a, [[1, null], [0, null, 2]]), () => [rand([3, 5])]],
+  [
+    "slice with steps",
+    (a) =>
+      T.slice(a, [
+        [1, null],
+        [0, null, 2],
+      ]),
+    () => [rand([3, 5])],
+  ],
   ["select/narrow", (a) => T.add(T.select(a, 0, 1), T.narrow(a, 0, 0, 1)), () => [rand([3, 4])]],
   ["contiguous of a transpose", (a) => T.contiguous(T.transpose(a)), () => [rand([3, 4])]],
   ["flip", (a) => T.flip(a, [0, 1]), () => [rand([2, 3])]],
   ["cast float16 round trip", (a) => T.cast(T.cast(a, "float16"), "float32"), () => [rand([4])]],
   // convolution and scans
-  ["conv1d (groups, stride, dilation, padding)", (x, w, b) => T.conv1d(x, w, b, { stride: 2, padding: [2, 1], dilation: 2, groups: 2 }), () => [rand([2, 4, 9]), rand([6, 2, 3]), rand([6])]],
+  [
+    "conv1d (groups, stride, dilation, padding)",
+    (x, w, b) => T.conv1d(x, w, b, { stride: 2, padding: [2, 1], dilation: 2, groups: 2 }),
+    () => [rand([2, 4, 9]), rand([6, 2, 3]), rand([6])],
+  ],
   ["conv1d depthwise causal", (x, w) => T.conv1d(x, w, null, { groups: 3, padding: "causal" }), () => [rand([1, 3, 7]), rand([3, 1, 4])]],
   ["cumsum", (a) => T.cumsum(a, 1), () => [rand([2, 5])]],
   ["cumsum reverse exclusive", (a) => T.cumsum(a, 0, { reverse: true, exclusive: true }), () => [rand([4, 2])]],
@@ -195,10 +275,13 @@ describe("autograd API", () => {
   it("customGradMulti: two outputs, either or both feeding the loss, no leaks", () => {
     const before = T.memory().numTensors;
     // values: [2x, sum(x^2)] with a hand-written backward
-    const op = T.customGradMulti((x: T.Tensor) => ({
-      values: [T.mul(x, 2), T.reshape(T.sum(T.square(x)), [1])],
-      grad: ([dA, dB]) => [T.add(T.mul(dA, 2), T.mul(T.mul(x, 2), dB))],
-    }), "twoOut");
+    const op = T.customGradMulti(
+      (x: T.Tensor) => ({
+        values: [T.mul(x, 2), T.reshape(T.sum(T.square(x)), [1])],
+        grad: ([dA, dB]) => [T.add(T.mul(dA, 2), T.mul(T.mul(x, 2), dB))],
+      }),
+      "twoOut",
+    );
     const x = T.tensor([1, -3]);
     const run = (useA: boolean, useB: boolean) =>
       T.tidy(() => {

@@ -34,7 +34,15 @@ function both(f: () => T.Tensor): [T.Tensor, T.Tensor] {
 const cases: [string, () => T.Tensor][] = [];
 let seed = 1;
 const rn = (...shape: number[]) => T.normal(shape, 0, 1, { seed: seed++ });
-for (const [m, n, k] of [[13, 17, 40], [4, 8, 32], [5, 9, 1000], [64, 3, 300], [3, 64, 257], [130, 70, 66], [600, 40, 70]]) {
+for (const [m, n, k] of [
+  [13, 17, 40],
+  [4, 8, 32],
+  [5, 9, 1000],
+  [64, 3, 300],
+  [3, 64, 257],
+  [130, 70, 66],
+  [600, 40, 70],
+]) {
   cases.push([`${m}x${k} @ ${k}x${n}`, () => T.matmul(rn(m, k), rn(k, n))]);
 }
 cases.push(["batch folded into M: [3,50,64] @ [64,40]", () => T.matmul(rn(3, 50, 64), rn(64, 40))]);
@@ -119,10 +127,15 @@ describe("cpu WASM SIMD row and elementwise kernels vs the TypeScript reference"
     ["layerNorm without affine", () => T.layerNorm(big([8, 1024])), 2e-5],
     ["rmsNorm with weight", () => T.rmsNorm(big([12, 999]), big([999], 1), 1e-5), 2e-5],
   ];
-  for (const op of ["exp", "sigmoid", "silu", "tanh"] as const) rowCases.push([`unary ${op}`, () => (T as unknown as Record<string, (x: T.Tensor) => T.Tensor>)[op](big([5003])), 3e-6]);
+  for (const op of ["exp", "sigmoid", "silu", "tanh"] as const)
+    rowCases.push([`unary ${op}`, () => (T as unknown as Record<string, (x: T.Tensor) => T.Tensor>)[op](big([5003])), 3e-6]);
   rowCases.push(["gelu (erf)", () => T.gelu(big([5003])), 3e-6], ["gelu (tanh)", () => T.gelu(big([5003]), "tanh"), 3e-6]);
   // 2^n for n = 128 (x > 88.376) once overflowed to inf; 88.72283 is the largest float with a finite exp.
-  rowCases.push(["exp near the float32 overflow and underflow bounds", () => T.exp(T.concat([T.linspace(88, 88.72283, 5000), T.linspace(88.7229, 89, 100), T.linspace(-87.3, -80, 1000)])), 3e-6]);
+  rowCases.push([
+    "exp near the float32 overflow and underflow bounds",
+    () => T.exp(T.concat([T.linspace(88, 88.72283, 5000), T.linspace(88.7229, 89, 100), T.linspace(-87.3, -80, 1000)])),
+    3e-6,
+  ]);
   rowCases.push(["softmax of rows holding NaN is NaN", () => T.softmax(T.where(T.gt(big([4, 2000]), 8), NaN, big([4, 2000]))), 2e-6]);
   rowCases.push(["exp of large, tiny and NaN inputs", () => T.exp(T.concat([T.full([2000], 100), T.full([2000], -200), T.full([100], NaN), big([1000], 10)])), 3e-6]);
 

@@ -98,7 +98,10 @@ describe("binary ops broadcast like NumPy", () => {
   it("where broadcasts condition and branches", () => {
     const c = T.tensor([[true], [false]]);
     const y = T.where(c, T.tensor([1, 2, 3]), -1);
-    expect(y.arraySync()).toEqual([[1, 2, 3], [-1, -1, -1]]);
+    expect(y.arraySync()).toEqual([
+      [1, 2, 3],
+      [-1, -1, -1],
+    ]);
   });
 
   it("clamp, isnan, isinf, logical ops", () => {

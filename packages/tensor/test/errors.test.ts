@@ -53,17 +53,26 @@ describe("axis errors", () => {
     expect(() => T.narrow(x23(), 1, 2, 2)).toThrow("narrow: start 2 and length 2 do not fit axis 1 of size 3 in [2,3]");
   });
   it("negative indices are errors, as PyTorch (not wrapped to the last row)", () => {
-    const m = () => T.tensor([[1, 2], [3, 4], [5, 6]]);
+    const m = () =>
+      T.tensor([
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ]);
     const neg = T.tensor([-1], { dtype: "int32" });
     expect(() => T.indexSelect(m(), 0, neg)).toThrow("indexSelect: index -1 is out of range for axis 0 of size 3 (indices must lie in [0, 3): negative ones are not wrapped)");
     expect(() => T.gather(m(), 1, T.tensor([[0], [-2], [1]], { dtype: "int32" }))).toThrow("gather: index -2 is out of range for axis 1 of size 2");
-    expect(() => T.embedding(m(), T.tensor([[0, -1]], { dtype: "int32" }))).toThrow("embedding: ids [1,2] holds -1 at flat position 1: index -1 is out of range for the vocabulary of weight [3,2]");
+    expect(() => T.embedding(m(), T.tensor([[0, -1]], { dtype: "int32" }))).toThrow(
+      "embedding: ids [1,2] holds -1 at flat position 1: index -1 is out of range for the vocabulary of weight [3,2]",
+    );
     expect(() => T.scatterAdd(T.zeros([3]), 0, T.tensor([-3], { dtype: "int32" }), T.ones([1]))).toThrow("scatterAdd: index -3 is out of range for axis 0 of size 3");
   });
 
   it("crossEntropy: a class target outside [0, C) that is not ignoreIndex is an error", () => {
     const z = T.zeros([2, 4]);
-    expect(() => T.crossEntropy(z, T.tensor([1, -3], { dtype: "int32" }))).toThrow("crossEntropy: targets [2] holds -3 at flat position 1: class targets must lie in [0, 4) or equal ignoreIndex -100");
+    expect(() => T.crossEntropy(z, T.tensor([1, -3], { dtype: "int32" }))).toThrow(
+      "crossEntropy: targets [2] holds -3 at flat position 1: class targets must lie in [0, 4) or equal ignoreIndex -100",
+    );
     expect(() => T.crossEntropy(z, T.tensor([4, 0], { dtype: "int32" }))).toThrow(/holds 4 at flat position 0/);
     expect(() => T.crossEntropy(z, T.tensor([7, 0], { dtype: "int32" }), { ignoreIndex: 7 })).not.toThrow();
     expect(T.crossEntropy(z, T.tensor([-100, 2], { dtype: "int32" })).dataSync()[0]).toBeCloseTo(Math.log(4), 6);
@@ -79,7 +88,12 @@ describe("axis errors", () => {
 
   it("tensor() rejects values that are not numbers or booleans", () => {
     expect(() => T.tensor([1, "a", 3] as never)).toThrow("tensor: values[1] is 'a' (string): tensor values must be numbers or booleans");
-    expect(() => T.tensor([[1, 2], [3, undefined]] as never)).toThrow("tensor: values[1][1] is undefined (undefined): tensor values must be numbers or booleans");
+    expect(() =>
+      T.tensor([
+        [1, 2],
+        [3, undefined],
+      ] as never),
+    ).toThrow("tensor: values[1][1] is undefined (undefined): tensor values must be numbers or booleans");
     expect(() => T.tensor([null] as never)).toThrow("tensor: values[0] is null (null)");
     expect(() => T.tensor([{}] as never)).toThrow("tensor: values[0] is an object (object)");
     expect(() => T.tensor("12" as never)).toThrow("tensor: values must be a number, a boolean, a (nested) array of them or a typed array, got string");
@@ -88,7 +102,9 @@ describe("axis errors", () => {
 
   it("index values out of range are caught", () => {
     expect(() => T.indexSelect(x23(), 0, [0, 2])).toThrow("indexSelect: index 2 is out of range for axis 0 of size 2");
-    expect(() => T.embedding(T.ones([4, 2]), T.tensor([4], { dtype: "int32" }))).toThrow("embedding: ids [1] holds 4 at flat position 0: index 4 is out of range for the vocabulary of weight [4,2] (must lie in [0, 4))");
+    expect(() => T.embedding(T.ones([4, 2]), T.tensor([4], { dtype: "int32" }))).toThrow(
+      "embedding: ids [1] holds 4 at flat position 0: index 4 is out of range for the vocabulary of weight [4,2] (must lie in [0, 4))",
+    );
     expect(() => T.oneHot(T.tensor([3], { dtype: "int32" }), 3)).toThrow("oneHot: index 3 is out of range for 3 classes");
     expect(() => T.topk(T.ones([3]), 4)).toThrow("topk: k 4 is out of range for axis of size 3 in [3]");
   });
@@ -112,7 +128,10 @@ describe("dtype errors", () => {
 
 describe("typed reads", () => {
   it("data(dtype) / dataSync(dtype) return that dtype's array and reject another", async () => {
-    const f = T.tensor([[1, 2], [3, 4]]);
+    const f = T.tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     const v: Float32Array = f.dataSync("float32");
     expect(v.reduce((a, b) => a + b, 0)).toBe(10);
     expect(await f.data("float32")).toBeInstanceOf(Float32Array);
@@ -123,14 +142,26 @@ describe("typed reads", () => {
     await expect(f.data("int8")).rejects.toThrow("data: asked for int8 values (Int8Array) but tensor [2,2] is float32");
   });
   it("array(rank) / arraySync(rank) are typed by rank and check it", async () => {
-    const x = T.tensor([[1, 2], [3, 4]]);
+    const x = T.tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     const rows: number[][] = x.arraySync(2);
     expect(rows[1][0]).toBe(3);
     const s: number = T.tensor(5).arraySync(0);
     expect(s).toBe(5);
-    const b = T.tensor([[false, false], [true, true]]);
-    expect(await b.array(2)).toEqual([[0, 0], [1, 1]]); // bool as 0/1 with a rank
-    expect(b.arraySync()).toEqual([[false, false], [true, true]]);
+    const b = T.tensor([
+      [false, false],
+      [true, true],
+    ]);
+    expect(await b.array(2)).toEqual([
+      [0, 0],
+      [1, 1],
+    ]); // bool as 0/1 with a rank
+    expect(b.arraySync()).toEqual([
+      [false, false],
+      [true, true],
+    ]);
     expect(() => x.arraySync(1)).toThrow("arraySync: asked for rank 1 but tensor [2,2] has rank 2");
   });
 });

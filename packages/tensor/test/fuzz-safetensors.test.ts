@@ -12,11 +12,13 @@ const SEED = 20261204;
 const DTYPES = ["float32", "float16", "bfloat16", "int32", "int8", "uint8", "bool"] as const;
 
 /** Random named tensors: small shapes (zeros included), every dtype, names incl. prototype keys. */
-const namedTensors = fc.dictionary(
-  fc.oneof(fc.string({ minLength: 1, maxLength: 12 }), fc.constantFrom("__proto__", "constructor", "toString", "__metadata_x", "a.b/c")),
-  fc.record({ dtype: fc.constantFrom(...DTYPES), shape: fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }), seed: fc.nat() }),
-  { maxKeys: 5 },
-).filter((d) => !("__metadata__" in d));
+const namedTensors = fc
+  .dictionary(
+    fc.oneof(fc.string({ minLength: 1, maxLength: 12 }), fc.constantFrom("__proto__", "constructor", "toString", "__metadata_x", "a.b/c")),
+    fc.record({ dtype: fc.constantFrom(...DTYPES), shape: fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }), seed: fc.nat() }),
+    { maxKeys: 5 },
+  )
+  .filter((d) => !("__metadata__" in d));
 
 function make(spec: { dtype: (typeof DTYPES)[number]; shape: number[]; seed: number }): T.Tensor {
   const n = spec.shape.reduce((a, b) => a * b, 1);
@@ -26,7 +28,14 @@ function make(spec: { dtype: (typeof DTYPES)[number]; shape: number[]; seed: num
 }
 
 function validFile(): Uint8Array {
-  const t = { w: T.tensor([[1, 2, 3], [4, 5, 6]]), b: T.tensor([7, 8], { dtype: "int32" }), h: T.tensor([0.5, -2], { dtype: "float16" }) };
+  const t = {
+    w: T.tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]),
+    b: T.tensor([7, 8], { dtype: "int32" }),
+    h: T.tensor([0.5, -2], { dtype: "float16" }),
+  };
   const bytes = T.writeSafetensors(t, { format: "pt" });
   T.dispose(Object.values(t));
   return bytes;
@@ -82,20 +91,31 @@ describe("safetensors properties", () => {
   it("rewritten header lengths (huge, negative as u64, off by a little) are refused", () => {
     const good = validFile();
     fc.assert(
-      fc.property(fc.oneof(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.integer({ min: -8, max: 8 }).map((d) => BigInt(Math.max(0, Number(new DataView(good.buffer).getBigUint64(0, true)) + d)))), (n) => {
-        const b = good.slice();
-        new DataView(b.buffer).setBigUint64(0, n, true);
-        const r = readOrRefuse(b);
-        if (n !== new DataView(good.buffer).getBigUint64(0, true)) expect(r).toBe("refused");
-      }),
+      fc.property(
+        fc.oneof(
+          fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+          fc.integer({ min: -8, max: 8 }).map((d) => BigInt(Math.max(0, Number(new DataView(good.buffer).getBigUint64(0, true)) + d))),
+        ),
+        (n) => {
+          const b = good.slice();
+          new DataView(b.buffer).setBigUint64(0, n, true);
+          const r = readOrRefuse(b);
+          if (n !== new DataView(good.buffer).getBigUint64(0, true)) expect(r).toBe("refused");
+        },
+      ),
       { seed: SEED, numRuns: 200 },
     );
   });
 
   it("header fields of the wrong type or size: refused, with nothing allocated for them", () => {
     const weird = fc.oneof(
-      fc.constant(null), fc.boolean(), fc.string({ maxLength: 4 }), fc.double(), fc.integer({ min: -(2 ** 53), max: 2 ** 53 }),
-      fc.array(fc.oneof(fc.integer({ min: -5, max: 2 ** 45 }), fc.double(), fc.constant("x")), { maxLength: 4 }), fc.object({ maxDepth: 1 }),
+      fc.constant(null),
+      fc.boolean(),
+      fc.string({ maxLength: 4 }),
+      fc.double(),
+      fc.integer({ min: -(2 ** 53), max: 2 ** 53 }),
+      fc.array(fc.oneof(fc.integer({ min: -5, max: 2 ** 45 }), fc.double(), fc.constant("x")), { maxLength: 4 }),
+      fc.object({ maxDepth: 1 }),
     );
     fc.assert(
       fc.property(fc.constantFrom("dtype", "shape", "data_offsets"), weird, fc.constantFrom("w", "b", "h"), (field, value, entry) => {

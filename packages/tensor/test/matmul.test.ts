@@ -21,7 +21,10 @@ describe("matmul matches NumPy", () => {
   });
 
   it("1-D operands follow torch.matmul", () => {
-    const m = T.tensor([[1, 2], [3, 4]]);
+    const m = T.tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     const v = T.tensor([1, 1]);
     expect(T.matmul(m, v).arraySync()).toEqual([3, 7]);
     expect(T.matmul(v, m).arraySync()).toEqual([4, 6]);
@@ -37,7 +40,15 @@ describe("matmul matches NumPy", () => {
   });
 
   it("linear uses the [out, in] weight layout", () => {
-    const y = T.linear(T.tensor([[1, 2]]), T.tensor([[1, 0], [0, 1], [1, 1]]), T.tensor([0, 0, 10]));
+    const y = T.linear(
+      T.tensor([[1, 2]]),
+      T.tensor([
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ]),
+      T.tensor([0, 0, 10]),
+    );
     expect(y.arraySync()).toEqual([[1, 2, 13]]);
   });
 });

@@ -7,21 +7,34 @@ describe("scijs ndarray interop", () => {
     const data = new Float32Array([0, 1, 2, 3, 4, 5]);
     const nd = ndarray(data, [2, 3]);
     const t = T.fromNdarray(nd);
-    expect(t.arraySync()).toEqual([[0, 1, 2], [3, 4, 5]]);
+    expect(t.arraySync()).toEqual([
+      [0, 1, 2],
+      [3, 4, 5],
+    ]);
     data[0] = 42; // shared memory
     expect(t.dataSync()[0]).toBe(42);
     const tr = T.fromNdarray(nd.transpose(1, 0));
     expect(tr.shape).toEqual([3, 2]);
-    expect(tr.arraySync()).toEqual([[42, 3], [1, 4], [2, 5]]);
+    expect(tr.arraySync()).toEqual([
+      [42, 3],
+      [1, 4],
+      [2, 5],
+    ]);
     const stepped = T.fromNdarray(nd.hi(2, 3).step(1, 2)); // columns 0 and 2
-    expect(stepped.arraySync()).toEqual([[42, 2], [3, 5]]);
+    expect(stepped.arraySync()).toEqual([
+      [42, 2],
+      [3, 5],
+    ]);
   });
 
   it("copies (to float32) where it must: Float64Array data and negative strides", () => {
     const nd = ndarray(new Float64Array([1, 2, 3, 4]), [2, 2]);
     const t = T.fromNdarray(nd);
     expect(t.dtype).toBe("float32");
-    expect(T.fromNdarray(nd.step(-1, 1)).arraySync()).toEqual([[3, 4], [1, 2]]);
+    expect(T.fromNdarray(nd.step(-1, 1)).arraySync()).toEqual([
+      [3, 4],
+      [1, 2],
+    ]);
     expect(T.fromNdarray(ndarray(new Int32Array([1, 2]), [2])).dtype).toBe("int32");
   });
 

@@ -13,7 +13,12 @@ describe("softmax and normalization match NumPy", () => {
   it("rmsNorm", async () => assertClose(T.rmsNorm(ref("n.x"), ref("n.w"), 1e-6), ref("n.rmsnorm"), { atol: 1e-5, rtol: 1e-5 }));
 
   it("softmax is stable with logits of 1e4 and gives NaN for fully masked rows (as PyTorch)", () => {
-    const y = T.softmax(T.tensor([[1e4, 1e4 - 1, -1e4], [-Infinity, -Infinity, -Infinity]]));
+    const y = T.softmax(
+      T.tensor([
+        [1e4, 1e4 - 1, -1e4],
+        [-Infinity, -Infinity, -Infinity],
+      ]),
+    );
     const v = y.dataSync();
     expect(v[0]).toBeCloseTo(1 / (1 + Math.exp(-1)), 6);
     expect(Number.isNaN(v[3])).toBe(true);
@@ -74,30 +79,73 @@ describe("indexing, sorting and joining match NumPy", () => {
     await assertClose(T.tril(ref("i.x"), -1), ref("i.tril_m1"), { atol: 0, rtol: 0 });
   });
 
-  it("pad", async () => assertClose(T.pad(ref("i.x"), [[1, 0], [2, 3]], 0.5), ref("i.pad"), { atol: 0, rtol: 0 }));
+  it("pad", async () =>
+    assertClose(
+      T.pad(
+        ref("i.x"),
+        [
+          [1, 0],
+          [2, 3],
+        ],
+        0.5,
+      ),
+      ref("i.pad"),
+      { atol: 0, rtol: 0 },
+    ));
 
   it("concat / stack / split / chunk", () => {
-    const a = T.tensor([[1, 2], [3, 4]]);
+    const a = T.tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     const b = T.tensor([[5, 6]]);
-    expect(T.concat([a, b], 0).arraySync()).toEqual([[1, 2], [3, 4], [5, 6]]);
+    expect(T.concat([a, b], 0).arraySync()).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
     expect(T.stack([a, a], 1).shape).toEqual([2, 2, 2]);
     const [p, q] = T.split(T.arange(5), [2, 3]);
-    expect([p.arraySync(), q.arraySync()]).toEqual([[0, 1], [2, 3, 4]]);
-    expect(T.chunk(T.arange(5), 2).map((t) => t.arraySync())).toEqual([[0, 1, 2], [3, 4]]);
+    expect([p.arraySync(), q.arraySync()]).toEqual([
+      [0, 1],
+      [2, 3, 4],
+    ]);
+    expect(T.chunk(T.arange(5), 2).map((t) => t.arraySync())).toEqual([
+      [0, 1, 2],
+      [3, 4],
+    ]);
   });
 
   it("indexSelect, embedding, oneHot and flip", () => {
-    const w = T.tensor([[0, 0], [1, 1], [2, 2]]);
-    expect(T.indexSelect(w, 0, [2, 0]).arraySync()).toEqual([[2, 2], [0, 0]]);
-    expect(T.embedding(w, T.tensor([[1, 2]], { dtype: "int32" })).arraySync()).toEqual([[[1, 1], [2, 2]]]);
-    expect(T.oneHot(T.tensor([0, 2], { dtype: "int32" }), 3).arraySync()).toEqual([[1, 0, 0], [0, 0, 1]]);
+    const w = T.tensor([
+      [0, 0],
+      [1, 1],
+      [2, 2],
+    ]);
+    expect(T.indexSelect(w, 0, [2, 0]).arraySync()).toEqual([
+      [2, 2],
+      [0, 0],
+    ]);
+    expect(T.embedding(w, T.tensor([[1, 2]], { dtype: "int32" })).arraySync()).toEqual([
+      [
+        [1, 1],
+        [2, 2],
+      ],
+    ]);
+    expect(T.oneHot(T.tensor([0, 2], { dtype: "int32" }), 3).arraySync()).toEqual([
+      [1, 0, 0],
+      [0, 0, 1],
+    ]);
     expect(T.flip(T.tensor([[1, 2, 3]]), 1).arraySync()).toEqual([[3, 2, 1]]);
   });
 });
 
 describe("cross entropy", () => {
   it("matches -log softmax at the targets, with ignoreIndex and label smoothing", () => {
-    const logits = T.tensor([[2, 0, -1], [0.5, 0.5, 3]]);
+    const logits = T.tensor([
+      [2, 0, -1],
+      [0.5, 0.5, 3],
+    ]);
     const lsm = T.logSoftmax(logits).arraySync() as number[][];
     const ce = T.crossEntropy(logits, T.tensor([0, 2], { dtype: "int32" })).itemSync();
     expect(ce).toBeCloseTo(-(lsm[0][0] + lsm[1][2]) / 2, 6);
@@ -105,9 +153,16 @@ describe("cross entropy", () => {
     expect(ign).toBeCloseTo(-lsm[0][0], 6);
     const eps = 0.1;
     const smooth = T.crossEntropy(logits, T.tensor([0, 2], { dtype: "int32" }), { labelSmoothing: eps }).itemSync();
-    const row = (r: number, t: number) => (1 - eps) * -lsm[r][t] + eps * -(lsm[r][0] + lsm[r][1] + lsm[r][2]) / 3;
+    const row = (r: number, t: number) => (1 - eps) * -lsm[r][t] + (eps * -(lsm[r][0] + lsm[r][1] + lsm[r][2])) / 3;
     expect(smooth).toBeCloseTo((row(0, 0) + row(1, 2)) / 2, 6);
-    const soft = T.crossEntropy(logits, T.tensor([[1, 0, 0], [0, 0, 1]]), { reduction: "sum" }).itemSync();
+    const soft = T.crossEntropy(
+      logits,
+      T.tensor([
+        [1, 0, 0],
+        [0, 0, 1],
+      ]),
+      { reduction: "sum" },
+    ).itemSync();
     expect(soft).toBeCloseTo(-(lsm[0][0] + lsm[1][2]), 5);
   });
 });

@@ -45,9 +45,20 @@ describe("Module", () => {
     const m = new T.ModuleList([new T.Dropout(0.5, { seed: 1 })]);
     m.eval();
     expect(m.at(0).training).toBe(false);
-    expect(m.at(0).forward(T.ones([4])).arraySync()).toEqual([1, 1, 1, 1]);
+    expect(
+      m
+        .at(0)
+        .forward(T.ones([4]))
+        .arraySync(),
+    ).toEqual([1, 1, 1, 1]);
     m.train();
-    expect(m.at(0).forward(T.ones([1000])).dataSync().some((v) => v === 0)).toBe(true);
+    expect(
+      m
+        .at(0)
+        .forward(T.ones([1000]))
+        .dataSync()
+        .some((v) => v === 0),
+    ).toBe(true);
   });
 
   it("layers compute what their functional ops do", async () => {
@@ -84,8 +95,13 @@ describe("optimizers follow torch.optim's update rules", () => {
   it("AdamW: decoupled decay then the bias-corrected step", () => {
     const p = T.tensor([1, -1]);
     const opt = new T.AdamW({ p }, { lr: 0.01, betas: [0.9, 0.99], eps: 1e-8, weightDecay: 0.1 });
-    const grads = [[0.2, -0.4], [0.1, 0.3]];
-    let m = [0, 0], v = [0, 0], ref = [1, -1];
+    const grads = [
+      [0.2, -0.4],
+      [0.1, 0.3],
+    ];
+    let m = [0, 0],
+      v = [0, 0],
+      ref = [1, -1];
     grads.forEach((g, k) => {
       opt.step({ p: T.tensor(g) });
       const t = k + 1;

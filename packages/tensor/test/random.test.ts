@@ -52,6 +52,10 @@ describe("seeded random tensors", () => {
     const zeros = v.filter((t) => t === 0).length;
     expect(zeros / v.length).toBeCloseTo(0.2, 1);
     expect(v.find((t) => t !== 0)).toBeCloseTo(1.25, 6);
-    expect(T.dropout(x, 0.2, { training: false }).dataSync().every((t) => t === 1)).toBe(true);
+    expect(
+      T.dropout(x, 0.2, { training: false })
+        .dataSync()
+        .every((t) => t === 1),
+    ).toBe(true);
   });
 });

@@ -36,11 +36,25 @@ describe("reductions match NumPy", () => {
   });
 
   it("integer sums are int32; any/all give bool", () => {
-    const i = T.tensor([[1, 2], [3, 4]], { dtype: "int8" });
+    const i = T.tensor(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { dtype: "int8" },
+    );
     expect(T.sum(i).dtype).toBe("int32");
     expect(T.sum(i).itemSync()).toBe(10);
     expect(T.any(T.tensor([false, true])).arraySync()).toBe(true);
-    expect(T.all(T.tensor([[true, false], [true, true]]), 1).arraySync()).toEqual([false, true]);
+    expect(
+      T.all(
+        T.tensor([
+          [true, false],
+          [true, true],
+        ]),
+        1,
+      ).arraySync(),
+    ).toEqual([false, true]);
   });
 
   it("argmax returns the first of ties and treats NaN as largest", () => {

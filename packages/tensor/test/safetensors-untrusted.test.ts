@@ -39,17 +39,27 @@ describe("untrusted safetensors headers", () => {
   });
 
   it("shapes beyond what can be allocated are refused, also with a zero dimension", () => {
-    for (const shape of [[2 ** 40, 2 ** 40, 0], [2 ** 31, 0], [0, 2 ** 40]]) {
-      expect(() => T.readSafetensors(file(`{"w":{"dtype":"F32","shape":${JSON.stringify(shape)},"data_offsets":[0,0]}}`))).toThrow(/entry 'w' shape \[.*\] has (a dimension \d+ above|more than) /);
+    for (const shape of [
+      [2 ** 40, 2 ** 40, 0],
+      [2 ** 31, 0],
+      [0, 2 ** 40],
+    ]) {
+      expect(() => T.readSafetensors(file(`{"w":{"dtype":"F32","shape":${JSON.stringify(shape)},"data_offsets":[0,0]}}`))).toThrow(
+        /entry 'w' shape \[.*\] has (a dimension \d+ above|more than) /,
+      );
     }
-    expect(() => T.readSafetensors(file(`{"w":{"dtype":"F32","shape":[65536,65536],"data_offsets":[0,4]}}`, f32(1)))).toThrow("safetensors (buffer): entry 'w' shape [65536,65536] has more than 2147483647 elements (in its non-zero dimensions)");
+    expect(() => T.readSafetensors(file(`{"w":{"dtype":"F32","shape":[65536,65536],"data_offsets":[0,4]}}`, f32(1)))).toThrow(
+      "safetensors (buffer): entry 'w' shape [65536,65536] has more than 2147483647 elements (in its non-zero dimensions)",
+    );
     expect(T.readSafetensors(file(`{"w":{"dtype":"F32","shape":[3,0,7],"data_offsets":[0,0]}}`)).tensors.w.shape).toEqual([3, 0, 7]);
   });
 
   it("F64 values outside the float32 range are refused (not turned into inf); inf and NaN pass through", () => {
     const bytes = (v: number[]) => new Uint8Array(new Float64Array(v).buffer);
     const head = (n: number) => `{"x":{"dtype":"F64","shape":[${n}],"data_offsets":[0,${8 * n}]}}`;
-    expect(() => T.readSafetensors(file(head(3), bytes([1, -1e39, 2])))).toThrow("safetensors 'x': F64 value -1e+39 at 1 is outside the float32 range (|x| <= 3.4028234663852886e+38)");
+    expect(() => T.readSafetensors(file(head(3), bytes([1, -1e39, 2])))).toThrow(
+      "safetensors 'x': F64 value -1e+39 at 1 is outside the float32 range (|x| <= 3.4028234663852886e+38)",
+    );
     const ok = T.readSafetensors(file(head(4), bytes([3.4028234663852886e38, Infinity, Number.NaN, 1e-50]))).tensors.x.dataSync();
     expect([ok[0], ok[1], Number.isNaN(ok[2]), ok[3]]).toEqual([3.4028234663852886e38, Infinity, true, 0]);
   });

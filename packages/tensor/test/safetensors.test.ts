@@ -92,7 +92,11 @@ describe("round trips every dtype", () => {
   it("strided views are written in row-major order", () => {
     const x = T.transpose(T.reshape(T.arange(6, undefined, 1, { dtype: "float32" }), [2, 3]));
     const { tensors } = T.readSafetensors(T.writeSafetensors({ x }));
-    expect(tensors.x.arraySync()).toEqual([[0, 3], [1, 4], [2, 5]]);
+    expect(tensors.x.arraySync()).toEqual([
+      [0, 3],
+      [1, 4],
+      [2, 5],
+    ]);
   });
 
   it("saveSafetensors writes atomically and loads back", async () => {
@@ -110,15 +114,35 @@ describe("rejects malformed files with the reason", () => {
   const f32 = (n: number) => new Uint8Array(new Float32Array(n).buffer);
   const cases: [string, Uint8Array, RegExp][] = [
     ["too short", new Uint8Array(5), /file is 5 bytes: too short/],
-    ["header past the end", (() => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, 100n, true); return b; })(), /header length 100 runs past the end of the 16-byte file/],
-    ["huge header length", (() => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, 2n ** 40n, true); return b; })(), /exceeds the 100000000-byte limit/],
+    [
+      "header past the end",
+      (() => {
+        const b = new Uint8Array(16);
+        new DataView(b.buffer).setBigUint64(0, 100n, true);
+        return b;
+      })(),
+      /header length 100 runs past the end of the 16-byte file/,
+    ],
+    [
+      "huge header length",
+      (() => {
+        const b = new Uint8Array(16);
+        new DataView(b.buffer).setBigUint64(0, 2n ** 40n, true);
+        return b;
+      })(),
+      /exceeds the 100000000-byte limit/,
+    ],
     ["not JSON", build(null, f32(1), "{not json"), /header is not valid UTF-8 JSON/],
     ["not an object", build(null, new Uint8Array(0), "[1,2]"), /header does not start with '\{'|header must be a JSON object/],
     ["unknown dtype", build({ a: { dtype: "F8", shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)), /entry 'a' has unsupported dtype "F8"/],
     ["bad shape", build({ a: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, f32(1)), /entry 'a' has an invalid shape \[-1\]/],
     ["offsets out of range", build({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] } }, f32(1)), /data_offsets \[0, 8\] lie outside the 4-byte data buffer/],
     ["size mismatch", build({ a: { dtype: "F32", shape: [2], data_offsets: [0, 4] } }, f32(1)), /entry 'a' holds 4 bytes but F32 \[2\] needs 8/],
-    ["overlap", build({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [1], data_offsets: [4, 8] } }, f32(2)), /entry 'b' overlaps the previous entry/],
+    [
+      "overlap",
+      build({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [1], data_offsets: [4, 8] } }, f32(2)),
+      /entry 'b' overlaps the previous entry/,
+    ],
     ["gap", build({ a: { dtype: "F32", shape: [1], data_offsets: [4, 8] } }, f32(2)), /gap in the data buffer before entry 'a'/],
     ["trailing bytes", build({ a: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, f32(2)), /4 trailing bytes no entry covers/],
     ["bad metadata", build({ __metadata__: { k: 1 } }, new Uint8Array(0)), /__metadata__.k must be a string/],

@@ -5,7 +5,15 @@ describe("views share storage where strides allow", () => {
   it("reshape of a contiguous tensor, transpose, permute, expand, slice and unsqueeze are views", () => {
     const x = T.arange(24, undefined, 1, { dtype: "float32" });
     const r = T.reshape(x, [2, 3, 4]);
-    const views = [r, T.transpose(r), T.permute(r, [2, 0, 1]), T.expand(T.reshape(x, [1, 24]), [3, 24]), T.slice(r, [null, [0, 3, 2], 1]), T.unsqueeze(r, 1), T.squeeze(T.unsqueeze(r, 0))];
+    const views = [
+      r,
+      T.transpose(r),
+      T.permute(r, [2, 0, 1]),
+      T.expand(T.reshape(x, [1, 24]), [3, 24]),
+      T.slice(r, [null, [0, 3, 2], 1]),
+      T.unsqueeze(r, 1),
+      T.squeeze(T.unsqueeze(r, 0)),
+    ];
     for (const v of views) expect(v.storage).toBe(x.storage);
   });
 
@@ -22,7 +30,10 @@ describe("views share storage where strides allow", () => {
 
   it("slices with steps and negative bounds index like NumPy", () => {
     const x = T.reshape(T.arange(20), [4, 5]);
-    expect(T.slice(x, [[-2], [1, null, 2]]).arraySync()).toEqual([[11, 13], [16, 18]]);
+    expect(T.slice(x, [[-2], [1, null, 2]]).arraySync()).toEqual([
+      [11, 13],
+      [16, 18],
+    ]);
     expect(T.slice(x, [1, [-3, -1]]).arraySync()).toEqual([7, 8]);
     expect(T.slice(x, [[3, 1]]).shape).toEqual([0, 5]);
     expect(T.select(x, 1, -1).arraySync()).toEqual([4, 9, 14, 19]);
@@ -30,8 +41,15 @@ describe("views share storage where strides allow", () => {
 
   it("ops read strided and broadcast views directly", () => {
     const x = T.reshape(T.arange(6, undefined, 1, { dtype: "float32" }), [2, 3]);
-    expect(T.add(T.transpose(x), T.slice(x, [0, [0, 2]])).arraySync()).toEqual([[0, 4], [1, 5], [2, 6]]);
-    expect(T.exp(T.expand(T.tensor([[0]]), [2, 2])).arraySync()).toEqual([[1, 1], [1, 1]]);
+    expect(T.add(T.transpose(x), T.slice(x, [0, [0, 2]])).arraySync()).toEqual([
+      [0, 4],
+      [1, 5],
+      [2, 6],
+    ]);
+    expect(T.exp(T.expand(T.tensor([[0]]), [2, 2])).arraySync()).toEqual([
+      [1, 1],
+      [1, 1],
+    ]);
   });
 
   it("0-d tensors and empty tensors behave", () => {
@@ -46,9 +64,18 @@ describe("views share storage where strides allow", () => {
   it("assign writes through to every view", () => {
     const x = T.zeros([2, 2]);
     const row = T.select(x, 0, 1);
-    T.assign(x, T.tensor([[1, 2], [3, 4]]));
+    T.assign(
+      x,
+      T.tensor([
+        [1, 2],
+        [3, 4],
+      ]),
+    );
     expect(row.arraySync()).toEqual([3, 4]);
     T.assign(x, 7);
-    expect(x.arraySync()).toEqual([[7, 7], [7, 7]]);
+    expect(x.arraySync()).toEqual([
+      [7, 7],
+      [7, 7],
+    ]);
   });
 });

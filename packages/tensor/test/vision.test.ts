@@ -45,17 +45,24 @@ async function check(name: string, inputs: string[], fn: (...xs: T.Tensor[]) => 
 }
 
 describe("vision ops match PyTorch (forward and gradients)", () => {
-  it("conv2d: stride 2, padding 1, dilation 2, groups 2, bias", () => check("conv2d_a", ["x", "w", "b"], (x, w, b) => T.conv2d(x, w, b, { stride: 2, padding: 1, dilation: 2, groups: 2 })));
-  it("conv2d: padding 'same' with an even kernel (4x2) and dilation [1, 2]", () => check("conv2d_same", ["x", "w", "b"], (x, w, b) => T.conv2d(x, w, b, { padding: "same", dilation: [1, 2] })));
+  it("conv2d: stride 2, padding 1, dilation 2, groups 2, bias", () =>
+    check("conv2d_a", ["x", "w", "b"], (x, w, b) => T.conv2d(x, w, b, { stride: 2, padding: 1, dilation: 2, groups: 2 })));
+  it("conv2d: padding 'same' with an even kernel (4x2) and dilation [1, 2]", () =>
+    check("conv2d_same", ["x", "w", "b"], (x, w, b) => T.conv2d(x, w, b, { padding: "same", dilation: [1, 2] })));
   it("conv2d: stride [1, 2], padding [2, 1], no bias", () => check("conv2d_asym", ["x", "w"], (x, w) => T.conv2d(x, w, null, { stride: [1, 2], padding: [2, 1] })));
-  it("convTranspose2d: stride 2, padding 1, outputPadding 1, groups 2", () => check("convt_a", ["x", "w", "b"], (x, w, b) => T.convTranspose2d(x, w, b, { stride: 2, padding: 1, outputPadding: 1, groups: 2 })));
-  it("convTranspose2d: stride [2, 1], padding [2, 1], outputPadding [1, 0], dilation 2", () => check("convt_b", ["x", "w", "b"], (x, w, b) => T.convTranspose2d(x, w, b, { stride: [2, 1], padding: [2, 1], outputPadding: [1, 0], dilation: 2 })));
+  it("convTranspose2d: stride 2, padding 1, outputPadding 1, groups 2", () =>
+    check("convt_a", ["x", "w", "b"], (x, w, b) => T.convTranspose2d(x, w, b, { stride: 2, padding: 1, outputPadding: 1, groups: 2 })));
+  it("convTranspose2d: stride [2, 1], padding [2, 1], outputPadding [1, 0], dilation 2", () =>
+    check("convt_b", ["x", "w", "b"], (x, w, b) => T.convTranspose2d(x, w, b, { stride: [2, 1], padding: [2, 1], outputPadding: [1, 0], dilation: 2 })));
 
   it("upsample nearest: scale 2 and an odd target size", async () => {
     await check("up_nearest_s2", ["x"], (x) => T.upsample(x, { scaleFactor: 2 }), "up");
     await check("up_nearest_size", ["x"], (x) => T.upsample(x, { size: [7, 9], mode: "nearest" }), "up");
   });
-  for (const [tag, ac] of [["t", true], ["f", false]] as const) {
+  for (const [tag, ac] of [
+    ["t", true],
+    ["f", false],
+  ] as const) {
     it(`upsample bilinear alignCorners ${ac}: scale 2, size [7, 9], downsampling to [3, 4]`, async () => {
       await check(`up_bilinear_${tag}_s2`, ["x"], (x) => T.upsample(x, { scaleFactor: 2, mode: "bilinear", alignCorners: ac }), "up");
       await check(`up_bilinear_${tag}_size`, ["x"], (x) => T.upsample(x, { size: [7, 9], mode: "bilinear", alignCorners: ac }), "up");
@@ -168,7 +175,13 @@ describe("vision nn layers", () => {
     const bn = new T.BatchNorm2d(3);
     expect(Object.keys(bn.stateDict())).toEqual(["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]);
     expect(bn.numBatchesTracked!.shape).toEqual([]);
-    bn.loadStateDict({ weight: f["bn_train.w"], bias: f["bn_train.b"], running_mean: f["bn_train.rm0"], running_var: f["bn_train.rv0"], num_batches_tracked: T.scalar(0, "int32") });
+    bn.loadStateDict({
+      weight: f["bn_train.w"],
+      bias: f["bn_train.b"],
+      running_mean: f["bn_train.rm0"],
+      running_var: f["bn_train.rv0"],
+      num_batches_tracked: T.scalar(0, "int32"),
+    });
     await close(bn.forward(f["bn_train.x"]), "bn_train.out");
     await close(bn.runningMean!, "bn_train.rm");
     await close(bn.runningVar!, "bn_train.rv");
@@ -215,13 +228,16 @@ describe("vision memory", () => {
     const bn = new T.BatchNorm2d(4);
     const x = T.normal([2, 3, 8, 8], 0, 1, { seed: 5 });
     const step = () => {
-      const { value, grads } = T.gradients(() => {
-        let h = bn.forward(gn.forward(conv.forward(x)));
-        h = T.maxPool2d(h, 2);
-        h = T.upsample(up.forward(h), { size: [9, 7], mode: "bilinear" });
-        h = T.avgPool2d(T.pixelUnshuffle(T.pixelShuffle(T.concat([h, h, h, h], 1), 2), 2), 3, { padding: 1, stride: 2, ceilMode: true });
-        return T.sum(T.fold(T.unfold(h, 2), [5, 4], 2));
-      }, { ...conv.namedParameters(), ...up.namedParameters(), ...gn.namedParameters(), ...bn.namedParameters() });
+      const { value, grads } = T.gradients(
+        () => {
+          let h = bn.forward(gn.forward(conv.forward(x)));
+          h = T.maxPool2d(h, 2);
+          h = T.upsample(up.forward(h), { size: [9, 7], mode: "bilinear" });
+          h = T.avgPool2d(T.pixelUnshuffle(T.pixelShuffle(T.concat([h, h, h, h], 1), 2), 2), 3, { padding: 1, stride: 2, ceilMode: true });
+          return T.sum(T.fold(T.unfold(h, 2), [5, 4], 2));
+        },
+        { ...conv.namedParameters(), ...up.namedParameters(), ...gn.namedParameters(), ...bn.namedParameters() },
+      );
       T.dispose([value, grads]);
       T.tidy(() => {
         T.maxPool2d(x, 3, { returnIndices: true, padding: 1 });
@@ -249,8 +265,12 @@ describe("vision errors name the op, the argument and the shapes", () => {
     expect(() => T.conv2d(x(), T.ones([4, 3, 3, 3], { dtype: "int32" }))).toThrow("conv2d: weight must be a float tensor, got int32 [4,3,3,3]");
   });
   it("convTranspose2d", () => {
-    expect(() => T.convTranspose2d(x(), T.ones([4, 2, 3, 3]))).toThrow("convTranspose2d: x [1,3,8,8] has 3 channels but weight [4,2,3,3] expects 4 (weight is [C, O/groups, kh, kw])");
-    expect(() => T.convTranspose2d(x(), T.ones([3, 2, 3, 3]), null, { stride: 2, outputPadding: 2 })).toThrow("convTranspose2d: outputPadding [2, 2] must be smaller than the stride [2, 2] or the dilation [1, 1]");
+    expect(() => T.convTranspose2d(x(), T.ones([4, 2, 3, 3]))).toThrow(
+      "convTranspose2d: x [1,3,8,8] has 3 channels but weight [4,2,3,3] expects 4 (weight is [C, O/groups, kh, kw])",
+    );
+    expect(() => T.convTranspose2d(x(), T.ones([3, 2, 3, 3]), null, { stride: 2, outputPadding: 2 })).toThrow(
+      "convTranspose2d: outputPadding [2, 2] must be smaller than the stride [2, 2] or the dilation [1, 1]",
+    );
     expect(() => T.convTranspose2d(x(), T.ones([3, 2, 3, 3]), null, { groups: 2 })).toThrow("convTranspose2d: x [1,3,8,8] has 3 channels, not divisible by groups 2");
   });
   it("pooling, upsample, unfold/fold", () => {
@@ -258,7 +278,9 @@ describe("vision errors name the op, the argument and the shapes", () => {
     expect(() => T.avgPool2d(x(), 9)).toThrow("avgPool2d: x [1,3,8,8] with padding [0, 0] is smaller than the kernel span [9, 9]");
     expect(() => T.upsample(x(), { size: [4, 4], scaleFactor: 2 })).toThrow("upsample: give exactly one of size and scaleFactor");
     expect(() => T.upsample(x(), { scaleFactor: 2, alignCorners: true })).toThrow("upsample: alignCorners only applies to mode 'bilinear'");
-    expect(() => T.fold(T.ones([1, 12, 10]), [4, 4], 2)).toThrow("fold: cols [1,12,10] has 10 blocks but outputSize [4, 4] with kernel [2, 2], padding [0, 0], stride [1, 1] and dilation [1, 1] gives 3*3 = 9");
+    expect(() => T.fold(T.ones([1, 12, 10]), [4, 4], 2)).toThrow(
+      "fold: cols [1,12,10] has 10 blocks but outputSize [4, 4] with kernel [2, 2], padding [0, 0], stride [1, 1] and dilation [1, 1] gives 3*3 = 9",
+    );
     expect(() => T.fold(T.ones([1, 10, 9]), [4, 4], 2)).toThrow("fold: cols [1,10,9]: axis 1 (10) must be a multiple of the kernel size 2*2 = 4");
   });
   it("norms and rearrangements", () => {
@@ -266,7 +288,9 @@ describe("vision errors name the op, the argument and the shapes", () => {
     expect(() => T.groupNorm(x(), 3, T.ones([4]))).toThrow("groupNorm: weight [4] must be [3] for the 3 channels of x [1,3,8,8]");
     expect(() => T.batchNorm(x(), T.zeros([2]), T.ones([3]))).toThrow("batchNorm: runningMean [2] must be [3] for the 3 channels of x [1,3,8,8]");
     expect(() => T.batchNorm(x(), null, null)).toThrow("batchNorm: eval mode (training false) needs runningMean and runningVar");
-    expect(() => T.batchNorm(T.ones([1, 3, 1, 1]), null, null, null, null, { training: true })).toThrow("batchNorm: expected more than 1 value per channel when training, got x [1,3,1,1]");
+    expect(() => T.batchNorm(T.ones([1, 3, 1, 1]), null, null, null, null, { training: true })).toThrow(
+      "batchNorm: expected more than 1 value per channel when training, got x [1,3,1,1]",
+    );
     expect(() => T.pixelShuffle(x(), 2)).toThrow("pixelShuffle: x [1,3,8,8] has 3 channels, not divisible by upscaleFactor^2 = 4");
     expect(() => T.pixelUnshuffle(T.ones([1, 3, 8, 6]), 4)).toThrow("pixelUnshuffle: x [1,3,8,6]: height 8 and width 6 must be divisible by downscaleFactor 4");
     expect(() => new T.Conv2d(3, 4, 3, { groups: 2 })).toThrow("Conv2d: inChannels 3 and outChannels 4 must be divisible by groups 2");

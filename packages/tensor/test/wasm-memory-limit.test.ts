@@ -20,7 +20,12 @@ describe("WASM memory exhausted", () => {
   it("matmul, softmax, layerNorm, rmsNorm and gelu fall back to the TypeScript kernels with a warning", async () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
     const before = memory.buffer.byteLength;
-    Object.defineProperty(memory, "grow", { configurable: true, value: () => { throw new RangeError("WebAssembly.Memory.grow(): Maximum memory size exceeded"); } });
+    Object.defineProperty(memory, "grow", {
+      configurable: true,
+      value: () => {
+        throw new RangeError("WebAssembly.Memory.grow(): Maximum memory size exceeded");
+      },
+    });
     const a = T.normal([192, 160], 0, 1, { seed: 1 });
     const b = T.normal([160, 224], 0, 1, { seed: 2 });
     const x = T.normal([64, 1024], 0, 1, { seed: 3 });
@@ -28,7 +33,9 @@ describe("WASM memory exhausted", () => {
     const got = [T.matmul(a, b), T.softmax(x, -1), T.layerNorm(x, w, w), T.rmsNorm(x, w), T.gelu(x)];
     expect(memory.buffer.byteLength).toBe(before); // nothing grew
     expect(warn).toHaveBeenCalledTimes(1);
-    expect(String(warn.mock.calls[0][0])).toMatch(/^\[tessera\] cpu: \d+ bytes of WASM memory needed, \d+ available and growth refused \(WebAssembly\.Memory\.grow\(\): Maximum memory size exceeded\); this op and larger ones run the TypeScript kernels/);
+    expect(String(warn.mock.calls[0][0])).toMatch(
+      /^\[tessera\] cpu: \d+ bytes of WASM memory needed, \d+ available and growth refused \(WebAssembly\.Memory\.grow\(\): Maximum memory size exceeded\); this op and larger ones run the TypeScript kernels/,
+    );
     // The same ops with growth allowed (the WASM SIMD kernels) give the same values.
     Object.defineProperty(memory, "grow", { configurable: true, value: realGrow });
     const want = [T.matmul(a, b), T.softmax(x, -1), T.layerNorm(x, w, w), T.rmsNorm(x, w), T.gelu(x)];

@@ -91,7 +91,9 @@ describe("startWasmPool", () => {
     const memory = new WebAssembly.Memory({ initial: 2, maximum: 32768, shared: true });
     await expect(startWasmPool(module, memory, 0, { dispatch: "", slots: 4 })).rejects.toThrow("startWasmPool: workers must be an integer in 1..64, got 0");
     await expect(startWasmPool(module, memory, Number.NaN, { dispatch: "", slots: 4 })).rejects.toThrow(/workers must be an integer/);
-    await expect(startWasmPool(module, memory, 1, { dispatch: "", slots: 4, stallMs: -5 })).rejects.toThrow("startWasmPool: stallMs must be a positive number of milliseconds, got -5");
+    await expect(startWasmPool(module, memory, 1, { dispatch: "", slots: 4, stallMs: -5 })).rejects.toThrow(
+      "startWasmPool: stallMs must be a positive number of milliseconds, got -5",
+    );
   });
 });
 
@@ -111,7 +113,8 @@ describe("the cpu backend's pool", () => {
   };
 
   it("initCpuThreads validates its arguments", async () => {
-    for (const bad of [Number.NaN, 0, -1, 1.5, 65, "2" as unknown as number]) await expect(initCpuThreads(bad)).rejects.toThrow(/^initCpuThreads: threads must be an integer in 1\.\.64, got /);
+    for (const bad of [Number.NaN, 0, -1, 1.5, 65, "2" as unknown as number])
+      await expect(initCpuThreads(bad)).rejects.toThrow(/^initCpuThreads: threads must be an integer in 1\.\.64, got /);
     await expect(initCpuThreads(undefined, { stallTimeoutMs: -1 })).rejects.toThrow("initCpuThreads: stallTimeoutMs must be a positive number of milliseconds, got -1");
     await expect(initCpuThreads(undefined, { stallTimeoutMs: Number.NaN })).rejects.toThrow(/stallTimeoutMs must be a positive number/);
   });

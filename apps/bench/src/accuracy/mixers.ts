@@ -95,7 +95,8 @@ export interface MixerSpec {
 }
 
 const HEADS = 4;
-const attention = (kind: AttentionKind) => (c: MixerBuildContext) => new AttentionMixer({ dModel: c.dModel, nHeads: HEADS, kind, window: 16, seed: c.seed }) as unknown as MixerModule;
+const attention = (kind: AttentionKind) => (c: MixerBuildContext) =>
+  new AttentionMixer({ dModel: c.dModel, nHeads: HEADS, kind, window: 16, seed: c.seed }) as unknown as MixerModule;
 const mamba = (c: MixerBuildContext) => new MambaMixer({ dModel: c.dModel, dState: 16, seed: c.seed }) as unknown as MixerModule;
 
 /** Every mixer of the grid, in table order. */
@@ -104,14 +105,38 @@ export const MIXERS: MixerSpec[] = [
   { name: "sigmoid", description: "causal sigmoid attention (Ramapuram et al. 2025), tiled, b = -log T, 4 heads", build: attention("sigmoid") },
   { name: "linear", description: "causal linear attention (Katharopoulos et al. 2020), elu+1 features, chunked form, 4 heads", build: attention("linear") },
   { name: "window", description: "causal sliding-window softmax attention, window 16, banded, 4 heads", build: attention("window") },
-  { name: "retention", description: "RetNet multi-scale retention, 4 heads, chunkwise", build: (c) => new MultiScaleRetention({ dModel: c.dModel, numHeads: HEADS, chunkSize: 64, seed: c.seed }) as unknown as MixerModule },
-  { name: "gla", description: "gated linear attention (Yang et al. 2024), 4 heads, chunked", build: (c) => new GatedLinearAttention({ dModel: c.dModel, numHeads: HEADS, chunkSize: 16, seed: c.seed }) as unknown as MixerModule },
-  { name: "deltanet", description: "DeltaNet (delta rule), 4 heads, short convolutions, chunked", build: (c) => new DeltaNet({ dModel: c.dModel, numHeads: HEADS, chunkSize: 32, seed: c.seed }) as unknown as MixerModule },
-  { name: "gated-deltanet", description: "gated DeltaNet (per-head decay, output gate), 4 heads, chunked", build: (c) => new DeltaNet({ dModel: c.dModel, numHeads: HEADS, gated: true, chunkSize: 32, seed: c.seed }) as unknown as MixerModule },
+  {
+    name: "retention",
+    description: "RetNet multi-scale retention, 4 heads, chunkwise",
+    build: (c) => new MultiScaleRetention({ dModel: c.dModel, numHeads: HEADS, chunkSize: 64, seed: c.seed }) as unknown as MixerModule,
+  },
+  {
+    name: "gla",
+    description: "gated linear attention (Yang et al. 2024), 4 heads, chunked",
+    build: (c) => new GatedLinearAttention({ dModel: c.dModel, numHeads: HEADS, chunkSize: 16, seed: c.seed }) as unknown as MixerModule,
+  },
+  {
+    name: "deltanet",
+    description: "DeltaNet (delta rule), 4 heads, short convolutions, chunked",
+    build: (c) => new DeltaNet({ dModel: c.dModel, numHeads: HEADS, chunkSize: 32, seed: c.seed }) as unknown as MixerModule,
+  },
+  {
+    name: "gated-deltanet",
+    description: "gated DeltaNet (per-head decay, output gate), 4 heads, chunked",
+    build: (c) => new DeltaNet({ dModel: c.dModel, numHeads: HEADS, gated: true, chunkSize: 32, seed: c.seed }) as unknown as MixerModule,
+  },
   { name: "mamba", description: "Mamba (selective scan), N = 16, expand 2", build: mamba },
-  { name: "mamba2", description: "Mamba-2 (SSD), N = 16, head dim 16, expand 2, chunks of 64", build: (c) => new Mamba2Mixer({ dModel: c.dModel, dState: 16, headDim: 16, chunkSize: 64, seed: c.seed }) as unknown as MixerModule },
+  {
+    name: "mamba2",
+    description: "Mamba-2 (SSD), N = 16, head dim 16, expand 2, chunks of 64",
+    build: (c) => new Mamba2Mixer({ dModel: c.dModel, dState: 16, headDim: 16, chunkSize: 64, seed: c.seed }) as unknown as MixerModule,
+  },
   { name: "s4d", description: "S4D (diagonal LTI SSM), N = 16, FFT convolution", build: (c) => new S4D({ dModel: c.dModel, dState: 16, seed: c.seed }) as unknown as MixerModule },
-  { name: "lmu", description: "LMU (Legendre memory), order 16, window = sequence length, convolution form", build: (c) => new LMU({ dModel: c.dModel, order: 16, theta: c.seqLen, seed: c.seed }) as unknown as MixerModule },
+  {
+    name: "lmu",
+    description: "LMU (Legendre memory), order 16, window = sequence length, convolution form",
+    build: (c) => new LMU({ dModel: c.dModel, order: 16, theta: c.seqLen, seed: c.seed }) as unknown as MixerModule,
+  },
   { name: "hybrid", description: "Mamba in even layers, tiled softmax attention in odd layers", build: (c) => (c.layer % 2 === 0 ? mamba(c) : attention("softmax")(c)) },
 ];
 

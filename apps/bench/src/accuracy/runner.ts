@@ -33,20 +33,29 @@ export interface ModelOptions {
 export class TaskModel extends T.Module {
   readonly lm: CausalLM;
   readonly cls: T.Linear | null;
-  constructor(readonly task: Pick<TaskData, "vocab" | "seqLen" | "kind" | "classes">, mixer: string, o: ModelOptions) {
+  constructor(
+    readonly task: Pick<TaskData, "vocab" | "seqLen" | "kind" | "classes">,
+    mixer: string,
+    o: ModelOptions,
+  ) {
     super();
     const gen = new T.Generator(o.seed);
     const spec = mixerSpec(mixer);
     const d = o.dModel;
-    const blocks = Array.from({ length: o.layers }, (_, layer) =>
-      new Block({
-        norm1: new T.RMSNorm(d, { eps: 1e-5 }),
-        mixer: spec.build({ layer, dModel: d, seqLen: task.seqLen, seed: gen }),
-        norm2: new T.RMSNorm(d, { eps: 1e-5 }),
-        mlp: new MLP({ dModel: d, hidden: 2 * d, activation: "gelu", seed: gen }),
-      }),
+    const blocks = Array.from(
+      { length: o.layers },
+      (_, layer) =>
+        new Block({
+          norm1: new T.RMSNorm(d, { eps: 1e-5 }),
+          mixer: spec.build({ layer, dModel: d, seqLen: task.seqLen, seed: gen }),
+          norm2: new T.RMSNorm(d, { eps: 1e-5 }),
+          mlp: new MLP({ dModel: d, hidden: 2 * d, activation: "gelu", seed: gen }),
+        }),
     );
-    this.lm = this.registerModule("lm", new CausalLM({ vocabSize: task.vocab, dModel: d, blocks, finalNorm: new T.RMSNorm(d, { eps: 1e-5 }), maxPositions: task.seqLen, tieEmbeddings: true, seed: gen }));
+    this.lm = this.registerModule(
+      "lm",
+      new CausalLM({ vocabSize: task.vocab, dModel: d, blocks, finalNorm: new T.RMSNorm(d, { eps: 1e-5 }), maxPositions: task.seqLen, tieEmbeddings: true, seed: gen }),
+    );
     this.cls = task.kind === "classify" ? this.registerModule("cls", new T.Linear(d, task.classes, { seed: gen })) : null;
   }
 
@@ -175,7 +184,14 @@ export function evaluate(model: TaskModel, task: TaskData, xs: Example[], batch 
   return { accuracy: right / total, count: total };
 }
 
-async function optimise(model: TaskModel, params: Record<string, T.Tensor>, steps: number, lr: number, lossOf: () => T.Tensor, onStep: (step: number, loss: number) => void): Promise<number[]> {
+async function optimise(
+  model: TaskModel,
+  params: Record<string, T.Tensor>,
+  steps: number,
+  lr: number,
+  lossOf: () => T.Tensor,
+  onStep: (step: number, loss: number) => void,
+): Promise<number[]> {
   const opt = new T.AdamW(params, { lr, weightDecay: 0.01 });
   const schedule = lrSchedule({ peak: lr, warmup: Math.max(1, Math.floor(steps / 10)), total: Math.max(steps, 2), minLr: lr / 10 });
   const losses: number[] = [];
@@ -215,18 +231,32 @@ export async function runTask(task: TaskData, o: RunOptions): Promise<RunResult>
   if (o.pretrain === "causal" && o.pretrainSteps > 0) {
     // The LM path only: the classifier head is not used (and not given to the optimiser).
     const lmParams = Object.fromEntries(Object.entries(all).filter(([k]) => !k.startsWith("cls.")));
-    pre = await optimise(model, lmParams, o.pretrainSteps, o.lr, () => {
-      const b = makeBatch(task, sample(task.train, o.batch, rng), true);
-      return lmLoss(model.logits(b.ids), b.targets);
-    }, (s, l) => o.onStep?.("pretrain", s, l));
+    pre = await optimise(
+      model,
+      lmParams,
+      o.pretrainSteps,
+      o.lr,
+      () => {
+        const b = makeBatch(task, sample(task.train, o.batch, rng), true);
+        return lmLoss(model.logits(b.ids), b.targets);
+      },
+      (s, l) => o.onStep?.("pretrain", s, l),
+    );
     tokens += o.pretrainSteps * o.batch * task.seqLen;
     o.onPretrained?.(model);
   }
   o.onFinetuneStart?.(model);
-  const fine = await optimise(model, all, o.steps, o.lr, () => {
-    const b = makeBatch(task, sample(task.train, o.batch, rng));
-    return task.kind === "classify" ? T.crossEntropy(model.classify(b.ids, b.mask), b.targets) : T.crossEntropy(model.logits(b.ids), b.targets, { ignoreIndex: -100 });
-  }, (s, l) => o.onStep?.("finetune", s, l));
+  const fine = await optimise(
+    model,
+    all,
+    o.steps,
+    o.lr,
+    () => {
+      const b = makeBatch(task, sample(task.train, o.batch, rng));
+      return task.kind === "classify" ? T.crossEntropy(model.classify(b.ids, b.mask), b.targets) : T.crossEntropy(model.logits(b.ids), b.targets, { ignoreIndex: -100 });
+    },
+    (s, l) => o.onStep?.("finetune", s, l),
+  );
   tokens += o.steps * o.batch * task.seqLen;
   const trainSeconds = (performance.now() - t0) / 1000;
   model.eval();

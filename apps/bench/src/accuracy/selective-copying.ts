@@ -133,7 +133,8 @@ async function main(): Promise<void> {
   const curve = trainSelectiveCopying({ ...o, log: (l) => console.log(l) });
   const last = curve[curve.length - 1];
   console.log(`final accuracy ${last.accuracy.toFixed(3)} after ${last.step} steps, ${last.seconds.toFixed(1)} s`);
-  if (o.json) writeFileSync(o.json, JSON.stringify({ task: { length: o.length, tokens: o.tokens, vocab: o.vocab }, model: { layers: 2, dModel: o.dModel, dState: 16 }, curve }, null, 2));
+  if (o.json)
+    writeFileSync(o.json, JSON.stringify({ task: { length: o.length, tokens: o.tokens, vocab: o.vocab }, model: { layers: 2, dModel: o.dModel, dState: 16 }, curve }, null, 2));
 }
 
 if (process.argv[1] && /selective-copying\.(js|ts)$/.test(process.argv[1])) {

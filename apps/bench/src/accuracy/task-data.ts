@@ -114,7 +114,20 @@ export const TASKS: TaskSpec[] = [
             return { ids, label: x.label, length: x.text.split(" ").length };
           });
         const test = conv(s.test);
-        return { name: "listops", kind: "classify", vocab: LISTOPS_VOCAB_SIZE, pad: 0, classes: 10, seqLen, train: conv(s.train), validation: conv(s.validation), test, chance: majority(test, 10), chanceNote: "majority class of the test split", size: `len ${minLength + 1}-${seqLen}` };
+        return {
+          name: "listops",
+          kind: "classify",
+          vocab: LISTOPS_VOCAB_SIZE,
+          pad: 0,
+          classes: 10,
+          seqLen,
+          train: conv(s.train),
+          validation: conv(s.validation),
+          test,
+          chance: majority(test, 10),
+          chanceNote: "majority class of the test split",
+          size: `len ${minLength + 1}-${seqLen}`,
+        };
       }),
   },
   {
@@ -127,27 +140,57 @@ export const TASKS: TaskSpec[] = [
         const s = taskSplits((count, seed) => pathfinder({ count, seed, ...o }), COUNTS[tier]);
         const conv = (xs: { pixels: Uint8Array; label: number }[]): Example[] => xs.map((x) => ({ ids: Int32Array.from(x.pixels), label: x.label, length: x.pixels.length }));
         const test = conv(s.test);
-        return { name: "pathfinder", kind: "classify", vocab: 256, pad: null, classes: 2, seqLen: o.size * o.size, train: conv(s.train), validation: conv(s.validation), test, chance: majority(test, 2), chanceNote: "majority class of the test split", size: `${o.size}x${o.size}` };
+        return {
+          name: "pathfinder",
+          kind: "classify",
+          vocab: 256,
+          pad: null,
+          classes: 2,
+          seqLen: o.size * o.size,
+          train: conv(s.train),
+          validation: conv(s.validation),
+          test,
+          chance: majority(test, 2),
+          chanceNote: "majority class of the test split",
+          size: `${o.size}x${o.size}`,
+        };
       }),
   },
   {
     name: "image",
     description: "sequential Fashion-MNIST (vendored subset: 2000 train / 500 test), grey levels as tokens, 10 classes",
-    sizes: { tiny: "14 x 14 (2 x 2 average pooled, 196 tokens), 64 images", small: "14 x 14 (196 tokens), 1800 train / 200 validation / 500 test (validation: every 10th training image)" },
+    sizes: {
+      tiny: "14 x 14 (2 x 2 average pooled, 196 tokens), 64 images",
+      small: "14 x 14 (196 tokens), 1800 train / 200 validation / 500 test (validation: every 10th training image)",
+    },
     load: (tier: DataSize) =>
       memo(`image ${tier}`, () => {
         const side = IMAGE_SIDE[tier];
-        const conv = (xs: { pixels: Uint8Array; label: number }[]): Example[] => xs.map((x) => {
-          const px = side === 28 ? x.pixels : halve(x.pixels, 28);
-          return { ids: Int32Array.from(px), label: x.label, length: px.length };
-        });
+        const conv = (xs: { pixels: Uint8Array; label: number }[]): Example[] =>
+          xs.map((x) => {
+            const px = side === 28 ? x.pixels : halve(x.pixels, 28);
+            return { ids: Int32Array.from(px), label: x.label, length: px.length };
+          });
         const all = conv(fashionMnist({ split: "train" }));
         // A fixed validation split: every 10th training image (class-balanced, as the file is).
         let train = all.filter((_, i) => i % 10 !== 9);
         let validation = all.filter((_, i) => i % 10 === 9);
         let test = conv(fashionMnist({ split: "test" }));
         if (tier === "tiny") [train, validation, test] = [train.slice(0, COUNTS.tiny.train), validation.slice(0, COUNTS.tiny.validation), test.slice(0, COUNTS.tiny.test)];
-        return { name: "image", kind: "classify", vocab: 256, pad: null, classes: 10, seqLen: side * side, train, validation, test, chance: majority(test, 10), chanceNote: "majority class of the test split (balanced: 0.1)", size: `${side}x${side}` };
+        return {
+          name: "image",
+          kind: "classify",
+          vocab: 256,
+          pad: null,
+          classes: 10,
+          seqLen: side * side,
+          train,
+          validation,
+          test,
+          chance: majority(test, 10),
+          chanceNote: "majority class of the test split (balanced: 0.1)",
+          size: `${side}x${side}`,
+        };
       }),
   },
   {
@@ -158,7 +201,20 @@ export const TASKS: TaskSpec[] = [
       memo(`mqar ${tier}`, () => {
         const o = MQAR[tier];
         const s = taskSplits((count, seed) => mqar({ count, seed, ...o }), COUNTS[tier]);
-        return { name: "mqar", kind: "sequence", vocab: o.vocabSize, pad: null, classes: o.vocabSize, seqLen: o.seqLen, train: s.train.map(seqExample), validation: s.validation.map(seqExample), test: s.test.map(seqExample), chance: 1 / o.numKvPairs, chanceNote: `1 / pairs: guessing one of the values in the context without recall (uniform over the ${o.vocabSize / 2} values: ${(2 / o.vocabSize).toFixed(4)})`, size: `V${o.vocabSize} T${o.seqLen} kv${o.numKvPairs}` };
+        return {
+          name: "mqar",
+          kind: "sequence",
+          vocab: o.vocabSize,
+          pad: null,
+          classes: o.vocabSize,
+          seqLen: o.seqLen,
+          train: s.train.map(seqExample),
+          validation: s.validation.map(seqExample),
+          test: s.test.map(seqExample),
+          chance: 1 / o.numKvPairs,
+          chanceNote: `1 / pairs: guessing one of the values in the context without recall (uniform over the ${o.vocabSize / 2} values: ${(2 / o.vocabSize).toFixed(4)})`,
+          size: `V${o.vocabSize} T${o.seqLen} kv${o.numKvPairs}`,
+        };
       }),
   },
   {
@@ -169,7 +225,20 @@ export const TASKS: TaskSpec[] = [
       memo(`induction ${tier}`, () => {
         const o = INDUCTION[tier];
         const s = taskSplits((count, seed) => inductionHeads({ count, seed, ...o }), COUNTS[tier]);
-        return { name: "induction", kind: "sequence", vocab: o.vocabSize, pad: null, classes: o.vocabSize, seqLen: o.seqLen + 1, train: s.train.map(seqExample), validation: s.validation.map(seqExample), test: s.test.map(seqExample), chance: 1 / (o.vocabSize - 1), chanceNote: "1 / ordinary tokens (uniform iid)", size: `T${o.seqLen + 1} V${o.vocabSize}` };
+        return {
+          name: "induction",
+          kind: "sequence",
+          vocab: o.vocabSize,
+          pad: null,
+          classes: o.vocabSize,
+          seqLen: o.seqLen + 1,
+          train: s.train.map(seqExample),
+          validation: s.validation.map(seqExample),
+          test: s.test.map(seqExample),
+          chance: 1 / (o.vocabSize - 1),
+          chanceNote: "1 / ordinary tokens (uniform iid)",
+          size: `T${o.seqLen + 1} V${o.vocabSize}`,
+        };
       }),
   },
   {
@@ -180,7 +249,20 @@ export const TASKS: TaskSpec[] = [
       memo(`copying ${tier}`, () => {
         const o = COPY[tier];
         const s = taskSplits((count, seed) => selectiveCopying({ count, seed, ...o }), COUNTS[tier]);
-        return { name: "copying", kind: "sequence", vocab: o.vocab + 2, pad: null, classes: o.vocab + 2, seqLen: o.length + o.tokens, train: s.train.map(seqExample), validation: s.validation.map(seqExample), test: s.test.map(seqExample), chance: 1 / o.vocab, chanceNote: "1 / data values (uniform iid)", size: `L${o.length} k${o.tokens}` };
+        return {
+          name: "copying",
+          kind: "sequence",
+          vocab: o.vocab + 2,
+          pad: null,
+          classes: o.vocab + 2,
+          seqLen: o.length + o.tokens,
+          train: s.train.map(seqExample),
+          validation: s.validation.map(seqExample),
+          test: s.test.map(seqExample),
+          chance: 1 / o.vocab,
+          chanceNote: "1 / data values (uniform iid)",
+          size: `L${o.length} k${o.tokens}`,
+        };
       }),
   },
 ];

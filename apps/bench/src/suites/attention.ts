@@ -6,7 +6,17 @@
  * peak tensor memory; variants compute different functions, so only the softmax rows are
  * cross-checked against each other.
  */
-import { causalMask, clippedSoftmaxAttention, linearAttention, normAttention, probSparseAttention, scaledDotProductAttention, sigmoidAttention, slidingWindowAttention, toAdditive } from "@tessera/attention";
+import {
+  causalMask,
+  clippedSoftmaxAttention,
+  linearAttention,
+  normAttention,
+  probSparseAttention,
+  scaledDotProductAttention,
+  sigmoidAttention,
+  slidingWindowAttention,
+  toAdditive,
+} from "@tessera/attention";
 import { normal, tensor, type Tensor } from "@tessera/tensor";
 import { ortImpl, tesseraImpl } from "../impls";
 import { runCase } from "../run-impls";
@@ -30,10 +40,14 @@ const VARIANTS: [string, (q: Tensor, k: Tensor, v: Tensor) => Tensor][] = [
 function impls(Tn: number, q: Float32Array, k: Float32Array, v: Float32Array, backend: string): { same: Impl[]; variants: Impl[] } {
   const shape = [B, H, Tn, D];
   const make = (name: string, f: (q: Tensor, k: Tensor, v: Tensor) => Tensor) =>
-    tesseraImpl(backend, () => {
-      const [tq, tk, tv] = [q, k, v].map((a) => tensor(a, { shape, backend }));
-      return { inputs: [tq, tk, tv], op: () => f(tq, tk, tv) };
-    }, name);
+    tesseraImpl(
+      backend,
+      () => {
+        const [tq, tk, tv] = [q, k, v].map((a) => tensor(a, { shape, backend }));
+        return { inputs: [tq, tk, tv], op: () => f(tq, tk, tv) };
+      },
+      name,
+    );
   // ONNX: softmax(Q Kt / 8 + mask) V with Kt and the additive causal mask fed as inputs.
   const kt = new Float32Array(H * Tn * D);
   for (let h = 0; h < H; h++) for (let t = 0; t < Tn; t++) for (let dd = 0; dd < D; dd++) kt[(h * D + dd) * Tn + t] = k[(h * Tn + t) * D + dd];
@@ -49,7 +63,13 @@ function impls(Tn: number, q: Float32Array, k: Float32Array, v: Float32Array, ba
         { op: "Softmax", inputs: ["sm"], outputs: ["p"], attrs: [{ name: "axis", int: -1 }] },
         { op: "MatMul", inputs: ["p", "v"], outputs: ["y"] },
       ],
-      inputs: [["q", shape], ["kt", [B, H, D, Tn]], ["scale", [1]], ["mask", [Tn, Tn]], ["v", shape]],
+      inputs: [
+        ["q", shape],
+        ["kt", [B, H, D, Tn]],
+        ["scale", [1]],
+        ["mask", [Tn, Tn]],
+        ["v", shape],
+      ],
       outputs: [["y", shape]],
     },
     { q, kt, scale: new Float32Array([1 / Math.sqrt(D)]), mask, v },

@@ -33,7 +33,18 @@ interface Grid {
 const GRIDS: Record<Tier, Grid> = {
   quick: { N: 128, search: [[256, 32]], tfjsCpuMax: Infinity, plainMax: Infinity, kmeans: [512, 16], pq: [500, 16, 16], vq: [256, 256] },
   // Fitting (k-means in PQ and weight VQ) takes most of this suite's time: smaller fits by default.
-  default: { N: 1024, search: [[1024, 64], [8192, 64]], tfjsCpuMax: 1024 * 64, plainMax: 1024 * 64, kmeans: [4096, 256], pq: [5000, 32, 256], vq: [512, 1024] },
+  default: {
+    N: 1024,
+    search: [
+      [1024, 64],
+      [8192, 64],
+    ],
+    tfjsCpuMax: 1024 * 64,
+    plainMax: 1024 * 64,
+    kmeans: [4096, 256],
+    pq: [5000, 32, 256],
+    vq: [512, 1024],
+  },
   full: {
     N: 1024,
     search: [64, 256].flatMap((d) => [1024, 8192, 65536].map((K): [number, number] => [K, d])),
@@ -74,7 +85,12 @@ export const codebookSuite: Suite = {
   plan: ({ tier }) => {
     const g = GRIDS[tier];
     return [
-      ...g.search.flatMap(([K, d]) => ["tessera", "tfjs-wasm", ...(K * d <= g.tfjsCpuMax ? ["tfjs-cpu"] : []), ...(K * d <= g.plainMax ? ["plain-js"] : [])].map((impl) => ({ case: searchName(g.N, K, d), impl }))),
+      ...g.search.flatMap(([K, d]) =>
+        ["tessera", "tfjs-wasm", ...(K * d <= g.tfjsCpuMax ? ["tfjs-cpu"] : []), ...(K * d <= g.plainMax ? ["plain-js"] : [])].map((impl) => ({
+          case: searchName(g.N, K, d),
+          impl,
+        })),
+      ),
       { case: kmeansName(...g.kmeans), impl: "tessera" },
       { case: pqName(g.pq[0], g.pq[1]), impl: "tessera PQ" },
       { case: vqName(...g.vq), impl: "tessera" },
@@ -94,12 +110,15 @@ export const codebookSuite: Suite = {
           const te = tensor(e, { shape: [K, d], backend: ctx.backend });
           return { inputs: [tx, te], op: () => nearestCode(tx, te) as Tensor };
         }),
-        ...tfImpls((tf) => {
-          const tx = tf.tensor2d(x, [N, d]);
-          const te = tf.tensor2d(e, [K, d]);
-          const e2 = tf.sum(tf.square(te), 1);
-          return { inputs: [tx, te, e2], op: () => tf.argMax(tf.sub(tf.mul(tf.matMul(tx, te, false, true), 2), e2), 1) };
-        }, K * d <= g.tfjsCpuMax ? ["wasm", "cpu"] : ["wasm"]),
+        ...tfImpls(
+          (tf) => {
+            const tx = tf.tensor2d(x, [N, d]);
+            const te = tf.tensor2d(e, [K, d]);
+            const e2 = tf.sum(tf.square(te), 1);
+            return { inputs: [tx, te, e2], op: () => tf.argMax(tf.sub(tf.mul(tf.matMul(tx, te, false, true), 2), e2), 1) };
+          },
+          K * d <= g.tfjsCpuMax ? ["wasm", "cpu"] : ["wasm"],
+        ),
       ];
       if (K * d <= g.plainMax) impls.push(plainImpl(() => plainSearch(x, e, N, K, d)));
       // Indices are not cross-checked: GEMMs that sum in other orders may flip near-ties.
@@ -109,12 +128,17 @@ export const codebookSuite: Suite = {
     const [kn, kk] = g.kmeans;
     const kx = normal([kn, 64], 0, 1, { seed: 3, backend: "cpu" });
     const kmeansMeasure = ctx.tier === "default" ? { ...ctx.measure, warmup: 0, maxRuns: 3 } : { ...ctx.measure, warmup: 0, minRuns: 2, maxRuns: 3 };
-    rows.push(...(await runCase({ ...ctx, measure: kmeansMeasure }, {
-      suite: "codebook",
-      name: kmeansName(kn, kk),
-      impls: [tesseraImpl("cpu", () => ({ inputs: [], op: () => kmeans(kx, kk, { iters: 5, seed: 1 }).centres }))],
-      tolerance: Infinity,
-    })));
+    rows.push(
+      ...(await runCase(
+        { ...ctx, measure: kmeansMeasure },
+        {
+          suite: "codebook",
+          name: kmeansName(kn, kk),
+          impls: [tesseraImpl("cpu", () => ({ inputs: [], op: () => kmeans(kx, kk, { iters: 5, seed: 1 }).centres }))],
+          tolerance: Infinity,
+        },
+      )),
+    );
     // Product quantization: ADC search of 64 queries over 10k encoded vectors.
     const [pn, pd, pc] = g.pq;
     const base = normal([pn, pd], 0, 1, { seed: 4, backend: "cpu" });
@@ -141,7 +165,10 @@ export const codebookSuite: Suite = {
         let s2 = 0;
         for (let j = 0; j < pd; j++) s2 += (qv[a * pd + j] - bv[i * pd + j]) ** 2;
         return [i, s2] as const;
-      }).sort((x, y) => x[1] - y[1]).slice(0, 10).map((p) => p[0]);
+      })
+        .sort((x, y) => x[1] - y[1])
+        .slice(0, 10)
+        .map((p) => p[0]);
       const set = new Set(Array.from(found.subarray(a * 10, a * 10 + 10)));
       hits += exact.filter((i) => set.has(i)).length;
       if (set.has(exact[0])) first++;
@@ -169,14 +196,22 @@ export const codebookSuite: Suite = {
           const x = tensor(xv, { shape: [1, wk] });
           return { inputs: [x], op: () => linear(x, W) };
         }),
-        tesseraImpl("cpu", () => {
-          const x = tensor(xv, { shape: [1, wk] });
-          return { inputs: [x], op: () => vqLinear(x, q) };
-        }, "tessera vqLinear"),
+        tesseraImpl(
+          "cpu",
+          () => {
+            const x = tensor(xv, { shape: [1, wk] });
+            return { inputs: [x], op: () => vqLinear(x, q) };
+          },
+          "tessera vqLinear",
+        ),
       ],
       tolerance: Infinity,
     });
-    for (const r of got) r.note = r.impl === "tessera" ? `float32, ${((wn * wk * 4) / 2 ** 20).toFixed(0)} MiB` : `2 bits/weight (${((wn * wk) / 4 / 2 ** 20).toFixed(1)} MiB of indices + 4 KiB codebook); weight relative error ${Math.sqrt(num / den).toFixed(3)}`;
+    for (const r of got)
+      r.note =
+        r.impl === "tessera"
+          ? `float32, ${((wn * wk * 4) / 2 ** 20).toFixed(0)} MiB`
+          : `2 bits/weight (${((wn * wk) / 4 / 2 ** 20).toFixed(1)} MiB of indices + 4 KiB codebook); weight relative error ${Math.sqrt(num / den).toFixed(3)}`;
     rows.push(...got);
     W.dispose();
     return rows;

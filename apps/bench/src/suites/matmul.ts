@@ -36,12 +36,26 @@ function impls(n: number, a: Float32Array, b: Float32Array, backend: string, pla
       const tb = tensor(b, { shape: [n, n], backend });
       return { inputs: [ta, tb], op: () => matmul(ta, tb) };
     }),
-    ortImpl({ opset: 17, nodes: [{ op: "MatMul", inputs: ["a", "b"], outputs: ["y"] }], inputs: [["a", [n, n]], ["b", [n, n]]], outputs: [["y", [n, n]]] }, { a, b }),
-    ...tfImpls((tf) => {
-      const x = tf.tensor2d(a, [n, n]);
-      const y = tf.tensor2d(b, [n, n]);
-      return { inputs: [x, y], op: () => tf.matMul(x, y) };
-    }, plain ? ["wasm", "cpu"] : ["wasm"]),
+    ortImpl(
+      {
+        opset: 17,
+        nodes: [{ op: "MatMul", inputs: ["a", "b"], outputs: ["y"] }],
+        inputs: [
+          ["a", [n, n]],
+          ["b", [n, n]],
+        ],
+        outputs: [["y", [n, n]]],
+      },
+      { a, b },
+    ),
+    ...tfImpls(
+      (tf) => {
+        const x = tf.tensor2d(a, [n, n]);
+        const y = tf.tensor2d(b, [n, n]);
+        return { inputs: [x, y], op: () => tf.matMul(x, y) };
+      },
+      plain ? ["wasm", "cpu"] : ["wasm"],
+    ),
   ];
   if (plain) list.push(plainImpl(() => plainMatmul(a, b, n)));
   return list;
@@ -56,7 +70,15 @@ export const matmulSuite: Suite = {
     for (const n of SIZES[ctx.tier]) {
       const a = normal([n, n], 0, 1, { seed: n, backend: "cpu" }).dataSync() as Float32Array;
       const b = normal([n, n], 0, 1, { seed: n + 1, backend: "cpu" }).dataSync() as Float32Array;
-      rows.push(...(await runCase(ctx, { suite: "matmul", name: caseName(n), impls: impls(n, a, b, ctx.backend, n <= PLAIN_MAX[ctx.tier]), flops: 2 * n ** 3, tolerance: 1e-3 * Math.sqrt(n) })));
+      rows.push(
+        ...(await runCase(ctx, {
+          suite: "matmul",
+          name: caseName(n),
+          impls: impls(n, a, b, ctx.backend, n <= PLAIN_MAX[ctx.tier]),
+          flops: 2 * n ** 3,
+          tolerance: 1e-3 * Math.sqrt(n),
+        })),
+      );
     }
     return rows;
   },

@@ -27,12 +27,27 @@ interface Spec {
 
 const FULL: Spec[] = [
   { name: "gpt2-124M", config: { model_type: "gpt2", vocab_size: 50257, n_embd: 768, n_head: 12, n_layer: 12, n_positions: 1024 } },
-  { name: "llama-gqa-125M", config: { model_type: "llama", vocab_size: 32000, hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 4, max_position_embeddings: 2048 } },
+  {
+    name: "llama-gqa-125M",
+    config: {
+      model_type: "llama",
+      vocab_size: 32000,
+      hidden_size: 768,
+      intermediate_size: 2048,
+      num_hidden_layers: 12,
+      num_attention_heads: 12,
+      num_key_value_heads: 4,
+      max_position_embeddings: 2048,
+    },
+  },
   { name: "mamba-130M", config: { model_type: "mamba", vocab_size: 50280, hidden_size: 768, num_hidden_layers: 24, state_size: 16, expand: 2 } },
 ];
 const QUICK: Spec[] = [
   { name: "gpt2-tiny", config: { model_type: "gpt2", vocab_size: 128, n_embd: 64, n_head: 4, n_layer: 2, n_positions: 64 } },
-  { name: "llama-tiny", config: { model_type: "llama", vocab_size: 128, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 } },
+  {
+    name: "llama-tiny",
+    config: { model_type: "llama", vocab_size: 128, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 },
+  },
   { name: "mamba-tiny", config: { model_type: "mamba", vocab_size: 128, hidden_size: 64, num_hidden_layers: 2, state_size: 16 } },
 ];
 
@@ -66,10 +81,14 @@ const ids = (V: number, T: number, seed: number) => Array.from({ length: T }, (_
 
 /** Tessera: the model's forward over `tokens` (continuing `state` when given). */
 function tesseraModel(backend: string, m: CausalLM, tokens: number[], state: LMState | null, name = "tessera"): Impl {
-  return tesseraImpl(backend, () => {
-    const x = tensor([tokens], { dtype: "int32", backend });
-    return { inputs: [x], op: () => m.forward(x, state ? { state, logits: "last" } : {}).logits };
-  }, name);
+  return tesseraImpl(
+    backend,
+    () => {
+      const x = tensor([tokens], { dtype: "int32", backend });
+      return { inputs: [x], op: () => m.forward(x, state ? { state, logits: "last" } : {}).logits };
+    },
+    name,
+  );
 }
 
 /** The GPT-2 anchors: the model exported by @tessera/onnx, in onnxruntime-node. */
@@ -100,7 +119,12 @@ export const modelsSuite: Suite = {
       return [
         ...impls.map((impl) => ({ case: `${spec.name} prefill T=${T}`, impl })),
         ...impls.map((impl) => ({ case: `${spec.name} decode @${T}`, impl })),
-        ...(type !== "mamba" && backend === "cpu" ? WEIGHT_FORMATS.filter(([label]) => formats(spec.name).includes(label)).map(([label, suffix]) => ({ case: `${spec.name} decode @${T} ${suffix}`, impl: `tessera ${label}` })) : []),
+        ...(type !== "mamba" && backend === "cpu"
+          ? WEIGHT_FORMATS.filter(([label]) => formats(spec.name).includes(label)).map(([label, suffix]) => ({
+              case: `${spec.name} decode @${T} ${suffix}`,
+              impl: `tessera ${label}`,
+            }))
+          : []),
       ];
     });
   },
@@ -136,14 +160,23 @@ export const modelsSuite: Suite = {
       const ref = (await tidy(() => m.forward(tensor([next], { dtype: "int32", backend: ctx.backend }), { state: prefilled, logits: "last" }).logits).data()) as Float32Array;
       stateTensors(prefilled).forEach((t) => t.dispose());
       m.dispose();
-      if (p.modelType !== "mamba" && ctx.backend === "cpu" && formats(spec.name).length) rows.push(...(await compressedDecode(ctx, spec, prompt, next, ref, decodeMeasure, formats(spec.name))));
+      if (p.modelType !== "mamba" && ctx.backend === "cpu" && formats(spec.name).length)
+        rows.push(...(await compressedDecode(ctx, spec, prompt, next, ref, decodeMeasure, formats(spec.name))));
     }
     return rows;
   },
 };
 
 /** One decode step with half-precision or weight-only quantized block projections, per format (same seed, same float weights). */
-async function compressedDecode(ctx: Parameters<Suite["run"]>[0], spec: Spec, prompt: number[], next: number[], ref: Float32Array, measure: Parameters<Suite["run"]>[0]["measure"], formats: string[]): Promise<Row[]> {
+async function compressedDecode(
+  ctx: Parameters<Suite["run"]>[0],
+  spec: Spec,
+  prompt: number[],
+  next: number[],
+  ref: Float32Array,
+  measure: Parameters<Suite["run"]>[0]["measure"],
+  formats: string[],
+): Promise<Row[]> {
   const rows: Row[] = [];
   for (const [label, suffix, apply] of WEIGHT_FORMATS.filter(([l]) => formats.includes(l))) {
     ctx.log(`  building ${spec.name} with ${label} weights...`);
@@ -160,7 +193,8 @@ async function compressedDecode(ctx: Parameters<Suite["run"]>[0], spec: Spec, pr
     }
     const impl = tesseraModel(ctx.backend, m, next, prefilled, `tessera ${label}`);
     const got = await runCase({ ...ctx, measure }, { suite: "models", name: `${spec.name} decode @${prompt.length} ${suffix}`, impls: [impl], tolerance: Infinity });
-    for (const row of got) row.note = `${(1000 / row.median_ms).toFixed(1)} tok/s; block weights ${(r.bytesBefore / 2 ** 20).toFixed(1)} -> ${(r.bytesAfter / 2 ** 20).toFixed(1)} MiB; logits rel. RMS error vs float32 ${Math.sqrt(num / den).toFixed(4)}`;
+    for (const row of got)
+      row.note = `${(1000 / row.median_ms).toFixed(1)} tok/s; block weights ${(r.bytesBefore / 2 ** 20).toFixed(1)} -> ${(r.bytesAfter / 2 ** 20).toFixed(1)} MiB; logits rel. RMS error vs float32 ${Math.sqrt(num / den).toFixed(4)}`;
     rows.push(...got);
     stateTensors(prefilled).forEach((t) => t.dispose());
     m.dispose();

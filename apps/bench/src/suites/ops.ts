@@ -69,7 +69,14 @@ function impls(op: OpName, shape: number[], x: Float32Array, backend: string, tf
   const d = shape[shape.length - 1];
   const onnx: Record<OpName, { op: string; inputs: string[]; attrs?: Attr[] }> = {
     softmax: { op: "Softmax", inputs: ["x"], attrs: [{ name: "axis", int: -1 }] },
-    layerNorm: { op: "LayerNormalization", inputs: ["x", "w", "b"], attrs: [{ name: "axis", int: -1 }, { name: "epsilon", float: 1e-5 }] },
+    layerNorm: {
+      op: "LayerNormalization",
+      inputs: ["x", "w", "b"],
+      attrs: [
+        { name: "axis", int: -1 },
+        { name: "epsilon", float: 1e-5 },
+      ],
+    },
     gelu: { op: "Gelu", inputs: ["x"] },
   };
   const spec = onnx[op];
@@ -91,10 +98,13 @@ function impls(op: OpName, shape: number[], x: Float32Array, backend: string, tf
       },
       feeds,
     ),
-    ...tfImpls((tf) => {
-      const tx = tf.tensor(x, shape);
-      return { inputs: [tx], op: () => tfOp(tf, op, tx, d) };
-    }, tfjsCpu ? ["wasm", "cpu"] : ["wasm"]),
+    ...tfImpls(
+      (tf) => {
+        const tx = tf.tensor(x, shape);
+        return { inputs: [tx], op: () => tfOp(tf, op, tx, d) };
+      },
+      tfjsCpu ? ["wasm", "cpu"] : ["wasm"],
+    ),
     plainImpl(() => plain(op, x, d)),
   ];
 }
@@ -111,7 +121,15 @@ export const opsSuite: Suite = {
     x.dispose();
     const rows = [];
     for (const op of OPS) {
-      rows.push(...(await runCase(ctx, { suite: "ops", name: `${op} [${shape.join(",")}]`, impls: impls(op, shape, xs, ctx.backend, TFJS_CPU[ctx.tier]), bytes: 2 * 4 * size, tolerance: 1e-4 })));
+      rows.push(
+        ...(await runCase(ctx, {
+          suite: "ops",
+          name: `${op} [${shape.join(",")}]`,
+          impls: impls(op, shape, xs, ctx.backend, TFJS_CPU[ctx.tier]),
+          bytes: 2 * 4 * size,
+          tolerance: 1e-4,
+        })),
+      );
     }
     return rows;
   },

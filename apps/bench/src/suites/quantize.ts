@@ -48,18 +48,42 @@ export const quantizeSuite: Suite = {
       const xv = normal([M, K], 0, 1, { seed: 2, backend: "cpu" }).dataSync() as Float32Array;
       const f32Bytes = N * K * 4;
       const impls: Impl[] = [
-        tesseraImpl(ctx.backend, () => {
-          const x = tensor(xv, { shape: [M, K], backend: ctx.backend });
-          const wt = tensor(wv, { shape: [N, K], backend: ctx.backend });
-          return { inputs: [x, wt], op: () => linear(x, wt) };
-        }, "tessera"),
+        tesseraImpl(
+          ctx.backend,
+          () => {
+            const x = tensor(xv, { shape: [M, K], backend: ctx.backend });
+            const wt = tensor(wv, { shape: [N, K], backend: ctx.backend });
+            return { inputs: [x, wt], op: () => linear(x, wt) };
+          },
+          "tessera",
+        ),
       ];
-      if (ctx.backend === "cpu") impls.push(ortImpl({ opset: 17, nodes: [{ op: "MatMul", inputs: ["x", "w"], outputs: ["y"] }], inputs: [["x", [M, K]], ["w", [K, N]]], outputs: [["y", [M, N]]] }, { x: xv, w: wT }));
+      if (ctx.backend === "cpu")
+        impls.push(
+          ortImpl(
+            {
+              opset: 17,
+              nodes: [{ op: "MatMul", inputs: ["x", "w"], outputs: ["y"] }],
+              inputs: [
+                ["x", [M, K]],
+                ["w", [K, N]],
+              ],
+              outputs: [["y", [M, N]]],
+            },
+            { x: xv, w: wT },
+          ),
+        );
       for (const [label, q] of quantized) {
-        impls.push(tesseraImpl(ctx.backend, () => {
-          const x = tensor(xv, { shape: [M, K], backend: ctx.backend });
-          return { inputs: [x] as Tensor[], op: () => quantizedLinear(x, q) };
-        }, `tessera ${label}`));
+        impls.push(
+          tesseraImpl(
+            ctx.backend,
+            () => {
+              const x = tensor(xv, { shape: [M, K], backend: ctx.backend });
+              return { inputs: [x] as Tensor[], op: () => quantizedLinear(x, q) };
+            },
+            `tessera ${label}`,
+          ),
+        );
       }
       const measure = M > 1 && ctx.tier === "full" ? { ...ctx.measure, warmup: 1, minRuns: 3, maxRuns: 5 } : ctx.measure;
       const got = await runCase({ ...ctx, measure }, { suite: "quantize", name: `${M}x${K}x${N}`, impls, flops: 2 * M * K * N, tolerance: Infinity });

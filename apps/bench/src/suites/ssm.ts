@@ -47,11 +47,15 @@ function layerNames(s: Setup, Tn: number): string[] {
 
 function mixerImpl(name: string, backend: string, Tn: number, width: number, x: Float32Array, make: () => TokenMixer & Module): Impl {
   let layer: (TokenMixer & Module) | null = null;
-  const impl = tesseraImpl(backend, () => {
-    layer = make();
-    const input = tensor(x, { shape: [1, Tn, width], backend });
-    return { inputs: [input], op: () => layer!.forward(input).y };
-  }, name);
+  const impl = tesseraImpl(
+    backend,
+    () => {
+      layer = make();
+      const input = tensor(x, { shape: [1, Tn, width], backend });
+      return { inputs: [input], op: () => layer!.forward(input).y };
+    },
+    name,
+  );
   return {
     ...impl,
     async setup() {
@@ -64,34 +68,42 @@ function mixerImpl(name: string, backend: string, Tn: number, width: number, x: 
 /** x [1, T, W] -> qkv projection -> tiled causal attention over H heads -> output projection. */
 function attentionImpl(backend: string, Tn: number, s: Setup, x: Float32Array): Impl {
   const dh = s.width / s.heads;
-  return tesseraImpl(backend, () => {
-    const input = tensor(x, { shape: [1, Tn, s.width], backend });
-    const wqkv = normal([3 * s.width, s.width], 0, 1 / Math.sqrt(s.width), { seed: 1, backend });
-    const wo = normal([s.width, s.width], 0, 1 / Math.sqrt(s.width), { seed: 2, backend });
-    const heads = (t: Tensor) => transpose(reshape(t, [1, Tn, s.heads, dh]), 1, 2); // [1, H, T, dh]
-    return {
-      inputs: [input, wqkv, wo],
-      op: () => {
-        const [q, k, v] = split(linear(input, wqkv), 3, -1).map(heads);
-        const o = scaledDotProductAttention(q, k, v, { causal: true, implementation: "tiled" });
-        return linear(reshape(transpose(o, 1, 2), [1, Tn, s.width]), wo);
-      },
-    };
-  }, ATTENTION);
+  return tesseraImpl(
+    backend,
+    () => {
+      const input = tensor(x, { shape: [1, Tn, s.width], backend });
+      const wqkv = normal([3 * s.width, s.width], 0, 1 / Math.sqrt(s.width), { seed: 1, backend });
+      const wo = normal([s.width, s.width], 0, 1 / Math.sqrt(s.width), { seed: 2, backend });
+      const heads = (t: Tensor) => transpose(reshape(t, [1, Tn, s.heads, dh]), 1, 2); // [1, H, T, dh]
+      return {
+        inputs: [input, wqkv, wo],
+        op: () => {
+          const [q, k, v] = split(linear(input, wqkv), 3, -1).map(heads);
+          const o = scaledDotProductAttention(q, k, v, { causal: true, implementation: "tiled" });
+          return linear(reshape(transpose(o, 1, 2), [1, Tn, s.width]), wo);
+        },
+      };
+    },
+    ATTENTION,
+  );
 }
 
 /** The selective scan alone at Mamba's shapes for this width: D = 2 W channels, N = 16. */
 function scanImpl(name: string, backend: string, Tn: number, width: number, implementation: "fused" | "chunked"): Impl {
   const D = 2 * width;
   const N = 16;
-  return tesseraImpl(backend, () => {
-    const u = normal([1, D, Tn], 0, 1, { seed: 1, backend });
-    const delta = normal([1, D, Tn], -2, 0.5, { seed: 2, backend });
-    const A = neg(exp(normal([D, N], 0, 0.5, { seed: 3, backend })));
-    const B = normal([1, N, Tn], 0, 1, { seed: 4, backend });
-    const C = normal([1, N, Tn], 0, 1, { seed: 5, backend });
-    return { inputs: [u, delta, A, B, C], op: () => selectiveScan(u, delta, A, B, C, { deltaSoftplus: true, implementation }).y };
-  }, name);
+  return tesseraImpl(
+    backend,
+    () => {
+      const u = normal([1, D, Tn], 0, 1, { seed: 1, backend });
+      const delta = normal([1, D, Tn], -2, 0.5, { seed: 2, backend });
+      const A = neg(exp(normal([D, N], 0, 0.5, { seed: 3, backend })));
+      const B = normal([1, N, Tn], 0, 1, { seed: 4, backend });
+      const C = normal([1, N, Tn], 0, 1, { seed: 5, backend });
+      return { inputs: [u, delta, A, B, C], op: () => selectiveScan(u, delta, A, B, C, { deltaSoftplus: true, implementation }).y };
+    },
+    name,
+  );
 }
 
 function impls(backend: string, Tn: number, s: Setup, x: Float32Array): Impl[] {
@@ -110,7 +122,8 @@ function impls(backend: string, Tn: number, s: Setup, x: Float32Array): Impl[] {
 
 export const ssmSuite: Suite = {
   name: "ssm",
-  description: "selective scan, Mamba/Mamba-2, retention and GLA layers vs causal softmax attention of the same width, T = 512, 2k, 8k (--full: 256..64k) (time, peak memory, growth, crossover)",
+  description:
+    "selective scan, Mamba/Mamba-2, retention and GLA layers vs causal softmax attention of the same width, T = 512, 2k, 8k (--full: 256..64k) (time, peak memory, growth, crossover)",
   plan: ({ tier }) => SETUPS[tier].lengths.flatMap((Tn) => layerNames(SETUPS[tier], Tn).map((impl) => ({ case: `T=${Tn}`, impl }))),
   async run(ctx) {
     const s = SETUPS[ctx.tier];
@@ -137,7 +150,8 @@ export function scalingSummary(rows: Row[]): string {
   for (const name of names) {
     const times = lengths.map((l) => at(name, l));
     const ratios: number[] = [];
-    for (let i = 1; i < lengths.length; i++) if (Number.isFinite(times[i]) && Number.isFinite(times[i - 1])) ratios.push(Math.log2(times[i] / times[i - 1]) / Math.log2(lengths[i] / lengths[i - 1]));
+    for (let i = 1; i < lengths.length; i++)
+      if (Number.isFinite(times[i]) && Number.isFinite(times[i - 1])) ratios.push(Math.log2(times[i] / times[i - 1]) / Math.log2(lengths[i] / lengths[i - 1]));
     const growth = ratios.length ? (ratios.reduce((a, b) => a + b, 0) / ratios.length).toFixed(2) : "-";
     let cross = "-";
     if (name !== ATTENTION) {

@@ -33,10 +33,46 @@ export interface TaskGrid {
 }
 
 export const TASK_GRIDS: Record<Tier, TaskGrid> = {
-  quick: { tasks: ["induction"], mixers: ["softmax", "mamba"], pretrain: ["none", "causal"], data: "tiny", steps: { default: 6 }, pretrainRatio: 0.5, batch: 8, dModel: 16, layers: 2, lr: 3e-3, seed: 0 },
-  default: { tasks: ["listops", "mqar"], mixers: MIXER_NAMES, pretrain: ["none", "causal"], data: "small", steps: { default: 40 }, pretrainRatio: 0.5, batch: 16, dModel: 32, layers: 2, lr: 5e-3, seed: 0 },
+  quick: {
+    tasks: ["induction"],
+    mixers: ["softmax", "mamba"],
+    pretrain: ["none", "causal"],
+    data: "tiny",
+    steps: { default: 6 },
+    pretrainRatio: 0.5,
+    batch: 8,
+    dModel: 16,
+    layers: 2,
+    lr: 3e-3,
+    seed: 0,
+  },
+  default: {
+    tasks: ["listops", "mqar"],
+    mixers: MIXER_NAMES,
+    pretrain: ["none", "causal"],
+    data: "small",
+    steps: { default: 40 },
+    pretrainRatio: 0.5,
+    batch: 16,
+    dModel: 32,
+    layers: 2,
+    lr: 5e-3,
+    seed: 0,
+  },
   // Pathfinder (256 tokens) and the image (196) cost 2-3x ListOps per step: half the steps, so the whole grid is about an hour of an idle 2-core machine.
-  full: { tasks: TASK_NAMES, mixers: MIXER_NAMES, pretrain: ["none", "causal"], data: "small", steps: { default: 100, pathfinder: 50, image: 50 }, pretrainRatio: 0.5, batch: 16, dModel: 32, layers: 2, lr: 5e-3, seed: 0 },
+  full: {
+    tasks: TASK_NAMES,
+    mixers: MIXER_NAMES,
+    pretrain: ["none", "causal"],
+    data: "small",
+    steps: { default: 100, pathfinder: 50, image: 50 },
+    pretrainRatio: 0.5,
+    batch: 16,
+    dModel: 32,
+    layers: 2,
+    lr: 5e-3,
+    seed: 0,
+  },
 };
 
 const stepsOf = (g: TaskGrid, task: string) => g.steps[task] ?? g.steps.default;
@@ -49,11 +85,14 @@ function planOf(tier: Tier): PlannedRow[] {
 
 export const tasksSuite: Suite = {
   name: "tasks",
-  description: "accuracy: every token mixer in one small backbone on ListOps and MQAR (--full: + Pathfinder, image, induction, selective copying), without / with self-pretraining (trains models: not in the default list)",
+  description:
+    "accuracy: every token mixer in one small backbone on ListOps and MQAR (--full: + Pathfinder, image, induction, selective copying), without / with self-pretraining (trains models: not in the default list)",
   plan: ({ tier }) => planOf(tier),
   async run(ctx) {
     const g = TASK_GRIDS[ctx.tier];
-    ctx.log(`tasks: d = ${g.dModel}, ${g.layers} layers, batch ${g.batch}, AdamW lr ${g.lr}, fine-tuning steps ${JSON.stringify(g.steps)}, self-pretraining ${g.pretrainRatio} x that; cpu, ${cpuThreads} thread(s)`);
+    ctx.log(
+      `tasks: d = ${g.dModel}, ${g.layers} layers, batch ${g.batch}, AdamW lr ${g.lr}, fine-tuning steps ${JSON.stringify(g.steps)}, self-pretraining ${g.pretrainRatio} x that; cpu, ${cpuThreads} thread(s)`,
+    );
     const rows: Row[] = [];
     for (const name of g.tasks) {
       const spec = taskSpec(name);
@@ -64,7 +103,17 @@ export const tasksSuite: Suite = {
           const base = { suite: "tasks", case: name, impl: implName(mixer, pretrain), backend: ctx.backend };
           let row: Row;
           try {
-            const r = await runTask(task, { mixer, pretrain, steps, pretrainSteps: Math.round(steps * g.pretrainRatio), batch: g.batch, lr: g.lr, dModel: g.dModel, layers: g.layers, seed: g.seed });
+            const r = await runTask(task, {
+              mixer,
+              pretrain,
+              steps,
+              pretrainSteps: Math.round(steps * g.pretrainRatio),
+              batch: g.batch,
+              lr: g.lr,
+              dModel: g.dModel,
+              layers: g.layers,
+              seed: g.seed,
+            });
             const ms = r.seconds * 1000;
             row = {
               ...base,
@@ -134,7 +183,10 @@ export function accuracyTable(rows: Row[]): string {
       const none = mine.find((x) => x.pretrain === "none") ?? mine[0];
       const pre = mine.find((x) => x.pretrain !== "none");
       const steps = pre?.pretrain_steps ? `${none?.steps ?? "-"} (+${pre.pretrain_steps})` : String(none?.steps ?? "-");
-      const wall = mine.filter((r) => Number.isFinite(r.median_ms)).map((r) => formatWall(r.median_ms)).join(" / ");
+      const wall = mine
+        .filter((r) => Number.isFinite(r.median_ms))
+        .map((r) => formatWall(r.median_ms))
+        .join(" / ");
       lines.push(`| ${m} | ${cells.join(" | ")} | ${acc(first?.chance)} | ${steps} | ${wall} |`);
     }
   }
@@ -143,7 +195,9 @@ export function accuracyTable(rows: Row[]): string {
     const above = [...new Set(group.filter(beatsChance).map((r) => `${r.mixer}${r.pretrain !== "none" ? "*" : ""}`))];
     return `  ${task}: ${above.length ? above.join(", ") : "none"}`;
   });
-  lines.push(`\nabove chance by more than 2 binomial standard errors (sqrt(p (1 - p) / n) at the chance level p, n test examples or positions; * = with self-pretraining):\n${beat.join("\n")}`);
+  lines.push(
+    `\nabove chance by more than 2 binomial standard errors (sqrt(p (1 - p) / n) at the chance level p, n test examples or positions; * = with self-pretraining):\n${beat.join("\n")}`,
+  );
   lines.push(`mixers:\n${MIXERS.map((m) => `  ${m.name}: ${m.description}`).join("\n")}`);
   return lines.join("\n");
 }

@@ -5,7 +5,18 @@
  * dist/tasks-node.js (./node.ts), which re-exports all of this.
  */
 export { seededRandom, deriveSeed, randInt, distinctInts } from "./random";
-export { listops, listopsTokenize, LISTOPS_OPERATORS, LISTOPS_VALUE_P, LISTOPS_VOCAB, LISTOPS_VOCAB_SIZE, LISTOPS_PAD, type ListOpsOptions, type ListOpsExample, type ListOpsOperator } from "./listops";
+export {
+  listops,
+  listopsTokenize,
+  LISTOPS_OPERATORS,
+  LISTOPS_VALUE_P,
+  LISTOPS_VOCAB,
+  LISTOPS_VOCAB_SIZE,
+  LISTOPS_PAD,
+  type ListOpsOptions,
+  type ListOpsExample,
+  type ListOpsOperator,
+} from "./listops";
 export { pathfinder, PATHFINDER_X, PATHFINDER_PATH, PATHFINDER_MARKER, PATHFINDER_LINK, type PathfinderOptions, type PathfinderExample } from "./pathfinder";
 export { mqar, IGNORE_INDEX, type MqarOptions, type SequenceExample } from "./mqar";
 export { inductionHeads, type InductionOptions } from "./induction";

@@ -249,7 +249,14 @@ function oneImage(rng: () => number, o: Required<Omit<PathfinderOptions, "count"
     }
     const pixels = new Uint8Array(n * n);
     for (let p = 0; p < n * n; p++) if (c.owner[p] >= 0) pixels[p] = c.marker[p] ? PATHFINDER_MARKER : PATHFINDER_PATH;
-    return { pixels, label, markers: [[Math.floor(p0 / n), p0 % n], [Math.floor(p1 / n), p1 % n]] };
+    return {
+      pixels,
+      label,
+      markers: [
+        [Math.floor(p0 / n), p0 % n],
+        [Math.floor(p1 / n), p1 % n],
+      ],
+    };
   }
   throw new Error(`pathfinder: could not place two snakes of ${o.contourLength} dashes of ${o.dashLength} px in ${n} x ${n} (1000 attempts)`);
 }

@@ -64,12 +64,29 @@ const values = async (t: Tensor): Promise<number[]> => Array.from(await t.data()
 
 /** Small ops and gradients on the cpu backend (references: hand-computed / float64 in Node). */
 async function ops(): Promise<Record<string, number[]>> {
-  const a = tensor([[1, 2, 3], [4, 5, 6]]);
-  const b = tensor([[7, 8], [9, 10], [11, 12]]);
-  const x = tensor([[1, 2, 3], [0, 0, 0], [-1, 0.5, 4]]);
-  const ln = tensor([[1, 2, 3, 4], [-2, 0, 0.5, 8]]);
+  const a = tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
+  const b = tensor([
+    [7, 8],
+    [9, 10],
+    [11, 12],
+  ]);
+  const x = tensor([
+    [1, 2, 3],
+    [0, 0, 0],
+    [-1, 0.5, 4],
+  ]);
+  const ln = tensor([
+    [1, 2, 3, 4],
+    [-2, 0, 0.5, 8],
+  ]);
   const v = tensor([-1, 0.5, 2]);
-  const z = tensor([[2, 0, -1], [0.5, 1.5, -0.5]]);
+  const z = tensor([
+    [2, 0, -1],
+    [0.5, 1.5, -0.5],
+  ]);
   const targets = tensor([0, 2], { dtype: "int32" });
   return {
     matmul: await values(matmul(a, b)),

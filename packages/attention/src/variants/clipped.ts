@@ -8,7 +8,29 @@
  * passes over key blocks (memory O(Tq * block)): the row logsumexp first, then clipped
  * probabilities block by block. Its gradient comes from autograd through the block ops.
  */
-import { add, clamp, dispose, exp, full, isinf, log, matmul, max, maximum, mul, narrow, reshape, softmax, sub, sum, tidy, transpose, where, zeros, type Tensor } from "@tessera/tensor";
+import {
+  add,
+  clamp,
+  dispose,
+  exp,
+  full,
+  isinf,
+  log,
+  matmul,
+  max,
+  maximum,
+  mul,
+  narrow,
+  reshape,
+  softmax,
+  sub,
+  sum,
+  tidy,
+  transpose,
+  where,
+  zeros,
+  type Tensor,
+} from "@tessera/tensor";
 import { biasBlock, type BiasOptions } from "../bias";
 import { grouped } from "../sdpa";
 import { checkQKV, type QKVDims } from "../shapes";

@@ -10,7 +10,40 @@
  * pairs among each query's top-k most attended keys should agree, its bottom-k disagree; bits
  * are fitted one at a time on a tanh relaxation, the residual target updated after each.
  */
-import { add, assign, concat, cumsum, dispose, div, eq, exp, gradients, indexSelect, keep, matmul, mean, mul, neg, normal, randint, reshape, sign, softmax, square, sub, sum, tanh, tensor, tidy, topk, transpose, tril, unsqueeze, where, type Tensor } from "@tessera/tensor";
+import {
+  add,
+  assign,
+  concat,
+  cumsum,
+  dispose,
+  div,
+  eq,
+  exp,
+  gradients,
+  indexSelect,
+  keep,
+  matmul,
+  mean,
+  mul,
+  neg,
+  normal,
+  randint,
+  reshape,
+  sign,
+  softmax,
+  square,
+  sub,
+  sum,
+  tanh,
+  tensor,
+  tidy,
+  topk,
+  transpose,
+  tril,
+  unsqueeze,
+  where,
+  type Tensor,
+} from "@tessera/tensor";
 import { checkQKV, fail } from "../shapes";
 import { repeatKV } from "./linear";
 
@@ -64,7 +97,8 @@ export async function fitKernelHash(q: Tensor, k: Tensor, opts: FitHashOptions =
   const steps = opts.steps ?? 50;
   const lr = opts.lr ?? 0.5;
   const seed = opts.seed ?? 0;
-  if (q.rank !== 2 || k.rank !== 2 || q.shape[1] !== k.shape[1] || q.shape[0] !== k.shape[0]) fail("fitKernelHash", `q and k must both be [N, D], got [${q.shape}] and [${k.shape}]`);
+  if (q.rank !== 2 || k.rank !== 2 || q.shape[1] !== k.shape[1] || q.shape[0] !== k.shape[0])
+    fail("fitKernelHash", `q and k must both be [N, D], got [${q.shape}] and [${k.shape}]`);
   const [N, D] = k.shape;
   const be = q.backend;
   // Anchors sampled from the tokens; sigma^2 = mean squared token-anchor distance; mu = mean feature.
@@ -137,7 +171,13 @@ export function hashedAttention(hq: Tensor, hk: Tensor, v: Tensor, opts: HashedA
     // Prefix sums over j <= i: cumsum of h_j v_j^T [B, H, T, b, Dv] is O(T b Dv) memory.
     const KV = cumsum(mul(unsqueeze(k, -1), unsqueeze(vv, -2)), 2);
     const num = add(reshape(matmul(unsqueeze(hq, -2), KV), [d.B, d.H, d.Tq, d.Dv]), mul(cumsum(vv, 2), b));
-    const count = reshape(tensor(Array.from({ length: d.Tq }, (_, i) => i + 1), { backend: hq.backend }), [1, 1, d.Tq, 1]);
+    const count = reshape(
+      tensor(
+        Array.from({ length: d.Tq }, (_, i) => i + 1),
+        { backend: hq.backend },
+      ),
+      [1, 1, d.Tq, 1],
+    );
     const den = add(sum(mul(hq, cumsum(k, 2)), -1, { keepdims: true }), mul(count, b));
     return div(num, den);
   });

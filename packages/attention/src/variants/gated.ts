@@ -28,7 +28,11 @@ export class AttentionGate extends Module {
   private readonly b1: Tensor | null = null;
   private readonly w2: Tensor | null = null;
   private readonly b2: Tensor;
-  constructor(readonly dModel: number, readonly heads: number, opts: AttentionGateOptions = {}) {
+  constructor(
+    readonly dModel: number,
+    readonly heads: number,
+    opts: AttentionGateOptions = {},
+  ) {
     super();
     if (dModel % heads !== 0) fail("AttentionGate", `dModel ${dModel} is not divisible by heads ${heads}`);
     this.type = opts.type ?? "per-token";
@@ -67,4 +71,3 @@ export class AttentionGate extends Module {
     return mul(context, sigmoid(this.logits(x)));
   }
 }
-

@@ -13,7 +13,27 @@
  *   chunked:   per chunk c, inter = phi(Q_c) S_prev, intra = tril(phi(Q_c) phi(K_c)^T) V_c
  * Heads: grouped-query inputs are supported by repeating key/value heads.
  */
-import { add, concat, div, elu, expand, layerNorm, matmul, mul as mulScalar, narrow, relu, reshape, rmsNorm, sum, tidy, transpose, tril, unsqueeze, zeros, type Tensor } from "@tessera/tensor";
+import {
+  add,
+  concat,
+  div,
+  elu,
+  expand,
+  layerNorm,
+  matmul,
+  mul as mulScalar,
+  narrow,
+  relu,
+  reshape,
+  rmsNorm,
+  sum,
+  tidy,
+  transpose,
+  tril,
+  unsqueeze,
+  zeros,
+  type Tensor,
+} from "@tessera/tensor";
 import { checkQKV, fail, type QKVDims } from "../shapes";
 
 export type FeatureMap = "elu+1" | "relu" | "identity" | ((x: Tensor) => Tensor);
@@ -146,7 +166,13 @@ export function linearInitState(batch: number, heads: number, keyDim: number, va
  * One decoding step of causal linear attention (or of NormAttention with `norm`): q, k, v
  * [B, H, 1, D]; returns the output and the next state (the old one is not disposed).
  */
-export function linearAttentionStep(q: Tensor, k: Tensor, v: Tensor, state: LinearState, opts: LinearAttentionOptions & { norm?: "layer" | "rms" } = {}): { output: Tensor; state: LinearState } {
+export function linearAttentionStep(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  state: LinearState,
+  opts: LinearAttentionOptions & { norm?: "layer" | "rms" } = {},
+): { output: Tensor; state: LinearState } {
   return tidy(() => {
     const { fq, fk, v: vv } = prepare("linearAttentionStep", q, k, v, opts);
     const S = add(state.S, matmul(transpose(fk), vv));

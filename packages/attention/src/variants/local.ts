@@ -72,12 +72,29 @@ export function diagAttention(q: Tensor, k: Tensor, v: Tensor, opts: DiagAttenti
   const Tp = nb * w;
   return tidy(() => {
     // [B, H, T, D] -> padded [B, H, nb*w, D] -> [B, H*nb, w, D]: blocks become heads.
-    const blocks = (x: Tensor) => reshape(Tp === T ? x : pad(x, [[0, 0], [0, 0], [0, Tp - T], [0, 0]]), [d.B, x.shape[1] * nb, w, x.shape[3]]);
+    const blocks = (x: Tensor) =>
+      reshape(
+        Tp === T
+          ? x
+          : pad(x, [
+              [0, 0],
+              [0, 0],
+              [0, Tp - T],
+              [0, 0],
+            ]),
+        [d.B, x.shape[1] * nb, w, x.shape[3]],
+      );
     // Padded keys of the last block are masked: [1, H*nb?, 1, w] built per block position.
     const valid = new Float64Array(nb * w);
     for (let i = 0; i < T; i++) valid[i] = 1;
     const keyMask = reshape(tensor(valid, { dtype: "bool", backend: q.backend }), [1, 1, nb, 1, w]);
-    const mask = reshape(concat(Array.from({ length: d.H }, () => keyMask), 1), [1, d.H * nb, 1, w]);
+    const mask = reshape(
+      concat(
+        Array.from({ length: d.H }, () => keyMask),
+        1,
+      ),
+      [1, d.H * nb, 1, w],
+    );
     // Blocks become heads, so key/value heads are repeated to the query heads first.
     const kb = blocks(repeatKV(k, d.G));
     const vb = blocks(repeatKV(v, d.G));
@@ -134,7 +151,15 @@ export function blockSparseAttention(q: Tensor, k: Tensor, v: Tensor, opts: Bloc
         const rows: Tensor[] = [];
         for (let r = 0; r < nq; r++) {
           const t = q0 + r;
-          rows.push(isGlobal.has(t) ? scaledDotProductAttention(narrow(q, 2, t, 1), opts.causal ? narrow(k, 2, 0, t + 1) : k, opts.causal ? narrow(v, 2, 0, t + 1) : v, { ...opts, causal: false, implementation: "reference" }) : narrow(out, 2, r, 1));
+          rows.push(
+            isGlobal.has(t)
+              ? scaledDotProductAttention(narrow(q, 2, t, 1), opts.causal ? narrow(k, 2, 0, t + 1) : k, opts.causal ? narrow(v, 2, 0, t + 1) : v, {
+                  ...opts,
+                  causal: false,
+                  implementation: "reference",
+                })
+              : narrow(out, 2, r, 1),
+          );
         }
         out = concat(rows, 2);
       }

@@ -7,7 +7,28 @@
  *   M(q_i) = max_j s_ij - (sum_j s_ij) / Tk,   j in the sample  (the code divides by Tk).
  * With u = Tq (factor large enough) it is exact softmax attention.
  */
-import { arange, cumsum, expand, gather, indexSelect, le, matmul, max, mean, mul, randint, reshape, scatterAdd, sub, sum, tidy, topk, unsqueeze, type Generator, type Tensor } from "@tessera/tensor";
+import {
+  arange,
+  cumsum,
+  expand,
+  gather,
+  indexSelect,
+  le,
+  matmul,
+  max,
+  mean,
+  mul,
+  randint,
+  reshape,
+  scatterAdd,
+  sub,
+  sum,
+  tidy,
+  topk,
+  unsqueeze,
+  type Generator,
+  type Tensor,
+} from "@tessera/tensor";
 import { scaledDotProductAttention } from "../sdpa";
 import { checkQKV, fail } from "../shapes";
 import { repeatKV } from "./linear";

@@ -71,4 +71,3 @@ export function sigmoidAttention(q: Tensor, k: Tensor, v: Tensor, opts: SigmoidA
   }, "sigmoidAttention");
   return op(q, k, v);
 }
-

@@ -84,7 +84,8 @@ export function swinAttention(q: Tensor, k: Tensor, v: Tensor, opts: SwinOptions
     let bias = where(regionMask, 0, -Infinity);
     if (opts.relativeBias) {
       const rb = opts.relativeBias;
-      if (rb.rank !== 2 || rb.shape[0] !== d.H || rb.shape[1] !== (2 * M - 1) ** 2) fail("swinAttention", `relativeBias must be [heads, (2M-1)^2] = [${d.H}, ${(2 * M - 1) ** 2}], got [${rb.shape}]`);
+      if (rb.rank !== 2 || rb.shape[0] !== d.H || rb.shape[1] !== (2 * M - 1) ** 2)
+        fail("swinAttention", `relativeBias must be [heads, (2M-1)^2] = [${d.H}, ${(2 * M - 1) ** 2}], got [${rb.shape}]`);
       bias = add(bias, reshape(indexSelect(rb, 1, tensor(relativePositionIndex(M), { dtype: "int32", backend: b })), [1, d.H, 1, P, P]));
     }
     const mask = reshape(expand(bias, [1, d.H, nW, P, P]), [1, d.H * nW, P, P]);

@@ -85,7 +85,8 @@ export class CausalLM extends Module {
     }
     this.blocks = this.registerModule("blocks", new ModuleList(opts.blocks));
     this.norm = this.registerModule("norm", opts.finalNorm);
-    this.head = opts.tieEmbeddings === false ? this.registerModule("head", new Projection(dModel, vocabSize, { bias: false, initStd: std, seed: gen, backend: opts.backend })) : null;
+    this.head =
+      opts.tieEmbeddings === false ? this.registerModule("head", new Projection(dModel, vocabSize, { bias: false, initStd: std, seed: gen, backend: opts.backend })) : null;
   }
 
   /** The weight of the output layer [V, D] (the embedding when tied). */

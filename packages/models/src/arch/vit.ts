@@ -72,7 +72,14 @@ export class ViTForImageClassification extends Module {
 export class PatchEmbedding extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
-  constructor(readonly channels: number, readonly patchSize: number, readonly dModel: number, std: number, gen: Generator | undefined, backend?: string) {
+  constructor(
+    readonly channels: number,
+    readonly patchSize: number,
+    readonly dModel: number,
+    std: number,
+    gen: Generator | undefined,
+    backend?: string,
+  ) {
     super();
     this.weight = this.registerParameter("weight", normal([dModel, channels, patchSize, patchSize], 0, std, { seed: gen, backend }));
     this.bias = this.registerParameter("bias", zeros([dModel], { backend }));

@@ -53,7 +53,8 @@ export function numberFlag(args: Args, name: string, rule: NumberRule = {}): num
   if (!(rule.integer ? INTEGER.test(v) : DECIMAL.test(v))) fail("tessera", `--${name} must be ${want}, got '${v}'`);
   const n = Number(v);
   const low = rule.min === undefined ? true : rule.above ? n > rule.min : n >= rule.min;
-  if (!Number.isFinite(n) || !low || (rule.max !== undefined && n > rule.max) || (rule.integer && !Number.isSafeInteger(n))) fail("tessera", `--${name} must be ${want}, got '${v}'`);
+  if (!Number.isFinite(n) || !low || (rule.max !== undefined && n > rule.max) || (rule.integer && !Number.isSafeInteger(n)))
+    fail("tessera", `--${name} must be ${want}, got '${v}'`);
   return n;
 }
 

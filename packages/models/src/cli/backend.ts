@@ -24,10 +24,16 @@ export async function startBackend(name: string): Promise<void> {
     const gpu = mod.create([]);
     keepAlive.push(gpu);
     // The backend, and the packages' fused WGSL kernels (registered in the kernel registry on import).
-    const [{ registerWebGPU }] = await Promise.all([import("@tessera/tensor/webgpu"), import("@tessera/attention/webgpu"), import("@tessera/quantize/webgpu"), import("@tessera/ssm/webgpu")]);
+    const [{ registerWebGPU }] = await Promise.all([
+      import("@tessera/tensor/webgpu"),
+      import("@tessera/attention/webgpu"),
+      import("@tessera/quantize/webgpu"),
+      import("@tessera/ssm/webgpu"),
+    ]);
     registerWebGPU({ gpu: gpu as GPU });
   }
-  if (!listBackends().includes(name)) fail("tessera", `unknown backend '${name}' (available: ${["cpu", "webgpu", ...listBackends()].filter((v, i, a) => a.indexOf(v) === i).join(", ")})`);
+  if (!listBackends().includes(name))
+    fail("tessera", `unknown backend '${name}' (available: ${["cpu", "webgpu", ...listBackends()].filter((v, i, a) => a.indexOf(v) === i).join(", ")})`);
   if (name === "cpu") await initCpuThreads();
   setBackend(name);
   await ready(name);

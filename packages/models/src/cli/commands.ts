@@ -83,11 +83,33 @@ export async function generateCommand(argv: string[]): Promise<CommandResult> {
     if (p.task !== "causal-lm") fail("tessera", `generate needs a causal language model; ${p.modelType} is a ${p.task} model`);
     const r = await generate(p.model, [ids], { maxNewTokens, ...sampling, onToken: (tok) => void generated.push(tok) });
     const ms = performance.now() - t0;
-    return { code: 0, report: { modelType: p.modelType, prompt: ids, generated: r.generated[0], sequence: r.sequences[0], stopped: r.stopped, ms: Math.round(ms), tokensPerSecond: Math.round((r.generated[0].length / ms) * 1e4) / 10 } };
+    return {
+      code: 0,
+      report: {
+        modelType: p.modelType,
+        prompt: ids,
+        generated: r.generated[0],
+        sequence: r.sequences[0],
+        stopped: r.stopped,
+        ms: Math.round(ms),
+        tokensPerSecond: Math.round((r.generated[0].length / ms) * 1e4) / 10,
+      },
+    };
   } catch (e) {
     // Generation that fails part-way (past the context window, say) still reports what it made.
     if (!generated.length) throw e;
-    return { code: 1, report: { modelType: p.modelType, prompt: ids, generated, sequence: [...ids, ...generated], stopped: "error", error: (e as Error).message, ms: Math.round(performance.now() - t0) } };
+    return {
+      code: 1,
+      report: {
+        modelType: p.modelType,
+        prompt: ids,
+        generated,
+        sequence: [...ids, ...generated],
+        stopped: "error",
+        error: (e as Error).message,
+        ms: Math.round(performance.now() - t0),
+      },
+    };
   } finally {
     p.model.dispose();
   }
@@ -106,7 +128,18 @@ export async function info(argv: string[]): Promise<CommandResult> {
     const arch = Array.isArray(config.architectures) ? config.architectures[0] : p.modelType;
     return {
       code: 0,
-      report: { dir, modelType: p.modelType, architecture: arch, task: p.task, parameters: params, fileDtypes: dtypes, files, fileBytes, float32Bytes: params * 4, tensors: Object.keys(weights).length },
+      report: {
+        dir,
+        modelType: p.modelType,
+        architecture: arch,
+        task: p.task,
+        parameters: params,
+        fileDtypes: dtypes,
+        files,
+        fileBytes,
+        float32Bytes: params * 4,
+        tensors: Object.keys(weights).length,
+      },
     };
   } finally {
     dispose(Object.values(weights));
@@ -114,7 +147,13 @@ export async function info(argv: string[]): Promise<CommandResult> {
 }
 
 function bytesPer(dtype: string): number {
-  return dtype === "float16" || dtype === "bfloat16" || dtype === "int16" ? 2 : dtype === "int8" || dtype === "uint8" || dtype === "bool" ? 1 : dtype === "float64" || dtype === "int64" ? 8 : 4;
+  return dtype === "float16" || dtype === "bfloat16" || dtype === "int16"
+    ? 2
+    : dtype === "int8" || dtype === "uint8" || dtype === "bool"
+      ? 1
+      : dtype === "float64" || dtype === "int64"
+        ? 8
+        : 4;
 }
 
 export async function runCommand(argv: readonly string[]): Promise<CommandResult> {
@@ -123,6 +162,10 @@ export async function runCommand(argv: readonly string[]): Promise<CommandResult
   if (cmd === "generate") return generateCommand(rest);
   if (cmd === "info") return info(rest);
   if (!cmd || cmd === "help" || cmd === "--help") return { code: cmd ? 0 : 2, report: { usage: USAGE } };
-  if (cmd === "export") fail("tessera", "ONNX export is in @tessera/onnx (which depends on this package): install it and run `tessera-onnx export DIR OUT.onnx [--decode] [--dtype float32|float16]` (in this repository: `npm run tessera -- export DIR OUT.onnx`)");
+  if (cmd === "export")
+    fail(
+      "tessera",
+      "ONNX export is in @tessera/onnx (which depends on this package): install it and run `tessera-onnx export DIR OUT.onnx [--decode] [--dtype float32|float16]` (in this repository: `npm run tessera -- export DIR OUT.onnx`)",
+    );
   return fail("tessera", `unknown command '${cmd}' (commands: check, generate, info)`);
 }

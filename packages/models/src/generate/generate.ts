@@ -54,7 +54,8 @@ export async function generate(model: CausalLM, prompt: readonly (readonly numbe
   const B = ids.length;
   const T = ids[0]?.length ?? 0;
   if (!B || !T || ids.some((r) => r.length !== T)) fail("generate", "prompt must be a non-empty batch of equal-length token lists");
-  for (const r of ids) for (const t of r) if (!Number.isInteger(t) || t < 0 || t >= model.vocabSize) fail("generate", `token id ${t} is outside the vocabulary [0, ${model.vocabSize})`);
+  for (const r of ids)
+    for (const t of r) if (!Number.isInteger(t) || t < 0 || t >= model.vocabSize) fail("generate", `token id ${t} is outside the vocabulary [0, ${model.vocabSize})`);
   const eos = opts.eosTokenId === undefined || opts.eosTokenId === null ? [] : typeof opts.eosTokenId === "number" ? [opts.eosTokenId] : [...opts.eosTokenId];
   const pad = opts.padTokenId ?? eos[0] ?? 0;
   const rng = new Rng(opts.seed ?? 0);
@@ -83,7 +84,10 @@ export async function generate(model: CausalLM, prompt: readonly (readonly numbe
         if (!done[b] && row.every((v) => v === -Infinity)) fail("generate", `every logit of sequence ${b} at step ${step} is -inf: no token can be sampled`);
         if (!done[b] && row.some((v) => Number.isNaN(v) || v === Infinity)) {
           const bad = row.findIndex((v) => Number.isNaN(v) || v === Infinity);
-          fail("generate", `the model's logits for sequence ${b} at step ${step} are not finite (${row[bad]} at token ${bad}); nothing can be sampled (the ${generated[b].length} token(s) generated before are in onToken's calls)`);
+          fail(
+            "generate",
+            `the model's logits for sequence ${b} at step ${step} are not finite (${row[bad]} at token ${bad}); nothing can be sampled (the ${generated[b].length} token(s) generated before are in onToken's calls)`,
+          );
         }
         const tok = done[b] ? pad : sampleToken(row, opts, rng);
         next.push(tok);
@@ -92,7 +96,10 @@ export async function generate(model: CausalLM, prompt: readonly (readonly numbe
         if (eos.includes(tok)) done[b] = true;
         if (opts.onToken?.(tok, step, b) === false) halt = true;
       }
-      input = tensor(next.map((t) => [t]), { dtype: "int32", backend });
+      input = tensor(
+        next.map((t) => [t]),
+        { dtype: "int32", backend },
+      );
       if (halt) {
         stopped = "callback";
         break;

@@ -48,19 +48,23 @@ export function buildBert(raw: RawConfig, opts: BuildOptions = {}): { model: Ber
   // Embeddings (words, positions, types, norm) + per block (q, k, v, o, MLP, two norms) + MLM head.
   c.checkBudget((V + P + types + 2) * d + L * (4 * d * d + 2 * d * inner + inner + 9 * d) + d * d + 3 * d + V, opts.maxParameterBytes);
   const { backend, seed } = opts;
-  return buildParts(L, (l) => {
-    const mixer = opts.mixer?.(l, d) ?? new SelfAttention({ dModel: d, nHeads, causal: false, qkvBias: true, outBias: true, initStd: std, seed, backend });
-    const mlp = new MLP({ dModel: d, hidden: inner, activation: act, initStd: std, seed, backend });
-    return new Block({ placement: "post", mixer, norm1: new LayerNorm(d, { eps, backend }), mlp, norm2: new LayerNorm(d, { eps, backend }) });
-  }, (blocks) => {
-  const model = new BertForMaskedLM({ vocabSize: V, dModel: d, maxPositions: P, typeVocabSize: types, blocks, eps, headActivation: act, initStd: std, seed, backend });
-  const info: HFInfo = {
-    modelType: "bert",
-    config: raw,
-    names: BERT_NAMES,
-    tied: ["cls.predictions.decoder.weight", "cls.predictions.decoder.bias"],
-    ignore: [/position_ids$/, /^bert\.pooler\./, /^cls\.seq_relationship\./],
-  };
-  return { model, info };
-  });
+  return buildParts(
+    L,
+    (l) => {
+      const mixer = opts.mixer?.(l, d) ?? new SelfAttention({ dModel: d, nHeads, causal: false, qkvBias: true, outBias: true, initStd: std, seed, backend });
+      const mlp = new MLP({ dModel: d, hidden: inner, activation: act, initStd: std, seed, backend });
+      return new Block({ placement: "post", mixer, norm1: new LayerNorm(d, { eps, backend }), mlp, norm2: new LayerNorm(d, { eps, backend }) });
+    },
+    (blocks) => {
+      const model = new BertForMaskedLM({ vocabSize: V, dModel: d, maxPositions: P, typeVocabSize: types, blocks, eps, headActivation: act, initStd: std, seed, backend });
+      const info: HFInfo = {
+        modelType: "bert",
+        config: raw,
+        names: BERT_NAMES,
+        tied: ["cls.predictions.decoder.weight", "cls.predictions.decoder.bias"],
+        ignore: [/position_ids$/, /^bert\.pooler\./, /^cls\.seq_relationship\./],
+      };
+      return { model, info };
+    },
+  );
 }

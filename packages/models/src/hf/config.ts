@@ -91,7 +91,10 @@ export class HFConfig {
     const bytes = parameters * 4;
     if (bytes <= limit) return;
     const fields = [...this.sizes].map(([k, v]) => `${k} ${v}`).join(", ");
-    fail("loadModel", `config.json (${this.modelType}) describes about ${fmtBytes(bytes)} of float32 parameters (${fields}), above the ${fmtBytes(limit)} limit; pass { maxParameterBytes } to allow it`);
+    fail(
+      "loadModel",
+      `config.json (${this.modelType}) describes about ${fmtBytes(bytes)} of float32 parameters (${fields}), above the ${fmtBytes(limit)} limit; pass { maxParameterBytes } to allow it`,
+    );
   }
 
   bool(key: string, fallback: boolean): boolean {

@@ -46,15 +46,30 @@ export function buildGPT2(raw: RawConfig, opts: BuildOptions = {}): { model: Cau
   // Embeddings + per block (qkv, out, MLP, two norms) + final norm; the head is tied or V x d.
   c.checkBudget((V + P) * d + L * (4 * d * d + 2 * d * inner + inner + 9 * d) + 2 * d + (tie ? 0 : V * d), opts.maxParameterBytes);
   const { backend, seed } = opts;
-  return buildParts(L, (l) => {
-    const scale = (scaleWeights ? 1 / Math.sqrt(d / nHeads) : 1) / (byLayer ? l + 1 : 1);
-    const mixer = opts.mixer?.(l, d) ?? new SelfAttention({ dModel: d, nHeads, fused: true, qkvBias: true, outBias: true, layout: "in-out", scale, initStd: std, seed, backend });
-    const mlp = opts.mlp?.(l, d);
-    const mlpLayer = mlp === undefined ? new MLP({ dModel: d, hidden: inner, activation: act, layout: "in-out", initStd: std, seed, backend }) : mlp;
-    return new Block({ norm1: new LayerNorm(d, { eps, backend }), mixer, norm2: mlpLayer ? new LayerNorm(d, { eps, backend }) : null, mlp: mlpLayer, post: opts.post?.(l, d) });
-  }, (blocks) => {
-    const model = new CausalLM({ vocabSize: V, dModel: d, blocks, finalNorm: new LayerNorm(d, { eps, backend }), maxPositions: P, tieEmbeddings: tie, hiddenStates: "embeddings", initStd: std, seed, backend });
-    const info: HFInfo = { modelType: "gpt2", config: raw, names: GPT2_NAMES, ignore: [/\.attn\.(masked_)?bias$/], tied: tie ? ["lm_head.weight"] : [] };
-    return { model, info };
-  });
+  return buildParts(
+    L,
+    (l) => {
+      const scale = (scaleWeights ? 1 / Math.sqrt(d / nHeads) : 1) / (byLayer ? l + 1 : 1);
+      const mixer = opts.mixer?.(l, d) ?? new SelfAttention({ dModel: d, nHeads, fused: true, qkvBias: true, outBias: true, layout: "in-out", scale, initStd: std, seed, backend });
+      const mlp = opts.mlp?.(l, d);
+      const mlpLayer = mlp === undefined ? new MLP({ dModel: d, hidden: inner, activation: act, layout: "in-out", initStd: std, seed, backend }) : mlp;
+      return new Block({ norm1: new LayerNorm(d, { eps, backend }), mixer, norm2: mlpLayer ? new LayerNorm(d, { eps, backend }) : null, mlp: mlpLayer, post: opts.post?.(l, d) });
+    },
+    (blocks) => {
+      const model = new CausalLM({
+        vocabSize: V,
+        dModel: d,
+        blocks,
+        finalNorm: new LayerNorm(d, { eps, backend }),
+        maxPositions: P,
+        tieEmbeddings: tie,
+        hiddenStates: "embeddings",
+        initStd: std,
+        seed,
+        backend,
+      });
+      const info: HFInfo = { modelType: "gpt2", config: raw, names: GPT2_NAMES, ignore: [/\.attn\.(masked_)?bias$/], tied: tie ? ["lm_head.weight"] : [] };
+      return { model, info };
+    },
+  );
 }

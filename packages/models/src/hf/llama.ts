@@ -59,14 +59,28 @@ export function buildLlama(raw: RawConfig, opts: BuildOptions = {}, family: Llam
   const attn = d * headDim * (2 * nHeads + 2 * nKvHeads);
   c.checkBudget(V * d * (tie ? 1 : 2) + L * (attn + 3 * d * inner + 2 * d) + d, opts.maxParameterBytes);
   const { backend, seed } = opts;
-  return buildParts(L, (l) => {
-    const mixer = opts.mixer?.(l, d) ?? new SelfAttention({ dModel: d, nHeads, nKvHeads, headDim, rope, window, qkvBias, outBias: attnBias, initStd: std, seed, backend });
-    const mlp = opts.mlp?.(l, d);
-    const mlpLayer = mlp === undefined ? new MLP({ dModel: d, hidden: inner, activation: act, gated: true, bias: mlpBias, initStd: std, seed, backend }) : mlp;
-    return new Block({ norm1: new RMSNorm(d, { eps, backend }), mixer, norm2: mlpLayer ? new RMSNorm(d, { eps, backend }) : null, mlp: mlpLayer, post: opts.post?.(l, d) });
-  }, (blocks) => {
-    const model = new CausalLM({ vocabSize: V, dModel: d, blocks, finalNorm: new RMSNorm(d, { eps, backend }), tieEmbeddings: tie, hiddenStates: "embeddings", initStd: std, seed, backend });
-    const info: HFInfo = { modelType: family, config: raw, names: LLAMA_NAMES, ignore: [/rotary_emb\.inv_freq$/], tied: tie ? ["lm_head.weight"] : [] };
-    return { model, info };
-  });
+  return buildParts(
+    L,
+    (l) => {
+      const mixer = opts.mixer?.(l, d) ?? new SelfAttention({ dModel: d, nHeads, nKvHeads, headDim, rope, window, qkvBias, outBias: attnBias, initStd: std, seed, backend });
+      const mlp = opts.mlp?.(l, d);
+      const mlpLayer = mlp === undefined ? new MLP({ dModel: d, hidden: inner, activation: act, gated: true, bias: mlpBias, initStd: std, seed, backend }) : mlp;
+      return new Block({ norm1: new RMSNorm(d, { eps, backend }), mixer, norm2: mlpLayer ? new RMSNorm(d, { eps, backend }) : null, mlp: mlpLayer, post: opts.post?.(l, d) });
+    },
+    (blocks) => {
+      const model = new CausalLM({
+        vocabSize: V,
+        dModel: d,
+        blocks,
+        finalNorm: new RMSNorm(d, { eps, backend }),
+        tieEmbeddings: tie,
+        hiddenStates: "embeddings",
+        initStd: std,
+        seed,
+        backend,
+      });
+      const info: HFInfo = { modelType: family, config: raw, names: LLAMA_NAMES, ignore: [/rotary_emb\.inv_freq$/], tied: tie ? ["lm_head.weight"] : [] };
+      return { model, info };
+    },
+  );
 }

@@ -39,7 +39,10 @@ export function buildMamba(raw: RawConfig, opts: BuildOptions = {}, version: 1 |
   const tie = c.bool("tie_word_embeddings", true);
   const dInner = expand * d;
   // Embedding (+ untied head) + per block: in_proj, conv, x/dt projections or the SSD heads, out_proj, A, D, norms (upper estimate).
-  c.checkBudget(V * d * (tie ? 1 : 2) + L * (2 * d * dInner + dInner * (dConv + 2 * dState + 4) + dInner * (2 * dState + Math.ceil(d / 16) + 2) + dInner * d + 2 * d) + d, opts.maxParameterBytes);
+  c.checkBudget(
+    V * d * (tie ? 1 : 2) + L * (2 * d * dInner + dInner * (dConv + 2 * dState + 4) + dInner * (2 * dState + Math.ceil(d / 16) + 2) + dInner * d + 2 * d) + d,
+    opts.maxParameterBytes,
+  );
   const { backend, seed } = opts;
   let mixer: (l: number) => MixerModule;
   if (version === 1) {
@@ -54,13 +57,43 @@ export function buildMamba(raw: RawConfig, opts: BuildOptions = {}, version: 1 |
     const dtLimit: [number, number] = [limit[0], limit[1]];
     void nHeads;
     // Hugging Face's gated RMSNorm normalises all d_inner channels together (normGroupSize).
-    mixer = () => new Mamba2Mixer({ dModel: d, dState, dConv, expand, headDim, nGroups: c.size("n_groups", 1), chunkSize: c.size("chunk_size", 256), dtLimit, bias, convBias, normEps: eps, normGroupSize: expand * d, seed, backend });
+    mixer = () =>
+      new Mamba2Mixer({
+        dModel: d,
+        dState,
+        dConv,
+        expand,
+        headDim,
+        nGroups: c.size("n_groups", 1),
+        chunkSize: c.size("chunk_size", 256),
+        dtLimit,
+        bias,
+        convBias,
+        normEps: eps,
+        normGroupSize: expand * d,
+        seed,
+        backend,
+      });
   }
-  return buildParts(L, (l) => {
-    const m = opts.mixer?.(l, d) ?? mixer(l); // factories first: a throwing one leaves nothing half-built
-    return new Block({ norm1: new RMSNorm(d, { eps, backend }), mixer: m, post: opts.post?.(l, d) });
-  }, (blocks) => {
-    const model = new CausalLM({ vocabSize: V, dModel: d, blocks, finalNorm: new RMSNorm(d, { eps, backend }), tieEmbeddings: tie, hiddenStates: "blocks", initStd: std, seed, backend });
-    return { model, info: { modelType: type, config: raw, names: MAMBA_NAMES, tied: tie ? ["lm_head.weight"] : [] } };
-  });
+  return buildParts(
+    L,
+    (l) => {
+      const m = opts.mixer?.(l, d) ?? mixer(l); // factories first: a throwing one leaves nothing half-built
+      return new Block({ norm1: new RMSNorm(d, { eps, backend }), mixer: m, post: opts.post?.(l, d) });
+    },
+    (blocks) => {
+      const model = new CausalLM({
+        vocabSize: V,
+        dModel: d,
+        blocks,
+        finalNorm: new RMSNorm(d, { eps, backend }),
+        tieEmbeddings: tie,
+        hiddenStates: "blocks",
+        initStd: std,
+        seed,
+        backend,
+      });
+      return { model, info: { modelType: type, config: raw, names: MAMBA_NAMES, tied: tie ? ["lm_head.weight"] : [] } };
+    },
+  );
 }

@@ -43,7 +43,16 @@ export interface TaskOptions<T extends PretrainedTask> extends BuildOptions {
   task: T;
 }
 
-const TASK_OF: Record<string, PretrainedTask> = { gpt2: "causal-lm", llama: "causal-lm", mistral: "causal-lm", qwen2: "causal-lm", mamba: "causal-lm", mamba2: "causal-lm", bert: "masked-lm", vit: "image-classification" };
+const TASK_OF: Record<string, PretrainedTask> = {
+  gpt2: "causal-lm",
+  llama: "causal-lm",
+  mistral: "causal-lm",
+  qwen2: "causal-lm",
+  mamba: "causal-lm",
+  mamba2: "causal-lm",
+  bert: "masked-lm",
+  vit: "image-classification",
+};
 
 function checkTask(op: string, config: RawConfig, task: PretrainedTask | undefined): void {
   const type = config.model_type;
@@ -82,7 +91,11 @@ export function modelFromConfig(config: RawConfig, opts: BuildOptions & { task?:
 
 /** Builds the model and loads Hugging Face-named weights into it (all checked first). */
 export function fromPretrained<T extends PretrainedTask>(config: RawConfig, weights: Record<string, Tensor>, opts: TaskOptions<T> & { source?: string }): PretrainedFor<T>;
-export function fromPretrained<M extends string = string>(config: RawConfig & { model_type?: M }, weights: Record<string, Tensor>, opts?: BuildOptions & { source?: string; task?: PretrainedTask }): PretrainedOf<M>;
+export function fromPretrained<M extends string = string>(
+  config: RawConfig & { model_type?: M },
+  weights: Record<string, Tensor>,
+  opts?: BuildOptions & { source?: string; task?: PretrainedTask },
+): PretrainedOf<M>;
 export function fromPretrained(config: RawConfig, weights: Record<string, Tensor>, opts: BuildOptions & { source?: string; task?: PretrainedTask } = {}): Pretrained {
   checkTask("fromPretrained", config, opts.task);
   const p: Pretrained = modelFromConfig(config, { seed: 0, ...opts });

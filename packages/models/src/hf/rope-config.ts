@@ -10,11 +10,13 @@ import type { HFConfig } from "./config";
 export function ropeFromConfig(c: HFConfig, maxPositions: number, headDim: number): RopeOptions {
   const params = (c.raw.rope_parameters ?? c.raw.rope_scaling ?? {}) as Record<string, unknown>;
   const base = Number(params.rope_theta ?? c.raw.rope_theta ?? 10000);
-  if (!(Number.isFinite(base) && base > 0)) fail("loadModel", `config.json (${c.modelType}) rope_theta must be a positive number, got ${JSON.stringify(params.rope_theta ?? c.raw.rope_theta)}`);
+  if (!(Number.isFinite(base) && base > 0))
+    fail("loadModel", `config.json (${c.modelType}) rope_theta must be a positive number, got ${JSON.stringify(params.rope_theta ?? c.raw.rope_theta)}`);
   const type = String(params.rope_type ?? params.type ?? "default");
   const num = (k: string, fallback?: number): number => {
     const v = params[k] ?? fallback;
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) fail("loadModel", `config.json (${c.modelType}) rope parameter '${k}' must be a number > 0, got ${JSON.stringify(params[k])}`);
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0)
+      fail("loadModel", `config.json (${c.modelType}) rope parameter '${k}' must be a number > 0, got ${JSON.stringify(params[k])}`);
     return v;
   };
   const partial = c.has("partial_rotary_factor") ? Math.round(headDim * c.num("partial_rotary_factor")) : headDim;
@@ -29,7 +31,13 @@ export function ropeFromConfig(c: HFConfig, maxPositions: number, headDim: numbe
     case "llama3":
       return {
         ...common,
-        scaling: { type: "llama3", factor: num("factor"), lowFreqFactor: num("low_freq_factor"), highFreqFactor: num("high_freq_factor"), originalMaxPositions: num("original_max_position_embeddings") },
+        scaling: {
+          type: "llama3",
+          factor: num("factor"),
+          lowFreqFactor: num("low_freq_factor"),
+          highFreqFactor: num("high_freq_factor"),
+          originalMaxPositions: num("original_max_position_embeddings"),
+        },
       };
     default:
       return fail("loadModel", `config.json (${c.modelType}) rope type '${type}' is not supported (supported: default, linear, dynamic, llama3)`);

@@ -46,12 +46,16 @@ export function buildViT(raw: RawConfig, opts: BuildOptions = {}): { model: ViTF
   // Patch embedding, positions and class token + per block (q, k, v, o, MLP, two norms) + norm + classifier.
   c.checkBudget(channels * patch * patch * d + (numPatches + 3) * d + L * (4 * d * d + 2 * d * inner + inner + 9 * d) + 2 * d + numLabels * (d + 1), opts.maxParameterBytes);
   const { backend, seed } = opts;
-  return buildParts(L, (l) => {
-    const mixer = opts.mixer?.(l, d) ?? new SelfAttention({ dModel: d, nHeads, causal: false, qkvBias, outBias: true, initStd: std, seed, backend });
-    const mlp = new MLP({ dModel: d, hidden: inner, activation: act, initStd: std, seed, backend });
-    return new Block({ mixer, norm1: new LayerNorm(d, { eps, backend }), mlp, norm2: new LayerNorm(d, { eps, backend }) });
-  }, (blocks) => {
-    const model = new ViTForImageClassification({ imageSize: image, patchSize: patch, channels, dModel: d, numLabels, blocks, eps, initStd: std, seed, backend });
-    return { model, info: { modelType: "vit", config: raw, names: VIT_NAMES, ignore: [/^vit\.pooler\./] } };
-  });
+  return buildParts(
+    L,
+    (l) => {
+      const mixer = opts.mixer?.(l, d) ?? new SelfAttention({ dModel: d, nHeads, causal: false, qkvBias, outBias: true, initStd: std, seed, backend });
+      const mlp = new MLP({ dModel: d, hidden: inner, activation: act, initStd: std, seed, backend });
+      return new Block({ mixer, norm1: new LayerNorm(d, { eps, backend }), mlp, norm2: new LayerNorm(d, { eps, backend }) });
+    },
+    (blocks) => {
+      const model = new ViTForImageClassification({ imageSize: image, patchSize: patch, channels, dModel: d, numLabels, blocks, eps, initStd: std, seed, backend });
+      return { model, info: { modelType: "vit", config: raw, names: VIT_NAMES, ignore: [/^vit\.pooler\./] } };
+    },
+  );
 }

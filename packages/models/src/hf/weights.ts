@@ -43,7 +43,13 @@ export function loadHFWeights(model: Module, info: HFInfo, weights: Record<strin
   if (missing.length) fail(op, `${source} lacks ${missing.length} tensor(s): ${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ", ..." : ""}`);
   const unexpected = Object.keys(weights).filter((k) => !used.has(k) && !(info.tied ?? []).includes(k) && !(info.ignore ?? []).some((re) => re.test(k)));
   if (unexpected.length) {
-    fail(op, `${source} has ${unexpected.length} tensor(s) this ${info.modelType} config does not use: ${unexpected.slice(0, 8).map((k) => `'${k}' [${weights[k].shape}]`).join(", ")}${unexpected.length > 8 ? ", ..." : ""} (a config/checkpoint mismatch?)`);
+    fail(
+      op,
+      `${source} has ${unexpected.length} tensor(s) this ${info.modelType} config does not use: ${unexpected
+        .slice(0, 8)
+        .map((k) => `'${k}' [${weights[k].shape}]`)
+        .join(", ")}${unexpected.length > 8 ? ", ..." : ""} (a config/checkpoint mismatch?)`,
+    );
   }
   for (const [name, t] of Object.entries(own)) {
     tidy(() => {

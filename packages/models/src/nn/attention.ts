@@ -115,10 +115,7 @@ export class SelfAttention extends Module implements TokenMixer<AttentionState> 
     }
     const w = this.opts.window;
     const mask = { causal: this.opts.causal ?? true, window: w ? ([w - 1, 0] as const) : null, keyPadding: ctx.keyPadding ?? null, scale: this.opts.scale };
-    const o =
-      this.opts.kind === "sigmoid"
-        ? sigmoidAttention(q, k, v, { ...mask, bias: this.opts.sigmoidBias ?? -Math.log(1024) })
-        : scaledDotProductAttention(q, k, v, mask); // [B, H, T, Dh]
+    const o = this.opts.kind === "sigmoid" ? sigmoidAttention(q, k, v, { ...mask, bias: this.opts.sigmoidBias ?? -Math.log(1024) }) : scaledDotProductAttention(q, k, v, mask); // [B, H, T, Dh]
     const y = this.o.forward(reshape(permute(o, [0, 2, 1, 3]), [B, T, dq]));
     // A sliding window only ever needs the last window - 1 keys.
     const kept = w ? Math.min(w - 1, k.shape[2]) : k.shape[2];

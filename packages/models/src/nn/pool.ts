@@ -29,9 +29,22 @@ export class PoolingMixer extends Module implements TokenMixer<PoolState> {
     const p = prev ? prev.shape[1] : 0;
     const full = prev ? concat([prev, x], 1) : x; // [B, p + T, D]
     // Window sums from a prefix sum padded with zeros: s_t = c_t - c_{t-k}.
-    const c = pad(cumsum(full, 1), [[0, 0], [1, 0], [0, 0]]); // [B, p + T + 1, D]
+    const c = pad(cumsum(full, 1), [
+      [0, 0],
+      [1, 0],
+      [0, 0],
+    ]); // [B, p + T + 1, D]
     const hi = narrow(c, 1, p + 1, T);
-    const lo = narrow(pad(c, [[0, 0], [k, 0], [0, 0]]), 1, p + 1, T); // c_{t+1-k}, zero before the start
+    const lo = narrow(
+      pad(c, [
+        [0, 0],
+        [k, 0],
+        [0, 0],
+      ]),
+      1,
+      p + 1,
+      T,
+    ); // c_{t+1-k}, zero before the start
     const pos = state?.pos ?? 0;
     const counts = Array.from({ length: T }, (_, t) => Math.min(k, pos + t + 1)); // valid positions per window
     const mean = div(sub(hi, lo), reshape(tensor(counts, { backend: x.backend }), [1, T, 1]));

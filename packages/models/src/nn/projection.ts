@@ -23,7 +23,11 @@ export class Projection extends Module {
   quantized: QuantizedLinearWeight | null = null;
   readonly bias: Tensor | null;
   readonly layout: "out-in" | "in-out";
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: ProjectionOptions = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: ProjectionOptions = {},
+  ) {
     super();
     if (!Number.isInteger(inFeatures) || !Number.isInteger(outFeatures) || inFeatures < 1 || outFeatures < 1) {
       fail("Projection", `features must be positive integers, got in ${inFeatures}, out ${outFeatures}`);
@@ -82,4 +86,3 @@ export class Projection extends Module {
     return this.bias ? add(y, this.bias) : y;
   }
 }
-

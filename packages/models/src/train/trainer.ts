@@ -18,7 +18,10 @@ export interface TrainerOptions extends AdamWOptions {
 export class LMTrainer {
   readonly optimizer: AdamW;
   step = 0;
-  constructor(readonly model: CausalLM, readonly opts: TrainerOptions = {}) {
+  constructor(
+    readonly model: CausalLM,
+    readonly opts: TrainerOptions = {},
+  ) {
     this.optimizer = new AdamW(model.namedParameters(), opts);
     model.train();
   }

@@ -60,7 +60,17 @@ export async function exportCommand(argv: readonly string[]): Promise<CommandRes
   const e = await exportPretrained(a.dir, a.out, { decode: a.decode, dtype: a.dtype, opset: a.opset });
   return {
     code: 0,
-    report: { out: a.out, modelType: e.modelType, task: e.task, graph: a.decode ? "decode" : "prefill", dtype: a.dtype, opset: e.opset, bytes: e.bytes.length, inputs: e.inputs.map((i) => i.name), outputs: e.outputs.map((o) => o.name) },
+    report: {
+      out: a.out,
+      modelType: e.modelType,
+      task: e.task,
+      graph: a.decode ? "decode" : "prefill",
+      dtype: a.dtype,
+      opset: e.opset,
+      bytes: e.bytes.length,
+      inputs: e.inputs.map((i) => i.name),
+      outputs: e.outputs.map((o) => o.name),
+    },
   };
 }
 

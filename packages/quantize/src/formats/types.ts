@@ -8,11 +8,7 @@
  *    axis of a weight [out, in]); scales have the tensor's shape with that axis divided by size;
  *  - block: runs of `size` elements of the flattened tensor (bitsandbytes' block-wise scheme).
  */
-export type Granularity =
-  | { kind: "tensor" }
-  | { kind: "channel"; axis: number }
-  | { kind: "group"; size: number; axis?: number }
-  | { kind: "block"; size: number };
+export type Granularity = { kind: "tensor" } | { kind: "channel"; axis: number } | { kind: "group"; size: number; axis?: number } | { kind: "block"; size: number };
 
 export type QuantFormat =
   /** Integers of `bits` bits: symmetric absmax (q in [-(2^(b-1)-1), 2^(b-1)-1]) or asymmetric with a zero point (q in [0, 2^b - 1]). */
@@ -41,7 +37,14 @@ export function codeBits(f: QuantFormat): number {
 }
 
 export function describe(f: QuantFormat): string {
-  const g = (x: Granularity) => (x.kind === "tensor" ? "per tensor" : x.kind === "channel" ? `per channel (axis ${x.axis})` : x.kind === "group" ? `groups of ${x.size}${x.axis !== undefined ? ` along axis ${x.axis}` : ""}` : `blocks of ${x.size}`);
+  const g = (x: Granularity) =>
+    x.kind === "tensor"
+      ? "per tensor"
+      : x.kind === "channel"
+        ? `per channel (axis ${x.axis})`
+        : x.kind === "group"
+          ? `groups of ${x.size}${x.axis !== undefined ? ` along axis ${x.axis}` : ""}`
+          : `blocks of ${x.size}`;
   if (f.type === "int") return `int${f.bits} ${f.symmetric ? "symmetric" : "asymmetric"} ${g(f.granularity)}`;
   if (f.type === "ternary") return `ternary ${g(f.granularity)}`;
   if (f.type === "fp8") return `fp8 ${f.variant} ${g(f.granularity)}`;

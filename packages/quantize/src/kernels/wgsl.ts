@@ -130,7 +130,13 @@ export function gemvWgsl(w: PreparedLinear, g: GpuWeight, x: Tensor, M: number):
 /** The float32 weight [N, K] decoded on the GPU. */
 export function dequantizeWgsl(w: PreparedLinear, g: GpuWeight): Tensor {
   const words = (w.N * w.K) / (w.kind === "q8" ? 4 : 8);
-  const [out] = wgslKernel({ code: DEQUANT, inputs: [g.words, g.scales, g.zeros, g.table], outputs: [{ shape: [w.N, w.K] }], params: params(w, 1), groups: grid(Math.ceil(words / 64)) });
+  const [out] = wgslKernel({
+    code: DEQUANT,
+    inputs: [g.words, g.scales, g.zeros, g.table],
+    outputs: [{ shape: [w.N, w.K] }],
+    params: params(w, 1),
+    groups: grid(Math.ceil(words / 64)),
+  });
   return out;
 }
 

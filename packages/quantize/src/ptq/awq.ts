@@ -114,7 +114,14 @@ export function awq(weight: Float32Array, rows: number, cols: number, x: Float32
   for (let r = 0; r < rows; r++) for (let k = 0; k < cols; k++) scaled[r * cols + k] = weight[r * cols + k] * b.s[k];
   if (opts.clip ?? true) clipSearch(scaled, rows, cols, x, n, b.s, opts);
   const g = quantizeGroups(scaled, rows, cols, opts.bits, opts.groupSize);
-  const q = new QuantizedTensor([rows, cols], { type: "int", bits: opts.bits, symmetric: false, granularity: { kind: "group", size: opts.groupSize } }, pack(g.codes, opts.bits), g.scales, [rows, cols / opts.groupSize], g.zeros);
+  const q = new QuantizedTensor(
+    [rows, cols],
+    { type: "int", bits: opts.bits, symmetric: false, granularity: { kind: "group", size: opts.groupSize } },
+    pack(g.codes, opts.bits),
+    g.scales,
+    [rows, cols / opts.groupSize],
+    g.zeros,
+  );
   const deq = g.deq.map((v, i) => v / b.s[i % cols]);
   return { q, scales: Float32Array.from(b.s), alpha: b.alpha, error: outputError(x, n, weight, deq, rows, cols), rtnError };
 }

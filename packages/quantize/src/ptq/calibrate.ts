@@ -9,7 +9,11 @@ import type { RangeObserver } from "./observers";
 
 type Forwardable = Module & { forward: (x: Tensor, ...rest: unknown[]) => unknown };
 
-export async function calibrate(model: Module, opts: { include: RegExp; observer: () => RangeObserver }, run: () => unknown | Promise<unknown>): Promise<Map<string, RangeObserver>> {
+export async function calibrate(
+  model: Module,
+  opts: { include: RegExp; observer: () => RangeObserver },
+  run: () => unknown | Promise<unknown>,
+): Promise<Map<string, RangeObserver>> {
   const observers = new Map<string, RangeObserver>();
   const restore: (() => void)[] = [];
   for (const [name, m] of model.namedModules()) {

@@ -106,7 +106,8 @@ export function gptq(weight: Float32Array, rows: number, cols: number, H0: Float
   const nGroups = group ? cols / group : 1;
   const params: Params[] = new Array(rows * nGroups);
   const staticParams = () => {
-    for (let r = 0; r < rows; r++) for (let g = 0; g < nGroups; g++) params[r * nGroups + g] = findParams(W.subarray(r * cols + g * (group || cols), r * cols + (g + 1) * (group || cols)), maxq, sym);
+    for (let r = 0; r < rows; r++)
+      for (let g = 0; g < nGroups; g++) params[r * nGroups + g] = findParams(W.subarray(r * cols + g * (group || cols), r * cols + (g + 1) * (group || cols)), maxq, sym);
   };
   if (!group || opts.actOrder) staticParams();
   let perm = Array.from({ length: cols }, (_, i) => i);

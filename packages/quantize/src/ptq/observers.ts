@@ -106,7 +106,11 @@ class Reservoir {
 
 export class PercentileObserver implements RangeObserver {
   private readonly reservoir: Reservoir;
-  constructor(readonly percentile = 99.99, capacity = 1 << 20, seed = 1) {
+  constructor(
+    readonly percentile = 99.99,
+    capacity = 1 << 20,
+    seed = 1,
+  ) {
     if (!(percentile > 50 && percentile <= 100)) fail("PercentileObserver", `percentile must lie in (50, 100], got ${percentile}`);
     this.reservoir = new Reservoir(capacity, seed);
   }
@@ -125,7 +129,14 @@ export class PercentileObserver implements RangeObserver {
 
 export class MseObserver implements RangeObserver {
   private readonly reservoir: Reservoir;
-  constructor(readonly bits = 8, readonly symmetric = false, readonly grid = 100, readonly maxShrink = 0.8, capacity = 1 << 18, seed = 1) {
+  constructor(
+    readonly bits = 8,
+    readonly symmetric = false,
+    readonly grid = 100,
+    readonly maxShrink = 0.8,
+    capacity = 1 << 18,
+    seed = 1,
+  ) {
     this.reservoir = new Reservoir(capacity, seed);
   }
 

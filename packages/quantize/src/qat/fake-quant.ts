@@ -52,4 +52,3 @@ export function lsqInitStep(x: Tensor, bits: number): number {
   for (let i = 0; i < v.length; i++) s += Math.abs(v[i]);
   return (2 * (s / v.length)) / Math.sqrt(Qp);
 }
-

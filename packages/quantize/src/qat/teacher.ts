@@ -31,7 +31,10 @@ export function interventionLoss(layers: readonly InterventionLayer[], x: Tensor
     hS = l.student(sIn);
     losses.push(mseLoss(hS, hT));
   }
-  return div(losses.reduce((a, b) => add(a, b)), losses.length);
+  return div(
+    losses.reduce((a, b) => add(a, b)),
+    losses.length,
+  );
 }
 
 /** TI-G's schedule: full intervention for the first `hold` of the steps, then linearly to 0 by `release`. */

@@ -66,7 +66,13 @@ export interface HeadLayout {
   lin: (inF: number, outF: number, bias?: boolean) => T.Linear;
 }
 
-export function headLayout(op: string, o: { dModel: number; expandK?: number; expandV?: number; seed?: number | T.Generator; backend?: string }, numHeads: number, expandK: number, expandV: number): HeadLayout {
+export function headLayout(
+  op: string,
+  o: { dModel: number; expandK?: number; expandV?: number; seed?: number | T.Generator; backend?: string },
+  numHeads: number,
+  expandK: number,
+  expandV: number,
+): HeadLayout {
   positiveInt(op, "dModel", o.dModel);
   positiveInt(op, "numHeads", numHeads);
   const kd = Math.round(o.dModel * (o.expandK ?? expandK));

@@ -88,7 +88,14 @@ export class DeltaNet extends T.Module implements TokenMixer<DeltaNetState> {
       this.g_proj = this.registerModule("g_proj", lin(this.dModel, vd));
     }
     const K = opts.convSize ?? 4;
-    this.convs = opts.shortConv ?? true ? [["q_conv1d", kd], ["k_conv1d", kd], ["v_conv1d", vd]].map(([name, c]) => this.registerModule(name as string, new ShortConvolution(c as number, K, o))) : null;
+    this.convs =
+      (opts.shortConv ?? true)
+        ? [
+            ["q_conv1d", kd],
+            ["k_conv1d", kd],
+            ["v_conv1d", vd],
+          ].map(([name, c]) => this.registerModule(name as string, new ShortConvolution(c as number, K, o)))
+        : null;
     this.o_norm = this.registerModule("o_norm", new GatedRMSNorm(this.headV, opts.normEps ?? 1e-5, undefined, { backend: opts.backend, normBeforeGate: true }));
     this.o_proj = this.registerModule("o_proj", lin(vd, this.dModel));
   }

@@ -70,7 +70,10 @@ export class GatedLinearAttention extends T.Module implements TokenMixer<GlaStat
     this.v_proj = this.registerModule("v_proj", lin(this.dModel, vd));
     this.g_proj = this.registerModule("g_proj", lin(this.dModel, vd));
     this.gk_proj = this.registerModule("gk_proj", new T.ModuleList([lin(this.dModel, r), lin(r, kd, true)]));
-    this.g_norm_swish_gate = this.registerModule("g_norm_swish_gate", new GatedRMSNorm(this.headV, opts.normEps ?? 1e-5, undefined, { backend: opts.backend, normBeforeGate: true }));
+    this.g_norm_swish_gate = this.registerModule(
+      "g_norm_swish_gate",
+      new GatedRMSNorm(this.headV, opts.normEps ?? 1e-5, undefined, { backend: opts.backend, normBeforeGate: true }),
+    );
     this.o_proj = this.registerModule("o_proj", lin(vd, this.dModel));
   }
 

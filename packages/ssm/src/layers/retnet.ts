@@ -72,7 +72,10 @@ export class MultiScaleRetention extends T.Module implements TokenMixer<Retentio
     this.v_proj = this.registerModule("v_proj", lin(this.dModel, vd));
     const gate = opts.outputGate ?? true;
     this.g_proj = gate ? this.registerModule("g_proj", lin(this.dModel, vd)) : null;
-    this.norm = this.registerModule(gate ? "g_norm_swish_gate" : "g_norm", new GatedRMSNorm(this.headV, opts.normEps ?? 1e-5, undefined, { backend: opts.backend, normBeforeGate: true }));
+    this.norm = this.registerModule(
+      gate ? "g_norm_swish_gate" : "g_norm",
+      new GatedRMSNorm(this.headV, opts.normEps ?? 1e-5, undefined, { backend: opts.backend, normBeforeGate: true }),
+    );
     this.o_proj = this.registerModule("o_proj", lin(vd, this.dModel));
   }
 
@@ -82,7 +85,7 @@ export class MultiScaleRetention extends T.Module implements TokenMixer<Retentio
 
   private qk(x: Tensor, proj: T.Linear, offset: number): Tensor {
     const h = splitHeads(proj.forward(x), this.numHeads); // [B, H, T, Dk]
-    return this.o.rotary ?? true ? T.rope(h, { offset, base: this.o.ropeBase ?? 10000 }) : h;
+    return (this.o.rotary ?? true) ? T.rope(h, { offset, base: this.o.ropeBase ?? 10000 }) : h;
   }
 
   /** Per-head norm and output gate; o [..., H, Dv] -> [..., H * Dv], then o_proj. */

@@ -48,7 +48,15 @@ function chunked(q: Tensor, k: Tensor, v: Tensor, gk: Tensor, s0: Tensor, scale:
   const nc = Math.ceil(Tn / Q);
   const Tp = nc * Q;
   const split = (x: Tensor, inner: number) => {
-    const padded = Tp === Tn ? x : T.pad(x, [[0, 0], [0, 0], [0, Tp - Tn], [0, 0]]); // k = v = 0, gk = 0 past T
+    const padded =
+      Tp === Tn
+        ? x
+        : T.pad(x, [
+            [0, 0],
+            [0, 0],
+            [0, Tp - Tn],
+            [0, 0],
+          ]); // k = v = 0, gk = 0 past T
     return T.reshape(padded, [Bb, H, nc, Q, inner]);
   };
   const qc = split(T.mul(q, scale), K); // [B, H, nc, Q, K]

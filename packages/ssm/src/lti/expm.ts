@@ -14,10 +14,11 @@ export function matmul(a: Matrix, b: Matrix): Matrix {
   const m = b[0].length;
   const k = b.length;
   const out: Matrix = Array.from({ length: n }, () => new Array<number>(m).fill(0));
-  for (let i = 0; i < n; i++) for (let p = 0; p < k; p++) {
-    const v = a[i][p];
-    if (v !== 0) for (let j = 0; j < m; j++) out[i][j] += v * b[p][j];
-  }
+  for (let i = 0; i < n; i++)
+    for (let p = 0; p < k; p++) {
+      const v = a[i][p];
+      if (v !== 0) for (let j = 0; j < m; j++) out[i][j] += v * b[p][j];
+    }
   return out;
 }
 

@@ -63,7 +63,11 @@ export class S4DKernel extends T.Module {
   readonly log_A_real: Tensor;
   readonly A_imag: Tensor;
 
-  constructor(readonly H: number, readonly M: number, opts: S4DOptions) {
+  constructor(
+    readonly H: number,
+    readonly M: number,
+    opts: S4DOptions,
+  ) {
     super();
     const o = { seed: generatorOf(opts.seed), backend: opts.backend };
     this.log_dt = this.registerParameter("log_dt", T.uniform([H], Math.log(opts.dtMin ?? 0.001), Math.log(opts.dtMax ?? 0.1), o));

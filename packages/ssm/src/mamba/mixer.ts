@@ -74,7 +74,13 @@ export class MambaMixer extends T.Module implements TokenMixer<MambaState> {
     this.dConv = opts.dConv ?? 4;
     this.dInner = Math.round((opts.expand ?? 2) * opts.dModel);
     this.dtRank = opts.dtRank ?? Math.ceil(opts.dModel / 16);
-    for (const [k, v] of [["dState", this.dState], ["dConv", this.dConv], ["dInner", this.dInner], ["dtRank", this.dtRank]] as const) positiveInt(op, k, v);
+    for (const [k, v] of [
+      ["dState", this.dState],
+      ["dConv", this.dConv],
+      ["dInner", this.dInner],
+      ["dtRank", this.dtRank],
+    ] as const)
+      positiveInt(op, k, v);
     this.scanImplementation = opts.scanImplementation ?? "auto";
     const gen = generatorOf(opts.seed);
     const o = { backend: opts.backend, seed: gen };

@@ -91,7 +91,14 @@ export class Mamba2Mixer extends T.Module implements TokenMixer<Mamba2State> {
     this.headDim = opts.headDim ?? 64;
     this.nGroups = opts.nGroups ?? 1;
     this.chunkSize = opts.chunkSize ?? 256;
-    for (const [k, v] of [["dState", this.dState], ["dConv", this.dConv], ["headDim", this.headDim], ["nGroups", this.nGroups], ["chunkSize", this.chunkSize]] as const) positiveInt(op, k, v);
+    for (const [k, v] of [
+      ["dState", this.dState],
+      ["dConv", this.dConv],
+      ["headDim", this.headDim],
+      ["nGroups", this.nGroups],
+      ["chunkSize", this.chunkSize],
+    ] as const)
+      positiveInt(op, k, v);
     if (this.dInner % this.headDim !== 0) fail(op, `d_inner ${this.dInner} must be a multiple of headDim ${this.headDim}`);
     this.nHeads = this.dInner / this.headDim;
     if (this.nHeads % this.nGroups !== 0) fail(op, `nGroups ${this.nGroups} must divide the number of heads ${this.nHeads}`);
@@ -107,7 +114,10 @@ export class Mamba2Mixer extends T.Module implements TokenMixer<Mamba2State> {
     this.dt_bias = this.registerParameter("dt_bias", dtBiasInit(H, opts, gen, opts.backend));
     const [lo, hi] = opts.aInitRange ?? [1, 16];
     if (!(lo > 0 && hi >= lo)) fail(op, `aInitRange [${lo}, ${hi}] must satisfy 0 < lo <= hi`);
-    this.A_log = this.registerParameter("A_log", T.tidy(() => T.log(T.uniform([H], lo, hi, o))));
+    this.A_log = this.registerParameter(
+      "A_log",
+      T.tidy(() => T.log(T.uniform([H], lo, hi, o))),
+    );
     this.D = this.registerParameter("D", T.ones([H], { backend: opts.backend }));
     this.norm = this.registerModule("norm", new GatedRMSNorm(Di, opts.normEps ?? 1e-5, opts.normGroupSize ?? Di / this.nGroups, { backend: opts.backend }));
     this.out_proj = this.registerModule("out_proj", new T.Linear(Di, this.dModel, { ...o, bias: opts.bias ?? false }));

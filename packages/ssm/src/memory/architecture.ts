@@ -47,7 +47,10 @@ function mlp(hidden: number, residual: boolean): Arch {
   return {
     shapes: (K, V) => {
       if (residual && K !== V) fail("associativeMemory", `a residual MLP memory needs key and value widths equal, got ${K} and ${V}`);
-      return [[K, hidden], [hidden, V]];
+      return [
+        [K, hidden],
+        [hidden, V],
+      ];
     },
     predict: ([W1, W2], keys) => {
       const p = T.matmul(T.silu(T.matmul(keys, W1)), W2);

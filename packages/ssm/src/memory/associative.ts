@@ -39,7 +39,14 @@ function startState(cfg: ReturnType<typeof resolveConfig>, o: AssociativeOptions
 }
 
 /** o [B, H, T, V] and the state after the last token. */
-export function associativeMemory(q: Tensor, k: Tensor, v: Tensor, gates: MemoryGates, config: MemoryConfig = {}, opts: AssociativeOptions = {}): { o: Tensor; state: AssociativeState } {
+export function associativeMemory(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  gates: MemoryGates,
+  config: MemoryConfig = {},
+  opts: AssociativeOptions = {},
+): { o: Tensor; state: AssociativeState } {
   const op = "associativeMemory";
   checkTensors(op, q, { q, k, v });
   if (q.rank !== 4) fail(op, `q ${shp(q)} must be [B, H, T, K]`);
@@ -79,7 +86,14 @@ export function associativeMemory(q: Tensor, k: Tensor, v: Tensor, gates: Memory
 }
 
 /** One decoding step: q, k [B, H, K]; v [B, H, V]; gates [B, H] or numbers. */
-export function associativeMemoryStep(q: Tensor, k: Tensor, v: Tensor, gates: MemoryGates, state: AssociativeState, config: MemoryConfig = {}): { o: Tensor; state: AssociativeState } {
+export function associativeMemoryStep(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  gates: MemoryGates,
+  state: AssociativeState,
+  config: MemoryConfig = {},
+): { o: Tensor; state: AssociativeState } {
   const op = "associativeMemoryStep";
   checkTensors(op, q, { q, k, v });
   if (q.rank !== 3) fail(op, `q ${shp(q)} must be [B, H, K]`);

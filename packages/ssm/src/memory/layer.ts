@@ -97,7 +97,7 @@ export class NeuralMemory extends T.Module implements TokenMixer {
     this.k_proj = this.registerModule("k_proj", lin(this.dModel, HD));
     this.v_proj = this.registerModule("v_proj", lin(this.dModel, HD));
     this.eta_proj = this.registerModule("eta_proj", lin(this.dModel, H, true));
-    this.alpha_proj = opts.retention ?? true ? this.registerModule("alpha_proj", lin(this.dModel, H, true)) : null;
+    this.alpha_proj = (opts.retention ?? true) ? this.registerModule("alpha_proj", lin(this.dModel, H, true)) : null;
     if (this.alpha_proj) T.tidy(() => T.assign(this.alpha_proj!.bias!, T.full([H], 4, { backend: opts.backend }))); // alpha ~ 0.98 at init
     this.theta_proj = cfg.optimizer === "gd" ? null : this.registerModule("theta_proj", lin(this.dModel, H, true));
     this.gamma_proj = cfg.window > 1 ? this.registerModule("gamma_proj", lin(this.dModel, H, true)) : null;
@@ -113,7 +113,12 @@ export class NeuralMemory extends T.Module implements TokenMixer {
 
   private gates(x: Tensor, perHead: (t: Tensor) => Tensor) {
     const g = (p: T.Linear | null, f: (t: Tensor) => Tensor) => (p ? perHead(f(p.forward(x))) : undefined);
-    return { eta: perHead(T.softplus(this.eta_proj.forward(x))), alpha: g(this.alpha_proj, T.sigmoid) ?? 1, theta: g(this.theta_proj, T.sigmoid), gamma: g(this.gamma_proj, T.sigmoid) };
+    return {
+      eta: perHead(T.softplus(this.eta_proj.forward(x))),
+      alpha: g(this.alpha_proj, T.sigmoid) ?? 1,
+      theta: g(this.theta_proj, T.sigmoid),
+      gamma: g(this.gamma_proj, T.sigmoid),
+    };
   }
 
   private qk(x: Tensor, proj: T.Linear, heads: (t: Tensor) => Tensor): Tensor {
@@ -128,11 +133,18 @@ export class NeuralMemory extends T.Module implements TokenMixer {
     checkInput("NeuralMemory", x, this.dModel, false);
     const H = this.numHeads;
     const heads = (t: Tensor) => splitHeads(t, H); // [B, H, T, D]
-    const r = associativeMemory(this.qk(x, this.q_proj, heads), this.qk(x, this.k_proj, heads), heads(this.v_proj.forward(x)), this.gates(x, (t) => T.transpose(t, 1, 2)), this.config, {
-      form: this.form,
-      init: this.memory,
-      initialState: state ? unflatten(state) : null,
-    });
+    const r = associativeMemory(
+      this.qk(x, this.q_proj, heads),
+      this.qk(x, this.k_proj, heads),
+      heads(this.v_proj.forward(x)),
+      this.gates(x, (t) => T.transpose(t, 1, 2)),
+      this.config,
+      {
+        form: this.form,
+        init: this.memory,
+        initialState: state ? unflatten(state) : null,
+      },
+    );
     return { y: this.o_proj.forward(mergeHeads(r.o)), state: flatten(r.state) };
   }
 
@@ -140,7 +152,14 @@ export class NeuralMemory extends T.Module implements TokenMixer {
     checkInput("NeuralMemory.step", x, this.dModel, true);
     const H = this.numHeads;
     const heads = (t: Tensor) => stepHeads(t, H); // [B, H, D]
-    const r = associativeMemoryStep(this.qk(x, this.q_proj, heads), this.qk(x, this.k_proj, heads), heads(this.v_proj.forward(x)), this.gates(x, (t) => t), unflatten(state), this.config);
+    const r = associativeMemoryStep(
+      this.qk(x, this.q_proj, heads),
+      this.qk(x, this.k_proj, heads),
+      heads(this.v_proj.forward(x)),
+      this.gates(x, (t) => t),
+      unflatten(state),
+      this.config,
+    );
     const o = T.reshape(r.o, [x.shape[0], H * this.headDim]);
     return { y: this.o_proj.forward(o), state: flatten(r.state) };
   }
@@ -164,5 +183,13 @@ function unflatten(m: MixerState): AssociativeState {
     return out;
   };
   if (typeof m.position !== "number" || !("p0" in m)) fail("NeuralMemory", "the state is not a NeuralMemory state (missing p0 / position)");
-  return { params: list("p"), start: list("start"), momentum: list("momentum"), winK: m.winK as Tensor, winV: m.winV as Tensor, winG: m.winG as Tensor, position: m.position as number };
+  return {
+    params: list("p"),
+    start: list("start"),
+    momentum: list("momentum"),
+    winK: m.winK as Tensor,
+    winV: m.winV as Tensor,
+    winG: m.winG as Tensor,
+    position: m.position as number,
+  };
 }

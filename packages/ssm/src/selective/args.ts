@@ -99,7 +99,10 @@ export function checkScanArgs(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C:
   if (N < 1) fail(`A ${shp(A)} has no state dimension`);
   const bLayout = projLayout("B", B, Bb, Dm, N, L);
   const cLayout = projLayout("C", C, Bb, Dm, N, L);
-  for (const [name, t] of [["D", o.D], ["deltaBias", o.deltaBias]] as const) {
+  for (const [name, t] of [
+    ["D", o.D],
+    ["deltaBias", o.deltaBias],
+  ] as const) {
     if (t && (t.rank !== 1 || t.shape[0] !== Dm)) fail(`${name} ${shp(t)} must be [D] = [${Dm}]`);
   }
   if (o.z && o.z.shape.join() !== u.shape.join()) fail(`z ${shp(o.z)} must match u ${shp(u)}`);

@@ -14,7 +14,16 @@ import { epilogue, perChannel, startState, stepSizes, type ScanResult } from "./
 /** x shifted k steps later along time (axis 2), filled with `fill`. [B, D, L, N] */
 function shifted(x: Tensor, k: number, fill: number): Tensor {
   const L = x.shape[2];
-  return T.pad(T.narrow(x, 2, 0, L - k), [[0, 0], [0, 0], [k, 0], [0, 0]], fill);
+  return T.pad(
+    T.narrow(x, 2, 0, L - k),
+    [
+      [0, 0],
+      [0, 0],
+      [k, 0],
+      [0, 0],
+    ],
+    fill,
+  );
 }
 
 export function selectiveScanAssociative(a: ScanArgs): ScanResult {

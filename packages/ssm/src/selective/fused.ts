@@ -13,7 +13,17 @@ import { scanBackwardWasm, scanForwardWasm } from "./kernel-wasm";
 import { SELECTIVE_SCAN, type ScanSlot, type SelectiveScanKernel } from "./kernels";
 
 export function selectiveScanFused(a: ScanArgs, kernel: SelectiveScanKernel): ScanResult {
-  const slots: [ScanSlot, Tensor | null][] = [["u", a.u], ["delta", a.delta], ["A", a.A], ["B", a.B], ["C", a.C], ["D", a.D], ["z", a.z], ["bias", a.deltaBias], ["h0", a.h0]];
+  const slots: [ScanSlot, Tensor | null][] = [
+    ["u", a.u],
+    ["delta", a.delta],
+    ["A", a.A],
+    ["B", a.B],
+    ["C", a.C],
+    ["D", a.D],
+    ["z", a.z],
+    ["bias", a.deltaBias],
+    ["h0", a.h0],
+  ];
   const present = slots.filter((s): s is [ScanSlot, Tensor] => s[1] !== null);
   const shape: ScanShape = { ...a.dims, softplus: a.softplus, bL: a.bLayout, cL: a.cLayout };
   const backend = a.u.backend;

@@ -34,7 +34,6 @@ export function setScanWasm(on: boolean): void {
   setKernelPreference(on ? "fast" : "reference");
 }
 
-
 function instantiate(c: CompiledWasm | null): void {
   if (!c) {
     instance = null; // no WebAssembly SIMD here
@@ -143,7 +142,16 @@ function commonInputs(s: ScanShape, a: ScanArrays, Dp: number, b: ProjArgs, c: P
   const BDL = Bb * Dp * L;
   return {
     sizes: [BDL, BDL, a.z ? BDL : 0, Dp, Dp, N * Dp, b.data.length, c.data.length],
-    data: [padChannels(a.u, Bb, Dm, Dp, L), padChannels(a.delta, Bb, Dm, Dp, L), a.z ? padChannels(a.z, Bb, Dm, Dp, L) : null, padVector(a.D, Dp), padVector(a.bias, Dp), transposeA(a.A, Dm, Dp, N), b.data, c.data],
+    data: [
+      padChannels(a.u, Bb, Dm, Dp, L),
+      padChannels(a.delta, Bb, Dm, Dp, L),
+      a.z ? padChannels(a.z, Bb, Dm, Dp, L) : null,
+      padVector(a.D, Dp),
+      padVector(a.bias, Dp),
+      transposeA(a.A, Dm, Dp, N),
+      b.data,
+      c.data,
+    ],
   };
 }
 
@@ -162,7 +170,32 @@ export function scanForwardWasm(s: ScanShape, a: ScanArrays): { out: Float32Arra
   const h0 = a.h0 ? padChannels(a.h0, Bb, Dm, Dp, N) : null;
   const offs = place(k, sizes, [...ins.data, h0, null, null, null, null]);
   const [oU, oDelta, oZ, oD, oBias, oA, oB, oC, oH0, oY, oLast, oCk, oXs] = offs;
-  k.ex.scan_fwd(Bb, L, Dp, N, CHUNK, s.softplus ? 1 : 0, a.z ? 1 : 0, oU, oDelta, oZ, oD, oBias, oA, oB, bArgs.mode, ...bArgs.strides, oC, cArgs.mode, ...cArgs.strides, h0 ? oH0 : 0, oY, oLast, oCk, oXs);
+  k.ex.scan_fwd(
+    Bb,
+    L,
+    Dp,
+    N,
+    CHUNK,
+    s.softplus ? 1 : 0,
+    a.z ? 1 : 0,
+    oU,
+    oDelta,
+    oZ,
+    oD,
+    oBias,
+    oA,
+    oB,
+    bArgs.mode,
+    ...bArgs.strides,
+    oC,
+    cArgs.mode,
+    ...cArgs.strides,
+    h0 ? oH0 : 0,
+    oY,
+    oLast,
+    oCk,
+    oXs,
+  );
   const heap = new Float32Array(k.memory.buffer);
   return {
     out: unpadChannels(heap, oY, Bb, Dm, Dp, L),
@@ -182,16 +215,65 @@ export function scanBackwardWasm(s: ScanShape, a: ScanArrays, saved: WasmSaved, 
   const BDL = Bb * Dp * L;
   const ins = commonInputs(s, a, Dp, bArgs, cArgs);
   const sizes = [
-    ...ins.sizes, Bb * nChunks * N * Dp, BDL, dLast ? Bb * Dp * N : 0, // + checkpoints, dOut, dLast
-    BDL, BDL, a.z ? BDL : 0, N * Dp, bArgs.data.length, cArgs.data.length, Dp, Dp, Bb * Dp * N, // outputs
-    4 * (CHUNK + 1) * N, 4 * CHUNK * N, 8 * CHUNK, 4 * N, 4 * N, // scratch
+    ...ins.sizes,
+    Bb * nChunks * N * Dp,
+    BDL,
+    dLast ? Bb * Dp * N : 0, // + checkpoints, dOut, dLast
+    BDL,
+    BDL,
+    a.z ? BDL : 0,
+    N * Dp,
+    bArgs.data.length,
+    cArgs.data.length,
+    Dp,
+    Dp,
+    Bb * Dp * N, // outputs
+    4 * (CHUNK + 1) * N,
+    4 * CHUNK * N,
+    8 * CHUNK,
+    4 * N,
+    4 * N, // scratch
   ];
   const data = [...ins.data, saved.checkpoints, padChannels(dOut, Bb, Dm, Dp, L), dLast ? padChannels(dLast, Bb, Dm, Dp, N) : null];
   const offs = place(k, sizes, [...data, ...new Array<null>(sizes.length - data.length).fill(null)]);
   const [oU, oDelta, oZ, oD, oBias, oA, oB, oC, oCk, oDout, oDlast, oDu, oDdelta, oDz, oDa, oDb, oDc, oDD, oDbias, oDh0, oS, oDec, oDts, oHx, oDA] = offs;
   k.ex.scan_bwd(
-    Bb, L, Dp, N, CHUNK, s.softplus ? 1 : 0, a.z ? 1 : 0, oU, oDelta, oZ, oD, oBias, oA, oB, bArgs.mode, ...bArgs.strides, oC, cArgs.mode, ...cArgs.strides,
-    oCk, oDout, dLast ? oDlast : 0, oDu, oDdelta, oDz, oDa, oDb, oDc, oDD, oDbias, oDh0, oS, oDec, oDts, oHx, oDA,
+    Bb,
+    L,
+    Dp,
+    N,
+    CHUNK,
+    s.softplus ? 1 : 0,
+    a.z ? 1 : 0,
+    oU,
+    oDelta,
+    oZ,
+    oD,
+    oBias,
+    oA,
+    oB,
+    bArgs.mode,
+    ...bArgs.strides,
+    oC,
+    cArgs.mode,
+    ...cArgs.strides,
+    oCk,
+    oDout,
+    dLast ? oDlast : 0,
+    oDu,
+    oDdelta,
+    oDz,
+    oDa,
+    oDb,
+    oDc,
+    oDD,
+    oDbias,
+    oDh0,
+    oS,
+    oDec,
+    oDts,
+    oHx,
+    oDA,
   );
   const heap = new Float32Array(k.memory.buffer);
   const unproj = (off: number, p: ProjArgs, length: number): Float32Array => {

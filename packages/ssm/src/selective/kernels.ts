@@ -20,7 +20,11 @@ export interface SelectiveScanKernel {
    * y [B, D, L] and the last state [B, D, N], and the backward from their cotangents (a gradient
    * per present input; missing entries count as none).
    */
-  run(shape: ScanShape, get: (name: ScanSlot) => Tensor | null, backend: string): {
+  run(
+    shape: ScanShape,
+    get: (name: ScanSlot) => Tensor | null,
+    backend: string,
+  ): {
     values: [Tensor, Tensor];
     grad(dOut: Tensor, dLast: Tensor): Partial<Record<ScanSlot, Tensor | null>>;
   };

@@ -43,7 +43,10 @@ export function selectiveScan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C:
       const k = fusedKernel(u.backend, a.dims.N, true);
       if (!k) {
         const have = kernelBackends(SELECTIVE_SCAN).join(", ") || "none";
-        fail("selectiveScan", `no fused kernel for backend '${u.backend}' with state size ${a.dims.N} (registered for: ${have}; webgpu takes N up to 256 once "@tessera/ssm/webgpu" is imported); use implementation 'chunked' or 'auto'`);
+        fail(
+          "selectiveScan",
+          `no fused kernel for backend '${u.backend}' with state size ${a.dims.N} (registered for: ${have}; webgpu takes N up to 256 once "@tessera/ssm/webgpu" is imported); use implementation 'chunked' or 'auto'`,
+        );
       }
       return selectiveScanFused(a, k);
     }

@@ -20,7 +20,8 @@ function stepProj(name: string, X: Tensor, Bb: number, Dm: number, N: number): T
     expectShape("selectiveStateUpdate", name, X, [Bb, N], `[B, N] = [${Bb},${N}] or [B, G, N]`);
     return T.unsqueeze(X, 1);
   }
-  if (X.rank !== 3 || X.shape[0] !== Bb || X.shape[2] !== N || Dm % X.shape[1] !== 0) fail("selectiveStateUpdate", `${name} ${shp(X)} must be [B, N] or [B, G, N] with G dividing D = ${Dm}`);
+  if (X.rank !== 3 || X.shape[0] !== Bb || X.shape[2] !== N || Dm % X.shape[1] !== 0)
+    fail("selectiveStateUpdate", `${name} ${shp(X)} must be [B, N] or [B, G, N] with G dividing D = ${Dm}`);
   const G = X.shape[1];
   return T.reshape(T.contiguous(T.expand(T.unsqueeze(X, 2), [Bb, G, Dm / G, N])), [Bb, Dm, N]);
 }
@@ -31,9 +32,18 @@ export function selectiveStateUpdate(state: Tensor, x: Tensor, dt: Tensor, A: Te
   checkTensors(op, state, { state, x, dt, A, B, C, D: opts.D, z: opts.z, dtBias: opts.dtBias });
   if (state.rank !== 3) fail(op, `state ${shp(state)} must be [B, D, N]`);
   const [Bb, Dm, N] = state.shape;
-  for (const [name, t] of [["x", x], ["dt", dt], ["z", opts.z]] as const) if (t) expectShape(op, name, t, [Bb, Dm], `[B, D] = [${Bb},${Dm}]`);
+  for (const [name, t] of [
+    ["x", x],
+    ["dt", dt],
+    ["z", opts.z],
+  ] as const)
+    if (t) expectShape(op, name, t, [Bb, Dm], `[B, D] = [${Bb},${Dm}]`);
   expectShape(op, "A", A, [Dm, N], `[D, N] = [${Dm},${N}]`);
-  for (const [name, t] of [["D", opts.D], ["dtBias", opts.dtBias]] as const) if (t) expectShape(op, name, t, [Dm], `[D] = [${Dm}]`);
+  for (const [name, t] of [
+    ["D", opts.D],
+    ["dtBias", opts.dtBias],
+  ] as const)
+    if (t) expectShape(op, name, t, [Dm], `[D] = [${Dm}]`);
   let step = opts.dtBias ? T.add(dt, opts.dtBias) : dt; // [B, D]
   if (opts.dtSoftplus) step = T.softplus(step);
   const dt3 = T.unsqueeze(step, -1); // [B, D, 1]

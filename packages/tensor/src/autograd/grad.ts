@@ -214,7 +214,10 @@ export function customGradMulti<A extends Tensor[]>(f: (...inputs: A) => CustomG
       const dtype = r.values[0].dtype;
       for (const v of r.values) if (!isTensor(v) || v.dtype !== dtype) fail(name, "the values must be tensors of one dtype");
       shapes = r.values.map((v) => v.shape);
-      const value = concat(r.values.map((v) => reshape(v, [v.size])), 0);
+      const value = concat(
+        r.values.map((v) => reshape(v, [v.size])),
+        0,
+      );
       return { value, grad: (dy) => r.grad(unpack(dy, shapes)) };
     }, name);
     const flat = packed(...inputs);

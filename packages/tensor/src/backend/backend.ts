@@ -19,10 +19,36 @@ export interface View<D = unknown> {
  * every backend table that lacks it).
  */
 export const UNARY_OPS = [
-  "neg", "abs", "sign", "exp", "expm1", "log", "log1p", "sqrt", "rsqrt", "square",
-  "reciprocal", "tanh", "sigmoid", "relu", "gelu", "gelu_tanh", "silu", "softplus",
-  "elu", "erf", "sin", "cos", "floor", "ceil", "round", "trunc", "clamp", "not",
-  "isnan", "isinf",
+  "neg",
+  "abs",
+  "sign",
+  "exp",
+  "expm1",
+  "log",
+  "log1p",
+  "sqrt",
+  "rsqrt",
+  "square",
+  "reciprocal",
+  "tanh",
+  "sigmoid",
+  "relu",
+  "gelu",
+  "gelu_tanh",
+  "silu",
+  "softplus",
+  "elu",
+  "erf",
+  "sin",
+  "cos",
+  "floor",
+  "ceil",
+  "round",
+  "trunc",
+  "clamp",
+  "not",
+  "isnan",
+  "isinf",
 ] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
 
@@ -35,10 +61,7 @@ export interface UnaryAttrs {
   threshold?: number;
 }
 
-export const BINARY_OPS = [
-  "add", "sub", "mul", "div", "pow", "maximum", "minimum", "mod", "atan2",
-  "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "xor",
-] as const;
+export const BINARY_OPS = ["add", "sub", "mul", "div", "pow", "maximum", "minimum", "mod", "atan2", "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "xor"] as const;
 export type BinaryOp = (typeof BINARY_OPS)[number];
 
 export const REDUCE_OPS = ["sum", "mean", "prod", "max", "min", "any", "all"] as const;

@@ -16,13 +16,7 @@ export type DataArray = Float32Array | Int32Array | Int8Array | Uint8Array;
  * The typed array `data(dtype)` / `dataSync(dtype)` return for a dtype: Float32Array for the
  * float types (float16/bfloat16 widened), Int32Array, Int8Array, Uint8Array (uint8 and bool).
  */
-export type DataArrayOf<D extends DType> = D extends "float32" | "float16" | "bfloat16"
-  ? Float32Array
-  : D extends "int32"
-    ? Int32Array
-    : D extends "int8"
-      ? Int8Array
-      : Uint8Array;
+export type DataArrayOf<D extends DType> = D extends "float32" | "float16" | "bfloat16" ? Float32Array : D extends "int32" ? Int32Array : D extends "int8" ? Int8Array : Uint8Array;
 
 export const BYTES_PER_ELEMENT: Record<DType, number> = {
   float32: 4,
@@ -129,7 +123,7 @@ export function f32ToF16Bits(value: number): number {
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
   if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / NaN
-  let e = exp - 127 + 15;
+  const e = exp - 127 + 15;
   if (e >= 0x1f) return sign | 0x7c00; // overflow
   if (e <= 0) {
     // subnormal half (or zero)
@@ -139,12 +133,12 @@ export function f32ToF16Bits(value: number): number {
     let half = mant >>> shift;
     const rem = mant & ((1 << shift) - 1);
     const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && (half & 1))) half++;
+    if (rem > halfway || (rem === halfway && half & 1)) half++;
     return sign | half;
   }
   let half = (e << 10) | (mant >>> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++; // may carry into exponent: correct
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++; // may carry into exponent: correct
   return sign | half;
 }
 

@@ -7,7 +7,6 @@ import { contiguousStrides, isContiguous, sizeOf } from "./shape";
 import { memoryOf, type Storage } from "./storage";
 import { permute, reshape, transpose } from "../ops/view";
 
-
 /** Nested JS arrays of numbers (or booleans for bool tensors), of any depth. */
 export type NestedArray = number | boolean | NestedArray[];
 
@@ -198,7 +197,10 @@ export class Tensor {
 
   private checkData(op: string, dtype: DType | undefined, values: DataArray): DataArray {
     if (dtype !== undefined && !(values instanceof DATA_CLASS[dtype])) {
-      fail(op, `asked for ${dtype} values (${DATA_CLASS[dtype].name}) but tensor ${fmtShape(this.shape)} is ${this.dtype} (${values.constructor.name}): cast it first, or call ${op}() without a dtype`);
+      fail(
+        op,
+        `asked for ${dtype} values (${DATA_CLASS[dtype].name}) but tensor ${fmtShape(this.shape)} is ${this.dtype} (${values.constructor.name}): cast it first, or call ${op}() without a dtype`,
+      );
     }
     return values;
   }

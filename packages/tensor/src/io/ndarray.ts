@@ -12,7 +12,6 @@ import { Tensor } from "../core/tensor";
 import { wrap } from "../ops/util";
 import { cast } from "../ops/convert";
 
-
 /** An ndarray-like object (scijs ndarray or anything with data/shape/stride/offset). */
 export interface NdArrayLike {
   data: ArrayLike<number>;
@@ -55,7 +54,16 @@ export interface NdArrayView<A extends DataArray = DataArray> {
 export function fromNdarray(nd: NdArrayLike, opts: { dtype?: DType } = {}): Tensor {
   if (!nd || !Array.isArray(nd.shape) || !Array.isArray(nd.stride)) fail("fromNdarray", "argument is not an ndarray (needs data, shape, stride, offset)");
   const be = backendInstance("cpu");
-  const natural = nd.data instanceof Float32Array ? "float32" : nd.data instanceof Int32Array ? "int32" : nd.data instanceof Int8Array ? "int8" : nd.data instanceof Uint8Array ? "uint8" : undefined;
+  const natural =
+    nd.data instanceof Float32Array
+      ? "float32"
+      : nd.data instanceof Int32Array
+        ? "int32"
+        : nd.data instanceof Int8Array
+          ? "int8"
+          : nd.data instanceof Uint8Array
+            ? "uint8"
+            : undefined;
   const zeroCopy = natural !== undefined && nd.stride.every((s) => s >= 0) && (opts.dtype === undefined || opts.dtype === natural);
   if (zeroCopy) {
     const data = nd.data as StorageArray;
@@ -99,4 +107,3 @@ export function toNdarray(t: Tensor): NdArrayView {
   if (t.dtype === "bool") return ndarrayFactory(t.dataSync("bool"), [...t.shape]) as unknown as NdArrayView;
   return ndarrayFactory(be.storageOf(t.storage.data) as DataArray, [...t.shape], [...t.strides], t.offset) as unknown as NdArrayView;
 }
-

@@ -6,7 +6,6 @@ import { basename, dirname } from "node:path";
 import { fail, readSafetensors, writeSafetensorsAsync, type RawEntry, type ReadOptions, type Tensor } from "@tessera/tensor";
 import { writeFilesAtomic, type AtomicFs } from "./atomic";
 
-
 /** Loads a .safetensors file into tensors (the file is validated before any tensor is made). */
 export function loadSafetensors(path: string, opts: ReadOptions = {}): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   let bytes: Uint8Array;

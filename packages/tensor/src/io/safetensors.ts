@@ -20,12 +20,26 @@ const ITEM_SIZE: Record<SafetensorsDType, number> = { F64: 8, F32: 4, F16: 2, BF
 
 /** How each file dtype becomes a tensor dtype (F64/I64/I16 are narrowed, with checks). */
 const TO_DTYPE: Record<SafetensorsDType, DType> = {
-  F64: "float32", F32: "float32", F16: "float16", BF16: "bfloat16",
-  I64: "int32", I32: "int32", I16: "int32", I8: "int8", U8: "uint8", BOOL: "bool",
+  F64: "float32",
+  F32: "float32",
+  F16: "float16",
+  BF16: "bfloat16",
+  I64: "int32",
+  I32: "int32",
+  I16: "int32",
+  I8: "int8",
+  U8: "uint8",
+  BOOL: "bool",
 };
 
 const FROM_DTYPE: Record<DType, SafetensorsDType> = {
-  float32: "F32", float16: "F16", bfloat16: "BF16", int32: "I32", int8: "I8", uint8: "U8", bool: "BOOL",
+  float32: "F32",
+  float16: "F16",
+  bfloat16: "BF16",
+  int32: "I32",
+  int8: "I8",
+  uint8: "U8",
+  bool: "BOOL",
 };
 
 /** One entry of a file: raw little-endian bytes. */
@@ -128,7 +142,8 @@ export function parseSafetensors(input: Uint8Array, source = "buffer"): Safetens
     if (typeof e.dtype !== "string" || !(e.dtype in ITEM_SIZE)) fail(where, `entry '${name}' has unsupported dtype ${JSON.stringify(e.dtype)}`);
     const shape = checkShape(where, name, e.shape);
     const off = e.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || off.some((o) => !Number.isSafeInteger(o) || o < 0)) fail(where, `entry '${name}' has invalid data_offsets ${JSON.stringify(off)}`);
+    if (!Array.isArray(off) || off.length !== 2 || off.some((o) => !Number.isSafeInteger(o) || o < 0))
+      fail(where, `entry '${name}' has invalid data_offsets ${JSON.stringify(off)}`);
     const [begin, end] = off as [number, number];
     if (begin > end || end > data.length) fail(where, `entry '${name}' data_offsets [${begin}, ${end}] lie outside the ${data.length}-byte data buffer`);
     const dtype = e.dtype as SafetensorsDType;
@@ -163,12 +178,18 @@ function aligned<T>(bytes: Uint8Array, itemSize: number, make: (buf: ArrayBuffer
 export function decodeEntry(name: string, e: SafetensorsEntry): { dtype: DType; data: StorageArray } {
   const where = `${OP} '${name}'`;
   switch (e.dtype) {
-    case "F32": return { dtype: "float32", data: aligned(e.bytes, 4, (b) => new Float32Array(b)) };
-    case "F16": return { dtype: "float16", data: aligned(e.bytes, 2, (b) => new Uint16Array(b)) };
-    case "BF16": return { dtype: "bfloat16", data: aligned(e.bytes, 2, (b) => new Uint16Array(b)) };
-    case "I32": return { dtype: "int32", data: aligned(e.bytes, 4, (b) => new Int32Array(b)) };
-    case "I8": return { dtype: "int8", data: new Int8Array(new Uint8Array(e.bytes).buffer) };
-    case "U8": return { dtype: "uint8", data: new Uint8Array(e.bytes) };
+    case "F32":
+      return { dtype: "float32", data: aligned(e.bytes, 4, (b) => new Float32Array(b)) };
+    case "F16":
+      return { dtype: "float16", data: aligned(e.bytes, 2, (b) => new Uint16Array(b)) };
+    case "BF16":
+      return { dtype: "bfloat16", data: aligned(e.bytes, 2, (b) => new Uint16Array(b)) };
+    case "I32":
+      return { dtype: "int32", data: aligned(e.bytes, 4, (b) => new Int32Array(b)) };
+    case "I8":
+      return { dtype: "int8", data: new Int8Array(new Uint8Array(e.bytes).buffer) };
+    case "U8":
+      return { dtype: "uint8", data: new Uint8Array(e.bytes) };
     case "BOOL": {
       const d = new Uint8Array(e.bytes);
       for (const v of d) if (v > 1) fail(where, `BOOL entry holds the byte ${v} (only 0 and 1 are valid)`);
@@ -183,7 +204,8 @@ export function decodeEntry(name: string, e: SafetensorsEntry): { dtype: DType; 
       }
       return { dtype: "float32", data: Float32Array.from(src) };
     }
-    case "I16": return { dtype: "int32", data: Int32Array.from(aligned(e.bytes, 2, (b) => new Int16Array(b))) };
+    case "I16":
+      return { dtype: "int32", data: Int32Array.from(aligned(e.bytes, 2, (b) => new Int16Array(b))) };
     case "I64": {
       const src = aligned(e.bytes, 8, (b) => new BigInt64Array(b));
       const out = new Int32Array(src.length);

@@ -22,7 +22,11 @@ export interface InitOptions {
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: InitOptions & { bias?: boolean } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: InitOptions & { bias?: boolean } = {},
+  ) {
     super();
     if (!Number.isInteger(inFeatures) || !Number.isInteger(outFeatures) || inFeatures < 1 || outFeatures < 1) {
       fail("Linear", `features must be positive integers, got in ${inFeatures}, out ${outFeatures}`);
@@ -42,7 +46,11 @@ export class Linear extends Module {
 /** Lookup table [num, dim], initialized N(0, 1) as PyTorch. */
 export class Embedding extends Module {
   readonly weight: Tensor;
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, opts: InitOptions = {}) {
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+    opts: InitOptions = {},
+  ) {
     super();
     this.weight = this.registerParameter("weight", normal([numEmbeddings, embeddingDim], 0, 1, opts));
   }
@@ -88,7 +96,10 @@ export class RMSNorm extends Module {
 /** Inverted dropout in training mode, identity in eval mode. */
 export class Dropout extends Module {
   private readonly gen?: Generator;
-  constructor(readonly p = 0.5, opts: { seed?: number | Generator } = {}) {
+  constructor(
+    readonly p = 0.5,
+    opts: { seed?: number | Generator } = {},
+  ) {
     super();
     if (!(p >= 0 && p < 1)) fail("Dropout", `p must lie in [0, 1), got ${p}`);
     this.gen = typeof opts.seed === "number" ? new Generator(opts.seed) : opts.seed;

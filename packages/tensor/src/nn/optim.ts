@@ -21,7 +21,11 @@ abstract class Optimizer {
   protected readonly state = new Map<string, Record<string, Tensor>>();
   /** Updates applied to each parameter so far (torch keeps a per-parameter step). */
   private readonly steps = new Map<string, number>();
-  constructor(protected readonly name: string, params: ParamSet, public lr: number) {
+  constructor(
+    protected readonly name: string,
+    params: ParamSet,
+    public lr: number,
+  ) {
     this.params = entries(params);
     if (!(lr > 0)) fail(name, `lr must be positive, got ${lr}`);
   }

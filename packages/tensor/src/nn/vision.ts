@@ -18,7 +18,11 @@ import { Module } from "./module";
 const pair = (v: Size2): [number, number] => (typeof v === "number" ? [v, v] : [v[0], v[1]]);
 
 function checkChannels(layer: string, inC: number, outC: number, groups: number): void {
-  for (const [n, v] of [["inChannels", inC], ["outChannels", outC], ["groups", groups]] as const) {
+  for (const [n, v] of [
+    ["inChannels", inC],
+    ["outChannels", outC],
+    ["groups", groups],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) fail(layer, `${n} must be a positive integer, got ${v}`);
   }
   if (inC % groups !== 0 || outC % groups !== 0) fail(layer, `inChannels ${inC} and outChannels ${outC} must be divisible by groups ${groups}`);
@@ -46,7 +50,12 @@ export class Conv2d extends Module {
   readonly bias: Tensor | null;
   readonly kernelSize: [number, number];
   readonly options: Conv2dOptions;
-  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Size2, opts: Conv2dLayerOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Size2,
+    opts: Conv2dLayerOptions = {},
+  ) {
     super();
     const groups = opts.groups ?? 1;
     checkChannels("Conv2d", inChannels, outChannels, groups);
@@ -74,13 +83,19 @@ export class ConvTranspose2d extends Module {
   readonly bias: Tensor | null;
   readonly kernelSize: [number, number];
   readonly options: ConvTranspose2dOptions;
-  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Size2, opts: ConvTranspose2dLayerOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Size2,
+    opts: ConvTranspose2dLayerOptions = {},
+  ) {
     super();
     const groups = opts.groups ?? 1;
     checkChannels("ConvTranspose2d", inChannels, outChannels, groups);
     this.kernelSize = pair(kernelSize);
     const [kh, kw] = this.kernelSize;
-    if (![kh, kw].every((k) => Number.isInteger(k) && k >= 1)) fail("ConvTranspose2d", `kernelSize must be a positive integer or a pair of them, got ${JSON.stringify(kernelSize)}`);
+    if (![kh, kw].every((k) => Number.isInteger(k) && k >= 1))
+      fail("ConvTranspose2d", `kernelSize must be a positive integer or a pair of them, got ${JSON.stringify(kernelSize)}`);
     this.options = { stride: opts.stride, padding: opts.padding, outputPadding: opts.outputPadding, dilation: opts.dilation, groups };
     // PyTorch's fan_in of a [in, out/groups, kh, kw] weight is its dim 1 times the kernel size.
     const [w, b] = initUniform([inChannels, outChannels / groups, kh, kw], outChannels, (outChannels / groups) * kh * kw, opts.bias !== false, opts);
@@ -98,7 +113,11 @@ export class GroupNorm extends Module {
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
   readonly eps: number;
-  constructor(readonly numGroups: number, readonly numChannels: number, opts: InitOptions & { eps?: number; affine?: boolean } = {}) {
+  constructor(
+    readonly numGroups: number,
+    readonly numChannels: number,
+    opts: InitOptions & { eps?: number; affine?: boolean } = {},
+  ) {
     super();
     if (!Number.isInteger(numGroups) || !Number.isInteger(numChannels) || numGroups < 1 || numChannels % numGroups !== 0) {
       fail("GroupNorm", `numChannels ${numChannels} must be divisible by numGroups ${numGroups}`);
@@ -137,7 +156,10 @@ export class BatchNorm2d extends Module {
   readonly numBatchesTracked: Tensor | null;
   readonly eps: number;
   readonly momentum: number | null;
-  constructor(readonly numFeatures: number, opts: BatchNormLayerOptions = {}) {
+  constructor(
+    readonly numFeatures: number,
+    opts: BatchNormLayerOptions = {},
+  ) {
     super();
     if (!Number.isInteger(numFeatures) || numFeatures < 1) fail("BatchNorm2d", `numFeatures must be a positive integer, got ${numFeatures}`);
     this.eps = opts.eps ?? 1e-5;

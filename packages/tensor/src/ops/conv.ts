@@ -56,7 +56,11 @@ export function conv1d(x: TensorLike, weight: TensorLike, bias?: TensorLike | nu
   if (w.rank !== 3) fail("conv1d", `weight must be [Cout, Cin/groups, K], got ${fmtShape(w.shape)}`);
   const [B, Cin, L] = t.shape;
   const [Cout, CinG, K] = w.shape;
-  for (const [n, v] of [["stride", stride], ["dilation", dilation], ["groups", groups]] as const) {
+  for (const [n, v] of [
+    ["stride", stride],
+    ["dilation", dilation],
+    ["groups", groups],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) fail("conv1d", `${n} must be a positive integer, got ${v}`);
   }
   if (Cin % groups !== 0 || Cout % groups !== 0) fail("conv1d", `channels in ${Cin} and out ${Cout} must be divisible by groups ${groups}`);
@@ -64,7 +68,8 @@ export function conv1d(x: TensorLike, weight: TensorLike, bias?: TensorLike | nu
   if (b && (b.rank !== 1 || b.shape[0] !== Cout)) fail("conv1d", `bias ${fmtShape(b.shape)} must be [${Cout}]`);
   if (t.dtype !== w.dtype || (b && b.dtype !== t.dtype)) fail("conv1d", `x ${t.dtype}, weight ${w.dtype}${b ? ` and bias ${b.dtype}` : ""} must share a dtype`);
   const [padLeft, padRight] = resolvePadding(opts.padding, K, dilation, stride);
-  if (padLeft < 0 || padRight < 0 || !Number.isInteger(padLeft) || !Number.isInteger(padRight)) fail("conv1d", `padding must be non-negative integers, got [${padLeft}, ${padRight}]`);
+  if (padLeft < 0 || padRight < 0 || !Number.isInteger(padLeft) || !Number.isInteger(padRight))
+    fail("conv1d", `padding must be non-negative integers, got [${padLeft}, ${padRight}]`);
   const Lout = Math.floor((L + padLeft + padRight - dilation * (K - 1) - 1) / stride) + 1;
   if (Lout < 1) fail("conv1d", `input length ${L} with padding [${padLeft}, ${padRight}] is shorter than the kernel span ${dilation * (K - 1) + 1}`);
   const params = { stride, padLeft, padRight, dilation, groups };
@@ -89,7 +94,10 @@ export function conv1d(x: TensorLike, weight: TensorLike, bias?: TensorLike | nu
     const dx = conv1d(padded, wt, null, { dilation, groups });
     // --- dw: unfold x into [B, Cin, K, Lout] and contract with dy over (b, t) ---
     const xp = pad(xi, [[padLeft, padRight]]);
-    const cols = stack(Array.from({ length: K }, (_, k) => slice(xp, [null, null, [k * dilation, k * dilation + (Lout - 1) * stride + 1, stride]])), 2);
+    const cols = stack(
+      Array.from({ length: K }, (_, k) => slice(xp, [null, null, [k * dilation, k * dilation + (Lout - 1) * stride + 1, stride]])),
+      2,
+    );
     const dyg = reshape(permute(reshape(dy, [B, groups, CoutG, Lout]), [1, 2, 0, 3]), [groups, CoutG, B * Lout]);
     const colg = reshape(permute(reshape(cols, [B, groups, CinG, K, Lout]), [1, 0, 4, 2, 3]), [groups, B * Lout, CinG * K]);
     const dw = reshape(matmul(dyg, colg), [Cout, CinG, K]);
@@ -98,4 +106,3 @@ export function conv1d(x: TensorLike, weight: TensorLike, bias?: TensorLike | nu
     return grads.map((g, i) => (g.dtype === ins[i].dtype ? g : cast(g, ins[i].dtype)));
   });
 }
-

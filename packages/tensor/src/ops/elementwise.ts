@@ -70,10 +70,7 @@ export function div(a: TensorLike, b: TensorLike): Tensor {
 
 /** a ** b. d/da = b a^(b-1); d/db = a^b ln a (0 where a = 0, as PyTorch). */
 export function pow(a: TensorLike, b: TensorLike): Tensor {
-  return binaryOp("pow", a, b, (dy, x0, x1, y) => [
-    mul(dy, mul(x1, pow(x0, sub(x1, 1)))),
-    mul(dy, where(eq(x0, 0), 0, mul(y, log(x0)))),
-  ]);
+  return binaryOp("pow", a, b, (dy, x0, x1, y) => [mul(dy, mul(x1, pow(x0, sub(x1, 1)))), mul(dy, where(eq(x0, 0), 0, mul(y, log(x0))))]);
 }
 
 /** Elementwise max (NaN propagates); on ties the gradient is split evenly, as PyTorch. */
@@ -129,7 +126,12 @@ export function where(cond: TensorLike, a: TensorLike, b: TensorLike): Tensor {
     const zero = mul(dy, 0);
     return [sumTo(where(m, dy, zero), x0.shape), sumTo(where(m, zero, dy), x1.shape), null];
   });
-  for (const [t, orig] of [[cc, c], [ca, ta], [cb, tb]] as const) if (t !== orig) t.dispose();
+  for (const [t, orig] of [
+    [cc, c],
+    [ca, ta],
+    [cb, tb],
+  ] as const)
+    if (t !== orig) t.dispose();
   if (bothNumbers) dispose([ta, tb]);
   return out;
 }
@@ -168,8 +170,7 @@ export const rsqrt = (x: TensorLike): Tensor => unaryOp("rsqrt", x, undefined, (
 export const square = (x: TensorLike): Tensor => unaryOp("square", x, undefined, (dy, [a]) => [mul(dy, mul(a, 2))]);
 export const reciprocal = (x: TensorLike): Tensor => unaryOp("reciprocal", x, undefined, (dy, _i, y) => [neg(mul(dy, square(y)))]);
 export const tanh = (x: TensorLike): Tensor => unaryOp("tanh", x, undefined, (dy, _i, y) => [mul(dy, sub(1, square(y)))]);
-export const erf = (x: TensorLike): Tensor =>
-  unaryOp("erf", x, undefined, (dy, [a]) => [mul(dy, mul(exp(neg(square(a))), 2 / Math.sqrt(Math.PI)))]);
+export const erf = (x: TensorLike): Tensor => unaryOp("erf", x, undefined, (dy, [a]) => [mul(dy, mul(exp(neg(square(a))), 2 / Math.sqrt(Math.PI)))]);
 export const sin = (x: TensorLike): Tensor => unaryOp("sin", x, undefined, (dy, [a]) => [mul(dy, cos(a))]);
 export const cos = (x: TensorLike): Tensor => unaryOp("cos", x, undefined, (dy, [a]) => [neg(mul(dy, sin(a)))]);
 export const floor = (x: TensorLike): Tensor => unaryOp("floor", x, undefined, zeroGrad);

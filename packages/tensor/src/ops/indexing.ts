@@ -63,7 +63,9 @@ export function indexSelect(x: TensorLike, axis: number, index: TensorLike): Ten
 function checkRange(op: string, arg: string, t: Tensor, size: number, what: string): void {
   if (!t.storage.backend.canReadSync || t.size === 0) return;
   const v = t.dataSync();
-  for (let k = 0; k < v.length; k++) if (!(v[k] >= 0 && v[k] < size)) fail(op, `${arg} ${fmtShape(t.shape)} holds ${v[k]} at flat position ${k}: index ${v[k]} is out of range for ${what} (must lie in [0, ${size}))`);
+  for (let k = 0; k < v.length; k++)
+    if (!(v[k] >= 0 && v[k] < size))
+      fail(op, `${arg} ${fmtShape(t.shape)} holds ${v[k]} at flat position ${k}: index ${v[k]} is out of range for ${what} (must lie in [0, ${size}))`);
 }
 
 /** Embedding lookup: weight [V, D], ids [...] (int, each in [0, V)) -> [..., D]. */

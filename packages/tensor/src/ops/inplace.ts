@@ -15,7 +15,13 @@ export function assign(target: Tensor, value: TensorLike): Tensor {
   const v = asTensor("assign", "value", value, target);
   const be = backendOf("assign", target, v);
   if (needsRecord([target, v])) fail("assign", "cannot write in place into a tensor a gradient is being taken through");
-  if (v.rank > target.rank || !shapesEqual(target.shape.slice(target.rank - v.rank).map((d, i) => (v.shape[i] === 1 ? 1 : d)), v.shape)) {
+  if (
+    v.rank > target.rank ||
+    !shapesEqual(
+      target.shape.slice(target.rank - v.rank).map((d, i) => (v.shape[i] === 1 ? 1 : d)),
+      v.shape,
+    )
+  ) {
     fail("assign", `value ${fmtShape(v.shape)} does not broadcast to target ${fmtShape(target.shape)}`);
   }
   be.write(target.view(), broadcastView(v, target.shape));

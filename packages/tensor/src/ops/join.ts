@@ -56,7 +56,12 @@ export function stack(xs: readonly TensorLike[], axis = 0): Tensor {
     }
   }
   const a = normAxis("stack", axis, ts[0].rank + 1);
-  return tidy(() => concat(ts.map((t) => unsqueeze(t, a)), a));
+  return tidy(() =>
+    concat(
+      ts.map((t) => unsqueeze(t, a)),
+      a,
+    ),
+  );
 }
 
 /** Splits into views of the given sizes (or into `n` equal parts) along `axis`. */
@@ -112,6 +117,10 @@ export function pad(x: TensorLike, widths: readonly (readonly [number, number])[
   const offset = w.reduce((o, [b], i) => o + b * strides[i], 0);
   be.write({ data, dtype: t.dtype, shape: t.shape, strides, offset }, t.view());
   const y = wrap(be, data, shape, t.dtype);
-  return record("pad", [t], y, (dy) => [slice(dy, w.map(([b], i): SliceSpec => [b, b + t.shape[i]]))]);
+  return record("pad", [t], y, (dy) => [
+    slice(
+      dy,
+      w.map(([b], i): SliceSpec => [b, b + t.shape[i]]),
+    ),
+  ]);
 }
-

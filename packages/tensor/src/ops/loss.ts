@@ -49,7 +49,8 @@ export function crossEntropy(logits: TensorLike, targets: TensorLike, opts: Cros
       // As torch: a target outside [0, C) that is not ignoreIndex is an error, not a loss.
       const v = y.dataSync();
       for (let k = 0; k < v.length; k++) {
-        if (v[k] !== ignore && !(v[k] >= 0 && v[k] < C)) fail("crossEntropy", `targets ${fmtShape(y.shape)} holds ${v[k]} at flat position ${k}: class targets must lie in [0, ${C}) or equal ignoreIndex ${ignore}`);
+        if (v[k] !== ignore && !(v[k] >= 0 && v[k] < C))
+          fail("crossEntropy", `targets ${fmtShape(y.shape)} holds ${v[k]} at flat position ${k}: class targets must lie in [0, ${C}) or equal ignoreIndex ${ignore}`);
       }
     }
     const valid = logicalNot(eq(y, ignore));

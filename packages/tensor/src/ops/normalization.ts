@@ -42,7 +42,10 @@ export const logSoftmax = (x: TensorLike, axis = -1): Tensor => softmaxLike("log
 function normDims(op: string, x: Tensor, weight: Tensor | null, bias: Tensor | null): number {
   const k = weight ? weight.rank : bias ? bias.rank : 1;
   const trailing = x.shape.slice(x.rank - k);
-  for (const [name, p] of [["weight", weight], ["bias", bias]] as const) {
+  for (const [name, p] of [
+    ["weight", weight],
+    ["bias", bias],
+  ] as const) {
     if (p && (p.rank !== k || p.shape.some((d, i) => d !== trailing[i]))) {
       fail(op, `${name} ${fmtShape(p.shape)} must match the trailing dims ${fmtShape(trailing)} of x ${fmtShape(x.shape)}`);
     }
@@ -109,7 +112,15 @@ export function rmsNorm(x: TensorLike, weight?: TensorLike | null, eps = 1e-6): 
       const xhat = mul(xi, r);
       const g = wi ? mul(dy, wi) : dy;
       const dx = mul(r, sub(g, mul(xhat, mean(mul(g, xhat), -1, { keepdims: true }))));
-      return wi ? [dx, sum(mul(dy, xhat), xi.shape.slice(0, -1).map((_, i) => i))] : [dx];
+      return wi
+        ? [
+            dx,
+            sum(
+              mul(dy, xhat),
+              xi.shape.slice(0, -1).map((_, i) => i),
+            ),
+          ]
+        : [dx];
     });
     return reshape(rec, t.shape);
   });

@@ -73,7 +73,10 @@ export function prod(x: TensorLike, axes?: Axes, opts: ReduceOptions = {}): Tens
     const perm = [...kept, ...ax];
     const flat = reshape(permute(a, perm), [...kept.map((i) => a.shape[i]), -1]);
     const others = mul(cumprod(flat, -1, { exclusive: true }), cumprod(flat, -1, { exclusive: true, reverse: true }));
-    const back = reshape(others, perm.map((i) => a.shape[i]));
+    const back = reshape(
+      others,
+      perm.map((i) => a.shape[i]),
+    );
     const inv = new Array<number>(perm.length);
     perm.forEach((p, i) => (inv[p] = i));
     return [mul(spread(dy, a.shape, ax), permute(back, inv))];
@@ -104,7 +107,12 @@ function argExtremum(op: "argmax" | "argmin", x: TensorLike, axis: number | unde
     // axis undefined: the index into the flattened tensor.
     const src = axis === undefined ? reshape(t, [t.size]) : t;
     const a = normAxis(op, axis ?? 0, src.rank);
-    const y = wrap(be, be.argReduce(op, src.view(), a), src.shape.filter((_, i) => i !== a), "int32");
+    const y = wrap(
+      be,
+      be.argReduce(op, src.view(), a),
+      src.shape.filter((_, i) => i !== a),
+      "int32",
+    );
     if (!opts.keepdims) return y;
     return reshape(y, axis === undefined ? t.shape.map(() => 1) : keptShape(t.shape, [a]));
   });
@@ -155,7 +163,12 @@ export function logsumexp(x: TensorLike, axes?: Axes, opts: ReduceOptions = {}):
       return where(isinf(raw), 0, raw);
     });
     const y = add(log(sum(exp(sub(t, m)), ax, { keepdims: true })), m);
-    return opts.keepdims ? y : reshape(y, t.shape.filter((_, i) => !ax.includes(i)));
+    return opts.keepdims
+      ? y
+      : reshape(
+          y,
+          t.shape.filter((_, i) => !ax.includes(i)),
+        );
   });
 }
 

@@ -119,4 +119,3 @@ export function rope(x: Tensor, opts: RopeOptions & { offset?: number } = {}): T
   tables.sin.dispose();
   return y;
 }
-

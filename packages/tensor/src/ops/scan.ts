@@ -21,7 +21,13 @@ export interface ScanOptions {
 }
 
 /** One scan op: kernel call and recording; small integer types accumulate in int32. */
-function scan(op: "cumsum" | "cumprod", x: TensorLike, axis: number, opts: ScanOptions, backward: (dy: Tensor, x: Tensor, axis: number, reverse: boolean, exclusive: boolean) => Tensor): Tensor {
+function scan(
+  op: "cumsum" | "cumprod",
+  x: TensorLike,
+  axis: number,
+  opts: ScanOptions,
+  backward: (dy: Tensor, x: Tensor, axis: number, reverse: boolean, exclusive: boolean) => Tensor,
+): Tensor {
   const t0 = asTensor(op, "x", x);
   const t = isFloat(t0.dtype) || t0.dtype === "int32" ? t0 : cast(t0, "int32");
   const be = backendOf(op, t);

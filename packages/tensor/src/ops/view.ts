@@ -80,7 +80,12 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
   if (axes.length !== x.rank) fail("permute", `axes [${axes.join(",")}] must list all ${x.rank} axes of ${fmtShape(x.shape)}`);
   const ax = axes.map((a) => normAxis("permute", a, x.rank, "axes"));
   if (new Set(ax).size !== ax.length) fail("permute", `axes [${axes.join(",")}] repeat an axis`);
-  const y = viewOf(x, ax.map((a) => x.shape[a]), ax.map((a) => x.strides[a]), x.offset);
+  const y = viewOf(
+    x,
+    ax.map((a) => x.shape[a]),
+    ax.map((a) => x.strides[a]),
+    x.offset,
+  );
   const inverse = new Array<number>(ax.length);
   ax.forEach((a, i) => (inverse[a] = i));
   return record("permute", [x], y, (dy) => [permute(dy, inverse)]);
@@ -126,7 +131,12 @@ export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
   const list = axes === undefined ? x.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0) : normAxes("squeeze", axes, x.rank);
   for (const a of list) if (x.shape[a] !== 1) fail("squeeze", `axis ${a} of ${fmtShape(x.shape)} has size ${x.shape[a]}, not 1`);
   const keepAx = x.shape.map((_, i) => i).filter((i) => !list.includes(i));
-  const y = viewOf(x, keepAx.map((i) => x.shape[i]), keepAx.map((i) => x.strides[i]), x.offset);
+  const y = viewOf(
+    x,
+    keepAx.map((i) => x.shape[i]),
+    keepAx.map((i) => x.strides[i]),
+    x.offset,
+  );
   const inShape = x.shape;
   return record("squeeze", [x], y, (dy) => [reshape(dy, inShape)]);
 }
@@ -223,7 +233,15 @@ function embedSlice(dy: Tensor, inShape: readonly number[], ranges: readonly Ran
   b.write({ data, dtype: dy.dtype, shape, strides, offset }, src.view());
   src.dispose();
   const y = wrap(b, data, inShape, dy.dtype);
-  return record("slice.backward", [dy], y, (g) => [reshape(slice(g, ranges.map((r) => (r.drop ? r.start : [r.start, r.start + r.length * r.step, r.step] as const))), dy.shape)]);
+  return record("slice.backward", [dy], y, (g) => [
+    reshape(
+      slice(
+        g,
+        ranges.map((r) => (r.drop ? r.start : ([r.start, r.start + r.length * r.step, r.step] as const))),
+      ),
+      dy.shape,
+    ),
+  ]);
 }
 
 /** `length` entries of `axis` starting at `start`, as a view. */

@@ -153,7 +153,16 @@ function scatterWindows(cols: Tensor, idx: Int32Array, Hp: number, Wp: number): 
 }
 
 function padPlane(x: Tensor, top: number, bottom: number, left: number, right: number, value = 0): Tensor {
-  return top || bottom || left || right ? pad(x, [[top, bottom], [left, right]], value) : x;
+  return top || bottom || left || right
+    ? pad(
+        x,
+        [
+          [top, bottom],
+          [left, right],
+        ],
+        value,
+      )
+    : x;
 }
 
 // --- unfold / fold ---
@@ -191,7 +200,10 @@ export function fold(cols: TensorLike, outputSize: Size2, kernel: Size2, opts: U
   const OH = outLen(H, ph, ph, kh, sh, dh);
   const OW = outLen(W, pw, pw, kw, sw, dw);
   if (OH < 1 || OW < 1 || OH * OW !== L) {
-    fail("fold", `cols ${fmtShape(t.shape)} has ${L} blocks but outputSize [${H}, ${W}] with kernel [${kh}, ${kw}], padding [${ph}, ${pw}], stride [${sh}, ${sw}] and dilation [${dh}, ${dw}] gives ${Math.max(OH, 0)}*${Math.max(OW, 0)} = ${Math.max(OH, 0) * Math.max(OW, 0)}`);
+    fail(
+      "fold",
+      `cols ${fmtShape(t.shape)} has ${L} blocks but outputSize [${H}, ${W}] with kernel [${kh}, ${kw}], padding [${ph}, ${pw}], stride [${sh}, ${sw}] and dilation [${dh}, ${dw}] gives ${Math.max(OH, 0)}*${Math.max(OW, 0)} = ${Math.max(OH, 0) * Math.max(OW, 0)}`,
+    );
   }
   const C = CK / K;
   return tidy(() => {
@@ -247,7 +259,11 @@ export function conv2d(x: TensorLike, weight: TensorLike, bias?: TensorLike | nu
   }
   const OH = outLen(H, pt, pb, kh, sh, dh);
   const OW = outLen(W, pl, pr, kw, sw, dw);
-  if (OH < 1 || OW < 1) fail("conv2d", `x ${fmtShape(t.shape)} with padding [${pt}, ${pb}, ${pl}, ${pr}] is smaller than the kernel span [${dh * (kh - 1) + 1}, ${dw * (kw - 1) + 1}] of weight ${fmtShape(w.shape)}`);
+  if (OH < 1 || OW < 1)
+    fail(
+      "conv2d",
+      `x ${fmtShape(t.shape)} with padding [${pt}, ${pb}, ${pl}, ${pr}] is smaller than the kernel span [${dh * (kh - 1) + 1}, ${dw * (kw - 1) + 1}] of weight ${fmtShape(w.shape)}`,
+    );
   const K = kh * kw;
   const L = OH * OW;
   return tidy(() => {
@@ -350,7 +366,8 @@ export function upsample(x: TensorLike, opts: UpsampleOptions): Tensor {
     [OH, OW] = pair(op, "size", opts.size, 1, 1);
   } else {
     const sf = typeof opts.scaleFactor === "number" ? [opts.scaleFactor, opts.scaleFactor] : opts.scaleFactor!;
-    if (!Array.isArray(sf) || sf.length !== 2 || !sf.every((v) => typeof v === "number" && v > 0 && Number.isFinite(v))) fail(op, `scaleFactor must be a positive number or a pair of them, got ${JSON.stringify(opts.scaleFactor)}`);
+    if (!Array.isArray(sf) || sf.length !== 2 || !sf.every((v) => typeof v === "number" && v > 0 && Number.isFinite(v)))
+      fail(op, `scaleFactor must be a positive number or a pair of them, got ${JSON.stringify(opts.scaleFactor)}`);
     scales = [sf[0], sf[1]];
     [OH, OW] = [Math.floor(H * sf[0]), Math.floor(W * sf[1])];
     if (OH < 1 || OW < 1) fail(op, `scaleFactor ${JSON.stringify(opts.scaleFactor)} makes x ${fmtShape(t.shape)} empty ([${OH}, ${OW}])`);
@@ -364,7 +381,10 @@ export function upsample(x: TensorLike, opts: UpsampleOptions): Tensor {
     const th = bilinearTaps(H, OH, scales[0], ac);
     const tw = bilinearTaps(W, OW, scales[1], ac);
     const lerp = (v: Tensor, axis: number, taps: typeof th, shape: number[]) =>
-      add(mul(indexSelect(v, axis, intTensor(t, taps.i0, [taps.i0.length])), floatTensor(t, taps.w0, shape)), mul(indexSelect(v, axis, intTensor(t, taps.i1, [taps.i1.length])), floatTensor(t, taps.w1, shape)));
+      add(
+        mul(indexSelect(v, axis, intTensor(t, taps.i0, [taps.i0.length])), floatTensor(t, taps.w0, shape)),
+        mul(indexSelect(v, axis, intTensor(t, taps.i1, [taps.i1.length])), floatTensor(t, taps.w1, shape)),
+      );
     const rows = lerp(t, 2, th, [OH, 1]);
     return lerp(rows, 3, tw, [OW]);
   });
@@ -501,12 +521,28 @@ export function groupNorm(x: TensorLike, numGroups: number, weight?: TensorLike 
  * given, updates them in place: mean <- (1 - momentum) mean + momentum batch_mean, var likewise
  * with the unbiased batch variance. Eval: normalizes with the running statistics.
  */
-export function batchNorm(x: TensorLike, runningMean: Tensor | null, runningVar: Tensor | null, weight?: TensorLike | null, bias?: TensorLike | null, opts: BatchNormOptions = {}): Tensor {
+export function batchNorm(
+  x: TensorLike,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight?: TensorLike | null,
+  bias?: TensorLike | null,
+  opts: BatchNormOptions = {},
+): Tensor {
   return batchNormImpl(x, runningMean, runningVar, weight, bias, opts.training ?? false, opts.momentum ?? 0.1, opts.eps ?? 1e-5);
 }
 
 /** batchNorm with the momentum as a number or a (scalar) tensor: BatchNorm2d's cumulative average uses 1 / num_batches_tracked. */
-export function batchNormImpl(x: TensorLike, runningMean: Tensor | null, runningVar: Tensor | null, weight: TensorLike | null | undefined, bias: TensorLike | null | undefined, training: boolean, momentum: number | Tensor, eps: number): Tensor {
+export function batchNormImpl(
+  x: TensorLike,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: TensorLike | null | undefined,
+  bias: TensorLike | null | undefined,
+  training: boolean,
+  momentum: number | Tensor,
+  eps: number,
+): Tensor {
   const op = "batchNorm";
   const t = asTensor(op, "x", x);
   checkFloat(op, "x", t);

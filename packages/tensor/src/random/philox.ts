@@ -28,8 +28,12 @@ const prod = new Uint32Array(4);
 
 /** Fills out[0..3] with the 4 words of block (c0, c1, c2, c3) under key (k0, k1). */
 export function philox4x32(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array): void {
-  let x0 = c0 >>> 0, x1 = c1 >>> 0, x2 = c2 >>> 0, x3 = c3 >>> 0;
-  let key0 = k0 >>> 0, key1 = k1 >>> 0;
+  let x0 = c0 >>> 0,
+    x1 = c1 >>> 0,
+    x2 = c2 >>> 0,
+    x3 = c3 >>> 0;
+  let key0 = k0 >>> 0,
+    key1 = k1 >>> 0;
   for (let r = 0; r < 10; r++) {
     mulhilo(M0, x0, prod, 0, 1); // hi0, lo0
     mulhilo(M1, x2, prod, 2, 3); // hi1, lo1
@@ -37,11 +41,17 @@ export function philox4x32(c0: number, c1: number, c2: number, c3: number, k0: n
     const n1 = prod[3];
     const n2 = (prod[0] ^ x3 ^ key1) >>> 0;
     const n3 = prod[1];
-    x0 = n0; x1 = n1; x2 = n2; x3 = n3;
+    x0 = n0;
+    x1 = n1;
+    x2 = n2;
+    x3 = n3;
     key0 = (key0 + W0) >>> 0;
     key1 = (key1 + W1) >>> 0;
   }
-  out[0] = x0; out[1] = x1; out[2] = x2; out[3] = x3;
+  out[0] = x0;
+  out[1] = x1;
+  out[2] = x2;
+  out[3] = x3;
 }
 
 /** `count` 32-bit words from the stream (seed, starting block `offset`). */

@@ -46,11 +46,17 @@ describe.skipIf(!webgpu.available)("webgpu backend", () => {
   });
 
   it("moving tensors between backends", async () => {
-    const c = T.tensor([[1, 2], [3, 4]]);
+    const c = T.tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     const g = T.toBackend(c, "webgpu");
     expect(g.backend).toBe("webgpu");
     const back = await T.toBackendAsync(T.mul(g, 2), "cpu");
-    expect(back.arraySync()).toEqual([[2, 4], [6, 8]]);
+    expect(back.arraySync()).toEqual([
+      [2, 4],
+      [6, 8],
+    ]);
     expect(() => T.add(c, g)).toThrow("add: tensors live on different backends ('cpu' and 'webgpu'); move one with toBackend()");
   });
 
@@ -72,7 +78,8 @@ describe.skipIf(!webgpu.available)("webgpu backend", () => {
 
 describe.skipIf(!webgpu.available)("webgpu half-precision storage (two float16/bfloat16 per 32-bit word)", () => {
   /** A tensor holding exactly these 16-bit patterns. */
-  const fromBits = async (bits: Uint16Array, dtype: "float16" | "bfloat16", backend: string) => wrap(await T.ready(backend), (await T.ready(backend)).upload(bits, dtype), [bits.length], dtype);
+  const fromBits = async (bits: Uint16Array, dtype: "float16" | "bfloat16", backend: string) =>
+    wrap(await T.ready(backend), (await T.ready(backend)).upload(bits, dtype), [bits.length], dtype);
   const bitsOf = async (t: T.Tensor) => new Uint16Array(await t.rawData());
   const ALL = Uint16Array.from({ length: 65536 }, (_, i) => i);
 

@@ -7,7 +7,18 @@
  * `qgemvWasm()` returns null and callers use the TypeScript reference.
  */
 import { getKernelPreference, setKernelPreference, TesseraError } from "@tessera/tensor";
-import { canShareWasmMemory, compileWasm, defaultWasmThreads, growWasmMemory, instantiateWasm, reserveResident, setWasmWeightBudget, startWasmPool, type ResidentCache, type WasmPool } from "@tessera/tensor/wasm";
+import {
+  canShareWasmMemory,
+  compileWasm,
+  defaultWasmThreads,
+  growWasmMemory,
+  instantiateWasm,
+  reserveResident,
+  setWasmWeightBudget,
+  startWasmPool,
+  type ResidentCache,
+  type WasmPool,
+} from "@tessera/tensor/wasm";
 import type { PreparedLinear } from "../prepared";
 import { QGEMV_WASM_PLAIN, QGEMV_WASM_SHARED } from "./binary";
 
@@ -78,7 +89,10 @@ class QgemvKernels implements ResidentCache {
     try {
       growWasmMemory(this.memory, to);
     } catch (e) {
-      throw new TesseraError("quantizedLinear", `the WASM kernels need ${to} bytes of WebAssembly memory, ${this.memory.buffer.byteLength} are available and growth was refused (${(e as Error).message}); split the input into smaller batches, or setKernelPreference("reference") to run the TypeScript kernels`);
+      throw new TesseraError(
+        "quantizedLinear",
+        `the WASM kernels need ${to} bytes of WebAssembly memory, ${this.memory.buffer.byteLength} are available and growth was refused (${(e as Error).message}); split the input into smaller batches, or setKernelPreference("reference") to run the TypeScript kernels`,
+      );
     }
     return new Float32Array(this.memory.buffer);
   }
@@ -120,7 +134,14 @@ class QgemvKernels implements ResidentCache {
     for (let m = 0; m < M; m++) {
       const xm = x.subarray(m * K, (m + 1) * K);
       f32.set(xm, xOff / 4);
-      if (w.kind === "q8") this.rows(N, N * K, OP.q8, (n0, n1) => [xOff, r.codes, r.scales, yOff, K, G, n0, n1], (a) => this.ex.gemv_q8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]));
+      if (w.kind === "q8")
+        this.rows(
+          N,
+          N * K,
+          OP.q8,
+          (n0, n1) => [xOff, r.codes, r.scales, yOff, K, G, n0, n1],
+          (a) => this.ex.gemv_q8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]),
+        );
       else if (w.kind === "u4") {
         const h = K / 2;
         const e = splitOff / 4;
@@ -129,10 +150,22 @@ class QgemvKernels implements ResidentCache {
           f32[e + h + i] = xm[2 * i + 1];
         }
         this.ex.group_sums(xOff, xsOff, K, G);
-        this.rows(N, N * K, OP.u4, (n0, n1) => [splitOff, splitOff + 2 * K, r.codes, r.scales, r.zeros, xsOff, yOff, K, G, n0, n1], (a) => this.ex.gemv_u4(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]));
+        this.rows(
+          N,
+          N * K,
+          OP.u4,
+          (n0, n1) => [splitOff, splitOff + 2 * K, r.codes, r.scales, r.zeros, xsOff, yOff, K, G, n0, n1],
+          (a) => this.ex.gemv_u4(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]),
+        );
       } else {
         if (w.zeros) this.ex.group_sums(xOff, xsOff, K, G);
-        this.rows(N, N * K, OP.q4, (n0, n1) => [xOff, r.codes, r.table, r.scales, r.zeros, xsOff, yOff, K, G, n0, n1], (a) => this.ex.gemv_q4(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]));
+        this.rows(
+          N,
+          N * K,
+          OP.q4,
+          (n0, n1) => [xOff, r.codes, r.table, r.scales, r.zeros, xsOff, yOff, K, G, n0, n1],
+          (a) => this.ex.gemv_q4(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]),
+        );
       }
       y.set(new Float32Array(this.memory.buffer, yOff, N), m * N);
     }
@@ -145,7 +178,13 @@ class QgemvKernels implements ResidentCache {
     const outOff = Math.ceil(Math.max(this.end, r.table + 2048, r.scales + 4 * w.scales.length) / 16) * 16;
     this.grow(outOff + 4 * N * K);
     const kind = w.kind === "q8" ? 0 : 1;
-    this.rows(N, N * K, OP.dequant, (n0, n1) => [kind, r.codes, r.table, r.scales, r.zeros, outOff, K, G, n0, n1], (a) => this.ex.dequant_rows(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]));
+    this.rows(
+      N,
+      N * K,
+      OP.dequant,
+      (n0, n1) => [kind, r.codes, r.table, r.scales, r.zeros, outOff, K, G, n0, n1],
+      (a) => this.ex.dequant_rows(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]),
+    );
     return new Float32Array(this.memory.buffer, outOff, N * K).slice();
   }
 
@@ -158,7 +197,13 @@ class QgemvKernels implements ResidentCache {
     const u8 = new Uint8Array(this.memory.buffer);
     u8.set(new Uint8Array(a.buffer, a.byteOffset, M * K), aOff);
     u8.set(new Uint8Array(b.buffer, b.byteOffset, N * K), bOff);
-    this.rows(N, M * N * K, OP.s8, (n0, n1) => [aOff, bOff, cOff, M, N, K, n0, n1], (j) => this.ex.gemm_s8(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[7]));
+    this.rows(
+      N,
+      M * N * K,
+      OP.s8,
+      (n0, n1) => [aOff, bOff, cOff, M, N, K, n0, n1],
+      (j) => this.ex.gemm_s8(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[7]),
+    );
     return new Int32Array(this.memory.buffer, cOff, M * N).slice();
   }
 

@@ -60,7 +60,8 @@ export function write(dst: CpuView, src: CpuView): void {
     let j = offs[0];
     if (enc) for (let i = 0; i < len; i++, j += s) data[j] = enc(vals[o + i]);
     else if (cast) for (let i = 0; i < len; i++, j += s) data[j] = cast(vals[o + i]);
-    else if (s === 1 && len > 8) data.set(vals.subarray(o, o + len) as never, j); // memcpy for unit-stride rows
+    else if (s === 1 && len > 8)
+      data.set(vals.subarray(o, o + len) as never, j); // memcpy for unit-stride rows
     else for (let i = 0; i < len; i++, j += s) data[j] = vals[o + i];
   });
 }
@@ -69,53 +70,126 @@ export function write(dst: CpuView, src: CpuView): void {
 
 function unaryRow(op: UnaryOp, out: DataArray, o: number, a: DataArray, j: number, s: number, n: number, at: UnaryAttrs): void {
   switch (op) {
-    case "neg": for (let i = 0; i < n; i++, j += s) out[o + i] = -a[j]; return;
-    case "abs": for (let i = 0; i < n; i++, j += s) out[o + i] = Math.abs(a[j]); return;
-    case "sign": for (let i = 0; i < n; i++, j += s) out[o + i] = Math.sign(a[j]); return;
-    case "exp": for (let i = 0; i < n; i++, j += s) out[o + i] = Math.exp(a[j]); return;
-    case "expm1": for (let i = 0; i < n; i++, j += s) out[o + i] = Math.expm1(a[j]); return;
-    case "log": for (let i = 0; i < n; i++, j += s) out[o + i] = Math.log(a[j]); return;
-    case "log1p": for (let i = 0; i < n; i++, j += s) out[o + i] = Math.log1p(a[j]); return;
-    case "sqrt": for (let i = 0; i < n; i++, j += s) out[o + i] = Math.sqrt(a[j]); return;
-    case "rsqrt": for (let i = 0; i < n; i++, j += s) out[o + i] = 1 / Math.sqrt(a[j]); return;
-    case "square": for (let i = 0; i < n; i++, j += s) out[o + i] = a[j] * a[j]; return;
-    case "reciprocal": for (let i = 0; i < n; i++, j += s) out[o + i] = 1 / a[j]; return;
-    case "tanh": for (let i = 0; i < n; i++, j += s) out[o + i] = Math.tanh(a[j]); return;
-    case "sigmoid": for (let i = 0; i < n; i++, j += s) out[o + i] = 1 / (1 + Math.exp(-a[j])); return;
-    case "relu": for (let i = 0; i < n; i++, j += s) { const v = a[j]; out[o + i] = v > 0 ? v : v === v ? 0 : v; } return;
-    case "gelu": for (let i = 0; i < n; i++, j += s) { const v = a[j]; out[o + i] = 0.5 * v * (1 + erf(v * SQRT1_2)); } return;
-    case "gelu_tanh":
-      for (let i = 0; i < n; i++, j += s) { const v = a[j]; out[o + i] = 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))); }
+    case "neg":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = -a[j];
       return;
-    case "silu": for (let i = 0; i < n; i++, j += s) { const v = a[j]; out[o + i] = v / (1 + Math.exp(-v)); } return;
+    case "abs":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = Math.abs(a[j]);
+      return;
+    case "sign":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = Math.sign(a[j]);
+      return;
+    case "exp":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = Math.exp(a[j]);
+      return;
+    case "expm1":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = Math.expm1(a[j]);
+      return;
+    case "log":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = Math.log(a[j]);
+      return;
+    case "log1p":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = Math.log1p(a[j]);
+      return;
+    case "sqrt":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = Math.sqrt(a[j]);
+      return;
+    case "rsqrt":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = 1 / Math.sqrt(a[j]);
+      return;
+    case "square":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = a[j] * a[j];
+      return;
+    case "reciprocal":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = 1 / a[j];
+      return;
+    case "tanh":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = Math.tanh(a[j]);
+      return;
+    case "sigmoid":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = 1 / (1 + Math.exp(-a[j]));
+      return;
+    case "relu":
+      for (let i = 0; i < n; i++, j += s) {
+        const v = a[j];
+        out[o + i] = v > 0 ? v : v === v ? 0 : v;
+      }
+      return;
+    case "gelu":
+      for (let i = 0; i < n; i++, j += s) {
+        const v = a[j];
+        out[o + i] = 0.5 * v * (1 + erf(v * SQRT1_2));
+      }
+      return;
+    case "gelu_tanh":
+      for (let i = 0; i < n; i++, j += s) {
+        const v = a[j];
+        out[o + i] = 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
+      }
+      return;
+    case "silu":
+      for (let i = 0; i < n; i++, j += s) {
+        const v = a[j];
+        out[o + i] = v / (1 + Math.exp(-v));
+      }
+      return;
     case "softplus": {
       // PyTorch: x if beta*x > threshold else log1p(exp(beta*x)) / beta
       const beta = at.beta ?? 1;
       const th = at.threshold ?? 20;
-      for (let i = 0; i < n; i++, j += s) { const v = a[j] * beta; out[o + i] = v > th ? a[j] : Math.log1p(Math.exp(v)) / beta; }
+      for (let i = 0; i < n; i++, j += s) {
+        const v = a[j] * beta;
+        out[o + i] = v > th ? a[j] : Math.log1p(Math.exp(v)) / beta;
+      }
       return;
     }
     case "elu": {
       const alpha = at.alpha ?? 1;
-      for (let i = 0; i < n; i++, j += s) { const v = a[j]; out[o + i] = v > 0 ? v : alpha * Math.expm1(v); }
+      for (let i = 0; i < n; i++, j += s) {
+        const v = a[j];
+        out[o + i] = v > 0 ? v : alpha * Math.expm1(v);
+      }
       return;
     }
-    case "erf": for (let i = 0; i < n; i++, j += s) out[o + i] = erf(a[j]); return;
-    case "sin": for (let i = 0; i < n; i++, j += s) out[o + i] = Math.sin(a[j]); return;
-    case "cos": for (let i = 0; i < n; i++, j += s) out[o + i] = Math.cos(a[j]); return;
-    case "floor": for (let i = 0; i < n; i++, j += s) out[o + i] = Math.floor(a[j]); return;
-    case "ceil": for (let i = 0; i < n; i++, j += s) out[o + i] = Math.ceil(a[j]); return;
-    case "round": for (let i = 0; i < n; i++, j += s) out[o + i] = roundHalfEven(a[j]); return;
-    case "trunc": for (let i = 0; i < n; i++, j += s) out[o + i] = Math.trunc(a[j]); return;
+    case "erf":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = erf(a[j]);
+      return;
+    case "sin":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = Math.sin(a[j]);
+      return;
+    case "cos":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = Math.cos(a[j]);
+      return;
+    case "floor":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = Math.floor(a[j]);
+      return;
+    case "ceil":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = Math.ceil(a[j]);
+      return;
+    case "round":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = roundHalfEven(a[j]);
+      return;
+    case "trunc":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = Math.trunc(a[j]);
+      return;
     case "clamp": {
       const lo = at.min ?? -Infinity;
       const hi = at.max ?? Infinity;
-      for (let i = 0; i < n; i++, j += s) { const v = a[j]; out[o + i] = v < lo ? lo : v > hi ? hi : v; }
+      for (let i = 0; i < n; i++, j += s) {
+        const v = a[j];
+        out[o + i] = v < lo ? lo : v > hi ? hi : v;
+      }
       return;
     }
-    case "not": for (let i = 0; i < n; i++, j += s) out[o + i] = a[j] === 0 ? 1 : 0; return;
-    case "isnan": for (let i = 0; i < n; i++, j += s) out[o + i] = a[j] !== a[j] ? 1 : 0; return;
-    case "isinf": for (let i = 0; i < n; i++, j += s) out[o + i] = a[j] === Infinity || a[j] === -Infinity ? 1 : 0; return;
+    case "not":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = a[j] === 0 ? 1 : 0;
+      return;
+    case "isnan":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = a[j] !== a[j] ? 1 : 0;
+      return;
+    case "isinf":
+      for (let i = 0; i < n; i++, j += s) out[o + i] = a[j] === Infinity || a[j] === -Infinity ? 1 : 0;
+      return;
     default: {
       const missing: never = op; // a new entry of UNARY_OPS needs a case here
       throw new Error(`cpu unary: no kernel for '${String(missing)}'`);
@@ -144,31 +218,74 @@ export function unary(op: UnaryOp, x: CpuView, outDtype: DType, attrs: UnaryAttr
 
 function binaryRow(op: BinaryOp, out: DataArray, o: number, a: DataArray, j: number, sa: number, b: DataArray, k: number, sb: number, n: number): void {
   switch (op) {
-    case "add": for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] + b[k]; return;
-    case "sub": for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] - b[k]; return;
-    case "mul": for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] * b[k]; return;
-    case "div": for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] / b[k]; return;
-    case "pow": for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = Math.pow(a[j], b[k]); return;
+    case "add":
+      for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] + b[k];
+      return;
+    case "sub":
+      for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] - b[k];
+      return;
+    case "mul":
+      for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] * b[k];
+      return;
+    case "div":
+      for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] / b[k];
+      return;
+    case "pow":
+      for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = Math.pow(a[j], b[k]);
+      return;
     case "maximum":
-      for (let i = 0; i < n; i++, j += sa, k += sb) { const x = a[j], y = b[k]; out[o + i] = x !== x || y !== y ? NaN : x > y ? x : y; }
+      for (let i = 0; i < n; i++, j += sa, k += sb) {
+        const x = a[j],
+          y = b[k];
+        out[o + i] = x !== x || y !== y ? NaN : x > y ? x : y;
+      }
       return;
     case "minimum":
-      for (let i = 0; i < n; i++, j += sa, k += sb) { const x = a[j], y = b[k]; out[o + i] = x !== x || y !== y ? NaN : x < y ? x : y; }
+      for (let i = 0; i < n; i++, j += sa, k += sb) {
+        const x = a[j],
+          y = b[k];
+        out[o + i] = x !== x || y !== y ? NaN : x < y ? x : y;
+      }
       return;
     case "mod":
       // torch.remainder: the result takes the divisor's sign (Python's %).
-      for (let i = 0; i < n; i++, j += sa, k += sb) { const x = a[j], y = b[k]; const r = x % y; out[o + i] = r !== 0 && r < 0 !== y < 0 ? r + y : r; }
+      for (let i = 0; i < n; i++, j += sa, k += sb) {
+        const x = a[j],
+          y = b[k];
+        const r = x % y;
+        out[o + i] = r !== 0 && r < 0 !== y < 0 ? r + y : r;
+      }
       return;
-    case "atan2": for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = Math.atan2(a[j], b[k]); return;
-    case "eq": for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] === b[k] ? 1 : 0; return;
-    case "ne": for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] !== b[k] ? 1 : 0; return;
-    case "lt": for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] < b[k] ? 1 : 0; return;
-    case "le": for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] <= b[k] ? 1 : 0; return;
-    case "gt": for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] > b[k] ? 1 : 0; return;
-    case "ge": for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] >= b[k] ? 1 : 0; return;
-    case "and": for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] !== 0 && b[k] !== 0 ? 1 : 0; return;
-    case "or": for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] !== 0 || b[k] !== 0 ? 1 : 0; return;
-    case "xor": for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = (a[j] !== 0) !== (b[k] !== 0) ? 1 : 0; return;
+    case "atan2":
+      for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = Math.atan2(a[j], b[k]);
+      return;
+    case "eq":
+      for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] === b[k] ? 1 : 0;
+      return;
+    case "ne":
+      for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] !== b[k] ? 1 : 0;
+      return;
+    case "lt":
+      for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] < b[k] ? 1 : 0;
+      return;
+    case "le":
+      for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] <= b[k] ? 1 : 0;
+      return;
+    case "gt":
+      for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] > b[k] ? 1 : 0;
+      return;
+    case "ge":
+      for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] >= b[k] ? 1 : 0;
+      return;
+    case "and":
+      for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] !== 0 && b[k] !== 0 ? 1 : 0;
+      return;
+    case "or":
+      for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = a[j] !== 0 || b[k] !== 0 ? 1 : 0;
+      return;
+    case "xor":
+      for (let i = 0; i < n; i++, j += sa, k += sb) out[o + i] = (a[j] !== 0) !== (b[k] !== 0) ? 1 : 0;
+      return;
   }
 }
 
@@ -181,12 +298,11 @@ export function binary(op: BinaryOp, a: CpuView, b: CpuView, outDtype: DType): S
   // by zero is an error, as PyTorch's ZeroDivisionError (floats give NaN).
   if (op === "mod" && !isFloat(outDtype)) {
     forEachRow(a.shape, [B.strides], [B.offset], (_o, offs, n, inner) => {
-      for (let i = 0, k = offs[0]; i < n; i++, k += inner[0]) if (B.arr[k] === 0) fail("mod", `integer remainder by zero: divisor b [${b.shape.join(",")}] ${b.dtype} holds 0 (cast to float for NaN)`);
+      for (let i = 0, k = offs[0]; i < n; i++, k += inner[0])
+        if (B.arr[k] === 0) fail("mod", `integer remainder by zero: divisor b [${b.shape.join(",")}] ${b.dtype} holds 0 (cast to float for NaN)`);
     });
   }
-  forEachRow(a.shape, [A.strides, B.strides], [A.offset, B.offset], (o, offs, n, inner) =>
-    binaryRow(op, out, o, A.arr, offs[0], inner[0], B.arr, offs[1], inner[1], n),
-  );
+  forEachRow(a.shape, [A.strides, B.strides], [A.offset, B.offset], (o, offs, n, inner) => binaryRow(op, out, o, A.arr, offs[0], inner[0], B.arr, offs[1], inner[1], n));
   return toStorage(outDtype, out);
 }
 
@@ -196,7 +312,9 @@ export function where(cond: CpuView, a: CpuView, b: CpuView): StorageArray {
   const B = operand(b);
   const out = computeArray(a.dtype, sizeOf(a.shape));
   forEachRow(a.shape, [C.strides, A.strides, B.strides], [C.offset, A.offset, B.offset], (o, offs, n, inner) => {
-    let c = offs[0], j = offs[1], k = offs[2];
+    let c = offs[0],
+      j = offs[1],
+      k = offs[2];
     const [sc, sa, sb] = inner;
     for (let i = 0; i < n; i++, c += sc, j += sa, k += sb) out[o + i] = C.arr[c] !== 0 ? A.arr[j] : B.arr[k];
   });

@@ -128,22 +128,69 @@ function gemmBlocked(A: Mat, B: Mat, C: Float64Array, M: number, N: number, K: n
 
 /** C[i:i+4, j:j+4] += Ap-panel x Bp-panel over kc: 16 accumulators held in registers. */
 function microKernel(Ap: Float64Array, ab: number, Bp: Float64Array, bb: number, kc: number, C: Float64Array, i: number, j: number, M: number, N: number): void {
-  let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-  let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+  let c00 = 0,
+    c01 = 0,
+    c02 = 0,
+    c03 = 0,
+    c10 = 0,
+    c11 = 0,
+    c12 = 0,
+    c13 = 0;
+  let c20 = 0,
+    c21 = 0,
+    c22 = 0,
+    c23 = 0,
+    c30 = 0,
+    c31 = 0,
+    c32 = 0,
+    c33 = 0;
   for (let k = 0, ao = ab, bo = bb; k < kc; k++, ao += 4, bo += 4) {
-    const a0 = Ap[ao], a1 = Ap[ao + 1], a2 = Ap[ao + 2], a3 = Ap[ao + 3];
-    const b0 = Bp[bo], b1 = Bp[bo + 1], b2 = Bp[bo + 2], b3 = Bp[bo + 3];
-    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+    const a0 = Ap[ao],
+      a1 = Ap[ao + 1],
+      a2 = Ap[ao + 2],
+      a3 = Ap[ao + 3];
+    const b0 = Bp[bo],
+      b1 = Bp[bo + 1],
+      b2 = Bp[bo + 2],
+      b3 = Bp[bo + 3];
+    c00 += a0 * b0;
+    c01 += a0 * b1;
+    c02 += a0 * b2;
+    c03 += a0 * b3;
+    c10 += a1 * b0;
+    c11 += a1 * b1;
+    c12 += a1 * b2;
+    c13 += a1 * b3;
+    c20 += a2 * b0;
+    c21 += a2 * b1;
+    c22 += a2 * b2;
+    c23 += a2 * b3;
+    c30 += a3 * b0;
+    c31 += a3 * b1;
+    c32 += a3 * b2;
+    c33 += a3 * b3;
   }
   if (i + 4 <= M && j + 4 <= N) {
     let o = i * N + j;
-    C[o] += c00; C[o + 1] += c01; C[o + 2] += c02; C[o + 3] += c03; o += N;
-    C[o] += c10; C[o + 1] += c11; C[o + 2] += c12; C[o + 3] += c13; o += N;
-    C[o] += c20; C[o + 1] += c21; C[o + 2] += c22; C[o + 3] += c23; o += N;
-    C[o] += c30; C[o + 1] += c31; C[o + 2] += c32; C[o + 3] += c33;
+    C[o] += c00;
+    C[o + 1] += c01;
+    C[o + 2] += c02;
+    C[o + 3] += c03;
+    o += N;
+    C[o] += c10;
+    C[o + 1] += c11;
+    C[o + 2] += c12;
+    C[o + 3] += c13;
+    o += N;
+    C[o] += c20;
+    C[o + 1] += c21;
+    C[o + 2] += c22;
+    C[o + 3] += c23;
+    o += N;
+    C[o] += c30;
+    C[o + 1] += c31;
+    C[o + 2] += c32;
+    C[o + 3] += c33;
     return;
   }
   const tile = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
@@ -170,7 +217,18 @@ const GEMV_MIN_ELEMS = 2048;
  * B is read in place when it is row-major [K, N] or the transpose of a row-major [N, K] (x @ W^T
  * with an nn.Linear weight); other layouts are gathered into row-major first.
  */
-function wasmMatmul(g: WasmKernels, A: Operand, B: Operand, batchShape: readonly number[], M: number, N: number, K: number, out: Float32Array, r: number, bSrc: StorageArray | null): void {
+function wasmMatmul(
+  g: WasmKernels,
+  A: Operand,
+  B: Operand,
+  batchShape: readonly number[],
+  M: number,
+  N: number,
+  K: number,
+  out: Float32Array,
+  r: number,
+  bSrc: StorageArray | null,
+): void {
   const batch = sizeOf(batchShape);
   const [ars, acs, brs, bcs] = [A.strides[r - 2], A.strides[r - 1], B.strides[r - 2], B.strides[r - 1]];
   const foldable = foldsIntoRows(A, B.strides, batchShape, M, K, r);

@@ -64,12 +64,24 @@ function reduceRun(op: ReduceOp, a: DataArray, j: number, s: number, n: number):
     }
     case "max": {
       let m = -Infinity;
-      for (let i = 0; i < n; i++, j += s) { const v = a[j]; if (v > m || v !== v) { m = v; if (v !== v) break; } }
+      for (let i = 0; i < n; i++, j += s) {
+        const v = a[j];
+        if (v > m || v !== v) {
+          m = v;
+          if (v !== v) break;
+        }
+      }
       return m;
     }
     case "min": {
       let m = Infinity;
-      for (let i = 0; i < n; i++, j += s) { const v = a[j]; if (v < m || v !== v) { m = v; if (v !== v) break; } }
+      for (let i = 0; i < n; i++, j += s) {
+        const v = a[j];
+        if (v < m || v !== v) {
+          m = v;
+          if (v !== v) break;
+        }
+      }
       return m;
     }
     case "any": {
@@ -123,8 +135,14 @@ export function argReduce(op: ArgReduceOp, x: CpuView, axis: number): StorageArr
       if (m === m) {
         for (let r = 1, j = base + s; r < n; r++, j += s) {
           const v = a[j];
-          if (v !== v) { best = r; break; } // NaN wins, as in PyTorch
-          if (better(v, m)) { m = v; best = r; }
+          if (v !== v) {
+            best = r;
+            break;
+          } // NaN wins, as in PyTorch
+          if (better(v, m)) {
+            m = v;
+            best = r;
+          }
         }
       }
       out[o + i] = best;

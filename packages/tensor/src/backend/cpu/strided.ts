@@ -40,7 +40,8 @@ export function contiguousValues(v: CpuView): DataArray {
   forEachRow(v.shape, [op.strides], [op.offset], (o, offs, len, inner) => {
     const s = inner[0];
     let j = offs[0];
-    if (s === 1 && len > 8) out.set(op.arr.subarray(j, j + len) as never, o); // memcpy for unit-stride rows
+    if (s === 1 && len > 8)
+      out.set(op.arr.subarray(j, j + len) as never, o); // memcpy for unit-stride rows
     else for (let i = 0; i < len; i++, j += s) out[o + i] = op.arr[j];
   });
   return out;
@@ -99,7 +100,12 @@ export function forEachRow(
   const rank = c.shape.length;
   const offs = [...offsets];
   if (rank === 0) {
-    fn(0, offs, 1, strides.map(() => 0));
+    fn(
+      0,
+      offs,
+      1,
+      strides.map(() => 0),
+    );
     return;
   }
   const n = c.shape[rank - 1];

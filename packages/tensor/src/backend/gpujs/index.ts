@@ -39,8 +39,32 @@ type V = View<StorageArray>;
 /** Unary ops with a gpu.js kernel (float); the rest of UNARY_OPS run on the cpu, counted as fallbacks. */
 const NATIVE_UNARY = UNARY_OPS.filter((op) => op in K.UNARY_EXPR);
 const FALLBACK_UNARY = UNARY_OPS.filter((op) => !(op in K.UNARY_EXPR));
-const NATIVE = [`unary (float): ${NATIVE_UNARY.join(", ")}`, "binary (float, same shape)", "matmul (float)", "softmax", "layerNorm", "rmsNorm", "reduce sum/mean/max/min over the last axis (float)"];
-const FALLBACK = [`unary ${FALLBACK_UNARY.join(", ")}`, "fill", "copy", "write", "where", "argReduce", "gather", "indexSelect", "scatterAdd", "conv1d", "cumulative", "sort", "topk", "integer and bool math", "reductions over other axes"];
+const NATIVE = [
+  `unary (float): ${NATIVE_UNARY.join(", ")}`,
+  "binary (float, same shape)",
+  "matmul (float)",
+  "softmax",
+  "layerNorm",
+  "rmsNorm",
+  "reduce sum/mean/max/min over the last axis (float)",
+];
+const FALLBACK = [
+  `unary ${FALLBACK_UNARY.join(", ")}`,
+  "fill",
+  "copy",
+  "write",
+  "where",
+  "argReduce",
+  "gather",
+  "indexSelect",
+  "scatterAdd",
+  "conv1d",
+  "cumulative",
+  "sort",
+  "topk",
+  "integer and bool math",
+  "reductions over other axes",
+];
 
 export function createGpuJsBackend(gpu: GpuJsLike): GpuJsBackend {
   const cpu = createCpuBackend();
@@ -100,8 +124,8 @@ export function createGpuJsBackend(gpu: GpuJsLike): GpuJsBackend {
 
     unary(op: UnaryOp, x: V, outDtype: DType, attrs: UnaryAttrs = {}): StorageArray {
       if (!isFloat(x.dtype) || !isFloat(outDtype) || !(op in K.UNARY_EXPR)) return fb(`unary ${op}`, () => cpu.unary(op, x, outDtype, attrs));
-      const a0 = op === "softplus" ? attrs.beta ?? 1 : op === "elu" ? attrs.alpha ?? 1 : op === "clamp" ? attrs.min ?? -3.4e38 : 0;
-      const a1 = op === "softplus" ? attrs.threshold ?? 20 : op === "clamp" ? attrs.max ?? 3.4e38 : 0;
+      const a0 = op === "softplus" ? (attrs.beta ?? 1) : op === "elu" ? (attrs.alpha ?? 1) : op === "clamp" ? (attrs.min ?? -3.4e38) : 0;
+      const a1 = op === "softplus" ? (attrs.threshold ?? 20) : op === "clamp" ? (attrs.max ?? 3.4e38) : 0;
       return toStorage(outDtype, run(`unary:${op}`, K.unarySource(op), sizeOf(x.shape), f32(x), a0, a1));
     },
 
@@ -167,4 +191,3 @@ export function createGpuJsBackend(gpu: GpuJsLike): GpuJsBackend {
   };
   return backend;
 }
-

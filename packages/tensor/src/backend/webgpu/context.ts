@@ -75,7 +75,10 @@ export class GpuContext {
     this.check("webgpu");
     const limit = this.device.limits.maxStorageBufferBindingSize;
     if (words * 4 > limit) {
-      fail("webgpu", `a tensor of ${words} elements (${(words * 4 / 2 ** 20).toFixed(1)} MiB) exceeds this device's maxStorageBufferBindingSize (${(limit / 2 ** 20).toFixed(1)} MiB)`);
+      fail(
+        "webgpu",
+        `a tensor of ${words} elements (${((words * 4) / 2 ** 20).toFixed(1)} MiB) exceeds this device's maxStorageBufferBindingSize (${(limit / 2 ** 20).toFixed(1)} MiB)`,
+      );
     }
     const bytes = Math.min(bucket(words * 4), Math.max(limit, 4));
     const free = this.pool.get(bytes);

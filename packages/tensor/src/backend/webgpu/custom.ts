@@ -23,7 +23,8 @@ export interface WgslKernelCall {
 export function wgslKernel(call: WgslKernelCall): Tensor[] {
   const be = backendOf("wgslKernel", ...call.inputs) as unknown as WebGPUBackend;
   if (be.name !== "webgpu" || typeof be.runKernel !== "function") fail("wgslKernel", `inputs live on '${be.name}', not on a WebGPU backend`);
-  for (const o of call.outputs) if (o.dtype && o.dtype !== "float32" && o.dtype !== "int32") fail("wgslKernel", `output dtype ${o.dtype} is not float32 or int32 (${fmtShape(o.shape)})`);
+  for (const o of call.outputs)
+    if (o.dtype && o.dtype !== "float32" && o.dtype !== "int32") fail("wgslKernel", `output dtype ${o.dtype} is not float32 or int32 (${fmtShape(o.shape)})`);
   // Kernels index from element 0 of a buffer of 32-bit words: strided or offset views are copied,
   // and float16/bfloat16 (stored two per word) are widened to float32.
   const packed = call.inputs.map((t) => (isHalf(t.dtype) ? cast(t, "float32") : t.isContiguous && t.offset === 0 && t.storage.size === t.size ? t : clone(t)));
@@ -40,4 +41,3 @@ export function wgslKernel(call: WgslKernelCall): Tensor[] {
     packed.forEach((t, i) => t !== call.inputs[i] && t.dispose());
   }
 }
-

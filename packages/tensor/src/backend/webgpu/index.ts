@@ -115,13 +115,23 @@ interface WebGPUBackendOf<D> extends Backend<D> {
 
 export interface WebGPUBackend extends WebGPUBackendOf<WebGPUData> {}
 
-const LIMITS = ["maxStorageBufferBindingSize", "maxBufferSize", "maxComputeWorkgroupStorageSize", "maxComputeInvocationsPerWorkgroup", "maxComputeWorkgroupsPerDimension", "maxStorageBuffersPerShaderStage"] as const;
+const LIMITS = [
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupsPerDimension",
+  "maxStorageBuffersPerShaderStage",
+] as const;
 
 async function findGpu(opts: WebGPUOptions): Promise<GPU> {
   if (opts.gpu) return opts.gpu as GPU;
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
-  fail("webgpu", "no WebGPU here: navigator.gpu is missing. In Node, pass { gpu: create([]) } from the 'webgpu' package (on Linux without a GPU, point VK_ICD_FILENAMES at SwiftShader's ICD).");
+  fail(
+    "webgpu",
+    "no WebGPU here: navigator.gpu is missing. In Node, pass { gpu: create([]) } from the 'webgpu' package (on Linux without a GPU, point VK_ICD_FILENAMES at SwiftShader's ICD).",
+  );
 }
 
 /** Creates the backend (async: adapter and device requests). */
@@ -202,7 +212,7 @@ function makeBackend(ctx: GpuContext, info: WebGPUInfo): WebGPUBackendOf<GpuData
   const fill = (size: number, dtype: DType, value: number): GpuData => {
     if (!isHalf(dtype)) return ew.fill(ctx, size, dtype, value);
     const bits = dtype === "float16" ? f32ToF16Bits(value) : f32ToBf16Bits(value);
-    return ew.fill(ctx, half.wordsFor(dtype, size), "int32", (bits | (bits << 16)) | 0);
+    return ew.fill(ctx, half.wordsFor(dtype, size), "int32", bits | (bits << 16) | 0);
   };
   return {
     name: "webgpu",
@@ -238,24 +248,81 @@ function makeBackend(ctx: GpuContext, info: WebGPUInfo): WebGPUBackendOf<GpuData
       if (isHalf(dst.dtype)) half.writePacked(ctx, dst, src);
       else withWide([src], (s) => ew.write(ctx, dst, s!));
     },
-    unary: (op, x, outDtype, attrs) => stored(withWide([x], (v) => ew.unary(ctx, op, v!, outDtype, attrs)), outDtype),
-    binary: (op, a, b, outDtype) => stored(withWide([a, b], (av, bv) => ew.binary(ctx, op, av!, bv!, outDtype)), outDtype),
-    where: (c, a, b) => stored(withWide([a, b], (av, bv) => ew.where(ctx, c, av!, bv!)), a.dtype),
+    unary: (op, x, outDtype, attrs) =>
+      stored(
+        withWide([x], (v) => ew.unary(ctx, op, v!, outDtype, attrs)),
+        outDtype,
+      ),
+    binary: (op, a, b, outDtype) =>
+      stored(
+        withWide([a, b], (av, bv) => ew.binary(ctx, op, av!, bv!, outDtype)),
+        outDtype,
+      ),
+    where: (c, a, b) =>
+      stored(
+        withWide([a, b], (av, bv) => ew.where(ctx, c, av!, bv!)),
+        a.dtype,
+      ),
     reduce: (op, x, axes, outDtype) =>
-      sizeOf(x.shape) === 0 && axes.length ? emptyReduce(op, x, axes, outDtype) : stored(withWide([x], (v) => reduce(ctx, op, v!, axes, outDtype)), outDtype),
+      sizeOf(x.shape) === 0 && axes.length
+        ? emptyReduce(op, x, axes, outDtype)
+        : stored(
+            withWide([x], (v) => reduce(ctx, op, v!, axes, outDtype)),
+            outDtype,
+          ),
     argReduce: (op, x, axis) => withWide([x], (v) => argReduce(ctx, op, v!, axis)),
     // matmul reads packed halves itself (weights stay half in memory and in bandwidth).
     matmul: (a, b, outDtype) => stored(matmul(ctx, a, b, outDtype), outDtype),
-    softmax: (x, log) => stored(withWide([x], (w) => withPacked([w], (v) => softmax(ctx, v!, log))), x.dtype),
-    layerNorm: (x, w, b, eps) => stored(withWide([x, w, b], (...ws) => withPacked(ws, (v, wv, bv) => layerNorm(ctx, v!, wv, bv, eps))), x.dtype),
-    rmsNorm: (x, w, eps) => stored(withWide([x, w], (...ws) => withPacked(ws, (v, wv) => rmsNorm(ctx, v!, wv, eps))), x.dtype),
-    gather: (x, axis, index) => stored(withWide([x], (v) => gather(ctx, v!, axis, index)), x.dtype),
-    indexSelect: (x, axis, index) => stored(withWide([x], (v) => indexSelect(ctx, v!, axis, index)), x.dtype),
-    scatterAdd: (base, axis, index, src) => stored(withWide([base, src], (bv, sv) => scatterAdd(ctx, bv!, axis, index, sv!)), base.dtype),
-    conv1d: (x, w, b, p) => stored(withWide([x, w, b], (...ws) => withPacked(ws, (xv, wv, bv) => conv1d(ctx, xv!, wv!, bv, p))), x.dtype),
-    cumulative: (op, x, axis, reverse, exclusive) => stored(withWide([x], (v) => cumulative(ctx, op, v!, axis, reverse, exclusive)), x.dtype),
-    sort: (x, descending) => sortedValues(withWide([x], (w) => withPacked([w], (v) => sortRows(ctx, v!, x.shape[x.shape.length - 1] ?? 1, descending))), x.dtype),
-    topk: (x, k, largest) => sortedValues(withWide([x], (w) => withPacked([w], (v) => sortRows(ctx, v!, k, largest))), x.dtype),
+    softmax: (x, log) =>
+      stored(
+        withWide([x], (w) => withPacked([w], (v) => softmax(ctx, v!, log))),
+        x.dtype,
+      ),
+    layerNorm: (x, w, b, eps) =>
+      stored(
+        withWide([x, w, b], (...ws) => withPacked(ws, (v, wv, bv) => layerNorm(ctx, v!, wv, bv, eps))),
+        x.dtype,
+      ),
+    rmsNorm: (x, w, eps) =>
+      stored(
+        withWide([x, w], (...ws) => withPacked(ws, (v, wv) => rmsNorm(ctx, v!, wv, eps))),
+        x.dtype,
+      ),
+    gather: (x, axis, index) =>
+      stored(
+        withWide([x], (v) => gather(ctx, v!, axis, index)),
+        x.dtype,
+      ),
+    indexSelect: (x, axis, index) =>
+      stored(
+        withWide([x], (v) => indexSelect(ctx, v!, axis, index)),
+        x.dtype,
+      ),
+    scatterAdd: (base, axis, index, src) =>
+      stored(
+        withWide([base, src], (bv, sv) => scatterAdd(ctx, bv!, axis, index, sv!)),
+        base.dtype,
+      ),
+    conv1d: (x, w, b, p) =>
+      stored(
+        withWide([x, w, b], (...ws) => withPacked(ws, (xv, wv, bv) => conv1d(ctx, xv!, wv!, bv, p))),
+        x.dtype,
+      ),
+    cumulative: (op, x, axis, reverse, exclusive) =>
+      stored(
+        withWide([x], (v) => cumulative(ctx, op, v!, axis, reverse, exclusive)),
+        x.dtype,
+      ),
+    sort: (x, descending) =>
+      sortedValues(
+        withWide([x], (w) => withPacked([w], (v) => sortRows(ctx, v!, x.shape[x.shape.length - 1] ?? 1, descending))),
+        x.dtype,
+      ),
+    topk: (x, k, largest) =>
+      sortedValues(
+        withWide([x], (w) => withPacked([w], (v) => sortRows(ctx, v!, k, largest))),
+        x.dtype,
+      ),
   };
 
   function sortedValues(r: { values: GpuData; indices: GpuData }, dtype: DType): { values: GpuData; indices: GpuData } {

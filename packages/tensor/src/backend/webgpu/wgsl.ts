@@ -193,9 +193,7 @@ export interface Binding {
  */
 export function shader(opts: { bindings: Binding[]; fns?: string[]; body: string; wg?: number; shared?: string }): string {
   const wg = opts.wg ?? 256;
-  const binds = opts.bindings.map(
-    (b, k) => `@group(0) @binding(${k}) var<storage, ${b.write ? "read_write" : "read"}> ${b.name}: array<${b.word}>;`,
-  );
+  const binds = opts.bindings.map((b, k) => `@group(0) @binding(${k}) var<storage, ${b.write ? "read_write" : "read"}> ${b.name}: array<${b.word}>;`);
   binds.push(`@group(0) @binding(${opts.bindings.length}) var<storage, read> prm: array<u32>;`);
   return [
     `const WG: u32 = ${wg}u;`,

@@ -94,7 +94,14 @@ export function compileWasm(v: WasmModuleVariants, onCompiled?: (c: CompiledWasm
 /** Instantiates a compiled module with a new memory of its kind; `env.abort` throws. */
 export function instantiateWasm<E>(c: CompiledWasm): { exports: E; memory: WasmMemoryLike } {
   const memory = createWasmMemory(c.shared);
-  const exports = new WebAssembly.Instance(c.module as WebAssembly.Module, { env: { memory: memory as WebAssembly.Memory, abort: () => { throw new Error("wasm abort"); } } }).exports as unknown as E;
+  const exports = new WebAssembly.Instance(c.module as WebAssembly.Module, {
+    env: {
+      memory: memory as WebAssembly.Memory,
+      abort: () => {
+        throw new Error("wasm abort");
+      },
+    },
+  }).exports as unknown as E;
   return { exports, memory };
 }
 

@@ -51,7 +51,14 @@ export class WasmKernels {
     readonly module: WebAssembly.Module,
     readonly memory: WebAssembly.Memory,
   ) {
-    this.ex = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error("wasm abort"); } } }).exports as unknown as Exports;
+    this.ex = new WebAssembly.Instance(module, {
+      env: {
+        memory,
+        abort: () => {
+          throw new Error("wasm abort");
+        },
+      },
+    }).exports as unknown as Exports;
   }
 
   /** Weights kept in WASM memory between products (resident.ts); scratch starts above them. */
@@ -71,7 +78,9 @@ export class WasmKernels {
       } catch (e) {
         // WebAssembly memory is capped (2 GiB shared, 4 GiB at most): callers fall back to the
         // TypeScript kernels (see wasmFits).
-        throw new WasmMemoryExhausted(`${this.scratch + bytes} bytes of WASM memory needed, ${this.memory.buffer.byteLength} available and growth refused (${(e as Error).message})`);
+        throw new WasmMemoryExhausted(
+          `${this.scratch + bytes} bytes of WASM memory needed, ${this.memory.buffer.byteLength} available and growth refused (${(e as Error).message})`,
+        );
       }
     }
     return new Float32Array(this.memory.buffer);
@@ -161,7 +170,18 @@ export class WasmKernels {
    * split the output columns. A Uint16Array B holds float16 bits, or bfloat16 bits with `bf`
    * (wasm/gemv-half.ts: widened in registers; it stays resident at 2 bytes an element).
    */
-  gemv(a: Float32Array, b: Float32Array | Uint16Array, M: number, N: number, K: number, out: Float32Array, transB: boolean, bSrc: StorageArray | null = null, bSrcOff = 0, bf = false): void {
+  gemv(
+    a: Float32Array,
+    b: Float32Array | Uint16Array,
+    M: number,
+    N: number,
+    K: number,
+    out: Float32Array,
+    transB: boolean,
+    bSrc: StorageArray | null = null,
+    bSrcOff = 0,
+    bf = false,
+  ): void {
     const half = b instanceof Uint16Array;
     const resident = this.residentB(b, bSrc, bSrcOff, transB, K, N);
     const base = this.scratch;
@@ -177,7 +197,10 @@ export class WasmKernels {
       const [x, y] = [xOff + i * K * 4, yOff + i * N * 4];
       // [x, b, y, K, N, j0, j1, transB, bf]
       const share = (t: number) => [x, bOff, y, K, N, Math.min(N, t * per), Math.min(N, (t + 1) * per), transB ? 1 : 0, bf ? 1 : 0];
-      if (half) this.split(threads, OP.gemvHalf, share, (j) => (j[7] ? this.ex.gemv_t_h(j[0], j[1], j[2], j[3], j[5], j[6], j[8]) : this.ex.gemv_n_h(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[8])));
+      if (half)
+        this.split(threads, OP.gemvHalf, share, (j) =>
+          j[7] ? this.ex.gemv_t_h(j[0], j[1], j[2], j[3], j[5], j[6], j[8]) : this.ex.gemv_n_h(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[8]),
+        );
       else this.split(threads, OP.gemv, share, (j) => (j[7] ? this.ex.gemv_t(j[0], j[1], j[2], j[3], j[5], j[6]) : this.ex.gemv_n(j[0], j[1], j[2], j[3], j[4], j[5], j[6])));
     }
     out.set(new Float32Array(this.memory.buffer, yOff, M * N));
@@ -189,7 +212,16 @@ export class WasmKernels {
    * input once and writing the output once beats copying whole tensors in and out.
    * `reserve` bytes after the window are the kernel's own (weights).
    */
-  private streamRows(x: Float32Array, out: Float32Array, rows: number, D: number, op: number, reserve: number, args: (xOff: number, oOff: number, r0: number, r1: number) => number[], run: (j: number[]) => void): void {
+  private streamRows(
+    x: Float32Array,
+    out: Float32Array,
+    rows: number,
+    D: number,
+    op: number,
+    reserve: number,
+    args: (xOff: number, oOff: number, r0: number, r1: number) => number[],
+    run: (j: number[]) => void,
+  ): void {
     const chunkRows = Math.max(1, Math.min(rows, Math.floor(CHUNK_ELEMS / Math.max(D, 1))));
     const xOff = this.scratch + reserve;
     const oOff = xOff + 4 * chunkRows * D;
@@ -209,7 +241,16 @@ export class WasmKernels {
 
   /** Row-wise softmax / log-softmax of x [rows, D] into out. */
   softmax(x: Float32Array, rows: number, D: number, log: boolean, out: Float32Array): void {
-    this.streamRows(x, out, rows, D, OP.softmax, 0, (xo, oo, r0, r1) => [xo, oo, r0, r1, D, log ? 1 : 0], (j) => this.ex.softmax_rows(j[0], j[1], j[2], j[3], j[4], j[5]));
+    this.streamRows(
+      x,
+      out,
+      rows,
+      D,
+      OP.softmax,
+      0,
+      (xo, oo, r0, r1) => [xo, oo, r0, r1, D, log ? 1 : 0],
+      (j) => this.ex.softmax_rows(j[0], j[1], j[2], j[3], j[4], j[5]),
+    );
   }
 
   /** LayerNorm (rms false) or RMSNorm (rms true) over rows of x [rows, D]; w and b optional. */
@@ -219,7 +260,16 @@ export class WasmKernels {
     const heap = this.heap(8 * D);
     if (w) heap.set(w.subarray(0, D), wOff / 4);
     if (b) heap.set(b.subarray(0, D), bOff / 4);
-    this.streamRows(x, out, rows, D, OP.norm, 8 * D, (xo, oo, r0, r1) => [xo, w ? wOff : 0, b ? bOff : 0, oo, r0, r1, D, f32bits(eps), rms ? 1 : 0], (j) => this.ex.norm_rows(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8]));
+    this.streamRows(
+      x,
+      out,
+      rows,
+      D,
+      OP.norm,
+      8 * D,
+      (xo, oo, r0, r1) => [xo, w ? wOff : 0, b ? bOff : 0, oo, r0, r1, D, f32bits(eps), rms ? 1 : 0],
+      (j) => this.ex.norm_rows(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8]),
+    );
   }
 
   /** out = op(x) elementwise (op from WASM_UNARY), streamed as rows of 1024. */
@@ -344,9 +394,11 @@ export interface CpuThreadOptions {
  * the pool stopped (a stalled worker) to start a new one.
  */
 export async function initCpuThreads(threads?: number, opts: CpuThreadOptions = {}): Promise<number> {
-  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 64)) throw new TesseraError("initCpuThreads", `threads must be an integer in 1..64, got ${String(threads)}`);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 64))
+    throw new TesseraError("initCpuThreads", `threads must be an integer in 1..64, got ${String(threads)}`);
   const ms = opts.stallTimeoutMs;
-  if (ms !== undefined && !(typeof ms === "number" && Number.isFinite(ms) && ms > 0)) throw new TesseraError("initCpuThreads", `stallTimeoutMs must be a positive number of milliseconds, got ${String(ms)}`);
+  if (ms !== undefined && !(typeof ms === "number" && Number.isFinite(ms) && ms > 0))
+    throw new TesseraError("initCpuThreads", `stallTimeoutMs must be a positive number of milliseconds, got ${String(ms)}`);
   if (threads !== undefined) wantedThreads = threads;
   if (ms !== undefined) stallMs = ms;
   wasmKernels();

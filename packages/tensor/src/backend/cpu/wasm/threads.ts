@@ -144,7 +144,8 @@ export interface WasmMemoryLike {
 export async function startWasmPool(module: WasmModuleLike, memory: WasmMemoryLike, workers: number, opts: WasmPoolOptions): Promise<Pool> {
   const { slots } = opts;
   if (!(Number.isInteger(slots) && slots >= 2 && slots <= 64)) throw new RangeError(`startWasmPool: slots must be 2..64, got ${slots}`);
-  if (!(Number.isInteger(workers) && workers >= 1 && workers <= MAX_WORKERS)) throw new RangeError(`startWasmPool: workers must be an integer in 1..${MAX_WORKERS}, got ${workers}`);
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= MAX_WORKERS))
+    throw new RangeError(`startWasmPool: workers must be an integer in 1..${MAX_WORKERS}, got ${workers}`);
   const stallMs = opts.stallMs ?? 10_000;
   if (!(Number.isFinite(stallMs) && stallMs > 0)) throw new RangeError(`startWasmPool: stallMs must be a positive number of milliseconds, got ${stallMs}`);
   const source = workerSource(opts.dispatch, slots);
@@ -204,7 +205,14 @@ export async function startWasmPool(module: WasmModuleLike, memory: WasmMemoryLi
   let mainExports: WebAssembly.Exports | null = null;
   /** Runs a worker's job here (its worker exited): the same dispatch code over a local instance. */
   const runHere = (job: Int32Array) => {
-    mainExports ??= new WebAssembly.Instance(module as WebAssembly.Module, { env: { memory: memory as WebAssembly.Memory, abort: () => { throw new Error("wasm abort"); } } }).exports;
+    mainExports ??= new WebAssembly.Instance(module as WebAssembly.Module, {
+      env: {
+        memory: memory as WebAssembly.Memory,
+        abort: () => {
+          throw new Error("wasm abort");
+        },
+      },
+    }).exports;
     mainDispatch ??= new Function("ex", "memory", "j", opts.dispatch) as Dispatch;
     mainDispatch!(mainExports, memory as WebAssembly.Memory, job);
   };

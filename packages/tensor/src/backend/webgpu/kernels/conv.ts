@@ -13,7 +13,11 @@ export function conv1d(ctx: GpuContext, x: GpuView, w: GpuView, bias: GpuView | 
   const Lout = Math.floor((L + p.padLeft + p.padRight - p.dilation * (K - 1) - 1) / p.stride) + 1;
   const n = B * Cout * Lout;
   const out = ctx.alloc(n);
-  const bindings: Binding[] = [{ name: "out", word: "f32", write: true }, { name: "xs", word: "f32" }, { name: "ws", word: "f32" }];
+  const bindings: Binding[] = [
+    { name: "out", word: "f32", write: true },
+    { name: "xs", word: "f32" },
+    { name: "ws", word: "f32" },
+  ];
   const bufs = [out.buffer, x.data.buffer, w.data.buffer];
   if (bias) {
     bindings.push({ name: "bs_", word: "f32" });
@@ -44,4 +48,3 @@ export function conv1d(ctx: GpuContext, x: GpuView, w: GpuView, bias: GpuView | 
   ctx.dispatch(code, bufs, Math.ceil(n / 256));
   return out;
 }
-

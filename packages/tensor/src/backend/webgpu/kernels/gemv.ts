@@ -38,7 +38,11 @@ export function gemv(ctx: GpuContext, a: GpuView, b: GpuView, outDtype: DType, b
   // [M, N, K, a row/col strides, b row/col strides, batch dims, a batch strides, a offset, b batch strides, b offset]
   const prm = [M, N, K, a.strides[r - 2], a.strides[r - 1], b.strides[r - 2], b.strides[r - 1], ...batchPrm];
   const code = shader({
-    bindings: [{ name: "out", word: wordOf(outDtype), write: true }, { name: "as_", word: word(a) }, { name: "bs_", word: word(b) }],
+    bindings: [
+      { name: "out", word: wordOf(outDtype), write: true },
+      { name: "as_", word: word(a) },
+      { name: "bs_", word: word(b) },
+    ],
     shared: `var<workgroup> red: array<f32, ${GEMV_MAX_ROWS * WG}>;`,
     fns: [HALF_FNS, load("as_", a), load("bs_", b), offsetFn("ab", br, "7u", `${7 + br}u`, `${7 + 2 * br}u`), offsetFn("bb", br, "7u", `${8 + 2 * br}u`, `${8 + 3 * br}u`)],
     body: `  let M = prm[0]; let N = prm[1]; let K = prm[2];

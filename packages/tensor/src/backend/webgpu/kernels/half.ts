@@ -90,7 +90,10 @@ export function unpack(ctx: GpuContext, x: GpuView): GpuData {
   const { prm, rank, at } = layout(x.shape, [x]);
   const [sh, st, of] = at(0);
   const code = shader({
-    bindings: [{ name: "out", word: "f32", write: true }, { name: "xs", word: "u32" }],
+    bindings: [
+      { name: "out", word: "f32", write: true },
+      { name: "xs", word: "u32" },
+    ],
     fns: [...sourceFns(x), offsetFn("x", rank, sh, st, of)],
     body: `  if (i >= prm[0]) { return; }\n  out[i] = ld_xs(off_x(i));`,
   });
@@ -107,7 +110,10 @@ export function pack(ctx: GpuContext, x: GpuView, dtype: DType): GpuData {
   const [sh, st, of] = at(0);
   // Invocation k writes word k: elements 2k and 2k + 1 (the second absent when n is odd).
   const code = shader({
-    bindings: [{ name: "out", word: "u32", write: true }, { name: "xs", word: sourceWord(x) }],
+    bindings: [
+      { name: "out", word: "u32", write: true },
+      { name: "xs", word: sourceWord(x) },
+    ],
     fns: [...sourceFns(x), offsetFn("x", rank, sh, st, of)],
     body: `  let n = prm[0];
   if (2u * i >= n) { return; }
@@ -137,7 +143,10 @@ export function writePacked(ctx: GpuContext, dst: GpuView, src: GpuView): void {
   const [sh, sd, od] = at(0);
   const [, ss, os] = at(1);
   const code = shader({
-    bindings: [{ name: "dst", word: "atomic<u32>", write: true }, { name: "xs", word: sourceWord(src) }],
+    bindings: [
+      { name: "dst", word: "atomic<u32>", write: true },
+      { name: "xs", word: sourceWord(src) },
+    ],
     fns: [...sourceFns(src), offsetFn("dst", rank, sh, sd, od), offsetFn("src", rank, sh, ss, os)],
     body: `  if (i >= prm[0]) { return; }
   let e = off_dst(i);

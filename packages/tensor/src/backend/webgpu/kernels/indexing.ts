@@ -29,7 +29,9 @@ export function gather(ctx: GpuContext, x: GpuView, axis: number, index: GpuView
   const xs0 = 2 + 2 * rank;
   const loop = [];
   for (let d = rank - 1; d >= 0; d--) {
-    loop.push(`  { let s = prm[${1 + d}u]; let c = rem % s; rem = rem / s; ${d === axis ? `o += check_index(ix[off_i(i)], prm[${xs0 + rank + 1}u], 1u) * prm[${xs0 + d}u];` : `o += c * prm[${xs0 + d}u];`} }`);
+    loop.push(
+      `  { let s = prm[${1 + d}u]; let c = rem % s; rem = rem / s; ${d === axis ? `o += check_index(ix[off_i(i)], prm[${xs0 + rank + 1}u], 1u) * prm[${xs0 + d}u];` : `o += c * prm[${xs0 + d}u];`} }`,
+    );
   }
   const w = wordOf(x.dtype);
   const code = shader({
@@ -83,14 +85,15 @@ export function scatterAdd(ctx: GpuContext, base: GpuView, axis: number, index: 
     const coord = d === axis ? `check_index(ix[off_i(i)], prm[${os0 + rank}u], 3u)` : "c";
     loop.push(`  { let s = prm[${1 + d}u]; let c = rem % s; rem = rem / s; so += c * prm[${ss0 + d}u]; o += ${coord} * prm[${os0 + d}u]; }`);
   }
-  const add = w === "f32"
-    ? `  var old = atomicLoad(&out[o]);
+  const add =
+    w === "f32"
+      ? `  var old = atomicLoad(&out[o]);
   loop {
     let r = atomicCompareExchangeWeak(&out[o], old, bitcast<u32>(bitcast<f32>(old) + v));
     if (r.exchanged) { break; }
     old = r.old_value;
   }`
-    : "  atomicAdd(&out[o], v);";
+      : "  atomicAdd(&out[o], v);";
   const code = shader({
     bindings: [{ name: "out", word: w === "f32" ? "atomic<u32>" : "atomic<i32>", write: true }, { name: "src", word: w }, { name: "ix", word: "i32" }, ERR_BINDING],
     fns: [offsetFn("i", rank, "1u", `${1 + rank}u`, `${1 + 2 * rank}u`), CHECK_INDEX],
@@ -103,4 +106,3 @@ export function scatterAdd(ctx: GpuContext, base: GpuView, axis: number, index: 
   ctx.release(out);
   return rounded;
 }
-

@@ -17,8 +17,14 @@ import type { GpuView } from "./elementwise";
 /** Params: [M, R, kept dims, kept strides, red dims, red strides, offset] and the ranks. */
 function reducePlan(x: GpuView, axes: readonly number[]): { prm: number[]; kr: number; rr: number; M: number; R: number } {
   const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
-  const k = collapse(kept.map((i) => x.shape[i]), [kept.map((i) => x.strides[i])]);
-  const r = collapse(axes.map((i) => x.shape[i]), [axes.map((i) => x.strides[i])]);
+  const k = collapse(
+    kept.map((i) => x.shape[i]),
+    [kept.map((i) => x.strides[i])],
+  );
+  const r = collapse(
+    axes.map((i) => x.shape[i]),
+    [axes.map((i) => x.strides[i])],
+  );
   const M = sizeOf(kept.map((i) => x.shape[i]));
   const R = sizeOf(axes.map((i) => x.shape[i]));
   const prm = [M, R, ...k.shape, ...k.strides[0], ...r.shape, ...r.strides[0], x.offset];
@@ -27,7 +33,11 @@ function reducePlan(x: GpuView, axes: readonly number[]): { prm: number[]; kr: n
 
 /** off_base(o): offset of output o's first element; off_red(r): offset of reduced index r from there. */
 function reduceFns(kr: number, rr: number): string[] {
-  const ks = 2, kst = 2 + kr, rs = 2 + 2 * kr, rst = 2 + 2 * kr + rr, of = 2 + 2 * kr + 2 * rr;
+  const ks = 2,
+    kst = 2 + kr,
+    rs = 2 + 2 * kr,
+    rst = 2 + 2 * kr + rr,
+    of = 2 + 2 * kr + 2 * rr;
   return [offsetFn("base", kr, `${ks}u`, `${kst}u`, `${of}u`), offsetFn("red", rr, `${rs}u`, `${rst}u`, null)];
 }
 
@@ -40,13 +50,22 @@ interface Combiner {
 function combiner(op: ReduceOp, w: Word): Combiner {
   const f = w === "f32";
   switch (op) {
-    case "sum": return { init: f ? "0.0" : "0", step: (a, v) => `${a} + ${v}` };
-    case "mean": return { init: "0.0", step: (a, v) => `${a} + ${v}`, finish: (a) => `${a} / f32(prm[1])` };
-    case "prod": return { init: f ? "1.0" : "1", step: (a, v) => `${a} * ${v}` };
-    case "max": return f ? { init: "-inf_()", step: (a, v) => `select(max(${a}, ${v}), nan_(), isnan_(${a}) || isnan_(${v}))` } : { init: "-2147483647 - 1", step: (a, v) => `max(${a}, ${v})` };
-    case "min": return f ? { init: "inf_()", step: (a, v) => `select(min(${a}, ${v}), nan_(), isnan_(${a}) || isnan_(${v}))` } : { init: "2147483647", step: (a, v) => `min(${a}, ${v})` };
-    case "any": return { init: "0", step: (a, v) => `select(${a}, 1, ${f ? `nonzero(${v}) || isnan_(${v})` : `${v} != 0`})` };
-    case "all": return { init: "1", step: (a, v) => `select(${a}, 0, ${f ? `!nonzero(${v}) && !isnan_(${v})` : `${v} == 0`})` };
+    case "sum":
+      return { init: f ? "0.0" : "0", step: (a, v) => `${a} + ${v}` };
+    case "mean":
+      return { init: "0.0", step: (a, v) => `${a} + ${v}`, finish: (a) => `${a} / f32(prm[1])` };
+    case "prod":
+      return { init: f ? "1.0" : "1", step: (a, v) => `${a} * ${v}` };
+    case "max":
+      return f
+        ? { init: "-inf_()", step: (a, v) => `select(max(${a}, ${v}), nan_(), isnan_(${a}) || isnan_(${v}))` }
+        : { init: "-2147483647 - 1", step: (a, v) => `max(${a}, ${v})` };
+    case "min":
+      return f ? { init: "inf_()", step: (a, v) => `select(min(${a}, ${v}), nan_(), isnan_(${a}) || isnan_(${v}))` } : { init: "2147483647", step: (a, v) => `min(${a}, ${v})` };
+    case "any":
+      return { init: "0", step: (a, v) => `select(${a}, 1, ${f ? `nonzero(${v}) || isnan_(${v})` : `${v} != 0`})` };
+    case "all":
+      return { init: "1", step: (a, v) => `select(${a}, 0, ${f ? `!nonzero(${v}) && !isnan_(${v})` : `${v} == 0`})` };
   }
 }
 
@@ -59,7 +78,10 @@ export function reduce(ctx: GpuContext, op: ReduceOp, x: GpuView, axes: readonly
   const c = combiner(op, op === "any" || op === "all" ? inW : accW);
   const load = (r: string): string => (accW === inW || op === "any" || op === "all" ? `xs[base + off_red(${r})]` : `f32(xs[base + off_red(${r})])`);
   const fin = (a: string): string => store(c.finish ? c.finish(a) : a, outDtype);
-  const bindings = [{ name: "out", word: wordOf(outDtype), write: true }, { name: "xs", word: inW }] as const;
+  const bindings = [
+    { name: "out", word: wordOf(outDtype), write: true },
+    { name: "xs", word: inW },
+  ] as const;
   if (R < 256) {
     const code = shader({
       bindings: [...bindings],
@@ -100,15 +122,19 @@ export function argReduce(ctx: GpuContext, op: ArgReduceOp, x: GpuView, axis: nu
   const w = wordOf(x.dtype);
   const better = op === "argmax" ? ">" : "<";
   // (value, index) pairs; NaN beats everything, ties keep the smaller index (first occurrence).
-  const beats = w === "f32"
-    ? `fn beats(v: f32, j: u32, m: f32, k: u32) -> bool {
+  const beats =
+    w === "f32"
+      ? `fn beats(v: f32, j: u32, m: f32, k: u32) -> bool {
   if (isnan_(m)) { return isnan_(v) && j < k; }
   if (isnan_(v)) { return true; }
   return v ${better} m || (v == m && j < k);
 }`
-    : `fn beats(v: i32, j: u32, m: i32, k: u32) -> bool { return v ${better} m || (v == m && j < k); }`;
+      : `fn beats(v: i32, j: u32, m: i32, k: u32) -> bool { return v ${better} m || (v == m && j < k); }`;
   const code = shader({
-    bindings: [{ name: "out", word: "i32", write: true }, { name: "xs", word: w }],
+    bindings: [
+      { name: "out", word: "i32", write: true },
+      { name: "xs", word: w },
+    ],
     shared: `var<workgroup> pv: array<${w}, ${WG}>;\nvar<workgroup> pi: array<u32, ${WG}>;`,
     fns: [...reduceFns(kr, rr), beats],
     body: `  let o = wid.y * nwg.x + wid.x;
@@ -157,7 +183,10 @@ export function cumulative(ctx: GpuContext, op: CumulativeOp, x: GpuView, axis: 
   }[op];
   const sx = 2 + 2 * rank + rank; // after dims, x strides, out strides
   const code = shader({
-    bindings: [{ name: "out", word: w, write: true }, { name: "xs", word: w }],
+    bindings: [
+      { name: "out", word: w, write: true },
+      { name: "xs", word: w },
+    ],
     fns: [offsetFn("x", rank, "2u", `${2 + rank}u`, `${sx + 2}u`), offsetFn("o", rank, "2u", `${2 + 2 * rank}u`, null)],
     body: `  if (i >= prm[0]) { return; }
   let xb = off_x(i);
@@ -173,4 +202,3 @@ export function cumulative(ctx: GpuContext, op: CumulativeOp, x: GpuView, axis: 
   ctx.dispatch(code, [out.buffer, x.data.buffer, ctx.meta(prm)], Math.ceil(lines / WG));
   return out;
 }
-

@@ -38,7 +38,10 @@ const SHARED = `var<workgroup> red: array<f32, ${WG}>;`;
 
 /** Bindings and buffers for out, x and the optional per-feature parameters (weight, bias). */
 function normBindings(out: GpuData, x: GpuView, params: [string, GpuView | null][]): { bindings: Binding[]; bufs: GPUBuffer[] } {
-  const bindings: Binding[] = [{ name: "out", word: "f32", write: true }, { name: "xs", word: "f32" }];
+  const bindings: Binding[] = [
+    { name: "out", word: "f32", write: true },
+    { name: "xs", word: "f32" },
+  ];
   const bufs = [out.buffer, x.data.buffer];
   for (const [name, p] of params) {
     if (!p) continue;
@@ -58,7 +61,10 @@ export function softmax(ctx: GpuContext, x: GpuView, log: boolean): GpuData {
   const out = ctx.alloc(rows * D);
   const write = log ? `xs[b + j] - lse` : `exp(xs[b + j] - m) / s`;
   const code = shader({
-    bindings: [{ name: "out", word: "f32", write: true }, { name: "xs", word: "f32" }],
+    bindings: [
+      { name: "out", word: "f32", write: true },
+      { name: "xs", word: "f32" },
+    ],
     shared: SHARED,
     fns: [WG_REDUCE],
     body: `  let row = wid.y * nwg.x + wid.x;
@@ -81,7 +87,10 @@ export function softmax(ctx: GpuContext, x: GpuView, log: boolean): GpuData {
 export function layerNorm(ctx: GpuContext, x: GpuView, weight: GpuView | null, bias: GpuView | null, eps: number): GpuData {
   const [rows, D] = rowsOf(x);
   const out = ctx.alloc(rows * D);
-  const { bindings, bufs } = normBindings(out, x, [["ws", weight], ["bs_", bias]]);
+  const { bindings, bufs } = normBindings(out, x, [
+    ["ws", weight],
+    ["bs_", bias],
+  ]);
   let y = "(xs[b + j] - mean) * rstd";
   if (weight) y = `${y} * ws[prm[4] + j]`;
   if (bias) y = `${y} + bs_[prm[5] + j]`;
@@ -129,4 +138,3 @@ export function rmsNorm(ctx: GpuContext, x: GpuView, weight: GpuView | null, eps
   ctx.dispatch(code, bufs, rows);
   return out;
 }
-

@@ -18,7 +18,11 @@ export function sortRows(ctx: GpuContext, x: GpuView, k: number, descending: boo
   const idx = ctx.alloc(rows * P);
   // 1. Load rows (contiguous x) and pad.
   const init = shader({
-    bindings: [{ name: "kv", word: w, write: true }, { name: "ki", word: "i32", write: true }, { name: "xs", word: w }],
+    bindings: [
+      { name: "kv", word: w, write: true },
+      { name: "ki", word: "i32", write: true },
+      { name: "xs", word: w },
+    ],
     body: `  if (i >= prm[0] * prm[1]) { return; }
   let row = i / prm[1];
   let j = i % prm[1];
@@ -27,13 +31,14 @@ export function sortRows(ctx: GpuContext, x: GpuView, k: number, descending: boo
   });
   ctx.dispatch(init, [keys.buffer, idx.buffer, x.data.buffer, ctx.meta([rows, P, n, x.offset])], Math.ceil((rows * P) / 256));
   // 2. Bitonic compare-exchange steps.
-  const cmp = w === "f32"
-    ? `fn cmpv(a: f32, b: f32) -> i32 {
+  const cmp =
+    w === "f32"
+      ? `fn cmpv(a: f32, b: f32) -> i32 {
   let an = isnan_(a); let bn = isnan_(b);
   if (an || bn) { return select(select(-1, 1, an), 0, an && bn); }
   return select(select(0, 1, a > b), -1, a < b);
 }`
-    : `fn cmpv(a: i32, b: i32) -> i32 { return select(select(0, 1, a > b), -1, a < b); }`;
+      : `fn cmpv(a: i32, b: i32) -> i32 { return select(select(0, 1, a > b), -1, a < b); }`;
   const before = `fn before(av: ${w}, ai: i32, bv: ${w}, bi: i32) -> bool {
   let n = i32(prm[2]);
   let ap = ai >= n; let bp = bi >= n;
@@ -44,7 +49,10 @@ export function sortRows(ctx: GpuContext, x: GpuView, k: number, descending: boo
   return ai < bi;
 }`;
   const step = shader({
-    bindings: [{ name: "kv", word: w, write: true }, { name: "ki", word: "i32", write: true }],
+    bindings: [
+      { name: "kv", word: w, write: true },
+      { name: "ki", word: "i32", write: true },
+    ],
     fns: [cmp, before],
     body: `  if (i >= prm[0] * prm[1]) { return; }
   let P = prm[1];
@@ -67,7 +75,12 @@ export function sortRows(ctx: GpuContext, x: GpuView, k: number, descending: boo
   const values = ctx.alloc(rows * k);
   const indices = ctx.alloc(rows * k);
   const take = shader({
-    bindings: [{ name: "ov", word: w, write: true }, { name: "oi", word: "i32", write: true }, { name: "kv", word: w }, { name: "ki", word: "i32" }],
+    bindings: [
+      { name: "ov", word: w, write: true },
+      { name: "oi", word: "i32", write: true },
+      { name: "kv", word: w },
+      { name: "ki", word: "i32" },
+    ],
     body: `  if (i >= prm[0] * prm[2]) { return; }
   let row = i / prm[2];
   let j = i % prm[2];
@@ -79,4 +92,3 @@ export function sortRows(ctx: GpuContext, x: GpuView, k: number, descending: boo
   ctx.release(idx);
   return { values, indices };
 }
-
