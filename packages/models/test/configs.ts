@@ -1,96 +1,13 @@
-/** Small configs of each architecture with sizes unlike the fixtures' (other heads, GQA ratios, vocabularies, depths). */
+/**
+ * Small configs of each architecture with sizes unlike the fixtures' (other heads, GQA ratios,
+ * vocabularies, depths): fixtures/configs/random.json, shared with the onnx package's tests.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { RawConfig } from "../src/index";
 
-export const CONFIGS: Record<string, RawConfig> = {
-  gpt2: { model_type: "gpt2", vocab_size: 37, n_embd: 24, n_head: 3, n_layer: 3, n_positions: 40, n_inner: 40, activation_function: "gelu_new", initializer_range: 0.2 },
-  llama: {
-    model_type: "llama",
-    vocab_size: 41,
-    hidden_size: 48,
-    intermediate_size: 56,
-    num_hidden_layers: 3,
-    num_attention_heads: 6,
-    num_key_value_heads: 2,
-    head_dim: 10,
-    rms_norm_eps: 1e-6,
-    rope_theta: 500,
-    initializer_range: 0.2,
-    tie_word_embeddings: true,
-  },
-  mistral: {
-    model_type: "mistral",
-    vocab_size: 29,
-    hidden_size: 32,
-    intermediate_size: 48,
-    num_hidden_layers: 2,
-    num_attention_heads: 4,
-    num_key_value_heads: 1,
-    sliding_window: 4,
-    initializer_range: 0.2,
-  },
-  qwen2: {
-    model_type: "qwen2",
-    vocab_size: 33,
-    hidden_size: 32,
-    intermediate_size: 40,
-    num_hidden_layers: 2,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    rope_parameters: { rope_theta: 1e6, rope_type: "linear", factor: 2 },
-    initializer_range: 0.2,
-  },
-  mamba: {
-    model_type: "mamba",
-    vocab_size: 23,
-    hidden_size: 24,
-    intermediate_size: 48,
-    state_size: 8,
-    num_hidden_layers: 3,
-    expand: 2,
-    conv_kernel: 3,
-    time_step_rank: "auto",
-    initializer_range: 0.2,
-  },
-  mamba2: {
-    model_type: "mamba2",
-    vocab_size: 31,
-    hidden_size: 32,
-    state_size: 8,
-    num_hidden_layers: 2,
-    expand: 2,
-    head_dim: 8,
-    num_heads: 8,
-    n_groups: 2,
-    chunk_size: 4,
-    conv_kernel: 4,
-    time_step_limit: [0.0, 0.5],
-    tie_word_embeddings: false,
-  },
-  bert: {
-    model_type: "bert",
-    vocab_size: 30,
-    hidden_size: 24,
-    num_hidden_layers: 3,
-    num_attention_heads: 2,
-    intermediate_size: 36,
-    max_position_embeddings: 20,
-    type_vocab_size: 3,
-    hidden_act: "gelu",
-    initializer_range: 0.2,
-  },
-  vit: {
-    model_type: "vit",
-    image_size: 12,
-    patch_size: 4,
-    num_channels: 2,
-    hidden_size: 16,
-    num_hidden_layers: 2,
-    num_attention_heads: 4,
-    intermediate_size: 24,
-    num_labels: 5,
-    hidden_act: "gelu",
-    initializer_range: 0.2,
-  },
-};
+const file = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "fixtures", "configs", "random.json");
+export const CONFIGS: Record<string, RawConfig> = JSON.parse(readFileSync(file, "utf8"));
 
 export const CAUSAL = ["gpt2", "llama", "mistral", "qwen2", "mamba", "mamba2"] as const;
