@@ -1,11 +1,3 @@
-import { defineConfig } from "tsup";
+import { packageConfig } from "../../tsup.package";
 
-export default defineConfig({
-  entry: { index: "src/index.ts", webgpu: "src/webgpu.ts" },
-  format: ["esm", "cjs"],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: "es2022",
-  treeshake: true,
-});
+export default packageConfig({ index: "src/index.ts", webgpu: "src/webgpu.ts" });
