@@ -25,6 +25,6 @@ export { MinMaxObserver, EmaObserver, PercentileObserver, MseObserver, qparams, 
 export { calibrate } from "./ptq/calibrate";
 export { quantizeModule, type QuantizeRecipe, type LayerReport } from "./module";
 export { int8Matmul, int8MatmulReference, int8MatmulTensor, llmInt8Linear, type LLMInt8Result } from "./int8";
-export { toInt, intGelu, intSoftmax, intLayerNorm, isqrt, type IntValues } from "./integer";
+export { toInt, intGelu, intSoftmax, intLayerNorm, isqrt, type IntValues } from "./ibert/ops";
 export { interventionLoss, interventionSchedule, type InterventionLayer } from "./qat/teacher";
-export { integerFFN, integerAttention, dyadic, type IntegerFFNWeights, type IntegerAttentionWeights } from "./integer-block";
+export { integerFFN, integerAttention, dyadic, type IntegerFFNWeights, type IntegerAttentionWeights } from "./ibert/blocks";

@@ -12,7 +12,8 @@
 import * as T from "@tessera/tensor";
 import type { Tensor } from "@tessera/tensor";
 import { fail, shp } from "../util";
-import { checkQKV, simpleGla, simpleGlaStep, type RecurrenceResult } from "./decay";
+import { checkQKV, type RecurrenceResult } from "./decay";
+import { simpleGla, simpleGlaStep } from "./simple-gla";
 
 export interface RetentionOptions {
   /** Per-head decay gamma [H] (default 1 - 2^(-5 - h)). */

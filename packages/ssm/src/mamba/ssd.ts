@@ -12,7 +12,8 @@
  */
 import * as T from "@tessera/tensor";
 import type { Tensor } from "@tessera/tensor";
-import { simpleGla, simpleGlaStep, type DecayForm } from "../linear/decay";
+import type { DecayForm } from "../linear/decay";
+import { simpleGla, simpleGlaStep } from "../linear/simple-gla";
 import { checkTensors, expectShape, fail, shp } from "../util";
 
 export interface SsdOptions {

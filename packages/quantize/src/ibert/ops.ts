@@ -15,7 +15,7 @@
  * Measured against the float functions (16-bit inputs): GELU max error 1.8e-2 (the erf
  * polynomial's, as the paper), softmax 4.2e-3 (8-bit output), LayerNorm 9.5e-5.
  */
-import { fail } from "./errors";
+import { fail } from "../errors";
 
 export interface IntValues {
   q: Float64Array;

@@ -12,10 +12,10 @@
  * per-head int8 q k^T in int32, `intSoftmax` (7-bit probabilities so they stay int8), int8
  * probabilities x v, the output projection, the residual and `intLayerNorm`.
  */
-import { fail } from "./errors";
-import { int8Matmul } from "./int8";
-import { intGelu, intLayerNorm, intSoftmax, type IntValues } from "./integer";
-import type { QuantizedTensor } from "./quantized-tensor";
+import { fail } from "../errors";
+import { int8Matmul } from "../int8";
+import { intGelu, intLayerNorm, intSoftmax, type IntValues } from "./ops";
+import type { QuantizedTensor } from "../quantized-tensor";
 
 /** m / 2^shift ~ r with m < 2^31 (r > 0): a dyadic rescaling factor. */
 export function dyadic(r: number): { m: number; shift: number } {
