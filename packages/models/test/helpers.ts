@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { keep, type Tensor } from "@tessera/tensor";
-import { loadSafetensors } from "@tessera/tensor/node";
+import type { Tensor } from "@tessera/tensor";
+import { fixtureFiles } from "@tessera/tensor/node";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository's reference outputs (fixtures/ at the root; fixtures/README.md says how they were made). */
@@ -16,13 +16,6 @@ export function hfDir(name: string): string {
   return d;
 }
 
-const cache = new Map<string, Record<string, Tensor>>();
+const fixture = fixtureFiles(HF, "fixtures/ at the repository root is incomplete (git checkout fixtures)");
 /** expected.safetensors of a fixture folder, loaded once and kept. */
-export function expected(name: string): Record<string, Tensor> {
-  if (!cache.has(name)) {
-    const t = loadSafetensors(join(hfDir(name), "expected.safetensors")).tensors;
-    for (const v of Object.values(t)) keep(v);
-    cache.set(name, t);
-  }
-  return cache.get(name)!;
-}
+export const expected = (name: string): Record<string, Tensor> => fixture(name, "expected.safetensors");

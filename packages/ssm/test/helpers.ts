@@ -1,38 +1,21 @@
-import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as T from "@tessera/tensor";
-import { keep, type Tensor } from "@tessera/tensor";
-import { loadSafetensors } from "@tessera/tensor/node";
+import type { Tensor } from "@tessera/tensor";
+import { fixtureFiles } from "@tessera/tensor/node";
 import { assertClose } from "@tessera/tensor/testing";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository's reference outputs (fixtures/ at the root; fixtures/README.md says how they were made). */
 export const FIXTURES = join(here, "..", "..", "..", "fixtures");
 
-const cache = new Map<string, Record<string, Tensor>>();
-
 /** A safetensors file under fixtures/, loaded once and kept for the run. */
-export function fixture(...parts: string[]): Record<string, Tensor> {
-  const p = join(FIXTURES, ...parts);
-  if (!cache.has(p)) {
-    if (!existsSync(p)) throw new Error(`missing ${p}: fixtures/ at the repository root is incomplete (git checkout fixtures)`);
-    const t = loadSafetensors(p).tensors;
-    for (const v of Object.values(t)) keep(v);
-    cache.set(p, t);
-  }
-  return cache.get(p)!;
-}
-
-let localRefs: Record<string, Tensor> | null = null;
+export const fixture = fixtureFiles(FIXTURES, "fixtures/ at the repository root is incomplete (git checkout fixtures)");
+const local = fixtureFiles(join(here, "fixtures"), "run test/fixtures/gen_refs.py");
 
 /** NumPy/SciPy references of this package (test/fixtures/gen_refs.py). */
 export function ref(name: string): Tensor {
-  if (!localRefs) {
-    localRefs = loadSafetensors(join(here, "fixtures", "refs.safetensors")).tensors;
-    for (const v of Object.values(localRefs)) keep(v);
-  }
-  const t = localRefs[name];
+  const t = local("refs.safetensors")[name];
   if (!t) throw new Error(`no reference '${name}' in test/fixtures/refs.safetensors`);
   return t;
 }

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { tensor } from "../src/index";
-import { loadSafetensors, saveSafetensors, writeFilesAtomic, type AtomicFs } from "../src/io/node-entry";
+import { fixtureFiles, loadSafetensors, saveSafetensors, writeFilesAtomic, type AtomicFs } from "../src/io/node-entry";
 
 const root = mkdtempSync(join(tmpdir(), "tessera-atomic-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -83,5 +83,17 @@ describe("saveSafetensors is atomic", () => {
       expect(readdirSync(d)).toEqual(["w.safetensors"]);
       expect(Array.from(loadSafetensors(path).tensors.x.dataSync())).toEqual([1, 2, 3]);
     }
+  });
+});
+
+describe("fixtureFiles", () => {
+  it("reads each file once, keeps its tensors, and names a missing file with the hint", async () => {
+    const d = folder({});
+    await saveSafetensors(join(d, "r.safetensors"), { x: tensor([1, 2]) });
+    const fixture = fixtureFiles(d, "regenerate them");
+    const a = fixture("r.safetensors");
+    expect(fixture("r.safetensors")).toBe(a); // cached
+    expect(Array.from(a.x.dataSync())).toEqual([1, 2]);
+    expect(() => fixture("missing.safetensors")).toThrow(`fixtureFiles: missing ${join(d, "missing.safetensors")}: regenerate them`);
   });
 });

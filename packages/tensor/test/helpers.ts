@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { keep, type Tensor } from "../src/index";
-import { loadSafetensors } from "../src/io/node";
+import type { Tensor } from "../src/index";
+import { fixtureFiles } from "../src/io/node";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -15,16 +15,10 @@ export function fixturePath(...parts: string[]): string {
   return p;
 }
 
-let cache: Record<string, Tensor> | null = null;
+const local = fixtureFiles(join(here, "fixtures"), "run test/fixtures/gen_refs.py");
 
 /** NumPy/SciPy reference arrays (test/fixtures/gen_refs.py). Kept for the whole run. */
-export function refs(): Record<string, Tensor> {
-  if (!cache) {
-    cache = loadSafetensors(join(here, "fixtures", "refs.safetensors")).tensors;
-    for (const t of Object.values(cache)) keep(t);
-  }
-  return cache;
-}
+export const refs = (): Record<string, Tensor> => local("refs.safetensors");
 
 export function ref(name: string): Tensor {
   const t = refs()[name];

@@ -1,3 +1,3 @@
 /** `@tessera/tensor/node`: file helpers that need node:fs. */
-export { loadSafetensors, saveSafetensors } from "./node";
+export { fixtureFiles, loadSafetensors, saveSafetensors } from "./node";
 export { writeFilesAtomic, type AtomicFs, type AtomicWriteOptions } from "./atomic";

@@ -1,9 +1,9 @@
 /**
  * Node.js file helpers (the `@tessera/tensor/node` entry point; browsers use the byte APIs).
  */
-import { readFileSync } from "node:fs";
-import { basename, dirname } from "node:path";
-import { fail, readSafetensors, writeSafetensorsAsync, type RawEntry, type ReadOptions, type Tensor } from "@tessera/tensor";
+import { existsSync, readFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { fail, keep, readSafetensors, writeSafetensorsAsync, type RawEntry, type ReadOptions, type Tensor } from "@tessera/tensor";
 import { writeFilesAtomic, type AtomicFs } from "./atomic";
 
 /** Loads a .safetensors file into tensors (the file is validated before any tensor is made). */
@@ -30,4 +30,27 @@ export function loadSafetensors(path: string, opts: ReadOptions = {}): { tensors
 export async function saveSafetensors(path: string, items: Record<string, Tensor | RawEntry>, metadata: Record<string, string> = {}, opts: { fs?: AtomicFs } = {}): Promise<void> {
   const bytes = await writeSafetensorsAsync(items, metadata);
   writeFilesAtomic(dirname(path), { [basename(path)]: bytes }, { op: "saveSafetensors", fs: opts.fs });
+}
+
+/**
+ * A reader of reference files under `root` (the fixtures of tests and tools): each .safetensors
+ * file is read once and its tensors kept (outside every tidy scope) for the rest of the run;
+ * a missing file is an error naming it and `hint` (how to get the files).
+ *
+ *   const fixture = fixtureFiles("fixtures", "run the generator scripts");
+ *   const { q, k, v } = fixture("ops", "ops.safetensors");
+ */
+export function fixtureFiles(root: string, hint = ""): (...parts: string[]) => Record<string, Tensor> {
+  const cache = new Map<string, Record<string, Tensor>>();
+  return (...parts) => {
+    const path = join(root, ...parts);
+    let tensors = cache.get(path);
+    if (!tensors) {
+      if (!existsSync(path)) fail("fixtureFiles", `missing ${path}${hint ? `: ${hint}` : ""}`);
+      tensors = loadSafetensors(path).tensors;
+      for (const t of Object.values(tensors)) keep(t);
+      cache.set(path, tensors);
+    }
+    return tensors;
+  };
 }
