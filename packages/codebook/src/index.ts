@@ -3,7 +3,7 @@
  * rotation trick), nearest-code search and k-means on every backend, codebook statistics.
  */
 export { nearestCode, scores, l2normalize, NEAREST_CODE, type NearestCodeKernel, type Metric, type SearchOptions } from "./search";
-export { kmeans, kmeansPlusPlus, lloydStep, Rng, type KMeansOptions } from "./kmeans";
+export { kmeans, kmeansPlusPlus, lloydStep, type KMeansOptions } from "./kmeans";
 export { straightThrough, rotationTrick } from "./estimators";
 export { codebookStats, type CodebookStats } from "./metrics";
 export { VectorQuantizer, type VectorQuantizerOptions, type VQOutput } from "./vq";

@@ -7,6 +7,7 @@
  *  - update: each centre becomes the mean of its points; an empty cluster keeps its centre (as
  *    vector-quantize-pytorch's kmeans).
  */
+import { HostRandom } from "@tessera/tensor";
 import { add, cast, div, expand, gather, gt, matmul, mul, narrow, oneHot, reshape, sub, sum, tensor, tidy, transpose, where, type Tensor } from "@tessera/tensor";
 
 /** One-hot elements per chunk of rows in the update step. */
@@ -23,27 +24,12 @@ export interface KMeansOptions {
   seed?: number;
 }
 
-/** xorshift32 in [0, 1). */
-export class Rng {
-  private s: number;
-  constructor(seed = 1) {
-    this.s = seed >>> 0 || 1;
-  }
-
-  next(): number {
-    this.s ^= this.s << 13;
-    this.s ^= this.s >>> 17;
-    this.s ^= this.s << 5;
-    return (this.s >>> 0) / 4294967296;
-  }
-}
-
 /** k-means++ centres (rows of x) chosen with D^2 sampling (from a uniform sample of 64 K points when x is larger). */
 export function kmeansPlusPlus(x: Tensor, K: number, seed = 1): Tensor {
   const [Nall, d] = x.shape;
   if (K > Nall) fail("kmeans", `needs at least K = ${K} points, got ${Nall}`);
   const all = x.dataSync();
-  const rng = new Rng(seed);
+  const rng = new HostRandom(seed);
   const limit = SEED_POINTS_PER_CENTRE * K;
   let v = all;
   let N = Nall;
@@ -51,11 +37,11 @@ export function kmeansPlusPlus(x: Tensor, K: number, seed = 1): Tensor {
     N = limit;
     v = new Float32Array(N * d);
     for (let i = 0; i < N; i++) {
-      const r = Math.floor(rng.next() * Nall);
+      const r = Math.floor(rng.uniform() * Nall);
       v.set(all.subarray(r * d, (r + 1) * d), i * d);
     }
   }
-  const chosen: number[] = [Math.floor(rng.next() * N)];
+  const chosen: number[] = [Math.floor(rng.uniform() * N)];
   const d2 = new Float64Array(N).fill(Infinity);
   for (let c = 1; c < K; c++) {
     const last = chosen[c - 1] * d;
@@ -66,7 +52,7 @@ export function kmeansPlusPlus(x: Tensor, K: number, seed = 1): Tensor {
       if (s < d2[i]) d2[i] = s;
       total += d2[i];
     }
-    let u = rng.next() * total;
+    let u = rng.uniform() * total;
     let pick = N - 1;
     for (let i = 0; i < N; i++) {
       u -= d2[i];
@@ -113,8 +99,8 @@ export function kmeans(x: Tensor, K: number, opts: KMeansOptions = {}): { centre
   let centres: Tensor;
   if ((opts.init ?? "kmeans++") === "kmeans++") centres = kmeansPlusPlus(x, K, opts.seed);
   else {
-    const rng = new Rng(opts.seed);
-    const idx = Array.from({ length: K }, () => Math.floor(rng.next() * x.shape[0]));
+    const rng = new HostRandom(opts.seed);
+    const idx = Array.from({ length: K }, () => Math.floor(rng.uniform() * x.shape[0]));
     centres = gather(x, 0, expand(reshape(tensor(idx, { dtype: "int32", backend: x.backend }), [K, 1]), [K, x.shape[1]]));
   }
   let last = lloydStep(x, centres, metric);

@@ -4,9 +4,9 @@
  * the output is the sum of the stages' codes. Quantizer dropout (training): a random number of
  * leading stages is used per batch, so any prefix of the stages decodes.
  */
+import { HostRandom } from "@tessera/tensor";
 import { add, Module, ModuleList, stack, stopGradient, sub, zerosLike, type Tensor } from "@tessera/tensor";
 import { fail } from "./errors";
-import { Rng } from "./kmeans";
 import { VectorQuantizer, type VectorQuantizerOptions } from "./vq";
 
 export interface ResidualVQOptions extends VectorQuantizerOptions {
@@ -20,7 +20,7 @@ export interface ResidualVQOptions extends VectorQuantizerOptions {
 
 export class ResidualVQ extends Module {
   readonly layers: ModuleList<VectorQuantizer>;
-  private readonly rng: Rng;
+  private readonly rng: HostRandom;
   constructor(readonly opts: ResidualVQOptions) {
     super();
     if (!Number.isInteger(opts.stages) || opts.stages < 1) fail("ResidualVQ", `stages must be a positive integer, got ${opts.stages}`);
@@ -29,7 +29,7 @@ export class ResidualVQ extends Module {
       "layers",
       new ModuleList(Array.from({ length: opts.stages }, (_, l) => shared ?? new VectorQuantizer({ ...opts, seed: (opts.seed ?? 1) + 101 * l }))),
     );
-    this.rng = new Rng((opts.seed ?? 1) + 7);
+    this.rng = new HostRandom((opts.seed ?? 1) + 7);
   }
 
   /** x [..., dim] -> quantized sum, indices [..., stages] (-1 for dropped stages), summed loss. */
@@ -37,7 +37,7 @@ export class ResidualVQ extends Module {
     let use = opts.stages ?? this.opts.stages;
     if (this.training && this.opts.quantizerDropout) {
       const lo = this.opts.dropoutMin ?? 1;
-      use = lo + Math.floor(this.rng.next() * (this.opts.stages - lo + 1));
+      use = lo + Math.floor(this.rng.uniform() * (this.opts.stages - lo + 1));
     }
     let residual = x;
     let out = zerosLike(x);

@@ -13,6 +13,7 @@
  *    rotation trick (default, as vector-quantize-pytorch for dim > 1).
  * Returns the quantized vectors, indices, losses and codebook statistics.
  */
+import { HostRandom } from "@tessera/tensor";
 import {
   add,
   all,
@@ -48,7 +49,7 @@ import {
 } from "@tessera/tensor";
 import { fail } from "./errors";
 import { rotationTrick, straightThrough } from "./estimators";
-import { kmeans, Rng } from "./kmeans";
+import { kmeans } from "./kmeans";
 import { codebookStats, type CodebookStats } from "./metrics";
 import { l2normalize, nearestCode, scores, type Metric } from "./search";
 
@@ -100,7 +101,7 @@ export class VectorQuantizer extends Module {
   readonly projectIn: Linear | null = null;
   readonly projectOut: Linear | null = null;
   initted: boolean;
-  private readonly rng: Rng;
+  private readonly rng: HostRandom;
   readonly opts: Required<Omit<VectorQuantizerOptions, "codebookDim" | "backend" | "seed" | "stochastic" | "temperature">> & {
     codebookDim: number;
     backend?: string;
@@ -131,7 +132,7 @@ export class VectorQuantizer extends Module {
       backend: options.backend,
     };
     if (!(this.opts.decay >= 0 && this.opts.decay < 1)) fail("VectorQuantizer", `decay must lie in [0, 1), got ${this.opts.decay}`);
-    this.rng = new Rng(options.seed ?? 1);
+    this.rng = new HostRandom(options.seed ?? 1);
     const backend = options.backend;
     // vector-quantize-pytorch's init: kaiming-uniform on [K, d] (bound sqrt(6 / (K d))), or zeros until k-means runs.
     const bound = Math.sqrt(6 / (K * cd));
@@ -199,7 +200,7 @@ export class VectorQuantizer extends Module {
   private sample(z: Tensor): Tensor {
     return tidy(() => {
       const s = scores(z, stopGradient(this.codebook()), this.opts.metric); // [N, K]
-      const u = uniform(s.shape, 1e-20, 1, { seed: Math.floor(this.rng.next() * 2 ** 31), backend: s.backend });
+      const u = uniform(s.shape, 1e-20, 1, { seed: Math.floor(this.rng.uniform() * 2 ** 31), backend: s.backend });
       return cast(argmax(sub(div(s, this.opts.temperature), log(neg(log(u)))), -1), "int32");
     });
   }
@@ -228,7 +229,7 @@ export class VectorQuantizer extends Module {
   /** k-means++ and Lloyd steps on the first training batch (vector-quantize-pytorch's kmeans_init). */
   private kmeansInit(z: Tensor, finite: Tensor | null): void {
     tidy(() => {
-      const r = kmeans(stopGradient(z), this.opts.codebookSize, { iters: this.opts.kmeansIters, metric: this.opts.metric, seed: Math.floor(this.rng.next() * 2 ** 31) });
+      const r = kmeans(stopGradient(z), this.opts.codebookSize, { iters: this.opts.kmeansIters, metric: this.opts.metric, seed: Math.floor(this.rng.uniform() * 2 ** 31) });
       assign(this.embed, this.guarded(finite, r.centres, this.embed));
       if (this.clusterSize && this.embedAvg) {
         assign(this.clusterSize, this.guarded(finite, r.counts, this.clusterSize));
@@ -261,7 +262,7 @@ export class VectorQuantizer extends Module {
       tidy(() => {
         const cd = this.opts.codebookDim;
         const Nz = zIn.shape[0];
-        const pick = Int32Array.from({ length: K }, () => Math.floor(this.rng.next() * Nz));
+        const pick = Int32Array.from({ length: K }, () => Math.floor(this.rng.uniform() * Nz));
         const samples = gather(stopGradient(zIn), 0, expand(reshape(tensor(pick, { dtype: "int32", backend: zIn.backend }), [K, 1]), [K, cd])); // [K, cd]
         const dead = finite && !finite.storage.backend.canReadSync ? logicalAnd(lt(this.clusterSize!, threshold), finite) : lt(this.clusterSize!, threshold); // [K]
         const rows = expand(reshape(dead, [K, 1]), [K, cd]);

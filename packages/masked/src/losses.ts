@@ -30,7 +30,7 @@ import {
   type TensorLike,
 } from "@tessera/tensor";
 import { fail } from "./errors";
-import { Rng, type Seed } from "./random";
+import { rngFor, type Seed } from "./random";
 import { IGNORE_INDEX } from "./text";
 
 function asT(op: string, arg: string, x: TensorLike | undefined, dtype?: "int32" | "float32"): Tensor {
@@ -149,7 +149,7 @@ export function electraCorrupt(generatorLogits: Tensor, inputIds: TensorLike, la
   same(op, "inputIds", x, "labels", y, 2);
   const temperature = opts.temperature ?? 1;
   if (!(temperature > 0)) fail(op, `temperature must be positive, got ${temperature}`);
-  const rng = new Rng(op, opts.seed);
+  const rng = rngFor(op, opts.seed);
   const n = z.shape[0] * z.shape[1] * z.shape[2];
   const g = new Float32Array(n);
   for (let i = 0; i < n; i++) g[i] = rng.gumbel();

@@ -24,7 +24,7 @@ import {
   type Tensor,
 } from "@tessera/tensor";
 import { fail } from "./errors";
-import { Rng, type Seed } from "./random";
+import { rngFor, type Seed } from "./random";
 import { maskgitSchedule, MASKGIT_SCHEDULES, type MaskgitScheduleKind } from "./schedule";
 import { checkInt } from "./util";
 
@@ -102,7 +102,7 @@ export async function maskgitDecode(model: MaskgitModel, opts: MaskgitDecodeOpti
     classTokens = ls.map((l, i) => checkInt(op, `classLabel[${i}] + classTokenOffset`, l + off, 0));
   }
   const vocabLimit = opts.vocabSize === undefined ? undefined : checkInt(op, "vocabSize", opts.vocabSize, 1);
-  const rng = new Rng(op, opts.seed);
+  const rng = rngFor(op, opts.seed);
   const backend = opts.backend;
 
   // Host-side schedule: the same for every row, since every row starts fully masked.

@@ -5,7 +5,8 @@
  */
 import type { Tensor } from "@tessera/tensor";
 import { fail } from "./errors";
-import { Rng, type Seed } from "./random";
+import { rngFor, type Seed } from "./random";
+import type { HostRandom } from "@tessera/tensor";
 import { checkInt, checkProb, intTensor, readRows, readWordIds, roundHalfEven, type IdsLike } from "./util";
 
 /** Label value of positions that carry no loss (torch's CrossEntropyLoss ignore_index). */
@@ -100,7 +101,7 @@ export function bertMask(ids: IdsLike, opts: BertMaskOptions): MaskedTokens {
   const op = "bertMask";
   const p = prepare(op, ids, opts);
   const prob = checkProb(op, "probability", opts.probability ?? 0.15);
-  const rng = new Rng(op, opts.seed);
+  const rng = rngFor(op, opts.seed);
   const selected = p.ids.map((row, b) => {
     const T = row.length;
     const sel = new Uint8Array(T);
@@ -125,7 +126,7 @@ export function bertMask(ids: IdsLike, opts: BertMaskOptions): MaskedTokens {
 }
 
 /** 80/10/10 replacement of selected tokens; per token, or per span (one draw for a run of selected tokens). */
-function replace(p: Prepared, selected: Uint8Array[], rng: Rng, perSpan: boolean): MaskedTokens {
+function replace(p: Prepared, selected: Uint8Array[], rng: HostRandom, perSpan: boolean): MaskedTokens {
   const inputs: number[][] = [];
   const labels: number[][] = [];
   p.ids.forEach((row, b) => {
@@ -198,7 +199,7 @@ export function spanMask(ids: IdsLike, opts: SpanMaskOptions): SpanMasked {
   const mode = opts.replacement ?? "span";
   if (mode !== "span" && mode !== "token") fail(op, `replacement must be "span" or "token", got ${String(mode)}`);
   const dist = spanLengthDistribution(gp, lo, hi);
-  const rng = new Rng(op, opts.seed);
+  const rng = rngFor(op, opts.seed);
   const spanLengths: number[][] = [];
   const selected = p.ids.map((row, b) => {
     const T = row.length;
@@ -265,7 +266,7 @@ function t5Counts(op: string, length: number, density: number, meanLen: number) 
 }
 
 /** Random partition of numItems into numSegments non-empty segments (T5's _random_segmentation). */
-function randomSegmentation(rng: Rng, numItems: number, numSegments: number): number[] {
+function randomSegmentation(rng: HostRandom, numItems: number, numSegments: number): number[] {
   const cuts = new Uint8Array(Math.max(numItems - 1, 0));
   for (let i = 0; i < numSegments - 1; i++) cuts[i] = 1;
   rng.shuffle(cuts);
@@ -286,10 +287,10 @@ function randomSegmentation(rng: Rng, numItems: number, numSegments: number): nu
  * alternate, starting with non-noise; all such masks are equally likely. 1 = noise.
  */
 export function t5NoiseMask(length: number, opts: T5NoiseOptions = {}): Uint8Array {
-  return t5NoiseMaskWith("t5NoiseMask", length, opts, new Rng("t5NoiseMask", opts.seed));
+  return t5NoiseMaskWith("t5NoiseMask", length, opts, rngFor("t5NoiseMask", opts.seed));
 }
 
-function t5NoiseMaskWith(op: string, length: number, opts: T5NoiseOptions, rng: Rng): Uint8Array {
+function t5NoiseMaskWith(op: string, length: number, opts: T5NoiseOptions, rng: HostRandom): Uint8Array {
   checkInt(op, "length", length, 1);
   const density = checkProb(op, "noiseDensity", opts.noiseDensity ?? 0.15);
   const meanLen = opts.meanNoiseSpanLength ?? 3;
@@ -350,7 +351,7 @@ export function t5SpanCorruption(ids: IdsLike, opts: T5SpanCorruptionOptions = {
     sentinel = (k) => (start - k >= 0 ? start - k : fail(op, `sentinel ${k} would be ${start - k}: too many spans for sentinelStartId ${start}`));
   }
   if (opts.eosId !== undefined) checkInt(op, "eosId", opts.eosId, 0);
-  const rng = new Rng(op, opts.seed);
+  const rng = rngFor(op, opts.seed);
   const inputs: number[][] = [];
   const targets: number[][] = [];
   const noiseMasks: Uint8Array[] = [];

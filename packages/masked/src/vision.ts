@@ -4,7 +4,8 @@
  */
 import type { Tensor } from "@tessera/tensor";
 import { fail } from "./errors";
-import { Rng, type Seed } from "./random";
+import { rngFor, type Seed } from "./random";
+import type { HostRandom } from "@tessera/tensor";
 import { checkInt, checkProb, flatTensor, roundHalfEven } from "./util";
 
 export interface GeneratorOptions {
@@ -37,7 +38,7 @@ export function randomMask(batch: number, numPatches: number, ratio: number, opt
   const N = checkInt(op, "numPatches", numPatches, 1);
   checkProb(op, "ratio", ratio, false);
   const keep = Math.floor(N * (1 - ratio));
-  const rng = new Rng(op, opts.seed);
+  const rng = rngFor(op, opts.seed);
   const mask = new Float32Array(B * N);
   const shuffle = new Int32Array(B * N);
   const restore = new Int32Array(B * N);
@@ -105,7 +106,7 @@ export interface MaskBlock {
 export function blockwiseMaskArray(height: number, width: number, opts: BlockwiseMaskOptions): { mask: Uint8Array; blocks: MaskBlock[] } {
   const op = "blockwiseMask";
   const c = blockwiseConfig(op, height, width, opts);
-  return blockwiseOnce(c, new Rng(op, opts.seed));
+  return blockwiseOnce(c, rngFor(op, opts.seed));
 }
 
 interface BlockwiseConfig {
@@ -131,7 +132,7 @@ function blockwiseConfig(op: string, height: number, width: number, opts: Blockw
   return { H, W, numMasked, minPatches, maxPatches, logAspect: [Math.log(minAspect), Math.log(maxAspect)] };
 }
 
-function blockwiseOnce(c: BlockwiseConfig, rng: Rng): { mask: Uint8Array; blocks: MaskBlock[] } {
+function blockwiseOnce(c: BlockwiseConfig, rng: HostRandom): { mask: Uint8Array; blocks: MaskBlock[] } {
   const mask = new Uint8Array(c.H * c.W);
   const blocks: MaskBlock[] = [];
   const place = (maxMask: number): number => {
@@ -176,7 +177,7 @@ export function blockwiseMask(height: number, width: number, opts: BlockwiseMask
   const op = "blockwiseMask";
   const c = blockwiseConfig(op, height, width, opts);
   const B = opts.batch === undefined ? 0 : checkInt(op, "batch", opts.batch, 1);
-  const rng = new Rng(op, opts.seed);
+  const rng = rngFor(op, opts.seed);
   const out = new Float32Array(Math.max(B, 1) * c.H * c.W);
   for (let b = 0; b < Math.max(B, 1); b++) out.set(blockwiseOnce(c, rng).mask, b * c.H * c.W);
   return flatTensor(out, B ? [B, c.H, c.W] : [c.H, c.W], "float32", opts.backend);
@@ -202,7 +203,7 @@ export function tubeMask(frames: number, height: number, width: number, ratio: n
   const B = opts.batch === undefined ? 0 : checkInt(op, "batch", opts.batch, 1);
   const P = H * W;
   const perFrame = Math.floor(ratio * P);
-  const rng = new Rng(op, opts.seed);
+  const rng = rngFor(op, opts.seed);
   const out = new Float32Array(Math.max(B, 1) * F * P);
   const frame = new Uint8Array(P);
   for (let b = 0; b < Math.max(B, 1); b++) {

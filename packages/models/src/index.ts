@@ -18,7 +18,7 @@ export { loadHFWeights, hfStateDict, type HFInfo } from "./hf/weights";
 export type { BuildOptions } from "./hf/build-options";
 export { modelFromConfig, fromPretrained, MODEL_TYPES, type Pretrained, type PretrainedTask, type PretrainedFor, type PretrainedOf, type TaskOptions } from "./hf/registry";
 export { generate, type GenerateOptions, type GenerateResult } from "./generate/generate";
-export { sampleToken, Rng, type SamplingOptions } from "./generate/sampling";
+export { sampleToken, type SamplingOptions } from "./generate/sampling";
 export { checkAgainstReference, type CheckReport } from "./check";
 export { lmLoss } from "./train/loss";
 export { clipGradNorm } from "./train/clip";

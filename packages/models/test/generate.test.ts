@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import * as T from "@tessera/tensor";
-import { generate, modelFromConfig, Rng, sampleToken, type CausalLM } from "../src/index";
+import { HostRandom } from "@tessera/tensor";
+import { generate, modelFromConfig, sampleToken, type CausalLM } from "../src/index";
 import { CAUSAL, CONFIGS } from "./configs";
 
 const lm = (name: string, seed = 2) => modelFromConfig(CONFIGS[name], { seed }).model as CausalLM;
@@ -50,7 +51,7 @@ describe("generate", () => {
   it("sampleToken: frequencies follow softmax(logits / temperature) restricted by top-k and top-p", () => {
     const logits = [2, 1, 0.5, 0, -1];
     const freq = (o: object, n = 40000) => {
-      const rng = new Rng(11);
+      const rng = new HostRandom(11);
       const c = new Array(5).fill(0);
       for (let i = 0; i < n; i++) c[sampleToken(logits, o, rng)]++;
       return c.map((v) => v / n);

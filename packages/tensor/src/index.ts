@@ -157,6 +157,7 @@ export type { TensorLike, TypedArray } from "./ops/util";
 
 // random
 export { Generator, manualSeed, uniform, normal, randint, bernoulli, dropout, type RandomOptions } from "./random/random";
+export { HostRandom } from "./random/host";
 
 // autograd
 export {

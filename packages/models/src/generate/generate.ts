@@ -5,10 +5,11 @@
  * Stops at maxNewTokens, at EOS (per sequence; finished rows are padded with the pad token),
  * or when the streaming callback returns false. Tensors of every step are freed as it ends.
  */
+import { HostRandom } from "@tessera/tensor";
 import { dispose, isTensor, keep, tensor, tidy, type Tensor } from "@tessera/tensor";
 import type { CausalLM, LMState } from "../arch/causal-lm";
 import { fail } from "../errors";
-import { checkSampling, Rng, sampleToken, type SamplingOptions } from "./sampling";
+import { checkSampling, sampleToken, type SamplingOptions } from "./sampling";
 
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;
@@ -58,7 +59,7 @@ export async function generate(model: CausalLM, prompt: readonly (readonly numbe
     for (const t of r) if (!Number.isInteger(t) || t < 0 || t >= model.vocabSize) fail("generate", `token id ${t} is outside the vocabulary [0, ${model.vocabSize})`);
   const eos = opts.eosTokenId === undefined || opts.eosTokenId === null ? [] : typeof opts.eosTokenId === "number" ? [opts.eosTokenId] : [...opts.eosTokenId];
   const pad = opts.padTokenId ?? eos[0] ?? 0;
-  const rng = new Rng(opts.seed ?? 0);
+  const rng = new HostRandom(opts.seed ?? 0);
   const backend = model.embed.weight.backend;
   const V = model.vocabSize;
   const generated: number[][] = ids.map(() => []);

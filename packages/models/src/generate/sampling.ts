@@ -2,8 +2,9 @@
  * Choosing the next token from a row of logits, in Hugging Face's order of logits processors:
  * temperature, then top-k, then top-p (nucleus, Holtzman et al. 2020), then a draw from the
  * softmax. Greedy decoding (temperature 0 or undefined) takes the first maximum, as argmax.
- * Sampling is reproducible: a seeded PRNG (SplitMix32) drives the draws.
+ * Sampling is reproducible: a seeded HostRandom (@tessera/tensor: Philox words) drives the draws.
  */
+import { HostRandom } from "@tessera/tensor";
 import { fail } from "../errors";
 
 export interface SamplingOptions {
@@ -15,22 +16,6 @@ export interface SamplingOptions {
   topP?: number;
   /** Seed of the draws (default 0). */
   seed?: number;
-}
-
-/** SplitMix32: a small, well-mixed 32-bit PRNG; uniform floats in [0, 1). */
-export class Rng {
-  private s: number;
-  constructor(seed = 0) {
-    this.s = seed >>> 0;
-  }
-
-  next(): number {
-    this.s = (this.s + 0x9e3779b9) >>> 0;
-    let z = this.s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return ((z ^ (z >>> 16)) >>> 0) / 4294967296;
-  }
 }
 
 export function checkSampling(o: SamplingOptions): void {
@@ -46,7 +31,7 @@ function argmax(row: ArrayLike<number>): number {
 }
 
 /** The next token for one row of logits [V]. */
-export function sampleToken(row: ArrayLike<number>, o: SamplingOptions, rng: Rng): number {
+export function sampleToken(row: ArrayLike<number>, o: SamplingOptions, rng: HostRandom): number {
   if (!o.temperature) return argmax(row);
   const V = row.length;
   // Candidates sorted by logit, descending (stable: lower index first on ties).
@@ -64,7 +49,7 @@ export function sampleToken(row: ArrayLike<number>, o: SamplingOptions, rng: Rng
     n = keep;
     total = mass;
   }
-  let u = rng.next() * total;
+  let u = rng.uniform() * total;
   for (let i = 0; i < n; i++) {
     u -= w[i];
     if (u < 0) return order[i];

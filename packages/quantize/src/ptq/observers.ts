@@ -10,7 +10,7 @@
  *    the quantize-dequantize error of the sample at `bits` (GPTQ's `mse` search).
  * `qparams(range, bits, symmetric)` turns a range into a scale and zero point.
  */
-import { isTensor, type Tensor } from "@tessera/tensor";
+import { isTensor, type Tensor, HostRandom } from "@tessera/tensor";
 import { fail } from "../errors";
 import { roundHalfEven } from "../round";
 
@@ -70,23 +70,19 @@ export class EmaObserver implements RangeObserver {
   }
 }
 
-/** A uniform reservoir sample (Vitter's algorithm R) with a seeded generator. */
+/** A uniform reservoir sample (Vitter's algorithm R) drawn with a seeded HostRandom. */
 class Reservoir {
   readonly sample: Float64Array;
   size = 0;
   private seen = 0;
-  private s: number;
+  private readonly rng: HostRandom;
   constructor(capacity: number, seed: number) {
     this.sample = new Float64Array(capacity);
-    this.s = seed >>> 0 || 1;
+    this.rng = new HostRandom(seed);
   }
 
   private rand(): number {
-    // xorshift32
-    this.s ^= this.s << 13;
-    this.s ^= this.s >>> 17;
-    this.s ^= this.s << 5;
-    return (this.s >>> 0) / 4294967296;
+    return this.rng.uniform();
   }
 
   add(v: ArrayLike<number>): void {
