@@ -10,9 +10,9 @@ import { fail } from "../errors";
 import { buildBert } from "./bert";
 import type { BuildOptions } from "./build-options";
 import type { RawConfig } from "./config";
-import { buildGPT2 } from "./gpt2";
-import { buildLlama } from "./llama";
-import { buildMamba } from "./mamba";
+import { buildGPT2 } from "../arch/gpt2";
+import { buildLlama } from "../arch/llama";
+import { buildMamba } from "../arch/mamba";
 import { buildViT } from "./vit";
 import { loadHFWeights, type HFInfo } from "./weights";
 

@@ -4,15 +4,15 @@
  * width, and a head tied to the token embedding.
  */
 import { LayerNorm } from "@tessera/tensor";
-import { CausalLM } from "../arch/causal-lm";
+import { CausalLM } from "./causal-lm";
 import { checkActivation } from "../nn/activation";
 import { SelfAttention } from "../nn/attention";
 import { Block } from "../nn/block";
 import { MLP } from "../nn/mlp";
-import type { BuildOptions } from "./build-options";
-import { buildParts, HFConfig, type RawConfig } from "./config";
-import { NameMap } from "./names";
-import type { HFInfo } from "./weights";
+import type { BuildOptions } from "../hf/build-options";
+import { buildParts, HFConfig, type RawConfig } from "../hf/config";
+import { NameMap } from "../hf/names";
+import type { HFInfo } from "../hf/weights";
 
 export const GPT2_NAMES = new NameMap([
   ["embed.weight", "transformer.wte.weight"],

@@ -5,13 +5,13 @@
  */
 import { RMSNorm } from "@tessera/tensor";
 import { Mamba2Mixer, MambaMixer } from "@tessera/ssm";
-import { CausalLM } from "../arch/causal-lm";
+import { CausalLM } from "./causal-lm";
 import type { MixerModule } from "../nn/block";
 import { Block } from "../nn/block";
-import type { BuildOptions } from "./build-options";
-import { buildParts, HFConfig, jsonNumber, type RawConfig } from "./config";
-import { NameMap } from "./names";
-import type { HFInfo } from "./weights";
+import type { BuildOptions } from "../hf/build-options";
+import { buildParts, HFConfig, jsonNumber, type RawConfig } from "../hf/config";
+import { NameMap } from "../hf/names";
+import type { HFInfo } from "../hf/weights";
 
 export const MAMBA_NAMES = new NameMap([
   ["embed.weight", "backbone.embeddings.weight"],

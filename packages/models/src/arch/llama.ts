@@ -4,16 +4,16 @@
  * Mistral (sliding-window attention) and Qwen2 (q/k/v biases) share the architecture.
  */
 import { RMSNorm } from "@tessera/tensor";
-import { CausalLM } from "../arch/causal-lm";
+import { CausalLM } from "./causal-lm";
 import { checkActivation } from "../nn/activation";
 import { SelfAttention } from "../nn/attention";
 import { Block } from "../nn/block";
 import { MLP } from "../nn/mlp";
-import type { BuildOptions } from "./build-options";
-import { buildParts, HFConfig, type RawConfig } from "./config";
-import { NameMap } from "./names";
-import { ropeFromConfig } from "./rope-config";
-import type { HFInfo } from "./weights";
+import type { BuildOptions } from "../hf/build-options";
+import { buildParts, HFConfig, type RawConfig } from "../hf/config";
+import { NameMap } from "../hf/names";
+import { ropeFromConfig } from "../hf/rope-config";
+import type { HFInfo } from "../hf/weights";
 
 export const LLAMA_NAMES = new NameMap([
   ["embed.weight", "model.embed_tokens.weight"],
