@@ -79,7 +79,8 @@ function prepare(op: string, idsIn: IdsLike, o: TokenMaskOptions): Prepared {
     }
     return e;
   });
-  const backend = o.backend ?? (typeof (idsIn as Tensor).backend === "string" && !Array.isArray(idsIn) ? (idsIn as Tensor).backend : undefined);
+  const inputBackend = Array.isArray(idsIn) ? undefined : (idsIn as Tensor).backend; // results stay where the ids were
+  const backend = o.backend ?? (typeof inputBackend === "string" ? inputBackend : undefined);
   // As Hugging Face: the random share is drawn among the selected tokens not already masked.
   const pRandomScaled = pMask >= 1 ? 0 : pRandom / (1 - pMask);
   return { ids, eligible, words, backend, mask, vocab, pMask, pRandomScaled };
