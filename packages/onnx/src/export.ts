@@ -14,7 +14,7 @@
  * graph, as Tessera's half-weight projections compute in float32).
  */
 import { BertForMaskedLM, Block, CausalLM, MLP, Projection, SelfAttention, ViTForImageClassification, type Activation, type HFInfo } from "@tessera/models";
-import { LayerNorm, RMSNorm, type Module, type RopeOptions, type Tensor } from "@tessera/tensor";
+import { LayerNorm, RMSNorm, ropeInvFreq, type Module, type RopeOptions, type Tensor } from "@tessera/tensor";
 import { fail } from "./errors";
 import { float, OnnxGraph, type Dim, type OnnxDType } from "./graph";
 import { f32ToF16Bits } from "./half";
@@ -218,25 +218,11 @@ function ropeTables(c: Ctx, s: Seq, rope: RopeOptions, headDim: number, name: st
   return { cos, sin, r };
 }
 
-/** Inverse frequencies as @tessera/tensor's ropeInvFreq (default, linear, llama3). */
+/** Inverse frequencies from @tessera/tensor's ropeInvFreq; only the static scalings (default, linear, llama3) are exported. */
 function inverseFrequencies(r: number, o: RopeOptions): number[] {
-  const base = o.base ?? 10000;
-  const inv = Array.from({ length: r / 2 }, (_, i) => 1 / base ** ((2 * i) / r));
   const sc = o.scaling;
-  if (sc?.type === "linear") return inv.map((f) => f / sc.factor);
-  if (sc?.type === "llama3") {
-    const lowWavelen = sc.originalMaxPositions / sc.lowFreqFactor;
-    const highWavelen = sc.originalMaxPositions / sc.highFreqFactor;
-    return inv.map((f) => {
-      const wavelen = (2 * Math.PI) / f;
-      if (wavelen < highWavelen) return f;
-      if (wavelen > lowWavelen) return f / sc.factor;
-      const smooth = (sc.originalMaxPositions / wavelen - sc.lowFreqFactor) / (sc.highFreqFactor - sc.lowFreqFactor);
-      return (1 - smooth) * (f / sc.factor) + smooth * f;
-    });
-  }
-  if (sc) fail(OP, `rope scaling '${(sc as { type: string }).type}' is not exported`);
-  return inv;
+  if (sc && sc.type !== "linear" && sc.type !== "llama3") fail(OP, `rope scaling '${(sc as { type: string }).type}' is not exported`);
+  return ropeInvFreq(r, o);
 }
 
 function applyRope(c: Ctx, x: string, t: { cos: string; sin: string; r: number }, headDim: number): string {
