@@ -16,6 +16,7 @@ import { cast, linear } from "@tessera/tensor";
 import { useBackend } from "./backends";
 import { measure, type MeasureOptions, type Row } from "./harness";
 import { formatTable } from "./report";
+import { FULL } from "./model-specs";
 
 interface Case {
   suite: string;
@@ -37,23 +38,7 @@ interface Case {
 function modelCases(quick: boolean): Case[] {
   const specs: [string, RawConfig][] = quick
     ? [["gpt2-tiny", { model_type: "gpt2", vocab_size: 128, n_embd: 64, n_head: 4, n_layer: 2, n_positions: 256 }]]
-    : [
-        ["gpt2-124M", { model_type: "gpt2", vocab_size: 50257, n_embd: 768, n_head: 12, n_layer: 12, n_positions: 1024 }],
-        [
-          "llama-gqa-125M",
-          {
-            model_type: "llama",
-            vocab_size: 32000,
-            hidden_size: 768,
-            intermediate_size: 2048,
-            num_hidden_layers: 12,
-            num_attention_heads: 12,
-            num_key_value_heads: 4,
-            max_position_embeddings: 2048,
-          },
-        ],
-        ["mamba-130M", { model_type: "mamba", vocab_size: 50280, hidden_size: 768, num_hidden_layers: 24, state_size: 16, expand: 2 }],
-      ];
+    : FULL.map((m): [string, RawConfig] => [m.name, m.config]);
   const T = quick ? 16 : 128;
   const out: Case[] = [];
   // Each architecture in float32, and GPT-2 / Llama again with float16 block projections (castModel).

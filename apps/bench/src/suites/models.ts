@@ -12,36 +12,15 @@
  * only (each format rebuilds the model); `--full` runs every format on GPT-2 and the Llama.
  */
 import { keep, tensor, tidy, type Tensor } from "@tessera/tensor";
-import { castModel, modelFromConfig, quantizeModel, type CausalLM, type HFInfo, type LMState, type RawConfig } from "@tessera/models";
+import { castModel, modelFromConfig, quantizeModel, type CausalLM, type HFInfo, type LMState } from "@tessera/models";
 import type { QuantFormat } from "@tessera/quantize";
 import { gpt2Session } from "../anchors/onnx-gpt2";
 import type { Row, Tier } from "../harness";
+import { FULL, type Spec } from "../model-specs";
 import { tesseraImpl } from "../impls";
 import { runCase } from "../run-impls";
 import type { Impl, Suite } from "../suite";
 
-interface Spec {
-  name: string;
-  config: RawConfig;
-}
-
-const FULL: Spec[] = [
-  { name: "gpt2-124M", config: { model_type: "gpt2", vocab_size: 50257, n_embd: 768, n_head: 12, n_layer: 12, n_positions: 1024 } },
-  {
-    name: "llama-gqa-125M",
-    config: {
-      model_type: "llama",
-      vocab_size: 32000,
-      hidden_size: 768,
-      intermediate_size: 2048,
-      num_hidden_layers: 12,
-      num_attention_heads: 12,
-      num_key_value_heads: 4,
-      max_position_embeddings: 2048,
-    },
-  },
-  { name: "mamba-130M", config: { model_type: "mamba", vocab_size: 50280, hidden_size: 768, num_hidden_layers: 24, state_size: 16, expand: 2 } },
-];
 const QUICK: Spec[] = [
   { name: "gpt2-tiny", config: { model_type: "gpt2", vocab_size: 128, n_embd: 64, n_head: 4, n_layer: 2, n_positions: 64 } },
   {
