@@ -6,6 +6,7 @@ import type { Tensor } from "@tessera/tensor";
 import type { BertForMaskedLM } from "../arch/bert";
 import type { CausalLM } from "../arch/causal-lm";
 import type { ViTForImageClassification } from "../arch/vit";
+import type { MaskedAutoencoderViT } from "../arch/mae";
 import { fail } from "../errors";
 import { buildBert } from "./bert";
 import type { BuildOptions } from "./build-options";
@@ -14,16 +15,21 @@ import { buildGPT2 } from "../arch/gpt2";
 import { buildLlama } from "../arch/llama";
 import { buildMamba } from "../arch/mamba";
 import { buildViT } from "./vit";
+import { buildViTMAE } from "./vit-mae";
 import { loadHFWeights, type HFInfo } from "./weights";
 
 export type Pretrained =
   | { task: "causal-lm"; modelType: "gpt2" | "llama" | "mistral" | "qwen2" | "mamba" | "mamba2"; model: CausalLM; info: HFInfo }
   | { task: "masked-lm"; modelType: "bert"; model: BertForMaskedLM; info: HFInfo }
-  | { task: "image-classification"; modelType: "vit"; model: ViTForImageClassification; info: HFInfo };
+  | { task: "image-classification"; modelType: "vit"; model: ViTForImageClassification; info: HFInfo }
+  | { task: "masked-image-pretraining"; modelType: "vit_mae"; model: MaskedAutoencoderViT; info: HFInfo };
 
-export const MODEL_TYPES = ["gpt2", "llama", "mistral", "qwen2", "mamba", "mamba2", "bert", "vit"] as const;
+export const MODEL_TYPES = ["gpt2", "llama", "mistral", "qwen2", "mamba", "mamba2", "bert", "vit", "vit_mae"] as const;
 
-/** What a model does: "causal-lm" (generate), "masked-lm" (BERT) or "image-classification" (ViT). */
+/**
+ * What a model does: "causal-lm" (generate), "masked-lm" (BERT), "image-classification" (ViT) or
+ * "masked-image-pretraining" (MAE).
+ */
 export type PretrainedTask = Pretrained["task"];
 
 /** The result for one task: `PretrainedFor<"causal-lm">["model"]` is a CausalLM. */
@@ -52,6 +58,7 @@ const TASK_OF: Record<string, PretrainedTask> = {
   mamba2: "causal-lm",
   bert: "masked-lm",
   vit: "image-classification",
+  vit_mae: "masked-image-pretraining",
 };
 
 function checkTask(op: string, config: RawConfig, task: PretrainedTask | undefined): void {
@@ -84,6 +91,8 @@ export function modelFromConfig(config: RawConfig, opts: BuildOptions & { task?:
       return { task: "masked-lm", modelType: type, ...buildBert(config, opts) };
     case "vit":
       return { task: "image-classification", modelType: type, ...buildViT(config, opts) };
+    case "vit_mae":
+      return { task: "masked-image-pretraining", modelType: type, ...buildViTMAE(config, opts) };
     default:
       return fail("loadModel", `config.json model_type ${JSON.stringify(type)} is not supported (supported: ${MODEL_TYPES.join(", ")})`);
   }
