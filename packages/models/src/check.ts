@@ -5,6 +5,8 @@
  * the tests.
  */
 import { sub, abs, cast, max, tidy, toBackend, type Tensor } from "@tessera/tensor";
+import { mlmLoss } from "@tessera/masked";
+import { replacedTokenDetectionLoss } from "./arch/electra";
 import { fail } from "./errors";
 import { generate } from "./generate/generate";
 import type { Pretrained } from "./hf/registry";
@@ -46,7 +48,15 @@ export async function checkAgainstReference(p: Pretrained, expected: Record<stri
   const on = (t: Tensor) => (t.backend === backend ? t : toBackend(t, backend));
   const out = tidy((): { logits: Tensor; hiddenStates?: Tensor[]; loss?: Tensor; other?: Record<string, Tensor> } => {
     if (p.task === "image-classification") return p.model.forward(on(need("pixel_values")), { hiddenStates: true });
-    if (p.task === "masked-lm") return p.model.forward(on(need("input_ids")), { hiddenStates: true });
+    const attentionMask = expected.attention_mask ? on(expected.attention_mask) : undefined;
+    if (p.task === "masked-lm") {
+      const r = p.model.forward(on(need("input_ids")), { hiddenStates: true, attentionMask });
+      return p.modelType === "electra" && expected.labels ? { ...r, loss: mlmLoss(r.logits, on(expected.labels)) } : r;
+    }
+    if (p.task === "replaced-token-detection") {
+      const r = p.model.forward(on(need("input_ids")), { hiddenStates: true, attentionMask });
+      return expected.labels ? { ...r, loss: replacedTokenDetectionLoss(r.logits, on(expected.labels), attentionMask) } : r;
+    }
     if (p.task === "masked-image-pretraining") {
       const r = p.model.forward(on(need("pixel_values")), { noise: on(need("noise")), hiddenStates: true });
       const other: Record<string, Tensor> = { mask: r.mask, ids_restore: r.idsRestore, last_hidden_state: r.latent };

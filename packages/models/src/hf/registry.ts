@@ -7,6 +7,7 @@ import type { BertForMaskedLM } from "../arch/bert";
 import type { CausalLM } from "../arch/causal-lm";
 import type { ViTForImageClassification } from "../arch/vit";
 import type { MaskedAutoencoderViT } from "../arch/mae";
+import type { ElectraDiscriminator, ElectraGenerator } from "../arch/electra";
 import { fail } from "../errors";
 import { buildBert } from "./bert";
 import type { BuildOptions } from "./build-options";
@@ -16,18 +17,22 @@ import { buildLlama } from "../arch/llama";
 import { buildMamba } from "../arch/mamba";
 import { buildViT } from "./vit";
 import { buildViTMAE } from "./vit-mae";
+import { buildElectraDiscriminator, buildElectraGenerator, isElectraGenerator } from "./electra";
 import { loadHFWeights, type HFInfo } from "./weights";
 
 export type Pretrained =
   | { task: "causal-lm"; modelType: "gpt2" | "llama" | "mistral" | "qwen2" | "mamba" | "mamba2"; model: CausalLM; info: HFInfo }
   | { task: "masked-lm"; modelType: "bert"; model: BertForMaskedLM; info: HFInfo }
+  | { task: "masked-lm"; modelType: "electra"; model: ElectraGenerator; info: HFInfo }
+  | { task: "replaced-token-detection"; modelType: "electra"; model: ElectraDiscriminator; info: HFInfo }
   | { task: "image-classification"; modelType: "vit"; model: ViTForImageClassification; info: HFInfo }
   | { task: "masked-image-pretraining"; modelType: "vit_mae"; model: MaskedAutoencoderViT; info: HFInfo };
 
-export const MODEL_TYPES = ["gpt2", "llama", "mistral", "qwen2", "mamba", "mamba2", "bert", "vit", "vit_mae"] as const;
+export const MODEL_TYPES = ["gpt2", "llama", "mistral", "qwen2", "mamba", "mamba2", "bert", "electra", "vit", "vit_mae"] as const;
 
 /**
- * What a model does: "causal-lm" (generate), "masked-lm" (BERT), "image-classification" (ViT) or
+ * What a model does: "causal-lm" (generate), "masked-lm" (BERT, the ELECTRA generator),
+ * "replaced-token-detection" (the ELECTRA discriminator), "image-classification" (ViT) or
  * "masked-image-pretraining" (MAE).
  */
 export type PretrainedTask = Pretrained["task"];
@@ -61,9 +66,16 @@ const TASK_OF: Record<string, PretrainedTask> = {
   vit_mae: "masked-image-pretraining",
 };
 
+/** The task of a config: by model_type, and for ELECTRA by `architectures` (generator or discriminator). */
+function taskOf(config: RawConfig): PretrainedTask | undefined {
+  const type = config.model_type;
+  if (type === "electra") return isElectraGenerator(config) ? "masked-lm" : "replaced-token-detection";
+  return typeof type === "string" && Object.hasOwn(TASK_OF, type) ? TASK_OF[type] : undefined;
+}
+
 function checkTask(op: string, config: RawConfig, task: PretrainedTask | undefined): void {
   const type = config.model_type;
-  const actual = typeof type === "string" && Object.hasOwn(TASK_OF, type) ? TASK_OF[type] : undefined;
+  const actual = taskOf(config);
   if (task !== undefined && actual !== undefined && actual !== task) fail(op, `expected a ${task} model, but config.json model_type "${type as string}" is a ${actual} model`);
 }
 
@@ -91,6 +103,10 @@ export function modelFromConfig(config: RawConfig, opts: BuildOptions & { task?:
       return { task: "masked-lm", modelType: type, ...buildBert(config, opts) };
     case "vit":
       return { task: "image-classification", modelType: type, ...buildViT(config, opts) };
+    case "electra":
+      return isElectraGenerator(config)
+        ? { task: "masked-lm", modelType: type, ...buildElectraGenerator(config, opts) }
+        : { task: "replaced-token-detection", modelType: type, ...buildElectraDiscriminator(config, opts) };
     case "vit_mae":
       return { task: "masked-image-pretraining", modelType: type, ...buildViTMAE(config, opts) };
     default:
