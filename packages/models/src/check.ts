@@ -57,6 +57,10 @@ export async function checkAgainstReference(p: Pretrained, expected: Record<stri
       const r = p.model.forward(on(need("input_ids")), { hiddenStates: true, attentionMask });
       return expected.labels ? { ...r, loss: replacedTokenDetectionLoss(r.logits, on(expected.labels), attentionMask) } : r;
     }
+    if (p.task === "masked-image-modeling") {
+      const mask = on(need("bool_masked_pos"));
+      return p.model.forward(on(need("pixel_values")), { mask, codes: expected.labels ? on(expected.labels) : undefined, hiddenStates: true });
+    }
     if (p.task === "masked-image-pretraining") {
       const r = p.model.forward(on(need("pixel_values")), { noise: on(need("noise")), hiddenStates: true });
       const other: Record<string, Tensor> = { mask: r.mask, ids_restore: r.idsRestore, last_hidden_state: r.latent };

@@ -7,6 +7,7 @@ import type { BertForMaskedLM } from "../arch/bert";
 import type { CausalLM } from "../arch/causal-lm";
 import type { ViTForImageClassification } from "../arch/vit";
 import type { MaskedAutoencoderViT } from "../arch/mae";
+import type { BeitForMaskedImageModeling } from "../arch/beit";
 import type { ElectraDiscriminator, ElectraGenerator } from "../arch/electra";
 import { fail } from "../errors";
 import { buildBert } from "./bert";
@@ -17,6 +18,7 @@ import { buildLlama } from "../arch/llama";
 import { buildMamba } from "../arch/mamba";
 import { buildViT } from "./vit";
 import { buildViTMAE } from "./vit-mae";
+import { buildBeit } from "./beit";
 import { buildElectraDiscriminator, buildElectraGenerator, isElectraGenerator } from "./electra";
 import { loadHFWeights, type HFInfo } from "./weights";
 
@@ -26,14 +28,15 @@ export type Pretrained =
   | { task: "masked-lm"; modelType: "electra"; model: ElectraGenerator; info: HFInfo }
   | { task: "replaced-token-detection"; modelType: "electra"; model: ElectraDiscriminator; info: HFInfo }
   | { task: "image-classification"; modelType: "vit"; model: ViTForImageClassification; info: HFInfo }
-  | { task: "masked-image-pretraining"; modelType: "vit_mae"; model: MaskedAutoencoderViT; info: HFInfo };
+  | { task: "masked-image-pretraining"; modelType: "vit_mae"; model: MaskedAutoencoderViT; info: HFInfo }
+  | { task: "masked-image-modeling"; modelType: "beit"; model: BeitForMaskedImageModeling; info: HFInfo };
 
-export const MODEL_TYPES = ["gpt2", "llama", "mistral", "qwen2", "mamba", "mamba2", "bert", "electra", "vit", "vit_mae"] as const;
+export const MODEL_TYPES = ["gpt2", "llama", "mistral", "qwen2", "mamba", "mamba2", "bert", "electra", "vit", "vit_mae", "beit"] as const;
 
 /**
  * What a model does: "causal-lm" (generate), "masked-lm" (BERT, the ELECTRA generator),
- * "replaced-token-detection" (the ELECTRA discriminator), "image-classification" (ViT) or
- * "masked-image-pretraining" (MAE).
+ * "replaced-token-detection" (the ELECTRA discriminator), "image-classification" (ViT),
+ * "masked-image-pretraining" (MAE) or "masked-image-modeling" (BEiT).
  */
 export type PretrainedTask = Pretrained["task"];
 
@@ -64,6 +67,7 @@ const TASK_OF: Record<string, PretrainedTask> = {
   bert: "masked-lm",
   vit: "image-classification",
   vit_mae: "masked-image-pretraining",
+  beit: "masked-image-modeling",
 };
 
 /** The task of a config: by model_type, and for ELECTRA by `architectures` (generator or discriminator). */
@@ -107,6 +111,8 @@ export function modelFromConfig(config: RawConfig, opts: BuildOptions & { task?:
       return isElectraGenerator(config)
         ? { task: "masked-lm", modelType: type, ...buildElectraGenerator(config, opts) }
         : { task: "replaced-token-detection", modelType: type, ...buildElectraDiscriminator(config, opts) };
+    case "beit":
+      return { task: "masked-image-modeling", modelType: type, ...buildBeit(config, opts) };
     case "vit_mae":
       return { task: "masked-image-pretraining", modelType: type, ...buildViTMAE(config, opts) };
     default:
