@@ -154,6 +154,8 @@ export interface BeitForwardOptions {
   mask?: Tensor;
   /** Without `mask`: draw BEiT block-wise masks of this many patches per image (@tessera/masked blockwiseMask). */
   numMasked?: number;
+  /** Smallest block drawn (BEiT's min_mask_patches_per_block, 16); default min(16, numMasked). */
+  minPatches?: number;
   /** Seed of the drawn masks. */
   seed?: number;
   /** [B, N] the tokenizer's codes: with them the output has maskedTokenLoss over the masked patches. */
@@ -203,7 +205,8 @@ export class BeitForMaskedImageModeling extends Module {
       return reshape(cast(m, "float32"), [B, N]);
     }
     const numMasked = o.numMasked ?? Math.round(0.4 * N);
-    return reshape(blockwiseMask(this.gridSize, this.gridSize, { numMasked, batch: B, seed: o.seed, backend }), [B, N]);
+    const minPatches = o.minPatches ?? Math.min(16, numMasked);
+    return reshape(blockwiseMask(this.gridSize, this.gridSize, { numMasked, minPatches, batch: B, seed: o.seed, backend }), [B, N]);
   }
 
   /** images [B, C, H, W] -> logits [B, N, V] over the tokenizer's codes (and the loss with `codes`). */
