@@ -6,7 +6,6 @@
  */
 import { describe, expect, it } from "vitest";
 import * as T from "@tessera/tensor";
-import { LayerNorm } from "@tessera/tensor";
 import { MaskedAutoencoderViT, modelFromConfig, patchify, unpatchify, vitBlock } from "../src/index";
 
 const CONFIG = {
