@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import * as T from "@tessera/tensor";
 import { maskedPatchLoss } from "@tessera/masked";
 import { runCommand } from "../src/cli/commands";
-import { checkAgainstReference, sincosPositions2d } from "../src/index";
+import { checkAgainstReference, modelFromConfig, sincosPositions2d } from "../src/index";
 import { loadPretrained, readPretrainedFolder, savePretrained } from "../src/node";
 import { expected, hfDir } from "./helpers";
 
@@ -77,6 +77,24 @@ describe("masked-pretraining Hugging Face fixtures on cpu", () => {
       T.dispose([...Object.values(a), ...Object.values(b)]);
       p.model.dispose();
     }
+  });
+
+  it("loading and disposing leaves no tensors; a build that fails part-way frees what it built", () => {
+    const live = () => T.memory().numTensors;
+    const before = live();
+    for (const [name] of FIXTURES) loadPretrained(hfDir(name)).model.dispose();
+    expect(live()).toBe(before);
+    const mixer = (l: number) => {
+      if (l === 1) throw new Error("factory failed");
+      return undefined;
+    };
+    for (const [name] of FIXTURES.filter(([n]) => n !== "electra_generator")) {
+      // (the generator fixture has one layer: its factory never reaches layer 1)
+      const { config, weights } = readPretrainedFolder(hfDir(name));
+      T.dispose(Object.values(weights));
+      expect(() => modelFromConfig(config, { seed: 1, mixer }), name).toThrow("factory failed");
+    }
+    expect(live()).toBe(before);
   });
 
   it("the CLI's check and info recognise them", async () => {
