@@ -9,7 +9,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
 import { normal, uniform } from "@tessera/tensor";
-import { generate, modelFromConfig, quantizeModel, type CausalLM, type Pretrained } from "@tessera/models";
+import { generate, modelFromConfig, Projection, quantizeModel, type CausalLM, type Pretrained } from "@tessera/models";
 import { loadPretrained } from "@tessera/models/node";
 import { quantize, type QuantFormat } from "@tessera/quantize";
 import { decodeModel, dequantizeNBits, exportOnnx, OnnxGraph, toMatMulNBits, type ExportOptions } from "../src/index";
@@ -144,6 +144,8 @@ describe("quantized causal LMs in onnxruntime-node", () => {
     const a = fixture("llama");
     const b = fixture("llama");
     const atExport = await exportOnnx(a.model, a.info, { dtype: "int4", blockSize: 16 });
+    // Quantizing at export leaves the model float.
+    expect([...a.model.namedModules()].filter(([, m]) => m instanceof Projection && m.quantized)).toEqual([]);
     quantizeModel(b.model, { format: int(4, true, group(16)) });
     const prequantized = await exportOnnx(b.model, b.info);
     expect(atExport.quantizedLayers).toEqual(prequantized.quantizedLayers);
