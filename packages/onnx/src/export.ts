@@ -73,8 +73,8 @@ interface Ctx {
   g: OnnxGraph;
   /** How float weights are stored. */
   dtype: "float32" | "float16";
-  /** dtype 'int4': the format float projections matching `include` are quantized to at export. */
-  quantize: { format: QuantFormat; include: RegExp } | null;
+  /** dtype 'int4': the format float projections matching `include` are quantized to at export (groups of blockSize). */
+  quantize: { format: QuantFormat; blockSize: number; include: RegExp } | null;
   /** Projections written as MatMulNBits. */
   nbits: string[];
   opset: number;
@@ -115,7 +115,7 @@ async function weight(c: Ctx, ours: string, t: Tensor, transpose2d = false): Pro
 async function quantizeAtExport(c: Ctx, p: Projection, name: string): Promise<QuantizedTensor | null> {
   if (!c.quantize?.include.test(name)) return null;
   const [N, K] = [p.outFeatures, p.inFeatures];
-  const g = c.quantize.format.type === "int" && c.quantize.format.granularity.kind === "group" ? c.quantize.format.granularity.size : 1;
+  const g = c.quantize.blockSize;
   if (K % g !== 0) fail(OP, `layer '${name}': blockSize ${g} does not divide its ${K} input features (the weight is [${N}, ${K}])`);
   const v = (await p.weight.data("float32")) as Float32Array;
   let outIn = v;
@@ -393,7 +393,7 @@ export async function exportOnnx(model: Module, info: HFInfo | null, opts: Expor
   const modelType = info?.modelType ?? task;
   const g = new OnnxGraph(opts.name ?? modelType);
   const quantize: Ctx["quantize"] =
-    dtype === "int4" ? { format: { type: "int", bits: 4, symmetric: true, granularity: { kind: "group", size: blockSize } }, include: /^blocks\./ } : null;
+    dtype === "int4" ? { format: { type: "int", bits: 4, symmetric: true, granularity: { kind: "group", size: blockSize } }, blockSize, include: /^blocks\./ } : null;
   const c: Ctx = { g, dtype: dtype === "float16" ? "float16" : "float32", quantize, nbits: [], opset, names: (n) => (info ? info.names.toHF(n) : n), memo: new Map() };
   const inputs: ValueSpec[] = [];
   const outputs: ValueSpec[] = [];
