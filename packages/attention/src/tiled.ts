@@ -41,18 +41,47 @@ import {
   zeros,
   type Tensor,
 } from "@tessera/tensor";
-import { biasBlock } from "./bias";
+import { biasBlock, checkBias } from "./bias";
 import type { AttentionOptions } from "./sdpa";
 import { grouped } from "./sdpa";
 import type { QKVDims } from "./shapes";
-import { FLASH_ATTENTION, type FlashForwardKernel } from "./kernels";
+import { FLASH_ATTENTION, FUSED_ATTENTION, type FlashForwardKernel, type FusedAttentionKernel, type FusedAttentionOptions } from "./kernels";
+import "./flash-wasm/kernel"; // registers the cpu backend's WebAssembly SIMD kernel
 
 const DEFAULT_BLOCK = 256;
 
 /** m with -inf replaced by 0 (a row that has seen only masked keys so far). */
 const safeMax = (m: Tensor): Tensor => where(isinf(m), 0, m);
 
+/**
+ * Forward and backward in one registered kernel (the cpu backend's WebAssembly SIMD flash
+ * attention) for every bias but a general mask; undefined where none applies.
+ */
+function fusedAttention(q: Tensor, k: Tensor, v: Tensor, d: QKVDims, o: AttentionOptions, scale: number): Tensor | undefined {
+  if (o.mask) return undefined;
+  const kernel = getKernel<FusedAttentionKernel>(FUSED_ATTENTION, q.backend, { count: false });
+  const fo: FusedAttentionOptions = {
+    scale,
+    causal: !!o.causal,
+    window: o.window ?? null,
+    keyPadding: o.keyPadding ?? null,
+    alibiSlopes: o.alibiSlopes ?? null,
+    softcap: o.softcap ?? null,
+    maskedRows: o.maskedRows ?? "nan",
+  };
+  if (!kernel?.applies(q, k, v, d, fo)) return undefined;
+  getKernel(FUSED_ATTENTION, q.backend); // counted once it runs (kernelStats)
+  checkBias("tiledAttention", o, d);
+  const fwd = customGrad((qq: Tensor, kk: Tensor, vv: Tensor) => {
+    const r = kernel.forward(qq, kk, vv, d, fo);
+    return { value: r.out, grad: (dy: Tensor) => r.backward(dy) };
+  }, "tiledAttention");
+  return fwd(q, k, v);
+}
+
 export function tiledAttention(q: Tensor, k: Tensor, v: Tensor, d: QKVDims, o: AttentionOptions, scale: number): Tensor {
+  const viaKernel = fusedAttention(q, k, v, d, o, scale);
+  if (viaKernel) return viaKernel;
   const block = Math.max(1, o.blockSize ?? DEFAULT_BLOCK);
   const backend = q.backend;
   const blocks: [number, number][] = [];
