@@ -141,6 +141,8 @@ export interface FlashSaved {
 
 export class FlashWasm {
   pool: WasmPool | null = null;
+  /** WebAssembly memory the last call used (bytes from 0): linear in T, never Tq x Tk. */
+  lastBytes = 0;
   constructor(
     readonly module: WebAssembly.Module,
     private readonly ex: Exports,
@@ -240,6 +242,7 @@ export class FlashWasm {
     const sb = FlashWasm.scratchBytes(p);
     const os = L.alloc((threads * sb) / 4);
     const heap = this.grow(L.end);
+    this.lastBytes = L.end;
     putPadded(heap, q, BH, p.Tq, p.D, Tqp, Dp, oq / 4);
     putPadded(heap, k, BHkv, p.Tk, p.D, Tkp, Dp, ok / 4);
     putPadded(heap, v, BHkv, p.Tk, p.Dv, Tkp, Dvp, ov / 4);
@@ -284,6 +287,7 @@ export class FlashWasm {
     const sb = FlashWasm.scratchBytes(p);
     const os = L.alloc((threads * sb) / 4);
     const heap = this.grow(L.end);
+    this.lastBytes = L.end;
     putPadded(heap, q, BH, p.Tq, p.D, Tqp, Dp, oq / 4);
     putPadded(heap, k, BHkv, p.Tk, p.D, Tkp, Dp, ok / 4);
     putPadded(heap, v, BHkv, p.Tk, p.Dv, Tkp, Dvp, ov / 4);
