@@ -19,6 +19,7 @@ import {
   add,
   concat,
   customGrad,
+  registerKernel,
   dispose,
   getKernel,
   div,
@@ -47,9 +48,13 @@ import type { AttentionOptions } from "./sdpa";
 import { grouped } from "./sdpa";
 import type { QKVDims } from "./shapes";
 import { FLASH_ATTENTION, FUSED_ATTENTION, type FlashForwardKernel, type FusedAttentionKernel, type FusedAttentionOptions } from "./kernels";
-import "./flash-wasm/kernel"; // registers the cpu backend's WebAssembly SIMD kernel
+import { wasmFlashKernel } from "./flash-wasm/kernel";
 
 const DEFAULT_BLOCK = 256;
+
+// The cpu backend's fused kernel (WebAssembly SIMD), registered like any backend's: a lookup, not
+// an `if` on the backend's name. A call here, not a bare import, so bundlers keep it.
+registerKernel(FUSED_ATTENTION, "cpu", wasmFlashKernel);
 
 /** m with -inf replaced by 0 (a row that has seen only masked keys so far). */
 const safeMax = (m: Tensor): Tensor => where(isinf(m), 0, m);

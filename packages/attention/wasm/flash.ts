@@ -15,13 +15,17 @@
 // Baseline WASM SIMD128 has no fused multiply-add: every step is a mul and an add.
 //
 // Work is split into independent tasks (a query block of one head, or a key block of one kv head
-// in the backward), taken round-robin by thread t of n: results do not depend on n.
+// in the backward), the costliest first (causal: the last query blocks); threads claim the next
+// one with an atomic add on a counter (the shared-memory build; the plain build runs them all on
+// one thread). Each task is computed the same way whichever thread takes it: results do not
+// depend on the thread count.
 import { exp4, hmax, hsum } from "../node_modules/@tessera/tensor/wasm/vmath"; // through the declared dependency
 
 // Parameter block (i32 slots at `prm`), shared with runtime.ts.
 const P_B = 0, P_H = 1, P_HKV = 2, P_TQ = 3, P_TK = 4, P_DP = 5, P_DVP = 6, P_TQP = 7, P_TKP = 8, P_FLAGS = 9;
 const P_LEFT = 10, P_RIGHT = 11, P_SCALE = 12, P_CAP = 13, P_Q = 14, P_K = 15, P_V = 16, P_KP = 17, P_OUT = 18, P_LSE = 19;
 const P_KBIAS = 20, P_SLOPES = 21, P_SCRATCH = 22, P_SCRATCH_BYTES = 23, P_DY = 24, P_DSUM = 25, P_DQ = 26, P_DK = 27, P_DV = 28, P_VP = 29;
+const P_NEXT = 30; // the next unclaimed task (threads claim tasks with an atomic add)
 const F_CAUSAL = 1, F_WINDOW = 2, F_ZERO = 4, F_ALIBI = 8, F_CAP = 16;
 
 /** Query rows per forward task; key columns per block (forward and dQ); key rows per dK/dV task. */
@@ -48,6 +52,14 @@ function prm_i(p: usize, slot: i32): i32 {
 @inline
 function prm_f(p: usize, slot: i32): f32 {
   return load<f32>(p + (<usize>slot << 2));
+}
+
+/** The i-th task thread t of n takes: the next unclaimed one (threads), or simply i (one thread). */
+// @ts-ignore: decorator
+@inline
+function claim(prm: usize, t: i32, n: i32, i: i32): i32 {
+  if (ASC_FEATURE_THREADS) return atomic.add<i32>(prm + (<usize>P_NEXT << 2), 1);
+  return t + i * n;
 }
 
 /** tanh for f32x4: sign(u) (1 - e) / (1 + e), e = exp(-2|u|). */
@@ -266,7 +278,7 @@ function queryRange(prm: usize, j0: i32, j1: i32): i64 {
 }
 
 /**
- * Forward tasks t, t + n, t + 2n, ... (a task: BQ query rows of one head). Per row a running max
+ * Forward tasks (a task: BQ query rows of one head) on thread t of n. Per row a running max
  * m, sum l and unnormalized output acc are rescaled as key blocks arrive (tiled.ts):
  *   m' = max(m, rowmax(s));  p = exp(s - m');  l = l exp(m - m') + rowsum(p);  acc = acc exp(m - m') + p v
  *   out = acc / l;  lse = m + log l  (-inf, and out NaN or 0, for a row with no key)
@@ -286,9 +298,12 @@ export function flash_fwd(prm: usize, t: i32, n: i32): void {
   const lrow = at(mrow, BQ);
   const G = H / Hkv;
   const nqb = (Tqp + BQ - 1) / BQ;
-  for (let task = t; task < B * H * nqb; task += n) {
-    const bh = task / nqb;
-    const q0 = (task % nqb) * BQ;
+  const BH = B * H;
+  for (let i = 0; ; i++) {
+    const task = claim(prm, t, n, i);
+    if (task >= BH * nqb) break;
+    const bh = task % BH;
+    const q0 = (nqb - 1 - task / BH) * BQ; // the last query blocks (most keys under causal) first
     const q1 = min(q0 + BQ, Tqp);
     if (q0 >= Tq) continue;
     const b = bh / H, h = bh % H;
@@ -419,7 +434,7 @@ function bwdScratch(prm: usize, t: i32): usize {
 }
 
 /**
- * dK and dV tasks t, t + n, ...: a task is BK keys of one kv head; it visits every query head of
+ * dK and dV tasks on thread t of n: a task is BK keys of one kv head; it visits every query head of
  * its group (grouped-query attention: the kv head's gradient sums over them) and every query
  * block that sees its keys:  dv += p^T dy;  dk += ds^T q  (ds already times scale).
  */
@@ -435,9 +450,12 @@ export function flash_bwd_kv(prm: usize, t: i32, n: i32): void {
   const tb = at(gb, QG * BK);
   const G = H / Hkv;
   const nkb = (Tkp + BK - 1) / BK;
-  for (let task = t; task < B * Hkv * nkb; task += n) {
-    const kvh = task / nkb;
-    const j0 = (task % nkb) * BK;
+  const BHkv = B * Hkv;
+  for (let i = 0; ; i++) {
+    const task = claim(prm, t, n, i);
+    if (task >= BHkv * nkb) break;
+    const kvh = task % BHkv;
+    const j0 = (task / BHkv) * BK; // the first key blocks (most queries under causal) first
     const nk = min(BK, Tkp - j0);
     const b = kvh / Hkv;
     const dkb = at(dk, (kvh * Tkp + j0) * Dp);
@@ -458,7 +476,7 @@ export function flash_bwd_kv(prm: usize, t: i32, n: i32): void {
   }
 }
 
-/** dQ tasks t, t + n, ...: a task is QG query rows of one head over its keys:  dq += ds k. */
+/** dQ tasks on thread t of n: a task is QG query rows of one head over its keys:  dq += ds k. */
 export function flash_bwd_q(prm: usize, t: i32, n: i32): void {
   const B = prm_i(prm, P_B), H = prm_i(prm, P_H), Hkv = prm_i(prm, P_HKV);
   const Tq = prm_i(prm, P_TQ), Dp = prm_i(prm, P_DP), Dvp = prm_i(prm, P_DVP), Tqp = prm_i(prm, P_TQP), Tkp = prm_i(prm, P_TKP);
@@ -470,9 +488,12 @@ export function flash_bwd_q(prm: usize, t: i32, n: i32): void {
   const tb = at(gb, QG * BK);
   const G = H / Hkv;
   const nqb = Tqp / QG;
-  for (let task = t; task < B * H * nqb; task += n) {
-    const bh = task / nqb;
-    const i0 = (task % nqb) * QG;
+  const BH = B * H;
+  for (let i = 0; ; i++) {
+    const task = claim(prm, t, n, i);
+    if (task >= BH * nqb) break;
+    const bh = task % BH;
+    const i0 = (nqb - 1 - task / BH) * QG;
     const b = bh / H, h = bh % H;
     const kvh = b * Hkv + h / G;
     const dqb = at(dq, (bh * Tqp + i0) * Dp);

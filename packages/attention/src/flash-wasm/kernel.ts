@@ -1,12 +1,12 @@
 /**
  * The cpu backend's fused attention (FUSED_ATTENTION in @tessera/tensor's kernel registry): the
- * WebAssembly SIMD kernel of runtime.ts behind tiled.ts's `customGrad`. Registered when this
- * module loads (tiled.ts imports it); it declines (the composed form runs) where WebAssembly SIMD
+ * WebAssembly SIMD kernel of runtime.ts behind tiled.ts's `customGrad`; tiled.ts registers it
+ * when it loads. It declines (the composed form runs) where WebAssembly SIMD
  * is missing, under the 'reference' kernel preference, for non-float32 inputs and for problems
  * beyond WebAssembly's 2 GiB of memory.
  */
-import { registerKernel, tensor, type Tensor } from "@tessera/tensor";
-import { FUSED_ATTENTION, type FusedAttentionKernel, type FusedAttentionOptions } from "../kernels";
+import { tensor, type Tensor } from "@tessera/tensor";
+import type { FusedAttentionKernel, FusedAttentionOptions } from "../kernels";
 import type { QKVDims } from "../shapes";
 import { flashFits, flashWasm, type FlashProblem } from "./runtime";
 
@@ -53,5 +53,3 @@ export const wasmFlashKernel: FusedAttentionKernel = {
     };
   },
 };
-
-registerKernel(FUSED_ATTENTION, "cpu", wasmFlashKernel);

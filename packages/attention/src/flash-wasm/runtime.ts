@@ -50,6 +50,7 @@ const P = {
   dk: 27,
   dv: 28,
   vp: 29,
+  next: 30,
 } as const;
 const SLOTS = 32;
 const F = { causal: 1, window: 2, zero: 4, alibi: 8, cap: 16 } as const;
@@ -174,6 +175,7 @@ export class FlashWasm {
 
   /** Runs kernel `op` as tasks over `threads` threads (t > 0 on workers, t = 0 here). */
   private run(op: number, prm: number, threads: number, own: (prm: number, t: number, n: number) => void): void {
+    new Int32Array(this.memory.buffer, prm, SLOTS)[P.next] = 0; // the task counter
     if (threads > 1 && this.pool) {
       for (let t = 1; t < threads; t++) this.pool.job(t - 1, op, [prm, t, threads]);
       this.pool.run(() => own(prm, 0, threads));
