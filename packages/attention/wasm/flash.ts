@@ -19,14 +19,14 @@
 // one with an atomic add on a counter (the shared-memory build; the plain build runs them all on
 // one thread). Each task is computed the same way whichever thread takes it: results do not
 // depend on the thread count.
-import { exp4, hmax, hsum } from "../node_modules/@tessera/tensor/wasm/vmath"; // through the declared dependency
+import { hmax, hsum } from "../node_modules/@tessera/tensor/wasm/vmath"; // through the declared dependency
 
 // Parameter block (i32 slots at `prm`), shared with runtime.ts.
 const P_B = 0, P_H = 1, P_HKV = 2, P_TQ = 3, P_TK = 4, P_DP = 5, P_DVP = 6, P_TQP = 7, P_TKP = 8, P_FLAGS = 9;
 const P_LEFT = 10, P_RIGHT = 11, P_SCALE = 12, P_CAP = 13, P_Q = 14, P_K = 15, P_V = 16, P_KP = 17, P_OUT = 18, P_LSE = 19;
 const P_KBIAS = 20, P_SLOPES = 21, P_SCRATCH = 22, P_SCRATCH_BYTES = 23, P_DY = 24, P_DSUM = 25, P_DQ = 26, P_DK = 27, P_DV = 28, P_VP = 29;
 const P_NEXT = 30; // the next unclaimed task (threads claim tasks with an atomic add)
-const F_CAUSAL = 1, F_WINDOW = 2, F_ZERO = 4, F_ALIBI = 8, F_CAP = 16;
+const F_CAUSAL = 1, F_WINDOW = 2, F_ZERO = 4, F_ALIBI = 8, F_CAP = 16, F_PAD = 32; // F_PAD: some key is padding (kbias not all 0)
 
 /** Query rows per forward task; key columns per block (forward and dQ); key rows per dK/dV task. */
 const BQ: i32 = 64;
@@ -54,6 +54,31 @@ function prm_f(p: usize, slot: i32): f32 {
   return load<f32>(p + (<usize>slot << 2));
 }
 
+/**
+ * exp(x) for x <= 0 (s - max and s - lse in the softmax; -inf gives 0): vmath's exp4 (Cephes expf,
+ * ~1 ulp) without its overflow branch, and 2^n in one step (n >= -126 once x >= -87.3).
+ */
+// @ts-ignore: decorator
+@inline
+function expNeg4(x: v128): v128 {
+  const lo = f32x4.splat(-87.33654);
+  const under = f32x4.lt(x, lo);
+  const xc = f32x4.pmax(x, lo); // NaN passes through
+  const t = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), f32x4.splat(12582912.0));
+  const n = f32x4.sub(t, f32x4.splat(12582912.0));
+  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1.0));
+  const scale = i32x4.shl(i32x4.add(i32x4.sub(t, i32x4.splat(0x4b400000)), i32x4.splat(127)), 23); // 2^n
+  return v128.bitselect(f32x4.splat(0), f32x4.mul(p, scale), under);
+}
+
 /** The i-th task thread t of n takes: the next unclaimed one (threads), or simply i (one thread). */
 // @ts-ignore: decorator
 @inline
@@ -67,7 +92,7 @@ function claim(prm: usize, t: i32, n: i32, i: i32): i32 {
 @inline
 function tanh4(u: v128): v128 {
   const one = f32x4.splat(1.0);
-  const e = exp4(f32x4.mul(f32x4.splat(-2.0), f32x4.abs(u)));
+  const e = expNeg4(f32x4.mul(f32x4.splat(-2.0), f32x4.abs(u)));
   const t = f32x4.div(f32x4.sub(one, e), f32x4.add(one, e));
   return v128.or(v128.and(t, i32x4.splat(0x7fffffff)), v128.and(u, i32x4.splat(0x80000000)));
 }
@@ -207,16 +232,21 @@ function acc_tn(a: usize, lda: i32, m: i32, n: i32, b: usize, W: i32, c: usize):
  * (t = 0: not kept).
  */
 function bias_block(prm: usize, b: i32, h: i32, i0: i32, rows: i32, j0: i32, n: i32, s: usize, ld: i32, t: usize): void {
-  const flags = prm_i(prm, P_FLAGS);
+  let flags = prm_i(prm, P_FLAGS);
   const Tkp = prm_i(prm, P_TKP);
   const shift = prm_i(prm, P_TK) - prm_i(prm, P_TQ);
+  // Masks that change nothing in this block are skipped (most blocks: inside the causal band).
+  const left = prm_i(prm, P_LEFT), right = prm_i(prm, P_RIGHT);
+  const pos0 = i0 + shift, pos1 = i0 + rows - 1 + shift; // first and last query positions
+  if (j0 + n - 1 <= pos0) flags &= ~F_CAUSAL;
+  if (j0 >= pos1 - left && j0 + n - 1 <= pos0 + right) flags &= ~F_WINDOW;
+  if (!(flags & (F_CAUSAL | F_WINDOW | F_ALIBI | F_CAP | F_PAD))) return;
   const kb = at(prm_i(prm, P_KBIAS), b * Tkp + j0);
   const cap = prm_f(prm, P_CAP);
   const capv = f32x4.splat(cap);
   const invCap = f32x4.splat(cap != 0 ? <f32>1.0 / cap : 0);
   const negSlope = f32x4.splat(flags & F_ALIBI ? -load<f32>(at(prm_i(prm, P_SLOPES), h)) : 0);
   const lanes = f32x4(0, 1, 2, 3);
-  const left = prm_i(prm, P_LEFT), right = prm_i(prm, P_RIGHT);
   for (let r = 0; r < rows; r++) {
     const pos = i0 + r + shift; // the query's absolute position
     const posv = f32x4.splat(<f32>pos);
@@ -233,7 +263,7 @@ function bias_block(prm: usize, b: i32, h: i32, i0: i32, rows: i32, j0: i32, n: 
       }
       const jv = f32x4.add(f32x4.splat(<f32>(j0 + j)), lanes); // key positions (exact below 2^24)
       if (flags & F_ALIBI) v = f32x4.add(v, f32x4.mul(negSlope, f32x4.abs(f32x4.sub(posv, jv))));
-      v = f32x4.add(v, v128.load(at(kb, j)));
+      if (flags & F_PAD) v = f32x4.add(v, v128.load(at(kb, j)));
       if (flags & F_CAUSAL) v = v128.bitselect(NEG_INF, v, f32x4.gt(jv, posv));
       if (flags & F_WINDOW) v = v128.bitselect(NEG_INF, v, v128.or(f32x4.lt(jv, lo), f32x4.gt(jv, hi)));
       v128.store(at(sr, j), v);
@@ -342,11 +372,11 @@ export function flash_fwd(prm: usize, t: i32, n: i32): void {
           const ms = f32x4.splat(mNew);
           let sum = f32x4.splat(0);
           for (let j = 0; j < nk; j += 4) {
-            const p = exp4(f32x4.sub(v128.load(at(sr, j)), ms));
+            const p = expNeg4(f32x4.sub(v128.load(at(sr, j)), ms));
             v128.store(at(sr, j), p);
             sum = f32x4.add(sum, p);
           }
-          const c = f32x4.extract_lane(exp4(f32x4.splat(mOld - mNew)), 0); // mOld = -inf: 0
+          const c = f32x4.extract_lane(expNeg4(f32x4.splat(mOld - mNew)), 0); // mOld = -inf: 0
           const lp = at(lrow, r0 - q0 + r);
           store<f32>(lp, load<f32>(lp) * c + hsum(sum));
           store<f32>(at(mrow, r0 - q0 + r), mNew);
@@ -414,7 +444,7 @@ function probs_and_ds(prm: usize, b: i32, h: i32, bh: i32, kvh: i32, i0: i32, j0
     const Lv = f32x4.splat(L);
     const Dv = f32x4.splat(load<f32>(at(dsum, r)));
     for (let j = 0; j < nk; j += 4) {
-      const p = exp4(f32x4.sub(v128.load(at(pr, j)), Lv));
+      const p = expNeg4(f32x4.sub(v128.load(at(pr, j)), Lv));
       v128.store(at(pr, j), p);
       let ds = f32x4.mul(p, f32x4.sub(v128.load(at(gr, j)), Dv));
       if (capped) {

@@ -53,7 +53,7 @@ const P = {
   next: 30,
 } as const;
 const SLOTS = 32;
-const F = { causal: 1, window: 2, zero: 4, alibi: 8, cap: 16 } as const;
+const F = { causal: 1, window: 2, zero: 4, alibi: 8, cap: 16, pad: 32 } as const;
 /** BQ, BK and QG of wasm/flash.ts. */
 const BQ = 64;
 const BK = 64;
@@ -209,7 +209,13 @@ export class FlashWasm {
     prm[P.Tqp] = Tqp;
     prm[P.Tkp] = Tkp;
     const clampPos = (x: number) => Math.min(x, 1 << 30); // window sides beyond every position
-    prm[P.flags] = (p.causal ? F.causal : 0) | (p.window ? F.window : 0) | (p.zeroMaskedRows ? F.zero : 0) | (p.alibiSlopes ? F.alibi : 0) | (p.softcap ? F.cap : 0);
+    prm[P.flags] =
+      (p.causal ? F.causal : 0) |
+      (p.window ? F.window : 0) |
+      (p.zeroMaskedRows ? F.zero : 0) |
+      (p.alibiSlopes ? F.alibi : 0) |
+      (p.softcap ? F.cap : 0) |
+      (p.keyPadding || Tkp > p.Tk ? F.pad : 0);
     prm[P.left] = p.window ? clampPos(p.window[0]) : 0;
     prm[P.right] = p.window ? clampPos(p.window[1]) : 0;
     f32[P.scale] = p.scale;
