@@ -155,7 +155,8 @@ export class FlashWasm {
     const { Dp, Dvp, Tqp, Tkp } = padded(p);
     const q = p.B * p.H * Tqp;
     const k = p.B * p.Hkv * Tkp;
-    const floats = 2 * q * Dp + 2 * q * Dvp + 3 * q + 2 * k * Dp + 3 * k * Dvp + p.B * Tkp + p.H;
+    // backward (the larger): q, dq; dy; lse, dsum; k, kp, dk; v, vp, dv; key bias; slopes (+ out for the forward)
+    const floats = 2 * q * Dp + 2 * q * Dvp + 3 * q + 3 * k * Dp + 3 * k * Dvp + p.B * Tkp + p.H;
     return BASE + 4 * SLOTS + 4 * floats + 64 * 16 + threads * FlashWasm.scratchBytes(p);
   }
 
