@@ -3,9 +3,9 @@
  * `@tessera/tensor/wasm` (the one WASM runtime). Operands are copied into the module's memory
  * in the layouts wasm/flash.ts documents (head dims padded to 8, query rows to 16, keys to 8,
  * all padding zero); where memory can be shared (Node, cross-origin isolated pages) the tasks run
- * on a worker pool (`startWasmPool`): every thread takes tasks t, t + n, ..., each computed as
- * on one thread, so results do not depend on the thread count. Memory is linear in T: nothing of
- * size Tq x Tk is allocated.
+ * on a worker pool (`startWasmPool`, its own workers over this module's memory): threads claim
+ * tasks from an atomic counter, each computed as on one thread, so results do not depend on the
+ * thread count. Memory is linear in T: nothing of size Tq x Tk is allocated.
  */
 import { getKernelPreference, TesseraError } from "@tessera/tensor";
 import { canShareWasmMemory, compileWasm, defaultWasmThreads, growWasmMemory, instantiateWasm, startWasmPool, type WasmPool } from "@tessera/tensor/wasm";
