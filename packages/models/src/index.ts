@@ -26,3 +26,12 @@ export { lrSchedule, type ScheduleOptions } from "./train/schedule";
 export { LMTrainer, type TrainerOptions } from "./train/trainer";
 export { quantizeModel, type QuantizeModelOptions, type QuantizeModelReport } from "./quantize-model";
 export { castModel, type CastModelOptions, type CastModelReport } from "./cast-model";
+export { ConvResBlock, type ConvResBlockOptions } from "./nn/res-block";
+export { VQTokenizer, type VQTokenizerOptions, type VQTokenizerOutput, type VQQuantizerOptions } from "./arch/vq-tokenizer";
+export {
+  MaskGITTransformer,
+  type MaskGITTransformerOptions,
+  type MaskGITTrainingOptions,
+  type MaskGITTrainingLoss,
+  type MaskGITGenerateOptions,
+} from "./arch/maskgit-transformer";
