@@ -193,6 +193,30 @@ export class MaskGITTransformer extends Module {
   }
 
   /**
+   * MaskGIT's training masks (§3.2): per row r ~ U(0, 1) and ceil(gamma(r) N) positions (at
+   * least 1) drawn uniformly without replacement. mask is [B * N] row-major, 1 = masked.
+   */
+  trainingMask(batch: number, opts: Pick<MaskGITTrainingOptions, "schedule" | "seed"> = {}): { mask: Float32Array; maskedPerRow: number[] } {
+    const op = "MaskGITTransformer.trainingMask";
+    const N = this.length;
+    if (!Number.isInteger(batch) || batch < 1) fail(op, `batch must be a positive integer, got ${String(batch)}`);
+    const sched = opts.schedule ?? "cosine";
+    if (!MASKGIT_SCHEDULES.includes(sched)) fail(op, `schedule must be one of ${MASKGIT_SCHEDULES.join(", ")}, got ${String(sched)}`);
+    const gamma = maskgitSchedule(sched, { totalTokens: Math.max(N, 2) });
+    const rng = new HostRandom(opts.seed ?? 0);
+    const mask = new Float32Array(batch * N);
+    const maskedPerRow: number[] = [];
+    const order = Int32Array.from({ length: N }, (_, i) => i);
+    for (let b = 0; b < batch; b++) {
+      const n = Math.min(N, Math.max(1, Math.ceil(gamma(rng.uniform()) * N)));
+      rng.shuffle(order);
+      for (let i = 0; i < n; i++) mask[b * N + order[i]] = 1;
+      maskedPerRow.push(n);
+    }
+    return { mask, maskedPerRow };
+  }
+
+  /**
    * MaskGIT's training objective on codes [B, N] (int32, from the tokenizer) with one label per
    * row (or null: unconditional): per row r ~ U(0, 1), ceil(gamma(r) N) positions (at least 1)
    * drawn uniformly become the mask token, and the loss is the cross-entropy of the original
@@ -204,22 +228,12 @@ export class MaskGITTransformer extends Module {
     if (!isTensor(codes)) fail(op, `codes must be an int32 tensor [B, ${N}]`);
     if (codes.rank !== 2 || codes.shape[1] !== N) fail(op, `codes [${codes.shape}] must be [B, ${N}]`);
     if (codes.dtype !== "int32") fail(op, `codes must be int32, got ${codes.dtype} [${codes.shape}]`);
-    const sched = opts.schedule ?? "cosine";
-    if (!MASKGIT_SCHEDULES.includes(sched)) fail(op, `schedule must be one of ${MASKGIT_SCHEDULES.join(", ")}, got ${String(sched)}`);
-    const gamma = maskgitSchedule(sched, { totalTokens: Math.max(N, 2) });
     const pDrop = opts.classDropout ?? 0;
     if (!(pDrop >= 0 && pDrop <= 1)) fail(op, `classDropout must lie in [0, 1], got ${String(opts.classDropout)}`);
     const B = codes.shape[0];
-    const rng = new HostRandom(opts.seed ?? 0);
-    const mask = new Float32Array(B * N);
-    const maskedPerRow: number[] = [];
-    const order = Int32Array.from({ length: N }, (_, i) => i);
-    for (let b = 0; b < B; b++) {
-      const n = Math.min(N, Math.max(1, Math.ceil(gamma(rng.uniform()) * N)));
-      rng.shuffle(order);
-      for (let i = 0; i < n; i++) mask[b * N + order[i]] = 1;
-      maskedPerRow.push(n);
-    }
+    const gen = opts.seed instanceof Generator ? opts.seed : new Generator(opts.seed ?? 0);
+    const { mask, maskedPerRow } = this.trainingMask(B, { schedule: opts.schedule, seed: gen });
+    const rng = new HostRandom(gen);
     const rowLabels = labels ? [...labels] : null;
     if (rowLabels && pDrop > 0) for (let b = 0; b < B; b++) if (rng.uniform() < pDrop) rowLabels[b] = this.nullClass;
     const classCol = this.classTokens(rowLabels, B, codes.backend);
