@@ -66,7 +66,7 @@ describe("experiment pieces", () => {
   });
 
   it("images: [-1, 1] scaling, mirrored batches and 8-bit pixels back", () => {
-    const px = Uint8Array.from({ length: 784 }, (_, i) => i % 28 === 0 ? 255 : 0); // left column white
+    const px = Uint8Array.from({ length: 784 }, (_, i) => (i % 28 === 0 ? 255 : 0)); // left column white
     const set = imageSet([{ pixels: px, label: 3 }]);
     expect([set.pixels[0], set.pixels[1]]).toEqual([1, -1]);
     const [plain, mirrored] = toBytes(imageBatch(set, [0, 0], [false, true]));

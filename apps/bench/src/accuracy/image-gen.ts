@@ -40,7 +40,9 @@ export function imageBatch(set: ImageSet, ids: number[], flip: boolean[] = []): 
 /** [B, 1, 28, 28] in [-1, 1] -> one Uint8Array of 784 pixels per image. */
 export function toBytes(images: T.Tensor): Uint8Array[] {
   const d = images.dataSync();
-  return Array.from({ length: images.shape[0] }, (_, b) => Uint8Array.from(d.subarray(b * PIXELS, (b + 1) * PIXELS), (v) => Math.round(Math.min(1, Math.max(0, (v + 1) / 2)) * 255)));
+  return Array.from({ length: images.shape[0] }, (_, b) =>
+    Uint8Array.from(d.subarray(b * PIXELS, (b + 1) * PIXELS), (v) => Math.round(Math.min(1, Math.max(0, (v + 1) / 2)) * 255)),
+  );
 }
 
 export interface LoopOptions {
@@ -105,7 +107,11 @@ export function encodeSet(tok: VQTokenizer, set: ImageSet, withFlips: boolean, b
   for (const flip of passes) {
     for (let i = 0; i < set.count; i += batch) {
       const ids = Array.from({ length: Math.min(batch, set.count - i) }, (_, k) => i + k);
-      const x = imageBatch(set, ids, ids.map(() => flip));
+      const x = imageBatch(
+        set,
+        ids,
+        ids.map(() => flip),
+      );
       const c = tok.encode(x);
       codes.set(c.dataSync(), row * N);
       T.dispose([x, c]);
@@ -169,7 +175,11 @@ export function trainClassifier(clf: ImageClassifier, set: ImageSet, o: LoopOpti
   const losses: number[] = [];
   for (let s = 0; s < o.steps; s++) {
     const ids = Array.from({ length: o.batch }, () => Math.floor(rng() * set.count));
-    const x = imageBatch(set, ids, ids.map(() => rng() < 0.5));
+    const x = imageBatch(
+      set,
+      ids,
+      ids.map(() => rng() < 0.5),
+    );
     const y = T.tensor(
       ids.map((i) => set.labels[i]),
       { dtype: "int32" },

@@ -20,7 +20,19 @@ import { MaskGITTransformer, VQTokenizer } from "@tessera/models";
 import { cpuThreads } from "../../backends";
 import { FASHION_MNIST_CLASSES } from "../../tasks/fashion-mnist";
 import { fashionMnist, fashionMnistDir } from "../../tasks/node";
-import { classAccuracy, encodeSet, ImageClassifier, imageBatch, imageSet, toBytes, tokenByTokenDecode, trainClassifier, trainTokenizer, trainTransformer, type ImageSet } from "../image-gen";
+import {
+  classAccuracy,
+  encodeSet,
+  ImageClassifier,
+  imageBatch,
+  imageSet,
+  toBytes,
+  tokenByTokenDecode,
+  trainClassifier,
+  trainTokenizer,
+  trainTransformer,
+  type ImageSet,
+} from "../image-gen";
 import { encodeGrayPng, tileGrid } from "../png";
 import { pct, type AccuracyExperiment, type ExperimentRow } from "./experiment";
 
@@ -136,7 +148,12 @@ export async function runMaskgit(c: MaskgitConfig, log: (s: string) => void): Pr
   const tr = c.transformer;
   const t1 = performance.now();
   const model = new MaskGITTransformer({ codebookSize: tk.codebookSize, length: N, numClasses: 10, dModel: tr.dModel, layers: tr.layers, heads: tr.heads, seed: s + 2 });
-  const trLosses = trainTransformer(model, data, { ...tr, seed: s + 3, every: 100, onLog: (step, f) => log(`  transformer step ${step}/${tr.steps}: masked-token loss ${f.loss.toFixed(3)} (${secs()})`) });
+  const trLosses = trainTransformer(model, data, {
+    ...tr,
+    seed: s + 3,
+    every: 100,
+    onLog: (step, f) => log(`  transformer step ${step}/${tr.steps}: masked-token loss ${f.loss.toFixed(3)} (${secs()})`),
+  });
   const trSeconds = (performance.now() - t1) / 1000;
 
   // 5. The judge.
@@ -213,7 +230,15 @@ export async function runMaskgit(c: MaskgitConfig, log: (s: string) => void): Pr
   const rows: ExperimentRow[] = [
     { ...base, condition: "real test images", accuracy: realAcc.mean, testCount: realAcc.count, ...perClass(realAcc) },
     { ...base, condition: "tokenizer reconstructions", accuracy: reconAcc.mean, testCount: reconAcc.count, mse: testMse, ...perClass(reconAcc) },
-    { ...base, condition: `maskgit ${c.decodeSteps} steps`, accuracy: maskgitAcc.mean, testCount: maskgitAcc.count, forwardPasses: c.decodeSteps, decodeMs: mgTime, ...perClass(maskgitAcc) },
+    {
+      ...base,
+      condition: `maskgit ${c.decodeSteps} steps`,
+      accuracy: maskgitAcc.mean,
+      testCount: maskgitAcc.count,
+      forwardPasses: c.decodeSteps,
+      decodeMs: mgTime,
+      ...perClass(maskgitAcc),
+    },
     { ...base, condition: `token by token ${N} steps`, accuracy: arAcc.mean, testCount: arAcc.count, forwardPasses: N, decodeMs: arTime, ...perClass(arAcc) },
   ];
   const short = FASHION_MNIST_CLASSES.map((n) => n.split(/[ /]/)[0]);
@@ -245,7 +270,8 @@ export async function runMaskgit(c: MaskgitConfig, log: (s: string) => void): Pr
 
 export const maskgitExperiment: AccuracyExperiment = {
   name: "maskgit",
-  description: "MaskGIT on VQTokenizer codes of Fashion-MNIST: class-conditional samples (PNG grid), their accuracy under a separately trained classifier, and 8-step vs token-by-token decode time",
+  description:
+    "MaskGIT on VQTokenizer codes of Fashion-MNIST: class-conditional samples (PNG grid), their accuracy under a separately trained classifier, and 8-step vs token-by-token decode time",
   async run(ctx) {
     const { rows, table } = await runMaskgit(MASKGIT_CONFIGS[ctx.quick ? "quick" : "default"], ctx.log);
     return { rows, table };
