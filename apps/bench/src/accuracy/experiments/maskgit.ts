@@ -48,7 +48,7 @@ export interface MaskgitConfig {
   temperature: number;
   timingRepeats: number;
   seed: number;
-  /** Write the PNG grid of MaskGIT samples to apps/bench/results/maskgit-samples.png. */
+  /** Write the PNG grid of MaskGIT samples to apps/bench/results/maskgit-samples.png (-seed<N> before .png for seed N > 0). */
   writePng: boolean;
 }
 
@@ -206,7 +206,7 @@ export async function runMaskgit(c: MaskgitConfig, log: (s: string) => void): Pr
   const grid = tileGrid(maskgitImages, 10, c.samplesPerClass, 28);
   const png = encodeGrayPng(grid.pixels, grid.width, grid.height);
   if (c.writePng) {
-    const file = join(dirname(dirname(fashionMnistDir())), "results", "maskgit-samples.png"); // apps/bench/results/
+    const file = join(dirname(dirname(fashionMnistDir())), "results", `maskgit-samples${s ? `-seed${s}` : ""}.png`); // apps/bench/results/
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, png);
     log(`  wrote ${file} (${grid.width}x${grid.height}, ${png.length} bytes)`);
@@ -273,7 +273,8 @@ export const maskgitExperiment: AccuracyExperiment = {
   description:
     "MaskGIT on VQTokenizer codes of Fashion-MNIST: class-conditional samples (PNG grid), their accuracy under a separately trained classifier, and 8-step vs token-by-token decode time",
   async run(ctx) {
-    const { rows, table } = await runMaskgit(MASKGIT_CONFIGS[ctx.quick ? "quick" : "default"], ctx.log);
+    const config = MASKGIT_CONFIGS[ctx.quick ? "quick" : "default"];
+    const { rows, table } = await runMaskgit(ctx.seed === undefined ? config : { ...config, seed: ctx.seed }, ctx.log);
     return { rows, table };
   },
 };
