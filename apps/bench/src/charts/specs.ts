@@ -45,16 +45,14 @@ export function lengthOf(caseName: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/** Series names: the impl, plus the backend when one suite has the same impl on several backends (the web page runs cpu and WebGPU). */
+/** Series names: the impl, plus the backend for an impl measured on several backends (the web page runs cpu and WebGPU). */
 export function seriesNamer(rows: Row[]): (r: Row) => string {
   const backends = new Map<string, Set<string>>();
   for (const r of rows) {
-    const k = `${r.case}\u0000${r.impl}`;
-    if (!backends.has(k)) backends.set(k, new Set());
-    backends.get(k)!.add(r.backend);
+    if (!backends.has(r.impl)) backends.set(r.impl, new Set());
+    backends.get(r.impl)!.add(r.backend);
   }
-  const several = [...backends.values()].some((s) => s.size > 1);
-  return several ? (r) => `${r.impl} [${r.backend}]` : (r) => r.impl;
+  return (r) => ((backends.get(r.impl)?.size ?? 1) > 1 ? `${r.impl} [${r.backend}]` : r.impl);
 }
 
 export interface Crossover {
@@ -121,6 +119,7 @@ function scalingCharts(suite: string, rows: Row[]): Section {
   if (failed.length) notes.push(`left out (failed): ${failed.map((r) => `${r.impl} ${r.case}`).join(", ")}`);
   const points = measured.map((r) => ({
     series: name(r),
+    impl: r.impl,
     backend: r.backend,
     length: lengthOf(r.case)!,
     ms: round(r.median_ms),
@@ -135,8 +134,10 @@ function scalingCharts(suite: string, rows: Row[]): Section {
     const sameBackend = points.filter((p) => p.backend === r.backend);
     cross.push(...crossovers(sameBackend, b));
   }
+  const implOf = new Map(points.map((p) => [p.series, p.impl]));
   const crossData = [...cross].sort((a, b) => a.length - b.length).map((c, i) => ({
     series: c.series,
+    impl: implOf.get(c.series),
     length: Math.round(c.length),
     ms: round(c.ms),
     label: `T≈${Math.round(c.length)}`,
@@ -144,12 +145,15 @@ function scalingCharts(suite: string, rows: Row[]): Section {
     labelMs: round(c.ms * 10 ** (0.15 * (1 + (i % 4)))),
     what: `${c.series} ${c.direction === "faster" ? "becomes faster" : "becomes slower"} than ${c.baseline} at T ≈ ${Math.round(c.length)}`,
   }));
-  const series = [...new Set(points.map((p) => p.series))];
-  const color = { field: "series", type: "nominal", title: "mixer", scale: { domain: series }, legend: { labelLimit: 260 } };
+  // colour: the implementation; dashes: the backend (when there are several)
+  const impls = [...new Set(points.map((p) => p.impl))];
+  const backends = [...new Set(points.map((p) => p.backend))];
+  const color = { field: "impl", type: "nominal", title: "mixer", scale: { domain: impls, scheme: impls.length > 10 ? "category20" : "tableau10" }, legend: { labelLimit: 260 } };
+  const dash = backends.length > 1 ? { strokeDash: { field: "backend", type: "nominal", title: "backend", sort: backends } } : {};
   const x = { field: "length", type: "quantitative", title: "sequence length T (log)", scale: { type: "log", base: 2, nice: false }, axis: { values: [...new Set(points.map((p) => p.length))].sort((a, b) => a - b) } };
   const line = (y: object) => ({
     mark: { type: "line", point: { filled: true, size: 40 }, strokeWidth: 2 },
-    encoding: { x, y, color, tooltip: [{ field: "series" }, { field: "length", title: "T" }, { ...y }] },
+    encoding: { x, y, color, ...dash, detail: { field: "series" }, tooltip: [{ field: "series" }, { field: "length", title: "T" }, { ...y }] },
   });
   const timeY = { field: "ms", type: "quantitative", title: "median time per forward (ms, log)", scale: { type: "log" }, axis: logAxisOf(points.map((p) => p.ms)) };
   const timeSpec: VlSpec = {
@@ -271,7 +275,7 @@ function taskCharts(rows: Row[]): Section {
   const curvePoints = done.flatMap((r) =>
     (r.curve ?? []).map((p) => ({ task: r.task ?? r.case, mixer: r.mixer ?? r.impl, pretrain: PRETRAIN_WORDS(r.pretrain), step: p.step, accuracy: round(p.accuracy), chance: r.chance ?? null })),
   );
-  const mixerColor = { field: "mixer", type: "nominal", scale: { domain: mixers, scheme: "category20" }, legend: { columns: mixers.length > 8 ? 2 : 1 } };
+  const mixerColor = { field: "mixer", type: "nominal", scale: { domain: mixers, scheme: mixers.length > 10 ? "category20" : "tableau10" }, legend: { columns: mixers.length > 8 ? 2 : 1 } };
   if (curvePoints.length)
     charts.push({
       id: "tasks-curves",

@@ -27,6 +27,8 @@ export type WebBackend = "cpu" | "webgpu";
 export interface RunRequest {
   suites: string[];
   backends: WebBackend[];
+  /** Keep the rows already shown and add these (default: start afresh). */
+  append?: boolean;
 }
 
 export interface PageInfo {
@@ -60,8 +62,13 @@ async function run(req: RunRequest): Promise<Row[]> {
   for (const s of req.suites) if (!(s in WEB_SUITES)) throw new Error(`unknown suite '${s}' (the page runs: ${Object.keys(WEB_SUITES).join(", ")})`);
   running = true;
   $<HTMLButtonElement>("run").disabled = true;
-  rows = [];
-  $("log").textContent = "";
+  // The controls show what runs (also when the run was asked for through window.tesseraBench).
+  for (const box of document.querySelectorAll<HTMLInputElement>("input[name=suite]")) box.checked = req.suites.includes(box.value);
+  for (const box of document.querySelectorAll<HTMLInputElement>("input[name=backend]")) box.checked = req.backends.includes(box.value as WebBackend) || (!!req.append && box.checked);
+  if (!req.append) {
+    rows = [];
+    $("log").textContent = "";
+  }
   try {
     // The task trains on cpu (one pass); the kernel suites once per backend.
     const passes: { suite: string; backend: WebBackend }[] = [];
