@@ -32,7 +32,10 @@ interface BenchApi {
 }
 const call = <T>(page: Page, fn: (api: BenchApi, arg: never) => Promise<T>, arg: unknown, ms: number, what: string): Promise<T> =>
   bounded(
-    page.evaluate(([f, a]) => new Function("api", "arg", `return (${f})(api, arg)`)((globalThis as unknown as { tesseraBench: BenchApi }).tesseraBench, a), [fn.toString(), arg] as const) as Promise<T>,
+    page.evaluate(([f, a]) => new Function("api", "arg", `return (${f})(api, arg)`)((globalThis as unknown as { tesseraBench: BenchApi }).tesseraBench, a), [
+      fn.toString(),
+      arg,
+    ] as const) as Promise<T>,
     ms,
     what,
   );
@@ -122,9 +125,13 @@ describe.skipIf(missing !== null && !REQUIRE)("in chromium", () => {
 
     it("loads rows saved by the CLI from a file and draws their charts", async () => {
       await page.setInputFiles("#load", FIXTURE);
-      await page.waitForFunction(() => /loaded 29 rows/.test(document.getElementById("status")?.textContent ?? "") && document.getElementById("report")?.dataset.charts === "8", undefined, {
-        timeout: 30_000,
-      });
+      await page.waitForFunction(
+        () => /loaded 29 rows/.test(document.getElementById("status")?.textContent ?? "") && document.getElementById("report")?.dataset.charts === "8",
+        undefined,
+        {
+          timeout: 30_000,
+        },
+      );
       expect(Object.keys(await chartMarks(page))).toHaveLength(8);
       expect(errors).toEqual([]);
     }, 60_000);

@@ -83,7 +83,7 @@ export function crossovers(points: { series: string; length: number; ms: number 
       const [l1, l2] = [lens[i - 1], lens[i]];
       const d1 = Math.log(at.get(`${series}\u0000${l1}`)! / base(l1)!);
       const d2 = Math.log(at.get(`${series}\u0000${l2}`)! / base(l2)!);
-      if ((d1 >= 0) === (d2 >= 0) || d1 === d2) continue;
+      if (d1 >= 0 === d2 >= 0 || d1 === d2) continue;
       const f = d1 / (d1 - d2); // fraction of the way from l1 to l2 (in log length)
       const length = Math.exp(Math.log(l1) + f * (Math.log(l2) - Math.log(l1)));
       const logB = Math.log(base(l1)!) + f * (Math.log(base(l2)!) - Math.log(base(l1)!));
@@ -135,22 +135,30 @@ function scalingCharts(suite: string, rows: Row[]): Section {
     cross.push(...crossovers(sameBackend, b));
   }
   const implOf = new Map(points.map((p) => [p.series, p.impl]));
-  const crossData = [...cross].sort((a, b) => a.length - b.length).map((c, i) => ({
-    series: c.series,
-    impl: implOf.get(c.series),
-    length: Math.round(c.length),
-    ms: round(c.ms),
-    label: `T≈${Math.round(c.length)}`,
-    // labels drawn above the diamond, nearby crossovers' labels stacked upwards (a log axis: a factor)
-    labelMs: round(c.ms * 10 ** (0.15 * (1 + (i % 4)))),
-    what: `${c.series} ${c.direction === "faster" ? "becomes faster" : "becomes slower"} than ${c.baseline} at T ≈ ${Math.round(c.length)}`,
-  }));
+  const crossData = [...cross]
+    .sort((a, b) => a.length - b.length)
+    .map((c, i) => ({
+      series: c.series,
+      impl: implOf.get(c.series),
+      length: Math.round(c.length),
+      ms: round(c.ms),
+      label: `T≈${Math.round(c.length)}`,
+      // labels drawn above the diamond, nearby crossovers' labels stacked upwards (a log axis: a factor)
+      labelMs: round(c.ms * 10 ** (0.15 * (1 + (i % 4)))),
+      what: `${c.series} ${c.direction === "faster" ? "becomes faster" : "becomes slower"} than ${c.baseline} at T ≈ ${Math.round(c.length)}`,
+    }));
   // colour: the implementation; dashes: the backend (when there are several)
   const impls = [...new Set(points.map((p) => p.impl))];
   const backends = [...new Set(points.map((p) => p.backend))];
   const color = { field: "impl", type: "nominal", title: "mixer", scale: { domain: impls, scheme: impls.length > 10 ? "category20" : "tableau10" }, legend: { labelLimit: 260 } };
   const dash = backends.length > 1 ? { strokeDash: { field: "backend", type: "nominal", title: "backend", sort: backends } } : {};
-  const x = { field: "length", type: "quantitative", title: "sequence length T (log)", scale: { type: "log", base: 2, nice: false }, axis: { values: [...new Set(points.map((p) => p.length))].sort((a, b) => a - b) } };
+  const x = {
+    field: "length",
+    type: "quantitative",
+    title: "sequence length T (log)",
+    scale: { type: "log", base: 2, nice: false },
+    axis: { values: [...new Set(points.map((p) => p.length))].sort((a, b) => a - b) },
+  };
   const line = (y: object) => ({
     mark: { type: "line", point: { filled: true, size: 40 }, strokeWidth: 2 },
     encoding: { x, y, color, ...dash, detail: { field: "series" }, tooltip: [{ field: "series" }, { field: "length", title: "T" }, { ...y }] },
@@ -260,8 +268,7 @@ function barCharts(suite: string, rows: Row[]): Section {
 }
 
 /** accuracy > chance + 2 standard errors of a chance-level guesser over the test_n scored items (as the tasks table). */
-const aboveChance = (r: Row): boolean =>
-  r.accuracy !== undefined && r.chance !== undefined && r.accuracy > r.chance + 2 * Math.sqrt((r.chance * (1 - r.chance)) / (r.test_n ?? 1));
+const aboveChance = (r: Row): boolean => r.accuracy !== undefined && r.chance !== undefined && r.accuracy > r.chance + 2 * Math.sqrt((r.chance * (1 - r.chance)) / (r.test_n ?? 1));
 
 const PRETRAIN_WORDS = (p: string | undefined) => (!p || p === "none" ? "from scratch" : `self-pretrained (${p})`);
 
@@ -273,9 +280,21 @@ function taskCharts(rows: Row[]): Section {
   const mixers = [...new Set(done.map((r) => r.mixer ?? r.impl))];
   const charts: Chart[] = [];
   const curvePoints = done.flatMap((r) =>
-    (r.curve ?? []).map((p) => ({ task: r.task ?? r.case, mixer: r.mixer ?? r.impl, pretrain: PRETRAIN_WORDS(r.pretrain), step: p.step, accuracy: round(p.accuracy), chance: r.chance ?? null })),
+    (r.curve ?? []).map((p) => ({
+      task: r.task ?? r.case,
+      mixer: r.mixer ?? r.impl,
+      pretrain: PRETRAIN_WORDS(r.pretrain),
+      step: p.step,
+      accuracy: round(p.accuracy),
+      chance: r.chance ?? null,
+    })),
   );
-  const mixerColor = { field: "mixer", type: "nominal", scale: { domain: mixers, scheme: mixers.length > 10 ? "category20" : "tableau10" }, legend: { columns: mixers.length > 8 ? 2 : 1 } };
+  const mixerColor = {
+    field: "mixer",
+    type: "nominal",
+    scale: { domain: mixers, scheme: mixers.length > 10 ? "category20" : "tableau10" },
+    legend: { columns: mixers.length > 8 ? 2 : 1 },
+  };
   if (curvePoints.length)
     charts.push({
       id: "tasks-curves",

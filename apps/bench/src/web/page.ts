@@ -63,8 +63,9 @@ async function run(req: RunRequest): Promise<Row[]> {
   running = true;
   $<HTMLButtonElement>("run").disabled = true;
   // The controls show what runs (also when the run was asked for through window.tesseraBench).
-  for (const box of document.querySelectorAll<HTMLInputElement>("input[name=suite]")) box.checked = req.suites.includes(box.value);
-  for (const box of document.querySelectorAll<HTMLInputElement>("input[name=backend]")) box.checked = req.backends.includes(box.value as WebBackend) || (!!req.append && box.checked);
+  for (const box of document.querySelectorAll<HTMLInputElement>("input[name=suite]")) box.checked = req.suites.includes(box.value) || (!!req.append && box.checked);
+  for (const box of document.querySelectorAll<HTMLInputElement>("input[name=backend]"))
+    box.checked = req.backends.includes(box.value as WebBackend) || (!!req.append && box.checked);
   if (!req.append) {
     rows = [];
     $("log").textContent = "";
@@ -125,7 +126,8 @@ async function load(text: string, source = "the file"): Promise<number> {
 async function start(): Promise<PageInfo> {
   const webgpu = await probeWebGPU();
   const info: PageInfo = { crossOriginIsolated: globalThis.crossOriginIsolated === true, webgpu };
-  $("env").textContent = `cross-origin isolated: ${info.crossOriginIsolated ? "yes (the cpu backend runs on threads)" : "no (one thread)"}; WebGPU: ${webgpu.adapter ?? `none — ${webgpu.reason}`}`;
+  $("env").textContent =
+    `cross-origin isolated: ${info.crossOriginIsolated ? "yes (the cpu backend runs on threads)" : "no (one thread)"}; WebGPU: ${webgpu.adapter ?? `none — ${webgpu.reason}`}`;
   const gpuBox = $<HTMLInputElement>("backend-webgpu");
   gpuBox.disabled = !webgpu.adapter;
   gpuBox.checked = !!webgpu.adapter;
