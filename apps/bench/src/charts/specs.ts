@@ -125,6 +125,7 @@ function scalingCharts(suite: string, rows: Row[]): Section {
     ms: round(r.median_ms),
     mib: r.peak_bytes !== undefined && r.peak_bytes > 0 ? round(r.peak_bytes / 2 ** 20) : null,
   }));
+  if (!points.length) return { suite, charts: [], notes: [...notes, "nothing measured: no chart"] };
   // One baseline per backend (the web page measures cpu and WebGPU side by side).
   const baselineImpl = BASELINE[suite];
   const cross: Crossover[] = [];
@@ -150,7 +151,7 @@ function scalingCharts(suite: string, rows: Row[]): Section {
   // colour: the implementation; dashes: the backend (when there are several)
   const impls = [...new Set(points.map((p) => p.impl))];
   const backends = [...new Set(points.map((p) => p.backend))];
-  const color = { field: "impl", type: "nominal", title: "mixer", scale: { domain: impls, scheme: impls.length > 10 ? "category20" : "tableau10" }, legend: { labelLimit: 260 } };
+  const color = { field: "impl", type: "nominal", title: suite === "ssm" ? "layer" : "implementation", scale: { domain: impls, scheme: impls.length > 10 ? "category20" : "tableau10" }, legend: { labelLimit: 260 } };
   const dash = backends.length > 1 ? { strokeDash: { field: "backend", type: "nominal", title: "backend", sort: backends } } : {};
   const x = {
     field: "length",
