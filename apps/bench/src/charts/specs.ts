@@ -151,7 +151,13 @@ function scalingCharts(suite: string, rows: Row[]): Section {
   // colour: the implementation; dashes: the backend (when there are several)
   const impls = [...new Set(points.map((p) => p.impl))];
   const backends = [...new Set(points.map((p) => p.backend))];
-  const color = { field: "impl", type: "nominal", title: suite === "ssm" ? "layer" : "implementation", scale: { domain: impls, scheme: impls.length > 10 ? "category20" : "tableau10" }, legend: { labelLimit: 260 } };
+  const color = {
+    field: "impl",
+    type: "nominal",
+    title: suite === "ssm" ? "layer" : "implementation",
+    scale: { domain: impls, scheme: impls.length > 10 ? "category20" : "tableau10" },
+    legend: { labelLimit: 260 },
+  };
   const dash = backends.length > 1 ? { strokeDash: { field: "backend", type: "nominal", title: "backend", sort: backends } } : {};
   const x = {
     field: "length",
