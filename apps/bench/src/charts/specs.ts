@@ -320,7 +320,7 @@ function taskCharts(rows: Row[]): Section {
               mark: { type: "line", point: { size: 20 } },
               encoding: {
                 x: { field: "step", type: "quantitative", title: "fine-tuning step" },
-                y: { field: "accuracy", type: "quantitative", title: "validation accuracy", scale: { domain: [0, 1] } },
+                y: { field: "accuracy", type: "quantitative", title: "validation accuracy", scale: { zero: true } },
                 color: mixerColor,
                 tooltip: [{ field: "mixer" }, { field: "step" }, { field: "accuracy" }],
               },
@@ -340,6 +340,7 @@ function taskCharts(rows: Row[]): Section {
     chance: r.chance ?? null,
     label: `${r.accuracy!.toFixed(2)}${aboveChance(r) ? "*" : ""}`,
   }));
+  const topAccuracy = Math.max(0.01, ...cells.map((c) => c.accuracy));
   if (cells.length)
     charts.push({
       id: "tasks-heatmap",
@@ -361,13 +362,15 @@ function taskCharts(rows: Row[]): Section {
             {
               mark: { type: "rect" },
               encoding: {
-                color: { field: "accuracy", type: "quantitative", title: "test accuracy", scale: { scheme: "viridis", domain: [0, 1] } },
+                // from 0 to the best accuracy in the rows (small models: the differences sit well below 1)
+                color: { field: "accuracy", type: "quantitative", title: "test accuracy", scale: { scheme: "viridis", domain: [0, topAccuracy] } },
                 tooltip: [{ field: "task" }, { field: "mixer" }, { field: "pretrain" }, { field: "accuracy" }, { field: "chance" }],
               },
             },
             {
               mark: { type: "text", fontSize: 9 },
-              encoding: { text: { field: "label" }, color: { condition: { test: "datum.accuracy < 0.6", value: "white" }, value: "black" } },
+              // dark cells (the lower 60% of viridis) get white text
+              encoding: { text: { field: "label" }, color: { condition: { test: `datum.accuracy < ${0.6 * topAccuracy}`, value: "white" }, value: "black" } },
             },
           ],
         },
