@@ -158,6 +158,8 @@ import { exportPretrained } from "@tessera/onnx/node";
 const p = modelFromConfig({ model_type: "gpt2", vocab_size: 32, n_embd: 16, n_head: 2, n_layer: 1, n_positions: 16 }, { seed: 1 });
 const e = await exportOnnx(p.model, p.info, { decode: true });
 if (!decodeModel(e.bytes).graph.inputs.some((i) => i.name === "past_key_values.0.key")) throw new Error("bad export");
+const q = await exportOnnx(p.model, p.info, { dtype: "int4", blockSize: 16 });
+if (!decodeModel(q.bytes).graph.nodes.some((n) => n.opType === "MatMulNBits" && n.domain === "com.microsoft")) throw new Error("bad int4 export");
 const dir = mkdtempSync(join(tmpdir(), "o-"));
 await savePretrained(dir, p);
 await exportPretrained(dir, join(dir, "a.onnx"));

@@ -37,15 +37,16 @@ export function formatTable(rows: Row[], opts: { legend?: boolean } = {}): strin
     const base = group.find((r) => r.impl === "tessera");
     lines.push(`\n${suite} / ${name}`);
     const peaks = group.some((r) => r.peak_bytes !== undefined);
+    const implWidth = Math.max(20, ...group.map((r) => r.impl.length));
     lines.push(
-      `  ${"impl".padEnd(20)} ${"backend".padEnd(8)} ${"median ms".padStart(10)} ${"min..max ms".padStart(19)} ${"runs".padStart(4)} ${"throughput".padStart(14)} ${"speed vs tessera".padStart(16)}${peaks ? " peak MiB" : ""}  note`,
+      `  ${"impl".padEnd(implWidth)} ${"backend".padEnd(8)} ${"median ms".padStart(10)} ${"min..max ms".padStart(19)} ${"runs".padStart(4)} ${"throughput".padStart(14)} ${"speed vs tessera".padStart(16)}${peaks ? " peak MiB" : ""}  note`,
     );
     for (const r of group) {
       const thr = r.gflops !== undefined ? `${fmt(r.gflops)} GFLOP/s` : r.gbps !== undefined ? `${fmt(r.gbps)} GB/s` : "";
       const rel = base && Number.isFinite(r.median_ms) ? `${fmt(base.median_ms / r.median_ms)}x` : "-";
       const peak = peaks ? (r.peak_bytes !== undefined ? fmt(r.peak_bytes / 2 ** 20, 1) : "-").padStart(9) : "";
       lines.push(
-        `  ${r.impl.padEnd(20)} ${r.backend.padEnd(8)} ${fmt(r.median_ms).padStart(10)} ${`${fmt(r.min_ms)}..${fmt(r.max_ms)}`.padStart(19)} ${String(r.runs).padStart(4)} ${thr.padStart(14)} ${rel.padStart(16)}${peak}  ${r.note ?? ""}`,
+        `  ${r.impl.padEnd(implWidth)} ${r.backend.padEnd(8)} ${fmt(r.median_ms).padStart(10)} ${`${fmt(r.min_ms)}..${fmt(r.max_ms)}`.padStart(19)} ${String(r.runs).padStart(4)} ${thr.padStart(14)} ${rel.padStart(16)}${peak}  ${r.note ?? ""}`,
       );
     }
   }

@@ -4,8 +4,9 @@
  * weights fine-tuning then starts from.
  */
 import { describe, expect, it } from "vitest";
+import * as T from "@tessera/tensor";
 import { runBench } from "../src/cli";
-import { TaskModel, runTask, type RunOptions } from "../src/accuracy/runner";
+import { maskedBatch, TaskModel, runTask, type RunOptions } from "../src/accuracy/runner";
 import { MIXER_NAMES } from "../src/accuracy/mixers";
 import { taskSpec, TASK_NAMES } from "../src/accuracy/task-data";
 import { SUITES, ALL_SUITES } from "../src/suites/index";
@@ -63,6 +64,56 @@ describe("tasks runner", () => {
     expect(maxDiff(start[0], init.embed)).toBe(0);
   });
 
+  it("masked self-pretraining corrupts 15% of the non-padding tokens (BERT 80/10/10 with an extra [MASK] id) and its loss falls", async () => {
+    const task = taskSpec("listops").load("tiny");
+    const maskId = task.vocab;
+    const xs = task.train.slice(0, 200);
+    const { inputIds, labels } = maskedBatch(task, xs, maskId, 3);
+    const inp = inputIds.arraySync(2);
+    const lab = labels.arraySync(2);
+    let eligible = 0;
+    let selected = 0;
+    let masked = 0;
+    xs.forEach((x, b) => {
+      for (let t = 0; t < task.seqLen; t++) {
+        if (t >= x.length) {
+          expect(lab[b][t]).toBe(-100); // padding is never selected
+          continue;
+        }
+        eligible++;
+        if (lab[b][t] === -100) expect(inp[b][t]).toBe(x.ids[t]);
+        else {
+          selected++;
+          expect(lab[b][t]).toBe(x.ids[t]); // the label is the original token
+          if (inp[b][t] === maskId) masked++;
+        }
+      }
+    });
+    // Selection rate 0.15 within 4 binomial standard errors; [MASK] share of the selected 0.8 within 4 s.e.
+    expect(Math.abs(selected / eligible - 0.15)).toBeLessThan(4 * Math.sqrt((0.15 * 0.85) / eligible));
+    expect(Math.abs(masked / selected - 0.8)).toBeLessThan(4 * Math.sqrt((0.8 * 0.2) / selected));
+    T.dispose([inputIds, labels]);
+
+    const seen: Record<string, number[]> = {};
+    const pre: number[] = [];
+    const r = await runTask(task, {
+      ...base,
+      steps: 1,
+      pretrainSteps: 24,
+      batch: 16,
+      mixer: "softmax",
+      pretrain: "masked",
+      onStep: (p, _s, l) => p === "pretrain" && pre.push(l),
+      onPretrained: (m) => (seen.embed = [...m.namedParameters()["lm.embed.weight"].shape]),
+    });
+    expect(seen.embed).toEqual([task.vocab + 1, base.dModel]); // the [MASK] row
+    expect(pre.length).toBe(24);
+    // Starts near ln(vocab + 1) (uniform over the tied head) and falls.
+    expect(Math.abs(pre[0] - Math.log(task.vocab + 1))).toBeLessThan(1);
+    expect(r.pretrainLossLast!).toBeLessThan(r.pretrainLossFirst! - 0.2);
+    expect(r.pretrainSteps).toBe(24);
+  });
+
   it("every mixer builds, runs forward and backward in the backbone, on a classification and a sequence task", async () => {
     for (const name of ["pathfinder", "induction"]) {
       const task = taskSpec(name).load("tiny");
@@ -116,12 +167,12 @@ describe("tasks runner", () => {
     expect(table).toMatch(/\| softmax \| \d\.\d\d \| \d\.\d\d \| \d\.\d\d \| 6 \(\+3\) \|/);
   });
 
-  it("plans the default grid (ListOps and MQAR, every mixer, both columns) and --full (every task)", () => {
+  it("plans the default grid (ListOps and MQAR, every mixer, none + causal) and --full (every task, none + causal + masked)", () => {
     const suite = ALL_SUITES.find((s) => s.name === "tasks")!;
     const def = suite.plan({ tier: "default", backend: "cpu" });
     expect(def.length).toBe(2 * MIXER_NAMES.length * 2);
     expect(new Set(def.map((p) => p.case))).toEqual(new Set(["listops", "mqar"]));
-    expect(suite.plan({ tier: "full", backend: "cpu" }).length).toBe(TASK_NAMES.length * MIXER_NAMES.length * 2);
+    expect(suite.plan({ tier: "full", backend: "cpu" }).length).toBe(TASK_NAMES.length * MIXER_NAMES.length * 3);
     expect(MIXER_NAMES.length).toBe(13);
     expect(TASK_GRIDS.default.data).toBe("small");
     expect(beatsChance({ suite: "tasks", case: "x", impl: "y", backend: "cpu", median_ms: 1, min_ms: 1, max_ms: 1, runs: 1, accuracy: 0.3, chance: 0.25, test_n: 2000 })).toBe(

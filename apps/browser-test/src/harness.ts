@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { ORT_WEB_DIST } from "./ort-files";
 import type { PageApi } from "./page/entry";
 import { startServer, type Mode, type StaticServer } from "./server";
 
@@ -122,12 +123,13 @@ export interface Session {
   close(): Promise<void>;
 }
 
-export async function startSession(): Promise<Session> {
+/** `extraFiles`: more in-memory files to serve (the exported ONNX graphs); `/ort/` serves onnxruntime-web's dist. */
+export async function startSession(extraFiles: Record<string, { body: string | Uint8Array }> = {}): Promise<Session> {
   const bundle = await bounded(bundlePage(), 60_000, "esbuild bundle");
   const readme = await bounded(bundleReadmeBlocks(), 60_000, "esbuild bundle of the README examples");
   const server = await startServer(
-    { "/index.html": { body: HTML }, "/bundle.js": { body: bundle }, ...Object.fromEntries(Object.entries(readme).map(([k, v]) => [k, { body: v }])) },
-    { "/fixtures/": join(repoRoot, "fixtures") },
+    { "/index.html": { body: HTML }, "/bundle.js": { body: bundle }, ...Object.fromEntries(Object.entries(readme).map(([k, v]) => [k, { body: v }])), ...extraFiles },
+    { "/fixtures/": join(repoRoot, "fixtures"), "/ort/": ORT_WEB_DIST },
   );
   let browser: Browser;
   try {

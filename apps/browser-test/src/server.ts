@@ -5,6 +5,7 @@
  *                  Cross-Origin-Embedder-Policy: require-corp, so the page is cross-origin
  *                  isolated (SharedArrayBuffer, WASM threads);
  *   /plain/...     sends neither (no SharedArrayBuffer: the cpu backend runs single-threaded).
+ * WebAssembly is served as application/wasm (streaming compilation, no fallback warning).
  * The rest of the path is looked up in `files` (in-memory pages and bundles) and then under
  * `mounts` (URL prefix -> folder on disk, e.g. /fixtures/ -> the repository's fixtures/).
  */
@@ -23,6 +24,8 @@ export const ISOLATION_HEADERS: Record<string, string> = {
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".wasm": "application/wasm",
   ".json": "application/json",
   ".safetensors": "application/octet-stream",
 };

@@ -12,8 +12,13 @@ import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { matmul, uniform } from "@tessera/tensor";
 import { loadSafetensors } from "@tessera/tensor/node";
+import { generate, quantizeModel, type CausalLM, type LMState } from "@tessera/models";
+import { loadPretrained } from "@tessera/models/node";
+import { tensor } from "@tessera/tensor";
 import { chromiumMissing, REQUIRE, repoRoot, startSession, type Session, type TestPage } from "../src/harness";
+import { INT4_FORMAT, ORT_PROBE, ortFiles } from "../src/ort-files";
 import type { PageApi } from "../src/page/entry";
+import type { OrtRun } from "../src/page/ort-gpt2";
 
 const missing = chromiumMissing();
 if (missing && !REQUIRE) console.warn(missing);
@@ -26,7 +31,7 @@ let plain: TestPage | null = null;
 let threads: { isolated: Awaited<ReturnType<PageApi["threads"]>>; plain: Awaited<ReturnType<PageApi["threads"]>> } | null = null;
 let gpu: Awaited<ReturnType<PageApi["webgpuInit"]>> = { adapter: null, reason: "chromium did not start" };
 if (!missing) {
-  session = await startSession();
+  session = await startSession(await ortFiles(join(repoRoot, "fixtures", "hf", "gpt2")));
   try {
     isolated = await session.open("isolated");
     plain = await session.open("plain");
@@ -271,5 +276,55 @@ describe.skipIf(!!missing)("chromium: GPT-2 fixture loaded with fetch", () => {
   });
   it.skipIf(noAdapter)("webgpu: logits within 1e-4 of PyTorch, greedy generate() equals transformers token for token", async () => {
     checkModel(await isolated!.call("model", ["fixtures/hf/gpt2", "webgpu"]), "webgpu");
+  });
+});
+
+/**
+ * Tessera's side of an onnxruntime-web run: the prompt's logits, then one decode step per token
+ * ORT fed (through Tessera's own cache); max abs differences of the prefill and of all steps.
+ */
+function tesseraAgreement(model: CausalLM, run: OrtRun): { prefill: number; decode: number } {
+  const r = model.forward(tensor([ORT_PROBE.prompt], { dtype: "int32" }));
+  const prefill = maxAbsDiff(run.prefill, r.logits.dataSync() as Float32Array);
+  r.logits.dispose();
+  let state: LMState = r.state;
+  let decode = 0;
+  run.steps.forEach((step, i) => {
+    const t = model.forward(tensor([[run.tokens[i]]], { dtype: "int32" }), { state });
+    model.disposeState(state);
+    state = t.state;
+    decode = Math.max(decode, maxAbsDiff(step, t.logits.dataSync() as Float32Array));
+    t.logits.dispose();
+  });
+  model.disposeState(state);
+  return { prefill, decode };
+}
+
+describe.skipIf(!!missing)("chromium: onnxruntime-web (wasm) runs the GPT-2 graphs @tessera/onnx exports", () => {
+  let page: TestPage;
+  afterEach(() => {
+    if (page) expect(page.errors.splice(0), "console errors / uncaught exceptions in the onnxruntime-web page").toEqual([]);
+  });
+  it("float32 and int4 (MatMulNBits) graphs: logits within 1e-4 of Tessera at prefill and 7 decode steps through the cache; greedy tokens identical", async () => {
+    // A page of its own, not cross-origin isolated: ORT's wasm backend runs one thread, no workers.
+    page = await session!.open("plain");
+    const runs = await page.importResult<OrtRun[]>("ort-gpt2.js", 60_000);
+    expect(runs.map((r) => r.graph)).toEqual(ORT_PROBE.graphs);
+    for (const run of runs) {
+      const p = loadPretrained(GPT2);
+      if (run.graph.endsWith("-int4")) quantizeModel(p.model, { format: INT4_FORMAT });
+      const model = p.model as CausalLM;
+      expect(run.vocab).toBe(model.vocabSize);
+      expect(run.steps.length).toBe(ORT_PROBE.maxNewTokens - 1);
+      const d = tesseraAgreement(model, run);
+      console.log(
+        `onnxruntime-web ${run.executionProviders}, ${run.graph}: prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}, tokens ${JSON.stringify(run.tokens)}`,
+      );
+      expect(d.prefill, `${run.graph} prefill`).toBeLessThan(1e-4);
+      expect(d.decode, `${run.graph} decode`).toBeLessThan(1e-4);
+      const want = await generate(model, [ORT_PROBE.prompt], { maxNewTokens: ORT_PROBE.maxNewTokens });
+      expect(run.tokens, `${run.graph}: greedy tokens vs Tessera's generate`).toEqual(want.generated[0]);
+      p.model.dispose();
+    }
   });
 });

@@ -29,9 +29,24 @@ export function noBias(o: BiasOptions): boolean {
   return !o.mask && !o.causal && !o.window && !o.keyPadding && !o.alibiSlopes;
 }
 
+/** Checks the structured biases (window, ALiBi slopes, key padding) against the shapes; throws naming `op`. */
+export function checkBias(op: string, o: BiasOptions, d: QKVDims): void {
+  if (o.window) {
+    const [left, right] = o.window;
+    if (!(left >= 0 && right >= 0)) fail(op, `window [${left}, ${right}] must be non-negative`);
+  }
+  if (o.alibiSlopes) {
+    const shape = Array.isArray(o.alibiSlopes) ? [o.alibiSlopes.length] : (o.alibiSlopes as Tensor).shape;
+    if (shape.length !== 1 || shape[0] !== d.H) fail(op, `alibiSlopes must hold one slope per query head (${d.H}), got [${shape.join(",")}]`);
+  }
+  const kp = o.keyPadding;
+  if (kp && (kp.rank !== 2 || kp.shape[0] !== d.B || kp.shape[1] !== d.Tk)) fail(op, `keyPadding must be [B, Tk] = [${d.B},${d.Tk}], got [${kp.shape.join(",")}]`);
+}
+
 /** Additive bias for key columns [j0, j0 + n), broadcastable to [B, H, Tq, n]; null if none. */
 export function biasBlock(op: string, o: BiasOptions, d: QKVDims, j0: number, n: number, backend: string): Tensor | null {
   if (noBias(o)) return null;
+  checkBias(op, o, d);
   const parts: Tensor[] = [];
   const ninf = -Infinity;
   if (o.causal || o.window || o.alibiSlopes) {
@@ -41,21 +56,18 @@ export function biasBlock(op: string, o: BiasOptions, d: QKVDims, j0: number, n:
     if (o.causal) allowed = le(kpos, qpos);
     if (o.window) {
       const [left, right] = o.window;
-      if (!(left >= 0 && right >= 0)) fail(op, `window [${left}, ${right}] must be non-negative`);
       const inWindow = logicalAnd(ge(kpos, sub(qpos, left)), le(kpos, add(qpos, right)));
       allowed = allowed ? logicalAnd(allowed, inWindow) : inWindow;
     }
     if (allowed) parts.push(where(allowed, 0, ninf)); // [Tq, n]
     if (o.alibiSlopes) {
       const slopes = Array.isArray(o.alibiSlopes) ? tensor(o.alibiSlopes as number[], { backend }) : (o.alibiSlopes as Tensor);
-      if (slopes.rank !== 1 || slopes.shape[0] !== d.H) fail(op, `alibiSlopes must hold one slope per query head (${d.H}), got [${slopes.shape.join(",")}]`);
       const dist = abs(sub(qpos, kpos)); // [Tq, n]
       parts.push(mul(reshape(slopes, [d.H, 1, 1]), mul(dist, -1))); // [H, Tq, n]
     }
   }
   if (o.keyPadding) {
     const kp = o.keyPadding;
-    if (kp.rank !== 2 || kp.shape[0] !== d.B || kp.shape[1] !== d.Tk) fail(op, `keyPadding must be [B, Tk] = [${d.B},${d.Tk}], got [${kp.shape.join(",")}]`);
     parts.push(where(reshape(narrow(kp, 1, j0, n), [d.B, 1, 1, n]), ninf, 0));
   }
   if (o.mask) {

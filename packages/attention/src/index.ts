@@ -5,7 +5,8 @@
 export { scaledDotProductAttention, type AttentionOptions } from "./sdpa";
 export type { BiasOptions } from "./bias";
 export { checkQKV, type QKVDims } from "./shapes";
-export { FLASH_ATTENTION, type FlashForwardKernel } from "./kernels";
+export { FLASH_ATTENTION, FUSED_ATTENTION, type FlashForwardKernel, type FusedAttentionKernel, type FusedAttentionOptions } from "./kernels";
+export { initAttentionThreads } from "./flash-wasm/runtime";
 export { causalMask, slidingWindowMask, blockDiagonalMask, globalTokensMask, blockSparseMask, keyPaddingMask, allOf, anyOf, toAdditive } from "./masks";
 export { rope, applyRope, ropeTables, ropeInvFreq, type RopeOptions, type RopeScaling } from "./rope";
 export { alibiSlopes, sinusoidalPositions } from "./positions";

@@ -8,12 +8,13 @@
  *
  * `implementation`: 'reference' materializes the [Tq, Tk] scores (the oracle); 'tiled' is the
  * flash-style online softmax over key blocks (memory O(Tq * block), see tiled.ts); 'auto' picks
- * tiled for long keys unless weights or dropout are asked for.
+ * tiled unless weights or dropout are asked for, where a registered fused kernel covers the call
+ * (on cpu: the WebAssembly SIMD flash attention, any length) or the keys are long.
  */
 import { add, dropout as dropoutOp, isnan, matmul, mul, reshape, softmax, tanh, tidy, transpose, where, div, type Generator, type Tensor } from "@tessera/tensor";
 import { biasBlock, type BiasOptions } from "./bias";
 import { checkQKV, fail, type QKVDims } from "./shapes";
-import { tiledAttention } from "./tiled";
+import { fusedKernel, tiledAttention } from "./tiled";
 
 export interface AttentionOptions extends BiasOptions {
   /** Logit scale (default 1/sqrt(Dh)). */
@@ -73,7 +74,10 @@ export function scaledDotProductAttention(
   const scale = opts.scale ?? 1 / Math.sqrt(d.D);
   const wantsDropout = !!opts.dropout && opts.dropout.training !== false && opts.dropout.p > 0;
   let impl = opts.implementation ?? "auto";
-  if (impl === "auto") impl = !opts.returnWeights && !wantsDropout && d.Tk >= AUTO_TILED_MIN_TK ? "tiled" : "reference";
+  if (impl === "auto") {
+    const tiledFits = !opts.returnWeights && !wantsDropout;
+    impl = tiledFits && (d.Tk >= AUTO_TILED_MIN_TK || fusedKernel(q, k, v, d, opts, scale)) ? "tiled" : "reference";
+  }
   if (impl === "tiled") {
     if (opts.returnWeights) fail(op, "the tiled implementation never forms the weights: use implementation 'reference' with returnWeights");
     if (wantsDropout) fail(op, "dropout is implemented by the reference form only");

@@ -10,14 +10,16 @@
  * probabilities from lse (FlashAttention's backward):
  *   p = exp(s - lse);  dv_j = p^T dy;  dp = dy v_j^T;  ds = p (dp - rowsum(dy * out))
  *   dq += ds k_j * scale;  dk_j = ds^T q * scale   (softcap: ds *= 1 - tanh^2(s_raw / c))
- * Everything is tensor ops, so it runs (and differentiates) on every backend; on webgpu the
- * forward is one fused kernel where the bias allows and a backend registered one (kernels.ts;
- * `@tessera/attention/webgpu` registers the WGSL kernel of flash-wgsl.ts).
+ * Everything is tensor ops, so it runs (and differentiates) on every backend. Fused kernels take
+ * over where registered (kernels.ts): on cpu the forward and backward are one WebAssembly SIMD
+ * kernel (flash-wasm/, every bias but a general mask); on webgpu the forward is one WGSL kernel
+ * for scale + causal (`@tessera/attention/webgpu` registers flash-wgsl.ts).
  */
 import {
   add,
   concat,
   customGrad,
+  registerKernel,
   dispose,
   getKernel,
   div,
@@ -41,18 +43,63 @@ import {
   zeros,
   type Tensor,
 } from "@tessera/tensor";
-import { biasBlock } from "./bias";
+import { biasBlock, checkBias } from "./bias";
 import type { AttentionOptions } from "./sdpa";
 import { grouped } from "./sdpa";
 import type { QKVDims } from "./shapes";
-import { FLASH_ATTENTION, type FlashForwardKernel } from "./kernels";
+import { FLASH_ATTENTION, FUSED_ATTENTION, type FlashForwardKernel, type FusedAttentionKernel, type FusedAttentionOptions } from "./kernels";
+import { wasmFlashKernel } from "./flash-wasm/kernel";
 
 const DEFAULT_BLOCK = 256;
+
+// The cpu backend's fused kernel (WebAssembly SIMD), registered like any backend's: a lookup, not
+// an `if` on the backend's name. A call here, not a bare import, so bundlers keep it.
+registerKernel(FUSED_ATTENTION, "cpu", wasmFlashKernel);
 
 /** m with -inf replaced by 0 (a row that has seen only masked keys so far). */
 const safeMax = (m: Tensor): Tensor => where(isinf(m), 0, m);
 
+/**
+ * The registered fused kernel (forward and backward in one; the cpu backend's is the WebAssembly
+ * SIMD flash attention of flash-wasm/) with its options, where it covers this call: every bias
+ * but a general mask. Undefined otherwise (the composed form runs).
+ */
+export function fusedKernel(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  d: QKVDims,
+  o: AttentionOptions,
+  scale: number,
+): { kernel: FusedAttentionKernel; fo: FusedAttentionOptions } | undefined {
+  if (o.mask) return undefined;
+  const kernel = getKernel<FusedAttentionKernel>(FUSED_ATTENTION, q.backend, { count: false });
+  const fo: FusedAttentionOptions = {
+    scale,
+    causal: !!o.causal,
+    window: o.window ?? null,
+    keyPadding: o.keyPadding ?? null,
+    alibiSlopes: o.alibiSlopes ?? null,
+    softcap: o.softcap ?? null,
+    maskedRows: o.maskedRows ?? "nan",
+  };
+  return kernel?.applies(q, k, v, d, fo) ? { kernel, fo } : undefined;
+}
+
+/** Attention through the fused kernel, its backward as the custom gradient. */
+function fusedAttention(q: Tensor, k: Tensor, v: Tensor, d: QKVDims, o: AttentionOptions, { kernel, fo }: { kernel: FusedAttentionKernel; fo: FusedAttentionOptions }): Tensor {
+  getKernel(FUSED_ATTENTION, q.backend); // counted in kernelStats as the kernel that ran
+  checkBias("tiledAttention", o, d);
+  const fwd = customGrad((qq: Tensor, kk: Tensor, vv: Tensor) => {
+    const r = kernel.forward(qq, kk, vv, d, fo);
+    return { value: r.out, grad: (dy: Tensor) => r.backward(dy) };
+  }, "tiledAttention");
+  return fwd(q, k, v);
+}
+
 export function tiledAttention(q: Tensor, k: Tensor, v: Tensor, d: QKVDims, o: AttentionOptions, scale: number): Tensor {
+  const fused = fusedKernel(q, k, v, d, o, scale);
+  if (fused) return fusedAttention(q, k, v, d, o, fused);
   const block = Math.max(1, o.blockSize ?? DEFAULT_BLOCK);
   const backend = q.backend;
   const blocks: [number, number][] = [];
@@ -93,9 +140,9 @@ export function tiledAttention(q: Tensor, k: Tensor, v: Tensor, d: QKVDims, o: A
   // The fused kernel covers scale + causal only; any other bias runs the composed forward.
   const plain = !o.mask && !o.window && !o.keyPadding && !o.alibiSlopes && !o.softcap && o.maskedRows !== "zero";
   const kernel = plain ? getKernel<FlashForwardKernel>(FLASH_ATTENTION, backend) : undefined;
-  const fused = kernel?.applies(q, d) ? kernel : undefined;
+  const fwdKernel = kernel?.applies(q, d) ? kernel : undefined;
   const fwd = customGrad((qq: Tensor, kk: Tensor, vv: Tensor) => {
-    const { out, lse } = fused ? fused.run(qq, kk, vv, d, scale, !!o.causal) : opsForward(qq, kk, vv);
+    const { out, lse } = fwdKernel ? fwdKernel.run(qq, kk, vv, d, scale, !!o.causal) : opsForward(qq, kk, vv);
     const saved = reshape(out, out.shape); // a handle the backward keeps even if the caller frees out
     return {
       value: out,

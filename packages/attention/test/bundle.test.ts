@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { describe, expect, it } from "vitest";
+import { FLASH_WASM_PLAIN } from "../src/flash-wasm/binary";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WGSL = /@compute|@workgroup_size|var<storage/;
@@ -42,6 +43,7 @@ describe("bundles", () => {
       `import { scaledDotProductAttention } from "${src}/index";\nimport { normal } from "@tessera/tensor";\nconst q = normal([1, 2, 4, 8]);\nconsole.log(scaledDotProductAttention(q, q, q).shape);\n`,
     );
     expect(WGSL.test(out), "WGSL in a cpu-only bundle").toBe(false);
+    expect(out).toContain(FLASH_WASM_PLAIN.slice(0, 64)); // the cpu backend's fused WASM kernel is registered, not tree-shaken away
     expect(out.length).toBeLessThan(160_000); // 204 KB before the kernel registry
   });
 

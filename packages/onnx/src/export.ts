@@ -11,21 +11,33 @@
  *  - BertForMaskedLM: input_ids, attention_mask, token_type_ids -> logits.
  *  - ViTForImageClassification: pixel_values [batch_size, C, S, S] -> logits [batch_size, labels].
  * Activations are float32; weights are stored as float32 or float16 (then Cast to float32 in the
- * graph, as Tessera's half-weight projections compute in float32).
+ * graph, as Tessera's half-weight projections compute in float32). Weight-only quantized
+ * projections (Projection.quantize / quantizeModel, or dtype 'int4' at export) become ONNX
+ * Runtime's com.microsoft MatMulNBits (nbits.ts).
  */
 import { BertForMaskedLM, Block, CausalLM, MLP, Projection, SelfAttention, ViTForImageClassification, type Activation, type HFInfo } from "@tessera/models";
+import { quantizeValues, type QuantFormat, type QuantizedTensor } from "@tessera/quantize";
 import { LayerNorm, RMSNorm, ropeInvFreq, type Module, type RopeOptions, type Tensor } from "@tessera/tensor";
 import { fail } from "./errors";
 import { float, OnnxGraph, type Dim, type OnnxDType } from "./graph";
 import { f32ToF16Bits } from "./half";
+import { toMatMulNBits } from "./nbits";
 
 export interface ExportOptions {
   /** Default-domain opset, 17 .. 21 (default 17: LayerNormalization; Gelu is an op from 20). */
   opset?: number;
   /** Causal LMs only: the KV-cache graph (past_key_values.* inputs). Default false (prefill). */
   decode?: boolean;
-  /** How weights are stored: 'float32' (default) or 'float16' (half the file; computed in float32). */
-  dtype?: "float32" | "float16";
+  /**
+   * How weights are stored: 'float32' (default), 'float16' (half the file; computed in float32),
+   * or 'int4': the blocks' projections quantized here as `quantizeModel` with
+   * `{ type: "int", bits: 4, symmetric: true, granularity: { kind: "group", size: blockSize } }`
+   * would, stored as MatMulNBits (the other weights float32). Projections already quantized in
+   * Tessera are exported as MatMulNBits whatever the dtype.
+   */
+  dtype?: "float32" | "float16" | "int4";
+  /** dtype 'int4': weights per scale along the input axis, a power of two >= 16 (default 32). */
+  blockSize?: number;
   /** The graph's name (default: the model type). */
   name?: string;
 }
@@ -49,6 +61,8 @@ export interface OnnxExport {
   opset: number;
   /** Causal LMs: layers, kv heads and head dim of the cache (past_key_values.{i}.*). */
   cache?: { layers: number; kvHeads: number; headDim: number };
+  /** Projections stored as com.microsoft MatMulNBits (Tessera's names). */
+  quantizedLayers: string[];
 }
 
 const OP = "exportOnnx";
@@ -57,7 +71,12 @@ const MASKED = -3.4028234663852886e38;
 
 interface Ctx {
   g: OnnxGraph;
+  /** How float weights are stored. */
   dtype: "float32" | "float16";
+  /** dtype 'int4': the format float projections matching `include` are quantized to at export (groups of blockSize). */
+  quantize: { format: QuantFormat; blockSize: number; include: RegExp } | null;
+  /** Projections written as MatMulNBits. */
+  nbits: string[];
   opset: number;
   names: (ours: string) => string;
   /** Shared values (masks, rope tables) by key. */
@@ -92,11 +111,43 @@ async function weight(c: Ctx, ours: string, t: Tensor, transpose2d = false): Pro
   return v;
 }
 
+/** The projection's weight quantized as dtype 'int4' asks (from its float [out, in] values), or null. */
+async function quantizeAtExport(c: Ctx, p: Projection, name: string): Promise<QuantizedTensor | null> {
+  if (!c.quantize?.include.test(name)) return null;
+  const [N, K] = [p.outFeatures, p.inFeatures];
+  const g = c.quantize.blockSize;
+  if (K % g !== 0) fail(OP, `layer '${name}': blockSize ${g} does not divide its ${K} input features (the weight is [${N}, ${K}])`);
+  const v = (await p.weight.data("float32")) as Float32Array;
+  let outIn = v;
+  if (p.layout === "in-out") {
+    outIn = new Float32Array(N * K);
+    for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) outIn[n * K + k] = v[k * N + n];
+  }
+  return quantizeValues(outIn, [N, K], c.quantize.format);
+}
+
+/** y = x W^T through com.microsoft MatMulNBits. */
+function matMulNBits(c: Ctx, x: string, q: QuantizedTensor, name: string): string {
+  const w = toMatMulNBits(q, name, OP);
+  const base = `${c.names(`${name}.weight`)}`;
+  const g = c.g;
+  const inputs = [
+    x,
+    g.initializer(g.fresh(`${base}_Q${w.bits}`), "uint8", [w.N, w.nBlocks, w.blobSize], w.B),
+    g.initializer(g.fresh(`${base}_scales`), "float32", [w.N * w.nBlocks], w.scales),
+  ];
+  if (w.zeroPoints) {
+    const z = w.zeroPoints;
+    inputs.push(g.initializer(g.fresh(`${base}_zero_points`), z.kind === "packed" ? "uint8" : "float32", [z.data.length], z.data));
+  }
+  c.nbits.push(name);
+  return g.op("MatMulNBits", inputs, { K: w.K, N: w.N, bits: w.bits, block_size: w.blockSize }, { domain: "com.microsoft" });
+}
+
 async function projection(c: Ctx, x: string, p: unknown, name: string): Promise<string> {
   if (!(p instanceof Projection)) fail(OP, `layer '${name}' is a ${typeName(p)}, not a Projection: it has no ONNX form here`);
-  if (p.quantized) fail(OP, `layer '${name}' is quantized: export the float model (MatMulNBits export is not implemented)`);
-  const w = await weight(c, `${name}.weight`, p.weight, p.layout === "out-in");
-  let y = c.g.op("MatMul", [x, w]);
+  const q = p.quantized?.q ?? (await quantizeAtExport(c, p, name));
+  let y = q ? matMulNBits(c, x, q, name) : c.g.op("MatMul", [x, await weight(c, `${name}.weight`, p.weight, p.layout === "out-in")]);
   if (p.bias) y = c.g.op("Add", [y, await weight(c, `${name}.bias`, p.bias)]);
   return y;
 }
@@ -329,7 +380,11 @@ export async function exportOnnx(model: Module, info: HFInfo | null, opts: Expor
   const opset = opts.opset ?? 17;
   if (!Number.isInteger(opset) || opset < 17 || opset > 21) fail(OP, `opset ${String(opts.opset)} is not supported (17 .. 21)`);
   const dtype = opts.dtype ?? "float32";
-  if (dtype !== "float32" && dtype !== "float16") fail(OP, `dtype '${String(dtype)}' is not supported (float32, float16)`);
+  if (dtype !== "float32" && dtype !== "float16" && dtype !== "int4") fail(OP, `dtype '${String(dtype)}' is not supported (float32, float16, int4)`);
+  const blockSize = opts.blockSize ?? 32;
+  if (opts.blockSize !== undefined && dtype !== "int4") fail(OP, `blockSize applies to dtype 'int4' only (dtype is '${dtype}')`);
+  if (!Number.isInteger(blockSize) || blockSize < 16 || 2 ** Math.round(Math.log2(blockSize)) !== blockSize)
+    fail(OP, `blockSize ${String(opts.blockSize)} is not a MatMulNBits block size (a power of two >= 16)`);
   const decode = opts.decode ?? false;
   const task =
     model instanceof CausalLM ? "causal-lm" : model instanceof BertForMaskedLM ? "masked-lm" : model instanceof ViTForImageClassification ? "image-classification" : null;
@@ -337,7 +392,9 @@ export async function exportOnnx(model: Module, info: HFInfo | null, opts: Expor
   if (decode && task !== "causal-lm") fail(OP, `decode: a ${typeName(model)} has no KV cache (only causal LMs have a decode graph)`);
   const modelType = info?.modelType ?? task;
   const g = new OnnxGraph(opts.name ?? modelType);
-  const c: Ctx = { g, dtype, opset, names: (n) => (info ? info.names.toHF(n) : n), memo: new Map() };
+  const quantize: Ctx["quantize"] =
+    dtype === "int4" ? { format: { type: "int", bits: 4, symmetric: true, granularity: { kind: "group", size: blockSize } }, blockSize, include: /^blocks\./ } : null;
+  const c: Ctx = { g, dtype: dtype === "float16" ? "float16" : "float32", quantize, nbits: [], opset, names: (n) => (info ? info.names.toHF(n) : n), memo: new Map() };
   const inputs: ValueSpec[] = [];
   const outputs: ValueSpec[] = [];
   const input = (name: string, dt: OnnxDType, shape: Dim[]) => (inputs.push({ name, dtype: dt, shape }), g.input(name, dt, shape));
@@ -426,7 +483,20 @@ export async function exportOnnx(model: Module, info: HFInfo | null, opts: Expor
     output(await projection(c, first, model.classifier, "classifier"), "logits", "float32", ["batch_size", numLabels]);
   }
   const metadata: Record<string, string> = { task: task!, model_type: modelType, weights_dtype: dtype, graph: decode ? "decode" : "prefill" };
+  if (c.nbits.length) metadata.matmulnbits_layers = String(c.nbits.length);
   if (info) metadata.config = JSON.stringify(info.config);
-  const bytes = g.toModel({ opset, producerName: "tessera", metadata });
-  return { bytes, task: task!, modelType, inputs, outputs, weightBytes: g.weightBytes, nodes: g.nodeCount, opset, ...(cache ? { cache } : {}) };
+  const domains = c.nbits.length ? { "com.microsoft": 1 } : undefined;
+  const bytes = g.toModel({ opset, producerName: "tessera", metadata, domains });
+  return {
+    bytes,
+    task: task!,
+    modelType,
+    inputs,
+    outputs,
+    weightBytes: g.weightBytes,
+    nodes: g.nodeCount,
+    opset,
+    ...(cache ? { cache } : {}),
+    quantizedLayers: c.nbits,
+  };
 }

@@ -22,3 +22,4 @@ export {
   type TensorData,
 } from "./graph";
 export { f32ToF16Bits } from "./half";
+export { toMatMulNBits, dequantizeNBits, type NBitsWeight } from "./nbits";

@@ -26,13 +26,21 @@ describe("tessera-onnx export", () => {
     const m = decodeModel(readFileSync(dec));
     expect(m.opsetImport[0].version).toBe(20);
     expect(m.graph.inputs.map((i) => i.name)).toContain("past_key_values.1.value");
+    const q = join(tmp, "llama-int4.onnx");
+    const i4 = await exportCommand([join(HF, "llama"), q, "--dtype", "int4", "--block-size", "16"]);
+    expect(i4.report).toMatchObject({ dtype: "int4", matMulNBits: 14 });
+    const qs = await session(readFileSync(q));
+    expect(qs.outputNames[0]).toBe("logits");
+    await qs.release();
   });
 
   it("strict arguments: errors name the option", async () => {
     const dir = join(HF, "gpt2");
     expect(() => parseExportArgs([dir])).toThrow(/needs a model folder and an output file/);
     expect(() => parseExportArgs([dir, "a.onnx", "b.onnx"])).toThrow(/unexpected argument 'b.onnx'/);
-    expect(() => parseExportArgs([dir, "a.onnx", "--dtype", "bfloat16"])).toThrow(/--dtype must be float32 or float16, got 'bfloat16'/);
+    expect(() => parseExportArgs([dir, "a.onnx", "--dtype", "bfloat16"])).toThrow(/--dtype must be float32, float16 or int4, got 'bfloat16'/);
+    expect(() => parseExportArgs([dir, "a.onnx", "--block-size", "32"])).toThrow(/--block-size applies to --dtype int4 only/);
+    expect(() => parseExportArgs([dir, "a.onnx", "--dtype", "int4", "--block-size", "24"])).toThrow(/--block-size must be a power of two >= 16, got '24'/);
     expect(() => parseExportArgs([dir, "a.onnx", "--dtype"])).toThrow(/--dtype needs a value/);
     expect(() => parseExportArgs([dir, "a.onnx", "--decode", "--decode"])).toThrow(/--decode is given twice/);
     expect(() => parseExportArgs([dir, "a.onnx", "--decode=yes"])).toThrow(/--decode takes no value/);

@@ -193,14 +193,6 @@ describe("refusals name the layer", () => {
     dyn.model.dispose();
   });
 
-  it("quantized projections", async () => {
-    const { quantizeModel } = await import("@tessera/models");
-    const p = random("llama");
-    quantizeModel(p.model, { format: { type: "int", bits: 8, symmetric: true, granularity: { kind: "channel", axis: 0 } } } as never);
-    await expect(exportOnnx(p.model, p.info)).rejects.toThrow(/layer 'blocks\.0\.mixer\.q' is quantized/);
-    p.model.dispose();
-  });
-
   it("a model built by hand exports without HF info (names are Tessera's)", async () => {
     const p = random("gpt2");
     const e = await exportOnnx(p.model, null as HFInfo | null);

@@ -1,8 +1,8 @@
 /**
  * One run of the tasks grid: a small backbone with a chosen token mixer, optionally
  * self-pretrained on the task's own training inputs (Amos, Berant & Gupta 2024, "Never Train
- * from Scratch": causal next-token prediction), then fine-tuned on the task, then scored on the
- * fixed test split.
+ * from Scratch": causal next-token prediction or masked denoising), then fine-tuned on the task,
+ * then scored on the fixed test split.
  *
  * Backbone (the same for every mixer): token embedding + learned absolute positions (@tessera/models
  * `CausalLM`, head tied to the embedding) -> `layers` pre-norm MetaFormer `Block`s (RMSNorm ->
@@ -11,28 +11,40 @@
  *    classes, cross-entropy;
  *  - sequence tasks: the tied LM head at every position, cross-entropy where the label is not -100
  *    (the label sits at the position that must output it: no shift);
- *  - self-pretraining: the tied LM head, next-token loss (`lmLoss`) over the inputs, padding left out.
+ *  - self-pretraining 'causal': the tied LM head, next-token loss (`lmLoss`) over the inputs, padding left out;
+ *  - self-pretraining 'masked': BERT-style denoising (@tessera/masked `bertMask`, 15% of the
+ *    non-padding tokens selected, 80% -> an extra [MASK] id = the task's vocabulary size, 10% a
+ *    random token, 10% unchanged), the tied LM head predicts the original token at each selected
+ *    position (`mlmLoss`, no shift). Amos et al. use denoising for bidirectional backbones; with
+ *    the causal mixers here the prediction at a position sees the left context and the corrupted
+ *    token itself, so the task is "repair the token from its prefix".
  * AdamW (weight decay 0.01), linear warmup then cosine decay, global gradient-norm clipping at 1.
  * Everything is seeded: weights (seed), batches (Mulberry32), data (taskSplits).
  */
 import * as T from "@tessera/tensor";
 import { Block, CausalLM, clipGradNorm, lmLoss, lrSchedule, MLP } from "@tessera/models";
+import { bertMask, mlmLoss } from "@tessera/masked";
 import { seededRandom } from "../tasks/random";
 import { mixerSpec } from "./mixers";
 import type { Example, TaskData } from "./task-data";
 
-export type Pretrain = "none" | "causal";
+export type Pretrain = "none" | "causal" | "masked";
+export const PRETRAINS: readonly Pretrain[] = ["none", "causal", "masked"];
 
 export interface ModelOptions {
   dModel: number;
   layers: number;
   seed: number;
+  /** Add a [MASK] token (id = the task's vocabulary size) to the embedding, for masked self-pretraining. */
+  maskToken?: boolean;
 }
 
 /** The backbone with a classifier head (classification tasks) or the tied LM head. */
 export class TaskModel extends T.Module {
   readonly lm: CausalLM;
   readonly cls: T.Linear | null;
+  /** The [MASK] id (the task's vocabulary size), or null when the model has none. */
+  readonly maskId: number | null;
   constructor(
     readonly task: Pick<TaskData, "vocab" | "seqLen" | "kind" | "classes">,
     mixer: string,
@@ -42,6 +54,7 @@ export class TaskModel extends T.Module {
     const gen = new T.Generator(o.seed);
     const spec = mixerSpec(mixer);
     const d = o.dModel;
+    this.maskId = o.maskToken ? task.vocab : null;
     const blocks = Array.from(
       { length: o.layers },
       (_, layer) =>
@@ -54,7 +67,15 @@ export class TaskModel extends T.Module {
     );
     this.lm = this.registerModule(
       "lm",
-      new CausalLM({ vocabSize: task.vocab, dModel: d, blocks, finalNorm: new T.RMSNorm(d, { eps: 1e-5 }), maxPositions: task.seqLen, tieEmbeddings: true, seed: gen }),
+      new CausalLM({
+        vocabSize: task.vocab + (o.maskToken ? 1 : 0),
+        dModel: d,
+        blocks,
+        finalNorm: new T.RMSNorm(d, { eps: 1e-5 }),
+        maxPositions: task.seqLen,
+        tieEmbeddings: true,
+        seed: gen,
+      }),
     );
     this.cls = task.kind === "classify" ? this.registerModule("cls", new T.Linear(d, task.classes, { seed: gen })) : null;
   }
@@ -86,7 +107,7 @@ export interface RunOptions extends ModelOptions {
   pretrain: Pretrain;
   /** Fine-tuning steps. */
   steps: number;
-  /** Self-pretraining steps (pretrain 'causal'). */
+  /** Self-pretraining steps (pretrain 'causal' or 'masked'). */
   pretrainSteps: number;
   batch: number;
   lr: number;
@@ -165,6 +186,15 @@ function makeBatch(task: TaskData, xs: Example[], lmTargets = false): Batch {
   };
 }
 
+/** A BERT-style corrupted batch of the inputs (masked self-pretraining): ids [B, T] and labels [B, T] (-100 where not selected or padding). */
+export function maskedBatch(task: TaskData, xs: Example[], maskId: number, seed: number): { inputIds: T.Tensor; labels: T.Tensor } {
+  const L = task.seqLen;
+  const pad = task.pad ?? 0;
+  const ids = xs.map((x) => Array.from({ length: L }, (_, t) => (t < x.length ? x.ids[t] : pad)));
+  const attentionMask = xs.map((x) => Array.from({ length: L }, (_, t) => (t < x.length ? 1 : 0)));
+  return bertMask(ids, { maskTokenId: maskId, vocabSize: task.vocab, attentionMask, probability: 0.15, seed });
+}
+
 function sample(xs: Example[], n: number, rng: () => number): Example[] {
   return Array.from({ length: n }, () => xs[Math.floor(rng() * xs.length)]);
 }
@@ -226,23 +256,29 @@ const firstLast = (xs: number[]): [number, number] => {
 export async function runTask(task: TaskData, o: RunOptions): Promise<RunResult> {
   T.resetPeakMemory();
   const t0 = performance.now();
-  const model = new TaskModel(task, o.mixer, o);
+  const model = new TaskModel(task, o.mixer, { ...o, maskToken: o.pretrain === "masked" });
   model.train();
   const all = model.namedParameters();
   const params = Object.keys(all).reduce((n, k) => n + all[k].size, 0);
   const rng = seededRandom(o.seed + 7);
   let tokens = 0;
   let pre: number[] = [];
-  if (o.pretrain === "causal" && o.pretrainSteps > 0) {
+  if (o.pretrain !== "none" && o.pretrainSteps > 0) {
     // The LM path only: the classifier head is not used (and not given to the optimiser).
     const lmParams = Object.fromEntries(Object.entries(all).filter(([k]) => !k.startsWith("cls.")));
+    let step = 0;
     pre = await optimise(
       model,
       lmParams,
       o.pretrainSteps,
       o.lr,
       () => {
-        const b = makeBatch(task, sample(task.train, o.batch, rng), true);
+        const xs = sample(task.train, o.batch, rng);
+        if (o.pretrain === "masked") {
+          const m = maskedBatch(task, xs, model.maskId!, o.seed * 100_003 + step++);
+          return mlmLoss(model.logits(m.inputIds), m.labels);
+        }
+        const b = makeBatch(task, xs, true);
         return lmLoss(model.logits(b.ids), b.targets);
       },
       (s, l) => o.onStep?.("pretrain", s, l),
@@ -293,7 +329,7 @@ export async function runTask(task: TaskData, o: RunOptions): Promise<RunResult>
     testCount: test.count,
     valAccuracy,
     steps: o.steps,
-    pretrainSteps: o.pretrain === "causal" ? o.pretrainSteps : 0,
+    pretrainSteps: o.pretrain !== "none" ? o.pretrainSteps : 0,
     lossFirst,
     lossLast,
     ...(preFL ? { pretrainLossFirst: preFL[0], pretrainLossLast: preFL[1] } : {}),

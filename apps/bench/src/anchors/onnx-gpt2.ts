@@ -3,10 +3,12 @@
  * (the graph Hugging Face optimum would give: input_ids, attention_mask, position_ids ->
  * logits and present.{i}.key/value; the decode graph also takes past_key_values.{i}.key/value).
  * The anchor a user would reach for (transformers.js and friends run GPT-2 through ONNX Runtime).
+ * Any exported causal LM runs the same way: the models suite also decodes its weight-only
+ * quantized models (int8, int4: com.microsoft MatMulNBits) through it.
  */
 import type { Tensor } from "@tessera/tensor";
 import type { CausalLM, HFInfo, LMState } from "@tessera/models";
-import { exportOnnx } from "@tessera/onnx";
+import { exportOnnx, type ExportOptions } from "@tessera/onnx";
 import { createSession, ort } from "./ort";
 
 const i64 = (values: number[]) => new ort.Tensor("int64", BigInt64Array.from(values.map(BigInt)), [1, values.length]);
@@ -19,10 +21,11 @@ export interface Gpt2Runner {
 /**
  * A session running `tokens` (batch 1) through the exported model: prefill when `past` is null,
  * otherwise one decode graph run continuing the Tessera state `past` (its keys/values fed as
- * past_key_values). Returns the logits [1, T, V].
+ * past_key_values). Returns the logits [1, T, V]. `opts`: more export options (a quantized model's
+ * projections are exported as MatMulNBits whatever they say).
  */
-export async function gpt2Session(model: CausalLM, info: HFInfo, tokens: number[], past: LMState | null): Promise<Gpt2Runner> {
-  const e = await exportOnnx(model, info, { decode: past !== null });
+export async function gpt2Session(model: CausalLM, info: HFInfo, tokens: number[], past: LMState | null, opts: ExportOptions = {}): Promise<Gpt2Runner> {
+  const e = await exportOnnx(model, info, { ...opts, decode: past !== null });
   const session = await createSession(e.bytes);
   const P = past?.pos ?? 0;
   const T = tokens.length;

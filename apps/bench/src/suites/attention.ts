@@ -1,10 +1,12 @@
 /**
- * Causal self-attention at B=1, H=8, Dh=64 for T = 512, 2048 (`--full`: 512..8192, where the
+ * Causal self-attention at B=1, H=8, Dh=64 for T = 512..4096 (`--full`: 512..8192, where the
  * materialized T x T scores of the reference forms and onnxruntime take GiBs): Tessera's reference (materialized
- * scores) and tiled (online softmax) forms and its variants, against a same-shape ONNX graph
- * (MatMul, Mul, Add mask, Softmax, MatMul) on onnxruntime-node. Rows carry time and Tessera's
- * peak tensor memory; variants compute different functions, so only the softmax rows are
- * cross-checked against each other.
+ * scores) and tiled (online softmax; on cpu the fused WebAssembly SIMD flash kernel) forms and
+ * its variants, against a same-shape ONNX graph (MatMul, Mul, Add mask, Softmax, MatMul) on
+ * onnxruntime-node. Rows carry time and Tessera's peak tensor memory; variants compute different
+ * functions, so only the softmax rows are cross-checked against each other. Without `--full`,
+ * T = 4096 times only the tiled form and onnxruntime (the materialized forms take GiBs and
+ * minutes there).
  */
 import {
   causalMask,
@@ -24,7 +26,12 @@ import type { Tier } from "../harness";
 import type { Impl, Suite } from "../suite";
 
 const [B, H, D] = [1, 8, 64];
-const LENGTHS: Record<Tier, number[]> = { quick: [128, 256], default: [512, 2048], full: [512, 1024, 2048, 4096, 8192] };
+const LENGTHS: Record<Tier, number[]> = { quick: [128, 256], default: [512, 1024, 2048, 4096], full: [512, 1024, 2048, 4096, 8192] };
+/** Beyond this length the default tier times only the tiled form and onnxruntime. */
+const DEFAULT_ALL_MAX = 2048;
+const LONG_ONLY = ["tessera tiled", "onnxruntime-node"];
+/** The rows of one length: every one, or (default tier, long sequences) the tiled form and onnxruntime. */
+const rowsAt = (tier: Tier, Tn: number) => (tier !== "full" && Tn > DEFAULT_ALL_MAX ? { same: LONG_ONLY, variants: false } : { same: SAME, variants: true });
 /** Cross-checked against each other: the same function. */
 const SAME = ["tessera", "tessera tiled", "tessera mask-ref", "onnxruntime-node"];
 /** Different functions: one row each, no cross-check. */
@@ -87,8 +94,12 @@ function impls(Tn: number, q: Float32Array, k: Float32Array, v: Float32Array, ba
 
 export const attentionSuite: Suite = {
   name: "attention",
-  description: "causal attention B=1 H=8 Dh=64, T = 512, 2048 (--full: 512..8192): reference vs tiled vs variants vs onnxruntime (time, peak memory)",
-  plan: ({ tier }) => LENGTHS[tier].flatMap((Tn) => [...SAME, ...VARIANTS.map(([name]) => name)].map((impl) => ({ case: `causal T=${Tn}`, impl }))),
+  description: "causal attention B=1 H=8 Dh=64, T = 512..4096 (--full: 512..8192): reference vs tiled (fused WASM on cpu) vs variants vs onnxruntime (time, peak memory)",
+  plan: ({ tier }) =>
+    LENGTHS[tier].flatMap((Tn) => {
+      const r = rowsAt(tier, Tn);
+      return [...r.same, ...(r.variants ? VARIANTS.map(([name]) => name) : [])].map((impl) => ({ case: `causal T=${Tn}`, impl }));
+    }),
   async run(ctx) {
     const rows = [];
     for (const Tn of LENGTHS[ctx.tier]) {
@@ -98,8 +109,11 @@ export const attentionSuite: Suite = {
       const { same, variants } = impls(Tn, q, k, v, ctx.backend);
       // Causal attention FLOPs: ~2 * 2 * H * T^2 * D / 2 (half the score matrix).
       const flops = 2 * H * Tn * Tn * D;
-      rows.push(...(await runCase({ ...ctx, measure }, { suite: "attention", name: `causal T=${Tn}`, impls: same, flops, tolerance: 1e-4 })));
-      for (const vi of variants) rows.push(...(await runCase({ ...ctx, measure }, { suite: "attention", name: `causal T=${Tn}`, impls: [vi], tolerance: Infinity })));
+      const r = rowsAt(ctx.tier, Tn);
+      const timed = same.filter((i) => r.same.includes(i.impl));
+      rows.push(...(await runCase({ ...ctx, measure }, { suite: "attention", name: `causal T=${Tn}`, impls: timed, flops, tolerance: 1e-4 })));
+      if (r.variants)
+        for (const vi of variants) rows.push(...(await runCase({ ...ctx, measure }, { suite: "attention", name: `causal T=${Tn}`, impls: [vi], tolerance: Infinity })));
     }
     return rows;
   },

@@ -8,7 +8,9 @@
  * Attention models also decode with float16 / bfloat16 block projections (castModel) and with
  * weight-only quantized ones (int8 per channel, int4 groups of 64, NF4 blocks of 64 with double
  * quantization); embeddings and head stay float32: time, weight bytes and the logits' relative
- * RMS error against float32. The default run decodes the Llama with float16 and int4 g64 blocks
+ * RMS error against float32. The int8 and int4 models also decode in onnxruntime-node, exported
+ * by @tessera/onnx with com.microsoft MatMulNBits (the same codes), cross-checked against
+ * Tessera's quantized logits. The default run decodes the Llama with float16 and int4 g64 blocks
  * only (each format rebuilds the model); `--full` runs every format on GPT-2 and the Llama.
  */
 import { keep, tensor, tidy, type Tensor } from "@tessera/tensor";
@@ -44,6 +46,8 @@ const WEIGHT_FORMATS: [string, string, (m: CausalLM) => { bytesBefore: number; b
 ];
 
 const ALL_FORMATS = WEIGHT_FORMATS.map(([label]) => label);
+/** Formats whose exported graph stores the projections as MatMulNBits (decoded in onnxruntime-node too). */
+const ORT_FORMATS = new Set(["int8", "int4 g64"]);
 
 /**
  * Models, prompt length, and per model the compressed block-weight formats it also decodes with
@@ -70,10 +74,10 @@ function tesseraModel(backend: string, m: CausalLM, tokens: number[], state: LMS
   );
 }
 
-/** The GPT-2 anchors: the model exported by @tessera/onnx, in onnxruntime-node. */
-function ortGpt2(m: CausalLM, info: HFInfo, tokens: number[], past: LMState | null): Impl {
+/** The GPT-2 anchors (and the quantized models' decode anchors): the model exported by @tessera/onnx, in onnxruntime-node. */
+function ortGpt2(m: CausalLM, info: HFInfo, tokens: number[], past: LMState | null, impl = "onnxruntime-node"): Impl {
   return {
-    impl: "onnxruntime-node",
+    impl,
     backend: "cpu",
     async setup() {
       const s = await gpt2Session(m, info, tokens, past);
@@ -99,10 +103,10 @@ export const modelsSuite: Suite = {
         ...impls.map((impl) => ({ case: `${spec.name} prefill T=${T}`, impl })),
         ...impls.map((impl) => ({ case: `${spec.name} decode @${T}`, impl })),
         ...(type !== "mamba" && backend === "cpu"
-          ? WEIGHT_FORMATS.filter(([label]) => formats(spec.name).includes(label)).map(([label, suffix]) => ({
-              case: `${spec.name} decode @${T} ${suffix}`,
-              impl: `tessera ${label}`,
-            }))
+          ? WEIGHT_FORMATS.filter(([label]) => formats(spec.name).includes(label)).flatMap(([label, suffix]) => [
+              { case: `${spec.name} decode @${T} ${suffix}`, impl: `tessera ${label}` },
+              ...(ORT_FORMATS.has(label) ? [{ case: `${spec.name} decode @${T} ${suffix}`, impl: `onnxruntime-node ${label}` }] : []),
+            ])
           : []),
       ];
     });
@@ -159,7 +163,8 @@ async function compressedDecode(
   const rows: Row[] = [];
   for (const [label, suffix, apply] of WEIGHT_FORMATS.filter(([l]) => formats.includes(l))) {
     ctx.log(`  building ${spec.name} with ${label} weights...`);
-    const m = modelFromConfig(spec.config, { seed: 1, backend: ctx.backend }).model.eval() as CausalLM;
+    const p = modelFromConfig(spec.config, { seed: 1, backend: ctx.backend });
+    const m = p.model.eval() as CausalLM;
     const r = apply(m);
     const prefilled = tidy(() => m.forward(tensor([prompt], { dtype: "int32", backend: ctx.backend }), { logits: "last" }).state);
     stateTensors(prefilled).forEach((t) => keep(t));
@@ -170,10 +175,15 @@ async function compressedDecode(
       num += (out[i] - ref[i]) ** 2;
       den += ref[i] ** 2;
     }
-    const impl = tesseraModel(ctx.backend, m, next, prefilled, `tessera ${label}`);
-    const got = await runCase({ ...ctx, measure }, { suite: "models", name: `${spec.name} decode @${prompt.length} ${suffix}`, impls: [impl], tolerance: Infinity });
-    for (const row of got)
-      row.note = `${(1000 / row.median_ms).toFixed(1)} tok/s; block weights ${(r.bytesBefore / 2 ** 20).toFixed(1)} -> ${(r.bytesAfter / 2 ** 20).toFixed(1)} MiB; logits rel. RMS error vs float32 ${Math.sqrt(num / den).toFixed(4)}`;
+    const impls = [tesseraModel(ctx.backend, m, next, prefilled, `tessera ${label}`)];
+    if (ORT_FORMATS.has(label)) impls.push(ortGpt2(m, p.info, next, prefilled, `onnxruntime-node ${label}`));
+    const got = await runCase({ ...ctx, measure }, { suite: "models", name: `${spec.name} decode @${prompt.length} ${suffix}`, impls, tolerance: 1e-3 });
+    for (const row of got) {
+      const speed = `${(1000 / row.median_ms).toFixed(1)} tok/s`;
+      if (row.impl.startsWith("onnxruntime-node")) row.note = [speed, row.note].filter(Boolean).join("; ");
+      else
+        row.note = `${speed}; block weights ${(r.bytesBefore / 2 ** 20).toFixed(1)} -> ${(r.bytesAfter / 2 ** 20).toFixed(1)} MiB; logits rel. RMS error vs float32 ${Math.sqrt(num / den).toFixed(4)}`;
+    }
     rows.push(...got);
     stateTensors(prefilled).forEach((t) => t.dispose());
     m.dispose();

@@ -3,7 +3,7 @@
  * task generators, without and with self-pretraining, scored on the fixed test splits. Not in
  * `npm run bench`'s default list (it trains models: minutes); run it by name:
  *   npm run bench -- tasks            the default grid: ListOps and MQAR x 13 mixers x {none, causal}
- *   npm run bench -- tasks --full     all six tasks, 100 steps (Pathfinder, image: 50)
+ *   npm run bench -- tasks --full     all six tasks, 100 steps (Pathfinder, image: 50), self-pretraining causal and masked
  *   npm run bench -- tasks --quick    the smoke grid of the test suite (seconds)
  * One row per run: `accuracy` (test), `val_accuracy`, `steps`, `pretrain`, `pretrain_steps`,
  * `tokens_per_s`, `peak_bytes`, `chance`, wall time as `median_ms` (runs = 1), and `curve`: validation
@@ -68,7 +68,7 @@ export const TASK_GRIDS: Record<Tier, TaskGrid> = {
   full: {
     tasks: TASK_NAMES,
     mixers: MIXER_NAMES,
-    pretrain: ["none", "causal"],
+    pretrain: ["none", "causal", "masked"],
     data: "small",
     steps: { default: 100, pathfinder: 50, image: 50 },
     pretrainRatio: 0.5,
@@ -92,7 +92,7 @@ function planOf(tier: Tier): PlannedRow[] {
 export const tasksSuite: Suite = {
   name: "tasks",
   description:
-    "accuracy: every token mixer in one small backbone on ListOps and MQAR (--full: + Pathfinder, image, induction, selective copying), without / with self-pretraining (trains models: not in the default list)",
+    "accuracy: every token mixer in one small backbone on ListOps and MQAR (--full: + Pathfinder, image, induction, selective copying), without / with self-pretraining (causal; --full adds masked denoising) (trains models: not in the default list)",
   plan: ({ tier }) => planOf(tier),
   async run(ctx) {
     const g = TASK_GRIDS[ctx.tier];

@@ -165,7 +165,7 @@ export async function runCommand(argv: readonly string[]): Promise<CommandResult
   if (cmd === "export")
     fail(
       "tessera",
-      "ONNX export is in @tessera/onnx (which depends on this package): install it and run `tessera-onnx export DIR OUT.onnx [--decode] [--dtype float32|float16]` (in this repository: `npm run tessera -- export DIR OUT.onnx`)",
+      "ONNX export is in @tessera/onnx (which depends on this package): install it and run `tessera-onnx export DIR OUT.onnx [--decode] [--dtype float32|float16|int4]` (in this repository: `npm run tessera -- export DIR OUT.onnx`)",
     );
   return fail("tessera", `unknown command '${cmd}' (commands: check, generate, info)`);
 }

@@ -1,7 +1,7 @@
 /**
  * The tessera-onnx command (strict parsing: unknown, repeated or valueless options are usage
  * errors that name the option):
- *   tessera-onnx export DIR OUT.onnx [--decode] [--dtype float32|float16] [--opset 17..21]
+ *   tessera-onnx export DIR OUT.onnx [--decode] [--dtype float32|float16|int4] [--block-size N] [--opset 17..21]
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -14,15 +14,27 @@ export interface CommandResult {
 }
 
 export const USAGE = `usage:
-  tessera-onnx export DIR OUT.onnx [--decode] [--dtype float32|float16] [--opset 17..21]
+  tessera-onnx export DIR OUT.onnx [--decode] [--dtype float32|float16|int4] [--block-size N] [--opset 17..21]
       export the save_pretrained folder DIR (gpt2, llama, mistral, qwen2, bert, vit) as ONNX:
       the prefill graph, or with --decode the KV-cache graph (past_key_values.* inputs);
-      --dtype float16 stores the weights as float16 (computed in float32)`;
+      --dtype float16 stores the weights as float16 (computed in float32); --dtype int4 stores
+      the blocks' projections as symmetric int4 in groups of --block-size (default 32) along
+      the input axis, as ONNX Runtime's com.microsoft MatMulNBits`;
 
 const FLAGS = ["decode"];
-const VALUED = ["dtype", "opset"];
+const VALUED = ["dtype", "opset", "block-size"];
 
-export function parseExportArgs(argv: readonly string[]): { dir: string; out: string; decode: boolean; dtype: "float32" | "float16"; opset: number } {
+export interface ExportArgs {
+  dir: string;
+  out: string;
+  decode: boolean;
+  dtype: "float32" | "float16" | "int4";
+  /** --block-size (dtype int4 only). */
+  blockSize?: number;
+  opset: number;
+}
+
+export function parseExportArgs(argv: readonly string[]): ExportArgs {
   const positional: string[] = [];
   const flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
@@ -49,15 +61,19 @@ export function parseExportArgs(argv: readonly string[]): { dir: string; out: st
   const [dir, out] = positional;
   if (!existsSync(join(dir, "config.json"))) fail("tessera-onnx", `'${dir}' has no config.json: not a save_pretrained folder`);
   const dtype = flags.get("dtype") ?? "float32";
-  if (dtype !== "float32" && dtype !== "float16") fail("tessera-onnx", `--dtype must be float32 or float16, got '${dtype}'`);
+  if (dtype !== "float32" && dtype !== "float16" && dtype !== "int4") fail("tessera-onnx", `--dtype must be float32, float16 or int4, got '${dtype}'`);
   const o = flags.get("opset") ?? "17";
   if (!/^\d+$/.test(o) || Number(o) < 17 || Number(o) > 21) fail("tessera-onnx", `--opset must be an integer in [17, 21], got '${o}'`);
-  return { dir, out, decode: flags.has("decode"), dtype, opset: Number(o) };
+  const bs = flags.get("block-size");
+  if (bs !== undefined && dtype !== "int4") fail("tessera-onnx", `--block-size applies to --dtype int4 only`);
+  if (bs !== undefined && !(/^\d+$/.test(bs) && Number(bs) >= 16 && (Number(bs) & (Number(bs) - 1)) === 0))
+    fail("tessera-onnx", `--block-size must be a power of two >= 16, got '${bs}'`);
+  return { dir, out, decode: flags.has("decode"), dtype, opset: Number(o), ...(bs !== undefined ? { blockSize: Number(bs) } : {}) };
 }
 
 export async function exportCommand(argv: readonly string[]): Promise<CommandResult> {
   const a = parseExportArgs(argv);
-  const e = await exportPretrained(a.dir, a.out, { decode: a.decode, dtype: a.dtype, opset: a.opset });
+  const e = await exportPretrained(a.dir, a.out, { decode: a.decode, dtype: a.dtype, opset: a.opset, ...(a.blockSize !== undefined ? { blockSize: a.blockSize } : {}) });
   return {
     code: 0,
     report: {
@@ -66,6 +82,7 @@ export async function exportCommand(argv: readonly string[]): Promise<CommandRes
       task: e.task,
       graph: a.decode ? "decode" : "prefill",
       dtype: a.dtype,
+      ...(e.quantizedLayers.length ? { matMulNBits: e.quantizedLayers.length } : {}),
       opset: e.opset,
       bytes: e.bytes.length,
       inputs: e.inputs.map((i) => i.name),

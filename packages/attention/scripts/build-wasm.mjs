@@ -1,0 +1,17 @@
+// Compiles wasm/flash.ts (the fused flash-attention forward and backward; it imports
+// @tessera/tensor's wasm/vmath.ts at build time) into src/flash-wasm/binary.ts: a plain and a
+// shared-memory variant (threads).
+//   node scripts/build-wasm.mjs          writes the file
+//   node scripts/build-wasm.mjs --check  exits 1 if the committed file is stale
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildWasm } from "../../../scripts/wasm-build.mjs";
+
+buildWasm({
+  pkg: join(dirname(fileURLToPath(import.meta.url)), ".."),
+  entry: "wasm/flash.ts",
+  out: join("src", "flash-wasm", "binary.ts"),
+  name: "FLASH_WASM",
+  variants: { plain: [], shared: ["--sharedMemory", "--enable", "threads", "--maximumMemory", "32768"] },
+  sources: "wasm/flash.ts",
+});

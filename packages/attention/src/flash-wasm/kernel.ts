@@ -1,0 +1,55 @@
+/**
+ * The cpu backend's fused attention (FUSED_ATTENTION in @tessera/tensor's kernel registry): the
+ * WebAssembly SIMD kernel of runtime.ts behind tiled.ts's `customGrad`; tiled.ts registers it
+ * when it loads. It declines (the composed form runs) where WebAssembly SIMD
+ * is missing, under the 'reference' kernel preference, for non-float32 inputs and for problems
+ * beyond WebAssembly's 2 GiB of memory.
+ */
+import { tensor, type Tensor } from "@tessera/tensor";
+import type { FusedAttentionKernel, FusedAttentionOptions } from "../kernels";
+import type { QKVDims } from "../shapes";
+import { flashFits, flashWasm, type FlashProblem } from "./runtime";
+
+const f32 = (t: Tensor) => t.dataSync("float32") as Float32Array;
+
+function problem(d: QKVDims, o: FusedAttentionOptions): FlashProblem {
+  const slopes = o.alibiSlopes ? (Array.isArray(o.alibiSlopes) ? (o.alibiSlopes as readonly number[]) : f32(o.alibiSlopes as Tensor)) : null;
+  return {
+    B: d.B,
+    H: d.H,
+    Hkv: d.Hkv,
+    Tq: d.Tq,
+    Tk: d.Tk,
+    D: d.D,
+    Dv: d.Dv,
+    scale: o.scale,
+    causal: o.causal,
+    window: o.window,
+    keyPadding: o.keyPadding ? (o.keyPadding.dataSync() as ArrayLike<number>) : null,
+    alibiSlopes: slopes,
+    softcap: o.softcap || null,
+    zeroMaskedRows: o.maskedRows === "zero",
+  };
+}
+
+export const wasmFlashKernel: FusedAttentionKernel = {
+  applies(q, k, v, d, o) {
+    if (q.dtype !== "float32" || k.dtype !== "float32" || v.dtype !== "float32") return false;
+    if (!flashWasm()) return false;
+    return flashFits(problem(d, { ...o, keyPadding: null, alibiSlopes: null }));
+  },
+  forward(q, k, v, d, o) {
+    const kern = flashWasm();
+    if (!kern) throw new Error("scaledDotProductAttention: the WebAssembly attention kernel went away between applies() and forward()");
+    const p = problem(d, o);
+    const { out, saved } = kern.forward(p, f32(q), f32(k), f32(v));
+    const outT = tensor(out, { shape: [d.B, d.H, d.Tq, d.Dv], backend: q.backend });
+    return {
+      out: outT,
+      backward(dy) {
+        const [dq, dk, dv] = kern.backward(p, f32(q), f32(k), f32(v), out, f32(dy), saved);
+        return [tensor(dq, { shape: q.shape, backend: q.backend }), tensor(dk, { shape: k.shape, backend: k.backend }), tensor(dv, { shape: v.shape, backend: v.backend })];
+      },
+    };
+  },
+};

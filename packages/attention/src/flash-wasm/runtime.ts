@@ -1,0 +1,406 @@
+/**
+ * The fused flash attention of wasm/flash.ts on WebAssembly SIMD, loaded through
+ * `@tessera/tensor/wasm` (the one WASM runtime). Operands are copied into the module's memory
+ * in the layouts wasm/flash.ts documents (head dims padded to 8, query rows to 16, keys to 8,
+ * all padding zero); where memory can be shared (Node, cross-origin isolated pages) the tasks run
+ * on a worker pool (`startWasmPool`, its own workers over this module's memory): threads claim
+ * tasks from an atomic counter, each computed as on one thread, so results do not depend on the
+ * thread count. Memory is linear in T: nothing of size Tq x Tk is allocated.
+ */
+import { getKernelPreference, TesseraError } from "@tessera/tensor";
+import { canShareWasmMemory, compileWasm, defaultWasmThreads, growWasmMemory, instantiateWasm, startWasmPool, type WasmPool } from "@tessera/tensor/wasm";
+import { FLASH_WASM_PLAIN, FLASH_WASM_SHARED } from "./binary";
+
+interface Exports {
+  pack_panels(src: number, rows: number, cols: number, dst: number): void;
+  flash_fwd(prm: number, t: number, n: number): void;
+  flash_bwd_kv(prm: number, t: number, n: number): void;
+  flash_bwd_q(prm: number, t: number, n: number): void;
+}
+
+/** Parameter slots of wasm/flash.ts (P_*). */
+const P = {
+  B: 0,
+  H: 1,
+  Hkv: 2,
+  Tq: 3,
+  Tk: 4,
+  Dp: 5,
+  Dvp: 6,
+  Tqp: 7,
+  Tkp: 8,
+  flags: 9,
+  left: 10,
+  right: 11,
+  scale: 12,
+  cap: 13,
+  q: 14,
+  k: 15,
+  v: 16,
+  kp: 17,
+  out: 18,
+  lse: 19,
+  kbias: 20,
+  slopes: 21,
+  scratch: 22,
+  scratchBytes: 23,
+  dy: 24,
+  dsum: 25,
+  dq: 26,
+  dk: 27,
+  dv: 28,
+  vp: 29,
+  next: 30,
+} as const;
+const SLOTS = 32;
+const F = { causal: 1, window: 2, zero: 4, alibi: 8, cap: 16, pad: 32 } as const;
+/** BQ, BK and QG of wasm/flash.ts. */
+const BQ = 64;
+const BK = 64;
+const QG = 16;
+
+/** Job op codes of the worker dispatch. */
+const OP = { fwd: 1, bwdKv: 2, bwdQ: 3 } as const;
+const DISPATCH = `
+    switch (j[0]) {
+      case ${OP.fwd}: ex.flash_fwd(j[1], j[2], j[3]); break;
+      case ${OP.bwdKv}: ex.flash_bwd_kv(j[1], j[2], j[3]); break;
+      case ${OP.bwdQ}: ex.flash_bwd_q(j[1], j[2], j[3]); break;
+    }`;
+/** Below this many multiply-adds (B H Tq Tk D) a call stays on one thread (waking workers costs ~10-50 us). */
+const THREAD_MIN_MACS = 1 << 20;
+const BASE = 65536;
+/** Shared WebAssembly memory stops at 2 GiB; leave room for the module's own data. */
+const MAX_BYTES = 2 ** 31 - 2 * BASE;
+
+const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
+
+/** Sizes of one problem: dims, padded dims and options, as the kernel reads them. */
+export interface FlashProblem {
+  B: number;
+  H: number;
+  Hkv: number;
+  Tq: number;
+  Tk: number;
+  D: number;
+  Dv: number;
+  scale: number;
+  causal: boolean;
+  /** [left, right] or null. */
+  window: readonly [number, number] | null;
+  /** [B, Tk]: nonzero = padding key; or null. */
+  keyPadding: ArrayLike<number> | null;
+  /** One slope per query head, or null. */
+  alibiSlopes: ArrayLike<number> | null;
+  softcap: number | null;
+  zeroMaskedRows: boolean;
+}
+
+const padded = (p: FlashProblem) => ({ Dp: roundUp(p.D, 8), Dvp: roundUp(p.Dv, 8), Tqp: roundUp(p.Tq, QG), Tkp: roundUp(p.Tk, 8) });
+
+/** Copies x [heads, T, D] into the heap at float index `at` as [heads, Tp, Dp], padding zero. */
+function putPadded(heap: Float32Array, x: Float32Array, heads: number, T: number, D: number, Tp: number, Dp: number, at: number): void {
+  if (T === Tp && D === Dp) {
+    heap.set(x.subarray(0, heads * T * D), at);
+    return;
+  }
+  heap.fill(0, at, at + heads * Tp * Dp);
+  if (D === Dp) {
+    for (let h = 0; h < heads; h++) heap.set(x.subarray(h * T * D, (h + 1) * T * D), at + h * Tp * Dp);
+    return;
+  }
+  for (let r = 0, h = 0; h < heads; h++) for (let t = 0; t < T; t++, r++) heap.set(x.subarray(r * D, (r + 1) * D), at + (h * Tp + t) * Dp);
+}
+
+/** The inverse of putPadded: [heads, Tp, Dp] at float index `at` -> a new [heads, T, D]. */
+function getPadded(heap: Float32Array, heads: number, T: number, D: number, Tp: number, Dp: number, at: number): Float32Array {
+  if (T === Tp && D === Dp) return heap.slice(at, at + heads * T * D);
+  const out = new Float32Array(heads * T * D);
+  if (D === Dp) {
+    for (let h = 0; h < heads; h++) out.set(heap.subarray(at + h * Tp * Dp, at + h * Tp * Dp + T * D), h * T * D);
+    return out;
+  }
+  for (let r = 0, h = 0; h < heads; h++) for (let t = 0; t < T; t++, r++) out.set(heap.subarray(at + (h * Tp + t) * Dp, at + (h * Tp + t) * Dp + D), r * D);
+  return out;
+}
+
+/** Bump allocation of float arrays (16-byte aligned) from BASE + the parameter block. */
+class Layout {
+  end = BASE + 4 * SLOTS;
+  alloc(floats: number): number {
+    const at = roundUp(this.end, 64);
+    this.end = at + 4 * floats;
+    return at;
+  }
+}
+
+/** What the forward hands its backward: the row logsumexp [B, H, Tqp] and the key bias [B, Tkp]. */
+export interface FlashSaved {
+  lse: Float32Array;
+  kbias: Float32Array;
+}
+
+export class FlashWasm {
+  pool: WasmPool | null = null;
+  /** WebAssembly memory the last call used (bytes from 0): linear in T, never Tq x Tk. */
+  lastBytes = 0;
+  constructor(
+    readonly module: WebAssembly.Module,
+    private readonly ex: Exports,
+    readonly memory: WebAssembly.Memory,
+  ) {}
+
+  /** Bytes of WebAssembly memory a forward + backward of this problem needs (both are below it). */
+  static bytesNeeded(p: FlashProblem, threads: number): number {
+    const { Dp, Dvp, Tqp, Tkp } = padded(p);
+    const q = p.B * p.H * Tqp;
+    const k = p.B * p.Hkv * Tkp;
+    // backward (the larger): q, dq; dy; lse, dsum; k, kp, dk; v, vp, dv; key bias; slopes (+ out for the forward)
+    const floats = 2 * q * Dp + 2 * q * Dvp + 3 * q + 3 * k * Dp + 3 * k * Dvp + p.B * Tkp + p.H;
+    return BASE + 4 * SLOTS + 4 * floats + 64 * 16 + threads * FlashWasm.scratchBytes(p);
+  }
+
+  /** Per-thread scratch (wasm/flash.ts: forward qp | s | acc | m | l; backward qp | dyp | p | ds | tanh). */
+  private static scratchBytes(p: FlashProblem): number {
+    const { Dp, Dvp } = padded(p);
+    const fwd = 4 * Dp + 4 * BK + BQ * Dvp + 2 * BQ;
+    const bwd = QG * Dp + QG * Dvp + 3 * QG * BK;
+    return roundUp(4 * Math.max(fwd, bwd), 64);
+  }
+
+  private threadsFor(p: FlashProblem, tasks: number): number {
+    const pool = this.pool && !this.pool.failure ? this.pool : null;
+    if (!pool || p.B * p.H * p.Tq * p.Tk * p.D < THREAD_MIN_MACS) return 1;
+    return Math.max(1, Math.min(pool.workers + 1, tasks));
+  }
+
+  /** Runs kernel `op` as tasks over `threads` threads (t > 0 on workers, t = 0 here). */
+  private run(op: number, prm: number, threads: number, own: (prm: number, t: number, n: number) => void): void {
+    new Int32Array(this.memory.buffer, prm, SLOTS)[P.next] = 0; // the task counter
+    if (threads > 1 && this.pool) {
+      for (let t = 1; t < threads; t++) this.pool.job(t - 1, op, [prm, t, threads]);
+      this.pool.run(() => own(prm, 0, threads));
+    } else own(prm, 0, 1);
+  }
+
+  private grow(bytes: number): Float32Array {
+    try {
+      growWasmMemory(this.memory, bytes);
+    } catch (e) {
+      throw new TesseraError(
+        "scaledDotProductAttention",
+        `the fused WASM attention needs ${bytes} bytes of WebAssembly memory, ${this.memory.buffer.byteLength} are available and growth was refused (${(e as Error).message}); use implementation 'reference' or split the batch`,
+      );
+    }
+    return new Float32Array(this.memory.buffer);
+  }
+
+  /** The parameter block's sizes and options (offsets are filled in by the caller) and a fresh layout. */
+  private params(p: FlashProblem): { L: Layout; prm: Int32Array } {
+    const { Dp, Dvp, Tqp, Tkp } = padded(p);
+    const prm = new Int32Array(SLOTS);
+    const f32 = new Float32Array(prm.buffer);
+    prm[P.B] = p.B;
+    prm[P.H] = p.H;
+    prm[P.Hkv] = p.Hkv;
+    prm[P.Tq] = p.Tq;
+    prm[P.Tk] = p.Tk;
+    prm[P.Dp] = Dp;
+    prm[P.Dvp] = Dvp;
+    prm[P.Tqp] = Tqp;
+    prm[P.Tkp] = Tkp;
+    const clampPos = (x: number) => Math.min(x, 1 << 30); // window sides beyond every position
+    prm[P.flags] =
+      (p.causal ? F.causal : 0) |
+      (p.window ? F.window : 0) |
+      (p.zeroMaskedRows ? F.zero : 0) |
+      (p.alibiSlopes ? F.alibi : 0) |
+      (p.softcap ? F.cap : 0) |
+      (p.keyPadding || Tkp > p.Tk ? F.pad : 0);
+    prm[P.left] = p.window ? clampPos(p.window[0]) : 0;
+    prm[P.right] = p.window ? clampPos(p.window[1]) : 0;
+    f32[P.scale] = p.scale;
+    f32[P.cap] = p.softcap ?? 0;
+    return { L: new Layout(), prm };
+  }
+
+  /** The key bias [B, Tkp]: -inf on padding keys (the caller's and j >= Tk), else 0. */
+  static keyBias(p: FlashProblem): Float32Array {
+    const { Tkp } = padded(p);
+    const kb = new Float32Array(p.B * Tkp);
+    for (let b = 0; b < p.B; b++) for (let j = 0; j < Tkp; j++) if (j >= p.Tk || (p.keyPadding && p.keyPadding[b * p.Tk + j] !== 0)) kb[b * Tkp + j] = Number.NEGATIVE_INFINITY;
+    return kb;
+  }
+
+  /** out [B, H, Tq, Dv] and what the backward needs. */
+  forward(p: FlashProblem, q: Float32Array, k: Float32Array, v: Float32Array): { out: Float32Array; saved: FlashSaved } {
+    const { Dp, Dvp, Tqp, Tkp } = padded(p);
+    const [BH, BHkv] = [p.B * p.H, p.B * p.Hkv];
+    const tasks = BH * Math.ceil(Tqp / BQ);
+    const threads = this.threadsFor(p, tasks);
+    const { L, prm } = this.params(p);
+    const kbias = FlashWasm.keyBias(p);
+    const oq = L.alloc(BH * Tqp * Dp);
+    const ok = L.alloc(BHkv * Tkp * Dp);
+    const okp = L.alloc(BHkv * Tkp * Dp);
+    const ov = L.alloc(BHkv * Tkp * Dvp);
+    const oout = L.alloc(BH * Tqp * Dvp);
+    const olse = L.alloc(BH * Tqp);
+    const okb = L.alloc(p.B * Tkp);
+    const osl = L.alloc(p.H);
+    const sb = FlashWasm.scratchBytes(p);
+    const os = L.alloc((threads * sb) / 4);
+    const heap = this.grow(L.end);
+    this.lastBytes = L.end;
+    putPadded(heap, q, BH, p.Tq, p.D, Tqp, Dp, oq / 4);
+    putPadded(heap, k, BHkv, p.Tk, p.D, Tkp, Dp, ok / 4);
+    putPadded(heap, v, BHkv, p.Tk, p.Dv, Tkp, Dvp, ov / 4);
+    heap.set(kbias, okb / 4);
+    if (p.alibiSlopes) heap.set(Float32Array.from(p.alibiSlopes), osl / 4);
+    Object.assign(prm, { [P.q]: oq, [P.k]: ok, [P.kp]: okp, [P.v]: ov, [P.out]: oout, [P.lse]: olse, [P.kbias]: okb, [P.slopes]: osl, [P.scratch]: os, [P.scratchBytes]: sb });
+    new Int32Array(this.memory.buffer, BASE, SLOTS).set(prm);
+    this.ex.pack_panels(ok, BHkv * Tkp, Dp, okp);
+    this.run(OP.fwd, BASE, threads, (a, t, n) => this.ex.flash_fwd(a, t, n));
+    const h = new Float32Array(this.memory.buffer);
+    return { out: getPadded(h, BH, p.Tq, p.Dv, Tqp, Dvp, oout / 4), saved: { lse: h.slice(olse / 4, olse / 4 + BH * Tqp), kbias } };
+  }
+
+  /** dq, dk, dv (unpadded) from dy [B, H, Tq, Dv] and the forward's output. */
+  backward(p: FlashProblem, q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, dy: Float32Array, saved: FlashSaved): [Float32Array, Float32Array, Float32Array] {
+    const { Dp, Dvp, Tqp, Tkp } = padded(p);
+    const [BH, BHkv] = [p.B * p.H, p.B * p.Hkv];
+    const tasks = Math.min(BHkv * Math.ceil(Tkp / BK), (BH * Tqp) / QG);
+    const threads = this.threadsFor(p, tasks);
+    const { L, prm } = this.params(p);
+    // dsum = rowsum(dy * out) [B, H, Tqp] (FlashAttention-2's D; 0 on padding rows).
+    const dsum = new Float32Array(BH * Tqp);
+    for (let r = 0, bh = 0; bh < BH; bh++)
+      for (let i = 0; i < p.Tq; i++, r++) {
+        let s = 0;
+        for (let c = 0; c < p.Dv; c++) s += dy[r * p.Dv + c] * out[r * p.Dv + c];
+        dsum[bh * Tqp + i] = s;
+      }
+    const oq = L.alloc(BH * Tqp * Dp);
+    const ok = L.alloc(BHkv * Tkp * Dp);
+    const okp = L.alloc(BHkv * Tkp * Dp);
+    const ov = L.alloc(BHkv * Tkp * Dvp);
+    const ovp = L.alloc(BHkv * Tkp * Dvp);
+    const ody = L.alloc(BH * Tqp * Dvp);
+    const olse = L.alloc(BH * Tqp);
+    const odsum = L.alloc(BH * Tqp);
+    const okb = L.alloc(p.B * Tkp);
+    const osl = L.alloc(p.H);
+    const odq = L.alloc(BH * Tqp * Dp);
+    const odk = L.alloc(BHkv * Tkp * Dp);
+    const odv = L.alloc(BHkv * Tkp * Dvp);
+    const sb = FlashWasm.scratchBytes(p);
+    const os = L.alloc((threads * sb) / 4);
+    const heap = this.grow(L.end);
+    this.lastBytes = L.end;
+    putPadded(heap, q, BH, p.Tq, p.D, Tqp, Dp, oq / 4);
+    putPadded(heap, k, BHkv, p.Tk, p.D, Tkp, Dp, ok / 4);
+    putPadded(heap, v, BHkv, p.Tk, p.Dv, Tkp, Dvp, ov / 4);
+    putPadded(heap, dy, BH, p.Tq, p.Dv, Tqp, Dvp, ody / 4);
+    heap.set(saved.lse, olse / 4);
+    heap.set(dsum, odsum / 4);
+    heap.set(saved.kbias, okb / 4);
+    if (p.alibiSlopes) heap.set(Float32Array.from(p.alibiSlopes), osl / 4);
+    Object.assign(prm, {
+      [P.q]: oq,
+      [P.k]: ok,
+      [P.kp]: okp,
+      [P.v]: ov,
+      [P.vp]: ovp,
+      [P.dy]: ody,
+      [P.lse]: olse,
+      [P.dsum]: odsum,
+      [P.kbias]: okb,
+      [P.slopes]: osl,
+      [P.dq]: odq,
+      [P.dk]: odk,
+      [P.dv]: odv,
+      [P.scratch]: os,
+      [P.scratchBytes]: sb,
+    });
+    new Int32Array(this.memory.buffer, BASE, SLOTS).set(prm);
+    this.ex.pack_panels(ok, BHkv * Tkp, Dp, okp);
+    this.ex.pack_panels(ov, BHkv * Tkp, Dvp, ovp);
+    this.run(OP.bwdKv, BASE, threads, (a, t, n) => this.ex.flash_bwd_kv(a, t, n));
+    this.run(OP.bwdQ, BASE, threads, (a, t, n) => this.ex.flash_bwd_q(a, t, n));
+    const h = new Float32Array(this.memory.buffer);
+    return [getPadded(h, BH, p.Tq, p.D, Tqp, Dp, odq / 4), getPadded(h, BHkv, p.Tk, p.D, Tkp, Dp, odk / 4), getPadded(h, BHkv, p.Tk, p.Dv, Tkp, Dvp, odv / 4)];
+  }
+}
+
+/** Whether a problem fits WebAssembly's memory with `threads` scratch areas. */
+export function flashFits(p: FlashProblem): boolean {
+  return FlashWasm.bytesNeeded(p, 64) <= MAX_BYTES;
+}
+
+let instance: FlashWasm | null | undefined;
+let compiling = false;
+let wanted: number | null = null;
+let starting: Promise<number> | null = null;
+
+function create(c: { module: object; shared: boolean } | null): FlashWasm | null {
+  if (!c) return null;
+  const { exports, memory } = instantiateWasm<Exports>(c);
+  return new FlashWasm(c.module as WebAssembly.Module, exports, memory as WebAssembly.Memory);
+}
+
+/** The kernels, or null: no WebAssembly SIMD here, still compiling (browser main thread), or the 'reference' preference. */
+export function flashWasm(): FlashWasm | null {
+  if (getKernelPreference() === "reference") return null;
+  if (instance !== undefined) return instance;
+  if (compiling) return null;
+  const c = compileWasm({ plain: FLASH_WASM_PLAIN, shared: FLASH_WASM_SHARED }, (r) => {
+    instance = create(r);
+    if (instance) void startThreads(instance);
+  });
+  if (c === undefined) {
+    compiling = true; // a browser main thread: the composed forward serves until it is ready
+    return null;
+  }
+  instance = create(c);
+  if (instance) void startThreads(instance);
+  return instance;
+}
+
+/** Starts the worker pool in the background (once, or again after it stopped or was resized). */
+function startThreads(k: FlashWasm): Promise<number> {
+  if (k.pool?.failure) {
+    k.pool = null;
+    starting = null;
+  }
+  starting ??= (async () => {
+    const n = Math.max(1, Math.min(wanted ?? (await defaultWasmThreads()), 16));
+    if (n < 2 || !canShareWasmMemory()) return 1;
+    try {
+      k.pool = await startWasmPool(k.module, k.memory, n - 1, { dispatch: DISPATCH, slots: 4 });
+      return n;
+    } catch {
+      return 1;
+    }
+  })();
+  return starting;
+}
+
+/**
+ * Sets the number of threads the fused WASM attention uses (default: all cores, at most 16; 1
+ * runs it on the calling thread only) and waits until they run; resolves to the count in effect
+ * (1 where WebAssembly threads or SIMD are unavailable). Results do not depend on the count.
+ */
+export async function initAttentionThreads(threads?: number): Promise<number> {
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 64))
+    throw new TesseraError("initAttentionThreads", `threads must be an integer in 1..64, got ${String(threads)}`);
+  const k = flashWasm();
+  if (!k) return 1;
+  if (threads !== undefined && threads !== wanted) {
+    wanted = threads;
+    await starting;
+    k.pool?.close();
+    k.pool = null;
+    starting = null;
+  }
+  return startThreads(k);
+}
