@@ -211,3 +211,68 @@ describe("weights resident in WASM memory", () => {
     expect(() => T.setCpuWeightCache(-1)).toThrow(/bytes must be >= 0/);
   });
 });
+
+describe("packed resident weights and the fused bias epilogue", () => {
+  const rnd = (shape: number[], s: number) => T.normal(shape, 0, 1, { seed: s });
+  const onReference = <R>(f: () => R): R => T.withKernelPreference("reference", f);
+
+  // Weights above the residency threshold are packed once on their second use and then read from
+  // the panels by both the GEMM and the GEMV: ragged N (not a multiple of 8), both layouts, with
+  // and without bias, 1..4 rows (GEMV) and 16 / 37 rows (GEMM); then a size that splits over threads.
+  const layouts: [string, (x: T.Tensor, w: T.Tensor, b: T.Tensor | null) => T.Tensor, number[]][] = [
+    ["linear (W [out, in], packed from W^T)", (x, w, b) => T.linear(x, w, b), [1037, 301]],
+    ["affine (W [in, out])", (x, w, b) => T.affine(x, w, b), [301, 1037]],
+  ];
+  for (const [name, f, wShape] of layouts) {
+    for (const withBias of [false, true]) {
+      it(`${name}${withBias ? " + bias" : ""}: repeated uses (resident, packed) match the reference`, async () => {
+        T.setCpuWeightCache(1 << 30);
+        const w = rnd(wShape, 60);
+        const b = withBias ? rnd([1037], 61) : null;
+        for (const rows of [1, 2, 4, 16, 37]) {
+          const x = rnd([rows, 301], 62 + rows);
+          const want = onReference(() => f(x, w, b));
+          for (let i = 0; i < 3; i++) await assertClose(f(x, w, b), want, { atol: 2e-6 * Math.sqrt(301), rtol: 1e-5, label: `${rows} rows, use ${i}` });
+        }
+        expect(T.cpuWeightCacheStats().bytes).toBeGreaterThanOrEqual(1037 * 301 * 4);
+      });
+    }
+  }
+
+  it("threaded packed GEMV and GEMM with bias (ragged N = 2307, K = 1024) match the reference", async () => {
+    T.setCpuWeightCache(1 << 30);
+    const w = rnd([1024, 2307], 80);
+    const b = rnd([2307], 81);
+    const wOutIn = T.contiguous(T.transpose(w)); // [2307, 1024]: packed from W^T
+    for (const rows of [1, 3, 20]) {
+      const x = rnd([rows, 1024], 82 + rows);
+      const want = onReference(() => T.affine(x, w, b));
+      const wantT = onReference(() => T.linear(x, wOutIn, b));
+      for (let i = 0; i < 3; i++) {
+        await assertClose(T.affine(x, w, b), want, { atol: 2e-6 * Math.sqrt(1024), rtol: 1e-5, label: `${rows} rows, use ${i}` });
+        await assertClose(T.linear(x, wOutIn, b), wantT, { atol: 2e-6 * Math.sqrt(1024), rtol: 1e-5, label: `linear, ${rows} rows, use ${i}` });
+      }
+    }
+  });
+
+  it("affine and linear with a bias equal matmul + add, batched, forward and gradients", async () => {
+    const x = rnd([2, 9, 48], 70);
+    const w = rnd([48, 40], 71);
+    const b = rnd([40], 72);
+    const grads = (f: (x: T.Tensor, w: T.Tensor, b: T.Tensor) => T.Tensor) => {
+      const r = T.valueAndGrad((x: T.Tensor, w: T.Tensor, b: T.Tensor) => T.sum(T.mul(f(x, w, b), T.cos(f(x, w, b)))))(x, w, b);
+      return [r.value, ...r.grads];
+    };
+    const fused = grads((x, w, b) => T.affine(x, w, b));
+    const composed = grads((x, w, b) => T.add(T.matmul(x, w), b));
+    for (let i = 0; i < fused.length; i++) await assertClose(fused[i], composed[i], { atol: 1e-5, rtol: 1e-5, label: `output ${i}` });
+    const lin = grads((x, w, b) => T.linear(x, T.transpose(w), b));
+    for (let i = 0; i < lin.length; i++) await assertClose(lin[i], composed[i], { atol: 1e-5, rtol: 1e-5, label: `linear output ${i}` });
+  });
+
+  it("affine names the op, argument and shapes in its errors", () => {
+    expect(() => T.affine(rnd([2, 5], 1), rnd([4, 3], 2))).toThrow(/affine.*x \[2, ?5\] has 5 features but weight \[4, ?3\]/);
+    expect(() => T.affine(rnd([2, 4], 1), rnd([4, 3], 2), rnd([4], 3))).toThrow(/affine.*bias \[4\] must be \[3\]/);
+    expect(() => T.affine(rnd([2, 4], 1), rnd([4], 2))).toThrow(/affine.*weight must be 2-D/);
+  });
+});
