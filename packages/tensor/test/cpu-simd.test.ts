@@ -136,8 +136,24 @@ describe("cpu WASM SIMD row and elementwise kernels vs the TypeScript reference"
     () => T.exp(T.concat([T.linspace(88, 88.72283, 5000), T.linspace(88.7229, 89, 100), T.linspace(-87.3, -80, 1000)])),
     3e-6,
   ]);
+  // softmax's exp of x - max <= 0 (wasm/exp-nonpos.ts) over its whole range: softmax([x, 0])[0] =
+  // exp(x) / (1 + exp(x)), from 0 down to below the cutoff (-87.33654) where it is exactly 0.
+  rowCases.push([
+    "softmax's exp(x - max) from 0 to below the float32 cutoff",
+    () => T.softmax(T.stack([T.linspace(-90, 0, 20011), T.zeros([20011])], 1)),
+    2e-6,
+  ]);
   rowCases.push(["softmax of rows holding NaN is NaN", () => T.softmax(T.where(T.gt(big([4, 2000]), 8), NaN, big([4, 2000]))), 2e-6]);
   rowCases.push(["exp of large, tiny and NaN inputs", () => T.exp(T.concat([T.full([2000], 100), T.full([2000], -200), T.full([100], NaN), big([1000], 10)])), 3e-6]);
+
+  it("softmax's exp(x - max) is within 4e-7 relative of the reference down to 2^-126 (atol 0)", async () => {
+    const x = T.linspace(-87.3, 0, 40009);
+    const [fast, ref] = both(() => T.narrow(T.softmax(T.stack([x, T.zeros([40009])], 1)), 1, 0, 1)); // exp(x) / (exp(x) + 1)
+    const [f, r] = [await fast.data(), await ref.data()];
+    let worst = 0;
+    for (let i = 0; i < r.length; i++) worst = Math.max(worst, Math.abs(f[i] - r[i]) / r[i]);
+    expect(worst).toBeLessThan(4e-7);
+  });
 
   for (const [name, f, tol] of rowCases) {
     it(name, async () => {
