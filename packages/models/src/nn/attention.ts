@@ -9,7 +9,21 @@
  * prefill in pieces and token-by-token decoding equal one forward pass.
  */
 import { scaledDotProductAttention, sigmoidAttention } from "@tessera/attention";
-import { applyRope, concat, contiguous, Module, narrow, permute, reshape, ropeTables, type Generator, type MixerState, type RopeOptions, type Tensor, type TokenMixer } from "@tessera/tensor";
+import {
+  applyRope,
+  concat,
+  contiguous,
+  Module,
+  narrow,
+  permute,
+  reshape,
+  ropeTables,
+  type Generator,
+  type MixerState,
+  type RopeOptions,
+  type Tensor,
+  type TokenMixer,
+} from "@tessera/tensor";
 import { fail } from "../errors";
 import { Projection, type ProjectionOptions } from "./projection";
 
