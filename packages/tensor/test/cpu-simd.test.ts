@@ -267,6 +267,14 @@ describe("packed resident weights and the fused bias epilogue", () => {
     }
   });
 
+  it("per-batch products sharing one resident weight (A not foldable into rows) match the reference on every use", async () => {
+    T.setCpuWeightCache(1 << 30);
+    const w = rnd([300, 1037], 90); // above the residency threshold
+    const a = T.permute(rnd([40, 3, 300], 91), [1, 0, 2]); // [3, 40, 300], batch stride 300: not foldable
+    const want = onReference(() => T.matmul(a, w));
+    for (let i = 0; i < 3; i++) await assertClose(T.matmul(a, w), want, { atol: 2e-6 * Math.sqrt(300), rtol: 1e-5, label: `use ${i}` });
+  });
+
   it("affine and linear with a bias equal matmul + add, batched, forward and gradients", async () => {
     const x = rnd([2, 9, 48], 70);
     const w = rnd([48, 40], 71);

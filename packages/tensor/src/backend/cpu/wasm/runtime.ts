@@ -44,6 +44,9 @@ const THREAD_MIN_ELEMS = 1 << 16;
 /** Elements per streamed chunk: input + output windows of 256 KiB each stay in L2. */
 const CHUNK_ELEMS = 1 << 16;
 
+/** The resident-cache key of B's packed panels. */
+const packedKey = (off: number, transB: boolean, K: number, N: number) => `${off}:${K}x${N}:${transB ? "t" : "n"}:packed`;
+
 const f32bits = (v: number): number => new Int32Array(new Float32Array([v]).buffer)[0];
 
 export class WasmKernels {
@@ -121,7 +124,7 @@ export class WasmKernels {
    */
   private residentPacked(b: Float32Array, src: StorageArray | null, off: number, transB: boolean, K: number, N: number): number | null {
     if (!src || K * N * 4 < RESIDENT_MIN_BYTES || this.resident.budget <= 0) return null;
-    const key = `${off}:${K}x${N}:${transB ? "t" : "n"}:packed`;
+    const key = packedKey(off, transB, K, N);
     const at = this.resident.lookup(src, key);
     if (at !== undefined) return at;
     const slot = this.resident.admit(src, key, Math.ceil(N / 8) * 8 * K * 4);
@@ -141,6 +144,11 @@ export class WasmKernels {
     if (transB) this.ex.pack_bt(raw, K, N, slot);
     else this.ex.pack_b(raw, K, N, slot);
     return slot;
+  }
+
+  /** Where B's packed panels are resident, without admitting them; null when they are not. */
+  private packedAt(src: StorageArray | null, off: number, transB: boolean, K: number, N: number): number | null {
+    return src ? (this.resident.lookup(src, packedKey(off, transB, K, N)) ?? null) : null;
   }
 
   /** Copies an f32 or u16 array into WASM memory at byte offset `at` (which exists). */
@@ -183,7 +191,9 @@ export class WasmKernels {
     const threads = this.threadsFor(M * N * K, THREAD_MIN_MACS, Math.floor(M / 4));
     const mPad = Math.ceil(M / 4) * 4;
     const nPad = Math.ceil(N / 8) * 8;
-    const packed = reuseB ? null : this.residentPacked(b, bSrc, bSrcOff, transB, K, N);
+    // With reuseB, B (empty here) is what the previous call of the same batch loop used: resident
+    // then (a lookup finds it), or packed at the same scratch offset as now.
+    const packed = reuseB ? this.packedAt(bSrc, bSrcOff, transB, K, N) : this.residentPacked(b, bSrc, bSrcOff, transB, K, N);
     const base = this.scratch;
     // Layout (bytes): [B and Bp (unless packed resident) | bias | A | Ap (each thread packs its own rows) | C | scratch x threads]
     const bOff = base;
