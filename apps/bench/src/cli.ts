@@ -5,9 +5,12 @@
  * `--quick`: small ones), prints a progress line as each measurement finishes and each suite's
  * table of medians and ratios (measured side by side in one run) as soon as that suite ends, and
  * optionally writes the rows as JSON.
+ * tessera-bench accuracy <experiment...> [--quick] [--json FILE]: the accuracy experiments
+ * (./accuracy-cli.ts), run only by name.
  */
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
+import { ACCURACY_USAGE, parseAccuracyArgs, runAccuracy } from "./accuracy-cli";
 import { cpuThreads, useBackend } from "./backends";
 import { TIER_MEASURE, type Row, type Tier } from "./harness";
 import { formatTable, formatWall, LEGEND, progressLine } from "./report";
@@ -86,10 +89,24 @@ const USAGE = `usage: tessera-bench [suite...] [--json FILE] [--backend NAME] [-
   no option: representative sizes, every suite in 3-4 minutes on 2 cores
   --full: the largest shapes (tens of minutes; attention at T = 8192 needs ~9 GiB)
   --quick: small shapes, a smoke run in seconds
+  accuracy <experiment...>: the masked pre-training experiments (tessera-bench accuracy --help)
   tasks (only when named): the accuracy grid; default ListOps and MQAR x 13 mixers x {none, causal} (52 runs, ~10-15 min on 2 cores), --full all six tasks (156 runs), --quick 4 tiny runs
 suites: ${ALL_SUITES.map((s) => `${s.name} (${s.description})`).join("; ")}`;
 
+async function accuracyMain(argv: string[]): Promise<void> {
+  let o: ReturnType<typeof parseAccuracyArgs>;
+  try {
+    o = parseAccuracyArgs(argv);
+  } catch (e) {
+    const msg = (e as Error).message;
+    console.error(msg === "help" ? ACCURACY_USAGE : `${msg}\n${ACCURACY_USAGE}`);
+    process.exit(msg === "help" ? 0 : 2);
+  }
+  await runAccuracy(o);
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === "accuracy") return accuracyMain(process.argv.slice(3));
   let opts: CliOptions;
   try {
     opts = parseArgs(process.argv.slice(2));
