@@ -76,7 +76,10 @@ export function cleanMessage(raw) {
     .split("\n")
     .filter((line) => !/^\S{61,}$/.test(line.trim()))
     .join("\n");
-  let out = `${subject}\n${body}`.replace(/[^\S\n]+/g, " ").replace(/\s*\n\s*/g, "\n").trim();
+  let out = `${subject}\n${body}`
+    .replace(/[^\S\n]+/g, " ")
+    .replace(/\s*\n\s*/g, "\n")
+    .trim();
   if (out.length > MAX_CHARS) {
     const cut = out.lastIndexOf(" ", MAX_CHARS);
     out = out.slice(0, cut > MAX_CHARS / 2 ? cut : MAX_CHARS);
@@ -91,7 +94,9 @@ export function readCorpus(dataDir) {
   const seen = new Set();
   const out = [];
   for (const group of Object.keys(GROUPS)) {
-    for (const file of readdirSync(join(dataDir, group)).filter((f) => f.endsWith(".json")).sort()) {
+    for (const file of readdirSync(join(dataDir, group))
+      .filter((f) => f.endsWith(".json"))
+      .sort()) {
       const msg = JSON.parse(readFileSync(join(dataDir, group, file), "utf8"));
       const text = cleanMessage(msg.text);
       if (wordCount(text) < MIN_WORDS || seen.has(text)) continue;
@@ -158,7 +163,11 @@ function main(argv) {
     };
   }
   writeFileSync(join(out, "manifest.json"), `${JSON.stringify(manifest, null, 1)}\n`);
-  console.log(`kept ${messages.length} messages; wrote ${Object.entries(splits).map(([k, v]) => `${k} ${v.length}`).join(", ")} to ${out}`);
+  console.log(
+    `kept ${messages.length} messages; wrote ${Object.entries(splits)
+      .map(([k, v]) => `${k} ${v.length}`)
+      .join(", ")} to ${out}`,
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) main(process.argv.slice(2));

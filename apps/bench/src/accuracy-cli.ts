@@ -42,7 +42,11 @@ const load = () =>
     .map((v) => v.toFixed(2))
     .join(" / ");
 
-export async function runAccuracy(o: AccuracyCliOptions, out: (s: string) => void = console.log, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<ExperimentRow[]> {
+export async function runAccuracy(
+  o: AccuracyCliOptions,
+  out: (s: string) => void = console.log,
+  log: (s: string) => void = (s) => process.stderr.write(`${s}\n`),
+): Promise<ExperimentRow[]> {
   await useBackend("cpu");
   const c = cpus();
   out(`tessera-bench accuracy  node ${process.version}  ${c[0]?.model ?? "cpu"} x${c.length}  ${o.quick ? "quick" : "full"} run  ${new Date().toISOString()}`);

@@ -91,7 +91,7 @@ export function linearProbe(train: Features, test: Features, o: ProbeOptions): P
         if (a > max) max = a;
       }
       let sum = 0;
-      for (let c = 0; c < C; c++) sum += (z[c] = Math.exp(z[c] - max));
+      for (let c = 0; c < C; c++) sum += z[c] = Math.exp(z[c] - max);
       for (let c = 0; c < C; c++) {
         const d = (z[c] / sum - (c === train.y[i] ? 1 : 0)) / n; // d(mean CE)/d logit
         for (let j = 0; j < dim; j++) g[c * dim + j] += d * xtr[i * dim + j];

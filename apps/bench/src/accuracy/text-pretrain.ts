@@ -67,11 +67,7 @@ export function maskBatch(strategy: MaskStrategy, xs: readonly EncodedText[], vo
   const b = textBatch(xs);
   const base = { maskTokenId: MASK_ID, vocabSize, specialTokenIds: [PAD_ID, CLS_ID, SEP_ID], attentionMask: b.attentionMask, seed };
   const m =
-    strategy === "token"
-      ? bertMask(b.ids, base)
-      : strategy === "whole-word"
-        ? bertMask(b.ids, { ...base, wordIds: b.wordIds })
-        : spanMask(b.ids, { ...base, wordIds: b.wordIds });
+    strategy === "token" ? bertMask(b.ids, base) : strategy === "whole-word" ? bertMask(b.ids, { ...base, wordIds: b.wordIds }) : spanMask(b.ids, { ...base, wordIds: b.wordIds });
   b.ids.dispose();
   return { inputIds: m.inputIds, labels: m.labels, attentionMask: b.attentionMask };
 }
@@ -110,7 +106,13 @@ export async function trainLoop(params: Record<string, T.Tensor>, lossOf: (step:
 }
 
 /** MLM pre-training of a BertForMaskedLM with one masking strategy; returns the per-step losses. */
-export function pretrainMlm(model: BertForMaskedLM, data: TextData, strategy: MaskStrategy, c: Pick<TextConfig, "steps" | "batch" | "lr" | "seed">, onStep?: TrainOptions["onStep"]): Promise<number[]> {
+export function pretrainMlm(
+  model: BertForMaskedLM,
+  data: TextData,
+  strategy: MaskStrategy,
+  c: Pick<TextConfig, "steps" | "batch" | "lr" | "seed">,
+  onStep?: TrainOptions["onStep"],
+): Promise<number[]> {
   const rng = seededRandom(c.seed + 11);
   model.train();
   return trainLoop(

@@ -1,8 +1,9 @@
 import type { AccuracyExperiment } from "./experiment";
+import { electraExperiment } from "./electra-vs-mlm";
 import { maskStrategiesExperiment } from "./mask-strategies";
 
 /** The `accuracy` experiments, by name (`npm run bench -- accuracy <name>`). */
-export const ACCURACY_EXPERIMENTS: AccuracyExperiment[] = [maskStrategiesExperiment];
+export const ACCURACY_EXPERIMENTS: AccuracyExperiment[] = [maskStrategiesExperiment, electraExperiment];
 
 export function experimentByName(name: string): AccuracyExperiment {
   const e = ACCURACY_EXPERIMENTS.find((x) => x.name === name);
