@@ -14,7 +14,7 @@ import { cleanMessage, jsonl, SPLIT_COUNTS } from "../scripts/vendor-spam-assass
 import { buildVocabulary, CLS_ID, encodeText, PAD_ID, preTokenize, SEP_ID, UNK_ID, wordPieces } from "../src/tasks/index";
 import { spamAssassin, spamAssassinDir } from "../src/tasks/node";
 import { linearProbe, standardizer } from "../src/accuracy/probe";
-import { forwardFlopsPerToken, pooledFeatures, smallBert } from "../src/accuracy/text-encoder";
+import { encoderStates, forwardFlopsPerToken, mlmLogitsAt, pooledFeatures, selectedPositions, smallBert } from "../src/accuracy/text-encoder";
 import { maskBatch, prepareText } from "../src/accuracy/text-pretrain";
 import { ACCURACY_EXPERIMENTS, experimentByName } from "../src/accuracy/experiments/index";
 import { TEXT_CONFIGS } from "../src/accuracy/experiments/mask-strategies";
@@ -152,6 +152,25 @@ describe("text encoder and masking", () => {
     }
   });
 
+  it("the MLM head on the selected positions equals BertForMaskedLM's logits there (1e-5)", () => {
+    const model = smallBert(data.size, 1);
+    model.eval();
+    T.tidy(() => {
+      const m = maskBatch("token", data.pretrain.slice(0, 4), data.size.vocab, 5);
+      const sel = selectedPositions(m.labels);
+      const V = data.size.vocab;
+      const full = model.forward(m.inputIds, { attentionMask: m.attentionMask }).logits.dataSync() as Float32Array; // [B, T, V]
+      const at = mlmLogitsAt(model, encoderStates(model, m.inputIds, m.attentionMask), sel.positions).dataSync() as Float32Array; // [K, V]
+      expect(at.length).toBe(sel.positions.length * V);
+      let diff = 0;
+      sel.positions.forEach((p, k) => {
+        for (let v = 0; v < V; v++) diff = Math.max(diff, Math.abs(at[k * V + v] - full[p * V + v]));
+      });
+      expect(diff).toBeLessThan(1e-5);
+    });
+    model.dispose();
+  });
+
   it("pooled features: [N, D], the same for the same model, and no tensor left behind", () => {
     const model = smallBert(data.size, 0);
     model.eval();
@@ -170,7 +189,12 @@ describe("text encoder and masking", () => {
     expect(forwardFlopsPerToken(s, "mlm")).toBe(2 * (1344 + 864));
     expect(forwardFlopsPerToken(s, "detect")).toBe(2 * (1344 + 72));
     expect(generatorSize({ ...s, dModel: 32, heads: 4, inner: 64 })).toEqual({ ...s, dModel: 16, heads: 2, inner: 32 });
-    expect(stepFlops("mlm", s, 3)).toBe(3 * 2 * (1344 + 864) * 3 * 10);
+    expect(forwardFlopsPerToken(s, "mlm", 0.15)).toBeCloseTo(2 * (1344 + 0.15 * 864), 9);
+    expect(stepFlops("mlm", s, 3)).toBeCloseTo(3 * 2 * (1344 + 0.15 * 864) * 3 * 10, 6);
+    expect(stepFlops("electra", { ...s, dModel: 16, heads: 2, inner: 32 }, 3)).toBeCloseTo(
+      3 * (forwardFlopsPerToken({ ...s, dModel: 8, heads: 1, inner: 16 }, "mlm", 0.15) + forwardFlopsPerToken({ ...s, dModel: 16, heads: 2, inner: 32 }, "detect")) * 3 * 10,
+      6,
+    );
   });
 });
 

@@ -5,7 +5,7 @@
  * of the linear probe: the final hidden states mean-pooled over the non-padding positions.
  */
 import * as T from "@tessera/tensor";
-import { Block, BertForMaskedLM, MLP, SelfAttention } from "@tessera/models";
+import { activate, Block, BertForMaskedLM, MLP, SelfAttention } from "@tessera/models";
 import type { EncodedText } from "../tasks/spam-assassin";
 import type { Features } from "./probe";
 
@@ -47,6 +47,27 @@ export function encoderStates(model: BertForMaskedLM, ids: T.Tensor, attentionMa
   return h;
 }
 
+/**
+ * BERT's MLM head on the selected positions only (as BERT's and ELECTRA's pre-training code,
+ * `gather_indexes`): hidden [B, T, D] and the flat indices b * T + t of the K selected positions
+ * -> logits [K, V]. The same values as the full head's logits at those positions, at K / (B T)
+ * of its cost.
+ */
+export function mlmLogitsAt(model: BertForMaskedLM, hidden: T.Tensor, flatPositions: Int32Array): T.Tensor {
+  const [B, Tn, D] = hidden.shape;
+  const rows = T.indexSelect(T.reshape(hidden, [B * Tn, D]), 0, T.tensor(flatPositions, { shape: [flatPositions.length], dtype: "int32" })); // [K, D]
+  const t = model.headNorm.forward(activate(model.headDense.forward(rows), model.opts.headActivation));
+  return T.add(T.linear(t, model.embed.weight), model.headBias); // [K, V]
+}
+
+/** The flat indices b * T + t where labels [B, T] are not -100, and the labels there. */
+export function selectedPositions(labels: T.Tensor): { positions: Int32Array; labels: Int32Array } {
+  const y = labels.dataSync() as Int32Array;
+  const positions: number[] = [];
+  for (let i = 0; i < y.length; i++) if (y[i] !== -100) positions.push(i);
+  return { positions: Int32Array.from(positions), labels: Int32Array.from(positions, (i) => y[i]) };
+}
+
 /** ids, attention mask and word ids of a batch, as [B, T] int32 tensors / host rows. */
 export function textBatch(xs: readonly EncodedText[]): { ids: T.Tensor; attentionMask: T.Tensor; wordIds: number[][] } {
   const B = xs.length;
@@ -83,11 +104,13 @@ export function pooledFeatures(model: BertForMaskedLM, xs: readonly EncodedText[
 /**
  * Matmul FLOPs of one forward pass per token (2 per multiply-add): per block the q, k, v, o
  * projections (4 d^2), the MLP (2 d inner) and attention's scores and weighted sum (2 T d);
- * plus the head: MLM (dense d^2 + tied decoder d V) or a detection head (`head` = "detect": d^2 + d).
+ * plus the head: MLM (dense d^2 + tied decoder d V, on the `mlmShare` of the tokens it runs on:
+ * 1 for every position, 0.15 for the selected ones of mlmLogitsAt) or a detection head
+ * (`head` = "detect": d^2 + d on every token).
  */
-export function forwardFlopsPerToken(s: TextEncoderSize, head: "mlm" | "detect"): number {
+export function forwardFlopsPerToken(s: TextEncoderSize, head: "mlm" | "detect", mlmShare = 1): number {
   const d = s.dModel;
   const block = 4 * d * d + 2 * d * s.inner + 2 * s.seqLen * d;
-  const top = head === "mlm" ? d * d + d * s.vocab : d * d + d;
+  const top = head === "mlm" ? mlmShare * (d * d + d * s.vocab) : d * d + d;
   return 2 * (s.layers * block + top);
 }

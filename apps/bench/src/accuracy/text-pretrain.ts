@@ -10,7 +10,7 @@ import { bertMask, mlmLoss, spanMask, type MaskedTokens } from "@tessera/masked"
 import { seededRandom } from "../tasks/random";
 import { buildVocabulary, CLS_ID, encodeText, MASK_ID, PAD_ID, SEP_ID, type EncodedText, type TextExample, type Vocabulary } from "../tasks/spam-assassin";
 import { linearProbe, type ProbeResult } from "./probe";
-import { pooledFeatures, textBatch, type TextEncoderSize } from "./text-encoder";
+import { encoderStates, mlmLogitsAt, pooledFeatures, selectedPositions, textBatch, type TextEncoderSize } from "./text-encoder";
 
 export interface TextSplits {
   pretrain: TextExample[];
@@ -105,6 +105,13 @@ export async function trainLoop(params: Record<string, T.Tensor>, lossOf: (step:
   return losses;
 }
 
+/** The MLM loss of one masked batch, the head run on the selected positions only (mlmLogitsAt). */
+export function mlmBatchLoss(model: BertForMaskedLM, m: MaskedTokens & { attentionMask: T.Tensor }): T.Tensor {
+  const sel = selectedPositions(m.labels);
+  const logits = mlmLogitsAt(model, encoderStates(model, m.inputIds, m.attentionMask), sel.positions); // [K, V]
+  return mlmLoss(logits, T.tensor(sel.labels, { shape: [sel.labels.length], dtype: "int32" }));
+}
+
 /** MLM pre-training of a BertForMaskedLM with one masking strategy; returns the per-step losses. */
 export function pretrainMlm(
   model: BertForMaskedLM,
@@ -119,7 +126,7 @@ export function pretrainMlm(
     model.namedParameters(),
     (step) => {
       const m = maskBatch(strategy, sampleBatch(data.pretrain, c.batch, rng), data.size.vocab, c.seed * 100_003 + step);
-      return mlmLoss(model.forward(m.inputIds, { attentionMask: m.attentionMask }).logits, m.labels);
+      return mlmBatchLoss(model, m);
     },
     { steps: c.steps, lr: c.lr, onStep },
   );

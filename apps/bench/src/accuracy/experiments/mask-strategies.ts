@@ -21,10 +21,10 @@ export const TEXT_CONFIGS: Record<"default" | "quick", TextConfig> = {
   default: {
     words: 1500,
     pieces: 500,
-    size: { seqLen: 128, dModel: 64, layers: 2, heads: 4, inner: 128 },
-    steps: 200,
+    size: { seqLen: 64, dModel: 64, layers: 2, heads: 4, inner: 128 },
+    steps: 500,
     batch: 16,
-    lr: 2e-3,
+    lr: 3e-3,
     probeSteps: 300,
     seed: 0,
   },
