@@ -138,6 +138,24 @@ export function probeSpam(model: BertForMaskedLM, data: TextData, probeSteps: nu
   return linearProbe(pooledFeatures(model, data.train), pooledFeatures(model, data.test), { classes: 2, steps: probeSteps });
 }
 
+/**
+ * The entropy (nats) of the token distribution of the pretrain split's texts ([CLS], [SEP] and
+ * padding left out): the MLM loss of a model that predicts unigram frequencies and ignores the
+ * context, the plateau a small BERT sits on before it learns to use the context.
+ */
+export function unigramEntropy(data: TextData): number {
+  const counts = new Map<number, number>();
+  let n = 0;
+  for (const x of data.pretrain)
+    for (let t = 1; t < x.length - 1; t++) {
+      counts.set(x.ids[t], (counts.get(x.ids[t]) ?? 0) + 1);
+      n++;
+    }
+  let h = 0;
+  for (const c of counts.values()) h -= (c / n) * Math.log(c / n);
+  return h;
+}
+
 /** Mean of the first and of the last 10% of a loss curve. */
 export function firstLast(xs: readonly number[]): [number, number] {
   const k = Math.max(1, Math.floor(xs.length / 10));

@@ -14,7 +14,7 @@
 import { cpuThreads } from "../../backends";
 import { spamAssassin } from "../../tasks/node";
 import { smallBert } from "../text-encoder";
-import { firstLast, MASK_STRATEGIES, prepareText, pretrainMlm, probeSpam, STRATEGY_NOTES, type MaskStrategy, type TextConfig } from "../text-pretrain";
+import { firstLast, MASK_STRATEGIES, prepareText, pretrainMlm, probeSpam, STRATEGY_NOTES, unigramEntropy, type MaskStrategy, type TextConfig } from "../text-pretrain";
 import { pct, stdError, type AccuracyExperiment, type ExperimentRow } from "./experiment";
 
 export const TEXT_CONFIGS: Record<"default" | "quick", TextConfig> = {
@@ -86,7 +86,7 @@ export const maskStrategiesExperiment: AccuracyExperiment = {
         (r) =>
           `| ${r.condition === "none" ? "none (random init)" : r.condition} | ${pct(r.accuracy)} | ${pct(r.trainAccuracy as number)} | ${r.condition === "none" ? "-" : `${(r.lossFirst as number).toFixed(2)} -> ${(r.lossLast as number).toFixed(2)}`} | ${(r.pretrainSeconds as number).toFixed(0)} |`,
       ),
-      `binomial standard error at 90% over ${rows[0].testCount} test messages: ${pct(se)} points. MLM losses are not comparable across strategies (each predicts its own masked positions).`,
+      `binomial standard error at 90% over ${rows[0].testCount} test messages: ${pct(se)} points. MLM losses are not comparable across strategies (each predicts its own masked positions); a context-blind model that predicts unigram frequencies scores ${unigramEntropy(data).toFixed(2)} nats (the tokens' entropy).`,
       ...MASK_STRATEGIES.map((m) => `  ${m}: ${STRATEGY_NOTES[m]}`),
     ];
     return { rows, table: lines.join("\n") };
