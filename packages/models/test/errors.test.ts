@@ -54,7 +54,7 @@ describe("loading errors", () => {
       [{ ...base.mamba2, num_heads: 3 }, /'num_heads' = 3 is not supported: must equal expand \* hidden_size \/ head_dim = 8/],
       [{ ...base.bert, position_embedding_type: "relative_key" }, /'position_embedding_type' = "relative_key" is not supported/],
       [{ ...base.vit, image_size: 13 }, /config.json \(vit\): image_size 13 must be a multiple of patch_size 4/],
-      [{ model_type: "t5" }, /model_type "t5" is not supported \(supported: gpt2, llama, mistral, qwen2, mamba, mamba2, bert, vit\)/],
+      [{ model_type: "t5" }, /model_type "t5" is not supported \(supported: gpt2, llama, mistral, qwen2, mamba, mamba2, bert, electra, vit, vit_mae, beit\)/],
     ];
     for (const [cfg, re] of bad) expect(() => modelFromConfig(cfg)).toThrow(re);
   });

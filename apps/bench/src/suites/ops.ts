@@ -2,13 +2,15 @@
  * Memory-bound row ops on [8, 1024, 1024] float32 (32 MiB in, 32 MiB out; `--full`:
  * [64, 1024, 1024], 256 MiB each way): softmax and layerNorm over the last axis, and GELU (erf
  * form). Throughput counts input + output bytes. The default run leaves tfjs-cpu (pure JS, seconds
- * per run here) out; `--quick` and `--full` keep it.
+ * per run here) out; `--quick` and `--full` keep it. Then the per-op dispatch overhead: a chain of
+ * tiny adds (ops-dispatch.ts).
  */
 import { gelu, layerNorm, normal, ones, softmax, tensor, zeros } from "@tessera/tensor";
 import type { Attr } from "../anchors/ort";
 import type { tf as TF } from "../anchors/tfjs";
 import { ortImpl, plainImpl, tesseraImpl, tfImpls } from "../impls";
 import { runCase } from "../run-impls";
+import { DISPATCH_CASE, DISPATCH_IMPLS, dispatchImpls } from "./ops-dispatch";
 import type { Tier } from "../harness";
 import type { Impl, Suite } from "../suite";
 
@@ -111,8 +113,12 @@ function impls(op: OpName, shape: number[], x: Float32Array, backend: string, tf
 
 export const opsSuite: Suite = {
   name: "ops",
-  description: "softmax, layerNorm, gelu on float32 rows of 1024, [8,1024,1024] (--full: [64,1024,1024]) (GB/s of input + output)",
-  plan: ({ tier }) => OPS.flatMap((op) => implNames(tier).map((impl) => ({ case: `${op} [${SHAPES[tier].join(",")}]`, impl }))),
+  description:
+    "softmax, layerNorm, gelu on float32 rows of 1024, [8,1024,1024] (--full: [64,1024,1024]) (GB/s of input + output); per-op dispatch overhead (1000 chained tiny adds)",
+  plan: ({ tier }) => [
+    ...OPS.flatMap((op) => implNames(tier).map((impl) => ({ case: `${op} [${SHAPES[tier].join(",")}]`, impl }))),
+    ...DISPATCH_IMPLS.map((impl) => ({ case: DISPATCH_CASE, impl })),
+  ],
   async run(ctx) {
     const shape = SHAPES[ctx.tier];
     const size = shape.reduce((a, b) => a * b, 1);
@@ -131,6 +137,8 @@ export const opsSuite: Suite = {
         })),
       );
     }
+    // Float32 sums in the same order everywhere: identical up to rounding of the wasm/JS paths.
+    rows.push(...(await runCase(ctx, { suite: "ops", name: DISPATCH_CASE, impls: dispatchImpls(ctx.backend), tolerance: 1e-3 })));
     return rows;
   },
 };

@@ -6,6 +6,9 @@ import type { Tensor } from "@tessera/tensor";
 import type { BertForMaskedLM } from "../arch/bert";
 import type { CausalLM } from "../arch/causal-lm";
 import type { ViTForImageClassification } from "../arch/vit";
+import type { MaskedAutoencoderViT } from "../arch/mae";
+import type { BeitForMaskedImageModeling } from "../arch/beit";
+import type { ElectraDiscriminator, ElectraGenerator } from "../arch/electra";
 import { fail } from "../errors";
 import { buildBert } from "./bert";
 import type { BuildOptions } from "./build-options";
@@ -14,16 +17,27 @@ import { buildGPT2 } from "../arch/gpt2";
 import { buildLlama } from "../arch/llama";
 import { buildMamba } from "../arch/mamba";
 import { buildViT } from "./vit";
+import { buildViTMAE } from "./vit-mae";
+import { buildBeit } from "./beit";
+import { buildElectraDiscriminator, buildElectraGenerator, isElectraGenerator } from "./electra";
 import { loadHFWeights, type HFInfo } from "./weights";
 
 export type Pretrained =
   | { task: "causal-lm"; modelType: "gpt2" | "llama" | "mistral" | "qwen2" | "mamba" | "mamba2"; model: CausalLM; info: HFInfo }
   | { task: "masked-lm"; modelType: "bert"; model: BertForMaskedLM; info: HFInfo }
-  | { task: "image-classification"; modelType: "vit"; model: ViTForImageClassification; info: HFInfo };
+  | { task: "masked-lm"; modelType: "electra"; model: ElectraGenerator; info: HFInfo }
+  | { task: "replaced-token-detection"; modelType: "electra"; model: ElectraDiscriminator; info: HFInfo }
+  | { task: "image-classification"; modelType: "vit"; model: ViTForImageClassification; info: HFInfo }
+  | { task: "masked-image-pretraining"; modelType: "vit_mae"; model: MaskedAutoencoderViT; info: HFInfo }
+  | { task: "masked-image-modeling"; modelType: "beit"; model: BeitForMaskedImageModeling; info: HFInfo };
 
-export const MODEL_TYPES = ["gpt2", "llama", "mistral", "qwen2", "mamba", "mamba2", "bert", "vit"] as const;
+export const MODEL_TYPES = ["gpt2", "llama", "mistral", "qwen2", "mamba", "mamba2", "bert", "electra", "vit", "vit_mae", "beit"] as const;
 
-/** What a model does: "causal-lm" (generate), "masked-lm" (BERT) or "image-classification" (ViT). */
+/**
+ * What a model does: "causal-lm" (generate), "masked-lm" (BERT, the ELECTRA generator),
+ * "replaced-token-detection" (the ELECTRA discriminator), "image-classification" (ViT),
+ * "masked-image-pretraining" (MAE) or "masked-image-modeling" (BEiT).
+ */
 export type PretrainedTask = Pretrained["task"];
 
 /** The result for one task: `PretrainedFor<"causal-lm">["model"]` is a CausalLM. */
@@ -52,11 +66,20 @@ const TASK_OF: Record<string, PretrainedTask> = {
   mamba2: "causal-lm",
   bert: "masked-lm",
   vit: "image-classification",
+  vit_mae: "masked-image-pretraining",
+  beit: "masked-image-modeling",
 };
+
+/** The task of a config: by model_type, and for ELECTRA by `architectures` (generator or discriminator). */
+function taskOf(config: RawConfig): PretrainedTask | undefined {
+  const type = config.model_type;
+  if (type === "electra") return isElectraGenerator(config) ? "masked-lm" : "replaced-token-detection";
+  return typeof type === "string" && Object.hasOwn(TASK_OF, type) ? TASK_OF[type] : undefined;
+}
 
 function checkTask(op: string, config: RawConfig, task: PretrainedTask | undefined): void {
   const type = config.model_type;
-  const actual = typeof type === "string" && Object.hasOwn(TASK_OF, type) ? TASK_OF[type] : undefined;
+  const actual = taskOf(config);
   if (task !== undefined && actual !== undefined && actual !== task) fail(op, `expected a ${task} model, but config.json model_type "${type as string}" is a ${actual} model`);
 }
 
@@ -84,6 +107,14 @@ export function modelFromConfig(config: RawConfig, opts: BuildOptions & { task?:
       return { task: "masked-lm", modelType: type, ...buildBert(config, opts) };
     case "vit":
       return { task: "image-classification", modelType: type, ...buildViT(config, opts) };
+    case "electra":
+      return isElectraGenerator(config)
+        ? { task: "masked-lm", modelType: type, ...buildElectraGenerator(config, opts) }
+        : { task: "replaced-token-detection", modelType: type, ...buildElectraDiscriminator(config, opts) };
+    case "beit":
+      return { task: "masked-image-modeling", modelType: type, ...buildBeit(config, opts) };
+    case "vit_mae":
+      return { task: "masked-image-pretraining", modelType: type, ...buildViTMAE(config, opts) };
     default:
       return fail("loadModel", `config.json model_type ${JSON.stringify(type)} is not supported (supported: ${MODEL_TYPES.join(", ")})`);
   }

@@ -29,6 +29,8 @@ export interface SelfAttentionOptions {
   /** One [D, 3 D] projection for q, k, v (GPT-2's c_attn) instead of three. */
   fused?: boolean;
   qkvBias?: boolean;
+  /** Bias on the key projection; default qkvBias (BEiT: q and v have one, k has none). Unfused only. */
+  keyBias?: boolean;
   outBias?: boolean;
   /** Logit scale; default 1/sqrt(headDim). */
   scale?: number;
@@ -50,6 +52,8 @@ export interface AttentionState extends MixerState {
 export interface AttentionContext {
   /** [B, Tk] bool, true = padding: those keys are ignored (BERT's attention_mask == 0). */
   keyPadding?: Tensor | null;
+  /** Additive logit bias broadcastable to [B, H, Tq, Tk] (BEiT's relative position bias). */
+  bias?: Tensor | null;
 }
 
 export class SelfAttention extends Module implements TokenMixer<AttentionState> {
@@ -76,7 +80,7 @@ export class SelfAttention extends Module implements TokenMixer<AttentionState> 
     if (opts.fused) this.qkv = this.registerModule("qkv", new Projection(dModel, dq + 2 * dkv, qb));
     else {
       this.q = this.registerModule("q", new Projection(dModel, dq, qb));
-      this.k = this.registerModule("k", new Projection(dModel, dkv, qb));
+      this.k = this.registerModule("k", new Projection(dModel, dkv, { ...qb, bias: opts.keyBias ?? qb.bias }));
       this.v = this.registerModule("v", new Projection(dModel, dkv, qb));
     }
     this.o = this.registerModule("o", new Projection(dq, dModel, { ...p, bias: opts.outBias ?? false }));
@@ -114,7 +118,7 @@ export class SelfAttention extends Module implements TokenMixer<AttentionState> 
       v = concat([state.v as Tensor, v], 2);
     }
     const w = this.opts.window;
-    const mask = { causal: this.opts.causal ?? true, window: w ? ([w - 1, 0] as const) : null, keyPadding: ctx.keyPadding ?? null, scale: this.opts.scale };
+    const mask = { causal: this.opts.causal ?? true, window: w ? ([w - 1, 0] as const) : null, keyPadding: ctx.keyPadding ?? null, mask: ctx.bias ?? null, scale: this.opts.scale };
     const o = this.opts.kind === "sigmoid" ? sigmoidAttention(q, k, v, { ...mask, bias: this.opts.sigmoidBias ?? -Math.log(1024) }) : scaledDotProductAttention(q, k, v, mask); // [B, H, T, Dh]
     const y = this.o.forward(reshape(permute(o, [0, 2, 1, 3]), [B, T, dq]));
     // A sliding window only ever needs the last window - 1 keys.
