@@ -1,5 +1,5 @@
 /**
- * `tessera-bench accuracy <name...> [--quick] [--json FILE]`: runs the named accuracy experiments
+ * `tessera-bench accuracy <name...> [--quick] [--json FILE] [--seed N]`: runs the named accuracy experiments
  * (issue 15 §4; fixed seeds and splits, minutes each on 2 cores, never in CI's time), printing
  * progress, each experiment's table, and the machine's load average at the start and the end
  * (the figures depend on nothing else, the times do).
@@ -14,10 +14,12 @@ export interface AccuracyCliOptions {
   names: string[];
   quick: boolean;
   json?: string;
+  seed?: number;
 }
 
-export const ACCURACY_USAGE = `usage: tessera-bench accuracy <experiment...> [--quick] [--json FILE]
+export const ACCURACY_USAGE = `usage: tessera-bench accuracy <experiment...> [--quick] [--json FILE] [--seed N]
   --quick: the seconds-long smoke run of the same machinery
+  --seed N: another seed for weights, batch order and masks (default 0; the data splits never change)
 experiments: ${ACCURACY_EXPERIMENTS.map((e) => `\n  ${e.name}: ${e.description}`).join("")}`;
 
 export function parseAccuracyArgs(argv: string[]): AccuracyCliOptions {
@@ -29,6 +31,10 @@ export function parseAccuracyArgs(argv: string[]): AccuracyCliOptions {
       const v = argv[++i];
       if (v === undefined) throw new Error("--json needs a value");
       o.json = v;
+    } else if (a === "--seed") {
+      const v = Number(argv[++i]);
+      if (!Number.isInteger(v) || v < 0) throw new Error(`--seed needs a non-negative integer, got ${argv[i]}`);
+      o.seed = v;
     } else if (a === "--help" || a === "-h") throw new Error("help");
     else if (a.startsWith("-")) throw new Error(`unknown option ${a}`);
     else o.names.push(experimentByName(a).name);
@@ -54,7 +60,7 @@ export async function runAccuracy(
   const rows: ExperimentRow[] = [];
   for (const name of o.names) {
     const t0 = performance.now();
-    const report = await experimentByName(name).run({ quick: o.quick, log });
+    const report = await experimentByName(name).run({ quick: o.quick, log, ...(o.seed === undefined ? {} : { seed: o.seed }) });
     out(`\n${report.table}`);
     out(`${name}: ${formatWall(performance.now() - t0)}; load average at its end: ${load()}`);
     rows.push(...report.rows);

@@ -19,6 +19,7 @@ import { maskBatch, prepareText } from "../src/accuracy/text-pretrain";
 import { ACCURACY_EXPERIMENTS, experimentByName } from "../src/accuracy/experiments/index";
 import { TEXT_CONFIGS } from "../src/accuracy/experiments/mask-strategies";
 import { generatorSize, stepFlops } from "../src/accuracy/experiments/electra-vs-mlm";
+import { blockwiseNoise, MAE_CONFIGS } from "../src/accuracy/experiments/mae-probe";
 import { parseAccuracyArgs, runAccuracy } from "../src/accuracy-cli";
 
 const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
@@ -222,9 +223,33 @@ describe("accuracy experiments (quick configurations)", () => {
     for (const row of r.rows) expect(Number.isFinite(row.lossLast as number)).toBe(true);
   });
 
+  it("mae-probe: raw pixels, none, MAE random, MAE block-wise; the block-wise noise keeps unmasked patches first", async () => {
+    const r = await experimentByName("mae-probe").run({ quick: true, log: () => {} });
+    expect(r.rows.map((x) => x.condition)).toEqual(["raw pixels (reference)", "none (random init)", "MAE, random masking", "MAE, block-wise masking"]);
+    for (const row of r.rows) {
+      expect(row.accuracy).toBeGreaterThanOrEqual(0);
+      expect(row.accuracy).toBeLessThanOrEqual(1);
+      expect(row.testCount).toBe(MAE_CONFIGS.quick.limit);
+    }
+    expect(r.rows.slice(2).every((x) => x.steps === MAE_CONFIGS.quick.steps && Number.isFinite(x.lossLast as number))).toBe(true);
+    T.tidy(() => {
+      const c = { ...MAE_CONFIGS.default };
+      const noise = blockwiseNoise(3, 7, c, 9).dataSync() as Float32Array; // [3, 49]
+      for (let b = 0; b < 3; b++) {
+        const row = Array.from(noise.subarray(b * 49, (b + 1) * 49));
+        const masked = row.filter((v) => v >= 1).length;
+        expect(masked).toBeGreaterThan(0);
+        expect(masked).toBeLessThanOrEqual(49 - Math.floor(49 * 0.25));
+        expect(row.every((v) => (v >= 1 ? v < 1.5 : v >= 0 && v < 0.5))).toBe(true);
+      }
+    });
+  });
+
   it("the CLI: names are checked, a quick run writes its rows as JSON", async () => {
     expect(() => parseAccuracyArgs(["nope"])).toThrow(/unknown accuracy experiment 'nope' \(experiments: mlm-masking, electra-vs-mlm/);
     expect(() => parseAccuracyArgs([])).toThrow(/name at least one experiment/);
+    expect(() => parseAccuracyArgs(["mlm-masking", "--seed", "x"])).toThrow(/--seed needs a non-negative integer, got x/);
+    expect(parseAccuracyArgs(["mae-probe", "--seed", "3"])).toEqual({ names: ["mae-probe"], quick: false, seed: 3 });
     expect(ACCURACY_EXPERIMENTS.length).toBeGreaterThanOrEqual(2);
     const file = join(tmpdir(), `tessera-accuracy-${process.pid}.json`);
     const out: string[] = [];

@@ -173,7 +173,7 @@ export const electraExperiment: AccuracyExperiment = {
   name: "electra-vs-mlm",
   description: "ELECTRA (replaced-token detection, replacedTokenLoss) vs MLM at equal training FLOPs on SpamAssassin: spam-vs-ham linear-probe accuracy over the budget",
   async run(ctx) {
-    const c = TEXT_CONFIGS[ctx.quick ? "quick" : "default"];
+    const c = { ...TEXT_CONFIGS[ctx.quick ? "quick" : "default"], ...(ctx.seed === undefined ? {} : { seed: ctx.seed }) };
     const data = prepareText({ pretrain: spamAssassin({ split: "pretrain" }), train: spamAssassin({ split: "train" }), test: spamAssassin({ split: "test" }) }, c);
     const s = data.size;
     const g = generatorSize(s);

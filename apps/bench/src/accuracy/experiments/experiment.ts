@@ -5,6 +5,8 @@
  */
 export interface ExperimentContext {
   quick: boolean;
+  /** Replaces the configuration's seed (weights, batch order, masks; never the data splits). */
+  seed?: number;
   log: (line: string) => void;
 }
 

@@ -1,9 +1,10 @@
 import type { AccuracyExperiment } from "./experiment";
 import { electraExperiment } from "./electra-vs-mlm";
+import { maeExperiment } from "./mae-probe";
 import { maskStrategiesExperiment } from "./mask-strategies";
 
 /** The `accuracy` experiments, by name (`npm run bench -- accuracy <name>`). */
-export const ACCURACY_EXPERIMENTS: AccuracyExperiment[] = [maskStrategiesExperiment, electraExperiment];
+export const ACCURACY_EXPERIMENTS: AccuracyExperiment[] = [maskStrategiesExperiment, electraExperiment, maeExperiment];
 
 export function experimentByName(name: string): AccuracyExperiment {
   const e = ACCURACY_EXPERIMENTS.find((x) => x.name === name);

@@ -45,7 +45,7 @@ export const maskStrategiesExperiment: AccuracyExperiment = {
   name: "mlm-masking",
   description: "MLM masking strategies (token vs whole-word vs span) on SpamAssassin: spam-vs-ham linear-probe accuracy of the pre-trained small BERT",
   async run(ctx) {
-    const c = TEXT_CONFIGS[ctx.quick ? "quick" : "default"];
+    const c = { ...TEXT_CONFIGS[ctx.quick ? "quick" : "default"], ...(ctx.seed === undefined ? {} : { seed: ctx.seed }) };
     const data = prepareText({ pretrain: spamAssassin({ split: "pretrain" }), train: spamAssassin({ split: "train" }), test: spamAssassin({ split: "test" }) }, c);
     const s = data.size;
     const setup = `BERT d=${s.dModel} L=${s.layers} heads=${s.heads} mlp=${s.inner}, vocab ${s.vocab} (${data.vocab.words} words + ${data.vocab.pieces} pieces + 5 special), T=${s.seqLen}; ${c.steps} steps x batch ${c.batch}, AdamW lr ${c.lr}, seed ${c.seed}; probe ${c.probeSteps} full-batch steps on ${data.train.length} -> test ${data.test.length}; cpu ${cpuThreads} thread(s)`;
