@@ -19,11 +19,10 @@ export interface TextEncoderSize {
   inner: number;
 }
 
-/** A BERT (Devlin et al. 2019) as Hugging Face's BertForMaskedLM, GELU, LayerNorm eps 1e-12, init std 0.02. */
-export function smallBert(s: TextEncoderSize, seed: number | T.Generator): BertForMaskedLM {
-  const gen = typeof seed === "number" ? new T.Generator(seed) : seed;
+/** BERT's post-norm blocks (bidirectional attention, GELU MLP, LayerNorm eps 1e-12, init std 0.02) at the size's width. */
+export function bertBlocks(s: Pick<TextEncoderSize, "dModel" | "heads" | "inner" | "layers">, gen: T.Generator): Block[] {
   const d = s.dModel;
-  const blocks = Array.from(
+  return Array.from(
     { length: s.layers },
     () =>
       new Block({
@@ -34,8 +33,33 @@ export function smallBert(s: TextEncoderSize, seed: number | T.Generator): BertF
         norm2: new T.LayerNorm(d, { eps: 1e-12 }),
       }),
   );
-  return new BertForMaskedLM({ vocabSize: s.vocab, dModel: d, maxPositions: s.seqLen, typeVocabSize: 1, blocks, eps: 1e-12, headActivation: "gelu", initStd: 0.02, seed: gen });
 }
+
+/** A BERT (Devlin et al. 2019) as Hugging Face's BertForMaskedLM, GELU, LayerNorm eps 1e-12, init std 0.02. */
+export function smallBert(s: TextEncoderSize, seed: number | T.Generator): BertForMaskedLM {
+  const gen = typeof seed === "number" ? new T.Generator(seed) : seed;
+  const blocks = bertBlocks(s, gen);
+  return new BertForMaskedLM({
+    vocabSize: s.vocab,
+    dModel: s.dModel,
+    maxPositions: s.seqLen,
+    typeVocabSize: 1,
+    blocks,
+    eps: 1e-12,
+    headActivation: "gelu",
+    initStd: 0.02,
+    seed: gen,
+  });
+}
+
+/** A frozen encoder for the probe: ids [B, T] and attentionMask [B, T] -> final hidden states [B, T, D]. */
+export interface TextEncoder {
+  dModel: number;
+  states(ids: T.Tensor, attentionMask: T.Tensor): T.Tensor;
+}
+
+/** BertForMaskedLM's encoder (its MLM head left out) as a TextEncoder. */
+export const bertEncoder = (model: BertForMaskedLM): TextEncoder => ({ dModel: model.opts.dModel, states: (ids, att) => encoderStates(model, ids, att) });
 
 /** The encoder without the MLM head: ids [B, T], attentionMask [B, T] (1 = token) -> final hidden states [B, T, D]. */
 export function encoderStates(model: BertForMaskedLM, ids: T.Tensor, attentionMask: T.Tensor): T.Tensor {
@@ -86,13 +110,13 @@ export function textBatch(xs: readonly EncodedText[]): { ids: T.Tensor; attentio
 }
 
 /** Frozen features for the probe: mean of the final hidden states over each text's tokens ([CLS] .. [SEP]). */
-export function pooledFeatures(model: BertForMaskedLM, xs: readonly EncodedText[], batch = 50): Features {
-  const D = model.opts.dModel;
+export function pooledFeatures(encoder: TextEncoder, xs: readonly EncodedText[], batch = 50): Features {
+  const D = encoder.dModel;
   const out = new Float32Array(xs.length * D);
   for (let i = 0; i < xs.length; i += batch) {
     T.tidy(() => {
       const b = textBatch(xs.slice(i, i + batch));
-      const h = encoderStates(model, b.ids, b.attentionMask); // [B, T, D]
+      const h = encoder.states(b.ids, b.attentionMask); // [B, T, D]
       const m = T.unsqueeze(T.cast(b.attentionMask, "float32"), -1); // [B, T, 1]
       const pooled = T.div(T.sum(T.mul(h, m), 1), T.sum(m, 1)); // [B, D]
       out.set(pooled.dataSync() as Float32Array, i * D);

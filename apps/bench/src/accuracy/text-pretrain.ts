@@ -10,7 +10,7 @@ import { bertMask, mlmLoss, spanMask, type MaskedTokens } from "@tessera/masked"
 import { seededRandom } from "../tasks/random";
 import { buildVocabulary, CLS_ID, encodeText, MASK_ID, PAD_ID, SEP_ID, type EncodedText, type TextExample, type Vocabulary } from "../tasks/spam-assassin";
 import { linearProbe, type ProbeResult } from "./probe";
-import { encoderStates, mlmLogitsAt, pooledFeatures, selectedPositions, textBatch, type TextEncoderSize } from "./text-encoder";
+import { bertEncoder, encoderStates, mlmLogitsAt, pooledFeatures, selectedPositions, textBatch, type TextEncoder, type TextEncoderSize } from "./text-encoder";
 
 export interface TextSplits {
   pretrain: TextExample[];
@@ -132,10 +132,11 @@ export function pretrainMlm(
   );
 }
 
-/** The spam-vs-ham linear probe on the frozen encoder (train split -> test split). */
-export function probeSpam(model: BertForMaskedLM, data: TextData, probeSteps: number): ProbeResult {
-  model.eval();
-  return linearProbe(pooledFeatures(model, data.train), pooledFeatures(model, data.test), { classes: 2, steps: probeSteps });
+/** The spam-vs-ham linear probe on the frozen encoder (train split -> test split); call with the model in eval mode. */
+export function probeSpam(model: BertForMaskedLM | TextEncoder, data: TextData, probeSteps: number): ProbeResult {
+  const encoder = "states" in model ? model : bertEncoder(model);
+  if (!("states" in model)) model.eval();
+  return linearProbe(pooledFeatures(encoder, data.train), pooledFeatures(encoder, data.test), { classes: 2, steps: probeSteps });
 }
 
 /**

@@ -16,58 +16,33 @@
  * from the shapes by forwardFlopsPerToken), not wall-clock, which the shared machine makes noisy
  * (wall time is reported too). The discriminator's encoder is probed (spam vs ham, frozen, linear)
  * at 1/4, 1/2 and all of the budget; so is the MLM encoder.
- * The pair here is two separate @tessera/models BertForMaskedLM (the generator's MLM head tied
- * to its own embedding; no embedding sharing between generator and discriminator).
+ * The pair is @tessera/models' Electra (generator and discriminator on one shared ElectraEmbeddings).
  */
 import * as T from "@tessera/tensor";
-import { activate, type BertForMaskedLM } from "@tessera/models";
+import { Electra, ElectraDiscriminator, ElectraEmbeddings, ElectraGenerator } from "@tessera/models";
 import { bertMask, electraCorrupt, replacedTokenLoss } from "@tessera/masked";
 import { cpuThreads } from "../../backends";
 import { seededRandom } from "../../tasks/random";
 import { CLS_ID, MASK_ID, PAD_ID, SEP_ID } from "../../tasks/spam-assassin";
 import { spamAssassin } from "../../tasks/node";
-import { encoderStates, forwardFlopsPerToken, mlmLogitsAt, selectedPositions, smallBert, textBatch, type TextEncoderSize } from "../text-encoder";
+import { bertBlocks, forwardFlopsPerToken, selectedPositions, smallBert, textBatch, type TextEncoder, type TextEncoderSize } from "../text-encoder";
 import { maskBatch, mlmBatchLoss, prepareText, probeSpam, sampleBatch, trainLoop, type TextData } from "../text-pretrain";
 import { pct, stdError, type AccuracyExperiment, type ExperimentRow } from "./experiment";
 import { TEXT_CONFIGS } from "./mask-strategies";
 
-/** ELECTRA's discriminator head (ElectraDiscriminatorPredictions): dense -> GELU -> dense to one logit per token. */
-class DetectionHead extends T.Module {
-  readonly dense: T.Linear;
-  readonly out: T.Linear;
-  constructor(d: number, seed: T.Generator) {
-    super();
-    this.dense = this.registerModule("dense", new T.Linear(d, d, { seed }));
-    this.out = this.registerModule("out", new T.Linear(d, 1, { seed }));
-  }
-  /** [B, T, D] -> [B, T] */
-  forward(h: T.Tensor): T.Tensor {
-    return T.squeeze(this.out.forward(activate(this.dense.forward(h), "gelu")), -1);
-  }
-}
-
-/** The pair: a generator BERT and a discriminator (BERT encoder + detection head). */
-export class BertElectraPair extends T.Module {
-  readonly generator: BertForMaskedLM;
-  readonly discriminator: BertForMaskedLM;
-  readonly head: DetectionHead;
-  constructor(
-    readonly discSize: TextEncoderSize,
-    readonly genSize: TextEncoderSize,
-    seed: number,
-  ) {
-    super();
-    // The discriminator gets the same initial weights as experiment A's / the MLM arm's encoder (seed), the rest their own stream.
-    this.discriminator = this.registerModule("discriminator", smallBert(discSize, seed));
-    const gen = new T.Generator(seed + 1);
-    this.generator = this.registerModule("generator", smallBert(genSize, gen));
-    this.head = this.registerModule("head", new DetectionHead(discSize.dModel, gen));
-  }
-
-  /** Trained parameters: everything but the discriminator's unused MLM head. */
-  trainable(): Record<string, T.Tensor> {
-    return Object.fromEntries(Object.entries(this.namedParameters()).filter(([k]) => !/^discriminator\.head/.test(k)));
-  }
+/**
+ * The pair from @tessera/models: one ElectraEmbeddings (width E = the discriminator's width)
+ * shared by an ElectraGenerator (half the width; the E -> d/2 projection and an MLM head tied to
+ * the shared word embedding) and an ElectraDiscriminator (BERT blocks at full width and the
+ * dense-GELU-dense head, one logit per token), as ELECTRA §3.2 "Weight Sharing".
+ */
+export function electraPair(s: TextEncoderSize, seed: number): Electra {
+  const gen = new T.Generator(seed);
+  const g = generatorSize(s);
+  const embeddings = new ElectraEmbeddings({ vocabSize: s.vocab, embeddingSize: s.dModel, maxPositions: s.seqLen, typeVocabSize: 1, eps: 1e-12, seed: gen });
+  const discriminator = new ElectraDiscriminator({ embeddings, dModel: s.dModel, blocks: bertBlocks(s, gen), headActivation: "gelu", seed: gen });
+  const generator = new ElectraGenerator({ embeddings, dModel: g.dModel, blocks: bertBlocks(g, gen), eps: 1e-12, seed: gen });
+  return new Electra({ generator, discriminator });
 }
 
 /** The generator's size: half the discriminator's width, heads and MLP, same depth. */
@@ -75,13 +50,30 @@ export function generatorSize(s: TextEncoderSize): TextEncoderSize {
   return { ...s, dModel: Math.max(8, s.dModel / 2), heads: Math.max(1, s.heads / 2), inner: Math.max(8, s.inner / 2) };
 }
 
-/** The share of tokens the MLM heads run on (the 15% selected: mlmLogitsAt). */
+/** The share of tokens the MLM heads run on (the 15% selected: the gathered heads). */
 export const MLM_SHARE = 0.15;
 
-/** Training FLOPs per step (3 x forward) for batch x seqLen tokens; MLM heads on the selected 15% only. */
+/**
+ * Training FLOPs per step (3 x forward) for batch x seqLen tokens. MLM: forwardFlopsPerToken with
+ * the head on the selected 15%. ELECTRA: the generator's blocks at d/2 plus its E -> d/2
+ * projection and its head (dense d/2 -> E, tied decoder E V) on the selected 15%, plus the
+ * discriminator's blocks and detection head on every token (E = d: no projection).
+ */
 export function stepFlops(kind: "mlm" | "electra", s: TextEncoderSize, batch: number): number {
-  const perToken = kind === "mlm" ? forwardFlopsPerToken(s, "mlm", MLM_SHARE) : forwardFlopsPerToken(generatorSize(s), "mlm", MLM_SHARE) + forwardFlopsPerToken(s, "detect");
+  const g = generatorSize(s);
+  const E = s.dModel;
+  const generator = 2 * (g.layers * (4 * g.dModel ** 2 + 2 * g.dModel * g.inner + 2 * g.seqLen * g.dModel) + E * g.dModel + MLM_SHARE * (g.dModel * E + E * s.vocab));
+  const perToken = kind === "mlm" ? forwardFlopsPerToken(s, "mlm", MLM_SHARE) : generator + forwardFlopsPerToken(s, "detect");
   return 3 * perToken * batch * s.seqLen;
+}
+
+/** The generator's MLM logits at the flat positions only ([K, V]), as ElectraGenerator.forward computes them everywhere. */
+function generatorLogitsAt(g: ElectraGenerator, ids: T.Tensor, attentionMask: T.Tensor, positions: Int32Array): T.Tensor {
+  const h = g.encoder.forward(ids, { attentionMask }).hidden; // [B, T, Dg]
+  const [B, L, D] = h.shape;
+  const rows = T.indexSelect(T.reshape(h, [B * L, D]), 0, T.tensor(positions, { shape: [positions.length], dtype: "int32" })); // [K, Dg]
+  const t = g.headNorm.forward(T.gelu(g.headDense.forward(rows))); // [K, E]
+  return T.add(T.linear(t, g.encoder.embeddings.word.weight), g.headBias); // [K, V]
 }
 
 /**
@@ -91,13 +83,13 @@ export function stepFlops(kind: "mlm" | "electra", s: TextEncoderSize, batch: nu
  * replacedTokenLoss adds the generator's MLM loss and 50 x the discriminator's BCE over the
  * non-padding tokens.
  */
-function electraLoss(pair: BertElectraPair, data: TextData, xs: Parameters<typeof textBatch>[0], seed: number): T.Tensor {
+function electraLoss(pair: Electra, data: TextData, xs: Parameters<typeof textBatch>[0], seed: number): T.Tensor {
   const b = textBatch(xs);
   const [B, L] = b.ids.shape;
   const m = bertMask(b.ids, { maskTokenId: MASK_ID, vocabSize: data.size.vocab, specialTokenIds: [PAD_ID, CLS_ID, SEP_ID], attentionMask: b.attentionMask, seed });
   const sel = selectedPositions(m.labels);
   const K = sel.positions.length;
-  const genLogits = mlmLogitsAt(pair.generator, encoderStates(pair.generator, m.inputIds, b.attentionMask), sel.positions); // [K, V]
+  const genLogits = generatorLogitsAt(pair.generator, m.inputIds, b.attentionMask, sel.positions); // [K, V]
   const labels = T.tensor(sel.labels, { shape: [1, K], dtype: "int32" });
   const fake = electraCorrupt(T.reshape(genLogits, [1, K, data.size.vocab]), labels, labels, { seed: seed + 1 }); // [1, K]
   const ids = Int32Array.from(b.ids.dataSync() as Int32Array);
@@ -113,13 +105,19 @@ function electraLoss(pair: BertElectraPair, data: TextData, xs: Parameters<typeo
     generatorLogits: genLogits,
     labels: T.reshape(labels, [K]),
     inputIds: m.inputIds,
-    discriminator: pair.head.forward(encoderStates(pair.discriminator, corrupted.corruptedIds, b.attentionMask)), // [B, T]
+    discriminator: pair.discriminator.forward(corrupted.corruptedIds, { attentionMask: b.attentionMask }).logits, // [B, T]
     corrupted,
     attentionMask: b.attentionMask,
     lambda: 50,
   });
   return r.loss;
 }
+
+/** The discriminator's encoder (its head left out) as the probe's frozen encoder. */
+const discriminatorEncoder = (pair: Electra): TextEncoder => ({
+  dModel: pair.discriminator.opts.dModel,
+  states: (ids, attentionMask) => pair.discriminator.encoder.forward(ids, { attentionMask }).hidden,
+});
 
 const gflop = (f: number) => (f / 1e9).toPrecision(3);
 
@@ -224,16 +222,17 @@ export const electraExperiment: AccuracyExperiment = {
     }
     {
       ctx.log("  ELECTRA (generator + discriminator)");
-      const pair = new BertElectraPair(s, g, c.seed);
+      const pair = electraPair(s, c.seed);
       pair.train();
       const rng = seededRandom(c.seed + 11);
       const r = await trainWithProbes(
-        pair.trainable(),
+        pair.namedParameters(),
         electraSteps,
         c.lr,
         (step) => electraLoss(pair, data, sampleBatch(data.pretrain, c.batch, rng), c.seed * 100_003 + step),
         () => {
-          const p = probeSpam(pair.discriminator, data, c.probeSteps);
+          pair.eval();
+          const p = probeSpam(discriminatorEncoder(pair), data, c.probeSteps);
           pair.train();
           return p;
         },

@@ -48,8 +48,41 @@ export interface MaeConfig {
 }
 
 export const MAE_CONFIGS: Record<"default" | "quick", MaeConfig> = {
-  default: { patch: 4, dModel: 64, layers: 3, heads: 4, inner: 128, decoderDim: 32, decoderLayers: 1, decoderHeads: 2, maskRatio: 0.75, minBlock: 4, steps: 300, batch: 64, lr: 2e-3, probeSteps: 300, seed: 0 },
-  quick: { patch: 7, dModel: 16, layers: 1, heads: 2, inner: 32, decoderDim: 16, decoderLayers: 1, decoderHeads: 2, maskRatio: 0.75, minBlock: 2, steps: 3, batch: 8, lr: 2e-3, probeSteps: 20, seed: 0, limit: 50 },
+  default: {
+    patch: 4,
+    dModel: 64,
+    layers: 3,
+    heads: 4,
+    inner: 128,
+    decoderDim: 32,
+    decoderLayers: 1,
+    decoderHeads: 2,
+    maskRatio: 0.75,
+    minBlock: 4,
+    steps: 300,
+    batch: 64,
+    lr: 2e-3,
+    probeSteps: 300,
+    seed: 0,
+  },
+  quick: {
+    patch: 7,
+    dModel: 16,
+    layers: 1,
+    heads: 2,
+    inner: 32,
+    decoderDim: 16,
+    decoderLayers: 1,
+    decoderHeads: 2,
+    maskRatio: 0.75,
+    minBlock: 2,
+    steps: 3,
+    batch: 8,
+    lr: 2e-3,
+    probeSteps: 20,
+    seed: 0,
+    limit: 50,
+  },
 };
 
 export type MimMasking = "random" | "block";
@@ -70,7 +103,8 @@ export function imageBatch(xs: readonly ImageExample[]): T.Tensor {
 
 export function smallMae(c: MaeConfig): MaskedAutoencoderViT {
   const gen = new T.Generator(c.seed);
-  const block = (d: number, heads: number, hidden: number, layer: number) => vitBlock({ dModel: d, nHeads: heads, hidden, activation: "gelu", eps: 1e-6, initStd: 0.02, seed: gen }, {}, layer);
+  const block = (d: number, heads: number, hidden: number, layer: number) =>
+    vitBlock({ dModel: d, nHeads: heads, hidden, activation: "gelu", eps: 1e-6, initStd: 0.02, seed: gen }, {}, layer);
   return new MaskedAutoencoderViT({
     imageSize: FASHION_MNIST_SIDE,
     patchSize: c.patch,
@@ -93,7 +127,10 @@ export function blockwiseNoise(batch: number, grid: number, c: MaeConfig, seed: 
   return T.tidy(() => {
     const mask = T.reshape(blockwiseMask(grid, grid, { numMasked, minPatches: c.minBlock, batch, seed }), [batch, N]); // [B, N] 1 = masked
     const rng = seededRandom(seed);
-    const jitter = T.tensor(Float32Array.from({ length: batch * N }, () => 0.5 * rng()), { shape: [batch, N] });
+    const jitter = T.tensor(
+      Float32Array.from({ length: batch * N }, () => 0.5 * rng()),
+      { shape: [batch, N] },
+    );
     return T.add(T.cast(mask, "float32"), jitter);
   });
 }
@@ -137,7 +174,15 @@ export const maeExperiment: AccuracyExperiment = {
     ctx.log(`mae-probe: ${setup}`);
     const rows: ExperimentRow[] = [];
     const row = (condition: string, probes: { cls?: ProbeResult; mean: ProbeResult }, extra: Partial<ExperimentRow>) => {
-      const r: ExperimentRow = { experiment: "mae-probe", condition, accuracy: probes.mean.testAccuracy, testCount: probes.mean.testCount, clsAccuracy: probes.cls?.testAccuracy, trainAccuracy: probes.mean.trainAccuracy, ...extra };
+      const r: ExperimentRow = {
+        experiment: "mae-probe",
+        condition,
+        accuracy: probes.mean.testAccuracy,
+        testCount: probes.mean.testCount,
+        clsAccuracy: probes.cls?.testAccuracy,
+        trainAccuracy: probes.mean.trainAccuracy,
+        ...extra,
+      };
       ctx.log(`  ${condition}: probe (mean) ${pct(r.accuracy)}%${probes.cls ? `, (CLS) ${pct(probes.cls.testAccuracy)}%` : ""}`);
       rows.push(r);
     };
@@ -174,7 +219,12 @@ export const maeExperiment: AccuracyExperiment = {
       const probes = { cls: linearProbe(ftr.cls, fte.cls, { classes: 10, steps: c.probeSteps }), mean: linearProbe(ftr.mean, fte.mean, { classes: 10, steps: c.probeSteps }) };
       model.dispose();
       const [first, last] = losses.length ? firstLast(losses) : [NaN, NaN];
-      row(condition === "none" ? "none (random init)" : `MAE, ${condition === "random" ? "random" : "block-wise"} masking`, probes, { steps: losses.length, lossFirst: first, lossLast: last, pretrainSeconds: seconds });
+      row(condition === "none" ? "none (random init)" : `MAE, ${condition === "random" ? "random" : "block-wise"} masking`, probes, {
+        steps: losses.length,
+        lossFirst: first,
+        lossLast: last,
+        pretrainSeconds: seconds,
+      });
     }
     const se = stdError(0.75, rows[0].testCount);
     const f = (v: unknown, d = 2) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(d) : "-");
@@ -182,7 +232,10 @@ export const maeExperiment: AccuracyExperiment = {
       `mae-probe: Fashion-MNIST linear probe (BatchNorm without affine + linear) on the frozen encoder (${setup})`,
       "| encoder | probe test acc. % (mean-pooled) | (CLS) | MAE loss first -> last 10% of steps | pre-training s |",
       "| --- | ---: | ---: | --- | ---: |",
-      ...rows.map((r) => `| ${r.condition} | ${pct(r.accuracy)} | ${r.clsAccuracy === undefined ? "-" : pct(r.clsAccuracy as number)} | ${r.steps ? `${f(r.lossFirst)} -> ${f(r.lossLast)}` : "-"} | ${f(r.pretrainSeconds, 0)} |`),
+      ...rows.map(
+        (r) =>
+          `| ${r.condition} | ${pct(r.accuracy)} | ${r.clsAccuracy === undefined ? "-" : pct(r.clsAccuracy as number)} | ${r.steps ? `${f(r.lossFirst)} -> ${f(r.lossLast)}` : "-"} | ${f(r.pretrainSeconds, 0)} |`,
+      ),
       `binomial standard error at 75% over ${rows[0].testCount} test images: ${pct(se)} points; the MAE losses (norm-pix MSE on the masked patches) of the two maskings are not comparable (block-wise hides contiguous regions).`,
     ];
     return { rows, table: lines.join("\n") };
