@@ -4,19 +4,19 @@
  * masked, so it should learn faster per FLOP). Same data, encoder size, seed, optimiser and probe
  * as experiment A (mlm-masking):
  *   MLM      the small BERT trained with token masking + mlmLoss for N steps;
- *   ELECTRA  a generator (a BERT half as wide: ELECTRA §3.2 finds 1/4-1/2 of the discriminator
- *            best) and a discriminator (the same small BERT encoder + ELECTRA's head dense-GELU-
- *            dense -> one logit per token), trained jointly with @tessera/masked electraCorrupt +
+ *   ELECTRA  @tessera/models' Electra: a generator half as wide (ELECTRA §3.2 finds 1/4-1/2 of
+ *            the discriminator best) and a discriminator (BERT blocks of the MLM encoder's size +
+ *            the dense-GELU-dense head, one logit per token) on one shared ElectraEmbeddings,
+ *            trained jointly with @tessera/masked electraCorrupt +
  *            replacedTokenLoss (generator MLM loss + 50 x replaced-token BCE over non-padding
  *            tokens; samples drawn from the generator's softmax, no gradient through them) for as
  *            many steps as the same training FLOPs allow.
  * Both MLM heads (the MLM arm's, the generator's) run on the 15% selected positions only, as in
  * BERT's and ELECTRA's own pre-training code.
  * Equal compute = equal training FLOPs (matmul FLOPs of forward + backward = 3 x forward, counted
- * from the shapes by forwardFlopsPerToken), not wall-clock, which the shared machine makes noisy
- * (wall time is reported too). The discriminator's encoder is probed (spam vs ham, frozen, linear)
- * at 1/4, 1/2 and all of the budget; so is the MLM encoder.
- * The pair is @tessera/models' Electra (generator and discriminator on one shared ElectraEmbeddings).
+ * from the shapes by stepFlops), not wall-clock, which the shared machine makes noisy (wall time
+ * is reported too). The discriminator's encoder is probed (spam vs ham, frozen, linear) at 1/4,
+ * 1/2 and all of the budget; so is the MLM encoder.
  */
 import * as T from "@tessera/tensor";
 import { Electra, ElectraDiscriminator, ElectraEmbeddings, ElectraGenerator } from "@tessera/models";
