@@ -22,6 +22,7 @@ import { writeHtmlReport } from "./html";
 import { formatTable, formatWall, LEGEND, progressLine } from "./report";
 import type { Suite } from "./suite";
 import { ALL_SUITES, SUITES } from "./suites/index";
+import { PRETRAINS, type Pretrain } from "./accuracy/runner";
 
 export interface CliOptions {
   suites: string[];
@@ -36,6 +37,8 @@ export interface CliOptions {
   full?: boolean;
   runs?: number;
   budget?: number;
+  /** The tasks suite's self-pretraining columns (none, causal, masked). */
+  pretrain?: string[];
 }
 
 export function tierOf(opts: Pick<CliOptions, "quick" | "full">): Tier {
@@ -59,6 +62,7 @@ export function parseArgs(argv: string[]): CliOptions {
     else if (a === "--full") opts.full = true;
     else if (a === "--runs") opts.runs = Number(value());
     else if (a === "--budget") opts.budget = Number(value());
+    else if (a === "--pretrain") opts.pretrain = value().split(",");
     else if (a === "--help" || a === "-h") throw new Error("help");
     else if (a.startsWith("-")) throw new Error(`unknown option ${a}`);
     else if (opts.report) opts.report.push(a);
@@ -70,6 +74,7 @@ export function parseArgs(argv: string[]): CliOptions {
     return opts;
   }
   if (opts.quick && opts.full) throw new Error("--quick and --full exclude each other");
+  for (const p of opts.pretrain ?? []) if (!PRETRAINS.includes(p as Pretrain)) throw new Error(`--pretrain: unknown column '${p}' (columns: ${PRETRAINS.join(", ")})`);
   const known = ALL_SUITES.map((s) => s.name);
   for (const s of opts.suites) if (!known.includes(s)) throw new Error(`unknown suite '${s}' (suites: ${known.join(", ")})`);
   return opts;
@@ -86,7 +91,7 @@ export async function runBench(opts: CliOptions, log: (s: string) => void = (s) 
   const tier = tierOf(opts);
   const measure = { ...TIER_MEASURE[tier], ...(opts.runs ? { minRuns: opts.runs } : {}), ...(opts.budget ? { budgetMs: opts.budget } : {}) };
   const suites = opts.suites.length === 0 ? SUITES : ALL_SUITES.filter((s) => opts.suites.includes(s.name));
-  const total = suites.reduce((n, s) => n + s.plan({ tier, backend: opts.backend }).length, 0);
+  const total = suites.reduce((n, s) => n + s.plan({ tier, backend: opts.backend, pretrain: opts.pretrain }).length, 0);
   log(
     `${total} ${suites.every((s) => s.name === "tasks") ? "training runs" : "measurements"} in ${suites.length} suite(s), ${tier} sizes${tier === "default" ? " (--full: the largest shapes, long; --quick: small ones)" : ""}`,
   );
@@ -95,7 +100,7 @@ export async function runBench(opts: CliOptions, log: (s: string) => void = (s) 
   for (const suite of suites) {
     log(`${suite.name}: ${suite.description}`);
     const t0 = performance.now();
-    const got = await suite.run({ measure, tier, quick: tier === "quick", backend: opts.backend, log, onRow: (r) => log(progressLine(++done, total, r)) });
+    const got = await suite.run({ measure, tier, quick: tier === "quick", backend: opts.backend, pretrain: opts.pretrain, log, onRow: (r) => log(progressLine(++done, total, r)) });
     hooks.onSuite?.(suite, got, performance.now() - t0);
     rows.push(...got);
   }
@@ -111,7 +116,8 @@ const USAGE = `usage: tessera-bench [suite...] [--json FILE] [--html FILE] [--ba
   --full: the largest shapes (tens of minutes; attention at T = 8192 needs ~9 GiB)
   --quick: small shapes, a smoke run in seconds
   accuracy <experiment...>: the masked pre-training experiments (tessera-bench accuracy --help)
-  tasks (only when named): the accuracy grid; default ListOps and MQAR x 13 mixers x {none, causal} (52 runs, ~10-15 min on 2 cores), --full all six tasks x {none, causal, masked} (234 runs), --quick 4 tiny runs
+  tasks (only when named): the accuracy grid; default ListOps and MQAR x 13 mixers x {none, causal} (52 runs, ~10-15 min on 2 cores), --full all six tasks (156 runs), --quick 4 tiny runs;
+    --pretrain LIST: its self-pretraining columns, from none,causal,masked (default none,causal)
 suites: ${ALL_SUITES.map((s) => `${s.name} (${s.description})`).join("; ")}`;
 
 async function accuracyMain(argv: string[]): Promise<void> {

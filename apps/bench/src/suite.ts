@@ -14,6 +14,8 @@ export interface SuiteContext {
   onRow?: (row: Row) => void;
   /** Which implementations `runCase` runs (default: all); the web page leaves out onnxruntime-node, which needs Node. */
   keepImpl?: (impl: string) => boolean;
+  /** The tasks suite's self-pretraining columns (`--pretrain none,causal,masked`); default: the tier's. */
+  pretrain?: readonly string[];
 }
 
 /** One row a suite will produce, known before it runs (for `[i/N]` progress). */
@@ -26,7 +28,7 @@ export interface Suite {
   name: string;
   description: string;
   /** The rows `run` will produce for this context's tier and backend, in order. */
-  plan(ctx: Pick<SuiteContext, "tier" | "backend">): PlannedRow[];
+  plan(ctx: Pick<SuiteContext, "tier" | "backend" | "pretrain">): PlannedRow[];
   run(ctx: SuiteContext): Promise<Row[]>;
   /** Lines printed after the table (e.g. scaling exponents), from this run's rows. */
   summarize?(rows: Row[]): string;

@@ -102,6 +102,8 @@ describe("tessera-bench", () => {
     expect(() => parseArgs(["--quick", "--full"])).toThrow("--quick and --full exclude each other");
     expect(() => parseArgs(["nope"])).toThrow("unknown suite 'nope' (suites: matmul, ops, attention, ssm, quantize, codebook, models, tasks)");
     expect(() => parseArgs(["--json"])).toThrow("--json needs a value");
+    expect(parseArgs(["tasks", "--pretrain", "none,masked"])).toMatchObject({ suites: ["tasks"], pretrain: ["none", "masked"] });
+    expect(() => parseArgs(["tasks", "--pretrain", "none,bert"])).toThrow("--pretrain: unknown column 'bert' (columns: none, causal, masked)");
   });
 
   it("plans every suite in every tier; the default grid is smaller than --full and leaves out its largest cases", () => {

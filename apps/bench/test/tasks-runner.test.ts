@@ -167,12 +167,15 @@ describe("tasks runner", () => {
     expect(table).toMatch(/\| softmax \| \d\.\d\d \| \d\.\d\d \| \d\.\d\d \| 6 \(\+3\) \|/);
   });
 
-  it("plans the default grid (ListOps and MQAR, every mixer, none + causal) and --full (every task, none + causal + masked)", () => {
+  it("plans the default grid (ListOps and MQAR, every mixer, none + causal), --full (every task) and --pretrain's columns", () => {
     const suite = ALL_SUITES.find((s) => s.name === "tasks")!;
     const def = suite.plan({ tier: "default", backend: "cpu" });
     expect(def.length).toBe(2 * MIXER_NAMES.length * 2);
     expect(new Set(def.map((p) => p.case))).toEqual(new Set(["listops", "mqar"]));
-    expect(suite.plan({ tier: "full", backend: "cpu" }).length).toBe(TASK_NAMES.length * MIXER_NAMES.length * 3);
+    expect(suite.plan({ tier: "full", backend: "cpu" }).length).toBe(TASK_NAMES.length * MIXER_NAMES.length * 2);
+    const masked = suite.plan({ tier: "default", backend: "cpu", pretrain: ["none", "masked"] });
+    expect(masked.length).toBe(2 * MIXER_NAMES.length * 2);
+    expect(new Set(masked.map((p) => p.impl.split(" ")[1]))).toEqual(new Set(["pretrain=none", "pretrain=masked"]));
     expect(MIXER_NAMES.length).toBe(13);
     expect(TASK_GRIDS.default.data).toBe("small");
     expect(beatsChance({ suite: "tasks", case: "x", impl: "y", backend: "cpu", median_ms: 1, min_ms: 1, max_ms: 1, runs: 1, accuracy: 0.3, chance: 0.25, test_n: 2000 })).toBe(

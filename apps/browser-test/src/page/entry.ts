@@ -53,10 +53,13 @@ globalThis.Worker = class extends NativeWorker {
 function pool(): { workers: number; runs: number; lastRunDone: number } {
   const memory = poolMemories[0];
   if (!memory) return { workers: 0, runs: 0, lastRunDone: 0 };
-  const ctl = new Int32Array(memory.buffer, 8192, 4 + 64 * 10 + 64 * 3);
+  // The cpu backend pool's control block (packages/tensor/src/backend/cpu/wasm/threads.ts: CTL = 8192,
+  // SLOTS job ints per worker for 64 workers, then 3 state ints per worker); keep SLOTS in step.
+  const SLOTS = 11;
+  const ctl = new Int32Array(memory.buffer, 8192, 4 + 64 * SLOTS + 64 * 3);
   const runs = Atomics.load(ctl, 0);
   let lastRunDone = 0;
-  for (let id = 0; id < poolMemories.length; id++) if (Atomics.load(ctl, 4 + 64 * 10 + id * 3 + 1) === runs) lastRunDone++;
+  for (let id = 0; id < poolMemories.length; id++) if (Atomics.load(ctl, 4 + 64 * SLOTS + id * 3 + 1) === runs) lastRunDone++;
   return { workers: poolMemories.length, runs, lastRunDone };
 }
 
