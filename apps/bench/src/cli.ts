@@ -8,6 +8,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
+import { wasmFeatures } from "@tessera/tensor/wasm";
 import { cpuThreads, useBackend } from "./backends";
 import { TIER_MEASURE, type Row, type Tier } from "./harness";
 import { formatTable, formatWall, LEGEND, progressLine } from "./report";
@@ -61,7 +62,15 @@ export interface BenchHooks {
 
 export async function runBench(opts: CliOptions, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`), hooks: BenchHooks = {}): Promise<Row[]> {
   await useBackend(opts.backend);
-  if (opts.backend === "cpu") log(`cpu backend: WASM SIMD GEMM on ${cpuThreads} thread(s)`);
+  if (opts.backend === "cpu") {
+    const f = wasmFeatures();
+    const relaxed = f.relaxedSimd
+      ? "relaxed SIMD (fused multiply-add) builds"
+      : f.relaxedSimdSupported
+        ? "SIMD128 builds (relaxed SIMD turned off)"
+        : "SIMD128 builds (no relaxed SIMD here)";
+    log(`cpu backend: WASM SIMD GEMM on ${cpuThreads} thread(s); kernels with a relaxed variant: ${relaxed}`);
+  }
   const tier = tierOf(opts);
   const measure = { ...TIER_MEASURE[tier], ...(opts.runs ? { minRuns: opts.runs } : {}), ...(opts.budget ? { budgetMs: opts.budget } : {}) };
   const suites = opts.suites.length === 0 ? SUITES : ALL_SUITES.filter((s) => opts.suites.includes(s.name));
