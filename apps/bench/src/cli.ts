@@ -1,16 +1,25 @@
 #!/usr/bin/env node
 /**
- * tessera-bench [suite...] [--json FILE] [--backend cpu] [--quick | --full] [--runs N] [--budget MS]
+ * tessera-bench [suite...] [--json FILE] [--html FILE] [--backend cpu] [--quick | --full] [--runs N] [--budget MS]
+ * tessera-bench report RESULTS.json... --html FILE
  * Runs the suites (default: all) at representative sizes (`--full`: the largest shapes, long;
  * `--quick`: small ones), prints a progress line as each measurement finishes and each suite's
  * table of medians and ratios (measured side by side in one run) as soon as that suite ends, and
- * optionally writes the rows as JSON.
+ * optionally writes the rows as JSON and an HTML report with charts (`report`: the HTML report of
+ * saved rows, no run).
+ * tessera-bench accuracy <experiment...> [--quick] [--json FILE]: the accuracy experiments
+ * (./accuracy-cli.ts), run only by name.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
 import { cpus } from "node:os";
+import { writeFilesAtomic } from "@tessera/tensor/node";
 import { wasmFeatures } from "@tessera/tensor/wasm";
+import { ACCURACY_USAGE, parseAccuracyArgs, runAccuracy } from "./accuracy-cli";
 import { cpuThreads, useBackend } from "./backends";
 import { TIER_MEASURE, type Row, type Tier } from "./harness";
+import { parseRows } from "./charts/specs";
+import { writeHtmlReport } from "./html";
 import { formatTable, formatWall, LEGEND, progressLine } from "./report";
 import type { Suite } from "./suite";
 import { ALL_SUITES, SUITES } from "./suites/index";
@@ -18,6 +27,10 @@ import { ALL_SUITES, SUITES } from "./suites/index";
 export interface CliOptions {
   suites: string[];
   json?: string;
+  /** Write the HTML report (charts) here. */
+  html?: string;
+  /** `report FILE...`: no run; the HTML report of these saved JSON rows. */
+  report?: string[];
   backend: string;
   quick: boolean;
   /** The largest shapes (the long run); exclusive with `quick`. */
@@ -39,7 +52,9 @@ export function parseArgs(argv: string[]): CliOptions {
       if (v === undefined) throw new Error(`${a} needs a value`);
       return v;
     };
-    if (a === "--json") opts.json = value();
+    if (i === 0 && a === "report") opts.report = [];
+    else if (a === "--json") opts.json = value();
+    else if (a === "--html") opts.html = value();
     else if (a === "--backend") opts.backend = value();
     else if (a === "--quick") opts.quick = true;
     else if (a === "--full") opts.full = true;
@@ -47,7 +62,13 @@ export function parseArgs(argv: string[]): CliOptions {
     else if (a === "--budget") opts.budget = Number(value());
     else if (a === "--help" || a === "-h") throw new Error("help");
     else if (a.startsWith("-")) throw new Error(`unknown option ${a}`);
+    else if (opts.report) opts.report.push(a);
     else opts.suites.push(a);
+  }
+  if (opts.report) {
+    if (!opts.report.length) throw new Error("report needs the JSON files written by --json (tessera-bench report results.json --html report.html)");
+    if (!opts.html) throw new Error("report needs --html FILE (where to write the report)");
+    return opts;
   }
   if (opts.quick && opts.full) throw new Error("--quick and --full exclude each other");
   const known = ALL_SUITES.map((s) => s.name);
@@ -91,14 +112,31 @@ export async function runBench(opts: CliOptions, log: (s: string) => void = (s) 
   return rows;
 }
 
-const USAGE = `usage: tessera-bench [suite...] [--json FILE] [--backend NAME] [--quick | --full] [--runs N] [--budget MS]
+const USAGE = `usage: tessera-bench [suite...] [--json FILE] [--html FILE] [--backend NAME] [--quick | --full] [--runs N] [--budget MS]
+       tessera-bench report RESULTS.json... --html FILE
+  --json FILE: the rows as JSON; --html FILE: a self-contained report with charts (opens offline)
+  report: the HTML report of rows saved with --json (several files are merged)
   no option: representative sizes, every suite in 3-4 minutes on 2 cores
   --full: the largest shapes (tens of minutes; attention at T = 8192 needs ~9 GiB)
   --quick: small shapes, a smoke run in seconds
-  tasks (only when named): the accuracy grid; default ListOps and MQAR x 13 mixers x {none, causal} (52 runs, ~10-15 min on 2 cores), --full all six tasks (156 runs), --quick 4 tiny runs
+  accuracy <experiment...>: the masked pre-training experiments (tessera-bench accuracy --help)
+  tasks (only when named): the accuracy grid; default ListOps and MQAR x 13 mixers x {none, causal} (52 runs, ~10-15 min on 2 cores), --full all six tasks x {none, causal, masked} (234 runs), --quick 4 tiny runs
 suites: ${ALL_SUITES.map((s) => `${s.name} (${s.description})`).join("; ")}`;
 
+async function accuracyMain(argv: string[]): Promise<void> {
+  let o: ReturnType<typeof parseAccuracyArgs>;
+  try {
+    o = parseAccuracyArgs(argv);
+  } catch (e) {
+    const msg = (e as Error).message;
+    console.error(msg === "help" ? ACCURACY_USAGE : `${msg}\n${ACCURACY_USAGE}`);
+    process.exit(msg === "help" ? 0 : 2);
+  }
+  await runAccuracy(o);
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === "accuracy") return accuracyMain(process.argv.slice(3));
   let opts: CliOptions;
   try {
     opts = parseArgs(process.argv.slice(2));
@@ -107,8 +145,15 @@ async function main(): Promise<void> {
     console.error(msg === "help" ? USAGE : `${msg}\n${USAGE}`);
     process.exit(msg === "help" ? 0 : 2);
   }
+  if (opts.report) {
+    const rows = opts.report.flatMap((f) => parseRows(JSON.parse(readFileSync(f, "utf8")), f));
+    writeHtmlReport(opts.html!, rows, { subtitle: `${rows.length} rows from ${opts.report.map((f) => basename(f)).join(", ")}` });
+    console.log(`wrote the report of ${rows.length} rows to ${opts.html}`);
+    return;
+  }
   const start = performance.now();
   const c = cpus();
+  const header = `node ${process.version}, ${c[0]?.model ?? "cpu"} x${c.length}, ${opts.backend} backend, ${tierOf(opts)} sizes, ${new Date().toISOString()}`;
   console.log(`tessera-bench  node ${process.version}  ${c[0]?.model ?? "cpu"} x${c.length}  ${tierOf(opts)} sizes  ${new Date().toISOString()}`);
   const times: string[] = [];
   const rows = await runBench(opts, undefined, {
@@ -121,8 +166,13 @@ async function main(): Promise<void> {
   });
   if (!opts.suites.length || opts.suites.some((s) => s !== "tasks")) console.log(`\n${LEGEND}`);
   if (opts.json) {
-    writeFileSync(opts.json, JSON.stringify(rows, null, 2));
+    const full = resolve(opts.json);
+    writeFilesAtomic(dirname(full), { [basename(full)]: JSON.stringify(rows, null, 2) }, { createFolder: true, op: "--json" });
     console.log(`wrote ${rows.length} rows to ${opts.json}`);
+  }
+  if (opts.html) {
+    writeHtmlReport(opts.html, rows, { subtitle: header });
+    console.log(`wrote the HTML report to ${opts.html}`);
   }
   console.log(`\nwall time: ${times.join(", ")}; total ${formatWall(performance.now() - start)}`);
 }

@@ -37,6 +37,8 @@ export interface Row {
   loss_first?: number;
   loss_last?: number;
   params?: number;
+  /** Validation accuracy during fine-tuning (step 0: before it, after self-pretraining where there is one). */
+  curve?: { step: number; accuracy: number }[];
 }
 
 export interface MeasureOptions {

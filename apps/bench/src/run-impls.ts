@@ -19,7 +19,7 @@ export interface CaseSpec {
 export async function runCase(ctx: SuiteContext, spec: CaseSpec): Promise<Row[]> {
   const rows: Row[] = [];
   let reference: Float32Array | null = null;
-  for (const impl of spec.impls) {
+  for (const impl of spec.impls.filter((i) => ctx.keepImpl?.(i.impl) ?? true)) {
     let row: Row;
     try {
       const inst = await impl.setup();

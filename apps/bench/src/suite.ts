@@ -12,6 +12,8 @@ export interface SuiteContext {
   log: (line: string) => void;
   /** Called by `runCase` as each row is finished (the CLI prints a progress line). */
   onRow?: (row: Row) => void;
+  /** Which implementations `runCase` runs (default: all); the web page leaves out onnxruntime-node, which needs Node. */
+  keepImpl?: (impl: string) => boolean;
 }
 
 /** One row a suite will produce, known before it runs (for `[i/N]` progress). */

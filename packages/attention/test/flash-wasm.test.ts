@@ -59,6 +59,28 @@ describe("fused WASM flash attention: the kernel is there and runs", () => {
   });
 });
 
+describe("fused WASM flash attention: the backward keeps what it needs", () => {
+  it("q, k, v made and disposed inside the loss (head-split views) still get their gradients", async () => {
+    const x = rn([1, 4, 9, 8], 21);
+    const y = rn([1, 2, 9, 8], 22);
+    const lossOf = (dispose: boolean) => (xx: T.Tensor, yy: T.Tensor) => {
+      const q = T.mul(xx, 0.5);
+      const k = T.add(yy, 0.25);
+      const v = T.mul(yy, -1);
+      const out = sdpa(q, k, v, { causal: true, implementation: "tiled" });
+      if (dispose) T.dispose([q, k, v]); // as a module that frees its intermediates does
+      return T.sum(T.mul(out, out));
+    };
+    T.resetKernelStats();
+    const kept = T.grad(lossOf(false))(x, y);
+    const freed = T.grad(lossOf(true))(x, y);
+    expect(fusedRuns()).toBeGreaterThanOrEqual(2);
+    await assertClose(freed[0], kept[0], { atol: 0, rtol: 0 });
+    await assertClose(freed[1], kept[1], { atol: 0, rtol: 0 });
+    T.dispose([x, y, ...kept, ...freed]);
+  });
+});
+
 for (const threads of [1, 2]) {
   describe(`PyTorch float64 autograd: forward and dq, dk, dv (${threads} thread${threads > 1 ? "s" : ""}; 2e-5 max abs)`, () => {
     const cases: [string, (f: Record<string, T.Tensor>) => AttentionOptions][] = [

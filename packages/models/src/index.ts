@@ -36,3 +36,12 @@ export { buildViTMAE, vitBlock, type VitBlockOptions } from "./hf/vit-mae";
 export { buildElectraDiscriminator, buildElectraGenerator, electraEmbeddings, electraGeneratorConfig, electraFromConfigs } from "./hf/electra";
 export { buildBeit } from "./hf/beit";
 export { ElectraTrainer, type ElectraStepResult } from "./train/electra-trainer";
+export { ConvResBlock, type ConvResBlockOptions } from "./nn/res-block";
+export { VQTokenizer, type VQTokenizerOptions, type VQTokenizerOutput, type VQQuantizerOptions } from "./arch/vq-tokenizer";
+export {
+  MaskGITTransformer,
+  type MaskGITTransformerOptions,
+  type MaskGITTrainingOptions,
+  type MaskGITTrainingLoss,
+  type MaskGITGenerateOptions,
+} from "./arch/maskgit-transformer";

@@ -123,7 +123,7 @@ export {
 } from "./ops/elementwise";
 export { sigmoid, relu, gelu, silu, softplus, logSigmoid, elu, leakyRelu } from "./ops/activation";
 export { sum, mean, prod, max, min, argmax, argmin, any, all, variance, std, logsumexp, sumTo, type ReduceOptions, type VarOptions } from "./ops/reduce";
-export { matmul, linear } from "./ops/matmul";
+export { matmul, linear, affine } from "./ops/matmul";
 export { softmax, logSoftmax, layerNorm, rmsNorm } from "./ops/normalization";
 export { gather, indexSelect, embedding, scatterAdd, oneHot, flip } from "./ops/indexing";
 export { concat, stack, split, chunk, pad } from "./ops/join";

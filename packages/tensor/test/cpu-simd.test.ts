@@ -136,8 +136,20 @@ describe("cpu WASM SIMD row and elementwise kernels vs the TypeScript reference"
     () => T.exp(T.concat([T.linspace(88, 88.72283, 5000), T.linspace(88.7229, 89, 100), T.linspace(-87.3, -80, 1000)])),
     3e-6,
   ]);
+  // softmax's exp of x - max <= 0 (wasm/exp-nonpos.ts) over its whole range: softmax([x, 0])[0] =
+  // exp(x) / (1 + exp(x)), from 0 down to below the cutoff (-87.33654) where it is exactly 0.
+  rowCases.push(["softmax's exp(x - max) from 0 to below the float32 cutoff", () => T.softmax(T.stack([T.linspace(-90, 0, 20011), T.zeros([20011])], 1)), 2e-6]);
   rowCases.push(["softmax of rows holding NaN is NaN", () => T.softmax(T.where(T.gt(big([4, 2000]), 8), NaN, big([4, 2000]))), 2e-6]);
   rowCases.push(["exp of large, tiny and NaN inputs", () => T.exp(T.concat([T.full([2000], 100), T.full([2000], -200), T.full([100], NaN), big([1000], 10)])), 3e-6]);
+
+  it("softmax's exp(x - max) is within 4e-7 relative of the reference down to 2^-126 (atol 0)", async () => {
+    const x = T.linspace(-87.3, 0, 40009);
+    const [fast, ref] = both(() => T.narrow(T.softmax(T.stack([x, T.zeros([40009])], 1)), 1, 0, 1)); // exp(x) / (exp(x) + 1)
+    const [f, r] = [await fast.data(), await ref.data()];
+    let worst = 0;
+    for (let i = 0; i < r.length; i++) worst = Math.max(worst, Math.abs(f[i] - r[i]) / r[i]);
+    expect(worst).toBeLessThan(4e-7);
+  });
 
   for (const [name, f, tol] of rowCases) {
     it(name, async () => {
@@ -209,5 +221,78 @@ describe("weights resident in WASM memory", () => {
     expect(T.cpuWeightCacheStats()).toEqual({ bytes: 0, budget: 0 });
     T.setCpuWeightCache(1 << 30);
     expect(() => T.setCpuWeightCache(-1)).toThrow(/bytes must be >= 0/);
+  });
+});
+
+describe("packed resident weights and the fused bias epilogue", () => {
+  const rnd = (shape: number[], s: number) => T.normal(shape, 0, 1, { seed: s });
+  const onReference = <R>(f: () => R): R => T.withKernelPreference("reference", f);
+
+  // Weights above the residency threshold are packed once on their second use and then read from
+  // the panels by both the GEMM and the GEMV: ragged N (not a multiple of 8), both layouts, with
+  // and without bias, 1..4 rows (GEMV) and 16 / 37 rows (GEMM); then a size that splits over threads.
+  const layouts: [string, (x: T.Tensor, w: T.Tensor, b: T.Tensor | null) => T.Tensor, number[]][] = [
+    ["linear (W [out, in], packed from W^T)", (x, w, b) => T.linear(x, w, b), [1037, 301]],
+    ["affine (W [in, out])", (x, w, b) => T.affine(x, w, b), [301, 1037]],
+  ];
+  for (const [name, f, wShape] of layouts) {
+    for (const withBias of [false, true]) {
+      it(`${name}${withBias ? " + bias" : ""}: repeated uses (resident, packed) match the reference`, async () => {
+        T.setCpuWeightCache(1 << 30);
+        const w = rnd(wShape, 60);
+        const b = withBias ? rnd([1037], 61) : null;
+        for (const rows of [1, 2, 4, 16, 37]) {
+          const x = rnd([rows, 301], 62 + rows);
+          const want = onReference(() => f(x, w, b));
+          for (let i = 0; i < 3; i++) await assertClose(f(x, w, b), want, { atol: 2e-6 * Math.sqrt(301), rtol: 1e-5, label: `${rows} rows, use ${i}` });
+        }
+        expect(T.cpuWeightCacheStats().bytes).toBeGreaterThanOrEqual(1037 * 301 * 4);
+      });
+    }
+  }
+
+  it("threaded packed GEMV and GEMM with bias (ragged N = 2307, K = 1024) match the reference", async () => {
+    T.setCpuWeightCache(1 << 30);
+    const w = rnd([1024, 2307], 80);
+    const b = rnd([2307], 81);
+    const wOutIn = T.contiguous(T.transpose(w)); // [2307, 1024]: packed from W^T
+    for (const rows of [1, 3, 20]) {
+      const x = rnd([rows, 1024], 82 + rows);
+      const want = onReference(() => T.affine(x, w, b));
+      const wantT = onReference(() => T.linear(x, wOutIn, b));
+      for (let i = 0; i < 3; i++) {
+        await assertClose(T.affine(x, w, b), want, { atol: 2e-6 * Math.sqrt(1024), rtol: 1e-5, label: `${rows} rows, use ${i}` });
+        await assertClose(T.linear(x, wOutIn, b), wantT, { atol: 2e-6 * Math.sqrt(1024), rtol: 1e-5, label: `linear, ${rows} rows, use ${i}` });
+      }
+    }
+  });
+
+  it("per-batch products sharing one resident weight (A not foldable into rows) match the reference on every use", async () => {
+    T.setCpuWeightCache(1 << 30);
+    const w = rnd([300, 1037], 90); // above the residency threshold
+    const a = T.permute(rnd([40, 3, 300], 91), [1, 0, 2]); // [3, 40, 300], batch stride 300: not foldable
+    const want = onReference(() => T.matmul(a, w));
+    for (let i = 0; i < 3; i++) await assertClose(T.matmul(a, w), want, { atol: 2e-6 * Math.sqrt(300), rtol: 1e-5, label: `use ${i}` });
+  });
+
+  it("affine and linear with a bias equal matmul + add, batched, forward and gradients", async () => {
+    const x = rnd([2, 9, 48], 70);
+    const w = rnd([48, 40], 71);
+    const b = rnd([40], 72);
+    const grads = (f: (x: T.Tensor, w: T.Tensor, b: T.Tensor) => T.Tensor) => {
+      const r = T.valueAndGrad((x: T.Tensor, w: T.Tensor, b: T.Tensor) => T.sum(T.mul(f(x, w, b), T.cos(f(x, w, b)))))(x, w, b);
+      return [r.value, ...r.grads];
+    };
+    const fused = grads((x, w, b) => T.affine(x, w, b));
+    const composed = grads((x, w, b) => T.add(T.matmul(x, w), b));
+    for (let i = 0; i < fused.length; i++) await assertClose(fused[i], composed[i], { atol: 1e-5, rtol: 1e-5, label: `output ${i}` });
+    const lin = grads((x, w, b) => T.linear(x, T.transpose(w), b));
+    for (let i = 0; i < lin.length; i++) await assertClose(lin[i], composed[i], { atol: 1e-5, rtol: 1e-5, label: `linear output ${i}` });
+  });
+
+  it("affine names the op, argument and shapes in its errors", () => {
+    expect(() => T.affine(rnd([2, 5], 1), rnd([4, 3], 2))).toThrow(/affine.*x \[2, ?5\] has 5 features but weight \[4, ?3\]/);
+    expect(() => T.affine(rnd([2, 4], 1), rnd([4, 3], 2), rnd([4], 3))).toThrow(/affine.*bias \[4\] must be \[3\]/);
+    expect(() => T.affine(rnd([2, 4], 1), rnd([4], 2))).toThrow(/affine.*weight must be 2-D/);
   });
 });

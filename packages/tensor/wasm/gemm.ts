@@ -88,6 +88,11 @@ function tile(ap: usize, bp: usize, dst: usize, kc: i32, ldd: i32): void {
  */
 export function gemm_rows(ap: usize, bp: usize, c: usize, m0: i32, m1: i32, N: i32, K: i32, scratch: usize): void {
   memory.fill(c + ((<usize>m0 * N) << 2), 0, <usize>(m1 - m0) * N * 4);
+  gemm_accumulate(ap, bp, c, m0, m1, N, K, scratch);
+}
+
+/** C[m0:m1, 0:N] += A[m0:m1, :] B (as gemm_rows, without zeroing C first: epilogue.ts starts C at the bias). */
+export function gemm_accumulate(ap: usize, bp: usize, c: usize, m0: i32, m1: i32, N: i32, K: i32, scratch: usize): void {
   const panels = (N + 7) >> 3;
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);

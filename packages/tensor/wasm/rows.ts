@@ -3,6 +3,7 @@
 // split the work.
 
 import { erf4, exp4, hmax, hsum } from "./vmath";
+import { exp_nonpos4 } from "./exp-nonpos";
 
 /** Softmax (log = 0) or log-softmax (log = 1) of rows [r0, r1) of x [*, D] into out. */
 export function softmax_rows(x: usize, out: usize, r0: i32, r1: i32, D: i32, log: i32): void {
@@ -24,12 +25,12 @@ export function softmax_rows(x: usize, out: usize, r0: i32, r1: i32, D: i32, log
     let sv = f32x4.splat(0);
     let st: f32 = 0;
     for (let j = 0; j < D4; j += 4) {
-      const e = exp4(f32x4.sub(v128.load(xr + (j << 2)), ms));
+      const e = exp_nonpos4(f32x4.sub(v128.load(xr + (j << 2)), ms)); // x - max <= 0
       if (!log) v128.store(orow + (j << 2), e);
       sv = f32x4.add(sv, e);
     }
     for (let j = D4; j < D; j++) {
-      const e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(xr + (j << 2)) - m)), 0);
+      const e = f32x4.extract_lane(exp_nonpos4(f32x4.splat(load<f32>(xr + (j << 2)) - m)), 0);
       if (!log) store<f32>(orow + (j << 2), e);
       st += e;
     }

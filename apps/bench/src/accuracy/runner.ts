@@ -111,6 +111,9 @@ export interface RunOptions extends ModelOptions {
   pretrainSteps: number;
   batch: number;
   lr: number;
+  /** Validation accuracy checkpoints during fine-tuning (0: none): before the first step and after
+   * every steps / curvePoints steps; each costs one forward pass over the validation split. */
+  curvePoints?: number;
   /** Called after every optimisation step (phase, step, loss). */
   onStep?: (phase: "pretrain" | "finetune", step: number, loss: number) => void;
   /** Called between pretraining and fine-tuning (the smoke test looks at the weights). */
@@ -139,6 +142,8 @@ export interface RunResult {
   /** Peak live tensor bytes over the run (weights, AdamW state, activations, gradients). */
   peakBytes: number;
   params: number;
+  /** Validation accuracy at the checkpoints of `curvePoints` (fine-tuning step, accuracy). */
+  curve: { step: number; accuracy: number }[];
 }
 
 interface Batch {
@@ -282,6 +287,19 @@ export async function runTask(task: TaskData, o: RunOptions): Promise<RunResult>
     o.onPretrained?.(model);
   }
   o.onFinetuneStart?.(model);
+  // Accuracy vs step: validation accuracy at a few checkpoints; their time is left out of tokens/s.
+  const curve: { step: number; accuracy: number }[] = [];
+  const points = Math.min(o.curvePoints ?? 0, o.steps);
+  const checkpoints = new Set(Array.from({ length: points }, (_, i) => Math.round(((i + 1) * o.steps) / points)));
+  let evalMs = 0;
+  const checkpoint = (step: number) => {
+    const e0 = performance.now();
+    model.eval();
+    curve.push({ step, accuracy: evaluate(model, task, task.validation).accuracy });
+    model.train();
+    evalMs += performance.now() - e0;
+  };
+  if (points > 0) checkpoint(0);
   const fine = await optimise(
     model,
     all,
@@ -291,10 +309,13 @@ export async function runTask(task: TaskData, o: RunOptions): Promise<RunResult>
       const b = makeBatch(task, sample(task.train, o.batch, rng));
       return task.kind === "classify" ? T.crossEntropy(model.classify(b.ids, b.mask), b.targets) : T.crossEntropy(model.logits(b.ids), b.targets, { ignoreIndex: -100 });
     },
-    (s, l) => o.onStep?.("finetune", s, l),
+    (s, l) => {
+      o.onStep?.("finetune", s, l);
+      if (checkpoints.has(s)) checkpoint(s);
+    },
   );
   tokens += o.steps * o.batch * task.seqLen;
-  const trainSeconds = (performance.now() - t0) / 1000;
+  const trainSeconds = (performance.now() - t0 - evalMs) / 1000;
   model.eval();
   const test = evaluate(model, task, task.test);
   const valAccuracy = evaluate(model, task, task.validation).accuracy;
@@ -316,5 +337,6 @@ export async function runTask(task: TaskData, o: RunOptions): Promise<RunResult>
     tokensPerS: tokens / trainSeconds,
     peakBytes,
     params,
+    curve,
   };
 }

@@ -6,7 +6,8 @@
  *   npm run bench -- tasks --full     all six tasks, 100 steps (Pathfinder, image: 50), self-pretraining causal and masked
  *   npm run bench -- tasks --quick    the smoke grid of the test suite (seconds)
  * One row per run: `accuracy` (test), `val_accuracy`, `steps`, `pretrain`, `pretrain_steps`,
- * `tokens_per_s`, `peak_bytes`, `chance`, wall time as `median_ms` (runs = 1).
+ * `tokens_per_s`, `peak_bytes`, `chance`, wall time as `median_ms` (runs = 1), and `curve`: validation
+ * accuracy at 5 checkpoints of fine-tuning (and before it), for the report's accuracy-vs-step plot.
  */
 import { cpuThreads } from "../backends";
 import type { Row, Tier } from "../harness";
@@ -23,6 +24,8 @@ export interface TaskGrid {
   data: DataSize;
   /** Fine-tuning steps (per task; `default` for the rest). */
   steps: Record<string, number>;
+  /** Validation-accuracy checkpoints per run (the report's accuracy-vs-step curves). */
+  curvePoints: number;
   /** Self-pretraining steps, as a fraction of the fine-tuning steps. */
   pretrainRatio: number;
   batch: number;
@@ -40,6 +43,7 @@ export const TASK_GRIDS: Record<Tier, TaskGrid> = {
     data: "tiny",
     steps: { default: 6 },
     pretrainRatio: 0.5,
+    curvePoints: 5,
     batch: 8,
     dModel: 16,
     layers: 2,
@@ -53,6 +57,7 @@ export const TASK_GRIDS: Record<Tier, TaskGrid> = {
     data: "small",
     steps: { default: 40 },
     pretrainRatio: 0.5,
+    curvePoints: 5,
     batch: 16,
     dModel: 32,
     layers: 2,
@@ -67,6 +72,7 @@ export const TASK_GRIDS: Record<Tier, TaskGrid> = {
     data: "small",
     steps: { default: 100, pathfinder: 50, image: 50 },
     pretrainRatio: 0.5,
+    curvePoints: 5,
     batch: 16,
     dModel: 32,
     layers: 2,
@@ -110,6 +116,7 @@ export const tasksSuite: Suite = {
               pretrainSteps: Math.round(steps * g.pretrainRatio),
               batch: g.batch,
               lr: g.lr,
+              curvePoints: g.curvePoints,
               dModel: g.dModel,
               layers: g.layers,
               seed: g.seed,
@@ -135,6 +142,7 @@ export const tasksSuite: Suite = {
               loss_first: r.lossFirst,
               loss_last: r.lossLast,
               params: r.params,
+              curve: r.curve,
               note: `${task.size}; d=${g.dModel} L=${g.layers} B=${g.batch}`,
             };
           } catch (e) {

@@ -22,4 +22,19 @@ export { mqar, IGNORE_INDEX, type MqarOptions, type SequenceExample } from "./mq
 export { inductionHeads, type InductionOptions } from "./induction";
 export { selectiveCopying, selectiveCopyingBatch, type CopyTask, type SelectiveCopyingOptions } from "./selective-copying";
 export { FASHION_MNIST_CLASSES, FASHION_MNIST_SIDE, FASHION_MNIST_PIXELS, decodeImages, type ImageExample } from "./fashion-mnist";
+export {
+  preTokenize,
+  wordPieces,
+  buildVocabulary,
+  encodeText,
+  SPECIAL_TOKENS,
+  PAD_ID,
+  UNK_ID,
+  CLS_ID,
+  SEP_ID,
+  MASK_ID,
+  type TextExample,
+  type Vocabulary,
+  type EncodedText,
+} from "./spam-assassin";
 export { taskSplits, splitSeed, SPLITS, type Split } from "./splits";

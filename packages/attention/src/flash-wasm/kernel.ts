@@ -42,12 +42,17 @@ export const wasmFlashKernel: FusedAttentionKernel = {
     const kern = flashWasm();
     if (!kern) throw new Error("scaledDotProductAttention: the WebAssembly attention kernel went away between applies() and forward()");
     const p = problem(d, o);
-    const { out, saved } = kern.forward(p, f32(q), f32(k), f32(v));
+    // The inputs are read once (fresh copies) and kept for the backward: the caller may dispose
+    // q, k, v (e.g. head-split views made inside a tidy) before the gradient is taken.
+    const qd = f32(q);
+    const kd = f32(k);
+    const vd = f32(v);
+    const { out, saved } = kern.forward(p, qd, kd, vd);
     const outT = tensor(out, { shape: [d.B, d.H, d.Tq, d.Dv], backend: q.backend });
     return {
       out: outT,
       backward(dy) {
-        const [dq, dk, dv] = kern.backward(p, f32(q), f32(k), f32(v), out, f32(dy), saved);
+        const [dq, dk, dv] = kern.backward(p, qd, kd, vd, out, f32(dy), saved);
         return [tensor(dq, { shape: q.shape, backend: q.backend }), tensor(dk, { shape: k.shape, backend: k.backend }), tensor(dv, { shape: v.shape, backend: v.backend })];
       },
     };

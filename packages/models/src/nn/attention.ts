@@ -9,7 +9,21 @@
  * prefill in pieces and token-by-token decoding equal one forward pass.
  */
 import { scaledDotProductAttention, sigmoidAttention } from "@tessera/attention";
-import { applyRope, concat, Module, narrow, permute, reshape, ropeTables, type Generator, type MixerState, type RopeOptions, type Tensor, type TokenMixer } from "@tessera/tensor";
+import {
+  applyRope,
+  concat,
+  contiguous,
+  Module,
+  narrow,
+  permute,
+  reshape,
+  ropeTables,
+  type Generator,
+  type MixerState,
+  type RopeOptions,
+  type Tensor,
+  type TokenMixer,
+} from "@tessera/tensor";
 import { fail } from "../errors";
 import { Projection, type ProjectionOptions } from "./projection";
 
@@ -116,6 +130,11 @@ export class SelfAttention extends Module implements TokenMixer<AttentionState> 
     if (state?.k) {
       k = concat([state.k as Tensor, k], 2); // [B, Hkv, pos + T, Dh]
       v = concat([state.v as Tensor, v], 2);
+    } else {
+      // The cache starts contiguous (the heads are strided views of the projection): every later
+      // step's concat then copies whole [pos, Dh] blocks per head instead of gathering rows of Dh.
+      k = contiguous(k);
+      v = contiguous(v);
     }
     const w = this.opts.window;
     const mask = { causal: this.opts.causal ?? true, window: w ? ([w - 1, 0] as const) : null, keyPadding: ctx.keyPadding ?? null, mask: ctx.bias ?? null, scale: this.opts.scale };

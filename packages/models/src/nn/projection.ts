@@ -4,7 +4,7 @@
  *  - 'in-out' ([in, out], Hugging Face's GPT-2 `Conv1D`), so GPT-2 weights load and save
  *    without a transpose.
  */
-import { Generator, add, cast, contiguous, linear, matmul, Module, normal, transpose, uniform, zeros, type Tensor } from "@tessera/tensor";
+import { Generator, affine, cast, contiguous, linear, Module, normal, transpose, uniform, zeros, type Tensor } from "@tessera/tensor";
 import { QuantizedLinearWeight, quantize, quantizedLinear, type QuantFormat } from "@tessera/quantize";
 import { fail } from "../errors";
 
@@ -82,7 +82,6 @@ export class Projection extends Module {
   forward(x: Tensor): Tensor {
     if (this.quantized) return quantizedLinear(x, this.quantized, this.bias);
     if (this.layout === "out-in") return linear(x, this.weight, this.bias);
-    const y = matmul(x, this.weight);
-    return this.bias ? add(y, this.bias) : y;
+    return affine(x, this.weight, this.bias);
   }
 }

@@ -127,6 +127,11 @@ export interface Backend<D = unknown> {
   argReduce(op: ArgReduceOp, x: View<D>, axis: number): D;
   /** a [...batch, M, K] x b [...batch, K, N] -> [...batch, M, N]; batch dims already equal; same dtypes unless `mixedFloatMatmul`. */
   matmul(a: View<D>, b: View<D>, outDtype: DType): D;
+  /**
+   * Optional: a @ b + bias for float32 operands, bias [N] added to every row (a product with the
+   * bias fused into its epilogue). Without it, the op layer adds the bias as a separate op.
+   */
+  matmulBias?(a: View<D>, b: View<D>, bias: View<D>, outDtype: DType): D;
   /** softmax or log-softmax along the last axis. */
   softmax(x: View<D>, log: boolean): D;
   /** Normalizes the last axis: (x - mean) / sqrt(var + eps) * weight + bias. */

@@ -64,11 +64,40 @@ export function linear(x: TensorLike, weight: TensorLike, bias?: TensorLike | nu
   if (tx.shape[tx.rank - 1] !== tw.shape[1]) {
     fail("linear", `x ${fmtShape(tx.shape)} has ${tx.shape[tx.rank - 1]} features but weight ${fmtShape(tw.shape)} expects ${tw.shape[1]}`);
   }
-  return tidy(() => {
-    const y = matmul(tx, transpose(tw));
-    if (bias === undefined || bias === null) return y;
-    const tb = asTensor("linear", "bias", bias);
-    if (tb.rank !== 1 || tb.shape[0] !== tw.shape[0]) fail("linear", `bias ${fmtShape(tb.shape)} must be [${tw.shape[0]}]`);
-    return add(y, tb);
-  });
+  const tb = bias === undefined || bias === null ? null : asTensor("linear", "bias", bias);
+  if (tb && (tb.rank !== 1 || tb.shape[0] !== tw.shape[0])) fail("linear", `bias ${fmtShape(tb.shape)} must be [${tw.shape[0]}]`);
+  return tidy(() => (tb ? matmulAddBias("linear", tx, transpose(tw), tb) : matmul(tx, transpose(tw))));
+}
+
+/**
+ * x W + b with W [in, out] (Hugging Face's GPT-2 `Conv1D` layout; `linear` takes [out, in]).
+ * Same as `add(matmul(x, weight), bias)`, with the bias added inside the product where the
+ * backend can (cpu: the GEMM / GEMV epilogue).
+ */
+export function affine(x: TensorLike, weight: TensorLike, bias?: TensorLike | null): Tensor {
+  const tw = asTensor("affine", "weight", weight);
+  const tx = asTensor("affine", "x", x);
+  if (tw.rank !== 2) fail("affine", `weight must be 2-D [in, out], got ${fmtShape(tw.shape)}`);
+  if (tx.shape[tx.rank - 1] !== tw.shape[0]) {
+    fail("affine", `x ${fmtShape(tx.shape)} has ${tx.shape[tx.rank - 1]} features but weight ${fmtShape(tw.shape)} expects ${tw.shape[0]}`);
+  }
+  const tb = bias === undefined || bias === null ? null : asTensor("affine", "bias", bias);
+  if (tb && (tb.rank !== 1 || tb.shape[0] !== tw.shape[1])) fail("affine", `bias ${fmtShape(tb.shape)} must be [${tw.shape[1]}]`);
+  return tb ? matmulAddBias("affine", tx, tw, tb) : matmul(tx, tw);
+}
+
+/**
+ * x @ w + bias for w [K, N] (possibly a transposed view) and bias [N]: one kernel where the
+ * backend fuses the bias (Backend.matmulBias; float32, x at least 2-D), else matmul then add.
+ * Gradients of the fused form: dx = dy w^T, dw = x^T dy (summed over batch dims), db = dy
+ * summed over every axis but the last.
+ */
+function matmulAddBias(op: string, x: Tensor, w: Tensor, bias: Tensor): Tensor {
+  const be = backendOf(op, x, w, bias);
+  const fused = be.matmulBias && x.rank >= 2 && x.dtype === "float32" && w.dtype === "float32" && bias.dtype === "float32";
+  if (!fused) return tidy(() => add(matmul(x, w), bias));
+  const [M, K, N] = [x.shape[x.rank - 2], x.shape[x.rank - 1], w.shape[1]];
+  const batch = x.shape.slice(0, -2);
+  const y = wrap(be, be.matmulBias!(broadcastView(x, [...batch, M, K]), broadcastView(w, [...batch, K, N]), broadcastView(bias, [N]), "float32"), [...batch, M, N], "float32");
+  return record(op, [x, w, bias], y, (dy, [x0, w0, b0]) => [matmul(dy, transpose(w0)), sumTo(matmul(transpose(x0), dy), w0.shape), sumTo(dy, b0.shape)]);
 }

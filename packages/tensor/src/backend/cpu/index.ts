@@ -9,7 +9,7 @@ import type { Backend } from "../backend";
 import { conv1d } from "./conv";
 import { binary, copy, fill, unary, where, write } from "./elementwise";
 import { gather, indexSelect, scatterAdd } from "./indexing";
-import { matmul } from "./matmul";
+import { matmul, matmulBias } from "./matmul";
 import { layerNorm, rmsNorm, softmax } from "./norm";
 import { argReduce, cumulative, reduce } from "./reduce";
 import { sort, topk } from "./sort";
@@ -56,6 +56,7 @@ export function createCpuBackend(): Backend<StorageArray> {
     reduce,
     argReduce,
     matmul,
+    matmulBias,
     softmax,
     layerNorm,
     rmsNorm,

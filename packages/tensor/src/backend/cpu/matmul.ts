@@ -11,7 +11,7 @@
  */
 import { isFloat, isHalf, type DataArray, type DType, type StorageArray } from "../../core/dtype";
 import { sizeOf } from "../../core/shape";
-import { allOffsets, computeArray, operand, toStorage, type CpuView, type Operand } from "./strided";
+import { allOffsets, computeArray, contiguousValues, operand, toStorage, type CpuView, type Operand } from "./strided";
 import { isBorrowed } from "./pool";
 import { wasmFits, wasmKernels, type WasmKernels } from "./wasm/runtime";
 
@@ -65,6 +65,28 @@ export function matmul(a: CpuView, b: CpuView, outDtype: DType): StorageArray {
     for (let j = 0; j < M * N; j++) out[base + j] = acc[j];
   });
   return toStorage(outDtype, out);
+}
+
+/**
+ * a @ b + bias for float32 operands, bias [N] added to every row. The WASM kernels add it in the
+ * product's epilogue (wasm/epilogue.ts: C starts at the bias); the reference is the product
+ * followed by the addition.
+ */
+export function matmulBias(a: CpuView, b: CpuView, bias: CpuView, outDtype: DType): StorageArray {
+  const r = a.shape.length;
+  const [M, K, N] = [a.shape[r - 2], a.shape[r - 1], b.shape[r - 1]];
+  const batchShape = a.shape.slice(0, r - 2);
+  const bv = contiguousValues(bias) as Float32Array;
+  const floats = a.dtype === "float32" && b.dtype === "float32" && bias.dtype === "float32" && outDtype === "float32";
+  const g = floats && (M * N * K >= WASM_MIN_MACS || (M <= GEMV_MAX_ROWS && N * K >= GEMV_MIN_ELEMS)) ? wasmKernels() : null;
+  if (g) {
+    const out = computeArray(outDtype, sizeOf(batchShape) * M * N) as Float32Array;
+    const bSrc = !isBorrowed(b.data) ? b.data : null;
+    if (wasmFits(() => wasmMatmul(g, operand(a), operand(b), batchShape, M, N, K, out, r, bSrc, bv))) return toStorage(outDtype, out);
+  }
+  const out = matmul(a, b, outDtype) as Float32Array;
+  for (let i = 0; i < out.length; i += N) for (let j = 0; j < N; j++) out[i + j] += bv[j];
+  return out;
 }
 
 /** C += A B with an i-k-j loop (row of C updated by rows of B). */
@@ -228,6 +250,7 @@ function wasmMatmul(
   out: Float32Array,
   r: number,
   bSrc: StorageArray | null,
+  bias: Float32Array | null = null,
 ): void {
   const batch = sizeOf(batchShape);
   const [ars, acs, brs, bcs] = [A.strides[r - 2], A.strides[r - 1], B.strides[r - 2], B.strides[r - 1]];
@@ -237,8 +260,8 @@ function wasmMatmul(
   const src = rowMajorB || transB ? bSrc : null;
   const bMat = (off: number) => (transB ? (B.arr as Float32Array).subarray(off, off + K * N) : rowMajor(B, off, brs, bcs, K, N));
   const product = (a: Float32Array, b: Float32Array, bOff: number, rows: number, res: Float32Array, reuseB: boolean) => {
-    if (rows <= GEMV_MAX_ROWS) g.gemv(a, b, rows, N, K, res, transB, src, bOff);
-    else g.gemm(a, b, rows, N, K, res, reuseB, transB, src, bOff);
+    if (rows <= GEMV_MAX_ROWS) g.gemv(a, b, rows, N, K, res, transB, src, bOff, false, bias);
+    else g.gemm(a, b, rows, N, K, res, reuseB, transB, src, bOff, bias);
   };
   if (foldable) {
     const rows = batch * M;

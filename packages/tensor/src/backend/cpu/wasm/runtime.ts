@@ -22,6 +22,8 @@ interface Exports {
   gemv_n_h(x: number, b: number, y: number, K: number, N: number, j0: number, j1: number, bf: number): void;
   gemv_t_h(x: number, w: number, y: number, K: number, n0: number, n1: number, bf: number): void;
   gemm_rows(ap: number, bp: number, c: number, m0: number, m1: number, N: number, K: number, scratch: number): void;
+  gemm_rows_bias(ap: number, bp: number, c: number, m0: number, m1: number, N: number, K: number, scratch: number, bias: number): void;
+  gemv_packed(x: number, bp: number, y: number, K: number, N: number, j0: number, j1: number, bias: number): void;
   softmax_rows(x: number, out: number, r0: number, r1: number, D: number, log: number): void;
   norm_rows(x: number, w: number, b: number, out: number, r0: number, r1: number, D: number, epsBits: number, rms: number): void;
   unary_range(op: number, x: number, out: number, i0: number, i1: number): void;
@@ -41,6 +43,9 @@ const THREAD_MIN_MACS = 1 << 21;
 const THREAD_MIN_ELEMS = 1 << 16;
 /** Elements per streamed chunk: input + output windows of 256 KiB each stay in L2. */
 const CHUNK_ELEMS = 1 << 16;
+
+/** The resident-cache key of B's packed panels. */
+const packedKey = (off: number, transB: boolean, K: number, N: number) => `${off}:${K}x${N}:${transB ? "t" : "n"}:packed`;
 
 const f32bits = (v: number): number => new Int32Array(new Float32Array([v]).buffer)[0];
 
@@ -111,6 +116,41 @@ export class WasmKernels {
     return slot;
   }
 
+  /**
+   * The byte offset of B's packed panels (pack_b / pack_bt: [ceil(N / 8)][K][8] floats) when they
+   * are (or now become) resident, else null. Kept packed, a weight is packed once instead of per
+   * product, and the GEMV kernel reads the same panels as one sequential stream
+   * (wasm/epilogue.ts), so prefill and decoding share one resident copy.
+   */
+  private residentPacked(b: Float32Array, src: StorageArray | null, off: number, transB: boolean, K: number, N: number): number | null {
+    if (!src || K * N * 4 < RESIDENT_MIN_BYTES || this.resident.budget <= 0) return null;
+    const key = packedKey(off, transB, K, N);
+    const at = this.resident.lookup(src, key);
+    if (at !== undefined) return at;
+    const slot = this.resident.admit(src, key, Math.ceil(N / 8) * 8 * K * 4);
+    if (slot === null) return null;
+    // Raw B goes to scratch (above the new resident end), then is packed into the slot.
+    const raw = this.resident.end;
+    const need = Math.ceil((raw + K * N * 4) / PAGE) - this.memory.buffer.byteLength / PAGE;
+    if (need > 0) {
+      try {
+        this.memory.grow(need);
+      } catch {
+        this.resident.clear(); // no room to keep weights resident: drop them, copy per call
+        return null;
+      }
+    }
+    this.copyIn(b.subarray(0, K * N), raw);
+    if (transB) this.ex.pack_bt(raw, K, N, slot);
+    else this.ex.pack_b(raw, K, N, slot);
+    return slot;
+  }
+
+  /** Where B's packed panels are resident, without admitting them; null when they are not. */
+  private packedAt(src: StorageArray | null, off: number, transB: boolean, K: number, N: number): number | null {
+    return src ? (this.resident.lookup(src, packedKey(off, transB, K, N)) ?? null) : null;
+  }
+
   /** Copies an f32 or u16 array into WASM memory at byte offset `at` (which exists). */
   private copyIn(v: Float32Array | Uint16Array, at: number): void {
     if (v instanceof Float32Array) new Float32Array(this.memory.buffer).set(v, at / 4);
@@ -132,34 +172,51 @@ export class WasmKernels {
   /**
    * C = A B for row-major float32 A [M, K] and B [K, N] (or, with `transB`, B = W^T for W
    * [N, K] row-major). `reuseB` skips copying and packing B when the previous call had the
-   * same B (a weight shared by a batch).
+   * same B (a weight shared by a batch); a resident weight is kept packed (residentPacked).
+   * `bias` [N] is added to every row of C in the kernel's epilogue.
    */
-  gemm(a: Float32Array, b: Float32Array, M: number, N: number, K: number, out: Float32Array, reuseB = false, transB = false, bSrc: StorageArray | null = null, bSrcOff = 0): void {
+  gemm(
+    a: Float32Array,
+    b: Float32Array,
+    M: number,
+    N: number,
+    K: number,
+    out: Float32Array,
+    reuseB = false,
+    transB = false,
+    bSrc: StorageArray | null = null,
+    bSrcOff = 0,
+    bias: Float32Array | null = null,
+  ): void {
     const threads = this.threadsFor(M * N * K, THREAD_MIN_MACS, Math.floor(M / 4));
     const mPad = Math.ceil(M / 4) * 4;
     const nPad = Math.ceil(N / 8) * 8;
-    const resident = reuseB ? null : this.residentB(b, bSrc, bSrcOff, transB, K, N);
+    // With reuseB, B (empty here) is what the previous call of the same batch loop used: resident
+    // then (a lookup finds it), or packed at the same scratch offset as now.
+    const packed = reuseB ? this.packedAt(bSrc, bSrcOff, transB, K, N) : this.residentPacked(b, bSrc, bSrcOff, transB, K, N);
     const base = this.scratch;
-    // Layout (bytes): [B (unless resident) | Bp | A | Ap (each thread packs its own rows) | C | scratch x threads]
-    const bOff = resident ?? base;
-    const bpOff = resident === null ? bOff + K * N * 4 : base;
-    const aOff = bpOff + nPad * K * 4;
+    // Layout (bytes): [B and Bp (unless packed resident) | bias | A | Ap (each thread packs its own rows) | C | scratch x threads]
+    const bOff = base;
+    const bpOff = packed ?? bOff + K * N * 4;
+    const biasOff = packed === null ? bpOff + nPad * K * 4 : base;
+    const aOff = biasOff + (bias ? nPad * 4 : 0);
     const apOff = aOff + M * K * 4;
     const cOff = apOff + (mPad + 4 * threads) * K * 4;
     const sOff = cOff + M * N * 4;
     const heap = this.heap(sOff + 128 * threads - base);
-    if (!reuseB) {
-      if (resident === null) heap.set(b.subarray(0, K * N), bOff / 4);
+    if (!reuseB && packed === null) {
+      heap.set(b.subarray(0, K * N), bOff / 4);
       if (transB) this.ex.pack_bt(bOff, K, N, bpOff);
       else this.ex.pack_b(bOff, K, N, bpOff);
     }
+    if (bias) heap.set(bias.subarray(0, N), biasOff / 4);
     heap.set(a.subarray(0, M * K), aOff / 4);
     const per = Math.ceil(M / 4 / threads) * 4;
-    // [ap, bp, c, m0, m1, N, K, scratch, a]
-    const share = (t: number) => [apOff + t * (per + 4) * K * 4, bpOff, cOff, Math.min(M, t * per), Math.min(M, (t + 1) * per), N, K, sOff + 128 * t, aOff];
+    // [ap, bp, c, m0, m1, N, K, scratch, a, bias]
+    const share = (t: number) => [apOff + t * (per + 4) * K * 4, bpOff, cOff, Math.min(M, t * per), Math.min(M, (t + 1) * per), N, K, sOff + 128 * t, aOff, bias ? biasOff : 0];
     this.split(threads, OP.gemm, share, (j) => {
       this.ex.pack_a(j[8], K, j[3], j[4], j[0]);
-      this.ex.gemm_rows(j[0], j[1], j[2], j[3], j[4], N, K, j[7]);
+      this.ex.gemm_rows_bias(j[0], j[1], j[2], j[3], j[4], N, K, j[7], j[9]);
     });
     out.set(new Float32Array(this.memory.buffer, cOff, M * N));
   }
@@ -168,7 +225,9 @@ export class WasmKernels {
    * C = A B for few rows (M <= 4: decoding), reading B once in its stored layout instead of
    * packing it: B [K, N] row-major, or with `transB` W [N, K] row-major (B = W^T). Threads
    * split the output columns. A Uint16Array B holds float16 bits, or bfloat16 bits with `bf`
-   * (wasm/gemv-half.ts: widened in registers; it stays resident at 2 bytes an element).
+   * (wasm/gemv-half.ts: widened in registers; it stays resident at 2 bytes an element). A
+   * float32 weight kept resident is read from its packed panels (wasm/epilogue.ts gemv_packed).
+   * `bias` [N] is added to every output row.
    */
   gemv(
     a: Float32Array,
@@ -181,9 +240,12 @@ export class WasmKernels {
     bSrc: StorageArray | null = null,
     bSrcOff = 0,
     bf = false,
+    bias: Float32Array | null = null,
   ): void {
     const half = b instanceof Uint16Array;
-    const resident = this.residentB(b, bSrc, bSrcOff, transB, K, N);
+    if (!half && this.gemvPacked(a, b as Float32Array, M, N, K, out, transB, bSrc, bSrcOff, bias)) return;
+    // float32 weights are kept packed (above); half ones in their stored layout.
+    const resident = half ? this.residentB(b, bSrc, bSrcOff, transB, K, N) : null;
     const base = this.scratch;
     const bOff = resident ?? base;
     const xOff = resident === null ? bOff + Math.ceil((K * N * b.BYTES_PER_ELEMENT) / 16) * 16 : base;
@@ -204,6 +266,40 @@ export class WasmKernels {
       else this.split(threads, OP.gemv, share, (j) => (j[7] ? this.ex.gemv_t(j[0], j[1], j[2], j[3], j[5], j[6]) : this.ex.gemv_n(j[0], j[1], j[2], j[3], j[4], j[5], j[6])));
     }
     out.set(new Float32Array(this.memory.buffer, yOff, M * N));
+    if (bias) for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) out[i * N + j] += bias[j];
+  }
+
+  /** gemv from B's resident packed panels (false, having done nothing, when B is not resident). */
+  private gemvPacked(
+    a: Float32Array,
+    b: Float32Array,
+    M: number,
+    N: number,
+    K: number,
+    out: Float32Array,
+    transB: boolean,
+    bSrc: StorageArray | null,
+    bSrcOff: number,
+    bias: Float32Array | null,
+  ): boolean {
+    const bp = this.residentPacked(b, bSrc, bSrcOff, transB, K, N);
+    if (bp === null) return false;
+    const base = this.scratch;
+    const biasOff = base;
+    const xOff = biasOff + (bias ? Math.ceil(N / 8) * 32 : 0);
+    const yOff = xOff + M * K * 4;
+    const heap = this.heap(yOff + M * N * 4 - base);
+    if (bias) heap.set(bias.subarray(0, N), biasOff / 4);
+    heap.set(a.subarray(0, M * K), xOff / 4);
+    const threads = this.threadsFor(N * K, THREAD_MIN_MACS, Math.floor(N / 64));
+    const per = Math.ceil(N / threads / 16) * 16;
+    for (let i = 0; i < M; i++) {
+      // [x, bp, y, K, N, j0, j1, bias]
+      const share = (t: number) => [xOff + i * K * 4, bp, yOff + i * N * 4, K, N, Math.min(N, t * per), Math.min(N, (t + 1) * per), bias ? biasOff : 0];
+      this.split(threads, OP.gemvPacked, share, (j) => this.ex.gemv_packed(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[7]));
+    }
+    out.set(new Float32Array(this.memory.buffer, yOff, M * N));
+    return true;
   }
 
   /**

@@ -23,23 +23,24 @@
  * generation of the last finished job, generation of the last failed job.
  */
 export const CTL = 8192;
-export const SLOTS = 10;
+export const SLOTS = 11;
 const MAX_WORKERS = 64;
 const STATE_INTS = 3;
 const stateAt = (slots: number, id: number) => 4 + MAX_WORKERS * slots + id * STATE_INTS;
 const ctlInts = (slots: number) => 4 + MAX_WORKERS * slots + MAX_WORKERS * STATE_INTS;
 
 /** Job op codes (slot 0 of a worker's job; the rest are the kernel's arguments). */
-export const OP = { none: 0, gemm: 1, softmax: 2, norm: 3, unary: 4, gemv: 5, gemvHalf: 6 } as const;
+export const OP = { none: 0, gemm: 1, softmax: 2, norm: 3, unary: 4, gemv: 5, gemvHalf: 6, gemvPacked: 20 } as const;
 
 /** Tensor's job dispatch: `ex` is the module's exports, `j` the job (op code, then arguments). */
 const TENSOR_DISPATCH = `
     switch (j[0]) {
-      case ${OP.gemm}: if (j[5] > j[4]) { ex.pack_a(j[9], j[7], j[4], j[5], j[1]); ex.gemm_rows(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8]); } break;
+      case ${OP.gemm}: if (j[5] > j[4]) { ex.pack_a(j[9], j[7], j[4], j[5], j[1]); ex.gemm_rows_bias(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[10]); } break;
       case ${OP.softmax}: ex.softmax_rows(j[1], j[2], j[3], j[4], j[5], j[6]); break;
       case ${OP.norm}: ex.norm_rows(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9]); break;
       case ${OP.unary}: ex.unary_range(j[1], j[2], j[3], j[4], j[5]); break;
       case ${OP.gemv}: if (j[7] > j[6]) { if (j[8]) ex.gemv_t(j[1], j[2], j[3], j[4], j[6], j[7]); else ex.gemv_n(j[1], j[2], j[3], j[4], j[5], j[6], j[7]); } break;
+      case ${OP.gemvPacked}: if (j[7] > j[6]) ex.gemv_packed(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8]); break;
       case ${OP.gemvHalf}: if (j[7] > j[6]) { if (j[8]) ex.gemv_t_h(j[1], j[2], j[3], j[4], j[6], j[7], j[9]); else ex.gemv_n_h(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[9]); } break;
     }`;
 

@@ -1,0 +1,77 @@
+// Products with the bias fused in, over weights packed once (pack_b / pack_bt panels kept
+// resident in WASM memory, src/backend/cpu/wasm/runtime.ts):
+//   gemm_rows_bias: C[m0:m1, :] = bias + A[m0:m1, :] B   (C starts at the bias instead of 0:
+//                   the epilogue costs no extra pass over C)
+//   gemv_packed:    y[j0:j1] = bias + x B, reading B's 8-column panels Bp[q][k][0..7] in order
+//                   (one sequential stream per panel, accumulators in registers)
+// bias = 0 means none. Sums run over k in the same order whatever the thread split.
+import { gemm_accumulate } from "./gemm";
+
+/** Lane i (0..3) of an f32x4 (extract_lane takes a constant index). */
+function lane(v: v128, i: i32): f32 {
+  if (i == 0) return f32x4.extract_lane(v, 0);
+  if (i == 1) return f32x4.extract_lane(v, 1);
+  if (i == 2) return f32x4.extract_lane(v, 2);
+  return f32x4.extract_lane(v, 3);
+}
+
+/** Rows [m0, m1) of C [*, N] set to bias [N] (or 0). */
+function fill_bias(c: usize, bias: usize, m0: i32, m1: i32, N: i32): void {
+  const row = <usize>N << 2;
+  if (!bias) {
+    memory.fill(c + <usize>m0 * row, 0, <usize>(m1 - m0) * row);
+    return;
+  }
+  for (let i = m0; i < m1; i++) memory.copy(c + <usize>i * row, bias, row);
+}
+
+/** C[m0:m1, 0:N] = bias + A[m0:m1, :] B from Ap (pack_a of these rows) and Bp (pack_b / pack_bt). */
+export function gemm_rows_bias(ap: usize, bp: usize, c: usize, m0: i32, m1: i32, N: i32, K: i32, scratch: usize, bias: usize): void {
+  fill_bias(c, bias, m0, m1, N);
+  gemm_accumulate(ap, bp, c, m0, m1, N, K, scratch);
+}
+
+/**
+ * y[j0:j1] = bias[j0:j1] + sum_k x[k] B[k, j0:j1] from the packed panels (j0 a multiple of 8).
+ * Two accumulator pairs (even and odd k) hide the add latency; they are summed at the end.
+ */
+export function gemv_packed(x: usize, bp: usize, y: usize, K: i32, N: i32, j0: i32, j1: i32, bias: usize): void {
+  for (let j = j0; j < j1; j += 8) {
+    let p = bp + ((<usize>(j >> 3) * K) << 5);
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+    let k = 0;
+    for (; k + 2 <= K; k += 2) {
+      const xe = v128.load32_splat(x + (<usize>k << 2));
+      const xo = v128.load32_splat(x + (<usize>k << 2), 4);
+      a0 = f32x4.add(a0, f32x4.mul(xe, v128.load(p)));
+      a1 = f32x4.add(a1, f32x4.mul(xe, v128.load(p, 16)));
+      b0 = f32x4.add(b0, f32x4.mul(xo, v128.load(p, 32)));
+      b1 = f32x4.add(b1, f32x4.mul(xo, v128.load(p, 48)));
+      p += 64;
+    }
+    if (k < K) {
+      const xe = v128.load32_splat(x + (<usize>k << 2));
+      a0 = f32x4.add(a0, f32x4.mul(xe, v128.load(p)));
+      a1 = f32x4.add(a1, f32x4.mul(xe, v128.load(p, 16)));
+    }
+    let lo = f32x4.add(a0, b0);
+    let hi = f32x4.add(a1, b1);
+    const o = y + (<usize>j << 2);
+    if (j + 8 <= j1) {
+      if (bias) {
+        lo = f32x4.add(lo, v128.load(bias + (<usize>j << 2)));
+        hi = f32x4.add(hi, v128.load(bias + (<usize>j << 2), 16));
+      }
+      v128.store(o, lo);
+      v128.store(o, hi, 16);
+    } else {
+      // The last panel's padding columns (past N) are not stored.
+      const w = j1 - j;
+      for (let c = 0; c < w; c++) {
+        let v = c < 4 ? lane(lo, c) : lane(hi, c - 4);
+        if (bias) v += load<f32>(bias + (<usize>(j + c) << 2));
+        store<f32>(o + (<usize>c << 2), v);
+      }
+    }
+  }
+}
