@@ -50,5 +50,9 @@ describe("wasmFeatures", () => {
     expect(WebAssembly.Module.exports(c.module as WebAssembly.Module).map((e) => e.name)).toEqual([relaxed ? "relaxed" : "simd128"]);
     const none = compileWasm({ plain: SIMD128 })!; // no relaxed build: SIMD128 everywhere
     expect(none.relaxed).toBe(false);
+    // a "relaxed" build that does not validate (truncated): the SIMD128 build serves
+    const broken = compileWasm({ plain: SIMD128, relaxed: { plain: RELAXED.slice(0, 40) } })!;
+    expect(broken.relaxed).toBe(false);
+    expect(WebAssembly.Module.exports(broken.module as WebAssembly.Module).map((e) => e.name)).toEqual(["simd128"]);
   });
 });

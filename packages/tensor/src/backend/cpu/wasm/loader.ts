@@ -83,7 +83,11 @@ export function compileWasm(v: WasmModuleVariants, onCompiled?: (c: CompiledWasm
   const set = relaxed ? v.relaxed! : v;
   const shared = !!set.shared && canShareWasmMemory();
   const bytes = decodeWasm(shared ? set.shared! : set.plain);
-  if (!WebAssembly.validate(bytes)) return null; // no WebAssembly SIMD here
+  if (!WebAssembly.validate(bytes)) {
+    // a relaxed build this runtime refuses after all (an op beyond the probe's): the SIMD128 build
+    if (relaxed) return compileWasm({ plain: v.plain, shared: v.shared }, onCompiled);
+    return null; // no WebAssembly SIMD here
+  }
   try {
     return { module: new WebAssembly.Module(bytes), shared, relaxed };
   } catch {
