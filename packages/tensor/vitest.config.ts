@@ -11,6 +11,7 @@ export default defineConfig({
       { find: /^@tessera\/tensor\/node$/, replacement: src("io/node-entry.ts") },
       { find: /^@tessera\/tensor\/testing$/, replacement: src("testing/index.ts") },
       { find: /^@tessera\/tensor\/webgpu$/, replacement: src("webgpu.ts") },
+      { find: /^@tessera\/tensor\/wasm$/, replacement: src("wasm.ts") },
       { find: /^@tessera\/tensor\/gpujs$/, replacement: src("gpujs.ts") },
     ],
   },

@@ -14,6 +14,7 @@ import { readFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { cpus } from "node:os";
 import { writeFilesAtomic } from "@tessera/tensor/node";
+import { wasmFeatures } from "@tessera/tensor/wasm";
 import { ACCURACY_USAGE, parseAccuracyArgs, runAccuracy } from "./accuracy-cli";
 import { cpuThreads, useBackend } from "./backends";
 import { TIER_MEASURE, type Row, type Tier } from "./harness";
@@ -87,7 +88,15 @@ export interface BenchHooks {
 
 export async function runBench(opts: CliOptions, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`), hooks: BenchHooks = {}): Promise<Row[]> {
   await useBackend(opts.backend);
-  if (opts.backend === "cpu") log(`cpu backend: WASM SIMD GEMM on ${cpuThreads} thread(s)`);
+  if (opts.backend === "cpu") {
+    const f = wasmFeatures();
+    const relaxed = f.relaxedSimd
+      ? "relaxed SIMD (fused multiply-add) builds"
+      : f.relaxedSimdSupported
+        ? "SIMD128 builds (relaxed SIMD turned off)"
+        : "SIMD128 builds (no relaxed SIMD here)";
+    log(`cpu backend: WASM SIMD GEMM on ${cpuThreads} thread(s); kernels with a relaxed variant: ${relaxed}`);
+  }
   const tier = tierOf(opts);
   const measure = { ...TIER_MEASURE[tier], ...(opts.runs ? { minRuns: opts.runs } : {}), ...(opts.budget ? { budgetMs: opts.budget } : {}) };
   const suites = opts.suites.length === 0 ? SUITES : ALL_SUITES.filter((s) => opts.suites.includes(s.name));

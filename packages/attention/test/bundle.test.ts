@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { describe, expect, it } from "vitest";
-import { FLASH_WASM_PLAIN } from "../src/flash-wasm/binary";
+import { FLASH_WASM_PLAIN, FLASH_WASM_RELAXED_PLAIN } from "../src/flash-wasm/binary";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WGSL = /@compute|@workgroup_size|var<storage/;
@@ -44,7 +44,8 @@ describe("bundles", () => {
     );
     expect(WGSL.test(out), "WGSL in a cpu-only bundle").toBe(false);
     expect(out).toContain(FLASH_WASM_PLAIN.slice(0, 64)); // the cpu backend's fused WASM kernel is registered, not tree-shaken away
-    expect(out.length).toBeLessThan(160_000); // 204 KB before the kernel registry
+    expect(out).toContain(FLASH_WASM_RELAXED_PLAIN.slice(-64)); // and its relaxed-SIMD build
+    expect(out.length).toBeLessThan(182_000); // 204 KB before the kernel registry; +21 KB for the relaxed-SIMD builds
   });
 
   it("importing the webgpu entry brings the WGSL kernel in", async () => {

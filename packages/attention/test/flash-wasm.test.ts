@@ -3,11 +3,15 @@
  * path: against PyTorch's forward and gradients (fixtures/ops/attention.safetensors, float64
  * autograd) and against the composed reference (TypeScript loops, the 'reference' preference)
  * for every option, ragged sizes, head dims 32/64/80/128, GQA 8:2 and batch > 1, on one thread
- * and on the worker pool; memory linear in T; the fallbacks and errors.
+ * and on the worker pool; memory linear in T; the fallbacks and errors. The same bounds hold for
+ * the SIMD128 build and the relaxed-SIMD build (fused multiply-add: other rounding); this file
+ * runs with the one the runtime has, and again under --experimental-wasm-relaxed-simd
+ * (flash-wasm-relaxed.test.ts).
  */
 import { afterAll, describe, expect, it } from "vitest";
 import * as T from "@tessera/tensor";
 import { assertClose } from "@tessera/tensor/testing";
+import { wasmFeatures } from "@tessera/tensor/wasm";
 import { alibiSlopes, FUSED_ATTENTION, scaledDotProductAttention as sdpa, type AttentionOptions } from "../src/index";
 import { flashWasm, initAttentionThreads } from "../src/flash-wasm/runtime";
 import { attentionFixture } from "./helpers";
@@ -40,6 +44,13 @@ afterAll(async () => {
 });
 
 describe("fused WASM flash attention: the kernel is there and runs", () => {
+  it("loads its relaxed-SIMD build exactly where wasmFeatures().relaxedSimd, else the SIMD128 build", () => {
+    // flash-wasm-relaxed.test.ts reruns this file under --experimental-wasm-relaxed-simd with TESSERA_EXPECT_RELAXED_SIMD=1
+    const expected = process.env.TESSERA_EXPECT_RELAXED_SIMD;
+    if (expected !== undefined) expect(wasmFeatures().relaxedSimd).toBe(expected === "1");
+    expect(flashWasm()!.relaxed).toBe(wasmFeatures().relaxedSimd);
+  });
+
   it("loads here (Node has WebAssembly SIMD) and the tiled path uses it on cpu", () => {
     expect(flashWasm()).not.toBeNull();
     T.resetKernelStats();

@@ -1,5 +1,5 @@
 // Fused flash attention in WebAssembly SIMD (AssemblyScript; compiled by scripts/build-wasm.mjs
-// into src/flash-wasm/binary.ts). FlashAttention (Dao et al. 2022) forward with the online
+// into src/flash-wasm/binary.ts, a SIMD128 and a relaxed-SIMD build). FlashAttention (Dao et al. 2022) forward with the online
 // softmax (Milakov & Gimelshein 2018), and FlashAttention-2's backward (Dao 2023), which
 // recomputes each block's probabilities from the saved row logsumexp: no [Tq, Tk] buffer exists.
 //
@@ -12,14 +12,16 @@
 // Positions are bottom-right aligned: query i sits at i + Tk - Tq, key j at j (as bias.ts).
 // Logits: s = c tanh((q . k) scale / c) (softcap c, Gemma 2) - slope_h |p_i - j| (ALiBi), -inf
 // outside the causal / sliding-window band and on padding keys.
-// Baseline WASM SIMD128 has no fused multiply-add: every step is a mul and an add.
+// Every multiply-add is vmath's madd4: SIMD128 has no fused multiply-add (a mul and an add); the
+// relaxed-SIMD build (the same source with --enable relaxed-simd, loaded where the runtime has
+// it) makes each one f32x4.relaxed_madd, one fused instruction where the hardware has FMA.
 //
 // Work is split into independent tasks (a query block of one head, or a key block of one kv head
 // in the backward), the costliest first (causal: the last query blocks); threads claim the next
 // one with an atomic add on a counter (the shared-memory build; the plain build runs them all on
 // one thread). Each task is computed the same way whichever thread takes it: results do not
 // depend on the thread count.
-import { hmax, hsum } from "../node_modules/@tessera/tensor/wasm/vmath"; // through the declared dependency
+import { hmax, hsum, madd4 } from "../node_modules/@tessera/tensor/wasm/vmath"; // through the declared dependency
 
 // Parameter block (i32 slots at `prm`), shared with runtime.ts.
 const P_B = 0, P_H = 1, P_HKV = 2, P_TQ = 3, P_TK = 4, P_DP = 5, P_DVP = 6, P_TQP = 7, P_TKP = 8, P_FLAGS = 9;
@@ -64,16 +66,16 @@ function expNeg4(x: v128): v128 {
   const lo = f32x4.splat(-87.33654);
   const under = f32x4.lt(x, lo);
   const xc = f32x4.pmax(x, lo); // NaN passes through
-  const t = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), f32x4.splat(12582912.0));
+  const t = madd4(xc, f32x4.splat(1.44269504088896341), f32x4.splat(12582912.0));
   const n = f32x4.sub(t, f32x4.splat(12582912.0));
   let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
   let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  p = madd4(p, r, f32x4.splat(1.3981999507e-3));
+  p = madd4(p, r, f32x4.splat(8.3334519073e-3));
+  p = madd4(p, r, f32x4.splat(4.1665795894e-2));
+  p = madd4(p, r, f32x4.splat(1.6666665459e-1));
+  p = madd4(p, r, f32x4.splat(5.0000001201e-1));
   p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1.0));
   const scale = i32x4.shl(i32x4.add(i32x4.sub(t, i32x4.splat(0x4b400000)), i32x4.splat(127)), 23); // 2^n
   return v128.bitselect(f32x4.splat(0), f32x4.mul(p, scale), under);
@@ -129,13 +131,13 @@ function tile(ap: usize, bp: usize, kc: i32, dst: usize, ld: i32): void {
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
     let a = v128.load32_splat(ap);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = madd4(a, b0, c00); c01 = madd4(a, b1, c01);
     a = v128.load32_splat(ap, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = madd4(a, b0, c10); c11 = madd4(a, b1, c11);
     a = v128.load32_splat(ap, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = madd4(a, b0, c20); c21 = madd4(a, b1, c21);
     a = v128.load32_splat(ap, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = madd4(a, b0, c30); c31 = madd4(a, b1, c31);
     ap += 16;
     bp += 32;
   }
@@ -171,13 +173,13 @@ function acc_nn(a: usize, lda: i32, n: i32, b: usize, W: i32, c: usize): void {
       const b0 = v128.load(bp);
       const b1 = v128.load(bp, 16);
       let x = v128.load32_splat(ap);
-      c00 = f32x4.add(c00, f32x4.mul(x, b0)); c01 = f32x4.add(c01, f32x4.mul(x, b1));
+      c00 = madd4(x, b0, c00); c01 = madd4(x, b1, c01);
       x = v128.load32_splat(ap + la);
-      c10 = f32x4.add(c10, f32x4.mul(x, b0)); c11 = f32x4.add(c11, f32x4.mul(x, b1));
+      c10 = madd4(x, b0, c10); c11 = madd4(x, b1, c11);
       x = v128.load32_splat(ap + 2 * la);
-      c20 = f32x4.add(c20, f32x4.mul(x, b0)); c21 = f32x4.add(c21, f32x4.mul(x, b1));
+      c20 = madd4(x, b0, c20); c21 = madd4(x, b1, c21);
       x = v128.load32_splat(ap + 3 * la);
-      c30 = f32x4.add(c30, f32x4.mul(x, b0)); c31 = f32x4.add(c31, f32x4.mul(x, b1));
+      c30 = madd4(x, b0, c30); c31 = madd4(x, b1, c31);
       bp += lw;
       ap += 4;
     }
@@ -208,13 +210,13 @@ function acc_tn(a: usize, lda: i32, m: i32, n: i32, b: usize, W: i32, c: usize):
         const b0 = v128.load(bp);
         const b1 = v128.load(bp, 16);
         let x = v128.load32_splat(ap);
-        c00 = f32x4.add(c00, f32x4.mul(x, b0)); c01 = f32x4.add(c01, f32x4.mul(x, b1));
+        c00 = madd4(x, b0, c00); c01 = madd4(x, b1, c01);
         x = v128.load32_splat(ap, 4);
-        c10 = f32x4.add(c10, f32x4.mul(x, b0)); c11 = f32x4.add(c11, f32x4.mul(x, b1));
+        c10 = madd4(x, b0, c10); c11 = madd4(x, b1, c11);
         x = v128.load32_splat(ap, 8);
-        c20 = f32x4.add(c20, f32x4.mul(x, b0)); c21 = f32x4.add(c21, f32x4.mul(x, b1));
+        c20 = madd4(x, b0, c20); c21 = madd4(x, b1, c21);
         x = v128.load32_splat(ap, 12);
-        c30 = f32x4.add(c30, f32x4.mul(x, b0)); c31 = f32x4.add(c31, f32x4.mul(x, b1));
+        c30 = madd4(x, b0, c30); c31 = madd4(x, b1, c31);
         bp += lw;
         ap += la;
       }
@@ -262,7 +264,7 @@ function bias_block(prm: usize, b: i32, h: i32, i0: i32, rows: i32, j0: i32, n: 
         v = f32x4.mul(th, capv);
       }
       const jv = f32x4.add(f32x4.splat(<f32>(j0 + j)), lanes); // key positions (exact below 2^24)
-      if (flags & F_ALIBI) v = f32x4.add(v, f32x4.mul(negSlope, f32x4.abs(f32x4.sub(posv, jv))));
+      if (flags & F_ALIBI) v = madd4(negSlope, f32x4.abs(f32x4.sub(posv, jv)), v);
       if (flags & F_PAD) v = f32x4.add(v, v128.load(at(kb, j)));
       if (flags & F_CAUSAL) v = v128.bitselect(NEG_INF, v, f32x4.gt(jv, posv));
       if (flags & F_WINDOW) v = v128.bitselect(NEG_INF, v, v128.or(f32x4.lt(jv, lo), f32x4.gt(jv, hi)));

@@ -64,6 +64,8 @@ export {
   residentBytes,
   setWasmWeightBudget,
   wasmWeightBudget,
+  wasmFeatures,
+  type WasmFeatures,
   type WasmModuleVariants,
   type CompiledWasm,
   type ResidentCache,

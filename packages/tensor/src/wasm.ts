@@ -4,10 +4,13 @@
  * background on a browser main thread), memories and their growth, the worker pool
  * (`startWasmPool`: a worker per thread on one shared memory, with stall detection), and the
  * one budget of weights kept resident in WASM memory between products, over the cpu backend's
- * kernels and every package's (`setWasmWeightBudget`, default 1 GiB).
+ * kernels and every package's (`setWasmWeightBudget`, default 1 GiB). Features are detected at
+ * start-up (`wasmFeatures()`: SIMD128, relaxed SIMD, threads); a module with a relaxed-SIMD build
+ * (fused multiply-add) loads it where the runtime has relaxed SIMD, else its SIMD128 build
+ * (`TESSERA_WASM_RELAXED_SIMD=0` forces the SIMD128 builds).
  *
  *   import { compileWasm, instantiateWasm, growWasmMemory, reserveResident } from "@tessera/tensor/wasm";
- *   const c = compileWasm({ plain: MY_WASM_PLAIN, shared: MY_WASM_SHARED });  // null: no SIMD here
+ *   const c = compileWasm({ plain: MY_WASM_PLAIN, shared: MY_WASM_SHARED, relaxed: { plain: MY_RELAXED_PLAIN } });  // null: no SIMD here
  *   const { exports, memory } = instantiateWasm<MyExports>(c!);
  *
  * The same functions are exported by the main entry; this entry names them as one runtime.
@@ -27,6 +30,8 @@ export {
   residentBytes,
   setWasmWeightBudget,
   wasmWeightBudget,
+  wasmFeatures,
+  type WasmFeatures,
   type WasmModuleVariants,
   type CompiledWasm,
   type ResidentCache,

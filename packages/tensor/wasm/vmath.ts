@@ -1,5 +1,17 @@
 // Vector math on f32x4 shared by the SIMD kernels (this package's rows.ts and, at build time,
-// @tessera/ssm's selective scan): exp, erf and horizontal reductions.
+// @tessera/ssm's selective scan and @tessera/attention's flash kernel): exp, erf, horizontal
+// reductions and the multiply-add that becomes one fused instruction in relaxed-SIMD builds.
+
+// a * b + c for f32x4. A module built with relaxed SIMD (asc --enable relaxed-simd; loaded where
+// wasmFeatures().relaxedSimd) computes it with f32x4.relaxed_madd: fused (one rounding) where
+// the hardware has FMA, else a mul and an add; SIMD128 has no FMA: a mul and an add. The branch
+// is resolved at compile time.
+// @ts-ignore: decorator
+@inline
+export function madd4(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
 
 // exp(x) for f32x4 (Cephes expf): n = round(x log2 e), r = x - n ln2 (two-part ln2),
 // exp(r) = 1 + r + r^2 P(r), times 2^n built in the exponent bits (as 2^(n>>1) 2^(n-(n>>1)): n

@@ -1,6 +1,7 @@
 /**
  * The fused flash attention of wasm/flash.ts on WebAssembly SIMD, loaded through
- * `@tessera/tensor/wasm` (the one WASM runtime). Operands are copied into the module's memory
+ * `@tessera/tensor/wasm` (the one WASM runtime): its relaxed-SIMD build (fused multiply-add)
+ * where the runtime has relaxed SIMD (`wasmFeatures().relaxedSimd`), else its SIMD128 build. Operands are copied into the module's memory
  * in the layouts wasm/flash.ts documents (head dims padded to 8, query rows to 16, keys to 8,
  * all padding zero); where memory can be shared (Node, cross-origin isolated pages) the tasks run
  * on a worker pool (`startWasmPool`, its own workers over this module's memory): threads claim
@@ -8,8 +9,8 @@
  * thread count. Memory is linear in T: nothing of size Tq x Tk is allocated.
  */
 import { getKernelPreference, TesseraError } from "@tessera/tensor";
-import { canShareWasmMemory, compileWasm, defaultWasmThreads, growWasmMemory, instantiateWasm, startWasmPool, type WasmPool } from "@tessera/tensor/wasm";
-import { FLASH_WASM_PLAIN, FLASH_WASM_SHARED } from "./binary";
+import { type CompiledWasm, canShareWasmMemory, compileWasm, defaultWasmThreads, growWasmMemory, instantiateWasm, startWasmPool, type WasmPool } from "@tessera/tensor/wasm";
+import { FLASH_WASM_PLAIN, FLASH_WASM_RELAXED_PLAIN, FLASH_WASM_RELAXED_SHARED, FLASH_WASM_SHARED } from "./binary";
 
 interface Exports {
   pack_panels(src: number, rows: number, cols: number, dst: number): void;
@@ -148,6 +149,8 @@ export class FlashWasm {
     readonly module: WebAssembly.Module,
     private readonly ex: Exports,
     readonly memory: WebAssembly.Memory,
+    /** Whether this is the relaxed-SIMD build (fused multiply-add; wasmFeatures().relaxedSimd). */
+    readonly relaxed: boolean,
   ) {}
 
   /** Bytes of WebAssembly memory a forward + backward of this problem needs (both are below it). */
@@ -342,10 +345,10 @@ let compiling = false;
 let wanted: number | null = null;
 let starting: Promise<number> | null = null;
 
-function create(c: { module: object; shared: boolean } | null): FlashWasm | null {
+function create(c: CompiledWasm | null): FlashWasm | null {
   if (!c) return null;
   const { exports, memory } = instantiateWasm<Exports>(c);
-  return new FlashWasm(c.module as WebAssembly.Module, exports, memory as WebAssembly.Memory);
+  return new FlashWasm(c.module as WebAssembly.Module, exports, memory as WebAssembly.Memory, c.relaxed);
 }
 
 /** The kernels, or null: no WebAssembly SIMD here, still compiling (browser main thread), or the 'reference' preference. */
@@ -353,7 +356,8 @@ export function flashWasm(): FlashWasm | null {
   if (getKernelPreference() === "reference") return null;
   if (instance !== undefined) return instance;
   if (compiling) return null;
-  const c = compileWasm({ plain: FLASH_WASM_PLAIN, shared: FLASH_WASM_SHARED }, (r) => {
+  const variants = { plain: FLASH_WASM_PLAIN, shared: FLASH_WASM_SHARED, relaxed: { plain: FLASH_WASM_RELAXED_PLAIN, shared: FLASH_WASM_RELAXED_SHARED } };
+  const c = compileWasm(variants, (r) => {
     instance = create(r);
     if (instance) void startThreads(instance);
   });

@@ -13,6 +13,8 @@ import type { WasmMemoryLike, WasmModuleLike } from "./threads";
 // published declarations compile without the DOM lib, where TypeScript declares WebAssembly.
 
 export const WASM_PAGE = 65536;
+export { canShareWasmMemory, wasmFeatures, type WasmFeatures } from "./features";
+import { canShareWasmMemory, wasmFeatures } from "./features";
 
 /** The bytes of a base64-embedded module. */
 export function decodeWasm(b64: string): Uint8Array<ArrayBuffer> {
@@ -22,13 +24,6 @@ export function decodeWasm(b64: string): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
-}
-
-/** Whether WebAssembly memory can be shared with worker threads here (Node, or a cross-origin isolated page). */
-export function canShareWasmMemory(): boolean {
-  const g = globalThis as { crossOriginIsolated?: boolean; process?: { versions?: { node?: string } } };
-  if (typeof SharedArrayBuffer === "undefined" || typeof Atomics === "undefined") return false;
-  return !!g.process?.versions?.node || g.crossOriginIsolated === true;
 }
 
 /** A memory for an imported-memory module: shared (maximum 2 GiB, for workers) or plain; 2 pages to start. */
@@ -58,6 +53,11 @@ export interface WasmModuleVariants {
   plain: string;
   /** base64 of the same module importing a shared memory, used where memory can be shared. */
   shared?: string;
+  /**
+   * The same module built with relaxed SIMD (fused multiply-add), used instead where the runtime
+   * has relaxed SIMD (`wasmFeatures().relaxedSimd`); plain and shared as above.
+   */
+  relaxed?: { plain: string; shared?: string };
 }
 
 export interface CompiledWasm {
@@ -65,26 +65,35 @@ export interface CompiledWasm {
   module: WasmModuleLike;
   /** Whether this is the shared-memory variant (memories for it must be shared). */
   shared: boolean;
+  /** Whether this is the relaxed-SIMD variant. */
+  relaxed: boolean;
 }
 
 /**
- * Compiles a module: the shared variant where memory can be shared, else the plain one. Returns
- * the compiled module; null where WebAssembly or SIMD is missing (the module does not
- * validate); undefined where a browser main thread refuses a synchronous compile: it then
- * compiles in the background and calls `onCompiled` (the caller's TypeScript loops serve
- * meanwhile).
+ * Compiles a module: the relaxed-SIMD build where the runtime has relaxed SIMD and the caller
+ * has one, else the SIMD128 build; of it, the shared variant where memory can be shared, else
+ * the plain one. Returns the compiled module; null where WebAssembly or SIMD is missing (the
+ * module does not validate); undefined where a browser main thread refuses a synchronous
+ * compile: it then compiles in the background and calls `onCompiled` (the caller's TypeScript
+ * loops serve meanwhile).
  */
 export function compileWasm(v: WasmModuleVariants, onCompiled?: (c: CompiledWasm | null) => void): CompiledWasm | null | undefined {
   if (typeof WebAssembly === "undefined") return null;
-  const shared = !!v.shared && canShareWasmMemory();
-  const bytes = decodeWasm(shared ? v.shared! : v.plain);
-  if (!WebAssembly.validate(bytes)) return null; // no WebAssembly SIMD here
+  const relaxed = !!v.relaxed && wasmFeatures().relaxedSimd;
+  const set = relaxed ? v.relaxed! : v;
+  const shared = !!set.shared && canShareWasmMemory();
+  const bytes = decodeWasm(shared ? set.shared! : set.plain);
+  if (!WebAssembly.validate(bytes)) {
+    // a relaxed build this runtime refuses after all (an op beyond the probe's): the SIMD128 build
+    if (relaxed) return compileWasm({ plain: v.plain, shared: v.shared }, onCompiled);
+    return null; // no WebAssembly SIMD here
+  }
   try {
-    return { module: new WebAssembly.Module(bytes), shared };
+    return { module: new WebAssembly.Module(bytes), shared, relaxed };
   } catch {
     if (typeof WebAssembly.compile !== "function") return null;
     void WebAssembly.compile(bytes).then(
-      (module) => onCompiled?.({ module, shared }),
+      (module) => onCompiled?.({ module, shared, relaxed }),
       () => onCompiled?.(null),
     );
     return undefined;
