@@ -20,7 +20,8 @@
  * Control block: Int32 slots at byte CTL, above the module's own data segments and below the
  * kernels' buffers (byte 65536 up): 0 generation (negative = shut down), 2 ready count, then
  * `slots` job slots per worker (64 workers at most), then STATE_INTS per worker: started flag,
- * generation of the last finished job, generation of the last failed job.
+ * generation of the last finished job, generation of the last failed job. (apps/browser-test's
+ * page reads this block to prove the workers ran: keep its SLOTS in step.)
  */
 export const CTL = 8192;
 export const SLOTS = 11;
