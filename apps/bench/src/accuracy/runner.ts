@@ -22,10 +22,11 @@
  * Everything is seeded: weights (seed), batches (Mulberry32), data (taskSplits).
  */
 import * as T from "@tessera/tensor";
-import { Block, CausalLM, clipGradNorm, lmLoss, lrSchedule, MLP } from "@tessera/models";
+import { Block, CausalLM, lmLoss, MLP } from "@tessera/models";
 import { bertMask, mlmLoss } from "@tessera/masked";
 import { seededRandom } from "../tasks/random";
 import { mixerSpec } from "./mixers";
+import { trainLoop } from "./train-loop";
 import type { Example, TaskData } from "./task-data";
 
 export type Pretrain = "none" | "causal" | "masked";
@@ -219,33 +220,6 @@ export function evaluate(model: TaskModel, task: TaskData, xs: Example[], batch 
   return { accuracy: right / total, count: total };
 }
 
-async function optimise(
-  model: TaskModel,
-  params: Record<string, T.Tensor>,
-  steps: number,
-  lr: number,
-  lossOf: () => T.Tensor,
-  onStep: (step: number, loss: number) => void,
-): Promise<number[]> {
-  const opt = new T.AdamW(params, { lr, weightDecay: 0.01 });
-  const schedule = lrSchedule({ peak: lr, warmup: Math.max(1, Math.floor(steps / 10)), total: Math.max(steps, 2), minLr: lr / 10 });
-  const losses: number[] = [];
-  for (let s = 0; s < steps; s++) {
-    const { value, grads } = T.tidy(() => T.gradients(lossOf, params));
-    const c = await clipGradNorm(grads, 1);
-    if (c.grads !== grads) T.dispose(Object.values(grads));
-    opt.lr = schedule(s);
-    opt.step(c.grads);
-    T.dispose(Object.values(c.grads));
-    const loss = value.itemSync();
-    value.dispose();
-    losses.push(loss);
-    onStep(s + 1, loss);
-  }
-  opt.dispose();
-  return losses;
-}
-
 const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const firstLast = (xs: number[]): [number, number] => {
   const k = Math.max(1, Math.floor(xs.length / 10));
@@ -267,11 +241,8 @@ export async function runTask(task: TaskData, o: RunOptions): Promise<RunResult>
     // The LM path only: the classifier head is not used (and not given to the optimiser).
     const lmParams = Object.fromEntries(Object.entries(all).filter(([k]) => !k.startsWith("cls.")));
     let step = 0;
-    pre = await optimise(
-      model,
+    pre = await trainLoop(
       lmParams,
-      o.pretrainSteps,
-      o.lr,
       () => {
         const xs = sample(task.train, o.batch, rng);
         if (o.pretrain === "masked") {
@@ -281,7 +252,7 @@ export async function runTask(task: TaskData, o: RunOptions): Promise<RunResult>
         const b = makeBatch(task, xs, true);
         return lmLoss(model.logits(b.ids), b.targets);
       },
-      (s, l) => o.onStep?.("pretrain", s, l),
+      { steps: o.pretrainSteps, lr: o.lr, onStep: (s, l) => void o.onStep?.("pretrain", s, l) },
     );
     tokens += o.pretrainSteps * o.batch * task.seqLen;
     o.onPretrained?.(model);
@@ -300,18 +271,19 @@ export async function runTask(task: TaskData, o: RunOptions): Promise<RunResult>
     evalMs += performance.now() - e0;
   };
   if (points > 0) checkpoint(0);
-  const fine = await optimise(
-    model,
+  const fine = await trainLoop(
     all,
-    o.steps,
-    o.lr,
     () => {
       const b = makeBatch(task, sample(task.train, o.batch, rng));
       return task.kind === "classify" ? T.crossEntropy(model.classify(b.ids, b.mask), b.targets) : T.crossEntropy(model.logits(b.ids), b.targets, { ignoreIndex: -100 });
     },
-    (s, l) => {
-      o.onStep?.("finetune", s, l);
-      if (checkpoints.has(s)) checkpoint(s);
+    {
+      steps: o.steps,
+      lr: o.lr,
+      onStep: (s, l) => {
+        o.onStep?.("finetune", s, l);
+        if (checkpoints.has(s)) checkpoint(s);
+      },
     },
   );
   tokens += o.steps * o.batch * task.seqLen;

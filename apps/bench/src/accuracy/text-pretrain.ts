@@ -5,11 +5,12 @@
  * spam vs ham. Everything is seeded: weights, batch order, masks, and the fixed splits.
  */
 import * as T from "@tessera/tensor";
-import { clipGradNorm, lrSchedule, type BertForMaskedLM } from "@tessera/models";
+import type { BertForMaskedLM } from "@tessera/models";
 import { bertMask, mlmLoss, spanMask, type MaskedTokens } from "@tessera/masked";
 import { seededRandom } from "../tasks/random";
 import { buildVocabulary, CLS_ID, encodeText, MASK_ID, PAD_ID, SEP_ID, type EncodedText, type TextExample, type Vocabulary } from "../tasks/spam-assassin";
 import { linearProbe, type ProbeResult } from "./probe";
+import { trainLoop, type TrainOptions } from "./train-loop";
 import { bertEncoder, encoderStates, mlmLogitsAt, pooledFeatures, selectedPositions, textBatch, type TextEncoder, type TextEncoderSize } from "./text-encoder";
 
 export interface TextSplits {
@@ -77,33 +78,7 @@ export function sampleBatch<X>(xs: readonly X[], n: number, rng: () => number): 
   return Array.from({ length: n }, () => xs[Math.floor(rng() * xs.length)]);
 }
 
-export interface TrainOptions {
-  steps: number;
-  lr: number;
-  /** Called with (step, loss) after each step; `stop` = true ends training early. */
-  onStep?: (step: number, loss: number) => boolean | void;
-}
-
-/** AdamW (weight decay 0.01), warmup over the first 10% of steps then cosine to lr / 10, global grad-norm clip 1. Returns the losses. */
-export async function trainLoop(params: Record<string, T.Tensor>, lossOf: (step: number) => T.Tensor, o: TrainOptions): Promise<number[]> {
-  const opt = new T.AdamW(params, { lr: o.lr, weightDecay: 0.01 });
-  const schedule = lrSchedule({ peak: o.lr, warmup: Math.max(1, Math.floor(o.steps / 10)), total: Math.max(o.steps, 2), minLr: o.lr / 10 });
-  const losses: number[] = [];
-  for (let s = 0; s < o.steps; s++) {
-    const { value, grads } = T.tidy(() => T.gradients(() => lossOf(s), params));
-    const c = await clipGradNorm(grads, 1);
-    if (c.grads !== grads) T.dispose(Object.values(grads));
-    opt.lr = schedule(s);
-    opt.step(c.grads);
-    T.dispose(Object.values(c.grads));
-    const loss = value.itemSync();
-    value.dispose();
-    losses.push(loss);
-    if (o.onStep?.(s + 1, loss) === true) break;
-  }
-  opt.dispose();
-  return losses;
-}
+export { trainLoop, type TrainOptions };
 
 /** The MLM loss of one masked batch, the head run on the selected positions only (mlmLogitsAt). */
 export function mlmBatchLoss(model: BertForMaskedLM, m: MaskedTokens & { attentionMask: T.Tensor }): T.Tensor {
