@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import * as T from "@tessera/tensor";
-import { MaskedAutoencoderViT, modelFromConfig, patchify, unpatchify, vitBlock } from "../src/index";
+import { BeitForMaskedImageModeling, Electra, MaskedAutoencoderViT, modelFromConfig, patchify, unpatchify, vitBlock } from "../src/index";
 
 const CONFIG = {
   model_type: "vit_mae",
@@ -215,14 +215,18 @@ describe("MaskedAutoencoderViT", () => {
   it("errors name the argument and the shapes", () => {
     const bad = (o: object) => () => new MaskedAutoencoderViT(o as never);
     expect(bad({ imageSize: 16, patchSize: 4, channels: 1, dModel: 32, depth: 2, decoderDim: 16, decoderBlocks: [], eps: 1e-6 })).toThrow(
-      "MaskedAutoencoderViT: blocks must be an array of Block (build them with vitBlock), got undefined",
+      "MaskedAutoencoderViT: blocks must be an array of blocks, got undefined",
     );
     expect(bad({ imageSize: 16, patchSize: 4, channels: 1, dModel: 32, blocks: [], decoderDim: 16, decoderBlocks: [] })).toThrow(
-      "MaskedAutoencoderViT: eps must be a positive number (LayerNorm's epsilon), got undefined",
+      "MaskedAutoencoderViT: eps must be a positive number, got undefined",
     );
     expect(bad({ imageSize: 16, patchSize: 4, channels: 1, dModel: 0, blocks: [], decoderDim: 16, decoderBlocks: [], eps: 1e-6 })).toThrow(
       "MaskedAutoencoderViT: dModel must be a positive integer, got 0",
     );
+    expect(() => new BeitForMaskedImageModeling({ imageSize: 16, patchSize: 4, channels: 1, dModel: 32, vocabSize: 8, eps: 1e-6 } as never)).toThrow(
+      "BeitForMaskedImageModeling: blocks must be an array of blocks, got undefined",
+    );
+    expect(() => new Electra({} as never)).toThrow("Electra: generator is required");
     const m = mae();
     expect(() => m.forward(T.zeros([2, 3, 16, 16]))).toThrow("MaskedAutoencoderViT.forward: images [2,3,16,16] must be [B, 2, 16, 16]");
     expect(() => m.forward(images(2, 1), { noise: T.zeros([2, 15]) })).toThrow("MaskedAutoencoderViT.masking: noise [2,15] must be [B, N] = [2, 16]");

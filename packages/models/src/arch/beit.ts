@@ -35,6 +35,7 @@ import {
   type Tensor,
 } from "@tessera/tensor";
 import { fail } from "../errors";
+import { checkRequired } from "./options";
 import type { Layer, MixerModule } from "../nn/block";
 import { Projection } from "../nn/projection";
 import { PatchEmbedding } from "./vit";
@@ -177,6 +178,7 @@ export class BeitForMaskedImageModeling extends Module {
   readonly gridSize: number;
   constructor(readonly opts: BeitOptions) {
     super();
+    checkRequired("BeitForMaskedImageModeling", opts, { sizes: ["imageSize", "patchSize", "channels", "dModel", "vocabSize"], lists: ["blocks"], positive: ["eps"] });
     const { dModel: d, backend } = opts;
     if (opts.imageSize % opts.patchSize) fail("BeitForMaskedImageModeling", `imageSize ${opts.imageSize} is not a multiple of patchSize ${opts.patchSize}`);
     this.gridSize = opts.imageSize / opts.patchSize;

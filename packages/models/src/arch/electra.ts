@@ -39,6 +39,7 @@ import {
   type Tensor,
 } from "@tessera/tensor";
 import { fail } from "../errors";
+import { checkRequired } from "./options";
 import { activate, type Activation } from "../nn/activation";
 import type { Block } from "../nn/block";
 import { initNormal } from "../nn/init";
@@ -231,6 +232,7 @@ export class Electra extends Module {
   readonly discriminator: ElectraDiscriminator;
   constructor(parts: { generator: ElectraGenerator; discriminator: ElectraDiscriminator }) {
     super();
+    checkRequired("Electra", parts, { present: ["generator", "discriminator"] });
     const [g, d] = [parts.generator, parts.discriminator];
     if (g.encoder.embeddings !== d.encoder.embeddings) {
       fail("Electra", "generator and discriminator must be built on the same ElectraEmbeddings instance (ELECTRA shares token, position and type embeddings)");

@@ -35,6 +35,7 @@ import {
   type Tensor,
 } from "@tessera/tensor";
 import { fail } from "../errors";
+import { checkRequired } from "./options";
 import type { Block } from "../nn/block";
 import { Projection } from "../nn/projection";
 import { PatchEmbedding } from "./vit";
@@ -170,7 +171,7 @@ export class MaskedAutoencoderViT extends Module {
   readonly gridSize: number;
   constructor(readonly opts: MaskedAutoencoderOptions) {
     super();
-    checkOptions(opts);
+    checkRequired("MaskedAutoencoderViT", opts, { sizes: ["imageSize", "patchSize", "channels", "dModel", "decoderDim"], lists: ["blocks", "decoderBlocks"], positive: ["eps"] });
     const { dModel: d, decoderDim: dd, patchSize: p, channels: C, backend } = opts;
     if (opts.imageSize % p) fail("MaskedAutoencoderViT", `imageSize ${opts.imageSize} is not a multiple of patchSize ${p}`);
     checkRatio("MaskedAutoencoderViT", opts.maskRatio ?? 0.75);
@@ -321,16 +322,6 @@ export class MaskedAutoencoderViT extends Module {
       return mean(narrow(h, 1, 1, this.numPatches), 1);
     });
   }
-}
-
-/** The constructor's required options, checked by name (a plain-JS caller gets no type check). */
-function checkOptions(o: MaskedAutoencoderOptions): void {
-  const op = "MaskedAutoencoderViT";
-  if (!o || typeof o !== "object") fail(op, "options { imageSize, patchSize, channels, dModel, blocks, decoderDim, decoderBlocks, eps } are required");
-  for (const k of ["imageSize", "patchSize", "channels", "dModel", "decoderDim"] as const)
-    if (!Number.isInteger(o[k]) || o[k] < 1) fail(op, `${k} must be a positive integer, got ${String(o[k])}`);
-  for (const k of ["blocks", "decoderBlocks"] as const) if (!Array.isArray(o[k])) fail(op, `${k} must be an array of Block (build them with vitBlock), got ${String(o[k])}`);
-  if (typeof o.eps !== "number" || !(o.eps > 0)) fail(op, `eps must be a positive number (LayerNorm's epsilon), got ${String(o.eps)}`);
 }
 
 function checkRatio(op: string, r: number): number {
