@@ -6,8 +6,7 @@
  */
 import { AdamW, clone, dispose, gradients, keep, stopGradient, tidy, type Tensor } from "@tessera/tensor";
 import type { Electra, ElectraStepOptions } from "../arch/electra";
-import { clipGradNorm } from "./clip";
-import type { TrainerOptions } from "./trainer";
+import { optimizerStep, type TrainerOptions } from "./trainer";
 
 export interface ElectraStepResult {
   loss: number;
@@ -41,21 +40,7 @@ export class ElectraTrainer {
     );
     const [generatorLoss, discriminatorLoss] = [await parts[0].item(), await parts[1].item()];
     dispose(parts);
-    let g = grads;
-    let gradNorm: number | null = null;
-    if (this.opts.maxGradNorm) {
-      const c = await clipGradNorm(grads, this.opts.maxGradNorm);
-      gradNorm = c.totalNorm;
-      if (c.grads !== grads) dispose(grads);
-      g = c.grads;
-    }
-    if (this.opts.schedule) this.optimizer.lr = this.opts.schedule(this.step);
-    this.optimizer.step(g);
-    dispose(g);
-    const loss = await value.item();
-    value.dispose();
-    this.step++;
-    return { loss, generatorLoss, discriminatorLoss, gradNorm, lr: this.optimizer.lr };
+    return { ...(await optimizerStep(this.optimizer, this.opts, this.step++, value, grads)), generatorLoss, discriminatorLoss };
   }
 
   dispose(): void {
