@@ -36,6 +36,22 @@ export interface TaskGrid {
   seed: number;
 }
 
+/** The default grid; `--full` is the same model and training on every task with more steps. */
+const DEFAULT_GRID: TaskGrid = {
+  tasks: ["listops", "mqar"],
+  mixers: MIXER_NAMES,
+  pretrain: ["none", "causal"],
+  data: "small",
+  steps: { default: 40 },
+  pretrainRatio: 0.5,
+  curvePoints: 5,
+  batch: 16,
+  dModel: 32,
+  layers: 2,
+  lr: 5e-3,
+  seed: 0,
+};
+
 export const TASK_GRIDS: Record<Tier, TaskGrid> = {
   quick: {
     tasks: ["induction"],
@@ -51,35 +67,9 @@ export const TASK_GRIDS: Record<Tier, TaskGrid> = {
     lr: 3e-3,
     seed: 0,
   },
-  default: {
-    tasks: ["listops", "mqar"],
-    mixers: MIXER_NAMES,
-    pretrain: ["none", "causal"],
-    data: "small",
-    steps: { default: 40 },
-    pretrainRatio: 0.5,
-    curvePoints: 5,
-    batch: 16,
-    dModel: 32,
-    layers: 2,
-    lr: 5e-3,
-    seed: 0,
-  },
+  default: DEFAULT_GRID,
   // Pathfinder (256 tokens) and the image (196) cost 2-3x ListOps per step: half the steps, so the whole grid is about an hour of an idle 2-core machine.
-  full: {
-    tasks: TASK_NAMES,
-    mixers: MIXER_NAMES,
-    pretrain: ["none", "causal"],
-    data: "small",
-    steps: { default: 100, pathfinder: 50, image: 50 },
-    pretrainRatio: 0.5,
-    curvePoints: 5,
-    batch: 16,
-    dModel: 32,
-    layers: 2,
-    lr: 5e-3,
-    seed: 0,
-  },
+  full: { ...DEFAULT_GRID, tasks: TASK_NAMES, steps: { default: 100, pathfinder: 50, image: 50 } },
 };
 
 const stepsOf = (g: TaskGrid, task: string) => g.steps[task] ?? g.steps.default;
