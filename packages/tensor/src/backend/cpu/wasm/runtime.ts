@@ -292,7 +292,7 @@ export class WasmKernels {
     if (bias) heap.set(bias.subarray(0, N), biasOff / 4);
     heap.set(a.subarray(0, M * K), xOff / 4);
     const threads = this.threadsFor(N * K, THREAD_MIN_MACS, Math.floor(N / 64));
-    const per = Math.ceil(N / threads / 16) * 16;
+    const per = Math.ceil(N / threads / 32) * 32; // whole 4-panel groups per thread (gemv_packed)
     for (let i = 0; i < M; i++) {
       // [x, bp, y, K, N, j0, j1, bias]
       const share = (t: number) => [xOff + i * K * 4, bp, yOff + i * N * 4, K, N, Math.min(N, t * per), Math.min(N, (t + 1) * per), bias ? biasOff : 0];
