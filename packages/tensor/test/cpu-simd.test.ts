@@ -140,6 +140,14 @@ describe("cpu WASM SIMD row and elementwise kernels vs the TypeScript reference"
   // exp(x) / (1 + exp(x)), from 0 down to below the cutoff (-87.33654) where it is exactly 0.
   rowCases.push(["softmax's exp(x - max) from 0 to below the float32 cutoff", () => T.softmax(T.stack([T.linspace(-90, 0, 20011), T.zeros([20011])], 1)), 2e-6]);
   rowCases.push(["softmax of rows holding NaN is NaN", () => T.softmax(T.where(T.gt(big([4, 2000]), 8), NaN, big([4, 2000]))), 2e-6]);
+  // Past one streamed chunk (64K values) the rows are pipelined over threads (runtime.ts streamRows):
+  // [301, 1027] is 5 chunks of 63 rows, the last ragged; 300001 values are 292 rows of 1024 and a tail.
+  rowCases.push(
+    ["softmax streamed in chunks over threads ([301, 1027])", () => T.softmax(big([301, 1027])), 2e-6],
+    ["log-softmax streamed in chunks over threads", () => T.logSoftmax(big([301, 1027])), 2e-5],
+    ["layerNorm streamed in chunks over threads", () => T.layerNorm(big([301, 1027]), big([1027], 1), big([1027], 1)), 2e-5],
+    ["gelu streamed in chunks over threads (300001 values)", () => T.gelu(big([300001])), 3e-6],
+  );
   rowCases.push(["exp of large, tiny and NaN inputs", () => T.exp(T.concat([T.full([2000], 100), T.full([2000], -200), T.full([100], NaN), big([1000], 10)])), 3e-6]);
 
   it("softmax's exp(x - max) is within 4e-7 relative of the reference down to 2^-126 (atol 0)", async () => {
@@ -158,6 +166,20 @@ describe("cpu WASM SIMD row and elementwise kernels vs the TypeScript reference"
       await assertClose(fast, ref, { atol: tol, rtol: tol });
     });
   }
+
+  it("rows pipelined over threads are bit-identical to one thread's", async () => {
+    const x = big([301, 1027]);
+    const ops = [(t: T.Tensor) => T.softmax(t), (t: T.Tensor) => T.layerNorm(t), (t: T.Tensor) => T.gelu(t)];
+    expect(await initCpuThreads(2)).toBe(2); // a worker even on one core: the pipelined path runs
+    const threaded = await Promise.all(ops.map((op) => op(x).data()));
+    await initCpuThreads(1);
+    try {
+      const single = await Promise.all(ops.map((op) => op(x).data()));
+      for (let i = 0; i < ops.length; i++) expect(Buffer.compare(Buffer.from(single[i].buffer), Buffer.from(threaded[i].buffer))).toBe(0);
+    } finally {
+      await initCpuThreads(threads);
+    }
+  });
 });
 
 describe("weights resident in WASM memory", () => {

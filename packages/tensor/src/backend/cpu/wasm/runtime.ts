@@ -43,6 +43,8 @@ const THREAD_MIN_MACS = 1 << 21;
 const THREAD_MIN_ELEMS = 1 << 16;
 /** Elements per streamed chunk: input + output windows of 256 KiB each stay in L2. */
 const CHUNK_ELEMS = 1 << 16;
+/** The share of a pipelined chunk's rows this thread computes besides its copies (streamRows). */
+const MAIN_SHARE = 0.15;
 
 /** The resident-cache key of B's packed panels. */
 const packedKey = (off: number, transB: boolean, K: number, N: number) => `${off}:${K}x${N}:${transB ? "t" : "n"}:packed`;
@@ -303,10 +305,16 @@ export class WasmKernels {
   }
 
   /**
-   * Streams rows of x [rows, D] through a cache-sized window of WASM memory: copy a chunk of
-   * rows in, run `kernel` on it (rows split over threads), copy the result out. Reading the
-   * input once and writing the output once beats copying whole tensors in and out.
-   * `reserve` bytes after the window are the kernel's own (weights).
+   * Streams rows of x [rows, D] through cache-sized windows of WASM memory: copy a chunk of rows
+   * in, run `kernel` on it, copy the result out. Reading the input once and writing the output
+   * once beats copying whole tensors in and out. `reserve` bytes before the windows are the
+   * kernel's own (weights).
+   *
+   * With worker threads the chunks are pipelined over two pairs of windows: while the workers
+   * run the kernel on chunk c, this thread copies chunk c - 1's result out and chunk c + 1 in
+   * (the copies are half of a row op's time and only this thread can reach x and out), then runs
+   * the kernel on its small share of chunk c's rows (MAIN_SHARE). Every row is computed by the
+   * same kernel whatever the split, so results are identical to one thread's.
    */
   private streamRows(
     x: Float32Array,
@@ -319,20 +327,80 @@ export class WasmKernels {
     run: (j: number[]) => void,
   ): void {
     const chunkRows = Math.max(1, Math.min(rows, Math.floor(CHUNK_ELEMS / Math.max(D, 1))));
+    const chunks = Math.ceil(rows / chunkRows);
+    const threads = this.threadsFor(rows * D, THREAD_MIN_ELEMS / 4, chunkRows);
+    const window = 4 * chunkRows * D;
+    if (threads > 1 && chunks > 1) {
+      this.streamRowsPipelined(x, out, rows, D, op, reserve, args, run, chunkRows, chunks, threads);
+      return;
+    }
     const xOff = this.scratch + reserve;
-    const oOff = xOff + 4 * chunkRows * D;
-    let heap = this.heap(reserve + 8 * chunkRows * D);
+    const oOff = xOff + window;
+    let heap = this.heap(reserve + 2 * window);
     for (let r0 = 0; r0 < rows; r0 += chunkRows) {
       const r1 = Math.min(rows, r0 + chunkRows);
       const n = (r1 - r0) * D;
       if (heap.buffer !== this.memory.buffer) heap = new Float32Array(this.memory.buffer);
       heap.set(x.subarray(r0 * D, r1 * D), xOff / 4);
       const cr = r1 - r0;
-      const threads = this.threadsFor(n, THREAD_MIN_ELEMS / 4, cr);
       const per = Math.ceil(cr / threads);
       this.split(threads, op, (t) => args(xOff, oOff, Math.min(cr, t * per), Math.min(cr, (t + 1) * per)), run);
       out.set(heap.subarray(oOff / 4, oOff / 4 + n), r0 * D);
     }
+  }
+
+  /** streamRows with the copies of this thread overlapping the workers' kernel calls (see there). */
+  private streamRowsPipelined(
+    x: Float32Array,
+    out: Float32Array,
+    rows: number,
+    D: number,
+    op: number,
+    reserve: number,
+    args: (xOff: number, oOff: number, r0: number, r1: number) => number[],
+    run: (j: number[]) => void,
+    chunkRows: number,
+    chunks: number,
+    threads: number,
+  ): void {
+    const window = 4 * chunkRows * D;
+    // Byte offsets of the input and output windows of chunks c with c % 2 = 0 and 1.
+    const xOff = [this.scratch + reserve, this.scratch + reserve + window];
+    const oOff = [xOff[1] + window, xOff[1] + 2 * window];
+    const heap = this.heap(reserve + 4 * window);
+    const rowsOf = (c: number): [number, number] => [c * chunkRows, Math.min(rows, (c + 1) * chunkRows)];
+    const copyIn = (c: number) => {
+      const [r0, r1] = rowsOf(c);
+      heap.set(x.subarray(r0 * D, r1 * D), xOff[c & 1] / 4);
+    };
+    const copyOut = (c: number) => {
+      const [r0, r1] = rowsOf(c);
+      out.set(heap.subarray(oOff[c & 1] / 4, oOff[c & 1] / 4 + (r1 - r0) * D), r0 * D);
+    };
+    const workers = threads - 1;
+    copyIn(0);
+    for (let c = 0; c < chunks; c++) {
+      const [r0, r1] = rowsOf(c);
+      const cr = r1 - r0;
+      const mine = Math.floor(cr * MAIN_SHARE);
+      const per = Math.ceil((cr - mine) / workers);
+      const [xo, oo] = [xOff[c & 1], oOff[c & 1]];
+      if (!this.pool || this.pool.failure) {
+        // The pool stopped (a stalled worker) during this call: the rest runs here.
+        if (c > 0) copyOut(c - 1);
+        if (c + 1 < chunks) copyIn(c + 1);
+        run(args(xo, oo, 0, cr));
+        continue;
+      }
+      // share 0 (this thread): rows [0, mine); worker t: rows [mine + (t - 1) per, mine + t per)
+      const share = (t: number) => (t === 0 ? args(xo, oo, 0, mine) : args(xo, oo, Math.min(cr, mine + (t - 1) * per), Math.min(cr, mine + t * per)));
+      this.split(threads, op, share, (j) => {
+        if (c > 0) copyOut(c - 1);
+        if (c + 1 < chunks) copyIn(c + 1);
+        if (mine > 0) run(j);
+      });
+    }
+    copyOut(chunks - 1);
   }
 
   /** Row-wise softmax / log-softmax of x [rows, D] into out. */
