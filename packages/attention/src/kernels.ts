@@ -43,6 +43,10 @@ export interface FusedAttentionOptions {
 export interface FusedAttentionKernel {
   /** Whether this kernel covers the dtypes, shapes and options (else the composed form runs). */
   applies(q: Tensor, k: Tensor, v: Tensor, d: QKVDims, o: FusedAttentionOptions): boolean;
-  /** out [B, H, Tq, Dv], and the backward from its cotangent: [dq, dk, dv] (not itself differentiable). */
-  forward(q: Tensor, k: Tensor, v: Tensor, d: QKVDims, o: FusedAttentionOptions): { out: Tensor; backward(dy: Tensor): [Tensor, Tensor, Tensor] };
+  /**
+   * out [B, H, Tq, Dv], and the backward from its cotangent: [dq, dk, dv] (not itself
+   * differentiable). The backward gets q, k, v again as the tape keeps them (alive even when the
+   * caller disposed its handles), so the forward need not keep copies.
+   */
+  forward(q: Tensor, k: Tensor, v: Tensor, d: QKVDims, o: FusedAttentionOptions): { out: Tensor; backward(dy: Tensor, qkv: readonly Tensor[]): [Tensor, Tensor, Tensor] };
 }

@@ -92,7 +92,7 @@ function fusedAttention(q: Tensor, k: Tensor, v: Tensor, d: QKVDims, o: Attentio
   checkBias("tiledAttention", o, d);
   const fwd = customGrad((qq: Tensor, kk: Tensor, vv: Tensor) => {
     const r = kernel.forward(qq, kk, vv, d, fo);
-    return { value: r.out, grad: (dy: Tensor) => r.backward(dy) };
+    return { value: r.out, grad: (dy: Tensor, qkv: readonly Tensor[]) => r.backward(dy, qkv) };
   }, "tiledAttention");
   return fwd(q, k, v);
 }

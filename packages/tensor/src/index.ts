@@ -3,6 +3,7 @@
  */
 // core
 export { Tensor, isTensor, type NestedArray, type NestedNumbers, type Rank } from "./core/tensor";
+export { float32Values } from "./core/values";
 export { DTYPES, isFloat, promoteTypes, type DType, type DataArray, type DataArrayOf, type StorageArray } from "./core/dtype";
 export { TesseraError, fail, fmtShape } from "./core/errors";
 export {

@@ -13,10 +13,12 @@
  *   const c = compileWasm({ plain: MY_WASM_PLAIN, shared: MY_WASM_SHARED, relaxed: { plain: MY_RELAXED_PLAIN } });  // null: no SIMD here
  *   const { exports, memory } = instantiateWasm<MyExports>(c!);
  *
+ * `float32Values(t)` reads a cpu tensor's values for a kernel call without a copy where it can.
  * The same functions are exported by the main entry; this entry names them as one runtime.
  */
 export {
   WASM_PAGE,
+  float32Values,
   decodeWasm,
   compileWasm,
   instantiateWasm,

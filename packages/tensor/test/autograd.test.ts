@@ -272,6 +272,27 @@ describe("autograd API", () => {
     expect(T.memory().numTensors).toBe(before);
   });
 
+  it("customGrad hands the backward its inputs as the tape keeps them, alive after the caller disposed its handles", () => {
+    const before = T.memory().numTensors;
+    // y = x * w, backward reading x and w from the tape instead of a copy made in the forward
+    const op = T.customGrad((x: T.Tensor, w: T.Tensor) => ({ value: T.mul(x, w), grad: (dy, [xx, ww]) => [T.mul(dy, ww), T.mul(dy, xx)] }), "mulFromTape");
+    const x = T.tensor([1, 2]);
+    const w = T.tensor([3, 5]);
+    const [gx, gw] = T.tidy(() =>
+      T.grad((a: T.Tensor, b: T.Tensor) => {
+        const [a2, b2] = [T.mul(a, 1), T.mul(b, 1)]; // handles made here ...
+        const y = op(a2, b2);
+        a2.dispose(); // ... and disposed before the backward pass
+        b2.dispose();
+        return T.sum(y);
+      })(x, w),
+    );
+    expect(gx.arraySync()).toEqual([3, 5]);
+    expect(gw.arraySync()).toEqual([1, 2]);
+    T.dispose([gx, gw, x, w]);
+    expect(T.memory().numTensors).toBe(before);
+  });
+
   it("customGradMulti: two outputs, either or both feeding the loss, no leaks", () => {
     const before = T.memory().numTensors;
     // values: [2x, sum(x^2)] with a hand-written backward

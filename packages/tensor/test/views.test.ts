@@ -79,3 +79,30 @@ describe("views share storage where strides allow", () => {
     ]);
   });
 });
+
+describe("float32Values: a kernel's read of a cpu tensor", () => {
+  it("is a view of the storage (no copy) for contiguous float32, at the view's offset", () => {
+    const x = T.arange(24, undefined, 1, { dtype: "float32" });
+    const rows = T.narrow(T.reshape(x, [6, 4]), 0, 2, 3); // contiguous rows 2..4: offset 8
+    const v = T.float32Values(rows);
+    expect([...v]).toEqual([8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+    expect(v.buffer).toBe((x.storage.data as Float32Array).buffer); // aliases the storage
+  });
+
+  it("is a fresh copy for strided views and for float16 (widened)", () => {
+    const x = T.reshape(T.arange(6, undefined, 1, { dtype: "float32" }), [2, 3]);
+    const t = T.transpose(x);
+    const v = T.float32Values(t);
+    expect([...v]).toEqual([0, 3, 1, 4, 2, 5]);
+    expect(v.buffer).not.toBe((x.storage.data as Float32Array).buffer);
+    const h = T.tensor([0.5, -2, 1024], { dtype: "float16" });
+    expect([...T.float32Values(h)]).toEqual([0.5, -2, 1024]);
+  });
+
+  it("names itself in its errors: disposed tensors, integer dtypes", () => {
+    const x = T.tensor([1, 2]);
+    x.dispose();
+    expect(() => T.float32Values(x)).toThrow(/float32Values.*dispose/);
+    expect(() => T.float32Values(T.tensor([1, 2], { dtype: "int32" }))).toThrow(/float32Values: tensor \[2\] is int32/);
+  });
+});

@@ -5,7 +5,7 @@
  * is missing, under the 'reference' kernel preference, for non-float32 inputs and for problems
  * beyond WebAssembly's 2 GiB of memory.
  */
-import { tensor, type Tensor } from "@tessera/tensor";
+import { float32Values, tensor, type Tensor } from "@tessera/tensor";
 import type { FusedAttentionKernel, FusedAttentionOptions } from "../kernels";
 import type { QKVDims } from "../shapes";
 import { flashFits, flashWasm, type FlashProblem } from "./runtime";
@@ -42,17 +42,15 @@ export const wasmFlashKernel: FusedAttentionKernel = {
     const kern = flashWasm();
     if (!kern) throw new Error("scaledDotProductAttention: the WebAssembly attention kernel went away between applies() and forward()");
     const p = problem(d, o);
-    // The inputs are read once (fresh copies) and kept for the backward: the caller may dispose
-    // q, k, v (e.g. head-split views made inside a tidy) before the gradient is taken.
-    const qd = f32(q);
-    const kd = f32(k);
-    const vd = f32(v);
-    const { out, saved } = kern.forward(p, qd, kd, vd);
+    // Views of the inputs where they are contiguous (no copy: the kernel copies them into WASM
+    // memory at once); nothing is kept for the backward, which gets q, k, v from the tape (alive
+    // even when the caller disposed its handles, e.g. head-split views made inside a tidy).
+    const { out, saved } = kern.forward(p, float32Values(q), float32Values(k), float32Values(v));
     const outT = tensor(out, { shape: [d.B, d.H, d.Tq, d.Dv], backend: q.backend });
     return {
       out: outT,
-      backward(dy) {
-        const [dq, dk, dv] = kern.backward(p, qd, kd, vd, out, f32(dy), saved);
+      backward(dy, [qq, kk, vv]) {
+        const [dq, dk, dv] = kern.backward(p, float32Values(qq), float32Values(kk), float32Values(vv), out, float32Values(dy), saved);
         return [tensor(dq, { shape: q.shape, backend: q.backend }), tensor(dk, { shape: k.shape, backend: k.backend }), tensor(dv, { shape: v.shape, backend: v.backend })];
       },
     };

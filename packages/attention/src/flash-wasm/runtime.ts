@@ -105,11 +105,16 @@ function putPadded(heap: Float32Array, x: Float32Array, heads: number, T: number
     heap.set(x.subarray(0, heads * T * D), at);
     return;
   }
-  heap.fill(0, at, at + heads * Tp * Dp);
   if (D === Dp) {
-    for (let h = 0; h < heads; h++) heap.set(x.subarray(h * T * D, (h + 1) * T * D), at + h * Tp * Dp);
+    // Each head's rows, then zeros on its padding rows only.
+    for (let h = 0; h < heads; h++) {
+      const o = at + h * Tp * Dp;
+      heap.set(x.subarray(h * T * D, (h + 1) * T * D), o);
+      heap.fill(0, o + T * D, o + Tp * Dp);
+    }
     return;
   }
+  heap.fill(0, at, at + heads * Tp * Dp);
   for (let r = 0, h = 0; h < heads; h++) for (let t = 0; t < T; t++, r++) heap.set(x.subarray(r * D, (r + 1) * D), at + (h * Tp + t) * Dp);
 }
 

@@ -160,9 +160,11 @@ export interface CustomGradResult {
   value: Tensor;
   /**
    * Maps the output cotangent to one cotangent per input (null: no gradient). It may use tensors
-   * made in the forward; they stay alive until the backward pass is done.
+   * made in the forward; they stay alive until the backward pass is done. `inputs` are the op's
+   * inputs as the tape keeps them: alive until the backward pass is done even when the caller
+   * disposed its own handles, so a forward need not copy its inputs for the backward.
    */
-  grad: (dy: Tensor) => (Tensor | null)[];
+  grad: (dy: Tensor, inputs: readonly Tensor[]) => (Tensor | null)[];
 }
 
 /**
@@ -187,7 +189,7 @@ export function customGrad<A extends Tensor[]>(f: (...inputs: A) => CustomGradRe
     const value = made ? result.value : viewOf(result.value, result.value.shape, result.value.strides, result.value.offset);
     if (made) trackTensor(value);
     const owned = created.filter((t) => t !== value);
-    return record(name, inputs, value, (dy) => result.grad(dy), owned);
+    return record(name, inputs, value, (dy, ins) => result.grad(dy, ins), owned);
   };
 }
 
