@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as T from "../src/index";
 import { assertClose } from "../src/testing";
-import { initCpuThreads } from "../src/backend/cpu/wasm/runtime";
+import { initCpuThreads, wasmKernels } from "../src/backend/cpu/wasm/runtime";
 import { wrap } from "../src/ops/util";
 import { backendInstance } from "../src/core/engine";
 
@@ -171,8 +171,10 @@ describe("cpu WASM SIMD row and elementwise kernels vs the TypeScript reference"
     const x = big([301, 1027]);
     const ops = [(t: T.Tensor) => T.softmax(t), (t: T.Tensor) => T.layerNorm(t), (t: T.Tensor) => T.gelu(t)];
     expect(await initCpuThreads(2)).toBe(2); // a worker even on one core: the pipelined path runs
+    expect(wasmKernels()?.pool?.workers).toBe(1);
     const threaded = await Promise.all(ops.map((op) => op(x).data()));
-    await initCpuThreads(1);
+    expect(await initCpuThreads(1)).toBe(1); // a new count replaces the pool: no workers now
+    expect(wasmKernels()?.pool ?? null).toBeNull();
     try {
       const single = await Promise.all(ops.map((op) => op(x).data()));
       for (let i = 0; i < ops.length; i++) expect(Buffer.compare(Buffer.from(single[i].buffer), Buffer.from(threaded[i].buffer))).toBe(0);

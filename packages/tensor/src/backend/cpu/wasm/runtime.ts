@@ -554,8 +554,8 @@ export interface CpuThreadOptions {
 /**
  * Sets the number of threads the cpu backend's WASM kernels use (default: all cores, at most 16)
  * and waits until they run; resolves to the count in effect (1 where threads are unavailable).
- * Call it before the first large op to pick a count other than the default; call it again after
- * the pool stopped (a stalled worker) to start a new one.
+ * Call it again with another count to replace the pool (between ops), and after the pool
+ * stopped (a stalled worker) to start a new one.
  */
 export async function initCpuThreads(threads?: number, opts: CpuThreadOptions = {}): Promise<number> {
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 64))
@@ -568,6 +568,16 @@ export async function initCpuThreads(threads?: number, opts: CpuThreadOptions = 
   wasmKernels();
   if (compiling) await compiling;
   if (!instance) return 1;
+  if (threads !== undefined && starting) {
+    // Another count than the pool in effect: stop it (no kernel call is in flight between ops)
+    // and start one of the new size.
+    const current = await starting;
+    if (current !== Math.max(1, Math.min(threads, 16))) {
+      instance.pool?.close();
+      instance.pool = null;
+      starting = null;
+    }
+  }
   return startThreads(instance);
 }
 
