@@ -26,6 +26,12 @@
 export const CTL = 8192;
 export const SLOTS = 11;
 const MAX_WORKERS = 64;
+/**
+ * Atomics.load polls before a thread sleeps on a wait (~0.5-1 ms in V8). Waking a sleeping thread
+ * takes 0.1-0.3 ms on a VM: a 768 x 3072 GEMV on 2 threads took 341 us with workers that sleep at
+ * once and 198 us with this spin (1 thread: 362 us); a GPT-2 decode step 37.5 -> 34 ms.
+ */
+const SPIN = 50000;
 const STATE_INTS = 3;
 const stateAt = (slots: number, id: number) => 4 + MAX_WORKERS * slots + id * STATE_INTS;
 const ctlInts = (slots: number) => 4 + MAX_WORKERS * slots + MAX_WORKERS * STATE_INTS;
@@ -58,6 +64,9 @@ function start(d) {
   Atomics.add(ctl, 2, 1);
   Atomics.notify(ctl, 2);
   for (;;) {
+    // Spin before sleeping: the next job usually follows within a millisecond (a decode step
+    // posts ~50) and waking a sleeping thread costs 0.1-0.3 ms (SPIN).
+    for (let i = 0; i < ${SPIN} && Atomics.load(ctl, 0) === gen; i++);
     Atomics.wait(ctl, 0, gen);
     gen = Atomics.load(ctl, 0);
     if (gen < 0) return;
@@ -268,6 +277,7 @@ export async function startWasmPool(module: WasmModuleLike, memory: WasmMemoryLi
       const failed: number[] = [];
       for (const id of waitFor) {
         const at = stateAt(slots, id) + 1;
+        for (let i = 0; i < SPIN && Atomics.load(c, at) !== gen; i++); // as the workers: spin, then sleep
         for (;;) {
           const seen = Atomics.load(c, at);
           if (seen === gen) break;
