@@ -5,29 +5,11 @@
 //   read_1 / read_4: the bytes per second one core reads from memory in one sequential stream and
 //             in four interleaved ones (the packed decode GEMV reads four panels at once).
 
+import { tile } from "../../../packages/tensor/wasm/gemm";
+
+/** The cpu backend's own tile (not a copy), `reps` times over kc steps of a 4x8 block in L1. */
 export function tile_4x8(ap: usize, bp: usize, dst: usize, kc: i32, reps: i32): void {
-  for (let r = 0; r < reps; r++) {
-    let a_ = ap;
-    let b_ = bp;
-    let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-    let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-    for (let k = 0; k < kc; k++) {
-      const b0 = v128.load(b_);
-      const b1 = v128.load(b_, 16);
-      let a = v128.load32_splat(a_);
-      c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
-      a = v128.load32_splat(a_, 4);
-      c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
-      a = v128.load32_splat(a_, 8);
-      c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
-      a = v128.load32_splat(a_, 12);
-      c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
-      a_ += 16;
-      b_ += 32;
-    }
-    const s = f32x4.add(f32x4.add(f32x4.add(c00, c01), f32x4.add(c10, c11)), f32x4.add(f32x4.add(c20, c21), f32x4.add(c30, c31)));
-    v128.store(dst, f32x4.add(v128.load(dst), s));
-  }
+  for (let r = 0; r < reps; r++) tile(ap, bp, dst, kc, 8);
 }
 
 export function read_1(p: usize, bytes: usize): f32 {

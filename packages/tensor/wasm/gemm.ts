@@ -56,8 +56,8 @@ export function pack_a(a: usize, K: i32, m0: i32, m1: i32, ap: usize): void {
   }
 }
 
-/** dst[0:4, 0:8] (row stride ldd floats) += Ap panel x Bp panel over kc. */
-function tile(ap: usize, bp: usize, dst: usize, kc: i32, ldd: i32): void {
+/** dst[0:4, 0:8] (row stride ldd floats) += Ap panel x Bp panel over kc. (Exported for apps/bench/wasm/roofline.ts.) */
+export function tile(ap: usize, bp: usize, dst: usize, kc: i32, ldd: i32): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   for (let k = 0; k < kc; k++) {

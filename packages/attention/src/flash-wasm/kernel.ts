@@ -10,10 +10,8 @@ import type { FusedAttentionKernel, FusedAttentionOptions } from "../kernels";
 import type { QKVDims } from "../shapes";
 import { flashFits, flashWasm, type FlashProblem } from "./runtime";
 
-const f32 = (t: Tensor) => t.dataSync("float32") as Float32Array;
-
 function problem(d: QKVDims, o: FusedAttentionOptions): FlashProblem {
-  const slopes = o.alibiSlopes ? (Array.isArray(o.alibiSlopes) ? (o.alibiSlopes as readonly number[]) : f32(o.alibiSlopes as Tensor)) : null;
+  const slopes = o.alibiSlopes ? (Array.isArray(o.alibiSlopes) ? (o.alibiSlopes as readonly number[]) : float32Values(o.alibiSlopes as Tensor)) : null;
   return {
     B: d.B,
     H: d.H,

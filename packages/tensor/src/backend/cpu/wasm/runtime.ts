@@ -43,12 +43,6 @@ const THREAD_MIN_MACS = 1 << 21;
 const THREAD_MIN_ELEMS = 1 << 16;
 /** Elements per streamed chunk: input + output windows of 256 KiB each stay in L2. */
 const CHUNK_ELEMS = 1 << 16;
-/**
- * The share of a pipelined chunk's rows this thread computes besides its copies (streamRows): none.
- * On 2 cores the copies take about as long as the worker's kernel calls (softmax of
- * [8, 1024, 1024]: 10.8 ms with 0, 11.4 with 0.15, 13.5 with 0.25).
- */
-const MAIN_SHARE = 0;
 
 /** The resident-cache key of B's packed panels. */
 const packedKey = (off: number, transB: boolean, K: number, N: number) => `${off}:${K}x${N}:${transB ? "t" : "n"}:packed`;
@@ -109,17 +103,25 @@ export class WasmKernels {
     if (at !== undefined) return at;
     const slot = this.resident.admit(src, key, bytes);
     if (slot === null) return null;
-    const need = Math.ceil(this.resident.end / PAGE) - this.memory.buffer.byteLength / PAGE;
-    if (need > 0) {
-      try {
-        this.memory.grow(need);
-      } catch {
-        this.resident.clear(); // no room to keep weights resident: drop them, copy per call
-        return null;
-      }
-    }
+    if (!this.growForResident(this.resident.end)) return null;
     this.copyIn(b.subarray(0, K * N), slot);
     return slot;
+  }
+
+  /**
+   * Grows memory so that bytes [0, end) exist for a weight being admitted; false (with every
+   * resident weight dropped, so products copy per call) when memory cannot grow that far.
+   */
+  private growForResident(end: number): boolean {
+    const need = Math.ceil(end / PAGE) - this.memory.buffer.byteLength / PAGE;
+    if (need <= 0) return true;
+    try {
+      this.memory.grow(need);
+      return true;
+    } catch {
+      this.resident.clear();
+      return false;
+    }
   }
 
   /**
@@ -137,15 +139,7 @@ export class WasmKernels {
     if (slot === null) return null;
     // Raw B goes to scratch (above the new resident end), then is packed into the slot.
     const raw = this.resident.end;
-    const need = Math.ceil((raw + K * N * 4) / PAGE) - this.memory.buffer.byteLength / PAGE;
-    if (need > 0) {
-      try {
-        this.memory.grow(need);
-      } catch {
-        this.resident.clear(); // no room to keep weights resident: drop them, copy per call
-        return null;
-      }
-    }
+    if (!this.growForResident(raw + K * N * 4)) return null;
     this.copyIn(b.subarray(0, K * N), raw);
     if (transB) this.ex.pack_bt(raw, K, N, slot);
     else this.ex.pack_b(raw, K, N, slot);
@@ -316,9 +310,10 @@ export class WasmKernels {
    *
    * With worker threads the chunks are pipelined over two pairs of windows: while the workers
    * run the kernel on chunk c, this thread copies chunk c - 1's result out and chunk c + 1 in
-   * (the copies are half of a row op's time and only this thread can reach x and out), then runs
-   * the kernel on its share of chunk c's rows, if any (MAIN_SHARE). Every row is computed by the
-   * same kernel whatever the split, so results are identical to one thread's.
+   * (the copies are half of a row op's time and only this thread can reach x and out). This thread
+   * takes no rows itself: on 2 cores the copies take about as long as the worker's kernel calls
+   * (softmax of [8, 1024, 1024]: 10.8 ms so, 11.4 with 15% of the rows here, 13.5 with 25%).
+   * Every row is computed by the same kernel whatever the split, so results equal one thread's.
    */
   private streamRows(
     x: Float32Array,
@@ -386,23 +381,21 @@ export class WasmKernels {
     for (let c = 0; c < chunks; c++) {
       const [r0, r1] = rowsOf(c);
       const cr = r1 - r0;
-      const mine = Math.floor(cr * MAIN_SHARE);
-      const per = Math.ceil((cr - mine) / workers);
+      const per = Math.ceil(cr / workers);
       const [xo, oo] = [xOff[c & 1], oOff[c & 1]];
-      if (!this.pool || this.pool.failure) {
-        // The pool stopped (a stalled worker) during this call: the rest runs here.
+      const copies = () => {
         if (c > 0) copyOut(c - 1);
         if (c + 1 < chunks) copyIn(c + 1);
+      };
+      if (!this.pool || this.pool.failure) {
+        // The pool stopped (a stalled worker) during this call: the rest runs here.
+        copies();
         run(args(xo, oo, 0, cr));
         continue;
       }
-      // share 0 (this thread): rows [0, mine); worker t: rows [mine + (t - 1) per, mine + t per)
-      const share = (t: number) => (t === 0 ? args(xo, oo, 0, mine) : args(xo, oo, Math.min(cr, mine + (t - 1) * per), Math.min(cr, mine + t * per)));
-      this.split(threads, op, share, (j) => {
-        if (c > 0) copyOut(c - 1);
-        if (c + 1 < chunks) copyIn(c + 1);
-        if (mine > 0) run(j);
-      });
+      // worker t (1..threads - 1): rows [(t - 1) per, t per); share 0, this thread's, is empty
+      const share = (t: number) => args(xo, oo, Math.min(cr, Math.max(0, t - 1) * per), Math.min(cr, t === 0 ? 0 : t * per));
+      this.split(threads, op, share, copies);
     }
     copyOut(chunks - 1);
   }
@@ -516,13 +509,16 @@ function create(): WasmKernels | null | undefined {
 }
 
 /** Starts the worker pool in the background (once, or again after it stopped); kernels use it as soon as it is ready. */
+/** The pool's thread count for a requested one: 1..16. */
+const clampThreads = (n: number): number => Math.max(1, Math.min(n, 16));
+
 function startThreads(k: WasmKernels): Promise<number> {
   if (k.pool?.failure) {
     k.pool = null; // a stalled pool was stopped: start a new one
     starting = null;
   }
   starting ??= (async () => {
-    const n = Math.max(1, Math.min(wantedThreads ?? (await defaultThreads()), 16));
+    const n = clampThreads(wantedThreads ?? (await defaultThreads()));
     if (n < 2 || !canShare()) return 1;
     try {
       k.pool = await startPool(k.module, k.memory, n - 1, stallMs);
@@ -576,7 +572,7 @@ export async function initCpuThreads(threads?: number, opts: CpuThreadOptions = 
     // Another count than the pool in effect: stop it (no kernel call is in flight between ops)
     // and start one of the new size.
     const current = await starting;
-    if (current !== Math.max(1, Math.min(threads, 16))) {
+    if (current !== clampThreads(threads)) {
       instance.pool?.close();
       instance.pool = null;
       starting = null;
