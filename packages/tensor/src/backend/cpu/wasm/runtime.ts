@@ -39,6 +39,12 @@ const BASE = PAGE;
 const RESIDENT_MIN_BYTES = 1 << 18;
 /** Below this many multiply-adds a GEMM stays on one thread (waking workers costs ~10-50 us). */
 const THREAD_MIN_MACS = 1 << 21;
+/**
+ * A GEMV (M = 1) is memory-bound: each multiply-add streams 4 bytes of weight (~0.3 ns at one
+ * core's ~12 GB/s), so a second thread pays off from far fewer of them than a GEMM's, ~40 us of
+ * work (GPT-2's 768x768 and 768x2304 decode products were left on one thread at 1 << 21).
+ */
+const GEMV_THREAD_MIN_MACS = 1 << 17;
 /** Row and elementwise kernels use threads from this many elements (per streamed chunk: a quarter). */
 const THREAD_MIN_ELEMS = 1 << 16;
 /** Elements per streamed chunk: input + output windows of 256 KiB each stay in L2. */
@@ -253,7 +259,7 @@ export class WasmKernels {
     this.heap(yOff + M * N * 4 - base);
     if (resident === null) this.copyIn(b.subarray(0, K * N), bOff);
     this.copyIn(a.subarray(0, M * K), xOff);
-    const threads = this.threadsFor(N * K, THREAD_MIN_MACS, Math.floor(N / 64));
+    const threads = this.threadsFor(N * K, GEMV_THREAD_MIN_MACS, Math.floor(N / 64));
     const per = Math.ceil(N / threads / 16) * 16;
     for (let i = 0; i < M; i++) {
       const [x, y] = [xOff + i * K * 4, yOff + i * N * 4];
@@ -291,7 +297,7 @@ export class WasmKernels {
     const heap = this.heap(yOff + M * N * 4 - base);
     if (bias) heap.set(bias.subarray(0, N), biasOff / 4);
     heap.set(a.subarray(0, M * K), xOff / 4);
-    const threads = this.threadsFor(N * K, THREAD_MIN_MACS, Math.floor(N / 64));
+    const threads = this.threadsFor(N * K, GEMV_THREAD_MIN_MACS, Math.floor(N / 64));
     const per = Math.ceil(N / threads / 32) * 32; // whole 4-panel groups per thread (gemv_packed)
     for (let i = 0; i < M; i++) {
       // [x, bp, y, K, N, j0, j1, bias]

@@ -32,6 +32,19 @@ const MAX_WORKERS = 64;
  * once and 198 us with this spin (1 thread: 362 us); a GPT-2 decode step 37.5 -> 34 ms.
  */
 const SPIN = 50000;
+/**
+ * Which pool dispatched last, process-wide (slot 0; pools number themselves from 1). Every pool's
+ * workers (tensor's kernels, the flash attention's, quantize's, ...) stop spinning and sleep as
+ * soon as another pool dispatches: on 2 cores a spinning worker of the attention's pool took the
+ * core from the tensor pool's worker during the GEMV right after it (768 x 768 on 2 threads:
+ * 300 us with both spinning, 180 on one thread).
+ */
+let spinOwner: Int32Array | null = null;
+let poolCount = 0;
+function lastDispatcher(): Int32Array {
+  spinOwner ??= new Int32Array(new SharedArrayBuffer(4));
+  return spinOwner;
+}
 const STATE_INTS = 3;
 const stateAt = (slots: number, id: number) => 4 + MAX_WORKERS * slots + id * STATE_INTS;
 const ctlInts = (slots: number) => 4 + MAX_WORKERS * slots + MAX_WORKERS * STATE_INTS;
@@ -58,6 +71,7 @@ function start(d) {
   const memory = d.memory;
   const ex = new WebAssembly.Instance(d.module, { env: { memory, abort() { throw new Error("wasm abort"); } } }).exports;
   const ctl = new Int32Array(memory.buffer, ${CTL}, ${ctlInts(slots)});
+  const last = d.last;
   const me = ${stateAt(slots, 0)} + d.id * ${STATE_INTS};
   let gen = Atomics.load(ctl, 0);
   Atomics.store(ctl, me, 1);
@@ -65,8 +79,9 @@ function start(d) {
   Atomics.notify(ctl, 2);
   for (;;) {
     // Spin before sleeping: the next job usually follows within a millisecond (a decode step
-    // posts ~50) and waking a sleeping thread costs 0.1-0.3 ms (SPIN).
-    for (let i = 0; i < ${SPIN} && Atomics.load(ctl, 0) === gen; i++);
+    // posts ~50) and waking a sleeping thread costs 0.1-0.3 ms (SPIN); not once another pool
+    // has dispatched (its workers need the cores).
+    for (let i = 0; i < ${SPIN} && Atomics.load(ctl, 0) === gen && Atomics.load(last, 0) === d.pool; i++);
     Atomics.wait(ctl, 0, gen);
     gen = Atomics.load(ctl, 0);
     if (gen < 0) return;
@@ -160,6 +175,8 @@ export async function startWasmPool(module: WasmModuleLike, memory: WasmMemoryLi
   const stallMs = opts.stallMs ?? 10_000;
   if (!(Number.isFinite(stallMs) && stallMs > 0)) throw new RangeError(`startWasmPool: stallMs must be a positive number of milliseconds, got ${stallMs}`);
   const source = workerSource(opts.dispatch, slots);
+  const last = lastDispatcher();
+  const pool = ++poolCount;
   const ctl = () => new Int32Array(memory.buffer, CTL, ctlInts(slots));
   ctl().fill(0); // a pool stopped earlier over this memory left its counters and flags here
   const handles: (WorkerLike | null)[] = new Array(workers).fill(null);
@@ -187,7 +204,7 @@ export async function startWasmPool(module: WasmModuleLike, memory: WasmMemoryLi
   const spawn = (id: number) => {
     exited[id] = false;
     if (NodeWorker) {
-      const w = new NodeWorker(source, { eval: true, workerData: { module, memory, id } });
+      const w = new NodeWorker(source, { eval: true, workerData: { module, memory, id, last, pool } });
       w.on("error", (e: Error) => onExit(id, w, String(e?.message ?? e)));
       w.on("exit", (code: number) => onExit(id, w, `worker ${id} exited with code ${code}`));
       w.unref(); // never keeps the process alive
@@ -195,7 +212,7 @@ export async function startWasmPool(module: WasmModuleLike, memory: WasmMemoryLi
     } else {
       const w = new Worker(blobUrl);
       w.onerror = (e) => onExit(id, w, String((e as ErrorEvent).message ?? e));
-      w.postMessage({ module, memory, id });
+      w.postMessage({ module, memory, id, last, pool });
       handles[id] = w;
     }
   };
@@ -263,6 +280,7 @@ export async function startWasmPool(module: WasmModuleLike, memory: WasmMemoryLi
         if (live) waitFor.push(id);
         posted[id] = false;
       }
+      Atomics.store(last, 0, pool); // other pools' workers stop spinning
       const gen = Atomics.add(c, 0, 1) + 1;
       Atomics.notify(c, 0);
       const t0 = Date.now();
