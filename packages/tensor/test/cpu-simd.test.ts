@@ -3,11 +3,15 @@
  * kernel, over shapes that hit every edge: ragged 4x8 tiles, K beyond one 256 block, batches
  * folded into M (x @ W) and per-batch products, transposed views and float16 storage.
  * Tolerance: f32 accumulation (SIMD) vs f64 (reference), 1e-5 relative to sqrt(K).
+ * The products have a SIMD128 build and a relaxed-SIMD build (fused multiply-add: other rounding,
+ * the same bounds); this file runs with the one the runtime has, and again under
+ * --experimental-wasm-relaxed-simd (wasm-relaxed-simd.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as T from "../src/index";
 import { assertClose } from "../src/testing";
 import { initCpuThreads, wasmKernels } from "../src/backend/cpu/wasm/runtime";
+import { wasmFeatures } from "../src/backend/cpu/wasm/features";
 import { wrap } from "../src/ops/util";
 import { backendInstance } from "../src/core/engine";
 
@@ -79,6 +83,12 @@ for (const dt of ["float16", "bfloat16"] as const) {
 }
 
 describe("cpu WASM SIMD matmul vs the TypeScript reference", () => {
+  it("loads the relaxed-SIMD build exactly where wasmFeatures().relaxedSimd, else the SIMD128 build", () => {
+    // wasm-relaxed-simd.test.ts reruns this file under --experimental-wasm-relaxed-simd with TESSERA_EXPECT_RELAXED_SIMD=1
+    const expected = process.env.TESSERA_EXPECT_RELAXED_SIMD;
+    if (expected !== undefined) expect(wasmFeatures().relaxedSimd).toBe(expected === "1");
+    expect(wasmKernels()!.relaxed).toBe(wasmFeatures().relaxedSimd);
+  });
   for (const [name, f] of cases) {
     it(name, async () => {
       const [fast, ref] = both(f);

@@ -5,6 +5,7 @@
 //   gemv_packed:    y[j0:j1] = bias + x B, reading B's 8-column panels Bp[q][k][0..7] in order
 //                   (one sequential stream per panel, accumulators in registers)
 // bias = 0 means none. Sums run over k in the same order whatever the thread split.
+import { madd4 } from "./vmath";
 import { gemm_accumulate } from "./gemm";
 
 /** Lane i (0..3) of an f32x4 (extract_lane takes a constant index). */
@@ -52,14 +53,14 @@ function gemv_packed4(x: usize, p: usize, y: usize, K: i32, bias: usize): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
   for (; p < end; p += 32, xp += 4) {
     const xs = v128.load32_splat(xp);
-    a0 = f32x4.add(a0, f32x4.mul(xs, v128.load(p)));
-    a1 = f32x4.add(a1, f32x4.mul(xs, v128.load(p, 16)));
-    b0 = f32x4.add(b0, f32x4.mul(xs, v128.load(p + ps)));
-    b1 = f32x4.add(b1, f32x4.mul(xs, v128.load(p + ps, 16)));
-    c0 = f32x4.add(c0, f32x4.mul(xs, v128.load(p + 2 * ps)));
-    c1 = f32x4.add(c1, f32x4.mul(xs, v128.load(p + 2 * ps, 16)));
-    d0 = f32x4.add(d0, f32x4.mul(xs, v128.load(p + 3 * ps)));
-    d1 = f32x4.add(d1, f32x4.mul(xs, v128.load(p + 3 * ps, 16)));
+    a0 = madd4(xs, v128.load(p), a0);
+    a1 = madd4(xs, v128.load(p, 16), a1);
+    b0 = madd4(xs, v128.load(p + ps), b0);
+    b1 = madd4(xs, v128.load(p + ps, 16), b1);
+    c0 = madd4(xs, v128.load(p + 2 * ps), c0);
+    c1 = madd4(xs, v128.load(p + 2 * ps, 16), c1);
+    d0 = madd4(xs, v128.load(p + 3 * ps), d0);
+    d1 = madd4(xs, v128.load(p + 3 * ps, 16), d1);
   }
   if (bias) {
     a0 = f32x4.add(a0, v128.load(bias)); a1 = f32x4.add(a1, v128.load(bias, 16));
@@ -80,16 +81,16 @@ function gemv_packed1(x: usize, bp: usize, y: usize, K: i32, j0: i32, j1: i32, b
     for (; k + 2 <= K; k += 2) {
       const xe = v128.load32_splat(x + (<usize>k << 2));
       const xo = v128.load32_splat(x + (<usize>k << 2), 4);
-      a0 = f32x4.add(a0, f32x4.mul(xe, v128.load(p)));
-      a1 = f32x4.add(a1, f32x4.mul(xe, v128.load(p, 16)));
-      b0 = f32x4.add(b0, f32x4.mul(xo, v128.load(p, 32)));
-      b1 = f32x4.add(b1, f32x4.mul(xo, v128.load(p, 48)));
+      a0 = madd4(xe, v128.load(p), a0);
+      a1 = madd4(xe, v128.load(p, 16), a1);
+      b0 = madd4(xo, v128.load(p, 32), b0);
+      b1 = madd4(xo, v128.load(p, 48), b1);
       p += 64;
     }
     if (k < K) {
       const xe = v128.load32_splat(x + (<usize>k << 2));
-      a0 = f32x4.add(a0, f32x4.mul(xe, v128.load(p)));
-      a1 = f32x4.add(a1, f32x4.mul(xe, v128.load(p, 16)));
+      a0 = madd4(xe, v128.load(p), a0);
+      a1 = madd4(xe, v128.load(p, 16), a1);
     }
     let lo = f32x4.add(a0, b0);
     let hi = f32x4.add(a1, b1);

@@ -7,7 +7,9 @@
 //   pack_bt: the same panels from W [N, K] row-major when B = W^T (nn.Linear weights)
 //   pack_a: A rows [m0, m1)     -> panels of 4 rows,    Ap[p][k][0..3] (zero padded)
 //   gemm_rows: C[m0:m1, :] = sum over KC-blocks of 4x8 register tiles (8 f32x4 accumulators).
-// f32x4 has no fused multiply-add in baseline WASM SIMD: each step is a mul and an add.
+// Each step is vmath's madd4: a mul and an add in SIMD128 (no fused multiply-add there), one
+// f32x4.relaxed_madd in the relaxed-SIMD build (one FMA instruction where the hardware has FMA).
+import { madd4 } from "./vmath";
 
 const KC: i32 = 256;
 
@@ -64,13 +66,13 @@ export function tile(ap: usize, bp: usize, dst: usize, kc: i32, ldd: i32): void 
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
     let a = v128.load32_splat(ap);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = madd4(a, b0, c00); c01 = madd4(a, b1, c01);
     a = v128.load32_splat(ap, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = madd4(a, b0, c10); c11 = madd4(a, b1, c11);
     a = v128.load32_splat(ap, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = madd4(a, b0, c20); c21 = madd4(a, b1, c21);
     a = v128.load32_splat(ap, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = madd4(a, b0, c30); c31 = madd4(a, b1, c31);
     ap += 16;
     bp += 32;
   }

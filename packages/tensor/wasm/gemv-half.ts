@@ -4,6 +4,7 @@
 // thread split as gemv.ts:
 //   gemv_n_h: y[j0:j1] = x[0:K] B[0:K, j0:j1]   B [K, N] row-major halves
 //   gemv_t_h: y[n0:n1] = W[n0:n1, 0:K] x[0:K]   W [N, K] row-major halves
+import { madd4 } from "./vmath";
 
 // binary16 bits in u32 lanes -> f32: (bits & 0x7fff) << 13 is the value scaled by 2^-112 for
 // normals and subnormals alike (a subnormal half lands on an f32 subnormal, exact), so one
@@ -64,10 +65,10 @@ export function gemv_t_h(x: usize, w: usize, y: usize, K: i32, n0: i32, n1: i32,
       const o = <usize>k << 2;
       const sp0 = special8(h0, bf);
       const sp1 = special8(h1, bf);
-      s0 = f32x4.add(s0, f32x4.mul(widen(h0, true, bf, sp0), v128.load(x + o)));
-      s1 = f32x4.add(s1, f32x4.mul(widen(h0, false, bf, sp0), v128.load(x + o, 16)));
-      s2 = f32x4.add(s2, f32x4.mul(widen(h1, true, bf, sp1), v128.load(x + o, 32)));
-      s3 = f32x4.add(s3, f32x4.mul(widen(h1, false, bf, sp1), v128.load(x + o, 48)));
+      s0 = madd4(widen(h0, true, bf, sp0), v128.load(x + o), s0);
+      s1 = madd4(widen(h0, false, bf, sp0), v128.load(x + o, 16), s1);
+      s2 = madd4(widen(h1, true, bf, sp1), v128.load(x + o, 32), s2);
+      s3 = madd4(widen(h1, false, bf, sp1), v128.load(x + o, 48), s3);
     }
     const s = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
     let acc = f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
@@ -97,10 +98,10 @@ export function gemv_n_h(x: usize, b: usize, y: usize, K: i32, N: i32, j0: i32, 
       let hi = v128.load(o, 16);
       const sp0 = special8(h0, bf);
       const sp1 = special8(h1, bf);
-      lo = f32x4.add(lo, f32x4.mul(a0, widen(h0, true, bf, sp0)));
-      hi = f32x4.add(hi, f32x4.mul(a0, widen(h0, false, bf, sp0)));
-      lo = f32x4.add(lo, f32x4.mul(a1, widen(h1, true, bf, sp1)));
-      hi = f32x4.add(hi, f32x4.mul(a1, widen(h1, false, bf, sp1)));
+      lo = madd4(a0, widen(h0, true, bf, sp0), lo);
+      hi = madd4(a0, widen(h0, false, bf, sp0), hi);
+      lo = madd4(a1, widen(h1, true, bf, sp1), lo);
+      hi = madd4(a1, widen(h1, false, bf, sp1), hi);
       v128.store(o, lo);
       v128.store(o, hi, 16);
     }

@@ -4,6 +4,7 @@
 //   gemv_n: y[j0:j1] = x[0:K] B[0:K, j0:j1]   B [K, N] row-major (x @ W, GPT-2's Conv1D)
 //   gemv_t: y[n0:n1] = W[n0:n1, 0:K] x[0:K]   W [N, K] row-major (x @ W^T, nn.Linear)
 // Threads split the output columns/rows; sums run in the same order whatever the split.
+import { madd4 } from "./vmath";
 
 /**
  * y[j0:j1] = sum_k x[k] B[k, j0:j1]; y is zeroed first. Four rows of B per pass over y, so
@@ -23,10 +24,10 @@ export function gemv_n(x: usize, b: usize, y: usize, K: i32, N: i32, j0: i32, j1
     for (let j = j0; j < j4; j += 4) {
       const o = <usize>j << 2;
       let acc = v128.load(y + o);
-      acc = f32x4.add(acc, f32x4.mul(a0, v128.load(r0 + o)));
-      acc = f32x4.add(acc, f32x4.mul(a1, v128.load(r0 + ld + o)));
-      acc = f32x4.add(acc, f32x4.mul(a2, v128.load(r0 + 2 * ld + o)));
-      acc = f32x4.add(acc, f32x4.mul(a3, v128.load(r0 + 3 * ld + o)));
+      acc = madd4(a0, v128.load(r0 + o), acc);
+      acc = madd4(a1, v128.load(r0 + ld + o), acc);
+      acc = madd4(a2, v128.load(r0 + 2 * ld + o), acc);
+      acc = madd4(a3, v128.load(r0 + 3 * ld + o), acc);
       v128.store(y + o, acc);
     }
     for (let j = j4; j < j1; j++) {
@@ -55,10 +56,10 @@ export function gemv_t(x: usize, w: usize, y: usize, K: i32, n0: i32, n1: i32): 
     let k = 0;
     for (; k < k16; k += 16) {
       const o = <usize>k << 2;
-      s0 = f32x4.add(s0, f32x4.mul(v128.load(row + o), v128.load(x + o)));
-      s1 = f32x4.add(s1, f32x4.mul(v128.load(row + o, 16), v128.load(x + o, 16)));
-      s2 = f32x4.add(s2, f32x4.mul(v128.load(row + o, 32), v128.load(x + o, 32)));
-      s3 = f32x4.add(s3, f32x4.mul(v128.load(row + o, 48), v128.load(x + o, 48)));
+      s0 = madd4(v128.load(row + o), v128.load(x + o), s0);
+      s1 = madd4(v128.load(row + o, 16), v128.load(x + o, 16), s1);
+      s2 = madd4(v128.load(row + o, 32), v128.load(x + o, 32), s2);
+      s3 = madd4(v128.load(row + o, 48), v128.load(x + o, 48), s3);
     }
     const s = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
     let acc = f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);

@@ -5,7 +5,7 @@
  * is missing, `wasmKernels()` returns null and callers keep to the TypeScript kernels, which
  * stay the reference: `setCpuSimd(false)` selects them (the tests compare the two).
  */
-import { KERNELS_WASM_PLAIN, KERNELS_WASM_SHARED } from "./binary";
+import { KERNELS_WASM_PLAIN, KERNELS_WASM_RELAXED_PLAIN, KERNELS_WASM_RELAXED_SHARED, KERNELS_WASM_SHARED } from "./binary";
 import type { StorageArray } from "../../../core/dtype";
 import { ResidentWeights } from "./resident";
 import { canShareWasmMemory, compileWasm, createWasmMemory, defaultWasmThreads, setWasmWeightBudget, wasmWeightBudget } from "./loader";
@@ -61,6 +61,8 @@ export class WasmKernels {
   constructor(
     readonly module: WebAssembly.Module,
     readonly memory: WebAssembly.Memory,
+    /** Whether this is the relaxed-SIMD build (fused multiply-add in the products; wasmFeatures().relaxedSimd). */
+    readonly relaxed = false,
   ) {
     this.ex = new WebAssembly.Instance(module, {
       env: {
@@ -505,13 +507,15 @@ const defaultThreads = defaultWasmThreads;
  */
 function create(): WasmKernels | null | undefined {
   let done!: () => void;
-  const c = compileWasm({ plain: KERNELS_WASM_PLAIN, shared: KERNELS_WASM_SHARED }, (r) => {
-    instance = r ? new WasmKernels(r.module as WebAssembly.Module, createWasmMemory(r.shared) as WebAssembly.Memory) : null;
+  // the relaxed-SIMD build (fused multiply-add in the GEMM/GEMV products) where the runtime has it
+  const variants = { plain: KERNELS_WASM_PLAIN, shared: KERNELS_WASM_SHARED, relaxed: { plain: KERNELS_WASM_RELAXED_PLAIN, shared: KERNELS_WASM_RELAXED_SHARED } };
+  const c = compileWasm(variants, (r) => {
+    instance = r ? new WasmKernels(r.module as WebAssembly.Module, createWasmMemory(r.shared) as WebAssembly.Memory, r.relaxed) : null;
     if (instance) void startThreads(instance);
     done();
   });
   if (c === undefined) compiling ??= new Promise<void>((resolve) => (done = resolve));
-  return c ? new WasmKernels(c.module as WebAssembly.Module, createWasmMemory(c.shared) as WebAssembly.Memory) : c;
+  return c ? new WasmKernels(c.module as WebAssembly.Module, createWasmMemory(c.shared) as WebAssembly.Memory, c.relaxed) : c;
 }
 
 /** Starts the worker pool in the background (once, or again after it stopped); kernels use it as soon as it is ready. */
