@@ -9,15 +9,16 @@ import * as T from "../src/index";
 import { assertClose } from "../src/testing";
 import { KERNELS_WASM_SHARED } from "../src/backend/cpu/wasm/binary";
 import { initCpuThreads, wasmKernels } from "../src/backend/cpu/wasm/runtime";
-import { startWasmPool, type Pool } from "../src/backend/cpu/wasm/threads";
+import { CTL, startWasmPool, stateAt, type Pool } from "../src/backend/cpu/wasm/threads";
 
 const decode = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 const module = new WebAssembly.Module(decode(KERNELS_WASM_SHARED));
-// Test jobs: 1 writes j[2] at int32 index j[1]; 2 throws; 3 blocks for j[2] ms.
+// Test jobs: 1 writes j[2] at int32 index j[1]; 2 throws; 3 sets index j[1] + 1 to 1 (started),
+// then blocks for j[2] ms.
 const DISPATCH = `
   if (j[0] === 1) new Int32Array(memory.buffer)[j[1]] = j[2];
   if (j[0] === 2) throw new Error("boom");
-  if (j[0] === 3) Atomics.wait(new Int32Array(memory.buffer), j[1], 0, j[2]);`;
+  if (j[0] === 3) { const m = new Int32Array(memory.buffer); Atomics.store(m, j[1] + 1, 1); Atomics.notify(m, j[1] + 1); Atomics.wait(m, j[1], 0, j[2]); }`;
 const CELL = 20_000; // int32 index well above the control block (byte 80000)
 
 const pools: Pool[] = [];
@@ -78,13 +79,33 @@ describe("startWasmPool", () => {
   });
 
   it("a worker that does not finish within the stall limit: run() throws, the pool stops", async () => {
-    const { p } = await pool(1, 200);
+    const { p, cells } = await pool(1, 200);
     p.job(0, 3, [CELL + 5, 3000]); // blocks its worker for 3 s
     const t0 = Date.now();
-    expect(() => p.run(() => undefined)).toThrow(/cpu threads: worker\(s\) 0 did not finish their share within \d+ ms \(exited or stuck\); the pool is stopped/);
+    // this thread's share waits until the worker has claimed and started the job (else it would take it)
+    const own = () => void Atomics.wait(cells, CELL + 6, 0, 2000);
+    expect(() => p.run(own)).toThrow(/cpu threads: worker\(s\) 0 did not finish their share within \d+ ms \(exited or stuck\); the pool is stopped/);
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(p.failure).toMatch(/did not finish/);
     expect(() => p.run(() => undefined)).toThrow(/the worker pool was stopped/);
+  });
+
+  it("a job its worker has not claimed when this thread's share is done runs here; the worker skips it", async () => {
+    const { p, cells } = await pool(1);
+    const ranByWorker = CTL / 4 + stateAt(4, 0) + 4; // the worker's count of jobs it ran itself
+    p.job(0, 1, [CELL + 10, 1]);
+    p.run(() => Atomics.wait(cells, CELL + 11, 0, 50)); // a 50 ms share here: the worker claims its job meanwhile
+    expect(cells[CELL + 10]).toBe(1);
+    expect(cells[ranByWorker]).toBe(1);
+    await new Promise((r) => setTimeout(r, 50)); // the worker stops spinning and sleeps (waking takes ~0.1 ms)
+    p.job(0, 1, [CELL + 10, 2]);
+    p.run(() => undefined); // an empty share: this thread claims the sleeping worker's job before it wakes
+    expect(cells[CELL + 10]).toBe(2);
+    expect(cells[ranByWorker]).toBe(1);
+    p.job(0, 1, [CELL + 10, 3]); // the pool goes on as before
+    p.run(() => Atomics.wait(cells, CELL + 11, 0, 50));
+    expect(cells[CELL + 10]).toBe(3);
+    expect(cells[ranByWorker]).toBe(2);
   });
 
   it("validates its options", async () => {

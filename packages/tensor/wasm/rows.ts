@@ -11,10 +11,20 @@ export function softmax_rows(x: usize, out: usize, r0: i32, r1: i32, D: i32, log
   for (let r = r0; r < r1; r++) {
     const xr = x + ((<usize>r * D) << 2);
     const orow = out + ((<usize>r * D) << 2);
-    let mv = f32x4.splat(-Infinity);
-    // pmax skips NaN (a NaN still makes the row NaN through the sum below); one instruction on x86.
-    for (let j = 0; j < D4; j += 4) mv = f32x4.pmax(mv, v128.load(xr + (j << 2)));
-    let m = hmax(mv);
+    // Four independent maxima: one chain of pmax waits ~4 cycles per vector (its latency), four
+    // overlap. pmax skips NaN (a NaN still makes the row NaN through the sum below); one
+    // instruction on x86.
+    const D16 = D & ~15;
+    let m0 = f32x4.splat(-Infinity), m1 = m0, m2 = m0, m3 = m0;
+    for (let j = 0; j < D16; j += 16) {
+      const p = xr + (j << 2);
+      m0 = f32x4.pmax(m0, v128.load(p));
+      m1 = f32x4.pmax(m1, v128.load(p, 16));
+      m2 = f32x4.pmax(m2, v128.load(p, 32));
+      m3 = f32x4.pmax(m3, v128.load(p, 48));
+    }
+    for (let j = D16; j < D4; j += 4) m0 = f32x4.pmax(m0, v128.load(xr + (j << 2)));
+    let m = hmax(f32x4.pmax(f32x4.pmax(m0, m1), f32x4.pmax(m2, m3)));
     for (let j = D4; j < D; j++) m = max(m, load<f32>(xr + (j << 2)));
     if (m == -Infinity) {
       // A fully masked row: NaN, as PyTorch.
@@ -22,13 +32,27 @@ export function softmax_rows(x: usize, out: usize, r0: i32, r1: i32, D: i32, log
       continue;
     }
     const ms = f32x4.splat(m);
-    let sv = f32x4.splat(0);
+    // two sums, two vectors a step: the adds of one chain wait on each other
+    let sv = f32x4.splat(0), sw = sv;
     let st: f32 = 0;
-    for (let j = 0; j < D4; j += 4) {
-      const e = exp_nonpos4(f32x4.sub(v128.load(xr + (j << 2)), ms)); // x - max <= 0
+    const D8 = D & ~7;
+    for (let j = 0; j < D8; j += 8) {
+      const p = xr + (j << 2);
+      const e0 = exp_nonpos4(f32x4.sub(v128.load(p), ms)); // x - max <= 0
+      const e1 = exp_nonpos4(f32x4.sub(v128.load(p, 16), ms));
+      if (!log) {
+        v128.store(orow + (j << 2), e0);
+        v128.store(orow + (j << 2), e1, 16);
+      }
+      sv = f32x4.add(sv, e0);
+      sw = f32x4.add(sw, e1);
+    }
+    for (let j = D8; j < D4; j += 4) {
+      const e = exp_nonpos4(f32x4.sub(v128.load(xr + (j << 2)), ms));
       if (!log) v128.store(orow + (j << 2), e);
       sv = f32x4.add(sv, e);
     }
+    sv = f32x4.add(sv, sw);
     for (let j = D4; j < D; j++) {
       const e = f32x4.extract_lane(exp_nonpos4(f32x4.splat(load<f32>(xr + (j << 2)) - m)), 0);
       if (!log) store<f32>(orow + (j << 2), e);
