@@ -171,7 +171,7 @@ describe.skipIf(!!missing)("chromium: the cpu backend with and without cross-ori
   let ref: { node: number[]; f64: number[] };
   let isolatedC: number[] = [];
 
-  it("cross-origin isolated (COOP/COEP): SharedArrayBuffer, 4 WASM threads (3 workers running), 256x256 matmul equals Node within 1e-5", async () => {
+  it("cross-origin isolated (COOP/COEP): SharedArrayBuffer, 4 WASM threads (3 workers computing), 256x256 matmul equals Node within 1e-5", async () => {
     const t = threads!.isolated;
     expect(t.crossOriginIsolated).toBe(true);
     expect(t.sharedArrayBuffer).toBe(true);
@@ -182,10 +182,11 @@ describe.skipIf(!!missing)("chromium: the cpu backend with and without cross-ori
     ref ??= matmulReference();
     const { c, ms, poolBefore, poolAfter } = await isolated!.call("matmul256", []);
     console.log(`isolated page: ${t.threads} threads (hardwareConcurrency ${t.hardwareConcurrency}), 256x256 matmul ${ms.toFixed(1)} ms, pool ${JSON.stringify(poolAfter)}`);
-    // The product ran on the pool: one more parallel run, finished by all 3 workers.
+    // The product ran on the pool: one more parallel run, and the workers computed shares (of it
+    // or of the warm-up product before it; a share its worker had not claimed runs on the page's thread).
     expect(poolAfter.workers).toBe(3);
     expect(poolAfter.runs).toBeGreaterThan(poolBefore.runs);
-    expect(poolAfter.lastRunDone).toBe(3);
+    expect(poolAfter.workerJobs).toBeGreaterThan(0);
     expectClose(c, ref.node, 1e-5, "isolated matmul vs Node");
     expectClose(c, ref.f64, 1e-4, "isolated matmul vs float64");
     isolatedC = c;

@@ -36,8 +36,9 @@ import { fromPretrained, generate, type CausalLM } from "@tessera/models";
 /**
  * Watches the cpu backend's WASM thread pool: the pool posts each worker its shared
  * WebAssembly.Memory, and keeps a control block at byte 8192 of it (Int32 slot 0 counts the
- * parallel runs; after 4 + 64 x 10 job slots, three Int32 per worker: started, the run it last
- * finished, the run it last failed — see threads.ts). Wrapping Worker before the pool starts
+ * parallel runs; after 4 + 64 x SLOTS job slots, five Int32 per worker: started, the run it last
+ * finished, the run it last failed, the run it last claimed, the count of jobs it ran itself — see
+ * threads.ts). Wrapping Worker before the pool starts
  * lets the page read them, to show the workers really compute.
  */
 const poolMemories: WebAssembly.Memory[] = [];
@@ -50,17 +51,17 @@ globalThis.Worker = class extends NativeWorker {
   }
 };
 
-function pool(): { workers: number; runs: number; lastRunDone: number } {
+function pool(): { workers: number; runs: number; workerJobs: number } {
   const memory = poolMemories[0];
-  if (!memory) return { workers: 0, runs: 0, lastRunDone: 0 };
+  if (!memory) return { workers: 0, runs: 0, workerJobs: 0 };
   // The cpu backend pool's control block (packages/tensor/src/backend/cpu/wasm/threads.ts: CTL = 8192,
-  // SLOTS job ints per worker for 64 workers, then 3 state ints per worker); keep SLOTS in step.
-  const SLOTS = 11;
-  const ctl = new Int32Array(memory.buffer, 8192, 4 + 64 * SLOTS + 64 * 3);
+  // SLOTS job ints per worker for 64 workers, then STATE_INTS state ints per worker); keep both in step.
+  const [SLOTS, STATE_INTS] = [11, 5];
+  const ctl = new Int32Array(memory.buffer, 8192, 4 + 64 * SLOTS + 64 * STATE_INTS);
   const runs = Atomics.load(ctl, 0);
-  let lastRunDone = 0;
-  for (let id = 0; id < poolMemories.length; id++) if (Atomics.load(ctl, 4 + 64 * SLOTS + id * 3 + 1) === runs) lastRunDone++;
-  return { workers: poolMemories.length, runs, lastRunDone };
+  let workerJobs = 0; // jobs the workers ran themselves (a share a worker had not claimed runs on the page's thread)
+  for (let id = 0; id < poolMemories.length; id++) workerJobs += Atomics.load(ctl, 4 + 64 * SLOTS + id * STATE_INTS + 4);
+  return { workers: poolMemories.length, runs, workerJobs };
 }
 
 const values = async (t: Tensor): Promise<number[]> => Array.from(await t.data());
