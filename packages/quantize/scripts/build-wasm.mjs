@@ -10,6 +10,12 @@ buildWasm({
   entry: "wasm/qgemv.ts",
   out: join("src", "kernels", "wasm", "binary.ts"),
   name: "QGEMV_WASM",
-  variants: { plain: [], shared: ["--sharedMemory", "--enable", "threads", "--maximumMemory", "32768"] },
+  variants: {
+    plain: [],
+    shared: ["--sharedMemory", "--enable", "threads", "--maximumMemory", "32768"],
+    // the same with relaxed SIMD (vmath's madd4 becomes f32x4.relaxed_madd), loaded where the runtime has it
+    relaxed_plain: ["--enable", "relaxed-simd"],
+    relaxed_shared: ["--enable", "relaxed-simd", "--sharedMemory", "--enable", "threads", "--maximumMemory", "32768"],
+  },
   sources: "wasm/qgemv.ts",
 });

@@ -2,12 +2,22 @@
  * Quantized linear layers: the fused WebAssembly kernels and their TypeScript reference against
  * x @ dequantize(W)^T (float64 sums; within 1e-5 relative to the output scale), for int8, int4
  * (symmetric and asymmetric), NF4 and FP4 (with double quantization), per channel and per group;
- * formats without a fused kernel fall back to dequantize + GEMM; errors.
+ * formats without a fused kernel fall back to dequantize + GEMM; errors. The kernels have a
+ * SIMD128 and a relaxed-SIMD build (fused multiply-adds, the same bounds): this file runs with the
+ * one the runtime has, and again under --experimental-wasm-relaxed-simd (linear-relaxed.test.ts).
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import * as T from "@tessera/tensor";
 import { assertClose } from "@tessera/tensor/testing";
 import * as Q from "../src/index";
+import { qgemvWasm } from "../src/kernels/wasm/runtime";
+
+it("the fused kernels load their relaxed-SIMD build exactly where wasmFeatures().relaxedSimd, else the SIMD128 build", () => {
+  // linear-relaxed.test.ts reruns this file under --experimental-wasm-relaxed-simd with TESSERA_EXPECT_RELAXED_SIMD=1
+  const expected = process.env.TESSERA_EXPECT_RELAXED_SIMD;
+  if (expected !== undefined) expect(T.wasmFeatures().relaxedSimd).toBe(expected === "1");
+  expect(qgemvWasm()!.relaxed).toBe(T.wasmFeatures().relaxedSimd);
+});
 
 /** x @ dequantize(W)^T + b in float64 from the dequantized values. */
 function oracle(x: T.Tensor, q: Q.QuantizedTensor, b: T.Tensor | null): Float64Array {

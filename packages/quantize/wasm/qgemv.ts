@@ -11,6 +11,9 @@
 //     value pairs (v(hi), v(lo)) per byte, so NF4, FP4 and int4 share one kernel;
 //     zero points optional (asymmetric int4), their term uses the precomputed group sums xs.
 
+// Each multiply-add is vmath's madd4: one fused f32x4.relaxed_madd in the relaxed-SIMD build.
+import { madd4 } from "../node_modules/@tessera/tensor/wasm/vmath"; // through the declared dependency
+
 /** Sum of x over each group: xs[g] = sum_{k in group g} x[k]. */
 export function group_sums(x: usize, xs: usize, K: i32, G: i32): void {
   const groups = K / G;
@@ -40,10 +43,10 @@ export function gemv_q8(x: usize, q: usize, s: usize, y: usize, K: i32, G: i32, 
         const lo = i16x8.extend_low_i8x16_s(b);
         const hi = i16x8.extend_high_i8x16_s(b);
         const xo = x + (<usize>k << 2);
-        a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), v128.load(xo)));
-        a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), v128.load(xo, 16)));
-        a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), v128.load(xo, 32)));
-        a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), v128.load(xo, 48)));
+        a0 = madd4(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), v128.load(xo), a0);
+        a1 = madd4(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), v128.load(xo, 16), a1);
+        a2 = madd4(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), v128.load(xo, 32), a2);
+        a3 = madd4(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), v128.load(xo, 48), a3);
       }
       acc += load<f32>(s + ((<usize>n * groups + g) << 2)) * hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
     }
@@ -69,8 +72,8 @@ export function gemv_q4(x: usize, q: usize, table: usize, s: usize, z: usize, xs
         const v1 = v128.load64_zero(table + (<usize>load<u8>(bp, 2) << 3));
         const w1 = v128.load64_lane(table + (<usize>load<u8>(bp, 3) << 3), v1, 1);
         const xo = x + (<usize>k << 2);
-        a0 = f32x4.add(a0, f32x4.mul(w0, v128.load(xo)));
-        a1 = f32x4.add(a1, f32x4.mul(w1, v128.load(xo, 16)));
+        a0 = madd4(w0, v128.load(xo), a0);
+        a1 = madd4(w1, v128.load(xo, 16), a1);
       }
       let dot = hsum(f32x4.add(a0, a1));
       const gi = (<usize>n * groups + g) << 2;
@@ -107,14 +110,14 @@ export function gemv_u4(xe: usize, xo: usize, q: usize, s: usize, z: usize, xs: 
         const lh = i16x8.extend_high_i8x16_u(lo);
         const e = xe + (b << 2);
         const o = xo + (b << 2);
-        a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hl)), v128.load(e)));
-        a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hl)), v128.load(e, 16)));
-        a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hh)), v128.load(e, 32)));
-        a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hh)), v128.load(e, 48)));
-        a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(ll)), v128.load(o)));
-        a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(ll)), v128.load(o, 16)));
-        a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lh)), v128.load(o, 32)));
-        a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lh)), v128.load(o, 48)));
+        a0 = madd4(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hl)), v128.load(e), a0);
+        a1 = madd4(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hl)), v128.load(e, 16), a1);
+        a2 = madd4(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hh)), v128.load(e, 32), a2);
+        a3 = madd4(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hh)), v128.load(e, 48), a3);
+        a0 = madd4(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(ll)), v128.load(o), a0);
+        a1 = madd4(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(ll)), v128.load(o, 16), a1);
+        a2 = madd4(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lh)), v128.load(o, 32), a2);
+        a3 = madd4(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lh)), v128.load(o, 48), a3);
       }
       const gi = (<usize>n * groups + g) << 2;
       const dot = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3))) - load<f32>(z + gi) * load<f32>(xs + (<usize>g << 2));

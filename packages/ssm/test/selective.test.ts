@@ -9,6 +9,7 @@ import { assertClose, checkGrad } from "@tessera/tensor/testing";
 import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { scanWasmBuild } from "../src/selective/kernel-wasm";
 import { scanWasmAvailable, selectiveScan, selectiveStateUpdate, setScanWasm, type SelectiveScanImplementation } from "../src/index";
 import { fixture, maxAbs } from "./helpers";
 
@@ -141,6 +142,12 @@ describe("selectiveScan", () => {
 });
 
 describe("selectiveScan cpu kernels: WebAssembly SIMD = TypeScript", () => {
+  it("loads its relaxed-SIMD build exactly where wasmFeatures().relaxedSimd, else the SIMD128 build", () => {
+    // selective-relaxed.test.ts reruns this file under --experimental-wasm-relaxed-simd with TESSERA_EXPECT_RELAXED_SIMD=1
+    const expected = process.env.TESSERA_EXPECT_RELAXED_SIMD;
+    if (expected !== undefined) expect(T.wasmFeatures().relaxedSimd).toBe(expected === "1");
+    expect(scanWasmBuild()).toBe(T.wasmFeatures().relaxedSimd ? "relaxed" : "simd128");
+  });
   it("forward and every gradient agree for each B/C layout (incl. D not a multiple of 4, groups of 4 and of 3)", async () => {
     expect(scanWasmAvailable()).toBe(true); // Node 20 has WebAssembly SIMD: the comparison is real
     T.setKernelPreference("reference");

@@ -12,7 +12,7 @@
 //   lanes  time-invariant [D, N] transposed to [N, Dp]: one value per channel
 // exp is Cephes' expf on f32x4 (vmath.ts of @tessera/tensor); log1p for the softplus is
 // Cephes' logf with Kahan's correction.
-import { exp4, hsum } from "../node_modules/@tessera/tensor/wasm/vmath"; // through the declared dependency, not a sibling folder
+import { exp4, hsum, madd4 } from "../node_modules/@tessera/tensor/wasm/vmath"; // through the declared dependency, not a sibling folder
 
 const ZERO = f32x4.splat(0);
 const ONE = f32x4.splat(1);
@@ -54,18 +54,18 @@ function log4(x: v128): v128 {
   m = f32x4.sub(f32x4.add(m, v128.and(small, m)), ONE); // 2m - 1 or m - 1
   const z = f32x4.mul(m, m);
   let y = f32x4.splat(7.0376836292e-2);
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.1514610310e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(1.1676998740e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.2420140846e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(1.4249322787e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.6668057665e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(2.0000714765e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-2.4999993993e-1));
-  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(3.3333331174e-1));
+  y = madd4(y, m, f32x4.splat(-1.1514610310e-1));
+  y = madd4(y, m, f32x4.splat(1.1676998740e-1));
+  y = madd4(y, m, f32x4.splat(-1.2420140846e-1));
+  y = madd4(y, m, f32x4.splat(1.4249322787e-1));
+  y = madd4(y, m, f32x4.splat(-1.6668057665e-1));
+  y = madd4(y, m, f32x4.splat(2.0000714765e-1));
+  y = madd4(y, m, f32x4.splat(-2.4999993993e-1));
+  y = madd4(y, m, f32x4.splat(3.3333331174e-1));
   y = f32x4.mul(f32x4.mul(y, m), z);
-  y = f32x4.add(y, f32x4.mul(e, f32x4.splat(-2.12194440e-4)));
+  y = madd4(e, f32x4.splat(-2.12194440e-4), y);
   y = f32x4.sub(y, f32x4.mul(z, f32x4.splat(0.5)));
-  return f32x4.add(f32x4.add(m, y), f32x4.mul(e, f32x4.splat(0.693359375)));
+  return madd4(e, f32x4.splat(0.693359375), f32x4.add(m, y));
 }
 
 /** softplus(v) = log(1 + exp(v)), v past 20 as is (torch's threshold). */
@@ -131,9 +131,9 @@ export function scan_fwd(
         let y4 = f32x4.mul(D4, u4);
         for (let n = 0; n < N; n++) {
           const a4 = exp4(f32x4.mul(dt4, v128.load(at(aT, n * Dp + d))));
-          const x4 = f32x4.add(f32x4.mul(a4, v128.load(xs + (<usize>n << 4))), f32x4.mul(dtu4, proj(bp, bMode, bBase, bn, bt, n, t, Dp, d)));
+          const x4 = madd4(dtu4, proj(bp, bMode, bBase, bn, bt, n, t, Dp, d), f32x4.mul(a4, v128.load(xs + (<usize>n << 4))));
           v128.store(xs + (<usize>n << 4), x4);
-          y4 = f32x4.add(y4, f32x4.mul(x4, proj(cp, cMode, cBase, cn, ct, n, t, Dp, d)));
+          y4 = madd4(x4, proj(cp, cMode, cBase, cn, ct, n, t, Dp, d), y4);
         }
         if (hasZ) {
           const z4 = gather(z, row + t, L);
@@ -192,7 +192,7 @@ export function scan_bwd(
             const a4 = exp4(f32x4.mul(dt4, v128.load(at(aT, n * Dp + d))));
             v128.store(decays + (<usize>(j * N + n) << 4), a4);
             const prev = v128.load(states + (<usize>(j * N + n) << 4));
-            v128.store(states + (<usize>((j + 1) * N + n) << 4), f32x4.add(f32x4.mul(a4, prev), f32x4.mul(dtu4, proj(bp, bMode, bBase, bn, bt, n, t, Dp, d))));
+            v128.store(states + (<usize>((j + 1) * N + n) << 4), madd4(dtu4, proj(bp, bMode, bBase, bn, bt, n, t, Dp, d), f32x4.mul(a4, prev)));
           }
         }
         // 2. reverse through the chunk
@@ -218,8 +218,8 @@ export function scan_bwd(
             const xPrev = v128.load(states + (<usize>(j * N + n) << 4));
             const xt = v128.load(states + (<usize>((j + 1) * N + n) << 4));
             const decay = v128.load(decays + (<usize>(j * N + n) << 4));
-            yRaw4 = f32x4.add(yRaw4, f32x4.mul(xt, cv));
-            const h = f32x4.add(v128.load(hx + (<usize>n << 4)), f32x4.mul(dy4, cv)); // total gradient of x_t
+            yRaw4 = madd4(xt, cv, yRaw4);
+            const h = madd4(dy4, cv, v128.load(hx + (<usize>n << 4))); // total gradient of x_t
             const gC = f32x4.mul(dy4, xt);
             const gB = f32x4.mul(h, dtu4);
             if (cMode == 0) {
@@ -236,19 +236,19 @@ export function scan_bwd(
               const bi = at(dB, n * Dp + d);
               v128.store(bi, f32x4.add(v128.load(bi), gB));
             }
-            du4 = f32x4.add(du4, f32x4.mul(f32x4.mul(h, dt4), bv));
+            du4 = madd4(f32x4.mul(h, dt4), bv, du4);
             const hd = f32x4.mul(f32x4.mul(h, xPrev), decay);
-            ddt4 = f32x4.add(ddt4, f32x4.add(f32x4.mul(hd, A4), f32x4.mul(f32x4.mul(h, bv), u4)));
-            v128.store(dA + (<usize>n << 4), f32x4.add(v128.load(dA + (<usize>n << 4)), f32x4.mul(hd, dt4)));
+            ddt4 = f32x4.add(ddt4, madd4(f32x4.mul(h, bv), u4, f32x4.mul(hd, A4)));
+            v128.store(dA + (<usize>n << 4), madd4(hd, dt4, v128.load(dA + (<usize>n << 4))));
             v128.store(hx + (<usize>n << 4), f32x4.mul(h, decay));
           }
           if (hasZ) {
             // d/dz [y silu(z)] = y s (1 + z (1 - s)), y = C . x + D u
             const s = sigmoid4(z4);
-            const y = f32x4.add(yRaw4, f32x4.mul(D4, u4));
-            scatter(dz, row + t, L, f32x4.mul(f32x4.mul(g4, y), f32x4.mul(s, f32x4.add(ONE, f32x4.mul(z4, f32x4.sub(ONE, s))))));
+            const y = madd4(D4, u4, yRaw4);
+            scatter(dz, row + t, L, f32x4.mul(f32x4.mul(g4, y), f32x4.mul(s, madd4(z4, f32x4.sub(ONE, s), ONE))));
           }
-          dD4 = f32x4.add(dD4, f32x4.mul(dy4, u4));
+          dD4 = madd4(dy4, u4, dD4);
           const dd4 = softplus ? f32x4.mul(ddt4, sigmoid4(f32x4.add(gather(delta, row + t, L), bias4))) : ddt4; // softplus' = sigmoid
           dBias4 = f32x4.add(dBias4, dd4);
           scatter(du, row + t, L, du4);

@@ -11,7 +11,7 @@ import { getKernelPreference, setKernelPreference } from "@tessera/tensor";
 import { compileWasm, growWasmMemory, instantiateWasm, type CompiledWasm } from "@tessera/tensor/wasm";
 import type { ProjLayout } from "./args";
 import { CHUNK, type ScanArrays, type ScanGrads, type ScanShape } from "./kernel-cpu";
-import { SCAN_WASM_PLAIN } from "./wasm/binary";
+import { SCAN_WASM_PLAIN, SCAN_WASM_RELAXED_PLAIN } from "./wasm/binary";
 
 interface Exports {
   scan_fwd(...args: number[]): void;
@@ -22,7 +22,7 @@ const PAGE = 65536;
 /** Memory below this holds the module's own data. */
 const BASE = PAGE;
 
-let instance: { ex: Exports; memory: WebAssembly.Memory } | null | undefined;
+let instance: { ex: Exports; memory: WebAssembly.Memory; relaxed: boolean } | null | undefined;
 let compiling = false;
 
 /**
@@ -40,17 +40,23 @@ function instantiate(c: CompiledWasm | null): void {
     return;
   }
   const { exports, memory } = instantiateWasm<Exports>(c);
-  instance = { ex: exports, memory: memory as WebAssembly.Memory };
+  instance = { ex: exports, memory: memory as WebAssembly.Memory, relaxed: c.relaxed };
+}
+
+/** Which build of the scan module loaded: "relaxed" (fused multiply-adds), "simd128", or null (none yet / none here). @internal */
+export function scanWasmBuild(): "relaxed" | "simd128" | null {
+  const k = kernels();
+  return k ? (k.relaxed ? "relaxed" : "simd128") : null;
 }
 
 /** The module, compiled on first use through @tessera/tensor/wasm (null: no WebAssembly SIMD here, or still compiling). */
-function kernels(): { ex: Exports; memory: WebAssembly.Memory } | null {
+function kernels(): { ex: Exports; memory: WebAssembly.Memory; relaxed: boolean } | null {
   if (getKernelPreference() === "reference") return null;
   if (instance !== undefined) return instance;
   if (compiling) return null;
   // Browsers refuse synchronous compiles of large modules on the main thread: compileWasm then
   // compiles in the background and the TypeScript kernel serves until it is ready.
-  const c = compileWasm({ plain: SCAN_WASM_PLAIN }, instantiate);
+  const c = compileWasm({ plain: SCAN_WASM_PLAIN, relaxed: { plain: SCAN_WASM_RELAXED_PLAIN } }, instantiate); // relaxed: fused multiply-adds
   if (c === undefined) {
     compiling = true;
     return null;

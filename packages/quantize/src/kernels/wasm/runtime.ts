@@ -20,7 +20,7 @@ import {
   type WasmPool,
 } from "@tessera/tensor/wasm";
 import type { PreparedLinear } from "../prepared";
-import { QGEMV_WASM_PLAIN, QGEMV_WASM_SHARED } from "./binary";
+import { QGEMV_WASM_PLAIN, QGEMV_WASM_RELAXED_PLAIN, QGEMV_WASM_RELAXED_SHARED, QGEMV_WASM_SHARED } from "./binary";
 
 /** Job op codes of the worker dispatch below. */
 const OP = { q8: 1, q4: 2, u4: 3, dequant: 4, s8: 5 } as const;
@@ -71,6 +71,8 @@ class QgemvKernels implements ResidentCache {
     readonly module: WebAssembly.Module,
     private readonly ex: Exports,
     readonly memory: WebAssembly.Memory,
+    /** Whether this is the relaxed-SIMD build (fused multiply-adds; wasmFeatures().relaxedSimd). */
+    readonly relaxed = false,
   ) {}
 
   /** Runs job(n0, n1) over row ranges: shares t > 0 on workers, t = 0 here. */
@@ -261,11 +263,11 @@ export function qgemvWasm(): QgemvKernels | null {
   if (getKernelPreference() === "reference") return null;
   if (instance !== undefined) return instance;
   // Small enough to compile synchronously everywhere (no background compile).
-  const c = compileWasm({ plain: QGEMV_WASM_PLAIN, shared: QGEMV_WASM_SHARED });
+  const c = compileWasm({ plain: QGEMV_WASM_PLAIN, shared: QGEMV_WASM_SHARED, relaxed: { plain: QGEMV_WASM_RELAXED_PLAIN, shared: QGEMV_WASM_RELAXED_SHARED } }); // relaxed: fused multiply-adds
   if (!c) return (instance = null);
   try {
     const { exports, memory } = instantiateWasm<Exports>(c);
-    instance = new QgemvKernels(c.module as WebAssembly.Module, exports, memory as WebAssembly.Memory);
+    instance = new QgemvKernels(c.module as WebAssembly.Module, exports, memory as WebAssembly.Memory, c.relaxed);
     void startThreads(instance);
   } catch {
     instance = null;
