@@ -1,0 +1,10 @@
+import { tensor, tidy, initCpuThreads } from "@tessera/tensor";
+import { modelFromConfig } from "@tessera/models";
+const th = await initCpuThreads(+(process.argv[2]??2));
+const cfg = { model_type: "gpt2", vocab_size: 50257, n_embd: 768, n_head: 12, n_layer: 12, n_positions: 1024 };
+const m = modelFromConfig(cfg, { seed: 1 }).model.eval();
+const prompt = Array.from({length:128},(_, i)=> (i*7919)%50257);
+const xp=tensor([prompt],{dtype:"int32"});
+const med=a=>a.sort((p,q)=>p-q)[a.length>>1];
+const pt=[]; for (let r=0;r<+(process.argv[3]??5);r++){const t=performance.now(); const y=tidy(()=>m.forward(xp,{}).logits); y.dataSync(); y.dispose(); pt.push(performance.now()-t);} console.log("prefill", med(pt).toFixed(1));
+process.exit(0);
