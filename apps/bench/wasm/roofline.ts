@@ -1,7 +1,8 @@
 // Micro-kernels for scripts/cpu-roofline.mjs (AssemblyScript, SIMD128; compiled by that script):
 // what one core can do at most with WebAssembly SIMD128, to set the speed targets against.
 //   tile_4x8: the cpu backend's GEMM register tile (packages/tensor/wasm/gemm.ts) on data in L1,
-//             repeated: its peak GFLOP/s (a mul and an add per 4 lanes; no fused multiply-add).
+//             repeated: its peak GFLOP/s (a mul and an add per 4 lanes; one fused multiply-add
+//             when compiled with --enable relaxed-simd).
 //   read_1 / read_4: the bytes per second one core reads from memory in one sequential stream and
 //             in four interleaved ones (the packed decode GEMV reads four panels at once).
 
