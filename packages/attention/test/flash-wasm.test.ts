@@ -211,7 +211,12 @@ describe(`the decode path (flash_decode, Tq <= ${DECODE_MAX_TQ}): PyTorch float6
     [`${DECODE_MAX_TQ} queries, causal, D 38, Dv 22 (not multiples of 4), B 2`, [2, 4, 2, DECODE_MAX_TQ, 67, 38, 22], { causal: true }],
     ["two queries, no mask, D 5, Tk 3", [1, 3, 1, 2, 3, 5, 7], {}],
     ["two-sided window, Tq < Tk", [1, 2, 1, 5, 95, 32, 32], { window: [7, 3] }],
-    ["causal + window + ALiBi + softcap + key padding, GQA", [2, 4, 2, 3, 45, 40, 24], { causal: true, window: [12, 0], alibiSlopes: alibiSlopes(4), softcap: 4 }, (b, j) => (b === 0 ? j >= 35 : j % 7 === 2)],
+    [
+      "causal + window + ALiBi + softcap + key padding, GQA",
+      [2, 4, 2, 3, 45, 40, 24],
+      { causal: true, window: [12, 0], alibiSlopes: alibiSlopes(4), softcap: 4 },
+      (b, j) => (b === 0 ? j >= 35 : j % 7 === 2),
+    ],
     ["causal, Tq > Tk: rows without keys give NaN (gradient 0)", [1, 2, 2, 4, 2, 16, 16], { causal: true }],
     ["... or 0 with maskedRows 'zero'", [1, 2, 2, 4, 2, 16, 16], { causal: true, maskedRows: "zero" }],
     ["every key of batch 1 padded: NaN rows", [2, 2, 1, 1, 10, 8, 8], {}, (b, j) => b === 1 || j === 0],
@@ -224,7 +229,12 @@ describe(`the decode path (flash_decode, Tq <= ${DECODE_MAX_TQ}): PyTorch float6
       it(`reference: ${name} (${threads} thread${threads > 1 ? "s" : ""})`, async () => {
         await initAttentionThreads(threads);
         const [q, k, v, dout] = [rn([B, H, Tq, D], s), rn([B, Hkv, Tk, D], s + 1), rn([B, Hkv, Tk, Dv], s + 2), rn([B, H, Tq, Dv], s + 3)];
-        const keyPadding = padded ? T.tensor(Array.from({ length: B }, (_, b) => Array.from({ length: Tk }, (_, j) => padded(b, j))), { dtype: "bool" }) : null;
+        const keyPadding = padded
+          ? T.tensor(
+              Array.from({ length: B }, (_, b) => Array.from({ length: Tk }, (_, j) => padded(b, j))),
+              { dtype: "bool" },
+            )
+          : null;
         const opts = { ...o, keyPadding };
         T.resetKernelStats();
         const [out, grads] = forwardAndGrads(q, k, v, dout, opts);
