@@ -644,7 +644,7 @@ function decode_pv(p: usize, vr: usize, n: i32, Dv: i32, acc: usize): void {
  * kv head (b, h / G), nothing copied per query head). Per query row, a two-pass softmax
  * (Milakov & Gimelshein 2018, "Online normalizer calculation for softmax", the safe form) over
  * the keys the row may attend, [lo, hi) from the causal / window band:
- *   s_j = c tanh((q . k_j) scale / c) - slope_h |pos - j| + kbias_j     (as bias_block)
+ *   s_j = c tanh((q . k_j) scale / c) - slope_h |pos - j| + kbias_j     (bias_block, as flash_fwd)
  *   m = max_j s_j;  p_j = exp(s_j - m);  l = sum_j p_j;  out = (sum_j p_j v_j) / l;  lse = m + log l
  * (-inf, and out NaN or 0, for a row with no key). The s row fits the scratch (Tk floats), so
  * nothing is rescaled. Scratch per thread: qs [D4] | s [Tk4] | acc [Dv4] (4-rounded).
@@ -652,19 +652,15 @@ function decode_pv(p: usize, vr: usize, n: i32, Dv: i32, acc: usize): void {
 export function flash_decode(prm: usize, t: i32, n: i32): void {
   const B = prm_i(prm, P_B), H = prm_i(prm, P_H), Hkv = prm_i(prm, P_HKV);
   const Tq = prm_i(prm, P_TQ), Tk = prm_i(prm, P_TK), D = prm_i(prm, P_DH), Dv = prm_i(prm, P_DVH);
-  const Tqp = prm_i(prm, P_TQP), Tkp = prm_i(prm, P_TKP);
+  const Tqp = prm_i(prm, P_TQP);
   const flags = prm_i(prm, P_FLAGS);
   const left = prm_i(prm, P_LEFT), right = prm_i(prm, P_RIGHT);
   const scale = prm_f(prm, P_SCALE);
-  const cap = prm_f(prm, P_CAP);
   const q = <usize>prm_i(prm, P_Q), k = <usize>prm_i(prm, P_K), v = <usize>prm_i(prm, P_V);
   const out = <usize>prm_i(prm, P_OUT), lse = <usize>prm_i(prm, P_LSE);
   const qs = <usize>prm_i(prm, P_SCRATCH) + <usize>t * <usize>prm_i(prm, P_SCRATCH_BYTES);
   const s = at(qs, (D + 3) & ~3);
   const acc = at(s, (Tk + 3) & ~3);
-  const capv = f32x4.splat(cap);
-  const invCap = f32x4.splat(cap != 0 ? <f32>1.0 / cap : 0);
-  const lanes = f32x4(0, 1, 2, 3);
   const G = H / Hkv;
   const BH = B * H;
   const shift = Tk - Tq;
@@ -675,8 +671,6 @@ export function flash_decode(prm: usize, t: i32, n: i32): void {
     const kvh = b * Hkv + h / G;
     const kh = at(k, kvh * Tk * D); // [Tk][D]
     const vh = at(v, kvh * Tk * Dv); // [Tk][Dv]
-    const kb = at(<usize>prm_i(prm, P_KBIAS), b * Tkp); // [Tkp]
-    const negSlope = f32x4.splat(flags & F_ALIBI ? -load<f32>(at(<usize>prm_i(prm, P_SLOPES), h)) : 0);
     for (let r = 0; r < Tq; r++) {
       const row = bh * Tq + r;
       const pos = r + shift; // the query's absolute position (bottom-right aligned)
@@ -693,20 +687,17 @@ export function flash_decode(prm: usize, t: i32, n: i32): void {
         const qr = at(q, row * D); // [D]
         for (let d = 0; d < D; d++) store<f32>(at(qs, d), load<f32>(at(qr, d)) * scale);
         decode_logits(qs, at(kh, lo * D), nk, D, s);
-        // Biases on [0, nk4), then -inf on the lanes past nk: they add nothing below.
+        // Softcap, ALiBi and key padding as flash_fwd's (bias_block on one row, keys lo..lo + nk4),
+        // then -inf on the lanes past nk: they add nothing below.
         const nk4 = (nk + 3) & ~3;
-        const posv = f32x4.splat(<f32>pos);
-        let mv = NEG_INF;
-        for (let j = 0; j < nk4; j += 4) {
-          let x = v128.load(at(s, j));
-          if (flags & F_CAP) x = f32x4.mul(tanh4(f32x4.mul(x, invCap)), capv);
-          const jv = f32x4.add(f32x4.splat(<f32>(lo + j)), lanes); // key positions (exact below 2^24)
-          if (flags & F_ALIBI) x = madd4(negSlope, f32x4.abs(f32x4.sub(posv, jv)), x);
-          if (flags & F_PAD) x = f32x4.add(x, v128.load(at(kb, lo + j)));
-          if (j + 4 > nk) x = v128.bitselect(NEG_INF, x, f32x4.ge(jv, f32x4.splat(<f32>hi)));
-          v128.store(at(s, j), x);
-          mv = f32x4.pmax(mv, x);
+        bias_block(prm, b, h, r, 1, lo, nk4, s, nk4, 0);
+        if (nk4 > nk) {
+          const tail = at(s, nk4 - 4);
+          const jv = f32x4.add(f32x4.splat(<f32>(nk4 - 4)), f32x4(0, 1, 2, 3));
+          v128.store(tail, v128.bitselect(NEG_INF, v128.load(tail), f32x4.ge(jv, f32x4.splat(<f32>nk))));
         }
+        let mv = NEG_INF;
+        for (let j = 0; j < nk4; j += 4) mv = f32x4.pmax(mv, v128.load(at(s, j)));
         m = hmax(mv);
         if (m != -Infinity) {
           const ms = f32x4.splat(m);
