@@ -3,7 +3,8 @@
  * `@tessera/tensor/wasm` (the one WASM runtime): its relaxed-SIMD build (fused multiply-add)
  * where the runtime has relaxed SIMD (`wasmFeatures().relaxedSimd`), else its SIMD128 build. Operands are copied into the module's memory
  * in the layouts wasm/flash.ts documents (head dims padded to 8, query rows to 16, keys to 8,
- * all padding zero); where memory can be shared (Node, cross-origin isolated pages) the tasks run
+ * all padding zero; unpadded for flash_decode, which serves forwards of at most DECODE_MAX_TQ
+ * query rows); where memory can be shared (Node, cross-origin isolated pages) the tasks run
  * on a worker pool (`startWasmPool`, its own workers over this module's memory): threads claim
  * tasks from an atomic counter, each computed as on one thread, so results do not depend on the
  * thread count. Memory is linear in T: nothing of size Tq x Tk is allocated.
