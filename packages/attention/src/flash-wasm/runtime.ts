@@ -79,7 +79,7 @@ const THREAD_MIN_MACS = 1 << 20;
  * Forwards with at most this many query rows take flash_decode (no key panels, no query padding
  * to 16 rows, operands copied unpadded): decode steps and short drafts. Measured (the whole
  * scaledDotProductAttention call, 12 heads, D 64, causal, one thread): flash_decode / flash_fwd
- * ~70 / 180 us at Tq 1, Tk 129; ~225 / 250-300 us at Tq 8; even at Tq 16; at Tk 1024 ~0.85 / 1.9 ms
+ * ~70 / 190 us at Tq 1, Tk 129; ~225 / 250-300 us at Tq 8; even at Tq 16; at Tk 1024 ~0.85 / 1.9 ms
  * (Tq 1) and ~1.8 / 2.4 ms (Tq 8).
  */
 export const DECODE_MAX_TQ = 8;
