@@ -307,7 +307,8 @@ export class FlashWasm {
 
   /**
    * The forward of a few query rows through flash_decode: q, k, v copied in unpadded (one copy
-   * each), out read back as it is; the same saved values as flash_fwd's for the backward.
+   * each), out read back as it is; saved values as flash_fwd's (same layout, lse equal to rounding)
+   * for the same backward.
    */
   private decode(p: FlashProblem, q: Float32Array, k: Float32Array, v: Float32Array): { out: Float32Array; saved: FlashSaved } {
     this.lastForward = "decode";
@@ -315,7 +316,7 @@ export class FlashWasm {
     const [BH, BHkv] = [p.B * p.H, p.B * p.Hkv];
     const threads = this.threadsFor(p, BH);
     const { L, prm } = this.params(p);
-    if (!p.keyPadding) prm[P.flags] &= ~F.pad; // flash_decode never reads keys j >= Tk
+    if (!p.keyPadding) prm[P.flags] &= ~F.pad; // keys j >= Tk: flash_decode masks them itself
     const kbias = FlashWasm.keyBias(p);
     const oq = L.alloc(BH * p.Tq * p.D);
     const ok = L.alloc(BHkv * p.Tk * p.D);
