@@ -4,6 +4,8 @@
  * autograd) and against the composed reference (TypeScript loops, the 'reference' preference)
  * for every option, ragged sizes, head dims 32/64/80/128, GQA 8:2 and batch > 1, on one thread
  * and on the worker pool; memory linear in T; the fallbacks and errors. The same bounds hold for
+ * the SIMD128 build and the relaxed-SIMD build, and for both forward kernels: flash_fwd (blocked)
+ * and flash_decode (Tq <= DECODE_MAX_TQ, decode steps; its cases check which one ran) — for
  * the SIMD128 build and the relaxed-SIMD build (fused multiply-add: other rounding); this file
  * runs with the one the runtime has, and again under --experimental-wasm-relaxed-simd
  * (flash-wasm-relaxed.test.ts).
@@ -13,7 +15,7 @@ import * as T from "@tessera/tensor";
 import { assertClose } from "@tessera/tensor/testing";
 import { wasmFeatures } from "@tessera/tensor/wasm";
 import { alibiSlopes, FUSED_ATTENTION, scaledDotProductAttention as sdpa, type AttentionOptions } from "../src/index";
-import { flashWasm, initAttentionThreads } from "../src/flash-wasm/runtime";
+import { DECODE_MAX_TQ, flashWasm, initAttentionThreads } from "../src/flash-wasm/runtime";
 import { attentionFixture } from "./helpers";
 
 const rn = (shape: number[], seed: number) => T.normal(shape, 0, 1, { seed });
@@ -162,6 +164,100 @@ describe("fused = composed reference (TypeScript loops) for every option, ragged
     const one = await run(1);
     const two = await run(2);
     for (let i = 0; i < 4; i++) expect(two[i]).toEqual(one[i]);
+  });
+});
+
+describe(`the decode path (flash_decode, Tq <= ${DECODE_MAX_TQ}): PyTorch float64 autograd (2e-5 max abs) and the composed reference (1e-5)`, () => {
+  const lastForward = () => flashWasm()!.lastForward;
+
+  it("takes flash_decode up to DECODE_MAX_TQ query rows and flash_fwd above", () => {
+    const run = (Tq: number) => {
+      sdpa(rn([1, 2, Tq, 8], 1), rn([1, 2, 20, 8], 2), rn([1, 2, 20, 8], 3), { causal: true, implementation: "tiled" }).dispose();
+      return lastForward();
+    };
+    expect([run(1), run(DECODE_MAX_TQ), run(DECODE_MAX_TQ + 1), run(1)]).toEqual(["decode", "decode", "flash", "decode"]);
+  });
+
+  for (const threads of [1, 2]) {
+    const cases: [string, (f: Record<string, T.Tensor>) => AttentionOptions][] = [
+      ["decode_causal_gqa", () => ({ causal: true })],
+      ["decode_d38", () => ({ causal: true })],
+      ["decode_window_alibi_softcap", (f) => ({ window: [5, 2], alibiSlopes: f["window_alibi_softcap.slopes"], softcap: 3 })],
+      ["decode_keypad", (f) => ({ keyPadding: T.cast(f["decode_keypad.padding"], "bool") })],
+      ["decode_zero_rows", () => ({ causal: true, maskedRows: "zero" })],
+    ];
+    for (const [name, opts] of cases) {
+      it(`PyTorch: ${name} (${threads} thread${threads > 1 ? "s" : ""})`, async () => {
+        expect(await initAttentionThreads(threads)).toBe(threads);
+        const f = attentionFixture();
+        const g = (s: string) => f[`${name}.${s}`];
+        expect(g("q").shape[2]).toBeLessThanOrEqual(DECODE_MAX_TQ);
+        T.resetKernelStats();
+        const [out, [dq, dk, dv]] = forwardAndGrads(g("q"), g("k"), g("v"), g("dout"), opts(f));
+        expect(fusedRuns()).toBe(2);
+        expect(lastForward()).toBe("decode");
+        await assertClose(out, g("out"), { atol: 2e-5, rtol: 0, label: "out" });
+        await assertClose(dq, g("dq"), { atol: 2e-5, rtol: 0, label: "dq" });
+        await assertClose(dk, g("dk"), { atol: 2e-5, rtol: 0, label: "dk" });
+        await assertClose(dv, g("dv"), { atol: 2e-5, rtol: 0, label: "dv" });
+      });
+    }
+  }
+
+  // [B, H, Hkv, Tq, Tk, D, Dv], options, which batches' keys are padding (j => padded)
+  type Case = [string, [number, number, number, number, number, number, number], AttentionOptions, ((b: number, j: number) => boolean)?];
+  const cases: Case[] = [
+    ["one query, causal GQA 12:4, Tk 129, D 64 (a GPT-2-sized step)", [1, 12, 4, 1, 129, 64, 64], { causal: true }],
+    [`${DECODE_MAX_TQ} queries, causal, D 38, Dv 22 (not multiples of 4), B 2`, [2, 4, 2, DECODE_MAX_TQ, 67, 38, 22], { causal: true }],
+    ["two queries, no mask, D 5, Tk 3", [1, 3, 1, 2, 3, 5, 7], {}],
+    ["two-sided window, Tq < Tk", [1, 2, 1, 5, 95, 32, 32], { window: [7, 3] }],
+    [
+      "causal + window + ALiBi + softcap + key padding, GQA",
+      [2, 4, 2, 3, 45, 40, 24],
+      { causal: true, window: [12, 0], alibiSlopes: alibiSlopes(4), softcap: 4 },
+      (b, j) => (b === 0 ? j >= 35 : j % 7 === 2),
+    ],
+    ["causal, Tq > Tk: rows without keys give NaN (gradient 0)", [1, 2, 2, 4, 2, 16, 16], { causal: true }],
+    ["... or 0 with maskedRows 'zero'", [1, 2, 2, 4, 2, 16, 16], { causal: true, maskedRows: "zero" }],
+    ["every key of batch 1 padded: NaN rows", [2, 2, 1, 1, 10, 8, 8], {}, (b, j) => b === 1 || j === 0],
+    [`on the pool: 12 heads, ${DECODE_MAX_TQ} queries, Tk 1100 (above the threading threshold)`, [1, 12, 4, DECODE_MAX_TQ, 1100, 64, 64], { causal: true }],
+  ];
+  let seed = 500;
+  for (const [name, [B, H, Hkv, Tq, Tk, D, Dv], o, padded] of cases) {
+    for (const threads of [1, 2]) {
+      const s = seed;
+      it(`reference: ${name} (${threads} thread${threads > 1 ? "s" : ""})`, async () => {
+        await initAttentionThreads(threads);
+        const [q, k, v, dout] = [rn([B, H, Tq, D], s), rn([B, Hkv, Tk, D], s + 1), rn([B, Hkv, Tk, Dv], s + 2), rn([B, H, Tq, Dv], s + 3)];
+        const keyPadding = padded
+          ? T.tensor(
+              Array.from({ length: B }, (_, b) => Array.from({ length: Tk }, (_, j) => padded(b, j))),
+              { dtype: "bool" },
+            )
+          : null;
+        const opts = { ...o, keyPadding };
+        T.resetKernelStats();
+        const [out, grads] = forwardAndGrads(q, k, v, dout, opts);
+        expect(fusedRuns()).toBe(2);
+        expect(lastForward()).toBe("decode");
+        const noKeyRows = (Tq > Tk && o.causal) || name.includes("NaN rows");
+        const [refOut, refGrads] = referenceForwardAndGrads(q, k, v, dout, opts, noKeyRows ? "tiled" : "reference");
+        await assertClose(out, refOut, { atol: 1e-5, rtol: 1e-5, label: "out" });
+        for (let i = 0; i < 3; i++) await assertClose(grads[i], refGrads[i], { atol: 1e-5, rtol: 1e-5, label: `d${"qkv"[i]}` });
+      });
+    }
+    seed += 4;
+  }
+
+  it("one thread and the pool give bit-identical decode outputs", async () => {
+    const [q, k, v] = [rn([1, 12, DECODE_MAX_TQ, 64], 1), rn([1, 4, 1100, 64], 2), rn([1, 4, 1100, 64], 3)];
+    const run = async (n: number) => {
+      expect(await initAttentionThreads(n)).toBe(n);
+      const out = await sdpa(q, k, v, { causal: true, alibiSlopes: alibiSlopes(12), implementation: "tiled" }).data();
+      expect(lastForward()).toBe("decode");
+      return out;
+    };
+    expect(await run(2)).toEqual(await run(1));
   });
 });
 

@@ -12,6 +12,9 @@
 // Positions are bottom-right aligned: query i sits at i + Tk - Tq, key j at j (as bias.ts).
 // Logits: s = c tanh((q . k) scale / c) (softcap c, Gemma 2) - slope_h |p_i - j| (ALiBi), -inf
 // outside the causal / sliding-window band and on padding keys.
+// flash_decode (a few query rows: decode steps) reads q, k, v and writes out unpadded and
+// row-major instead: q [B*H][Tq][D]  k [B*Hkv][Tk][D]  v [B*Hkv][Tk][Dv]  out [B*H][Tq][Dv]; lse and
+// kbias as above (lse rows i >= Tq are not written).
 // Every multiply-add is vmath's madd4: SIMD128 has no fused multiply-add (a mul and an add); the
 // relaxed-SIMD build (the same source with --enable relaxed-simd, loaded where the runtime has
 // it) makes each one f32x4.relaxed_madd, one fused instruction where the hardware has FMA.
@@ -28,6 +31,7 @@ const P_B = 0, P_H = 1, P_HKV = 2, P_TQ = 3, P_TK = 4, P_DP = 5, P_DVP = 6, P_TQ
 const P_LEFT = 10, P_RIGHT = 11, P_SCALE = 12, P_CAP = 13, P_Q = 14, P_K = 15, P_V = 16, P_KP = 17, P_OUT = 18, P_LSE = 19;
 const P_KBIAS = 20, P_SLOPES = 21, P_SCRATCH = 22, P_SCRATCH_BYTES = 23, P_DY = 24, P_DSUM = 25, P_DQ = 26, P_DK = 27, P_DV = 28, P_VP = 29;
 const P_NEXT = 30; // the next unclaimed task (threads claim tasks with an atomic add)
+const P_DH = 31, P_DVH = 32; // unpadded head dims D, Dv (flash_decode)
 const F_CAUSAL = 1, F_WINDOW = 2, F_ZERO = 4, F_ALIBI = 8, F_CAP = 16, F_PAD = 32; // F_PAD: some key is padding (kbias not all 0)
 
 /** Query rows per forward task; key columns per block (forward and dQ); key rows per dK/dV task. */
@@ -538,6 +542,186 @@ export function flash_bwd_q(prm: usize, t: i32, n: i32): void {
       probs_and_ds(prm, b, h, bh, kvh, i0, j0, nk, qp, dyp, pb, gb, tb);
       const kb = at(k, (kvh * Tkp + j0) * Dp);
       for (let p = 0; p < QG; p += 4) acc_nn(at(gb, p * BK), BK, nk, kb, Dp, at(dqb, p * Dp));
+    }
+  }
+}
+
+/** Sum of the four lanes of each of a0..a3: [hsum(a0), hsum(a1), hsum(a2), hsum(a3)] (a 4x4 transpose-add). */
+// @ts-ignore: decorator
+@inline
+function hsum4x4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
+  const s01 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), v128.shuffle<f32>(a0, a1, 2, 6, 3, 7)); // [a0 02, a1 02, a0 13, a1 13]
+  const s23 = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), v128.shuffle<f32>(a2, a3, 2, 6, 3, 7));
+  return f32x4.add(v128.shuffle<f32>(s01, s23, 0, 1, 4, 5), v128.shuffle<f32>(s01, s23, 2, 3, 6, 7));
+}
+
+/**
+ * s[0:n] = qs . k_j for keys j = 0..n-1 (rows of kr, stride D; qs [D] already times scale): four
+ * keys at a time (one q load feeds four madd4s), the keys beyond a multiple of 4 one by one, the
+ * dims beyond a multiple of 4 in scalar. Reads k only inside its n rows.
+ */
+function decode_logits(qs: usize, kr: usize, n: i32, D: i32, s: usize): void {
+  const D4 = D & ~3;
+  const rowBytes = <usize>D << 2;
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const k0 = kr + <usize>j * rowBytes, k1 = k0 + rowBytes, k2 = k1 + rowBytes, k3 = k2 + rowBytes;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (let d = 0; d < D4; d += 4) {
+      const o = <usize>d << 2;
+      const qv = v128.load(qs + o);
+      a0 = madd4(qv, v128.load(k0 + o), a0);
+      a1 = madd4(qv, v128.load(k1 + o), a1);
+      a2 = madd4(qv, v128.load(k2 + o), a2);
+      a3 = madd4(qv, v128.load(k3 + o), a3);
+    }
+    let dots = hsum4x4(a0, a1, a2, a3);
+    if (D4 < D) {
+      let t0: f32 = 0, t1: f32 = 0, t2: f32 = 0, t3: f32 = 0;
+      for (let d = D4; d < D; d++) {
+        const x = load<f32>(at(qs, d));
+        t0 += x * load<f32>(at(k0, d));
+        t1 += x * load<f32>(at(k1, d));
+        t2 += x * load<f32>(at(k2, d));
+        t3 += x * load<f32>(at(k3, d));
+      }
+      dots = f32x4.add(dots, f32x4(t0, t1, t2, t3));
+    }
+    v128.store(at(s, j), dots);
+  }
+  for (; j < n; j++) {
+    const kj = kr + <usize>j * rowBytes;
+    let a = f32x4.splat(0);
+    for (let d = 0; d < D4; d += 4) a = madd4(v128.load(at(qs, d)), v128.load(at(kj, d)), a);
+    let t = hsum(a);
+    for (let d = D4; d < D; d++) t += load<f32>(at(qs, d)) * load<f32>(at(kj, d));
+    store<f32>(at(s, j), t);
+  }
+}
+
+/**
+ * acc[0:Dv] = sum_j p[j] v_j over keys j = 0..n-1 (rows of vr, stride Dv): 16 columns at a time
+ * in four registers over all keys, then 4, then the scalar rest.
+ */
+function decode_pv(p: usize, vr: usize, n: i32, Dv: i32, acc: usize): void {
+  const rowBytes = <usize>Dv << 2;
+  let c = 0;
+  for (; c + 16 <= Dv; c += 16) {
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+    let vp = at(vr, c);
+    for (let j = 0; j < n; j++) {
+      const pj = v128.load32_splat(at(p, j));
+      c0 = madd4(pj, v128.load(vp), c0);
+      c1 = madd4(pj, v128.load(vp, 16), c1);
+      c2 = madd4(pj, v128.load(vp, 32), c2);
+      c3 = madd4(pj, v128.load(vp, 48), c3);
+      vp += rowBytes;
+    }
+    const o = at(acc, c);
+    v128.store(o, c0); v128.store(o, c1, 16); v128.store(o, c2, 32); v128.store(o, c3, 48);
+  }
+  for (; c + 4 <= Dv; c += 4) {
+    let c0 = f32x4.splat(0);
+    let vp = at(vr, c);
+    for (let j = 0; j < n; j++) {
+      c0 = madd4(v128.load32_splat(at(p, j)), v128.load(vp), c0);
+      vp += rowBytes;
+    }
+    v128.store(at(acc, c), c0);
+  }
+  for (; c < Dv; c++) {
+    let t: f32 = 0;
+    for (let j = 0; j < n; j++) t += load<f32>(at(p, j)) * load<f32>(at(vr, j * Dv + c));
+    store<f32>(at(acc, c), t);
+  }
+}
+
+/**
+ * The forward for a few query rows (decode: Tq = 1, or a short draft), on thread t of n; the
+ * same function as flash_fwd (same logits, masks, alignment, lse; flash_bwd_* take its lse) with
+ * none of the blocking that pays off only for many rows: no key panels, no query padding. A task
+ * is one query head (b, h); it reads its kv head's k and v rows in place (grouped-query attention:
+ * kv head (b, h / G), nothing copied per query head). Per query row, a two-pass softmax
+ * (Milakov & Gimelshein 2018, "Online normalizer calculation for softmax", the safe form) over
+ * the keys the row may attend, [lo, hi) from the causal / window band:
+ *   s_j = c tanh((q . k_j) scale / c) - slope_h |pos - j| + kbias_j     (bias_block, as flash_fwd)
+ *   m = max_j s_j;  p_j = exp(s_j - m);  l = sum_j p_j;  out = (sum_j p_j v_j) / l;  lse = m + log l
+ * (-inf, and out NaN or 0, for a row with no key). The s row fits the scratch (Tk floats), so
+ * nothing is rescaled. Scratch per thread: qs [D4] | s [Tk4] | acc [Dv4] (4-rounded).
+ */
+export function flash_decode(prm: usize, t: i32, n: i32): void {
+  const B = prm_i(prm, P_B), H = prm_i(prm, P_H), Hkv = prm_i(prm, P_HKV);
+  const Tq = prm_i(prm, P_TQ), Tk = prm_i(prm, P_TK), D = prm_i(prm, P_DH), Dv = prm_i(prm, P_DVH);
+  const Tqp = prm_i(prm, P_TQP);
+  const flags = prm_i(prm, P_FLAGS);
+  const left = prm_i(prm, P_LEFT), right = prm_i(prm, P_RIGHT);
+  const scale = prm_f(prm, P_SCALE);
+  const q = <usize>prm_i(prm, P_Q), k = <usize>prm_i(prm, P_K), v = <usize>prm_i(prm, P_V);
+  const out = <usize>prm_i(prm, P_OUT), lse = <usize>prm_i(prm, P_LSE);
+  const qs = <usize>prm_i(prm, P_SCRATCH) + <usize>t * <usize>prm_i(prm, P_SCRATCH_BYTES);
+  const s = at(qs, (D + 3) & ~3);
+  const acc = at(s, (Tk + 3) & ~3);
+  const G = H / Hkv;
+  const BH = B * H;
+  const shift = Tk - Tq;
+  for (let i = 0; ; i++) {
+    const bh = claim(prm, t, n, i);
+    if (bh >= BH) break;
+    const b = bh / H, h = bh % H;
+    const kvh = b * Hkv + h / G;
+    const kh = at(k, kvh * Tk * D); // [Tk][D]
+    const vh = at(v, kvh * Tk * Dv); // [Tk][Dv]
+    for (let r = 0; r < Tq; r++) {
+      const row = bh * Tq + r;
+      const pos = r + shift; // the query's absolute position (bottom-right aligned)
+      let lo = 0, hi = Tk; // keys [lo, hi) inside the causal / window band
+      if (flags & F_CAUSAL) hi = min(hi, pos + 1);
+      if (flags & F_WINDOW) {
+        lo = max(lo, pos - left);
+        hi = min(hi, pos + right + 1);
+      }
+      const nk = hi - lo;
+      let m: f32 = -Infinity;
+      let l: f32 = 0;
+      if (nk > 0) {
+        const qr = at(q, row * D); // [D]
+        for (let d = 0; d < D; d++) store<f32>(at(qs, d), load<f32>(at(qr, d)) * scale);
+        decode_logits(qs, at(kh, lo * D), nk, D, s);
+        // Softcap, ALiBi and key padding as flash_fwd's (bias_block on one row, keys lo..lo + nk4),
+        // then -inf on the lanes past nk: they add nothing below.
+        const nk4 = (nk + 3) & ~3;
+        bias_block(prm, b, h, r, 1, lo, nk4, s, nk4, 0);
+        if (nk4 > nk) {
+          const tail = at(s, nk4 - 4);
+          const jv = f32x4.add(f32x4.splat(<f32>(nk4 - 4)), f32x4(0, 1, 2, 3));
+          v128.store(tail, v128.bitselect(NEG_INF, v128.load(tail), f32x4.ge(jv, f32x4.splat(<f32>nk))));
+        }
+        let mv = NEG_INF;
+        for (let j = 0; j < nk4; j += 4) mv = f32x4.pmax(mv, v128.load(at(s, j)));
+        m = hmax(mv);
+        if (m != -Infinity) {
+          const ms = f32x4.splat(m);
+          let sum = f32x4.splat(0);
+          for (let j = 0; j < nk4; j += 4) {
+            const p = expNeg4(f32x4.sub(v128.load(at(s, j)), ms));
+            v128.store(at(s, j), p);
+            sum = f32x4.add(sum, p);
+          }
+          l = hsum(sum);
+          decode_pv(s, at(vh, lo * Dv), nk, Dv, acc);
+        }
+      }
+      const o = at(out, row * Dv); // [Dv]
+      if (l > 0) {
+        const inv: f32 = <f32>1.0 / l;
+        for (let d = 0; d < Dv; d++) store<f32>(at(o, d), load<f32>(at(acc, d)) * inv);
+        store<f32>(at(lse, bh * Tqp + r), m + Mathf.log(l));
+      } else {
+        // A row with no key: NaN as PyTorch's softmax, or 0 with maskedRows 'zero'.
+        const fill: f32 = flags & F_ZERO ? 0 : NaN;
+        for (let d = 0; d < Dv; d++) store<f32>(at(o, d), fill);
+        store<f32>(at(lse, bh * Tqp + r), -Infinity);
+      }
     }
   }
 }

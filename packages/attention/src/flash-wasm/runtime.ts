@@ -3,7 +3,8 @@
  * `@tessera/tensor/wasm` (the one WASM runtime): its relaxed-SIMD build (fused multiply-add)
  * where the runtime has relaxed SIMD (`wasmFeatures().relaxedSimd`), else its SIMD128 build. Operands are copied into the module's memory
  * in the layouts wasm/flash.ts documents (head dims padded to 8, query rows to 16, keys to 8,
- * all padding zero); where memory can be shared (Node, cross-origin isolated pages) the tasks run
+ * all padding zero; unpadded for flash_decode, which serves forwards of at most DECODE_MAX_TQ
+ * query rows); where memory can be shared (Node, cross-origin isolated pages) the tasks run
  * on a worker pool (`startWasmPool`, its own workers over this module's memory): threads claim
  * tasks from an atomic counter, each computed as on one thread, so results do not depend on the
  * thread count. Memory is linear in T: nothing of size Tq x Tk is allocated.
@@ -17,6 +18,7 @@ interface Exports {
   flash_fwd(prm: number, t: number, n: number): void;
   flash_bwd_kv(prm: number, t: number, n: number): void;
   flash_bwd_q(prm: number, t: number, n: number): void;
+  flash_decode(prm: number, t: number, n: number): void;
 }
 
 /** Parameter slots of wasm/flash.ts (P_*). */
@@ -52,8 +54,10 @@ const P = {
   dv: 28,
   vp: 29,
   next: 30,
+  Dh: 31,
+  Dvh: 32,
 } as const;
-const SLOTS = 32;
+const SLOTS = 40;
 const F = { causal: 1, window: 2, zero: 4, alibi: 8, cap: 16, pad: 32 } as const;
 /** BQ, BK and QG of wasm/flash.ts. */
 const BQ = 64;
@@ -61,15 +65,24 @@ const BK = 64;
 const QG = 16;
 
 /** Job op codes of the worker dispatch. */
-const OP = { fwd: 1, bwdKv: 2, bwdQ: 3 } as const;
+const OP = { fwd: 1, bwdKv: 2, bwdQ: 3, decode: 4 } as const;
 const DISPATCH = `
     switch (j[0]) {
       case ${OP.fwd}: ex.flash_fwd(j[1], j[2], j[3]); break;
       case ${OP.bwdKv}: ex.flash_bwd_kv(j[1], j[2], j[3]); break;
       case ${OP.bwdQ}: ex.flash_bwd_q(j[1], j[2], j[3]); break;
+      case ${OP.decode}: ex.flash_decode(j[1], j[2], j[3]); break;
     }`;
 /** Below this many multiply-adds (B H Tq Tk D) a call stays on one thread (waking workers costs ~10-50 us). */
 const THREAD_MIN_MACS = 1 << 20;
+/**
+ * Forwards with at most this many query rows take flash_decode (no key panels, no query padding
+ * to 16 rows, operands copied unpadded): decode steps and short drafts. Measured (the whole
+ * scaledDotProductAttention call, 12 heads, D 64, causal, one thread): flash_decode / flash_fwd
+ * ~70 / 190 us at Tq 1, Tk 129; ~225 / 250-300 us at Tq 8; even at Tq 16; at Tk 1024 ~0.85 / 1.9 ms
+ * (Tq 1) and ~1.8 / 2.4 ms (Tq 8).
+ */
+export const DECODE_MAX_TQ = 8;
 const BASE = 65536;
 /** Shared WebAssembly memory stops at 2 GiB; leave room for the module's own data. */
 const MAX_BYTES = 2 ** 31 - 2 * BASE;
@@ -150,6 +163,8 @@ export class FlashWasm {
   pool: WasmPool | null = null;
   /** WebAssembly memory the last call used (bytes from 0): linear in T, never Tq x Tk. */
   lastBytes = 0;
+  /** The kernel the last forward ran: flash_fwd ('flash') or flash_decode ('decode', Tq <= DECODE_MAX_TQ). */
+  lastForward: "flash" | "decode" | null = null;
   constructor(
     readonly module: WebAssembly.Module,
     private readonly ex: Exports,
@@ -165,7 +180,12 @@ export class FlashWasm {
     const k = p.B * p.Hkv * Tkp;
     // backward (the larger): q, dq; dy; lse, dsum; k, kp, dk; v, vp, dv; key bias; slopes (+ out for the forward)
     const floats = 2 * q * Dp + 2 * q * Dvp + 3 * q + 3 * k * Dp + 3 * k * Dvp + p.B * Tkp + p.H;
-    return BASE + 4 * SLOTS + 4 * floats + 64 * 16 + threads * FlashWasm.scratchBytes(p);
+    return BASE + 4 * SLOTS + 4 * floats + 64 * 16 + threads * Math.max(FlashWasm.scratchBytes(p), FlashWasm.decodeScratchBytes(p));
+  }
+
+  /** flash_decode's per-thread scratch: qs [D] | s [Tk] | acc [Dv], each rounded up to 4 floats. */
+  private static decodeScratchBytes(p: FlashProblem): number {
+    return roundUp(4 * (roundUp(p.D, 4) + roundUp(p.Tk, 4) + roundUp(p.Dv, 4)), 64);
   }
 
   /** Per-thread scratch (wasm/flash.ts: forward qp | s | acc | m | l; backward qp | dyp | p | ds | tanh). */
@@ -217,6 +237,8 @@ export class FlashWasm {
     prm[P.Dvp] = Dvp;
     prm[P.Tqp] = Tqp;
     prm[P.Tkp] = Tkp;
+    prm[P.Dh] = p.D;
+    prm[P.Dvh] = p.Dv;
     const clampPos = (x: number) => Math.min(x, 1 << 30); // window sides beyond every position
     prm[P.flags] =
       (p.causal ? F.causal : 0) |
@@ -240,8 +262,18 @@ export class FlashWasm {
     return kb;
   }
 
+  /** The saved row logsumexp [B, H, Tqp] from the kernel's (rows i < Tq), -inf on padding rows (the backward skips them). */
+  private savedLse(p: FlashProblem, olse: number): Float32Array {
+    const { Tqp } = padded(p);
+    const lse = new Float32Array(this.memory.buffer).slice(olse / 4, olse / 4 + p.B * p.H * Tqp);
+    if (Tqp > p.Tq) for (let bh = 0; bh < p.B * p.H; bh++) lse.fill(Number.NEGATIVE_INFINITY, bh * Tqp + p.Tq, (bh + 1) * Tqp);
+    return lse;
+  }
+
   /** out [B, H, Tq, Dv] and what the backward needs. */
   forward(p: FlashProblem, q: Float32Array, k: Float32Array, v: Float32Array): { out: Float32Array; saved: FlashSaved } {
+    if (p.Tq <= DECODE_MAX_TQ) return this.decode(p, q, k, v);
+    this.lastForward = "flash";
     const { Dp, Dvp, Tqp, Tkp } = padded(p);
     const [BH, BHkv] = [p.B * p.H, p.B * p.Hkv];
     const tasks = BH * Math.ceil(Tqp / BQ);
@@ -270,7 +302,43 @@ export class FlashWasm {
     this.ex.pack_panels(ok, BHkv * Tkp, Dp, okp);
     this.run(OP.fwd, BASE, threads, (a, t, n) => this.ex.flash_fwd(a, t, n));
     const h = new Float32Array(this.memory.buffer);
-    return { out: getPadded(h, BH, p.Tq, p.Dv, Tqp, Dvp, oout / 4), saved: { lse: h.slice(olse / 4, olse / 4 + BH * Tqp), kbias } };
+    return { out: getPadded(h, BH, p.Tq, p.Dv, Tqp, Dvp, oout / 4), saved: { lse: this.savedLse(p, olse), kbias } };
+  }
+
+  /**
+   * The forward of a few query rows through flash_decode: q, k, v copied in unpadded (one copy
+   * each), out read back as it is; saved values as flash_fwd's (same layout, lse equal to rounding)
+   * for the same backward.
+   */
+  private decode(p: FlashProblem, q: Float32Array, k: Float32Array, v: Float32Array): { out: Float32Array; saved: FlashSaved } {
+    this.lastForward = "decode";
+    const { Tqp, Tkp } = padded(p);
+    const [BH, BHkv] = [p.B * p.H, p.B * p.Hkv];
+    const threads = this.threadsFor(p, BH);
+    const { L, prm } = this.params(p);
+    if (!p.keyPadding) prm[P.flags] &= ~F.pad; // keys j >= Tk: flash_decode masks them itself
+    const kbias = FlashWasm.keyBias(p);
+    const oq = L.alloc(BH * p.Tq * p.D);
+    const ok = L.alloc(BHkv * p.Tk * p.D);
+    const ov = L.alloc(BHkv * p.Tk * p.Dv);
+    const oout = L.alloc(BH * p.Tq * p.Dv);
+    const olse = L.alloc(BH * Tqp);
+    const okb = L.alloc(p.B * Tkp);
+    const osl = L.alloc(p.H);
+    const sb = FlashWasm.decodeScratchBytes(p);
+    const os = L.alloc((threads * sb) / 4);
+    const heap = this.grow(L.end);
+    this.lastBytes = L.end;
+    heap.set(q.subarray(0, BH * p.Tq * p.D), oq / 4);
+    heap.set(k.subarray(0, BHkv * p.Tk * p.D), ok / 4);
+    heap.set(v.subarray(0, BHkv * p.Tk * p.Dv), ov / 4);
+    if (p.keyPadding) heap.set(kbias, okb / 4);
+    if (p.alibiSlopes) heap.set(Float32Array.from(p.alibiSlopes), osl / 4);
+    Object.assign(prm, { [P.q]: oq, [P.k]: ok, [P.v]: ov, [P.out]: oout, [P.lse]: olse, [P.kbias]: okb, [P.slopes]: osl, [P.scratch]: os, [P.scratchBytes]: sb });
+    new Int32Array(this.memory.buffer, BASE, SLOTS).set(prm);
+    this.run(OP.decode, BASE, threads, (a, t, n) => this.ex.flash_decode(a, t, n));
+    const out = new Float32Array(this.memory.buffer).slice(oout / 4, oout / 4 + BH * p.Tq * p.Dv);
+    return { out, saved: { lse: this.savedLse(p, olse), kbias } };
   }
 
   /** dq, dk, dv (unpadded) from dy [B, H, Tq, Dv] and the forward's output. */
