@@ -65,7 +65,9 @@ export function fromValues(values: ArrayLike<number>, shape: readonly number[], 
     if (dtype === "bool") for (let i = 0; i < values.length; i++) storage[i] = values[i] ? 1 : 0;
     else storage.set(values as ArrayLike<number>);
   }
-  return wrap(backend, backend.upload(storage, dtype), shape, dtype);
+  // `storage` is this call's own copy: a backend that can take host storage as it is (cpu) adopts
+  // it instead of copying it a second time.
+  return wrap(backend, backend.adopt ? backend.adopt(storage, dtype) : backend.upload(storage, dtype), shape, dtype);
 }
 
 export interface TensorOptions {
