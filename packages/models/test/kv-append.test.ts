@@ -7,9 +7,13 @@
  */
 import { describe, expect, it } from "vitest";
 import * as T from "@tessera/tensor";
-import { assertClose } from "@tessera/tensor/testing";
+import { assertClose, probeTestBackend } from "@tessera/tensor/testing";
 import { modelFromConfig, type CausalLM, type LMState } from "../src/index";
 import { CONFIGS } from "./configs";
+import "../src/webgpu"; // the fused WGSL kernels, as an app importing @tessera/models/webgpu
+
+const webgpu = await probeTestBackend("webgpu"); // skipped with a printed reason when no adapter (never in CI)
+await probeTestBackend("gpujs");
 
 const ATTENTION = ["gpt2", "llama", "mistral", "qwen2"] as const;
 const lm = (name: string) => modelFromConfig(CONFIGS[name], { seed: 3 }).model.eval() as CausalLM;
@@ -164,4 +168,44 @@ describe("in-place KV cache appends", () => {
     T.dispose([whole.value, chunked.value, ...Object.values(whole.grads), ...Object.values(chunked.grads)]);
     m.dispose();
   });
+});
+
+describe("in-place KV cache appends on the GPU backends (the backend's write into the buffer)", () => {
+  for (const backend of ["webgpu", "gpujs"] as const) {
+    it.skipIf(backend === "webgpu" && !webgpu.available)(`${backend}: decode steps write into the prefill's buffer, a branch copies; logits equal cpu's within 1e-4`, async () => {
+      const cpu = lm("llama");
+      const dev = modelFromConfig(CONFIGS.llama, { seed: 3, backend }).model.eval() as CausalLM;
+      dev.loadStateDict(Object.fromEntries(Object.entries(cpu.stateDict()).map(([k, v]) => [k, T.toBackend(v, backend)])));
+      const on = (xs: number[]) => T.tensor([xs], { dtype: "int32", backend });
+      const devStep = (s: LMState, tok: number) => {
+        const r = T.tidy(() => dev.forward(on([tok]), { state: s, logits: "last" }));
+        return { logits: r.logits, state: keepState(r.state) };
+      };
+      const s0 = keepState(T.tidy(() => dev.forward(on([1, 2, 3]), { logits: "last" }).state));
+      const a1 = devStep(s0, 4);
+      const a2 = devStep(a1.state, 5);
+      expect(keys(a2.state).map((k) => k.storage)).toEqual(keys(s0).map((k) => k.storage)); // in place
+      const b1 = devStep(s0, 6); // a branch while a1, a2 live
+      expect(keys(b1.state)[0].storage).not.toBe(keys(s0)[0].storage);
+      for (const [r, seq] of [
+        [a2, [1, 2, 3, 4, 5]],
+        [b1, [1, 2, 3, 6]],
+      ] as const) {
+        const want = lastLogits(cpu, [...seq]);
+        await assertClose(await r.logits.data(), await want.data(), { atol: 1e-4, rtol: 0, label: `${backend} ${seq}` });
+        want.dispose();
+      }
+      const a3 = devStep(a2.state, 7); // branch a goes on in place, unaffected by b
+      const want = lastLogits(cpu, [1, 2, 3, 4, 5, 7]);
+      await assertClose(await a3.logits.data(), await want.data(), { atol: 1e-4, rtol: 0, label: `${backend} a3` });
+      want.dispose();
+      for (const r of [a1, a2, b1, a3]) {
+        r.logits.dispose();
+        dev.disposeState(r.state);
+      }
+      dev.disposeState(s0);
+      cpu.dispose();
+      dev.dispose();
+    });
+  }
 });
