@@ -154,6 +154,28 @@ describe("fused = composed reference (TypeScript loops) for every option, ragged
     seed += 4;
   }
 
+  // k, v as the first Tk rows of a cache [B, Hkv, capacity, D] (@tessera/tensor's append): the
+  // kernel reads each head's rows where they lie (float32Blocks), through every copy-in path.
+  for (const [name, [B, H, Hkv, Tq, Tk, D, cap]] of [
+    ["rows and head dim padded (Tk 29, D 20)", [2, 4, 2, 1, 29, 20, 40]],
+    ["rows padded, head dim exact (Tk 29, D 64)", [1, 4, 2, 1, 29, 64, 93]],
+    ["nothing padded (Tk 64, D 32), prefill-sized Tq", [1, 2, 2, 64, 64, 32, 130]],
+  ] as [string, number[]][]) {
+    it(`k, v as views of a cache with spare capacity: ${name}`, async () => {
+      const bufK = rn([B, Hkv, cap, D], 7);
+      const bufV = rn([B, Hkv, cap, D], 8);
+      const [k, v] = [T.narrow(bufK, 2, 0, Tk), T.narrow(bufV, 2, 0, Tk)];
+      expect(T.float32Blocks(k, 2)?.stride).toBe(cap * D); // strided heads, not a contiguous copy
+      const [q, dout] = [rn([B, H, Tq, D], 9), rn([B, H, Tq, D], 10)];
+      T.resetKernelStats();
+      const [out, grads] = forwardAndGrads(q, k, v, dout, { causal: true });
+      expect(fusedRuns()).toBe(2);
+      const [refOut, refGrads] = referenceForwardAndGrads(q, T.contiguous(k), T.contiguous(v), dout, { causal: true }, "reference");
+      await assertClose(out, refOut, { atol: 1e-5, rtol: 1e-5, label: "out" });
+      for (let i = 0; i < 3; i++) await assertClose(grads[i], refGrads[i], { atol: 1e-5, rtol: 1e-5, label: `d${"qkv"[i]}` });
+    });
+  }
+
   it("one thread and the pool give bit-identical results (tasks do not depend on the thread count)", async () => {
     const [q, k, v, dout] = [rn([1, 8, 300, 64], 1), rn([1, 2, 300, 64], 2), rn([1, 2, 300, 64], 3), rn([1, 8, 300, 64], 4)];
     const run = async (n: number) => {

@@ -3,7 +3,7 @@
  */
 // core
 export { Tensor, isTensor, type NestedArray, type NestedNumbers, type Rank } from "./core/tensor";
-export { float32Values } from "./core/values";
+export { float32Blocks, float32Values } from "./core/values";
 export { DTYPES, isFloat, promoteTypes, type DType, type DataArray, type DataArrayOf, type StorageArray } from "./core/dtype";
 export { TesseraError, fail, fmtShape } from "./core/errors";
 export {
@@ -77,6 +77,7 @@ export { setCpuPoolLimit, trimCpuPool, cpuPoolStats } from "./backend/cpu/pool";
 export { tensor, scalar, full, zeros, ones, fullLike, zerosLike, onesLike, arange, linspace, eye, type CreateOptions, type TensorOptions } from "./ops/creation";
 export { cast, clone, toBackend, toBackendAsync } from "./ops/convert";
 export { assign } from "./ops/inplace";
+export { append, appendCapacity, appendInfo } from "./ops/append";
 export { reshape, permute, transpose, expand, broadcastTo, squeeze, unsqueeze, flatten, slice, narrow, select, contiguous, type SliceSpec } from "./ops/view";
 export {
   add,

@@ -5,10 +5,20 @@
  * is missing, under the 'reference' kernel preference, for non-float32 inputs and for problems
  * beyond WebAssembly's 2 GiB of memory.
  */
-import { float32Values, tensor, type Tensor } from "@tessera/tensor";
+import { float32Blocks, float32Values, tensor, type Tensor } from "@tessera/tensor";
 import type { FusedAttentionKernel, FusedAttentionOptions } from "../kernels";
 import type { QKVDims } from "../shapes";
-import { flashFits, flashWasm, type FlashProblem } from "./runtime";
+import { flashFits, flashWasm, type FlashProblem, type HeadBlocks } from "./runtime";
+
+/**
+ * q, k or v [B, heads, T, D] as the kernel copies it in: where each head's [T, D] rows are
+ * contiguous and the heads evenly strided (contiguous tensors; the first T rows of an `append`
+ * key cache [B, Hkv, capacity, D]) read in place, else a contiguous copy.
+ */
+function headBlocks(t: Tensor): HeadBlocks {
+  const b = float32Blocks(t, 2);
+  return b ? { data: b.data, offset: b.offset, stride: b.stride } : float32Values(t);
+}
 
 function problem(d: QKVDims, o: FusedAttentionOptions): FlashProblem {
   const slopes = o.alibiSlopes ? (Array.isArray(o.alibiSlopes) ? (o.alibiSlopes as readonly number[]) : float32Values(o.alibiSlopes as Tensor)) : null;
@@ -40,15 +50,15 @@ export const wasmFlashKernel: FusedAttentionKernel = {
     const kern = flashWasm();
     if (!kern) throw new Error("scaledDotProductAttention: the WebAssembly attention kernel went away between applies() and forward()");
     const p = problem(d, o);
-    // Views of the inputs where they are contiguous (no copy: the kernel copies them into WASM
+    // Views of the inputs where each head is contiguous (no copy: the kernel copies them into WASM
     // memory at once); nothing is kept for the backward, which gets q, k, v from the tape (alive
     // even when the caller disposed its handles, e.g. head-split views made inside a tidy).
-    const { out, saved } = kern.forward(p, float32Values(q), float32Values(k), float32Values(v));
+    const { out, saved } = kern.forward(p, headBlocks(q), headBlocks(k), headBlocks(v));
     const outT = tensor(out, { shape: [d.B, d.H, d.Tq, d.Dv], backend: q.backend });
     return {
       out: outT,
       backward(dy, [qq, kk, vv]) {
-        const [dq, dk, dv] = kern.backward(p, float32Values(qq), float32Values(kk), float32Values(vv), out, float32Values(dy), saved);
+        const [dq, dk, dv] = kern.backward(p, headBlocks(qq), headBlocks(kk), headBlocks(vv), out, float32Values(dy), saved);
         return [tensor(dq, { shape: q.shape, backend: q.backend }), tensor(dk, { shape: k.shape, backend: k.backend }), tensor(dv, { shape: v.shape, backend: v.backend })];
       },
     };

@@ -112,23 +112,37 @@ export interface FlashProblem {
 
 const padded = (p: FlashProblem) => ({ Dp: roundUp(p.D, 8), Dvp: roundUp(p.Dv, 8), Tqp: roundUp(p.Tq, QG), Tkp: roundUp(p.Tk, 8) });
 
+/**
+ * An operand [heads, T, D]: a contiguous array, or `heads` runs of T * D contiguous values at
+ * data[offset + h * stride ...] (float32Blocks of @tessera/tensor: e.g. the first T rows of a key
+ * cache with spare capacity, read where it lies instead of gathered into a copy first).
+ */
+export type HeadBlocks = Float32Array | { data: Float32Array; offset: number; stride: number };
+
 /** Copies x [heads, T, D] into the heap at float index `at` as [heads, Tp, Dp], padding zero. */
-function putPadded(heap: Float32Array, x: Float32Array, heads: number, T: number, D: number, Tp: number, Dp: number, at: number): void {
-  if (T === Tp && D === Dp) {
-    heap.set(x.subarray(0, heads * T * D), at);
+function putPadded(heap: Float32Array, x: HeadBlocks, heads: number, T: number, D: number, Tp: number, Dp: number, at: number): void {
+  const n = T * D;
+  const { data, offset, stride } = x instanceof Float32Array ? { data: x, offset: 0, stride: n } : x;
+  if (T === Tp && D === Dp && stride === n) {
+    heap.set(data.subarray(offset, offset + heads * n), at);
     return;
   }
   if (D === Dp) {
     // Each head's rows, then zeros on its padding rows only.
     for (let h = 0; h < heads; h++) {
       const o = at + h * Tp * Dp;
-      heap.set(x.subarray(h * T * D, (h + 1) * T * D), o);
-      heap.fill(0, o + T * D, o + Tp * Dp);
+      const src = offset + h * stride;
+      heap.set(data.subarray(src, src + n), o);
+      heap.fill(0, o + n, o + Tp * Dp);
     }
     return;
   }
   heap.fill(0, at, at + heads * Tp * Dp);
-  for (let r = 0, h = 0; h < heads; h++) for (let t = 0; t < T; t++, r++) heap.set(x.subarray(r * D, (r + 1) * D), at + (h * Tp + t) * Dp);
+  for (let h = 0; h < heads; h++)
+    for (let t = 0; t < T; t++) {
+      const src = offset + h * stride + t * D;
+      heap.set(data.subarray(src, src + D), at + (h * Tp + t) * Dp);
+    }
 }
 
 /** The inverse of putPadded: [heads, Tp, Dp] at float index `at` -> a new [heads, T, D]. */
@@ -271,7 +285,7 @@ export class FlashWasm {
   }
 
   /** out [B, H, Tq, Dv] and what the backward needs. */
-  forward(p: FlashProblem, q: Float32Array, k: Float32Array, v: Float32Array): { out: Float32Array; saved: FlashSaved } {
+  forward(p: FlashProblem, q: HeadBlocks, k: HeadBlocks, v: HeadBlocks): { out: Float32Array; saved: FlashSaved } {
     if (p.Tq <= DECODE_MAX_TQ) return this.decode(p, q, k, v);
     this.lastForward = "flash";
     const { Dp, Dvp, Tqp, Tkp } = padded(p);
@@ -310,7 +324,7 @@ export class FlashWasm {
    * each), out read back as it is; saved values as flash_fwd's (same layout, lse equal to rounding)
    * for the same backward.
    */
-  private decode(p: FlashProblem, q: Float32Array, k: Float32Array, v: Float32Array): { out: Float32Array; saved: FlashSaved } {
+  private decode(p: FlashProblem, q: HeadBlocks, k: HeadBlocks, v: HeadBlocks): { out: Float32Array; saved: FlashSaved } {
     this.lastForward = "decode";
     const { Tqp, Tkp } = padded(p);
     const [BH, BHkv] = [p.B * p.H, p.B * p.Hkv];
@@ -329,9 +343,10 @@ export class FlashWasm {
     const os = L.alloc((threads * sb) / 4);
     const heap = this.grow(L.end);
     this.lastBytes = L.end;
-    heap.set(q.subarray(0, BH * p.Tq * p.D), oq / 4);
-    heap.set(k.subarray(0, BHkv * p.Tk * p.D), ok / 4);
-    heap.set(v.subarray(0, BHkv * p.Tk * p.Dv), ov / 4);
+    // unpadded: [heads, T, D] as they are (a cache view's heads straight from where they lie)
+    putPadded(heap, q, BH, p.Tq, p.D, p.Tq, p.D, oq / 4);
+    putPadded(heap, k, BHkv, p.Tk, p.D, p.Tk, p.D, ok / 4);
+    putPadded(heap, v, BHkv, p.Tk, p.Dv, p.Tk, p.Dv, ov / 4);
     if (p.keyPadding) heap.set(kbias, okb / 4);
     if (p.alibiSlopes) heap.set(Float32Array.from(p.alibiSlopes), osl / 4);
     Object.assign(prm, { [P.q]: oq, [P.k]: ok, [P.v]: ov, [P.out]: oout, [P.lse]: olse, [P.kbias]: okb, [P.slopes]: osl, [P.scratch]: os, [P.scratchBytes]: sb });
@@ -342,7 +357,7 @@ export class FlashWasm {
   }
 
   /** dq, dk, dv (unpadded) from dy [B, H, Tq, Dv] and the forward's output. */
-  backward(p: FlashProblem, q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, dy: Float32Array, saved: FlashSaved): [Float32Array, Float32Array, Float32Array] {
+  backward(p: FlashProblem, q: HeadBlocks, k: HeadBlocks, v: HeadBlocks, out: Float32Array, dy: Float32Array, saved: FlashSaved): [Float32Array, Float32Array, Float32Array] {
     const { Dp, Dvp, Tqp, Tkp } = padded(p);
     const [BH, BHkv] = [p.B * p.H, p.B * p.Hkv];
     const tasks = Math.min(BHkv * Math.ceil(Tkp / BK), (BH * Tqp) / QG);

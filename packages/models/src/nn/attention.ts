@@ -6,12 +6,15 @@
  *   y = concat_heads(o) Wo
  * Grouped-query attention (Ainslie et al. 2023) when nKvHeads < nHeads; causal or bidirectional;
  * Mistral's sliding window. The state is the key/value cache plus the position counter, so
- * prefill in pieces and token-by-token decoding equal one forward pass.
+ * prefill in pieces and token-by-token decoding equal one forward pass. The cache grows by
+ * `append` (@tessera/tensor): a buffer with spare capacity that a step extending the newest state
+ * writes in place (O(new tokens)), while a branch from an older state copies; a state's keys and
+ * values never change once returned.
  */
 import { scaledDotProductAttention, sigmoidAttention } from "@tessera/attention";
 import {
+  append,
   applyRope,
-  concat,
   contiguous,
   Module,
   narrow,
@@ -127,23 +130,31 @@ export class SelfAttention extends Module implements TokenMixer<AttentionState> 
       q = applyRope(q, tables, this.opts.rope);
       k = applyRope(k, tables, this.opts.rope);
     }
+    const w = this.opts.window;
     if (state?.k) {
-      k = concat([state.k as Tensor, k], 2); // [B, Hkv, pos + T, Dh]
-      v = concat([state.v as Tensor, v], 2);
+      k = append(state.k as Tensor, k, 2); // [B, Hkv, pos + T, Dh], in place when state is the newest
+      v = append(state.v as Tensor, v, 2);
+    } else if ((this.opts.causal ?? true) && (!w || T < w)) {
+      // A decoder's first step starts buffers with room to decode into (a window model's only
+      // when the prompt fits the window: else the state keeps window - 1 of T keys).
+      k = append(null, k, 2);
+      v = append(null, v, 2);
     } else {
-      // The cache starts contiguous (the heads are strided views of the projection): every later
-      // step's concat then copies whole [pos, Dh] blocks per head instead of gathering rows of Dh.
+      // The cache starts contiguous (the heads are strided views of the projection): a later
+      // step's append then copies whole [t, Dh] blocks per head instead of gathering rows of Dh.
       k = contiguous(k);
       v = contiguous(v);
     }
-    const w = this.opts.window;
     const mask = { causal: this.opts.causal ?? true, window: w ? ([w - 1, 0] as const) : null, keyPadding: ctx.keyPadding ?? null, mask: ctx.bias ?? null, scale: this.opts.scale };
     const o = this.opts.kind === "sigmoid" ? sigmoidAttention(q, k, v, { ...mask, bias: this.opts.sigmoidBias ?? -Math.log(1024) }) : scaledDotProductAttention(q, k, v, mask); // [B, H, T, Dh]
     const y = this.o.forward(reshape(permute(o, [0, 2, 1, 3]), [B, T, dq]));
     // A sliding window only ever needs the last window - 1 keys.
     const kept = w ? Math.min(w - 1, k.shape[2]) : k.shape[2];
     const from = k.shape[2] - kept;
-    const next: AttentionState = kept > 0 ? { pos: pos + T, k: narrow(k, 2, from, kept), v: narrow(v, 2, from, kept) } : { pos: pos + T };
+    // Without a window the state holds append's own handles (so a later branch can tell whether
+    // anything still sees the rows past it: see append's rollback).
+    const tail = (t: Tensor) => (from === 0 ? t : narrow(t, 2, from, kept));
+    const next: AttentionState = kept > 0 ? { pos: pos + T, k: tail(k), v: tail(v) } : { pos: pos + T };
     return { y, state: next };
   }
 

@@ -44,6 +44,11 @@ export class Storage {
     return this.refs > 0;
   }
 
+  /** @internal Live handles over this buffer (each tensor handle and view holds one reference). */
+  get refCount(): number {
+    return this.refs;
+  }
+
   retain(): void {
     this.refs++;
   }

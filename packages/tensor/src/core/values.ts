@@ -18,3 +18,38 @@ export function float32Values(t: Tensor): Float32Array {
   if (!t.canReadSync) fail("float32Values", `tensor ${fmtShape(t.shape)} lives on '${t.storage.backend.name}', which reads asynchronously: use await tensor.data("float32")`);
   return t.dataSync("float32");
 }
+
+/**
+ * A cpu float32 tensor's values as `blocks` runs of `blockSize` contiguous values, run i at
+ * `data[offset + i * stride ...]`, without a copy: for views that are contiguous over their
+ * trailing `innerRank` dims and evenly strided over the leading ones, such as the first t rows of
+ * a [B, H, capacity, D] key cache (`append`'s buffers; innerRank 2: blocks B * H of t * D values,
+ * stride capacity * D). Null where the layout is not of that form, the dtype is not float32 or
+ * the backend reads asynchronously: use float32Values then. Like float32Values' view it aliases
+ * the tensor: read it at once, never write it.
+ */
+export function float32Blocks(t: Tensor, innerRank: number): { data: Float32Array; offset: number; stride: number; blocks: number; blockSize: number } | null {
+  t.assertAlive("float32Blocks");
+  const data = t.storage.data;
+  if (t.dtype !== "float32" || !(data instanceof Float32Array) || !t.storage.backend.canReadSync) return null;
+  if (!Number.isInteger(innerRank) || innerRank < 0 || innerRank > t.rank)
+    fail("float32Blocks", `innerRank ${innerRank} must be an integer in [0, ${t.rank}] for tensor ${fmtShape(t.shape)}`);
+  const lead = t.rank - innerRank;
+  let blockSize = 1;
+  for (let j = t.rank - 1; j >= lead; j--) {
+    if (t.shape[j] > 1 && t.strides[j] !== blockSize) return null;
+    blockSize *= t.shape[j];
+  }
+  // The leading dims must flatten to one stride: each (of size > 1) steps by the next one's span.
+  let blocks = 1;
+  let stride = blockSize;
+  let expected = -1;
+  for (let j = lead - 1; j >= 0; j--) {
+    if (t.shape[j] === 1) continue;
+    if (expected < 0) stride = t.strides[j];
+    else if (t.strides[j] !== expected) return null;
+    blocks *= t.shape[j];
+    expected = t.strides[j] * t.shape[j];
+  }
+  return { data, offset: t.offset, stride, blocks, blockSize };
+}
