@@ -106,3 +106,24 @@ describe("float32Values: a kernel's read of a cpu tensor", () => {
     expect(() => T.float32Values(T.tensor([1, 2], { dtype: "int32" }))).toThrow(/float32Values: tensor \[2\] is int32/);
   });
 });
+
+describe("copies of views with short strided rows (one nested loop, no call per row)", () => {
+  // plain nested arrays: base[b][r][c] = 100 b + 10 r + c
+  const B = 2,
+    R = 5,
+    C = 4;
+  const plain = Array.from({ length: B }, (_, b) => Array.from({ length: R }, (_, r) => Array.from({ length: C }, (_, c) => 100 * b + 10 * r + c)));
+  const base = () => T.tensor(plain);
+
+  it("contiguous() of a narrowed last axis (rows of 3, 4 apart) and of a transposed one (rows of 2, step 5)", () => {
+    expect(T.contiguous(T.narrow(base(), 2, 1, 3)).arraySync()).toEqual(plain.map((m) => m.map((row) => row.slice(1))));
+    const t = T.transpose(T.narrow(base(), 1, 1, 2), 1, 2); // [B, C, 2]: element [b][c][r] = base[b][1 + r][c]
+    expect(T.contiguous(t).arraySync()).toEqual(plain.map((m) => Array.from({ length: C }, (_, c) => [m[1][c], m[2][c]])));
+  });
+
+  it("concat along a short last axis writes into rows 4 apart (a causal-conv window)", () => {
+    const past = T.narrow(base(), 2, 1, 3); // [B, R, 3]
+    const x = T.narrow(base(), 2, 0, 1); // [B, R, 1]
+    expect(T.concat([past, x], 2).arraySync()).toEqual(plain.map((m) => m.map((row) => [row[1], row[2], row[3], row[0]])));
+  });
+});

@@ -7,7 +7,7 @@ import { f32ToBf16Bits, f32ToF16Bits, isHalf, type DataArray, type DType, type S
 import { sizeOf } from "../../core/shape";
 import type { BinaryOp, UnaryAttrs, UnaryOp } from "../backend";
 import { erf, roundHalfEven, SQRT1_2, SQRT_2_OVER_PI } from "./math";
-import { computeArray, contiguousValues, forEachRow, operand, toStorage, type CpuView } from "./strided";
+import { computeArray, contiguousValues, forEachRow, operand, shortRows, toStorage, type CpuView } from "./strided";
 import { WASM_UNARY, wasmFits, wasmKernels } from "./wasm/runtime";
 import { isFloat } from "../../core/dtype";
 import { isContiguous } from "../../core/shape";
@@ -58,6 +58,12 @@ export function write(dst: CpuView, src: CpuView): void {
   const data = dst.data;
   const cast = caster(dst.dtype);
   const enc = dst.dtype === "float16" ? f32ToF16Bits : dst.dtype === "bfloat16" ? f32ToBf16Bits : null;
+  const short = enc || cast ? null : shortRows(dst.shape, dst.strides);
+  if (short) {
+    const { rows, n, rowStride, step } = short;
+    for (let r = 0, o = 0; r < rows; r++) for (let i = 0, j = dst.offset + r * rowStride; i < n; i++, j += step) data[j] = vals[o++];
+    return;
+  }
   forEachRow(dst.shape, [dst.strides], [dst.offset], (o, offs, len, inner) => {
     const s = inner[0];
     let j = offs[0];
