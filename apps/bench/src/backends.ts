@@ -13,6 +13,7 @@ import "@tessera/quantize/webgpu";
 import "@tessera/ssm/webgpu";
 import { registerGpuJs, type GpuJsLike } from "@tessera/tensor/gpujs";
 import { initQuantizedThreads } from "@tessera/quantize";
+import { initAttentionThreads } from "@tessera/attention";
 
 const SWIFTSHADER = "/usr/lib/chromium/vk_swiftshader_icd.json";
 const keepAlive: unknown[] = []; // Dawn's GPU object must outlive all pending work
@@ -41,6 +42,7 @@ export async function useBackend(name: string): Promise<Backend> {
   if (name === "cpu") {
     cpuThreads = await initCpuThreads(); // start the GEMM worker pool before timing
     await initQuantizedThreads(); // and @tessera/quantize's kernel pool
+    await initAttentionThreads(); // and the fused attention's (a pool started at first use waits for the event loop, which a timing loop may never yield)
   }
   setBackend(name);
   return ready(name);

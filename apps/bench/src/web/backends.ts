@@ -5,6 +5,8 @@
  * the page is cross-origin isolated) and WebGPU over navigator.gpu when it has an adapter.
  */
 import { initCpuThreads, listBackends, ready, setBackend, type Backend } from "@tessera/tensor";
+import { initAttentionThreads } from "@tessera/attention";
+import { initQuantizedThreads } from "@tessera/quantize";
 import { registerWebGPU } from "@tessera/models/webgpu"; // the backend and the packages' fused WGSL kernels
 
 /** Threads the cpu backend's GEMM runs on (set by useBackend("cpu")). */
@@ -24,7 +26,10 @@ export async function useBackend(name: string): Promise<Backend> {
     if (!navigator.gpu) throw new Error("webgpu: navigator.gpu is undefined in this browser");
     registerWebGPU({ gpu: navigator.gpu });
   }
-  if (name === "cpu") cpuThreads = await initCpuThreads();
+  if (name === "cpu") {
+    cpuThreads = await initCpuThreads();
+    await Promise.all([initQuantizedThreads(), initAttentionThreads()]); // the packages' own kernel pools, before timing
+  }
   if (!listBackends().includes(name)) throw new Error(`unknown backend '${name}' (available here: ${listBackends().join(", ")})`);
   setBackend(name);
   return ready(name);
