@@ -171,7 +171,7 @@ describe.skipIf(!!missing)("chromium: the cpu backend with and without cross-ori
   let ref: { node: number[]; f64: number[] };
   let isolatedC: number[] = [];
 
-  it("cross-origin isolated (COOP/COEP): SharedArrayBuffer, 4 WASM threads (3 workers computing), 256x256 matmul equals Node within 1e-5", async () => {
+  it("cross-origin isolated (COOP/COEP): SharedArrayBuffer, 4 WASM threads (3 workers that computed shares), 256x256 matmul equals Node within 1e-5", async () => {
     const t = threads!.isolated;
     expect(t.crossOriginIsolated).toBe(true);
     expect(t.sharedArrayBuffer).toBe(true);
@@ -182,8 +182,9 @@ describe.skipIf(!!missing)("chromium: the cpu backend with and without cross-ori
     ref ??= matmulReference();
     const { c, ms, poolBefore, poolAfter } = await isolated!.call("matmul256", []);
     console.log(`isolated page: ${t.threads} threads (hardwareConcurrency ${t.hardwareConcurrency}), 256x256 matmul ${ms.toFixed(1)} ms, pool ${JSON.stringify(poolAfter)}`);
-    // The product ran on the pool: one more parallel run, and the workers computed shares (of it
-    // or of the warm-up product before it; a share its worker had not claimed runs on the page's thread).
+    // The product ran on the pool (one more parallel run), and the workers computed shares: jobs
+    // with work that they ran themselves, counted since the pool started (the warm-up product
+    // included: a share its worker has not claimed yet runs on the page's thread instead).
     expect(poolAfter.workers).toBe(3);
     expect(poolAfter.runs).toBeGreaterThan(poolBefore.runs);
     expect(poolAfter.workerJobs).toBeGreaterThan(0);

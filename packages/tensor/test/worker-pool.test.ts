@@ -80,21 +80,31 @@ describe("startWasmPool", () => {
 
   it("a worker that does not finish within the stall limit: run() throws, the pool stops", async () => {
     const { p, cells } = await pool(1, 200);
-    p.job(0, 3, [CELL + 5, 3000]); // blocks its worker for 3 s
+    p.job(0, 3, [CELL + 5, 60_000]); // blocks its worker for a minute (stop() terminates it)
     const t0 = Date.now();
+    let ownMs = 0;
     // this thread's share waits until the worker has claimed and started the job (else it would take it)
-    const own = () => void Atomics.wait(cells, CELL + 6, 0, 2000);
+    const own = () => {
+      Atomics.wait(cells, CELL + 6, 0, 10_000);
+      ownMs = Date.now() - t0;
+    };
     expect(() => p.run(own)).toThrow(/cpu threads: worker\(s\) 0 did not finish their share within \d+ ms \(exited or stuck\); the pool is stopped/);
-    expect(Date.now() - t0).toBeLessThan(2000);
+    // the stall limit is max(200 ms, 50x this thread's share): far below the job's minute
+    expect(Date.now() - t0).toBeLessThan(ownMs + Math.max(200, 50 * ownMs) + 2000);
     expect(p.failure).toMatch(/did not finish/);
     expect(() => p.run(() => undefined)).toThrow(/the worker pool was stopped/);
-  });
+  }, 120_000);
 
   it("a job its worker has not claimed when this thread's share is done runs here", async () => {
     const { p, cells } = await pool(1);
     const ranByWorker = CTL / 4 + stateAt(4, 0) + 4; // the worker's count of jobs it ran itself
     p.job(0, 1, [CELL + 10, 1]);
-    p.run(() => Atomics.wait(cells, CELL + 11, 0, 50)); // a 50 ms share here: the worker claims its job meanwhile
+    // a share here that lasts until the worker has run its job (up to 10 s)
+    const untilWorkerWrote = (v: number) => () => {
+      const end = Date.now() + 10_000;
+      while (Atomics.load(cells, CELL + 10) !== v && Date.now() < end) Atomics.wait(cells, CELL + 11, 0, 1);
+    };
+    p.run(untilWorkerWrote(1));
     expect(cells[CELL + 10]).toBe(1);
     expect(cells[ranByWorker]).toBe(1);
     // With the worker asleep (it stops spinning within ~1 ms) and an empty share here, this thread
@@ -110,7 +120,7 @@ describe("startWasmPool", () => {
       claimedHere = cells[ranByWorker] === before;
     }
     expect(claimedHere).toBe(true);
-  });
+  }, 60_000);
 
   it("a worker skips a job that is already claimed, and the pool goes on", async () => {
     const { p, cells } = await pool(1);

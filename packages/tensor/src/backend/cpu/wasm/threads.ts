@@ -21,7 +21,7 @@
  * kernels' buffers (byte 65536 up): 0 generation (negative = shut down), 2 ready count, then
  * `slots` job slots per worker (64 workers at most), then STATE_INTS per worker: started flag,
  * generation of the last finished job, generation of the last failed job, generation of the last
- * claimed job, count of jobs the worker ran itself. (apps/browser-test's page reads this block to
+ * claimed job, count of jobs (op codes other than 0) the worker ran itself. (apps/browser-test's page reads this block to
  * prove the workers ran: keep its SLOTS and STATE_INTS in step.)
  *
  * Jobs are claimed (compare-and-swap on the claimed generation) by the worker or, once the caller
@@ -92,17 +92,20 @@ function start(d) {
     Atomics.wait(ctl, 0, gen);
     gen = Atomics.load(ctl, 0);
     if (gen < 0) return;
-    // Claim the job (the caller may have taken it: then it is done already).
+    // Claim the job, forward only (the caller may have taken it, and later ones, while this
+    // thread was paused: then it is done, and so are they; "gen - claimed > 0" survives wraparound).
     const claimed = Atomics.load(ctl, me + 3);
-    if (claimed !== gen && Atomics.compareExchange(ctl, me + 3, claimed, gen) === claimed) {
+    if (((gen - claimed) | 0) > 0 && Atomics.compareExchange(ctl, me + 3, claimed, gen) === claimed) {
       const b = 4 + d.id * ${slots};
       const j = ctl.slice(b, b + ${slots});
-      try {
-        ${dispatch}
-      } catch (e) {
-        Atomics.store(ctl, me + 2, gen);
+      if (j[0] !== 0) {
+        try {
+          ${dispatch}
+        } catch (e) {
+          Atomics.store(ctl, me + 2, gen);
+        }
+        Atomics.add(ctl, me + 4, 1);
       }
-      Atomics.add(ctl, me + 4, 1);
     }
     Atomics.store(ctl, me + 1, gen);
     Atomics.notify(ctl, me + 1);
@@ -284,12 +287,16 @@ export async function startWasmPool(module: WasmModuleLike, memory: WasmMemoryLi
       // Workers that exited (or whose replacement has not started) get no job: their share runs here.
       const here: Int32Array[] = [];
       const waitFor: number[] = [];
+      const next = (Atomics.load(c, 0) + 1) | 0; // this run's generation (only this thread advances it)
       for (let id = 0; id < workers; id++) {
         const slot = 4 + id * slots;
         const live = !exited[id] && Atomics.load(c, stateAt(slots, id)) === 1;
         if (posted[id] && !live) here.push(c.slice(slot, slot + slots));
         if (!posted[id] || !live) Atomics.store(c, slot, 0); // op 0: nothing to do
+        // A worker this call does not wait for (starting up) must not read its slot of this run
+        // while the next call rewrites it: its job is claimed here in advance.
         if (live) waitFor.push(id);
+        else Atomics.store(c, stateAt(slots, id) + 3, next);
         posted[id] = false;
       }
       Atomics.store(last, 0, pool); // other pools' workers stop spinning
@@ -309,7 +316,7 @@ export async function startWasmPool(module: WasmModuleLike, memory: WasmMemoryLi
         // A job its worker has not claimed yet runs here (the worker, when it wakes, skips it).
         const claimAt = stateAt(slots, id) + 3;
         const claimed = Atomics.load(c, claimAt);
-        if (!ownError && claimed !== gen && Atomics.compareExchange(c, claimAt, claimed, gen) === claimed) {
+        if (!ownError && ((gen - claimed) | 0) > 0 && Atomics.compareExchange(c, claimAt, claimed, gen) === claimed) {
           const slot = 4 + id * slots;
           try {
             if (Atomics.load(c, slot) !== 0) runHere(c.slice(slot, slot + slots)); // op 0: no job
