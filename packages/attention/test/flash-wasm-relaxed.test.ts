@@ -7,22 +7,15 @@
  * relative of the composed reference, for every option, on one thread and on the pool.
  * (Fused multiply-adds round differently: the two builds differ by ~1e-6 abs at T = 300, D = 64.)
  */
-import { execFileSync } from "node:child_process";
-import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runTestFileWithRelaxedSimd } from "@tessera/tensor/testing";
 import { expect, it } from "vitest";
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), "..");
-const vitest = join(dirname(createRequire(import.meta.url).resolve("vitest/package.json")), "vitest.mjs");
-const FLAG = "--experimental-wasm-relaxed-simd";
 
-it("node --experimental-wasm-relaxed-simd: the relaxed build loads and flash-wasm.test.ts passes with it", () => {
-  const out = execFileSync(process.execPath, [FLAG, vitest, "run", `--execArgv=${FLAG}`, "test/flash-wasm.test.ts"], {
-    cwd: pkg,
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", TESSERA_EXPECT_RELAXED_SIMD: "1" },
-  });
+it("node --experimental-wasm-relaxed-simd: the relaxed build loads and flash-wasm.test.ts passes with it", async () => {
+  const out = await runTestFileWithRelaxedSimd(pkg, "test/flash-wasm.test.ts", { TESSERA_EXPECT_RELAXED_SIMD: "1" });
   expect(out).toMatch(/Tests\s+\d+ passed/);
   expect(out).not.toMatch(/failed/);
 }, 300_000);

@@ -20,6 +20,8 @@ import { attentionFixture } from "./helpers";
 
 const rn = (shape: number[], seed: number) => T.normal(shape, 0, 1, { seed });
 const fusedRuns = () => T.kernelStats().kernel[`${FUSED_ATTENTION}/cpu`] ?? 0;
+/** The kernel the WASM attention's last forward ran ('flash' or 'decode'). */
+const lastForward = () => flashWasm()!.lastForward;
 
 /** out and [dq, dk, dv] of sum(out * dout) through the tiled path (the fused kernel on cpu). */
 function forwardAndGrads(q: T.Tensor, k: T.Tensor, v: T.Tensor, dout: T.Tensor, o: AttentionOptions): [T.Tensor, T.Tensor[]] {
@@ -83,6 +85,24 @@ describe("fused WASM flash attention: the backward keeps what it needs", () => {
   });
 });
 
+/**
+ * Fixture case `name`'s forward and dq, dk, dv against PyTorch's float64 autograd (2e-5 max abs);
+ * the fused kernel ran twice (the forward alone, then inside grad), the last forward through
+ * `kernel` when given.
+ */
+async function expectFixture(name: string, opts: (f: Record<string, T.Tensor>) => AttentionOptions, kernel?: "decode"): Promise<void> {
+  const f = attentionFixture();
+  const g = (s: string) => f[`${name}.${s}`];
+  T.resetKernelStats();
+  const [out, [dq, dk, dv]] = forwardAndGrads(g("q"), g("k"), g("v"), g("dout"), opts(f));
+  expect(fusedRuns()).toBe(2); // the forward alone, then inside grad
+  if (kernel) expect(lastForward()).toBe(kernel);
+  await assertClose(out, g("out"), { atol: 2e-5, rtol: 0, label: "out" });
+  await assertClose(dq, g("dq"), { atol: 2e-5, rtol: 0, label: "dq" });
+  await assertClose(dk, g("dk"), { atol: 2e-5, rtol: 0, label: "dk" });
+  await assertClose(dv, g("dv"), { atol: 2e-5, rtol: 0, label: "dv" });
+}
+
 for (const threads of [1, 2]) {
   describe(`PyTorch float64 autograd: forward and dq, dk, dv (${threads} thread${threads > 1 ? "s" : ""}; 2e-5 max abs)`, () => {
     const cases: [string, (f: Record<string, T.Tensor>) => AttentionOptions][] = [
@@ -96,15 +116,7 @@ for (const threads of [1, 2]) {
     for (const [name, opts] of cases) {
       it(name, async () => {
         expect(await initAttentionThreads(threads)).toBe(threads);
-        const f = attentionFixture();
-        const g = (s: string) => f[`${name}.${s}`];
-        T.resetKernelStats();
-        const [out, [dq, dk, dv]] = forwardAndGrads(g("q"), g("k"), g("v"), g("dout"), opts(f));
-        expect(fusedRuns()).toBe(2); // the forward alone, then inside grad
-        await assertClose(out, g("out"), { atol: 2e-5, rtol: 0, label: "out" });
-        await assertClose(dq, g("dq"), { atol: 2e-5, rtol: 0, label: "dq" });
-        await assertClose(dk, g("dk"), { atol: 2e-5, rtol: 0, label: "dk" });
-        await assertClose(dv, g("dv"), { atol: 2e-5, rtol: 0, label: "dv" });
+        await expectFixture(name, opts);
       });
     }
   });
@@ -190,8 +202,6 @@ describe("fused = composed reference (TypeScript loops) for every option, ragged
 });
 
 describe(`the decode path (flash_decode, Tq <= ${DECODE_MAX_TQ}): PyTorch float64 autograd (2e-5 max abs) and the composed reference (1e-5)`, () => {
-  const lastForward = () => flashWasm()!.lastForward;
-
   it("takes flash_decode up to DECODE_MAX_TQ query rows and flash_fwd above", () => {
     const run = (Tq: number) => {
       sdpa(rn([1, 2, Tq, 8], 1), rn([1, 2, 20, 8], 2), rn([1, 2, 20, 8], 3), { causal: true, implementation: "tiled" }).dispose();
@@ -211,17 +221,8 @@ describe(`the decode path (flash_decode, Tq <= ${DECODE_MAX_TQ}): PyTorch float6
     for (const [name, opts] of cases) {
       it(`PyTorch: ${name} (${threads} thread${threads > 1 ? "s" : ""})`, async () => {
         expect(await initAttentionThreads(threads)).toBe(threads);
-        const f = attentionFixture();
-        const g = (s: string) => f[`${name}.${s}`];
-        expect(g("q").shape[2]).toBeLessThanOrEqual(DECODE_MAX_TQ);
-        T.resetKernelStats();
-        const [out, [dq, dk, dv]] = forwardAndGrads(g("q"), g("k"), g("v"), g("dout"), opts(f));
-        expect(fusedRuns()).toBe(2);
-        expect(lastForward()).toBe("decode");
-        await assertClose(out, g("out"), { atol: 2e-5, rtol: 0, label: "out" });
-        await assertClose(dq, g("dq"), { atol: 2e-5, rtol: 0, label: "dq" });
-        await assertClose(dk, g("dk"), { atol: 2e-5, rtol: 0, label: "dk" });
-        await assertClose(dv, g("dv"), { atol: 2e-5, rtol: 0, label: "dv" });
+        expect(attentionFixture()[`${name}.q`].shape[2]).toBeLessThanOrEqual(DECODE_MAX_TQ);
+        await expectFixture(name, opts, "decode");
       });
     }
   }

@@ -86,6 +86,29 @@ function expNeg4(x: v128): v128 {
 }
 
 /** The i-th task thread t of n takes: the next unclaimed one (threads), or simply i (one thread). */
+/** The maximum of s[0, n) (n a multiple of 4). */
+// @ts-ignore: decorator
+@inline
+function row_max(s: usize, n: i32): f32 {
+  let mv = NEG_INF;
+  for (let j = 0; j < n; j += 4) mv = f32x4.pmax(mv, v128.load(at(s, j)));
+  return hmax(mv);
+}
+
+/** s[j] = exp(s[j] - m) for j in [0, n) (n a multiple of 4), in place; returns their sum. */
+// @ts-ignore: decorator
+@inline
+function exp_row(s: usize, n: i32, m: f32): f32 {
+  const ms = f32x4.splat(m);
+  let sum = f32x4.splat(0);
+  for (let j = 0; j < n; j += 4) {
+    const p = expNeg4(f32x4.sub(v128.load(at(s, j)), ms));
+    v128.store(at(s, j), p);
+    sum = f32x4.add(sum, p);
+  }
+  return hsum(sum);
+}
+
 // @ts-ignore: decorator
 @inline
 function claim(prm: usize, t: i32, n: i32, i: i32): i32 {
@@ -367,24 +390,16 @@ export function flash_fwd(prm: usize, t: i32, n: i32): void {
         // Online softmax for the four rows.
         for (let r = 0; r < 4; r++) {
           const sr = at(s, r * BK);
-          let mv = NEG_INF;
-          for (let j = 0; j < nk; j += 4) mv = f32x4.pmax(mv, v128.load(at(sr, j)));
           const mOld = load<f32>(at(mrow, r0 - q0 + r));
-          const mNew = max(mOld, hmax(mv));
+          const mNew = max(mOld, row_max(sr, nk));
           if (mNew == -Infinity) {
             memory.fill(sr, 0, <usize>nk << 2); // nothing seen yet: p = 0
             continue;
           }
-          const ms = f32x4.splat(mNew);
-          let sum = f32x4.splat(0);
-          for (let j = 0; j < nk; j += 4) {
-            const p = expNeg4(f32x4.sub(v128.load(at(sr, j)), ms));
-            v128.store(at(sr, j), p);
-            sum = f32x4.add(sum, p);
-          }
+          const rowSum = exp_row(sr, nk, mNew);
           const c = f32x4.extract_lane(expNeg4(f32x4.splat(mOld - mNew)), 0); // mOld = -inf: 0
           const lp = at(lrow, r0 - q0 + r);
-          store<f32>(lp, load<f32>(lp) * c + hsum(sum));
+          store<f32>(lp, load<f32>(lp) * c + rowSum);
           store<f32>(at(mrow, r0 - q0 + r), mNew);
           if (c != 1) {
             const cv = f32x4.splat(c);
@@ -696,18 +711,9 @@ export function flash_decode(prm: usize, t: i32, n: i32): void {
           const jv = f32x4.add(f32x4.splat(<f32>(nk4 - 4)), f32x4(0, 1, 2, 3));
           v128.store(tail, v128.bitselect(NEG_INF, v128.load(tail), f32x4.ge(jv, f32x4.splat(<f32>nk))));
         }
-        let mv = NEG_INF;
-        for (let j = 0; j < nk4; j += 4) mv = f32x4.pmax(mv, v128.load(at(s, j)));
-        m = hmax(mv);
+        m = row_max(s, nk4);
         if (m != -Infinity) {
-          const ms = f32x4.splat(m);
-          let sum = f32x4.splat(0);
-          for (let j = 0; j < nk4; j += 4) {
-            const p = expNeg4(f32x4.sub(v128.load(at(s, j)), ms));
-            v128.store(at(s, j), p);
-            sum = f32x4.add(sum, p);
-          }
-          l = hsum(sum);
+          l = exp_row(s, nk4, m);
           decode_pv(s, at(vh, lo * Dv), nk, Dv, acc);
         }
       }

@@ -1,25 +1,19 @@
 /**
- * The relaxed-SIMD build of the fused quantized GEMV kernels (fused multiply-adds in the dot products) in CI: Node 20 has relaxed SIMD only behind
- * --experimental-wasm-relaxed-simd, so linear.test.ts runs again in a Node (and vitest workers) started
- * with that flag, where the relaxed build must load (TESSERA_EXPECT_RELAXED_SIMD=1) and meet the
- * same bounds as the SIMD128 build.
+ * The relaxed-SIMD build of the fused quantized GEMV kernels (fused multiply-adds in the dot
+ * products) in CI: Node 20 has relaxed SIMD only behind --experimental-wasm-relaxed-simd, so
+ * linear.test.ts runs again in a Node (and vitest workers) started with that flag, where the
+ * relaxed build must load (TESSERA_EXPECT_RELAXED_SIMD=1) and meet the same bounds as the SIMD128
+ * build.
  */
-import { execFileSync } from "node:child_process";
-import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runTestFileWithRelaxedSimd } from "@tessera/tensor/testing";
 import { expect, it } from "vitest";
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), "..");
-const vitest = join(dirname(createRequire(import.meta.url).resolve("vitest/package.json")), "vitest.mjs");
-const FLAG = "--experimental-wasm-relaxed-simd";
 
-it("node --experimental-wasm-relaxed-simd: the relaxed build loads and linear.test.ts passes with it", () => {
-  const out = execFileSync(process.execPath, [FLAG, vitest, "run", `--execArgv=${FLAG}`, "test/linear.test.ts"], {
-    cwd: pkg,
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", TESSERA_EXPECT_RELAXED_SIMD: "1" },
-  });
+it("node --experimental-wasm-relaxed-simd: the relaxed build loads and linear.test.ts passes with it", async () => {
+  const out = await runTestFileWithRelaxedSimd(pkg, "test/linear.test.ts", { TESSERA_EXPECT_RELAXED_SIMD: "1" });
   expect(out).toMatch(/Tests\s+\d+ passed/);
   expect(out).not.toMatch(/failed/);
 }, 300_000);

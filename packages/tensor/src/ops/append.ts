@@ -56,7 +56,8 @@ export function append(prefix: Tensor | null, x: Tensor, axis: number): Tensor {
       fail(op, `x ${fmtShape(x.shape)} does not match prefix ${fmtShape(prefix.shape)} off axis ${a}`);
   }
   // Gradients (the write is not differentiable) or mixed dtypes (concat promotes): plain concat.
-  if (needsRecord(prefix ? [prefix, x] : [x]) || (prefix && prefix.dtype !== x.dtype)) return prefix ? concat([prefix, x], a) : concat([x], a);
+  const parts = prefix ? [prefix, x] : [x];
+  if (needsRecord(parts) || (prefix && prefix.dtype !== x.dtype)) return concat(parts, a);
   const buf = prefix ? inPlace(prefix, x, a) : null;
   if (buf) return buf;
   return fresh(prefix, x, a);

@@ -186,6 +186,29 @@ export function probeTestBackend(name: "cpu" | "webgpu" | "gpujs"): Promise<Test
   return p;
 }
 
+/** The V8 flag that turns relaxed SIMD on in Node 20 (on by default from Node 22). */
+export const RELAXED_SIMD_FLAG = "--experimental-wasm-relaxed-simd";
+
+/**
+ * Runs one test file of a package again in a Node (and vitest workers) started with
+ * RELAXED_SIMD_FLAG, so that its WASM kernels load their relaxed-SIMD builds, and returns vitest's
+ * output (it throws when the run fails). `env` is added to the environment (NO_COLOR is set), e.g.
+ * TESSERA_EXPECT_RELAXED_SIMD=1 for a file that checks which build loaded. Node only.
+ */
+export async function runTestFileWithRelaxedSimd(packageDir: string, testFile: string, env: Record<string, string> = {}): Promise<string> {
+  const load = (spec: string) => import(/* @vite-ignore */ spec);
+  const { execFileSync } = (await load("node:child_process")) as typeof import("node:child_process");
+  const { createRequire } = (await load("node:module")) as typeof import("node:module");
+  const path = (await load("node:path")) as typeof import("node:path");
+  const proc = (await load("node:process")) as typeof import("node:process");
+  const vitest = path.join(path.dirname(createRequire(path.join(packageDir, "package.json")).resolve("vitest/package.json")), "vitest.mjs");
+  return execFileSync(proc.execPath, [RELAXED_SIMD_FLAG, vitest, "run", `--execArgv=${RELAXED_SIMD_FLAG}`, testFile], {
+    cwd: packageDir,
+    encoding: "utf8",
+    env: { ...proc.env, NO_COLOR: "1", FORCE_COLOR: "0", ...env },
+  });
+}
+
 /**
  * The ```ts and ```js code blocks of a README, in order (for tests that run a package's
  * documentation examples, and scripts/consumer-check.mjs, which type-checks them against the

@@ -518,10 +518,10 @@ function create(): WasmKernels | null | undefined {
   return c ? new WasmKernels(c.module as WebAssembly.Module, createWasmMemory(c.shared) as WebAssembly.Memory, c.relaxed) : c;
 }
 
-/** Starts the worker pool in the background (once, or again after it stopped); kernels use it as soon as it is ready. */
 /** The pool's thread count for a requested one: 1..16. */
 const clampThreads = (n: number): number => Math.max(1, Math.min(n, 16));
 
+/** Starts the worker pool in the background (once, or again after it stopped); kernels use it as soon as it is ready. */
 function startThreads(k: WasmKernels): Promise<number> {
   if (k.pool?.failure) {
     k.pool = null; // a stalled pool was stopped: start a new one

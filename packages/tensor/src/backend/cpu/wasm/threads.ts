@@ -21,8 +21,8 @@
  * kernels' buffers (byte 65536 up): 0 generation (negative = shut down), 2 ready count, then
  * `slots` job slots per worker (64 workers at most), then STATE_INTS per worker: started flag,
  * generation of the last finished job, generation of the last failed job, generation of the last
- * claimed job, count of jobs (op codes other than 0) the worker ran itself. (apps/browser-test's page reads this block to
- * prove the workers ran: keep its SLOTS and STATE_INTS in step.)
+ * claimed job, count of jobs (op codes other than 0) the worker ran itself. (apps/browser-test's
+ * page reads this block to prove the workers ran: keep its SLOTS and STATE_INTS in step.)
  *
  * Jobs are claimed (compare-and-swap on the claimed generation) by the worker or, once the caller
  * has finished its own share, by the caller: a worker that the OS has not scheduled yet (a busy
