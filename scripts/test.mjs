@@ -16,10 +16,18 @@ const testStatus = pnpm(["exec", "turbo", "run", "test", "--continue", "--output
 let passed = lintStatus === 0 ? 1 : 0;
 let failed = lintStatus === 0 ? 0 : 1;
 let skipped = 0;
+const failures = []; // "workspace: file > test: first line of the message", repeated at the end (CI shows the tail)
 for (const w of workspaces) {
   const f = join(w, ".vitest-results.json");
   if (!existsSync(f)) continue;
   const r = JSON.parse(readFileSync(f, "utf8"));
+  for (const file of r.testResults ?? []) {
+    const where = `${w.slice(root.length + 1)}: ${file.name.slice(w.length + 1)}`;
+    for (const a of file.assertionResults ?? []) {
+      if (a.status === "failed") failures.push(`${where} > ${a.fullName}: ${String(a.failureMessages?.[0] ?? "").split("\n")[0].slice(0, 300)}`);
+    }
+    if (file.status === "failed" && !(file.assertionResults ?? []).some((a) => a.status === "failed")) failures.push(`${where}: ${String(file.message ?? "failed outside a test").split("\n")[0].slice(0, 300)}`);
+  }
   passed += r.numPassedTests;
   skipped += r.numPendingTests + r.numTodoTests;
   failed += r.numFailedTests + (r.numTotalTestSuites > 0 && r.success === false && r.numFailedTests === 0 ? 1 : 0);
@@ -39,5 +47,6 @@ if (skipped) {
   console.log(`\n${skipped} tests skipped: they need a WebGPU adapter or Debian's chromium, not found here (the [tessera] lines above say why).`);
   console.log("Install them with `apt-get install chromium libvulkan1` (as .ci/run does) to run every test; CI sets TESSERA_REQUIRE_WEBGPU=1 so nothing is skipped there.");
 }
+if (failures.length) console.log(`\nfailed tests:\n${failures.map((f) => `  ${f}`).join("\n")}`);
 console.log(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(lintStatus || testStatus || packStatus || consumerStatus || publishStatus || (failed ? 1 : 0));
