@@ -16,6 +16,7 @@ const testStatus = pnpm(["exec", "turbo", "run", "test", "--continue", "--output
 let passed = lintStatus === 0 ? 1 : 0;
 let failed = lintStatus === 0 ? 0 : 1;
 let skipped = 0;
+const firstLine = (message) => String(message).split("\n")[0].slice(0, 300);
 const failures = []; // "workspace: file > test: first line of the message", repeated at the end (CI shows the tail)
 for (const w of workspaces) {
   const f = join(w, ".vitest-results.json");
@@ -24,9 +25,10 @@ for (const w of workspaces) {
   for (const file of r.testResults ?? []) {
     const where = `${w.slice(root.length + 1)}: ${file.name.slice(w.length + 1)}`;
     for (const a of file.assertionResults ?? []) {
-      if (a.status === "failed") failures.push(`${where} > ${a.fullName}: ${String(a.failureMessages?.[0] ?? "").split("\n")[0].slice(0, 300)}`);
+      if (a.status === "failed") failures.push(`${where} > ${a.fullName}: ${firstLine(a.failureMessages?.[0] ?? "")}`);
     }
-    if (file.status === "failed" && !(file.assertionResults ?? []).some((a) => a.status === "failed")) failures.push(`${where}: ${String(file.message ?? "failed outside a test").split("\n")[0].slice(0, 300)}`);
+    if (file.status === "failed" && !(file.assertionResults ?? []).some((a) => a.status === "failed"))
+      failures.push(`${where}: ${firstLine(file.message || "failed outside a test")}`);
   }
   passed += r.numPassedTests;
   skipped += r.numPendingTests + r.numTodoTests;

@@ -181,7 +181,9 @@ describe.skipIf(!!missing)("chromium: the cpu backend with and without cross-ori
     expect(isolated!.workers(), "dedicated workers in the isolated page").toBe(3);
     ref ??= matmulReference();
     const { c, ms, poolBefore, poolAfter, extraProducts } = await isolated!.call("matmul256", []);
-    console.log(`isolated page: ${t.threads} threads (hardwareConcurrency ${t.hardwareConcurrency}), 256x256 matmul ${ms.toFixed(1)} ms, pool ${JSON.stringify(poolAfter)}, ${extraProducts} more products until a worker ran a job`);
+    console.log(
+      `isolated page: ${t.threads} threads (hardwareConcurrency ${t.hardwareConcurrency}), 256x256 matmul ${ms.toFixed(1)} ms, pool ${JSON.stringify(poolAfter)}, ${extraProducts} more products until a worker ran a job`,
+    );
     // The product ran on the pool (one more parallel run), and the workers computed shares: jobs
     // with work that they ran themselves, counted since the pool started (the warm-up product
     // included: a share its worker has not claimed yet runs on the page's thread instead). The page
