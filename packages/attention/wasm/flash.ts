@@ -32,6 +32,7 @@ const P_LEFT = 10, P_RIGHT = 11, P_SCALE = 12, P_CAP = 13, P_Q = 14, P_K = 15, P
 const P_KBIAS = 20, P_SLOPES = 21, P_SCRATCH = 22, P_SCRATCH_BYTES = 23, P_DY = 24, P_DSUM = 25, P_DQ = 26, P_DK = 27, P_DV = 28, P_VP = 29;
 const P_NEXT = 30; // the next unclaimed task (threads claim tasks with an atomic add)
 const P_DH = 31, P_DVH = 32; // unpadded head dims D, Dv (flash_decode)
+const P_KS = 33, P_VS = 34; // flash_decode: floats from one key / value head to the next (Tk * D when packed; a resident cache's capacity * D)
 const F_CAUSAL = 1, F_WINDOW = 2, F_ZERO = 4, F_ALIBI = 8, F_CAP = 16, F_PAD = 32; // F_PAD: some key is padding (kbias not all 0)
 
 /** Query rows per forward task; key columns per block (forward and dQ); key rows per dK/dV task. */
@@ -684,8 +685,8 @@ export function flash_decode(prm: usize, t: i32, n: i32): void {
     if (bh >= BH) break;
     const b = bh / H, h = bh % H;
     const kvh = b * Hkv + h / G;
-    const kh = at(k, kvh * Tk * D); // [Tk][D]
-    const vh = at(v, kvh * Tk * Dv); // [Tk][Dv]
+    const kh = at(k, kvh * prm_i(prm, P_KS)); // [Tk][D]
+    const vh = at(v, kvh * prm_i(prm, P_VS)); // [Tk][Dv]
     for (let r = 0; r < Tq; r++) {
       const row = bh * Tq + r;
       const pos = r + shift; // the query's absolute position (bottom-right aligned)

@@ -70,8 +70,10 @@ export {
   type WasmModuleVariants,
   type CompiledWasm,
   type ResidentCache,
+  type WrittenView,
 } from "./backend/cpu/wasm/loader";
 export { setCpuPoolLimit, trimCpuPool, cpuPoolStats } from "./backend/cpu/pool";
+export { residentEligible } from "./backend/cpu/resident-eligible";
 
 // ops
 export { tensor, scalar, full, zeros, ones, fullLike, zerosLike, onesLike, arange, linspace, eye, type CreateOptions, type TensorOptions } from "./ops/creation";

@@ -13,12 +13,18 @@
  *   const c = compileWasm({ plain: MY_WASM_PLAIN, shared: MY_WASM_SHARED, relaxed: { plain: MY_RELAXED_PLAIN } });  // null: no SIMD here
  *   const { exports, memory } = instantiateWasm<MyExports>(c!);
  *
- * `float32Values(t)` reads a cpu tensor's values for a kernel call without a copy where it can.
+ * `float32Values(t)` reads a cpu tensor's values for a kernel call without a copy where it can
+ * (`float32Blocks(t, r)`: as evenly strided runs, e.g. a key cache with spare capacity). A copy
+ * kept in a module's memory across calls must be one of `residentEligible(t)`'s arrays, whose
+ * in-place writes, frees and zero-copy lendings the cpu backend reports to every registered
+ * ResidentCache (`written`, `forget`).
  * The same functions are exported by the main entry; this entry names them as one runtime.
  */
 export {
   WASM_PAGE,
   float32Values,
+  float32Blocks,
+  residentEligible,
   decodeWasm,
   compileWasm,
   instantiateWasm,
@@ -37,6 +43,7 @@ export {
   type WasmModuleVariants,
   type CompiledWasm,
   type ResidentCache,
+  type WrittenView,
   type WasmPoolOptions,
   type WasmPool,
   type WasmModuleLike,

@@ -5,7 +5,7 @@
  * is missing, under the 'reference' kernel preference, for non-float32 inputs and for problems
  * beyond WebAssembly's 2 GiB of memory.
  */
-import { float32Blocks, float32Values, tensor, type Tensor } from "@tessera/tensor";
+import { float32Blocks, float32Values, residentEligible, tensor, type Tensor } from "@tessera/tensor";
 import type { FusedAttentionKernel, FusedAttentionOptions } from "../kernels";
 import type { QKVDims } from "../shapes";
 import { flashFits, flashWasm, type FlashProblem, type HeadBlocks } from "./runtime";
@@ -13,11 +13,12 @@ import { flashFits, flashWasm, type FlashProblem, type HeadBlocks } from "./runt
 /**
  * q, k or v [B, heads, T, D] as the kernel copies it in: where each head's [T, D] rows are
  * contiguous and the heads evenly strided (contiguous tensors; the first T rows of an `append`
- * key cache [B, Hkv, capacity, D]) read in place, else a contiguous copy.
+ * key cache [B, Hkv, capacity, D]) read in place, else a contiguous copy. `watched`: the cpu
+ * backend reports writes to it, so flash_decode may keep it resident (resident-kv.ts).
  */
 function headBlocks(t: Tensor): HeadBlocks {
   const b = float32Blocks(t, 2);
-  return b ? { data: b.data, offset: b.offset, stride: b.stride } : float32Values(t);
+  return b ? { data: b.data, offset: b.offset, stride: b.stride, watched: residentEligible(t) } : float32Values(t);
 }
 
 function problem(d: QKVDims, o: FusedAttentionOptions): FlashProblem {

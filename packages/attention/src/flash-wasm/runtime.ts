@@ -12,6 +12,7 @@
 import { getKernelPreference, TesseraError } from "@tessera/tensor";
 import { type CompiledWasm, canShareWasmMemory, compileWasm, defaultWasmThreads, growWasmMemory, instantiateWasm, startWasmPool, type WasmPool } from "@tessera/tensor/wasm";
 import { FLASH_WASM_PLAIN, FLASH_WASM_RELAXED_PLAIN, FLASH_WASM_RELAXED_SHARED, FLASH_WASM_SHARED } from "./binary";
+import { type CacheView, ResidentKV } from "./resident-kv";
 
 interface Exports {
   pack_panels(src: number, rows: number, cols: number, dst: number): void;
@@ -56,6 +57,8 @@ const P = {
   next: 30,
   Dh: 31,
   Dvh: 32,
+  ks: 33,
+  vs: 34,
 } as const;
 const SLOTS = 40;
 const F = { causal: 1, window: 2, zero: 4, alibi: 8, cap: 16, pad: 32 } as const;
@@ -117,7 +120,9 @@ const padded = (p: FlashProblem) => ({ Dp: roundUp(p.D, 8), Dvp: roundUp(p.Dv, 8
  * data[offset + h * stride ...] (float32Blocks of @tessera/tensor: e.g. the first T rows of a key
  * cache with spare capacity, read where it lies instead of gathered into a copy first).
  */
-export type HeadBlocks = Float32Array | { data: Float32Array; offset: number; stride: number };
+export type HeadBlocks =
+  | Float32Array
+  | { data: Float32Array; offset: number; stride: number /** The cpu backend reports its writes (residentEligible): flash_decode may keep it resident. */; watched?: boolean };
 
 /** Copies x [heads, T, D] into the heap at float index `at` as [heads, Tp, Dp], padding zero. */
 function putPadded(heap: Float32Array, x: HeadBlocks, heads: number, T: number, D: number, Tp: number, Dp: number, at: number): void {
@@ -145,6 +150,11 @@ function putPadded(heap: Float32Array, x: HeadBlocks, heads: number, T: number, 
     }
 }
 
+/** A watched strided operand of `heads` runs as the resident cache keys it; a plain array is never kept (a copy made for this call). */
+function cacheView(x: HeadBlocks, heads: number, D: number): CacheView | null {
+  return x instanceof Float32Array || !x.watched ? null : { data: x.data, offset: x.offset, stride: x.stride, heads, D };
+}
+
 /** The inverse of putPadded: [heads, Tp, Dp] at float index `at` -> a new [heads, T, D]. */
 function getPadded(heap: Float32Array, heads: number, T: number, D: number, Tp: number, Dp: number, at: number): Float32Array {
   if (T === Tp && D === Dp) return heap.slice(at, at + heads * T * D);
@@ -157,9 +167,9 @@ function getPadded(heap: Float32Array, heads: number, T: number, D: number, Tp: 
   return out;
 }
 
-/** Bump allocation of float arrays (16-byte aligned) from BASE + the parameter block. */
+/** Bump allocation of float arrays (64-byte aligned) from `end`: above the parameter block and the resident caches. */
 class Layout {
-  end = BASE + 4 * SLOTS;
+  constructor(public end: number) {}
   alloc(floats: number): number {
     const at = roundUp(this.end, 64);
     this.end = at + 4 * floats;
@@ -179,13 +189,19 @@ export class FlashWasm {
   lastBytes = 0;
   /** The kernel the last forward ran: flash_fwd ('flash') or flash_decode ('decode', Tq <= DECODE_MAX_TQ). */
   lastForward: "flash" | "decode" | null = null;
+  /** Key / value caches flash_decode keeps in this memory between steps (resident-kv.ts), above the parameter block. */
+  readonly kv: ResidentKV;
+  /** Of the last forward's k and v: how many were read from their resident copy (flash_decode). */
+  lastResident = 0;
   constructor(
     readonly module: WebAssembly.Module,
     private readonly ex: Exports,
     readonly memory: WebAssembly.Memory,
     /** Whether this is the relaxed-SIMD build (fused multiply-add; wasmFeatures().relaxedSimd). */
     readonly relaxed: boolean,
-  ) {}
+  ) {
+    this.kv = new ResidentKV(memory, roundUp(BASE + 4 * SLOTS, 64));
+  }
 
   /** Bytes of WebAssembly memory a forward + backward of this problem needs (both are below it). */
   static bytesNeeded(p: FlashProblem, threads: number): number {
@@ -208,6 +224,11 @@ export class FlashWasm {
     const fwd = 4 * Dp + 4 * BK + BQ * Dvp + 2 * BQ;
     const bwd = QG * Dp + QG * Dvp + 3 * QG * BK;
     return roundUp(4 * Math.max(fwd, bwd), 64);
+  }
+
+  /** Drops the resident caches where they would leave this problem too little of WebAssembly's memory. */
+  private makeRoom(p: FlashProblem): void {
+    if (this.kv.bytes > 0 && this.kv.end + FlashWasm.bytesNeeded(p, 64) > MAX_BYTES) this.kv.clear();
   }
 
   private threadsFor(p: FlashProblem, tasks: number): number {
@@ -265,7 +286,9 @@ export class FlashWasm {
     prm[P.right] = p.window ? clampPos(p.window[1]) : 0;
     f32[P.scale] = p.scale;
     f32[P.cap] = p.softcap ?? 0;
-    return { L: new Layout(), prm };
+    prm[P.ks] = p.Tk * p.D;
+    prm[P.vs] = p.Tk * p.Dv;
+    return { L: new Layout(this.kv.end), prm };
   }
 
   /** The key bias [B, Tkp]: -inf on padding keys (the caller's and j >= Tk), else 0. */
@@ -286,6 +309,8 @@ export class FlashWasm {
 
   /** out [B, H, Tq, Dv] and what the backward needs. */
   forward(p: FlashProblem, q: HeadBlocks, k: HeadBlocks, v: HeadBlocks): { out: Float32Array; saved: FlashSaved } {
+    this.makeRoom(p);
+    this.lastResident = 0;
     if (p.Tq <= DECODE_MAX_TQ) return this.decode(p, q, k, v);
     this.lastForward = "flash";
     const { Dp, Dvp, Tqp, Tkp } = padded(p);
@@ -329,12 +354,17 @@ export class FlashWasm {
     const { Tqp, Tkp } = padded(p);
     const [BH, BHkv] = [p.B * p.H, p.B * p.Hkv];
     const threads = this.threadsFor(p, BH);
+    // A key / value cache seen before is read where it stays resident (only its new rows copied in).
+    const [rk, rv] = this.kv.prepare([cacheView(k, BHkv, p.D), cacheView(v, BHkv, p.Dv)], [p.Tk, p.Tk]);
     const { L, prm } = this.params(p);
     if (!p.keyPadding) prm[P.flags] &= ~F.pad; // keys j >= Tk: flash_decode masks them itself
     const kbias = FlashWasm.keyBias(p);
     const oq = L.alloc(BH * p.Tq * p.D);
-    const ok = L.alloc(BHkv * p.Tk * p.D);
-    const ov = L.alloc(BHkv * p.Tk * p.Dv);
+    const ok = rk ?? L.alloc(BHkv * p.Tk * p.D);
+    const ov = rv ?? L.alloc(BHkv * p.Tk * p.Dv);
+    if (rk !== null) prm[P.ks] = (k as { stride: number }).stride;
+    if (rv !== null) prm[P.vs] = (v as { stride: number }).stride;
+    this.lastResident = (rk !== null ? 1 : 0) + (rv !== null ? 1 : 0);
     const oout = L.alloc(BH * p.Tq * p.Dv);
     const olse = L.alloc(BH * Tqp);
     const okb = L.alloc(p.B * Tkp);
@@ -345,8 +375,8 @@ export class FlashWasm {
     this.lastBytes = L.end;
     // unpadded: [heads, T, D] as they are (a cache view's heads straight from where they lie)
     putPadded(heap, q, BH, p.Tq, p.D, p.Tq, p.D, oq / 4);
-    putPadded(heap, k, BHkv, p.Tk, p.D, p.Tk, p.D, ok / 4);
-    putPadded(heap, v, BHkv, p.Tk, p.Dv, p.Tk, p.Dv, ov / 4);
+    if (rk === null) putPadded(heap, k, BHkv, p.Tk, p.D, p.Tk, p.D, ok / 4);
+    if (rv === null) putPadded(heap, v, BHkv, p.Tk, p.Dv, p.Tk, p.Dv, ov / 4);
     if (p.keyPadding) heap.set(kbias, okb / 4);
     if (p.alibiSlopes) heap.set(Float32Array.from(p.alibiSlopes), osl / 4);
     Object.assign(prm, { [P.q]: oq, [P.k]: ok, [P.v]: ov, [P.out]: oout, [P.lse]: olse, [P.kbias]: okb, [P.slopes]: osl, [P.scratch]: os, [P.scratchBytes]: sb });
@@ -358,6 +388,7 @@ export class FlashWasm {
 
   /** dq, dk, dv (unpadded) from dy [B, H, Tq, Dv] and the forward's output. */
   backward(p: FlashProblem, q: HeadBlocks, k: HeadBlocks, v: HeadBlocks, out: Float32Array, dy: Float32Array, saved: FlashSaved): [Float32Array, Float32Array, Float32Array] {
+    this.makeRoom(p);
     const { Dp, Dvp, Tqp, Tkp } = padded(p);
     const [BH, BHkv] = [p.B * p.H, p.B * p.Hkv];
     const tasks = Math.min(BHkv * Math.ceil(Tkp / BK), (BH * Tqp) / QG);

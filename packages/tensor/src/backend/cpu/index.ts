@@ -4,7 +4,7 @@
  */
 import { storageMatches, type DType, type StorageArray } from "../../core/dtype";
 import { giveStorage, markBorrowed, takeStorage } from "./pool";
-import { forgetResident } from "./wasm/runtime";
+import { residentForget, residentWritten } from "./wasm/loader";
 import type { Backend } from "../backend";
 import { conv1d } from "./conv";
 import { binary, copy, fill, unary, where, write } from "./elementwise";
@@ -37,17 +37,17 @@ export function createCpuBackend(): Backend<StorageArray> {
       // Handed out for zero-copy use (toNdarray): the caller may write it, so it is never pooled
       // and never kept resident in WASM memory from now on.
       markBorrowed(data);
-      forgetResident(data);
+      residentForget(data);
       return data;
     },
     free: (data) => {
-      forgetResident(data); // a resident copy in WASM memory would go stale
+      residentForget(data); // a resident copy in WASM memory would go stale
       giveStorage(data); // large arrays go back to the pool; accounting happens in Storage
     },
     fill,
     copy,
     write: (dst, src) => {
-      forgetResident(dst.data);
+      residentWritten(dst.data, dst); // resident copies of these elements would go stale
       write(dst, src);
     },
     unary,

@@ -8,6 +8,7 @@
  */
 
 import type { WasmMemoryLike, WasmModuleLike } from "./threads";
+import type { StorageArray } from "../../../core/dtype";
 
 // Public signatures use the structural WasmModuleLike / WasmMemoryLike (threads.ts): the
 // published declarations compile without the DOM lib, where TypeScript declares WebAssembly.
@@ -122,6 +123,23 @@ export interface ResidentCache {
   readonly bytes: number;
   /** Drops everything it keeps. */
   clear(): void;
+  /**
+   * The cpu backend freed `arr` (pooled arrays come back with other contents) or lent it out
+   * for zero-copy use (the caller may write it from now on): drop what is kept of it.
+   */
+  forget?(arr: StorageArray): void;
+  /**
+   * The cpu backend is writing `arr` in place at the strided view `at` (`assign`, the optimizers,
+   * `append`'s rows): drop what it kept of those elements. Without this method, `forget(arr)`.
+   */
+  written?(arr: StorageArray, at: WrittenView): void;
+}
+
+/** Where an in-place write lands in its storage array: element offset, shape and strides. */
+export interface WrittenView {
+  readonly offset: number;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
 }
 
 interface ResidentState {
@@ -147,6 +165,19 @@ export function reserveResident(c: ResidentCache, bytes: number): boolean {
   if (bytes > resident.budget) return false;
   if (residentBytes() + bytes > resident.budget) for (const x of resident.caches) x.clear();
   return true;
+}
+
+/** Tells every cache that the cpu backend freed or lent out `arr` (ResidentCache.forget). */
+export function residentForget(arr: StorageArray): void {
+  for (const c of resident.caches) c.forget?.(arr);
+}
+
+/** Tells every cache that the cpu backend writes `arr` in place at `at` (ResidentCache.written). */
+export function residentWritten(arr: StorageArray, at: WrittenView): void {
+  for (const c of resident.caches) {
+    if (c.written) c.written(arr, at);
+    else c.forget?.(arr);
+  }
 }
 
 /** Resident bytes now, over every module's cache. */

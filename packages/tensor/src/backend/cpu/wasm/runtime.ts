@@ -623,8 +623,3 @@ export function cpuWeightCacheStats(): { bytes: number; budget: number } {
   const k = instance ?? null;
   return { bytes: k ? k.resident.bytes : 0, budget: wasmWeightBudget().budget };
 }
-
-/** Drops resident copies of `arr` (it was written in place or freed). */
-export function forgetResident(arr: StorageArray): void {
-  instance?.resident.forget(arr);
-}
