@@ -215,6 +215,103 @@ describe("resident key / value caches in flash_decode", () => {
     await assertClose(out, ref, { atol: 1e-5, rtol: 1e-5, label: "cache not kept" });
   });
 
+  it("a weight admitted after the caches takes their room: the caches go first (evictFirst), the weights kept before stay", async () => {
+    T.setWasmWeightBudget(DEFAULT_BUDGET);
+    const [w1, w2] = [rn([512, 256], 50), rn([512, 256], 55)];
+    const x = rn([1, 256], 51);
+    const use = (w: T.Tensor) => {
+      for (let i = 0; i < 2; i++) T.linear(x, w).dispose(); // kept from the second product
+    };
+    use(w1);
+    const one = T.cpuWeightCacheStats().bytes;
+    const k = T.append(null, rn([B, Hkv, 40, D], 52), 2);
+    const v = T.append(null, rn([B, Hkv, 40, D], 53), 2);
+    const q = rn([B, H, 1, D], 54);
+    const cacheBytes = 2 * 4 * B * Hkv * T.appendCapacity(40) * D;
+    T.setWasmWeightBudget(2 * one + cacheBytes - 1000); // both weights, or one and the caches; drops everything
+    use(w1);
+    step(q, k, v);
+    expect(step(q, k, v).resident).toBe(2); // w1 and the caches
+    use(w2); // needs the caches' room: they make way, w1 stays
+    expect(T.cpuWeightCacheStats().bytes).toBe(2 * one);
+    expect(kernel().kv.bytes).toBe(0);
+    const { out, ref, resident } = step(q, k, v);
+    expect(resident).toBe(0); // no room left: copied in, the weights stay
+    expect(T.cpuWeightCacheStats().bytes).toBe(2 * one);
+    await assertClose(out, ref, { atol: 1e-5, rtol: 1e-5, label: "after the weights" });
+  });
+
+  it("heads broadcast by expand (stride 0, multi-query) are never kept (they overlap): results as copied in", async () => {
+    const cache = T.append(null, rn([1, 1, 24, D], 60), 2);
+    const vals = T.append(null, rn([1, 1, 24, D], 61), 2);
+    const [k, v] = [T.expand(cache, [1, H, 24, D]), T.expand(vals, [1, H, 24, D])];
+    expect(T.float32Blocks(k, 2)?.stride).toBe(0);
+    const q = rn([1, H, 1, D], 62);
+    step(q, k, v);
+    const { out, ref, resident } = step(q, k, v);
+    expect(resident).toBe(0);
+    await assertClose(out, ref, { atol: 1e-5, rtol: 1e-5, label: "expanded heads" });
+  });
+
+  it("one key / value head (B * Hkv = 1) is kept from the second step as its cache grows", async () => {
+    T.setWasmWeightBudget(DEFAULT_BUDGET);
+    let k = T.append(null, rn([1, 1, 10, D], 63), 2);
+    let v = T.append(null, rn([1, 1, 10, D], 64), 2);
+    const residents: number[] = [];
+    for (let t = 0; t < 5; t++) {
+      const q = rn([1, 4, 1, D], 70 + t);
+      const { out, ref, resident } = step(q, k, v);
+      residents.push(resident);
+      await assertClose(out, ref, { atol: 1e-5, rtol: 1e-5, label: `step ${t}` });
+      const [k2, v2] = [T.append(k, rn([1, 1, 1, D], 80 + t), 2), T.append(v, rn([1, 1, 1, D], 90 + t), 2)];
+      T.dispose([k, v]);
+      [k, v] = [k2, v2];
+    }
+    expect(residents).toEqual([0, 2, 2, 2, 2]);
+    expect(kernel().kv.bytes).toBe(2 * 4 * T.appendCapacity(10) * D);
+  });
+
+  it("k and v the same tensor: one resident copy (also when admitted again after a clear)", async () => {
+    T.setWasmWeightBudget(DEFAULT_BUDGET);
+    const kv = T.append(null, rn([1, 2, 12, 16], 100), 2);
+    const q = rn([1, 2, 1, 16], 101);
+    step(q, kv, kv);
+    expect(step(q, kv, kv).resident).toBe(2);
+    const one = 4 * 2 * T.appendCapacity(12) * 16;
+    expect(kernel().kv.bytes).toBe(one);
+    kernel().kv.clear();
+    expect(step(q, kv, kv).resident).toBe(2);
+    expect(kernel().kv.bytes).toBe(one);
+  });
+
+  it("when the call's own memory cannot grow past the resident caches, they are dropped and k, v copied in (no error)", async () => {
+    T.setWasmWeightBudget(DEFAULT_BUDGET);
+    const k = T.append(null, rn([B, Hkv, 20, D], 110), 2);
+    const v = T.append(null, rn([B, Hkv, 20, D], 111), 2);
+    const q = rn([B, H, 1, D], 112);
+    step(q, k, v);
+    expect(step(q, k, v).resident).toBe(2);
+    const fw = kernel() as unknown as { grow(bytes: number): Float32Array };
+    const grow = fw.grow;
+    let refused = 0;
+    fw.grow = function (this: unknown, bytes: number) {
+      if (kernel().kv.bytes > 0) {
+        refused++;
+        throw new Error("growth refused (test)");
+      }
+      return grow.call(this, bytes);
+    };
+    try {
+      const { out, ref, resident } = step(q, k, v);
+      expect(refused).toBe(1);
+      expect(resident).toBe(0);
+      expect(kernel().kv.bytes).toBe(0);
+      await assertClose(out, ref, { atol: 1e-5, rtol: 1e-5, label: "copied in after the refusal" });
+    } finally {
+      fw.grow = grow;
+    }
+  });
+
   it("the room of freed caches is reclaimed when a new cache needs it (the live ones come back at their next step)", async () => {
     const shape = [1, 2, 8, 16];
     const cacheBytes = 2 * 4 * 2 * T.appendCapacity(8) * 16; // k and v, every head's full capacity

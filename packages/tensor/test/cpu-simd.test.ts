@@ -256,6 +256,53 @@ describe("weights resident in WASM memory", () => {
     T.setCpuWeightCache(1 << 30);
     expect(() => T.setCpuWeightCache(-1)).toThrow(/bytes must be >= 0/);
   });
+
+  it("reserveResident drops the caches marked evictFirst before the others; written / forget reach every registered cache", () => {
+    class Cache implements T.ResidentCache {
+      bytes = 0;
+      forgotten: unknown[] = [];
+      writes: T.WrittenView[] = [];
+      listening = true; // registered for good: stop recording after this test
+      constructor(readonly evictFirst: boolean) {}
+      clear() {
+        this.bytes = 0;
+      }
+      forget(arr: unknown) {
+        if (this.listening) this.forgotten.push(arr);
+      }
+      written(_arr: unknown, at: T.WrittenView) {
+        if (this.listening) this.writes.push(at);
+      }
+    }
+    T.setCpuWeightCache(1000); // drops everything kept
+    const [cheap, dear] = [new Cache(true), new Cache(false)];
+    T.registerResidentCache(cheap);
+    T.registerResidentCache(dear);
+    try {
+      expect(T.reserveResident(dear, 500)).toBe(true);
+      dear.bytes = 500;
+      expect(T.reserveResident(cheap, 400)).toBe(true);
+      cheap.bytes = 400;
+      expect(T.reserveResident(dear, 300)).toBe(true); // 1200 > 1000: the cheap one goes, not the dear one
+      expect([cheap.bytes, dear.bytes]).toEqual([0, 500]);
+      dear.bytes = 800;
+      expect(T.reserveResident(dear, 300)).toBe(true); // still short after the cheap ones: everything goes
+      expect(dear.bytes).toBe(0);
+      expect(T.reserveResident(dear, 1001)).toBe(false); // beyond the whole budget: keep nothing
+      // The cpu backend's writes, frees and zero-copy lending reach the caches.
+      const t = T.zeros([4, 3]);
+      const arr = t.storage.data;
+      T.assign(T.narrow(t, 0, 2, 1), T.ones([1, 3]));
+      expect(dear.writes.at(-1)).toMatchObject({ offset: 6, shape: [1, 3], strides: [3, 1] });
+      T.toNdarray(t);
+      expect(dear.forgotten.at(-1)).toBe(arr);
+      expect(T.residentEligible(t)).toBe(false); // lent out: written without notice from now on
+      expect(T.residentEligible(T.zeros([2]))).toBe(true);
+    } finally {
+      cheap.listening = dear.listening = false;
+      T.setCpuWeightCache(1 << 30);
+    }
+  });
 });
 
 describe("packed resident weights and the fused bias epilogue", () => {

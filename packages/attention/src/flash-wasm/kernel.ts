@@ -5,7 +5,7 @@
  * is missing, under the 'reference' kernel preference, for non-float32 inputs and for problems
  * beyond WebAssembly's 2 GiB of memory.
  */
-import { float32Blocks, float32Values, residentEligible, tensor, type Tensor } from "@tessera/tensor";
+import { appendInfo, float32Blocks, float32Values, residentEligible, tensor, type Tensor } from "@tessera/tensor";
 import type { FusedAttentionKernel, FusedAttentionOptions } from "../kernels";
 import type { QKVDims } from "../shapes";
 import { flashFits, flashWasm, type FlashProblem, type HeadBlocks } from "./runtime";
@@ -18,7 +18,12 @@ import { flashFits, flashWasm, type FlashProblem, type HeadBlocks } from "./runt
  */
 function headBlocks(t: Tensor): HeadBlocks {
   const b = float32Blocks(t, 2);
-  return b ? { data: b.data, offset: b.offset, stride: b.stride, watched: residentEligible(t) } : float32Values(t);
+  if (!b) return float32Values(t);
+  // One head (B * Hkv = 1): its stride is the buffer's capacity rows, not this view's T rows, so
+  // a growing cache keeps one key in the resident cache.
+  const cap = b.blocks === 1 ? appendInfo(t)?.capacity : undefined;
+  const stride = cap !== undefined ? Math.max(b.stride, cap * t.shape[t.rank - 1]) : b.stride;
+  return { data: b.data, offset: b.offset, stride, watched: residentEligible(t) };
 }
 
 function problem(d: QKVDims, o: FusedAttentionOptions): FlashProblem {

@@ -12,8 +12,9 @@
  * before the first row it touches; a free or lending drops the mirror. Arrays the backend cannot
  * watch (`residentEligible` false: other backends, memory lent by the caller) are never kept.
  * The mirrors count toward the one resident budget (setWasmWeightBudget) but only take what the
- * weights leave: a cache that does not fit is copied in each step as before, and never makes the
- * budget drop the resident weights (re-packing them would cost far more than the copy saves).
+ * weights leave: a cache that does not fit is copied in each step as before, never making the
+ * budget drop the resident weights (re-packing them costs far more than the copy saves), and the
+ * mirrors are dropped first (`evictFirst`) when weights need the room.
  */
 import type { StorageArray } from "@tessera/tensor";
 import { growWasmMemory, registerResidentCache, type ResidentCache, type WasmMemoryLike, type WrittenView, wasmWeightBudget } from "@tessera/tensor/wasm";
@@ -42,9 +43,11 @@ const ALIGN = 64;
 /** Writes of more rows than this drop the mirrors of their array instead of being looked at row by row. */
 const MAX_ROWS_INSPECTED = 1 << 16;
 
-const sameView = (m: Mirror, v: CacheView) => m.offset === v.offset && m.stride === v.stride && m.heads === v.heads && m.D === v.D;
+const sameView = (m: Mirror | CacheView, v: CacheView) => m.offset === v.offset && m.stride === v.stride && m.heads === v.heads && m.D === v.D;
 
 export class ResidentKV implements ResidentCache {
+  /** Dropped before the weights when the budget is short (reserveResident): a cache is cheap to copy in again, a weight costs a re-pack. */
+  readonly evictFirst = true;
   private mirrors = new WeakMap<StorageArray, Mirror[]>();
   /** Views seen once: mirrored from the second sighting (a one-off operand is never kept). */
   private seen = new WeakMap<StorageArray, Set<string>>();
@@ -99,7 +102,13 @@ export class ResidentKV implements ResidentCache {
    */
   prepare(views: readonly (CacheView | null)[], T: readonly number[]): (number | null)[] {
     const seenBefore = views.map((v) => v !== null && this.markSeen(v));
-    const missing = () => views.filter((v, i): v is CacheView => seenBefore[i] && !this.find(v as CacheView));
+    const missing = () => {
+      const out: CacheView[] = []; // each view once (k and v may be the same one)
+      views.forEach((v, i) => {
+        if (v && seenBefore[i] && !this.find(v) && !out.some((o) => o.data === v.data && sameView(o, v))) out.push(v);
+      });
+      return out;
+    };
     let add = missing();
     if (add.length) {
       const spare = () => {

@@ -122,7 +122,13 @@ const padded = (p: FlashProblem) => ({ Dp: roundUp(p.D, 8), Dvp: roundUp(p.Dv, 8
  */
 export type HeadBlocks =
   | Float32Array
-  | { data: Float32Array; offset: number; stride: number /** The cpu backend reports its writes (residentEligible): flash_decode may keep it resident. */; watched?: boolean };
+  | {
+      data: Float32Array;
+      offset: number;
+      stride: number;
+      /** The cpu backend reports its writes (residentEligible): flash_decode may keep it resident. */
+      watched?: boolean;
+    };
 
 /** Copies x [heads, T, D] into the heap at float index `at` as [heads, Tp, Dp], padding zero. */
 function putPadded(heap: Float32Array, x: HeadBlocks, heads: number, T: number, D: number, Tp: number, Dp: number, at: number): void {
@@ -150,9 +156,14 @@ function putPadded(heap: Float32Array, x: HeadBlocks, heads: number, T: number, 
     }
 }
 
-/** A watched strided operand of `heads` runs as the resident cache keys it; a plain array is never kept (a copy made for this call). */
-function cacheView(x: HeadBlocks, heads: number, D: number): CacheView | null {
-  return x instanceof Float32Array || !x.watched ? null : { data: x.data, offset: x.offset, stride: x.stride, heads, D };
+/**
+ * A watched operand of `heads` runs of T rows as the resident cache keys it, or null (never kept):
+ * a plain array (a copy made for this call), or heads that overlap (a stride below T * D, e.g. 0
+ * for heads broadcast by `expand`).
+ */
+function cacheView(x: HeadBlocks, heads: number, T: number, D: number): CacheView | null {
+  if (x instanceof Float32Array || !x.watched || x.stride < T * D) return null;
+  return { data: x.data, offset: x.offset, stride: x.stride, heads, D };
 }
 
 /** The inverse of putPadded: [heads, Tp, Dp] at float index `at` -> a new [heads, T, D]. */
@@ -185,7 +196,7 @@ export interface FlashSaved {
 
 export class FlashWasm {
   pool: WasmPool | null = null;
-  /** WebAssembly memory the last call used (bytes from 0): linear in T, never Tq x Tk. */
+  /** WebAssembly memory the last call used (bytes from 0, the resident caches not counted): linear in T, never Tq x Tk. */
   lastBytes = 0;
   /** The kernel the last forward ran: flash_fwd ('flash') or flash_decode ('decode', Tq <= DECODE_MAX_TQ). */
   lastForward: "flash" | "decode" | null = null;
@@ -330,7 +341,7 @@ export class FlashWasm {
     const sb = FlashWasm.scratchBytes(p);
     const os = L.alloc((threads * sb) / 4);
     const heap = this.grow(L.end);
-    this.lastBytes = L.end;
+    this.lastBytes = L.end - this.kv.bytes;
     putPadded(heap, q, BH, p.Tq, p.D, Tqp, Dp, oq / 4);
     putPadded(heap, k, BHkv, p.Tk, p.D, Tkp, Dp, ok / 4);
     putPadded(heap, v, BHkv, p.Tk, p.Dv, Tkp, Dvp, ov / 4);
@@ -349,13 +360,13 @@ export class FlashWasm {
    * each), out read back as it is; saved values as flash_fwd's (same layout, lse equal to rounding)
    * for the same backward.
    */
-  private decode(p: FlashProblem, q: HeadBlocks, k: HeadBlocks, v: HeadBlocks): { out: Float32Array; saved: FlashSaved } {
+  private decode(p: FlashProblem, q: HeadBlocks, k: HeadBlocks, v: HeadBlocks, resident = true): { out: Float32Array; saved: FlashSaved } {
     this.lastForward = "decode";
     const { Tqp, Tkp } = padded(p);
     const [BH, BHkv] = [p.B * p.H, p.B * p.Hkv];
     const threads = this.threadsFor(p, BH);
     // A key / value cache seen before is read where it stays resident (only its new rows copied in).
-    const [rk, rv] = this.kv.prepare([cacheView(k, BHkv, p.D), cacheView(v, BHkv, p.Dv)], [p.Tk, p.Tk]);
+    const [rk, rv] = resident ? this.kv.prepare([cacheView(k, BHkv, p.Tk, p.D), cacheView(v, BHkv, p.Tk, p.Dv)], [p.Tk, p.Tk]) : [null, null];
     const { L, prm } = this.params(p);
     if (!p.keyPadding) prm[P.flags] &= ~F.pad; // keys j >= Tk: flash_decode masks them itself
     const kbias = FlashWasm.keyBias(p);
@@ -371,8 +382,16 @@ export class FlashWasm {
     const osl = L.alloc(p.H);
     const sb = FlashWasm.decodeScratchBytes(p);
     const os = L.alloc((threads * sb) / 4);
-    const heap = this.grow(L.end);
-    this.lastBytes = L.end;
+    let heap: Float32Array;
+    try {
+      heap = this.grow(L.end);
+    } catch (e) {
+      // The resident caches took the room this call needs: drop them and copy k and v in.
+      if (this.kv.bytes === 0) throw e;
+      this.kv.clear();
+      return this.decode(p, q, k, v, false);
+    }
+    this.lastBytes = L.end - this.kv.bytes;
     // unpadded: [heads, T, D] as they are (a cache view's heads straight from where they lie)
     putPadded(heap, q, BH, p.Tq, p.D, p.Tq, p.D, oq / 4);
     if (rk === null) putPadded(heap, k, BHkv, p.Tk, p.D, p.Tk, p.D, ok / 4);
@@ -418,7 +437,7 @@ export class FlashWasm {
     const sb = FlashWasm.scratchBytes(p);
     const os = L.alloc((threads * sb) / 4);
     const heap = this.grow(L.end);
-    this.lastBytes = L.end;
+    this.lastBytes = L.end - this.kv.bytes;
     putPadded(heap, q, BH, p.Tq, p.D, Tqp, Dp, oq / 4);
     putPadded(heap, k, BHkv, p.Tk, p.D, Tkp, Dp, ok / 4);
     putPadded(heap, v, BHkv, p.Tk, p.Dv, Tkp, Dvp, ov / 4);

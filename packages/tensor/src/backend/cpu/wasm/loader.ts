@@ -124,6 +124,11 @@ export interface ResidentCache {
   /** Drops everything it keeps. */
   clear(): void;
   /**
+   * Cheap to refill (a copy, not a re-pack): when the budget is short, reserveResident drops the
+   * caches marked so before dropping every cache.
+   */
+  readonly evictFirst?: boolean;
+  /**
    * The cpu backend freed `arr` (pooled arrays come back with other contents) or lent it out
    * for zero-copy use (the caller may write it from now on): drop what is kept of it.
    */
@@ -157,13 +162,16 @@ export function registerResidentCache(c: ResidentCache): void {
 
 /**
  * Makes room for `bytes` more resident bytes in `c`: false when they exceed the whole budget
- * (keep nothing); otherwise true, after dropping every cache's contents if the total would pass
- * the budget (decoding refills what it uses next).
+ * (keep nothing); otherwise true, after dropping, if the total would pass the budget, the other
+ * caches marked `evictFirst`, and if that is not enough every cache's contents (decoding refills
+ * what it uses next).
  */
 export function reserveResident(c: ResidentCache, bytes: number): boolean {
   registerResidentCache(c);
   if (bytes > resident.budget) return false;
-  if (residentBytes() + bytes > resident.budget) for (const x of resident.caches) x.clear();
+  const fits = () => residentBytes() + bytes <= resident.budget;
+  if (!fits()) for (const x of resident.caches) if (x.evictFirst && x !== c) x.clear();
+  if (!fits()) for (const x of resident.caches) x.clear();
   return true;
 }
 
