@@ -17,7 +17,7 @@
  * (`float32Blocks(t, r)`: as evenly strided runs, e.g. a key cache with spare capacity). A copy
  * kept in a module's memory across calls must be one of `residentEligible(t)`'s arrays, whose
  * in-place writes, frees and zero-copy lendings the cpu backend reports to every registered
- * ResidentCache (`written`, `forget`).
+ * ResidentCache (`storageWritten`, `forgetStorage`).
  * The same functions are exported by the main entry; this entry names them as one runtime.
  */
 export {

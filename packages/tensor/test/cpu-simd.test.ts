@@ -257,7 +257,7 @@ describe("weights resident in WASM memory", () => {
     expect(() => T.setCpuWeightCache(-1)).toThrow(/bytes must be >= 0/);
   });
 
-  it("reserveResident drops the caches marked evictFirst before the others; written / forget reach every registered cache", () => {
+  it("reserveResident drops the caches marked evictFirst before the others; storageWritten / forgetStorage reach every registered cache", () => {
     class Cache implements T.ResidentCache {
       bytes = 0;
       forgotten: unknown[] = [];
@@ -267,10 +267,10 @@ describe("weights resident in WASM memory", () => {
       clear() {
         this.bytes = 0;
       }
-      forget(arr: unknown) {
+      forgetStorage(arr: unknown) {
         if (this.listening) this.forgotten.push(arr);
       }
-      written(_arr: unknown, at: T.WrittenView) {
+      storageWritten(_arr: unknown, at: T.WrittenView) {
         if (this.listening) this.writes.push(at);
       }
     }

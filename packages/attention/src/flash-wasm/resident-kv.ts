@@ -8,7 +8,7 @@
  *
  * Validity: the cpu backend reports every in-place write to its arrays (`append`'s new rows,
  * `assign`), every free (pooled arrays come back with other contents) and every zero-copy
- * lending (ResidentCache.written / forget of @tessera/tensor). A write keeps the mirrored rows
+ * lending (ResidentCache.storageWritten / forgetStorage of @tessera/tensor). A write keeps the mirrored rows
  * before the first row it touches; a free or lending drops the mirror. Arrays the backend cannot
  * watch (`residentEligible` false: other backends, memory lent by the caller) are never kept.
  * The mirrors count toward the one resident budget (setWasmWeightBudget) but only take what the
@@ -76,7 +76,7 @@ export class ResidentKV implements ResidentCache {
     this.end = this.base;
   }
 
-  forget(arr: StorageArray): void {
+  forgetStorage(arr: StorageArray): void {
     this.seen.delete(arr);
     const list = this.mirrors.get(arr);
     if (!list) return;
@@ -89,7 +89,7 @@ export class ResidentKV implements ResidentCache {
     }
   }
 
-  written(arr: StorageArray, at: WrittenView): void {
+  storageWritten(arr: StorageArray, at: WrittenView): void {
     const list = this.mirrors.get(arr);
     if (!list) return;
     for (const m of list) m.rows = Math.min(m.rows, firstRowTouched(m, at));

@@ -132,12 +132,12 @@ export interface ResidentCache {
    * The cpu backend freed `arr` (pooled arrays come back with other contents) or lent it out
    * for zero-copy use (the caller may write it from now on): drop what is kept of it.
    */
-  forget?(arr: StorageArray): void;
+  forgetStorage?(arr: StorageArray): void;
   /**
    * The cpu backend is writing `arr` in place at the strided view `at` (`assign`, the optimizers,
-   * `append`'s rows): drop what it kept of those elements. Without this method, `forget(arr)`.
+   * `append`'s rows): drop what it kept of those elements. Without this method, `forgetStorage(arr)`.
    */
-  written?(arr: StorageArray, at: WrittenView): void;
+  storageWritten?(arr: StorageArray, at: WrittenView): void;
 }
 
 /** Where an in-place write lands in its storage array: element offset, shape and strides. */
@@ -175,16 +175,16 @@ export function reserveResident(c: ResidentCache, bytes: number): boolean {
   return true;
 }
 
-/** Tells every cache that the cpu backend freed or lent out `arr` (ResidentCache.forget). */
+/** Tells every cache that the cpu backend freed or lent out `arr` (ResidentCache.forgetStorage). */
 export function residentForget(arr: StorageArray): void {
-  for (const c of resident.caches) c.forget?.(arr);
+  for (const c of resident.caches) c.forgetStorage?.(arr);
 }
 
-/** Tells every cache that the cpu backend writes `arr` in place at `at` (ResidentCache.written). */
+/** Tells every cache that the cpu backend writes `arr` in place at `at` (ResidentCache.storageWritten). */
 export function residentWritten(arr: StorageArray, at: WrittenView): void {
   for (const c of resident.caches) {
-    if (c.written) c.written(arr, at);
-    else c.forget?.(arr);
+    if (c.storageWritten) c.storageWritten(arr, at);
+    else c.forgetStorage?.(arr);
   }
 }
 

@@ -58,7 +58,7 @@ export class ResidentWeights implements ResidentCache {
   }
 
   /** Drops every entry of `arr` (written in place or freed). */
-  forget(arr: StorageArray): void {
+  forgetStorage(arr: StorageArray): void {
     this.entries.delete(arr);
     this.seen.delete(arr);
   }
