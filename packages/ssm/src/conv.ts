@@ -10,6 +10,51 @@ import * as T from "@tessera/tensor";
 import type { Tensor } from "@tessera/tensor";
 import { checkTensors, expectShape, fail, shp } from "./util";
 
+/** Registry name of the fused one-token convolution (causalConv1dStep; inference only). */
+export const CAUSAL_CONV1D_UPDATE = "ssm.causalConv1dUpdate";
+
+/** causalConv1dStep's float32 inputs: x [B, C], state [B, C, K-1], weight [C, K], bias [C] or null. */
+export interface ConvUpdateInputs {
+  x: Tensor;
+  state: Tensor;
+  weight: Tensor;
+  bias: Tensor | null;
+  silu: boolean;
+}
+
+export interface ConvUpdateKernel {
+  /** y [B, C] and the new state [B, C, K-1] in one pass (no gradient recorded); null: declined. */
+  run(t: ConvUpdateInputs): { y: Tensor; state: Tensor } | null;
+}
+
+/**
+ * The cpu kernel (causal-conv1d's `causal_conv1d_update`): one loop over the channels instead of
+ * a concat, a product, a sum, a bias add and a silu over [B, C, K] (the composed form below).
+ */
+const cpuConvUpdate: ConvUpdateKernel = {
+  run({ x, state, weight, bias, silu }) {
+    const [Bb, C] = x.shape;
+    const K = weight.shape[1];
+    const [xs, st, w] = [T.float32Values(x), T.float32Values(state), T.float32Values(weight)];
+    const b = bias ? T.float32Values(bias) : null;
+    const y = new Float32Array(Bb * C);
+    const next = new Float32Array(Bb * C * (K - 1));
+    for (let r = 0; r < Bb * C; r++) {
+      const c = r % C;
+      const s0 = r * (K - 1);
+      const xv = xs[r];
+      let acc = b ? b[c] : 0;
+      for (let k = 0; k < K - 1; k++) acc += w[c * K + k] * st[s0 + k];
+      acc += w[c * K + K - 1] * xv;
+      y[r] = silu ? acc / (1 + Math.exp(-acc)) : acc;
+      for (let k = 0; k < K - 2; k++) next[s0 + k] = st[s0 + k + 1];
+      if (K > 1) next[s0 + K - 2] = xv;
+    }
+    return { y: T.tensor(y, { shape: [Bb, C], backend: "cpu" }), state: T.tensor(next, { shape: [Bb, C, K - 1], backend: "cpu" }) };
+  },
+};
+T.registerKernel(CAUSAL_CONV1D_UPDATE, "cpu", cpuConvUpdate);
+
 export interface CausalConvOptions {
   bias?: Tensor | null;
   /** The previous K-1 inputs [B, C, K-1] (default zeros: the sequence starts here). */
@@ -48,7 +93,10 @@ export function causalConv1d(x: Tensor, weight: Tensor, opts: CausalConvOptions 
   return { y: activate(y, opts.activation), state };
 }
 
-/** One token: x [B, C] -> y [B, C] and the new state [B, C, K-1]. */
+/**
+ * One token: x [B, C] -> y [B, C] and the new state [B, C, K-1]. Where no gradient is recorded, a
+ * kernel registered as CAUSAL_CONV1D_UPDATE for the backend serves it in one pass (cpu: above).
+ */
 export function causalConv1dStep(x: Tensor, state: Tensor, weight: Tensor, opts: Omit<CausalConvOptions, "state"> = {}): { y: Tensor; state: Tensor } {
   const op = "causalConv1dStep";
   checkTensors(op, x, { x, state, weight, bias: opts.bias });
@@ -57,12 +105,17 @@ export function causalConv1dStep(x: Tensor, state: Tensor, weight: Tensor, opts:
   const w = kernel2d(op, weight, C); // [C, K]
   const K = w.shape[1];
   expectShape(op, "state", state, [Bb, C, K - 1], `[B, C, K-1] = [${Bb},${C},${K - 1}]`);
+  if (opts.bias) expectShape(op, "bias", opts.bias, [C], `[C] = [${C}]`);
+  if (opts.activation && opts.activation !== "silu") fail(op, `unknown activation '${String(opts.activation)}' (supported: 'silu')`);
+  const inputs = [x, state, w, ...(opts.bias ? [opts.bias] : [])];
+  if (inputs.every((t) => t.dtype === "float32" && t.backend === x.backend) && !T.isRecording(inputs)) {
+    const k = T.getKernel<ConvUpdateKernel>(CAUSAL_CONV1D_UPDATE, x.backend);
+    const r = k?.run({ x, state, weight: w, bias: opts.bias ?? null, silu: opts.activation === "silu" });
+    if (r) return r;
+  }
   const window = T.concat([state, T.unsqueeze(x, -1)], 2); // [B, C, K]
   let y = T.sum(T.mul(window, w), -1); // [B, C]
-  if (opts.bias) {
-    expectShape(op, "bias", opts.bias, [C], `[C] = [${C}]`);
-    y = T.add(y, opts.bias);
-  }
+  if (opts.bias) y = T.add(y, opts.bias);
   return { y: activate(y, opts.activation), state: T.narrow(window, 2, 1, K - 1) };
 }
 

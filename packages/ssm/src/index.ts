@@ -4,7 +4,7 @@
  */
 export { selectiveScan, type SelectiveScanOptions, type SelectiveScanImplementation, type ScanResult } from "./selective/scan";
 export { selectiveStateUpdate, type StateUpdateOptions } from "./selective/step";
-export { causalConv1d, causalConv1dStep, CausalConv1d, type CausalConvOptions } from "./conv";
+export { causalConv1d, causalConv1dStep, CausalConv1d, CAUSAL_CONV1D_UPDATE, type CausalConvOptions, type ConvUpdateKernel, type ConvUpdateInputs } from "./conv";
 export { MambaMixer, type MambaOptions, type MambaState } from "./mamba/mixer";
 export { dtBiasInit, s4dRealLogA, type DtInitOptions } from "./init";
 export { Mamba2Mixer, type Mamba2Options, type Mamba2State } from "./mamba/mixer2";
@@ -30,5 +30,5 @@ export { polynomialFeatures, polynomialWidth } from "./memory/features";
 export { newtonSchulz } from "./memory/newton-schulz";
 export { NeuralMemory, MEMORY_PRESETS, type NeuralMemoryOptions } from "./memory/layer";
 export { setScanWasm, scanWasmAvailable } from "./selective/kernel-wasm";
-export { SELECTIVE_SCAN, type SelectiveScanKernel, type ScanSlot } from "./selective/kernels";
+export { SELECTIVE_SCAN, SELECTIVE_STATE_UPDATE, type SelectiveScanKernel, type ScanSlot, type StateUpdateKernel, type StateUpdateInputs } from "./selective/kernels";
 export type { ScanShape } from "./selective/kernel-cpu";

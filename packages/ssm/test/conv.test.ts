@@ -44,11 +44,44 @@ describe("causalConv1d", () => {
     expect(m.weight.shape).toEqual([3, 1, 4]);
   });
 
+  it("the fused one-token kernel (cpu, no gradient recorded) equals the composed step: K 1, 2, 4; bias and silu or not (kernel counted)", async () => {
+    const KEY = "ssm.causalConv1dUpdate/cpu";
+    const counted = () => T.kernelStats().kernel[KEY] ?? 0;
+    for (const K of [1, 2, 4])
+      for (const [withBias, act] of [
+        [true, "silu"],
+        [false, null],
+      ] as const) {
+        const [Bb, C] = [3, 37];
+        const xs = T.normal([Bb, C], 0, 1, { seed: 10 + K });
+        const st = T.normal([Bb, C, K - 1], 0, 1, { seed: 20 + K });
+        const ww = T.normal([C, 1, K], 0, 1, { seed: 30 + K });
+        const bb = withBias ? T.normal([C], 0, 1, { seed: 40 + K }) : null;
+        const before = counted();
+        const got = S.causalConv1dStep(xs, st, ww, { bias: bb, activation: act });
+        expect(counted()).toBe(before + 1);
+        const want = T.withKernelPreference("reference", () => S.causalConv1dStep(xs, st, ww, { bias: bb, activation: act }));
+        await assertClose(got.y, want.y, { atol: 1e-6, rtol: 1e-6, label: `K ${K} y` });
+        await assertClose(got.state, want.state, { atol: 0, rtol: 0, label: `K ${K} state` });
+      }
+  });
+
+  it("under a gradient the composed step runs: gradients of input, state, weight, bias match finite differences", async () => {
+    const g = T.normal([2, 3], 0, 1, { seed: 6 });
+    const f = (xx: T.Tensor, ss: T.Tensor, ww: T.Tensor, bb: T.Tensor) => T.sum(T.mul(S.causalConv1dStep(xx, ss, ww, { bias: bb, activation: "silu" }).y, g));
+    const args = [T.select(x, 2, 4), T.normal([2, 3, 3], 0, 1, { seed: 7 }), w, bias];
+    const before = T.kernelStats().kernel["ssm.causalConv1dUpdate/cpu"] ?? 0;
+    T.grad(f)(...(args as [T.Tensor, T.Tensor, T.Tensor, T.Tensor])); // recorded: the kernel is not even looked up
+    expect(T.kernelStats().kernel["ssm.causalConv1dUpdate/cpu"] ?? 0).toBe(before);
+    await checkGrad(f, args); // (its finite differences, unrecorded, run the kernel)
+  });
+
   it("clear errors", () => {
     expect(() => S.causalConv1d(T.zeros([2, 3]), w)).toThrow(/causalConv1d: x \[2,3\] must be \[B, C, L\]/);
     expect(() => S.causalConv1d(x, T.zeros([4, 1, 4]))).toThrow(/weight \[4,1,4\] must be \[C, 1, K\] or \[C, K\] with C = 3/);
     expect(() => S.causalConv1d(x, w, { state: T.zeros([2, 3, 2]) })).toThrow(/state \[2,3,2\] must be \[B, C, K-1\] = \[2,3,3\]/);
     expect(() => S.causalConv1d(x, w, { activation: "relu" as never })).toThrow(/unknown activation 'relu'/);
     expect(() => S.causalConv1dStep(T.zeros([2, 3]), T.zeros([2, 3, 2]), w)).toThrow(/causalConv1dStep: state \[2,3,2\]/);
+    expect(() => S.causalConv1dStep(T.zeros([2, 3]), T.zeros([2, 3, 3]), w, { activation: "relu" as never })).toThrow(/causalConv1dStep: unknown activation 'relu'/);
   });
 });

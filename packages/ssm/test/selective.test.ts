@@ -184,3 +184,88 @@ describe("selectiveScan cpu kernels: WebAssembly SIMD = TypeScript", () => {
     expect(out).toContain("up to date");
   }, 60_000);
 });
+
+describe("selectiveStateUpdate: the fused one-token step (cpu, WebAssembly SIMD) = the composed step and the scan", () => {
+  const STEP = "ssm.selectiveStateUpdate/cpu";
+  const counts = () => [T.kernelStats().kernel[STEP] ?? 0, T.kernelStats().reference[STEP] ?? 0];
+  /** One step's inputs: state [B, D, N]; x, dt, z [B, D]; A [D, N]; B, C [B, N] (G 0) or [B, G, N]; D, dtBias [D]. */
+  function stepProblem(Bb: number, Dm: number, N: number, G: number, seed: number) {
+    const proj = (s: number) => (G === 0 ? rn([Bb, N], s) : rn([Bb, G, N], s));
+    return {
+      state: rn([Bb, Dm, N], seed),
+      x: rn([Bb, Dm], seed + 1),
+      dt: rn([Bb, Dm], seed + 2, 0.5),
+      z: rn([Bb, Dm], seed + 3),
+      A: T.neg(T.exp(rn([Dm, N], seed + 4, 0.5))),
+      B: proj(seed + 5),
+      C: proj(seed + 6),
+      D: rn([Dm], seed + 7),
+      dtBias: rn([Dm], seed + 8, 0.1),
+    };
+  }
+  const composed = <R>(f: () => R): R => T.withKernelPreference("reference", f);
+
+  // [B, D, N, G (0: B/C as [B, N])], with every option or none
+  const cases: [number, number, number, number, boolean][] = [
+    [2, 12, 16, 0, true],
+    [1, 1536, 16, 0, true], // Mamba-130M's step
+    [2, 12, 8, 3, true], // groups of 4 channels
+    [2, 12, 16, 2, true], // groups of 6: a group boundary inside four channels
+    [3, 8, 4, 0, false], // no z, D, dtBias, softplus
+  ];
+  let seed = 900;
+  for (const [Bb, Dm, N, G, options] of cases) {
+    const s = seed;
+    seed += 10;
+    it(`B ${Bb}, D ${Dm}, N ${N}, ${G ? `${G} groups` : "B/C [B, N]"}, ${options ? "every option" : "no options"}: within 1e-5 of the composed step (kernel counted)`, async () => {
+      const p = stepProblem(Bb, Dm, N, G, s);
+      const o = options ? { D: p.D, z: p.z, dtBias: p.dtBias, dtSoftplus: true } : {};
+      const [k0] = counts();
+      const fused = selectiveStateUpdate(p.state, p.x, p.dt, p.A, p.B, p.C, o);
+      expect(counts()[0]).toBe(k0 + 1);
+      const ref = composed(() => selectiveStateUpdate(p.state, p.x, p.dt, p.A, p.B, p.C, o));
+      await assertClose(fused.y, ref.y, { atol: 1e-5 * maxAbs(ref.y), rtol: 1e-5, label: "y" });
+      await assertClose(fused.state, ref.state, { atol: 1e-5 * maxAbs(ref.state), rtol: 1e-5, label: "state" });
+    });
+  }
+
+  it("twelve chained steps equal the reference scan over the same twelve tokens (1e-5)", async () => {
+    const p = problem(2, 8, 12, 16, "shared", 950);
+    const whole = selectiveScan(p.u, p.delta, p.A, p.B, p.C, { D: p.D, z: p.z, deltaBias: p.deltaBias, deltaSoftplus: true, implementation: "reference" });
+    let state = T.zeros([2, 8, 16]);
+    const ys: T.Tensor[] = [];
+    const [k0] = counts();
+    for (let t = 0; t < 12; t++) {
+      const at = (x: T.Tensor) => T.select(x, x.rank - 1, t);
+      const r = selectiveStateUpdate(state, at(p.u), at(p.delta), p.A, at(p.B), at(p.C), { D: p.D, z: at(p.z), dtBias: p.deltaBias, dtSoftplus: true });
+      ys.push(r.y);
+      state = r.state;
+    }
+    expect(counts()[0]).toBe(k0 + 12);
+    await assertClose(T.stack(ys, 2), whole.y, { atol: 1e-5 * maxAbs(whole.y), rtol: 1e-5, label: "steps" });
+    await assertClose(state, whole.lastState, { atol: 1e-5 * maxAbs(whole.lastState), rtol: 1e-5 });
+  });
+
+  it("under a gradient the composed step runs (differentiable): gradients equal the composed form's", async () => {
+    const p = stepProblem(1, 8, 8, 0, 970);
+    const w = rn([1, 8], 980);
+    const f = (state: T.Tensor, x: T.Tensor, dt: T.Tensor, A: T.Tensor) => {
+      const r = selectiveStateUpdate(state, x, dt, A, p.B, p.C, { D: p.D, z: p.z, dtBias: p.dtBias, dtSoftplus: true });
+      return T.add(T.sum(T.mul(r.y, w)), T.sum(r.state));
+    };
+    const [k0, r0] = counts();
+    const g = T.grad(f)(p.state, p.x, p.dt, p.A);
+    expect(counts()).toEqual([k0, r0]); // recorded: not even looked up
+    const want = composed(() => T.grad(f)(p.state, p.x, p.dt, p.A));
+    for (let i = 0; i < 4; i++) await assertClose(g[i], want[i], { atol: 1e-6, rtol: 1e-6, label: `grad ${i}` });
+  });
+
+  it("declines where N is not a multiple of 4 (the composed step serves, same results)", async () => {
+    const p = stepProblem(2, 8, 3, 0, 990);
+    const o = { D: p.D, z: p.z, dtBias: p.dtBias, dtSoftplus: true };
+    const r = selectiveStateUpdate(p.state, p.x, p.dt, p.A, p.B, p.C, o);
+    const ref = composed(() => selectiveStateUpdate(p.state, p.x, p.dt, p.A, p.B, p.C, o));
+    await assertClose(r.y, ref.y, { atol: 1e-6, rtol: 1e-6 });
+    await assertClose(r.state, ref.state, { atol: 1e-6, rtol: 1e-6 });
+  });
+});

@@ -265,3 +265,67 @@ export function scan_bwd(
     }
   }
 }
+
+/** Lane i (0..3) of an f32x4 (extract_lane takes a constant index). */
+// @ts-ignore: decorator
+@inline
+function lane(v: v128, i: i32): f32 {
+  if (i == 0) return f32x4.extract_lane(v, 0);
+  if (i == 1) return f32x4.extract_lane(v, 1);
+  if (i == 2) return f32x4.extract_lane(v, 2);
+  return f32x4.extract_lane(v, 3);
+}
+
+/**
+ * One decoding step (mamba_ssm's selective_state_update) in the state's own layout: the N
+ * states of a channel are contiguous in [B, D, N], so vectors run over n (no gathers, no
+ * transposed A). Four channels at a time for dt, D x and the gate:
+ *   dt = softplus(dt + bias) (or dt + bias);  h = exp(dt A[d]) h + (dt x) B;  y = C . h + D x;  y *= silu(z)
+ * x, dt, z, y [B, D]; state, out [B, D, N] (out may be state); A [D, N]; B, C [B, G, N] (channel d
+ * reads group d / (D / G)); dSkip, bias [D] (0: none). D and N are multiples of 4.
+ */
+export function state_update(
+  Bb: i32, Dm: i32, N: i32, G: i32, softplus: i32, hasZ: i32,
+  state: usize, x: usize, dt: usize, z: usize, A: usize, bp: usize, cp: usize, dSkip: usize, bias: usize,
+  y: usize, out: usize,
+): void {
+  const per = Dm / G;
+  for (let b = 0; b < Bb; b++) {
+    for (let d = 0; d < Dm; d += 4) {
+      const row = b * Dm + d;
+      let dt4 = v128.load(at(dt, row));
+      if (bias) dt4 = f32x4.add(dt4, v128.load(at(bias, d)));
+      if (softplus) dt4 = softplus4(dt4);
+      const x4 = v128.load(at(x, row));
+      const dtx4 = f32x4.mul(dt4, x4);
+      // C . h of the four channels, one lane each
+      let ch4 = ZERO;
+      for (let c = 0; c < 4; c++) {
+        const ch = d + c;
+        const proj = (b * G + ch / per) * N; // this channel's row of B and C
+        const hRow = (b * Dm + ch) * N;
+        const aRow = ch * N;
+        const dts = f32x4.splat(lane(dt4, c));
+        const dtxs = f32x4.splat(lane(dtx4, c));
+        let acc = ZERO;
+        for (let n = 0; n < N; n += 4) {
+          const a4 = exp4(f32x4.mul(dts, v128.load(at(A, aRow + n))));
+          const h4 = madd4(dtxs, v128.load(at(bp, proj + n)), f32x4.mul(a4, v128.load(at(state, hRow + n))));
+          v128.store(at(out, hRow + n), h4);
+          acc = madd4(h4, v128.load(at(cp, proj + n)), acc);
+        }
+        const s = hsum(acc);
+        if (c == 0) ch4 = f32x4.replace_lane(ch4, 0, s);
+        else if (c == 1) ch4 = f32x4.replace_lane(ch4, 1, s);
+        else if (c == 2) ch4 = f32x4.replace_lane(ch4, 2, s);
+        else ch4 = f32x4.replace_lane(ch4, 3, s);
+      }
+      let y4 = dSkip ? madd4(v128.load(at(dSkip, d)), x4, ch4) : ch4;
+      if (hasZ) {
+        const z4 = v128.load(at(z, row));
+        y4 = f32x4.mul(y4, f32x4.mul(z4, sigmoid4(z4)));
+      }
+      v128.store(at(y, row), y4);
+    }
+  }
+}

@@ -174,6 +174,7 @@ export {
   customGradMulti,
   stopGradient,
   identity,
+  isRecording,
   type CustomGradResult,
   type CustomGradMultiResult,
   type GradOptions,

@@ -54,11 +54,14 @@ const ORT_FORMATS = new Set(["int8", "int4 g64"]);
  * (attention models on the cpu backend). Each format rebuilds the model from its seed (~10 s
  * for 125M parameters here), so the default run keeps two formats on the Llama.
  */
-const GRIDS: Record<Tier, { specs: Spec[]; T: number; formats: (model: string) => string[] }> = {
-  quick: { specs: QUICK, T: 16, formats: () => ALL_FORMATS },
-  default: { specs: FULL, T: 128, formats: (model) => (model === "llama-gqa-125M" ? ["float16", "int4 g64"] : []) },
-  full: { specs: FULL, T: 128, formats: () => ALL_FORMATS },
+const GRIDS: Record<Tier, { specs: Spec[]; T: number; formats: (model: string) => string[]; longT: number | null }> = {
+  quick: { specs: QUICK, T: 16, formats: () => ALL_FORMATS, longT: null },
+  default: { specs: FULL, T: 128, formats: (model) => (model === "llama-gqa-125M" ? ["float16", "int4 g64"] : []), longT: 960 },
+  full: { specs: FULL, T: 128, formats: () => ALL_FORMATS, longT: 960 },
 };
+
+/** Whether a model also decodes after a long prompt (`longT` tokens; the GPT-2 anchor on cpu: a long key / value cache). */
+const longDecode = (type: unknown, backend: string, longT: number | null): longT is number => longT !== null && type === "gpt2" && backend === "cpu";
 
 const ids = (V: number, T: number, seed: number) => Array.from({ length: T }, (_, t) => (seed * 7919 + t * 104729) % V);
 
@@ -95,13 +98,14 @@ export const modelsSuite: Suite = {
   name: "models",
   description: "GPT-2 124M, Llama-GQA 125M and Mamba-130M (random weights): prefill T=128 and a cached decode step, tokens/s and peak memory; GPT-2 vs onnxruntime-node",
   plan: ({ tier, backend }) => {
-    const { specs, T, formats } = GRIDS[tier];
+    const { specs, T, formats, longT } = GRIDS[tier];
     return specs.flatMap((spec) => {
       const type = spec.config.model_type;
       const impls = ["tessera", ...(type === "gpt2" && backend === "cpu" ? ["onnxruntime-node"] : [])];
       return [
         ...impls.map((impl) => ({ case: `${spec.name} prefill T=${T}`, impl })),
         ...impls.map((impl) => ({ case: `${spec.name} decode @${T}`, impl })),
+        ...(longDecode(type, backend, longT) ? impls.map((impl) => ({ case: `${spec.name} decode @${longT}`, impl })) : []),
         ...(type !== "mamba" && backend === "cpu"
           ? WEIGHT_FORMATS.filter(([label]) => formats(spec.name).includes(label)).flatMap(([label, suffix]) => [
               { case: `${spec.name} decode @${T} ${suffix}`, impl: `tessera ${label}` },
@@ -112,7 +116,7 @@ export const modelsSuite: Suite = {
     });
   },
   async run(ctx) {
-    const { specs, T, formats } = GRIDS[ctx.tier];
+    const { specs, T, formats, longT } = GRIDS[ctx.tier];
     const rows: Row[] = [];
     for (const spec of specs) {
       ctx.log(`  building ${spec.name} (random weights)...`);
@@ -142,6 +146,18 @@ export const modelsSuite: Suite = {
       rows.push(...dec);
       const ref = (await tidy(() => m.forward(tensor([next], { dtype: "int32", backend: ctx.backend }), { state: prefilled, logits: "last" }).logits).data()) as Float32Array;
       stateTensors(prefilled).forEach((t) => t.dispose());
+
+      // Decode after a long prompt: the step reads a long key / value cache (resident in the fused attention's memory).
+      if (longDecode(p.modelType, ctx.backend, longT)) {
+        ctx.log(`  prefilling ${longT} tokens for the long decode...`);
+        const long = tidy(() => m.forward(tensor([ids(m.vocabSize, longT, 3)], { dtype: "int32", backend: ctx.backend }), { logits: "last" }).state);
+        stateTensors(long).forEach((t) => keep(t));
+        const impls = [tesseraModel(ctx.backend, m, next, long), ortGpt2(m, p.info, next, long)];
+        const longRows = await runCase({ ...ctx, measure: decodeMeasure }, { suite: "models", name: `${spec.name} decode @${longT}`, impls, flops: 2 * params, tolerance: 1e-3 });
+        for (const r of longRows) r.note = [r.note, `${(1000 / r.median_ms).toFixed(1)} tok/s`].filter(Boolean).join("; ");
+        rows.push(...longRows);
+        stateTensors(long).forEach((t) => t.dispose());
+      }
       m.dispose();
       if (p.modelType !== "mamba" && ctx.backend === "cpu" && formats(spec.name).length)
         rows.push(...(await compressedDecode(ctx, spec, prompt, next, ref, decodeMeasure, formats(spec.name))));

@@ -108,6 +108,13 @@ export class MambaMixer extends T.Module implements TokenMixer<MambaState> {
   /** u [B, L, dModel] -> y [B, L, dModel]. */
   forward(u: Tensor, state?: MambaState): { y: Tensor; state: MambaState } {
     if (u.rank !== 3 || u.shape[2] !== this.dModel) fail("MambaMixer", `input ${shp(u)} must be [B, L, dModel = ${this.dModel}]`);
+    if (state && u.shape[1] === 1) {
+      // One token after a state (decoding): the step's form, whose state update is one fused
+      // kernel where no gradient is recorded (selectiveStateUpdate) — no transposes or padding
+      // around a scan of length 1.
+      const s = this.step(T.reshape(u, [u.shape[0], this.dModel]), state);
+      return { y: T.unsqueeze(s.y, 1), state: s.state };
+    }
     const N = this.dState;
     const xz = T.transpose(this.in_proj.forward(u), 1, 2); // [B, 2Di, L]
     const [xIn, z] = T.split(xz, 2, 1); // [B, Di, L] each

@@ -16,6 +16,7 @@ import { SCAN_WASM_PLAIN, SCAN_WASM_RELAXED_PLAIN } from "./wasm/binary";
 interface Exports {
   scan_fwd(...args: number[]): void;
   scan_bwd(...args: number[]): void;
+  state_update(...args: number[]): void;
 }
 
 const PAGE = 65536;
@@ -299,4 +300,44 @@ export function scanBackwardWasm(s: ScanShape, a: ScanArrays, saved: WasmSaved, 
     dbias: heap.slice(oDbias / 4, oDbias / 4 + Dm),
     dh0: unpadChannels(heap, oDh0, Bb, Dm, Dp, N),
   };
+}
+
+/** One decoding step's sizes: batch, channels D, state N, groups G of B and C, softplus on dt. */
+export interface StepShape {
+  Bb: number;
+  Dm: number;
+  N: number;
+  G: number;
+  softplus: boolean;
+}
+
+/** One decoding step's inputs, row-major: state [B, D, N]; x, dt, z [B, D]; A [D, N]; B, C [B, G, N]; D, bias [D]. */
+export interface StepArrays {
+  state: Float32Array;
+  x: Float32Array;
+  dt: Float32Array;
+  z: Float32Array | null;
+  A: Float32Array;
+  B: Float32Array;
+  C: Float32Array;
+  D: Float32Array | null;
+  bias: Float32Array | null;
+}
+
+/**
+ * selectiveStateUpdate's step on WebAssembly SIMD (wasm/scan.ts state_update): y [B, D] and the
+ * new state [B, D, N]; null where the composed form must run (no WebAssembly SIMD here, the
+ * 'reference' preference, D or N not a multiple of 4). The arrays are copied in at once.
+ */
+export function stateUpdateWasm(s: StepShape, a: StepArrays): { y: Float32Array; state: Float32Array } | null {
+  const k = kernels();
+  if (!k || s.Dm % 4 !== 0 || s.N % 4 !== 0) return null;
+  const { Bb, Dm, N, G } = s;
+  const [BD, BGN] = [Bb * Dm, Bb * G * N];
+  const sizes = [BD * N, BD, BD, a.z ? BD : 0, Dm * N, BGN, BGN, a.D ? Dm : 0, a.bias ? Dm : 0, BD];
+  const [oState, oX, oDt, oZ, oA, oB, oC, oD, oBias, oY] = place(k, sizes, [a.state, a.x, a.dt, a.z, a.A, a.B, a.C, a.D, a.bias, null]);
+  // the new state overwrites the old one in place (each state is read before it is written)
+  k.ex.state_update(Bb, Dm, N, G, s.softplus ? 1 : 0, a.z ? 1 : 0, oState, oX, oDt, a.z ? oZ : 0, oA, oB, oC, a.D ? oD : 0, a.bias ? oBias : 0, oY, oState);
+  const heap = new Float32Array(k.memory.buffer);
+  return { y: heap.slice(oY / 4, oY / 4 + BD), state: heap.slice(oState / 4, oState / 4 + BD * N) };
 }

@@ -29,3 +29,28 @@ export interface SelectiveScanKernel {
     grad(dOut: Tensor, dLast: Tensor): Partial<Record<ScanSlot, Tensor | null>>;
   };
 }
+
+/** Registry name of the fused one-token step (selectiveStateUpdate; inference only). */
+export const SELECTIVE_STATE_UPDATE = "ssm.selectiveStateUpdate";
+
+/** selectiveStateUpdate's float32 inputs (z, D, dtBias null where absent; B and C as [B, G, N]). */
+export interface StateUpdateInputs {
+  state: Tensor;
+  x: Tensor;
+  dt: Tensor;
+  z: Tensor | null;
+  A: Tensor;
+  B: Tensor;
+  C: Tensor;
+  D: Tensor | null;
+  dtBias: Tensor | null;
+  softplus: boolean;
+}
+
+export interface StateUpdateKernel {
+  /**
+   * y [B, D] and the new state [B, D, N] in one pass, where no gradient is recorded; null where
+   * it declines (the composed form runs).
+   */
+  run(t: StateUpdateInputs): { y: Tensor; state: Tensor } | null;
+}

@@ -5,6 +5,7 @@
  *   gradients(f, params)    -> { value, grads } for tensors f closes over (module parameters)
  *   customGrad(f)           -> an op with a user-defined backward (STE, scans, fused kernels)
  *   stopGradient(x)         -> x as a constant
+ *   isRecording(xs)         -> whether a gradient could flow through an op over xs now
  * f must return a scalar unless a `seed` cotangent is given. Intermediates created by f are
  * freed after the backward pass; the value and the gradients belong to the caller's scope.
  */
@@ -12,7 +13,7 @@ import { isFloat } from "../core/dtype";
 import { dispose, scoped, tidy, trackTensor } from "../core/engine";
 import { fail, fmtShape } from "../core/errors";
 import { shapesEqual } from "../core/shape";
-import { popTape, pushTape, record, Tape, withoutRecording } from "../core/tape";
+import { needsRecord, popTape, pushTape, record, Tape, withoutRecording } from "../core/tape";
 import { isTensor, type Tensor } from "../core/tensor";
 import { cast } from "../ops/convert";
 import { onesLike, zerosLike } from "../ops/creation";
@@ -20,6 +21,15 @@ import { add } from "../ops/elementwise";
 import { concat } from "../ops/join";
 import { viewOf } from "../ops/util";
 import { narrow, reshape } from "../ops/view";
+
+/**
+ * Whether an active gradient computation (grad, valueAndGrad, gradients) records ops over any of
+ * these tensors now. When false no gradient can flow through an op over them, so an
+ * inference-only fused kernel may serve the op (the composed form runs when true).
+ */
+export function isRecording(tensors: readonly Tensor[]): boolean {
+  return needsRecord(tensors);
+}
 
 /** A new handle on the same values, recorded as identity (so it has its own autograd node). */
 export function identity(x: Tensor): Tensor {

@@ -1,0 +1,33 @@
+/**
+ * The cpu kernel of the one-token step (SELECTIVE_STATE_UPDATE): WebAssembly SIMD
+ * (kernel-wasm.ts stateUpdateWasm, wasm/scan.ts state_update); it declines where that does not
+ * apply. step.ts registers it.
+ */
+import * as T from "@tessera/tensor";
+import type { Tensor } from "@tessera/tensor";
+import { stateUpdateWasm } from "./kernel-wasm";
+import type { StateUpdateKernel } from "./kernels";
+
+/** The cpu one-token step: WebAssembly SIMD (kernel-wasm.ts stateUpdateWasm); declines where that does not apply. */
+export const cpuStateUpdate: StateUpdateKernel = {
+  run(t) {
+    const [Bb, Dm, N] = t.state.shape;
+    const v = (x: Tensor | null) => (x ? T.float32Values(x) : null);
+    const r = stateUpdateWasm(
+      { Bb, Dm, N, G: t.B.shape[1], softplus: t.softplus },
+      {
+        state: T.float32Values(t.state),
+        x: T.float32Values(t.x),
+        dt: T.float32Values(t.dt),
+        z: v(t.z),
+        A: T.float32Values(t.A),
+        B: T.float32Values(t.B),
+        C: T.float32Values(t.C),
+        D: v(t.D),
+        bias: v(t.dtBias),
+      },
+    );
+    if (!r) return null;
+    return { y: T.tensor(r.y, { shape: [Bb, Dm], backend: "cpu" }), state: T.tensor(r.state, { shape: [Bb, Dm, N], backend: "cpu" }) };
+  },
+};
