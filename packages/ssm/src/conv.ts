@@ -23,8 +23,10 @@ export interface ConvUpdateInputs {
 }
 
 export interface ConvUpdateKernel {
-  /** y [B, C] and the new state [B, C, K-1] in one pass (no gradient recorded); null: declined. */
-  run(t: ConvUpdateInputs): { y: Tensor; state: Tensor } | null;
+  /** Whether it serves these inputs (else the composed form runs); asked before the counted lookup. */
+  applies(t: ConvUpdateInputs): boolean;
+  /** y [B, C] and the new state [B, C, K-1] in one pass (called where no gradient is recorded). */
+  run(t: ConvUpdateInputs): { y: Tensor; state: Tensor };
 }
 
 /**
@@ -32,6 +34,7 @@ export interface ConvUpdateKernel {
  * a concat, a product, a sum, a bias add and a silu over [B, C, K] (the composed form below).
  */
 const cpuConvUpdate: ConvUpdateKernel = {
+  applies: () => true,
   run({ x, state, weight, bias, silu }) {
     const [Bb, C] = x.shape;
     const K = weight.shape[1];
@@ -109,9 +112,12 @@ export function causalConv1dStep(x: Tensor, state: Tensor, weight: Tensor, opts:
   if (opts.activation && opts.activation !== "silu") fail(op, `unknown activation '${String(opts.activation)}' (supported: 'silu')`);
   const inputs = [x, state, w, ...(opts.bias ? [opts.bias] : [])];
   if (inputs.every((t) => t.dtype === "float32" && t.backend === x.backend) && !T.isRecording(inputs)) {
-    const k = T.getKernel<ConvUpdateKernel>(CAUSAL_CONV1D_UPDATE, x.backend);
-    const r = k?.run({ x, state, weight: w, bias: opts.bias ?? null, silu: opts.activation === "silu" });
-    if (r) return r;
+    const t: ConvUpdateInputs = { x, state, weight: w, bias: opts.bias ?? null, silu: opts.activation === "silu" };
+    const k = T.getKernel<ConvUpdateKernel>(CAUSAL_CONV1D_UPDATE, x.backend, { count: false });
+    if (k?.applies(t)) {
+      T.getKernel(CAUSAL_CONV1D_UPDATE, x.backend); // counted in kernelStats as the kernel that ran
+      return k.run(t);
+    }
   }
   const window = T.concat([state, T.unsqueeze(x, -1)], 2); // [B, C, K]
   let y = T.sum(T.mul(window, w), -1); // [B, C]

@@ -44,13 +44,15 @@ describe("causalConv1d", () => {
     expect(m.weight.shape).toEqual([3, 1, 4]);
   });
 
-  it("the fused one-token kernel (cpu, no gradient recorded) equals the composed step: K 1, 2, 4; bias and silu or not (kernel counted)", async () => {
+  it("the fused one-token kernel (cpu, no gradient recorded) equals the composed step: K 1, 2, 4; with and without bias and silu (kernel counted)", async () => {
     const KEY = "ssm.causalConv1dUpdate/cpu";
     const counted = () => T.kernelStats().kernel[KEY] ?? 0;
     for (const K of [1, 2, 4])
       for (const [withBias, act] of [
         [true, "silu"],
         [false, null],
+        [true, null],
+        [false, "silu"],
       ] as const) {
         const [Bb, C] = [3, 37];
         const xs = T.normal([Bb, C], 0, 1, { seed: 10 + K });

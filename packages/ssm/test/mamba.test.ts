@@ -93,6 +93,21 @@ for (const arch of ARCHS as unknown as Arch<T.TokenMixer>[]) {
 }
 
 describe("MambaMixer", () => {
+  it("one token after a state: the fused step on cpu ('auto'), the scan for an explicit implementation; both equal the whole forward", async () => {
+    const m = new S.MambaMixer({ dModel: 16, dState: 8, seed: 3 });
+    const x = T.normal([2, 7, 16], 0, 1, { seed: 4 });
+    const whole = m.forward(x).y;
+    const tol = { atol: 1e-5 * maxAbs(whole), rtol: 1e-5 };
+    const STEP = "ssm.selectiveStateUpdate/cpu";
+    const steps = () => T.kernelStats().kernel[STEP] ?? 0;
+    for (const impl of ["auto", "chunked"] as const) {
+      m.scanImplementation = impl;
+      const before = steps();
+      await assertClose(inPieces(m, x, [4, 1, 1, 1]), whole, { ...tol, label: impl });
+      expect(steps() - before).toBe(impl === "auto" ? 3 : 0);
+    }
+  });
+
   it("gradients through the mixer match finite differences; init follows mamba_ssm", async () => {
     const m = new S.MambaMixer({ dModel: 4, dState: 2, expand: 1, dConv: 2, seed: 3 });
     expect(Object.keys(m.namedParameters()).sort()).toEqual([

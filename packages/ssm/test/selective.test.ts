@@ -205,6 +205,10 @@ describe("selectiveStateUpdate: the fused one-token step (cpu, WebAssembly SIMD)
   }
   const composed = <R>(f: () => R): R => T.withKernelPreference("reference", f);
 
+  it("the WebAssembly module is here (Node has SIMD): the cases below run the kernel, not a fallback", () => {
+    expect(scanWasmAvailable()).toBe(true);
+  });
+
   // [B, D, N, G (0: B/C as [B, N])], with every option or none
   const cases: [number, number, number, number, boolean][] = [
     [2, 12, 16, 0, true],
@@ -212,6 +216,8 @@ describe("selectiveStateUpdate: the fused one-token step (cpu, WebAssembly SIMD)
     [2, 12, 8, 3, true], // groups of 4 channels
     [2, 12, 16, 2, true], // groups of 6: a group boundary inside four channels
     [3, 8, 4, 0, false], // no z, D, dtBias, softplus
+    [2, 10, 3, 0, true], // D and N not multiples of 4 (padded)
+    [2, 10, 6, 2, true], // padded, groups of 5
   ];
   let seed = 900;
   for (const [Bb, Dm, N, G, options] of cases) {
@@ -246,26 +252,38 @@ describe("selectiveStateUpdate: the fused one-token step (cpu, WebAssembly SIMD)
     await assertClose(state, whole.lastState, { atol: 1e-5 * maxAbs(whole.lastState), rtol: 1e-5 });
   });
 
-  it("under a gradient the composed step runs (differentiable): gradients equal the composed form's", async () => {
-    const p = stepProblem(1, 8, 8, 0, 970);
-    const w = rn([1, 8], 980);
-    const f = (state: T.Tensor, x: T.Tensor, dt: T.Tensor, A: T.Tensor) => {
-      const r = selectiveStateUpdate(state, x, dt, A, p.B, p.C, { D: p.D, z: p.z, dtBias: p.dtBias, dtSoftplus: true });
+  it("the softplus past its threshold (dt + bias > 20), very negative dt A, dtBias without the softplus: within 1e-5", async () => {
+    const p = stepProblem(2, 8, 8, 0, 960);
+    const dtBig = T.add(p.dt, T.tensor([25, -30, 0, 19.5, 20.5, 3, -3, 40])); // channels on both sides of 20
+    const ABig = T.mul(p.A, 50); // exp(dt A) underflows to 0 on some states
+    for (const o of [
+      { D: p.D, z: p.z, dtBias: p.dtBias, dtSoftplus: true },
+      { D: p.D, dtBias: T.abs(p.dtBias), dtSoftplus: false },
+    ]) {
+      const fused = selectiveStateUpdate(p.state, p.x, dtBig, ABig, p.B, p.C, o);
+      const ref = composed(() => selectiveStateUpdate(p.state, p.x, dtBig, ABig, p.B, p.C, o));
+      await assertClose(fused.y, ref.y, { atol: 1e-5 * maxAbs(ref.y), rtol: 1e-5, label: "y" });
+      await assertClose(fused.state, ref.state, { atol: 1e-5 * maxAbs(ref.state), rtol: 1e-5, label: "state" });
+    }
+  });
+
+  it("under a gradient the composed step runs (the kernel is not even looked up); its gradients match finite differences", async () => {
+    const p = stepProblem(1, 4, 4, 0, 970);
+    const w = rn([1, 4], 980);
+    const f = (state: T.Tensor, x: T.Tensor, dt: T.Tensor, A: T.Tensor, B: T.Tensor) => {
+      const r = selectiveStateUpdate(state, x, dt, A, B, p.C, { D: p.D, z: p.z, dtBias: p.dtBias, dtSoftplus: true });
       return T.add(T.sum(T.mul(r.y, w)), T.sum(r.state));
     };
     const [k0, r0] = counts();
-    const g = T.grad(f)(p.state, p.x, p.dt, p.A);
-    expect(counts()).toEqual([k0, r0]); // recorded: not even looked up
-    const want = composed(() => T.grad(f)(p.state, p.x, p.dt, p.A));
-    for (let i = 0; i < 4; i++) await assertClose(g[i], want[i], { atol: 1e-6, rtol: 1e-6, label: `grad ${i}` });
+    T.grad(f)(p.state, p.x, p.dt, p.A, p.B);
+    expect(counts()).toEqual([k0, r0]);
+    await checkGrad(f, [p.state, p.x, p.dt, p.A, p.B]);
   });
 
-  it("declines where N is not a multiple of 4 (the composed step serves, same results)", async () => {
-    const p = stepProblem(2, 8, 3, 0, 990);
-    const o = { D: p.D, z: p.z, dtBias: p.dtBias, dtSoftplus: true };
-    const r = selectiveStateUpdate(p.state, p.x, p.dt, p.A, p.B, p.C, o);
-    const ref = composed(() => selectiveStateUpdate(p.state, p.x, p.dt, p.A, p.B, p.C, o));
-    await assertClose(r.y, ref.y, { atol: 1e-6, rtol: 1e-6 });
-    await assertClose(r.state, ref.state, { atol: 1e-6, rtol: 1e-6 });
+  it("under the 'reference' preference the composed step runs (no kernel run counted)", async () => {
+    const p = stepProblem(2, 8, 4, 0, 990);
+    const [k0] = counts();
+    composed(() => selectiveStateUpdate(p.state, p.x, p.dt, p.A, p.B, p.C, { dtSoftplus: true }));
+    expect(counts()[0]).toBe(k0);
   });
 });

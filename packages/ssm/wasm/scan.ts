@@ -282,14 +282,14 @@ function lane(v: v128, i: i32): f32 {
  * transposed A). Four channels at a time for dt, D x and the gate:
  *   dt = softplus(dt + bias) (or dt + bias);  h = exp(dt A[d]) h + (dt x) B;  y = C . h + D x;  y *= silu(z)
  * x, dt, z, y [B, D]; state, out [B, D, N] (out may be state); A [D, N]; B, C [B, G, N] (channel d
- * reads group d / (D / G)); dSkip, bias [D] (0: none). D and N are multiples of 4.
+ * reads group min(d / per, G - 1): `per` channels a group, padding channels in the last one);
+ * dSkip, bias [D] (0: none). D and N are multiples of 4 (the caller pads).
  */
 export function state_update(
-  Bb: i32, Dm: i32, N: i32, G: i32, softplus: i32, hasZ: i32,
+  Bb: i32, Dm: i32, N: i32, G: i32, per: i32, softplus: i32, hasZ: i32,
   state: usize, x: usize, dt: usize, z: usize, A: usize, bp: usize, cp: usize, dSkip: usize, bias: usize,
   y: usize, out: usize,
 ): void {
-  const per = Dm / G;
   for (let b = 0; b < Bb; b++) {
     for (let d = 0; d < Dm; d += 4) {
       const row = b * Dm + d;
@@ -302,7 +302,7 @@ export function state_update(
       let ch4 = ZERO;
       for (let c = 0; c < 4; c++) {
         const ch = d + c;
-        const proj = (b * G + ch / per) * N; // this channel's row of B and C
+        const proj = (b * G + min(ch / per, G - 1)) * N; // this channel's row of B and C
         const hRow = (b * Dm + ch) * N;
         const aRow = ch * N;
         const dts = f32x4.splat(lane(dt4, c));

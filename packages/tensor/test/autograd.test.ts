@@ -242,6 +242,28 @@ describe("autograd API", () => {
     expect(grads.b.arraySync()).toEqual([2]);
   });
 
+  it("isRecording: true only for tensors a gradient computation tracks, and not inside a custom gradient's forward", () => {
+    const x = T.tensor([1, 2, 3]);
+    const c = T.tensor([4, 5, 6]);
+    expect(T.isRecording([x, c])).toBe(false); // no gradient computation
+    const seen: Record<string, boolean> = {};
+    const inner = T.customGrad((a: T.Tensor) => {
+      seen.customForward = T.isRecording([a]);
+      return { value: T.mul(a, 2), grad: (dy: T.Tensor) => [T.mul(dy, 2)] };
+    });
+    T.grad((a: T.Tensor) => {
+      seen.input = T.isRecording([a]);
+      seen.constant = T.isRecording([c]);
+      const h = T.mul(a, c);
+      seen.derived = T.isRecording([h]);
+      seen.mixed = T.isRecording([c, h]);
+      seen.stopped = T.isRecording([T.stopGradient(h)]);
+      return T.sum(inner(h));
+    })(x);
+    expect(seen).toEqual({ input: true, constant: false, derived: true, mixed: true, stopped: false, customForward: false });
+    expect(T.isRecording([x])).toBe(false); // after it
+  });
+
   it("unused inputs get zero gradients; stopGradient blocks flow", () => {
     const x = T.tensor([1, 2]);
     const y = T.tensor([5]);

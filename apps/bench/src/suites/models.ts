@@ -4,7 +4,8 @@
  * after 128 tokens (KV cache / recurrent state), as time, tokens/s and peak activation memory.
  * GPT-2 runs side by side with the same weights in onnxruntime-node (anchors/onnx-gpt2.ts: the
  * model exported by @tessera/onnx; the runtime transformers.js uses), both for prefill and for a
- * cached decode step fed Tessera's keys/values, and the logits are cross-checked.
+ * cached decode step fed Tessera's keys/values, and the logits are cross-checked; GPT-2 also
+ * decodes after a 960-token prompt (a long key / value cache) against onnxruntime-node.
  * Attention models also decode with float16 / bfloat16 block projections (castModel) and with
  * weight-only quantized ones (int8 per channel, int4 groups of 64, NF4 blocks of 64 with double
  * quantization); embeddings and head stay float32: time, weight bytes and the logits' relative
@@ -60,8 +61,9 @@ const GRIDS: Record<Tier, { specs: Spec[]; T: number; formats: (model: string) =
   full: { specs: FULL, T: 128, formats: () => ALL_FORMATS, longT: 960 },
 };
 
-/** Whether a model also decodes after a long prompt (`longT` tokens; the GPT-2 anchor on cpu: a long key / value cache). */
-const longDecode = (type: unknown, backend: string, longT: number | null): longT is number => longT !== null && type === "gpt2" && backend === "cpu";
+/** Whether a model also decodes after a long prompt (`longT` tokens and the next one within its positions; the GPT-2 anchor on cpu: a long key / value cache). */
+const longDecode = (spec: Spec, backend: string, longT: number | null): longT is number =>
+  longT !== null && spec.config.model_type === "gpt2" && backend === "cpu" && longT + 1 <= Number(spec.config.n_positions ?? 1024);
 
 const ids = (V: number, T: number, seed: number) => Array.from({ length: T }, (_, t) => (seed * 7919 + t * 104729) % V);
 
@@ -96,7 +98,8 @@ function stateTensors(s: LMState): Tensor[] {
 
 export const modelsSuite: Suite = {
   name: "models",
-  description: "GPT-2 124M, Llama-GQA 125M and Mamba-130M (random weights): prefill T=128 and a cached decode step, tokens/s and peak memory; GPT-2 vs onnxruntime-node",
+  description:
+    "GPT-2 124M, Llama-GQA 125M and Mamba-130M (random weights): prefill T=128 and a cached decode step (GPT-2 also after 960 tokens), tokens/s and peak memory; GPT-2 vs onnxruntime-node",
   plan: ({ tier, backend }) => {
     const { specs, T, formats, longT } = GRIDS[tier];
     return specs.flatMap((spec) => {
@@ -105,7 +108,7 @@ export const modelsSuite: Suite = {
       return [
         ...impls.map((impl) => ({ case: `${spec.name} prefill T=${T}`, impl })),
         ...impls.map((impl) => ({ case: `${spec.name} decode @${T}`, impl })),
-        ...(longDecode(type, backend, longT) ? impls.map((impl) => ({ case: `${spec.name} decode @${longT}`, impl })) : []),
+        ...(longDecode(spec, backend, longT) ? impls.map((impl) => ({ case: `${spec.name} decode @${longT}`, impl })) : []),
         ...(type !== "mamba" && backend === "cpu"
           ? WEIGHT_FORMATS.filter(([label]) => formats(spec.name).includes(label)).flatMap(([label, suffix]) => [
               { case: `${spec.name} decode @${T} ${suffix}`, impl: `tessera ${label}` },
@@ -148,7 +151,7 @@ export const modelsSuite: Suite = {
       stateTensors(prefilled).forEach((t) => t.dispose());
 
       // Decode after a long prompt: the step reads a long key / value cache (resident in the fused attention's memory).
-      if (longDecode(p.modelType, ctx.backend, longT)) {
+      if (longDecode(spec, ctx.backend, longT)) {
         ctx.log(`  prefilling ${longT} tokens for the long decode...`);
         const long = tidy(() => m.forward(tensor([ids(m.vocabSize, longT, 3)], { dtype: "int32", backend: ctx.backend }), { logits: "last" }).state);
         stateTensors(long).forEach((t) => keep(t));

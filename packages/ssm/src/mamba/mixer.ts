@@ -17,6 +17,7 @@ import type { MixerState, Tensor, TokenMixer } from "@tessera/tensor";
 import { CausalConv1d } from "../conv";
 import { dtBiasInit, generatorOf, s4dRealLogA, type DtInitOptions } from "../init";
 import { selectiveScan, type SelectiveScanImplementation } from "../selective/scan";
+import { SELECTIVE_STATE_UPDATE } from "../selective/kernels";
 import { selectiveStateUpdate } from "../selective/step";
 import { expectShape, fail, positiveInt, shp } from "../util";
 
@@ -108,10 +109,11 @@ export class MambaMixer extends T.Module implements TokenMixer<MambaState> {
   /** u [B, L, dModel] -> y [B, L, dModel]. */
   forward(u: Tensor, state?: MambaState): { y: Tensor; state: MambaState } {
     if (u.rank !== 3 || u.shape[2] !== this.dModel) fail("MambaMixer", `input ${shp(u)} must be [B, L, dModel = ${this.dModel}]`);
-    if (state && u.shape[1] === 1) {
-      // One token after a state (decoding): the step's form, whose state update is one fused
-      // kernel where no gradient is recorded (selectiveStateUpdate) — no transposes or padding
-      // around a scan of length 1.
+    if (state && u.shape[1] === 1 && this.scanImplementation === "auto" && u.dtype === "float32" && T.hasKernel(SELECTIVE_STATE_UPDATE, u.backend)) {
+      // One token after a state (decoding) where the backend has the fused step: the step's form,
+      // whose state update is one kernel where no gradient is recorded (selectiveStateUpdate) — no
+      // transposes or padding around a scan of length 1. Elsewhere (and for an explicit
+      // scanImplementation) the scan serves it as before.
       const s = this.step(T.reshape(u, [u.shape[0], this.dModel]), state);
       return { y: T.unsqueeze(s.y, 1), state: s.state };
     }

@@ -324,20 +324,56 @@ export interface StepArrays {
   bias: Float32Array | null;
 }
 
+/** [rows, n] row-major -> [rowsP, nP] with zeros in the padding (the same array when nothing is padded). */
+function padRows(x: Float32Array, rows: number, n: number, rowsP: number, nP: number): Float32Array {
+  if (rows === rowsP && n === nP) return x;
+  const out = new Float32Array(rowsP * nP);
+  for (let r = 0; r < rows; r++) out.set(x.subarray(r * n, (r + 1) * n), r * nP);
+  return out;
+}
+
 /**
  * selectiveStateUpdate's step on WebAssembly SIMD (wasm/scan.ts state_update): y [B, D] and the
- * new state [B, D, N]; null where the composed form must run (no WebAssembly SIMD here, the
- * 'reference' preference, D or N not a multiple of 4). The arrays are copied in at once.
+ * new state [B, D, N]; null where WebAssembly SIMD is missing (or the 'reference' preference).
+ * D and N are padded to multiples of 4 with zeros where they are not (A = 0 and B = C = 0 there:
+ * padding states stay 0 and add nothing). The arrays are copied in at once.
  */
 export function stateUpdateWasm(s: StepShape, a: StepArrays): { y: Float32Array; state: Float32Array } | null {
   const k = kernels();
-  if (!k || s.Dm % 4 !== 0 || s.N % 4 !== 0) return null;
+  if (!k) return null;
   const { Bb, Dm, N, G } = s;
-  const [BD, BGN] = [Bb * Dm, Bb * G * N];
-  const sizes = [BD * N, BD, BD, a.z ? BD : 0, Dm * N, BGN, BGN, a.D ? Dm : 0, a.bias ? Dm : 0, BD];
-  const [oState, oX, oDt, oZ, oA, oB, oC, oD, oBias, oY] = place(k, sizes, [a.state, a.x, a.dt, a.z, a.A, a.B, a.C, a.D, a.bias, null]);
+  const [Dp, Np] = [Math.ceil(Dm / 4) * 4, Math.ceil(N / 4) * 4];
+  const perBatch = (x: Float32Array, n: number, nP: number, rows: number, rowsP: number) => {
+    if (rows === rowsP && n === nP) return x;
+    const out = new Float32Array(Bb * rowsP * nP);
+    for (let b = 0; b < Bb; b++) out.set(padRows(x.subarray(b * rows * n, (b + 1) * rows * n), rows, n, rowsP, nP), b * rowsP * nP);
+    return out;
+  };
+  const vec = (x: Float32Array | null) => (x ? perBatch(x, Dm, Dp, 1, 1) : null); // [B, D] -> [B, Dp]
+  const [BD, BGN] = [Bb * Dp, Bb * G * Np];
+  const sizes = [BD * Np, BD, BD, a.z ? BD : 0, Dp * Np, BGN, BGN, a.D ? Dp : 0, a.bias ? Dp : 0, BD];
+  const inputs = [
+    perBatch(a.state, N, Np, Dm, Dp),
+    vec(a.x),
+    vec(a.dt),
+    vec(a.z),
+    padRows(a.A, Dm, N, Dp, Np),
+    perBatch(a.B, N, Np, G, G),
+    perBatch(a.C, N, Np, G, G),
+    a.D ? padRows(a.D, 1, Dm, 1, Dp) : null,
+    a.bias ? padRows(a.bias, 1, Dm, 1, Dp) : null,
+    null,
+  ];
+  const [oState, oX, oDt, oZ, oA, oB, oC, oD, oBias, oY] = place(k, sizes, inputs);
   // the new state overwrites the old one in place (each state is read before it is written)
-  k.ex.state_update(Bb, Dm, N, G, s.softplus ? 1 : 0, a.z ? 1 : 0, oState, oX, oDt, a.z ? oZ : 0, oA, oB, oC, a.D ? oD : 0, a.bias ? oBias : 0, oY, oState);
+  k.ex.state_update(Bb, Dp, Np, G, Dm / G, s.softplus ? 1 : 0, a.z ? 1 : 0, oState, oX, oDt, a.z ? oZ : 0, oA, oB, oC, a.D ? oD : 0, a.bias ? oBias : 0, oY, oState);
   const heap = new Float32Array(k.memory.buffer);
-  return { y: heap.slice(oY / 4, oY / 4 + BD), state: heap.slice(oState / 4, oState / 4 + BD * N) };
+  if (Dp === Dm && Np === N) return { y: heap.slice(oY / 4, oY / 4 + BD), state: heap.slice(oState / 4, oState / 4 + BD * Np) };
+  const y = new Float32Array(Bb * Dm);
+  const state = new Float32Array(Bb * Dm * N);
+  for (let b = 0; b < Bb; b++) {
+    y.set(heap.subarray(oY / 4 + b * Dp, oY / 4 + b * Dp + Dm), b * Dm);
+    for (let d = 0; d < Dm; d++) state.set(heap.subarray(oState / 4 + (b * Dp + d) * Np, oState / 4 + (b * Dp + d) * Np + N), (b * Dm + d) * N);
+  }
+  return { y, state };
 }

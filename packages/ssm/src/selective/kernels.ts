@@ -48,9 +48,8 @@ export interface StateUpdateInputs {
 }
 
 export interface StateUpdateKernel {
-  /**
-   * y [B, D] and the new state [B, D, N] in one pass, where no gradient is recorded; null where
-   * it declines (the composed form runs).
-   */
-  run(t: StateUpdateInputs): { y: Tensor; state: Tensor } | null;
+  /** Whether it serves these inputs (else the composed form runs); asked before the counted lookup. */
+  applies(t: StateUpdateInputs): boolean;
+  /** y [B, D] and the new state [B, D, N] in one pass (called where no gradient is recorded). */
+  run(t: StateUpdateInputs): { y: Tensor; state: Tensor };
 }

@@ -1,15 +1,16 @@
 /**
  * The cpu kernel of the one-token step (SELECTIVE_STATE_UPDATE): WebAssembly SIMD
- * (kernel-wasm.ts stateUpdateWasm, wasm/scan.ts state_update); it declines where that does not
- * apply. step.ts registers it.
+ * (kernel-wasm.ts stateUpdateWasm, wasm/scan.ts state_update), wherever the module loads (any D
+ * and N: padded to multiples of 4). step.ts registers it.
  */
 import * as T from "@tessera/tensor";
 import type { Tensor } from "@tessera/tensor";
-import { stateUpdateWasm } from "./kernel-wasm";
+import { scanWasmAvailable, stateUpdateWasm } from "./kernel-wasm";
 import type { StateUpdateKernel } from "./kernels";
 
-/** The cpu one-token step: WebAssembly SIMD (kernel-wasm.ts stateUpdateWasm); declines where that does not apply. */
+/** The cpu one-token step: WebAssembly SIMD (kernel-wasm.ts stateUpdateWasm) wherever the module loads. */
 export const cpuStateUpdate: StateUpdateKernel = {
+  applies: () => scanWasmAvailable(),
   run(t) {
     const [Bb, Dm, N] = t.state.shape;
     const v = (x: Tensor | null) => (x ? T.float32Values(x) : null);
@@ -27,7 +28,7 @@ export const cpuStateUpdate: StateUpdateKernel = {
         bias: v(t.dtBias),
       },
     );
-    if (!r) return null;
+    if (!r) throw new Error("selectiveStateUpdate: the WebAssembly step kernel went away between applies() and run()");
     return { y: T.tensor(r.y, { shape: [Bb, Dm], backend: "cpu" }), state: T.tensor(r.state, { shape: [Bb, Dm, N], backend: "cpu" }) };
   },
 };
