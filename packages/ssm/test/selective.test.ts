@@ -280,6 +280,29 @@ describe("selectiveStateUpdate: the fused one-token step (cpu, WebAssembly SIMD)
     await checkGrad(f, [p.state, p.x, p.dt, p.A, p.B]);
   });
 
+  it("aLog: A given as A_log (-exp of it used) equals passing -exp(A_log), fused (padded sizes too) and composed", async () => {
+    for (const [Dm, N] of [
+      [12, 16],
+      [10, 3],
+    ]) {
+      const p = stepProblem(2, Dm, N, 0, 1000 + Dm);
+      const ALog = rn([Dm, N], 1010 + Dm, 0.5);
+      const o = { D: p.D, z: p.z, dtBias: p.dtBias, dtSoftplus: true };
+      const want = composed(() => selectiveStateUpdate(p.state, p.x, p.dt, T.neg(T.exp(ALog)), p.B, p.C, o));
+      const [k0] = counts();
+      const fused = selectiveStateUpdate(p.state, p.x, p.dt, ALog, p.B, p.C, { ...o, aLog: true });
+      expect(counts()[0]).toBe(k0 + 1);
+      const comp = composed(() => selectiveStateUpdate(p.state, p.x, p.dt, ALog, p.B, p.C, { ...o, aLog: true }));
+      for (const [got, label] of [
+        [fused, "fused"],
+        [comp, "composed"],
+      ] as const) {
+        await assertClose(got.y, want.y, { atol: 1e-5 * maxAbs(want.y), rtol: 1e-5, label: `${label} y` });
+        await assertClose(got.state, want.state, { atol: 1e-5 * maxAbs(want.state), rtol: 1e-5, label: `${label} state` });
+      }
+    }
+  });
+
   it("under the 'reference' preference the composed step runs (no kernel run counted)", async () => {
     const p = stepProblem(2, 8, 4, 0, 990);
     const [k0] = counts();

@@ -283,10 +283,11 @@ function lane(v: v128, i: i32): f32 {
  *   dt = softplus(dt + bias) (or dt + bias);  h = exp(dt A[d]) h + (dt x) B;  y = C . h + D x;  y *= silu(z)
  * x, dt, z, y [B, D]; state, out [B, D, N] (out may be state); A [D, N]; B, C [B, G, N] (channel d
  * reads group min(d / per, G - 1): `per` channels a group, padding channels in the last one);
- * dSkip, bias [D] (0: none). D and N are multiples of 4 (the caller pads).
+ * dSkip, bias [D] (0: none); with aLog, A holds log(-A) (A_log) and -exp of it is used. D and N
+ * are multiples of 4 (the caller pads).
  */
 export function state_update(
-  Bb: i32, Dm: i32, N: i32, G: i32, per: i32, softplus: i32, hasZ: i32,
+  Bb: i32, Dm: i32, N: i32, G: i32, per: i32, softplus: i32, aLog: i32, hasZ: i32,
   state: usize, x: usize, dt: usize, z: usize, A: usize, bp: usize, cp: usize, dSkip: usize, bias: usize,
   y: usize, out: usize,
 ): void {
@@ -309,7 +310,8 @@ export function state_update(
         const dtxs = f32x4.splat(lane(dtx4, c));
         let acc = ZERO;
         for (let n = 0; n < N; n += 4) {
-          const a4 = exp4(f32x4.mul(dts, v128.load(at(A, aRow + n))));
+          const A4 = aLog ? f32x4.neg(exp4(v128.load(at(A, aRow + n)))) : v128.load(at(A, aRow + n));
+          const a4 = exp4(f32x4.mul(dts, A4));
           const h4 = madd4(dtxs, v128.load(at(bp, proj + n)), f32x4.mul(a4, v128.load(at(state, hRow + n))));
           v128.store(at(out, hRow + n), h4);
           acc = madd4(h4, v128.load(at(cp, proj + n)), acc);

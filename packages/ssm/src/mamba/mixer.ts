@@ -145,8 +145,8 @@ export class MambaMixer extends T.Module implements TokenMixer<MambaState> {
     const conv = this.conv1d.step(xIn, state.conv, "silu"); // [B, Di]
     const [dtLow, Bm, Cm] = T.split(this.x_proj.forward(conv.y), [this.dtRank, N, N], -1);
     const dt = T.linear(dtLow, this.dt_proj.weight); // [B, Di]
-    const A = T.neg(T.exp(this.A_log));
-    const s = selectiveStateUpdate(state.ssm, conv.y, dt, A, Bm, Cm, { D: this.D, z, dtBias: this.dt_proj.bias, dtSoftplus: true });
+    // A = -exp(A_log) inside the step (one kernel pass where it is fused)
+    const s = selectiveStateUpdate(state.ssm, conv.y, dt, this.A_log, Bm, Cm, { D: this.D, z, dtBias: this.dt_proj.bias, dtSoftplus: true, aLog: true });
     return { y: this.out_proj.forward(s.y), state: { conv: conv.state, ssm: s.state } };
   }
 }

@@ -309,6 +309,8 @@ export interface StepShape {
   N: number;
   G: number;
   softplus: boolean;
+  /** A holds log(-A) (A_log): the kernel uses -exp(A). */
+  aLog: boolean;
 }
 
 /** One decoding step's inputs, row-major: state [B, D, N]; x, dt, z [B, D]; A [D, N]; B, C [B, G, N]; D, bias [D]. */
@@ -366,7 +368,27 @@ export function stateUpdateWasm(s: StepShape, a: StepArrays): { y: Float32Array;
   ];
   const [oState, oX, oDt, oZ, oA, oB, oC, oD, oBias, oY] = place(k, sizes, inputs);
   // the new state overwrites the old one in place (each state is read before it is written)
-  k.ex.state_update(Bb, Dp, Np, G, Dm / G, s.softplus ? 1 : 0, a.z ? 1 : 0, oState, oX, oDt, a.z ? oZ : 0, oA, oB, oC, a.D ? oD : 0, a.bias ? oBias : 0, oY, oState);
+  k.ex.state_update(
+    Bb,
+    Dp,
+    Np,
+    G,
+    Dm / G,
+    s.softplus ? 1 : 0,
+    s.aLog ? 1 : 0,
+    a.z ? 1 : 0,
+    oState,
+    oX,
+    oDt,
+    a.z ? oZ : 0,
+    oA,
+    oB,
+    oC,
+    a.D ? oD : 0,
+    a.bias ? oBias : 0,
+    oY,
+    oState,
+  );
   const heap = new Float32Array(k.memory.buffer);
   if (Dp === Dm && Np === N) return { y: heap.slice(oY / 4, oY / 4 + BD), state: heap.slice(oState / 4, oState / 4 + BD * Np) };
   const y = new Float32Array(Bb * Dm);

@@ -40,6 +40,8 @@ export interface StateUpdateInputs {
   dt: Tensor;
   z: Tensor | null;
   A: Tensor;
+  /** A holds log(-A): the kernel uses -exp(A). */
+  aLog: boolean;
   B: Tensor;
   C: Tensor;
   D: Tensor | null;

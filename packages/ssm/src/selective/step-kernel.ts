@@ -15,7 +15,7 @@ export const cpuStateUpdate: StateUpdateKernel = {
     const [Bb, Dm, N] = t.state.shape;
     const v = (x: Tensor | null) => (x ? T.float32Values(x) : null);
     const r = stateUpdateWasm(
-      { Bb, Dm, N, G: t.B.shape[1], softplus: t.softplus },
+      { Bb, Dm, N, G: t.B.shape[1], softplus: t.softplus, aLog: t.aLog },
       {
         state: T.float32Values(t.state),
         x: T.float32Values(t.x),

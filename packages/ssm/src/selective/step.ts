@@ -19,6 +19,11 @@ export interface StateUpdateOptions {
   z?: Tensor | null;
   dtBias?: Tensor | null;
   dtSoftplus?: boolean;
+  /**
+   * `A` holds log(-A) (mamba_ssm's `A_log` parameter): the step uses A = -exp(A_log), computed
+   * inside the fused kernel instead of as two ops over [D, N] every token (default false).
+   */
+  aLog?: boolean;
 }
 
 /** Checks B or C of one step: [B, N], or [B, G, N] with G dividing D. */
@@ -60,7 +65,8 @@ export function selectiveStateUpdate(state: Tensor, x: Tensor, dt: Tensor, A: Te
   let step = opts.dtBias ? T.add(dt, opts.dtBias) : dt; // [B, D]
   if (opts.dtSoftplus) step = T.softplus(step);
   const dt3 = T.unsqueeze(step, -1); // [B, D, 1]
-  const next = T.add(T.mul(T.exp(T.mul(dt3, A)), state), T.mul(T.mul(dt3, stepProj(B, Bb, Dm, N)), T.unsqueeze(x, -1))); // [B, D, N]
+  const a = opts.aLog ? T.neg(T.exp(A)) : A; // [D, N]
+  const next = T.add(T.mul(T.exp(T.mul(dt3, a)), state), T.mul(T.mul(dt3, stepProj(B, Bb, Dm, N)), T.unsqueeze(x, -1))); // [B, D, N]
   let y = T.sum(T.mul(next, stepProj(C, Bb, Dm, N)), -1); // [B, D]
   if (opts.D) y = T.add(y, T.mul(x, opts.D));
   if (opts.z) y = T.mul(y, T.silu(opts.z));
@@ -78,7 +84,19 @@ function fusedStep(state: Tensor, x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C
   const asGroups = (X: Tensor) => (X.rank === 2 ? T.reshape(X, [Bb, 1, N]) : X); // [B, G, N]
   const [Bg, Cg] = [asGroups(B), asGroups(C)];
   if (Bg.shape[1] !== Cg.shape[1]) return null; // B and C grouped differently: the composed form
-  const inputs: StateUpdateInputs = { state, x, dt, z: opts.z ?? null, A, B: Bg, C: Cg, D: opts.D ?? null, dtBias: opts.dtBias ?? null, softplus: !!opts.dtSoftplus };
+  const inputs: StateUpdateInputs = {
+    state,
+    x,
+    dt,
+    z: opts.z ?? null,
+    A,
+    aLog: !!opts.aLog,
+    B: Bg,
+    C: Cg,
+    D: opts.D ?? null,
+    dtBias: opts.dtBias ?? null,
+    softplus: !!opts.dtSoftplus,
+  };
   const k = T.getKernel<StateUpdateKernel>(SELECTIVE_STATE_UPDATE, state.backend, { count: false });
   if (!k?.applies(inputs)) return null;
   T.getKernel(SELECTIVE_STATE_UPDATE, state.backend); // counted in kernelStats as the kernel that ran
