@@ -13,7 +13,7 @@ import { checkTensors, expectShape, fail, shp } from "./util";
 /** Registry name of the fused one-token convolution (causalConv1dStep; inference only). */
 export const CAUSAL_CONV1D_UPDATE = "ssm.causalConv1dUpdate";
 
-/** causalConv1dStep's float32 inputs: x [B, C], state [B, C, K-1], weight [C, K], bias [C] or null. */
+/** causalConv1dStep's float32 inputs as the kernel gets them: x [B, C], state [B, C, K-1], weight [C, K] (a [C, 1, K] weight reshaped), bias [C] or null. */
 export interface ConvUpdateInputs {
   x: Tensor;
   state: Tensor;

@@ -298,6 +298,7 @@ describe("weights resident in WASM memory", () => {
       expect(dear.forgotten.at(-1)).toBe(arr);
       expect(T.residentEligible(t)).toBe(false); // lent out: written without notice from now on
       expect(T.residentEligible(T.zeros([2]))).toBe(true);
+      expect(() => T.registerResidentCache({ storageWritten() {} } as never)).toThrow(/registerResidentCache: a ResidentCache needs `bytes`/);
     } finally {
       cheap.listening = dear.listening = false;
       T.setCpuWeightCache(1 << 30);

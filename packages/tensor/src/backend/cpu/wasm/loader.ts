@@ -157,6 +157,9 @@ const resident: ResidentState = ((globalThis as Record<symbol, unknown>)[KEY] ??
 
 /** Adds a cache to the budget's accounting (once per cache). */
 export function registerResidentCache(c: ResidentCache): void {
+  if (resident.caches.has(c)) return;
+  if (!c || typeof c.clear !== "function" || typeof c.bytes !== "number")
+    throw new TypeError("registerResidentCache: a ResidentCache needs `bytes` (a number: the bytes it keeps now) and `clear()` (drop them all)");
   resident.caches.add(c);
 }
 
