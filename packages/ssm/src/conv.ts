@@ -92,7 +92,9 @@ export function causalConv1d(x: Tensor, weight: Tensor, opts: CausalConvOptions 
   const past = opts.state ?? T.zeros([Bb, C, K - 1], { backend: x.backend, dtype: x.dtype });
   const padded = T.concat([past, x], 2); // [B, C, K-1+L]
   const y = T.conv1d(padded, T.reshape(w, [C, 1, K]), opts.bias ?? null, { groups: C }); // [B, C, L]
-  const state = T.narrow(padded, 2, L, K - 1); // the last K-1 inputs
+  // the last K-1 inputs, copied: a view would keep all of padded [B, C, K-1+L] alive with the state
+  // (a 2048-token Mamba-130M prompt: 300 MB over 24 layers) and make the first step gather from it
+  const state = T.contiguous(T.narrow(padded, 2, L, K - 1));
   return { y: activate(y, opts.activation), state };
 }
 

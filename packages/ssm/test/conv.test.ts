@@ -35,6 +35,13 @@ describe("causalConv1d", () => {
     await assertClose(state, whole.state, { atol: 0, rtol: 0 });
   });
 
+  it("the carried state is a compact copy [B, C, K-1], not a view keeping the padded sequence alive", () => {
+    const r = S.causalConv1d(x, w, { bias });
+    expect(r.state.shape).toEqual([2, 3, 3]);
+    expect(r.state.isContiguous).toBe(true);
+    expect(r.state.storage.size).toBe(2 * 3 * 3); // not [2, 3, 3 + 11]
+  });
+
   it("gradients (input, weight, bias, state) match finite differences; the module has PyTorch's names", async () => {
     const s0 = T.normal([2, 3, 3], 0, 1, { seed: 4 });
     const g = T.normal([2, 3, 5], 0, 1, { seed: 5 });
