@@ -40,7 +40,7 @@ interface Mirror {
 }
 
 const ALIGN = 64;
-/** Writes of more rows than this drop the mirrors of their array instead of being looked at row by row. */
+/** Writes of more rows than this reset the mirrors of their array to no rows (refilled at the next step) instead of being looked at row by row. */
 const MAX_ROWS_INSPECTED = 1 << 16;
 
 const sameView = (m: Mirror | CacheView, v: CacheView) => m.offset === v.offset && m.stride === v.stride && m.heads === v.heads && m.D === v.D;
