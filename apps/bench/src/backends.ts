@@ -14,6 +14,7 @@ import "@tessera/ssm/webgpu";
 import { registerGpuJs, type GpuJsLike } from "@tessera/tensor/gpujs";
 import { initQuantizedThreads } from "@tessera/quantize";
 import { initAttentionThreads } from "@tessera/attention";
+import { initScanThreads } from "@tessera/ssm";
 
 const SWIFTSHADER = "/usr/lib/chromium/vk_swiftshader_icd.json";
 const keepAlive: unknown[] = []; // Dawn's GPU object must outlive all pending work
@@ -43,6 +44,7 @@ export async function useBackend(name: string): Promise<Backend> {
     cpuThreads = await initCpuThreads(); // start the GEMM worker pool before timing
     await initQuantizedThreads(); // and @tessera/quantize's kernel pool
     await initAttentionThreads(); // and the fused attention's (a pool started at first use waits for the event loop, which a timing loop may never yield)
+    await initScanThreads(); // and the selective scan's
   }
   setBackend(name);
   return ready(name);

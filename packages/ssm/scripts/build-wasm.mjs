@@ -12,6 +12,12 @@ buildWasm({
   out: join("src", "selective", "wasm", "binary.ts"),
   name: "SCAN_WASM",
   // plain, and the same with relaxed SIMD (vmath's madd4 becomes f32x4.relaxed_madd), loaded where the runtime has it
-  variants: { plain: [], relaxed_plain: ["--enable", "relaxed-simd"] },
+  // shared: the same over a shared memory, for the worker pool (threads split the channels)
+  variants: {
+    plain: [],
+    shared: ["--sharedMemory", "--enable", "threads", "--maximumMemory", "32768"],
+    relaxed_plain: ["--enable", "relaxed-simd"],
+    relaxed_shared: ["--enable", "relaxed-simd", "--sharedMemory", "--enable", "threads", "--maximumMemory", "32768"],
+  },
   sources: "wasm/scan.ts",
 });

@@ -29,6 +29,6 @@ export type { MemoryArchitecture } from "./memory/architecture";
 export { polynomialFeatures, polynomialWidth } from "./memory/features";
 export { newtonSchulz } from "./memory/newton-schulz";
 export { NeuralMemory, MEMORY_PRESETS, type NeuralMemoryOptions } from "./memory/layer";
-export { setScanWasm, scanWasmAvailable } from "./selective/kernel-wasm";
+export { setScanWasm, scanWasmAvailable, initScanThreads } from "./selective/kernel-wasm";
 export { SELECTIVE_SCAN, SELECTIVE_STATE_UPDATE, type SelectiveScanKernel, type ScanSlot, type StateUpdateKernel, type StateUpdateInputs } from "./selective/kernels";
 export type { ScanShape } from "./selective/kernel-cpu";

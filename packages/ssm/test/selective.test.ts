@@ -9,8 +9,8 @@ import { assertClose, checkGrad } from "@tessera/tensor/testing";
 import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { scanWasmBuild } from "../src/selective/kernel-wasm";
-import { scanWasmAvailable, selectiveScan, selectiveStateUpdate, setScanWasm, type SelectiveScanImplementation } from "../src/index";
+import { scanLastThreads, scanWasmBuild } from "../src/selective/kernel-wasm";
+import { initScanThreads, scanWasmAvailable, selectiveScan, selectiveStateUpdate, setScanWasm, type SelectiveScanImplementation } from "../src/index";
 import { fixture, maxAbs } from "./helpers";
 
 const IMPLS: SelectiveScanImplementation[] = ["reference", "chunked", "associative", "fused"];
@@ -177,6 +177,28 @@ describe("selectiveScan cpu kernels: WebAssembly SIMD = TypeScript", () => {
       for (let i = 0; i < args.length; i++)
         await assertClose(a.grads[i], b.grads[i], { atol: 1e-5 * Math.max(1, maxAbs(b.grads[i])), rtol: 1e-4, label: `${layout} D${Dm} grad ${i}` });
     }
+  });
+
+  it("the forward on the worker pool (threads split the channels) is bit-identical to one thread; small scans stay on one thread", async () => {
+    for (const layout of ["shared", "ti", "grouped"] as const) {
+      const p = problem(2, 64, 300, 16, layout, 40); // 2 * 300 * 64 * 16 state updates: threaded
+      const o = { D: p.D, z: p.z, deltaBias: p.deltaBias, deltaSoftplus: true, implementation: "fused" as const };
+      const run = async (n: number) => {
+        expect(await initScanThreads(n)).toBe(n);
+        const r = selectiveScan(p.u, p.delta, p.A, p.B, p.C, o);
+        expect(scanLastThreads()).toBe(n);
+        return [await r.y.data(), await r.lastState.data()];
+      };
+      const one = await run(1);
+      const two = await run(2);
+      expect(two[0]).toEqual(one[0]);
+      expect(two[1]).toEqual(one[1]);
+    }
+    const small = problem(1, 8, 4, 4, "shared", 41);
+    selectiveScan(small.u, small.delta, small.A, small.B, small.C, { implementation: "fused" });
+    expect(scanLastThreads()).toBe(1);
+    await expect(initScanThreads(0)).rejects.toThrow(/initScanThreads: threads must be an integer in 1..64, got 0/);
+    await initScanThreads(); // back to the default
   });
 
   it("the embedded module is up to date with wasm/scan.ts (node scripts/build-wasm.mjs)", () => {

@@ -102,18 +102,19 @@ function stepSize(delta: usize, i: i32, L: i32, bias4: v128, softplus: i32): v12
 
 /**
  * Forward over all rows: y [B, Dp, L] = (C . x + D u) * silu(z), the last state [B, Dp, N] and
- * the state at every chunk start [B, nChunks, N, Dp]. xs: scratch of N vectors.
+ * the state at every chunk start [B, nChunks, N, Dp], for channels [d0, d1) (multiples of 4: threads
+ * split the channels; each channel is computed alike whatever the split). xs: scratch of N vectors.
  */
 export function scan_fwd(
   Bb: i32, L: i32, Dp: i32, N: i32, chunk: i32, softplus: i32, hasZ: i32,
   u: usize, delta: usize, z: usize, dSkip: usize, bias: usize, aT: usize,
   bp: usize, bMode: i32, b0: i32, b1: i32, bn: i32, bt: i32, bg: i32,
   cp: usize, cMode: i32, c0: i32, c1: i32, cn: i32, ct: i32, cg: i32,
-  h0: usize, y: usize, last: usize, ck: usize, xs: usize,
+  h0: usize, y: usize, last: usize, ck: usize, xs: usize, d0: i32, d1: i32,
 ): void {
   const nChunks = (L + chunk - 1) / chunk;
   for (let b = 0; b < Bb; b++) {
-    for (let d = 0; d < Dp; d += 4) {
+    for (let d = d0; d < d1; d += 4) {
       const bBase = b * b0 + (d / bg) * b1;
       const cBase = b * c0 + (d / cg) * c1;
       const bias4 = v128.load(at(bias, d));

@@ -7,6 +7,7 @@
 import { initCpuThreads, listBackends, ready, setBackend, type Backend } from "@tessera/tensor";
 import { initAttentionThreads } from "@tessera/attention";
 import { initQuantizedThreads } from "@tessera/quantize";
+import { initScanThreads } from "@tessera/ssm";
 import { registerWebGPU } from "@tessera/models/webgpu"; // the backend and the packages' fused WGSL kernels
 
 /** Threads the cpu backend's GEMM runs on (set by useBackend("cpu")). */
@@ -28,7 +29,7 @@ export async function useBackend(name: string): Promise<Backend> {
   }
   if (name === "cpu") {
     cpuThreads = await initCpuThreads();
-    await Promise.all([initQuantizedThreads(), initAttentionThreads()]); // the packages' own kernel pools, before timing
+    await Promise.all([initQuantizedThreads(), initAttentionThreads(), initScanThreads()]); // the packages' own kernel pools, before timing
   }
   if (!listBackends().includes(name)) throw new Error(`unknown backend '${name}' (available here: ${listBackends().join(", ")})`);
   setBackend(name);

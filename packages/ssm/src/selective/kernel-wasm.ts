@@ -7,11 +7,11 @@
  * Arrays are copied into the module's memory in the caller's layout with the channel axis
  * padded to Dp = D rounded up to 4 (padded channels are zero and stay zero).
  */
-import { getKernelPreference, setKernelPreference } from "@tessera/tensor";
-import { compileWasm, growWasmMemory, instantiateWasm, type CompiledWasm } from "@tessera/tensor/wasm";
+import { getKernelPreference, setKernelPreference, TesseraError } from "@tessera/tensor";
+import { canShareWasmMemory, compileWasm, defaultWasmThreads, growWasmMemory, instantiateWasm, startWasmPool, type CompiledWasm, type WasmPool } from "@tessera/tensor/wasm";
 import type { ProjLayout } from "./args";
 import { CHUNK, type ScanArrays, type ScanGrads, type ScanShape } from "./kernel-cpu";
-import { SCAN_WASM_PLAIN, SCAN_WASM_RELAXED_PLAIN } from "./wasm/binary";
+import { SCAN_WASM_PLAIN, SCAN_WASM_RELAXED_PLAIN, SCAN_WASM_RELAXED_SHARED, SCAN_WASM_SHARED } from "./wasm/binary";
 
 interface Exports {
   scan_fwd(...args: number[]): void;
@@ -23,8 +23,31 @@ const PAGE = 65536;
 /** Memory below this holds the module's own data. */
 const BASE = PAGE;
 
-let instance: { ex: Exports; memory: WebAssembly.Memory; relaxed: boolean } | null | undefined;
+interface ScanKernels {
+  ex: Exports;
+  memory: WebAssembly.Memory;
+  module: WebAssembly.Module;
+  relaxed: boolean;
+  /** Workers over `memory` (a shared memory: Node, cross-origin isolated pages); null: this thread only. */
+  pool: WasmPool | null;
+}
+
+let instance: ScanKernels | null | undefined;
 let compiling = false;
+let wanted: number | null = null;
+let starting: Promise<number> | null = null;
+let lastThreads = 0;
+
+/** Threads the last forward scan on WebAssembly ran on. @internal */
+export function scanLastThreads(): number {
+  return lastThreads;
+}
+
+/** Forward scans of fewer state updates (B L D N) than this run on one thread. */
+const THREAD_MIN_UPDATES = 1 << 18;
+/** scan_fwd's argument count (wasm/scan.ts), then its pool job: [op, ...args]. */
+const FWD_ARGS = 34;
+const DISPATCH = `if (j[0] === 1) ex.scan_fwd(${Array.from({ length: FWD_ARGS }, (_, i) => `j[${i + 1}]`).join(", ")});`;
 
 /**
  * Use (default) or bypass the fast paths; the TypeScript kernel stays the reference.
@@ -41,7 +64,49 @@ function instantiate(c: CompiledWasm | null): void {
     return;
   }
   const { exports, memory } = instantiateWasm<Exports>(c);
-  instance = { ex: exports, memory: memory as WebAssembly.Memory, relaxed: c.relaxed };
+  instance = { ex: exports, memory: memory as WebAssembly.Memory, module: c.module as WebAssembly.Module, relaxed: c.relaxed, pool: null };
+  void startThreads(instance);
+}
+
+/** Starts the worker pool in the background (once, or again after it stopped or was resized). */
+function startThreads(k: ScanKernels): Promise<number> {
+  if (k.pool?.failure) {
+    k.pool = null;
+    starting = null;
+  }
+  starting ??= (async () => {
+    const n = Math.max(1, Math.min(wanted ?? (await defaultWasmThreads()), 16));
+    if (n < 2 || !canShareWasmMemory()) return 1;
+    try {
+      k.pool = await startWasmPool(k.module, k.memory, n - 1, { dispatch: DISPATCH, slots: FWD_ARGS + 1 });
+      return n;
+    } catch {
+      return 1;
+    }
+  })();
+  return starting;
+}
+
+/**
+ * Sets the number of threads the cpu selective scan's forward uses (default: all cores, at most
+ * 16; 1: the calling thread only) and waits until they run; resolves to the count in effect (1
+ * where WebAssembly threads or SIMD are unavailable). Threads split the channels; results do not
+ * depend on the count. Without it the pool starts in the background at the first scan (and the
+ * scans before it joins run on one thread): benchmarks await it first.
+ */
+export async function initScanThreads(threads?: number): Promise<number> {
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 64))
+    throw new TesseraError("initScanThreads", `threads must be an integer in 1..64, got ${String(threads)}`);
+  const k = kernels();
+  if (!k) return 1;
+  if (threads !== undefined && threads !== wanted) {
+    wanted = threads;
+    await starting;
+    k.pool?.close();
+    k.pool = null;
+    starting = null;
+  }
+  return startThreads(k);
 }
 
 /** Which build of the scan module loaded: "relaxed" (fused multiply-adds), "simd128", or null (none yet / none here). @internal */
@@ -51,13 +116,16 @@ export function scanWasmBuild(): "relaxed" | "simd128" | null {
 }
 
 /** The module, compiled on first use through @tessera/tensor/wasm (null: no WebAssembly SIMD here, or still compiling). */
-function kernels(): { ex: Exports; memory: WebAssembly.Memory; relaxed: boolean } | null {
+function kernels(): ScanKernels | null {
   if (getKernelPreference() === "reference") return null;
   if (instance !== undefined) return instance;
   if (compiling) return null;
   // Browsers refuse synchronous compiles of large modules on the main thread: compileWasm then
   // compiles in the background and the TypeScript kernel serves until it is ready.
-  const c = compileWasm({ plain: SCAN_WASM_PLAIN, relaxed: { plain: SCAN_WASM_RELAXED_PLAIN } }, instantiate); // relaxed: fused multiply-adds
+  const c = compileWasm(
+    { plain: SCAN_WASM_PLAIN, shared: SCAN_WASM_SHARED, relaxed: { plain: SCAN_WASM_RELAXED_PLAIN, shared: SCAN_WASM_RELAXED_SHARED } }, // relaxed: fused multiply-adds
+    instantiate,
+  );
   if (c === undefined) {
     compiling = true;
     return null;
@@ -172,12 +240,17 @@ export function scanForwardWasm(s: ScanShape, a: ScanArrays): { out: Float32Arra
   const cArgs = projArgs(a.C, s.cL, Dm, Dp, N);
   if (!bArgs || !cArgs) return null;
   const nChunks = Math.ceil(L / CHUNK);
+  const pool = k.pool && !k.pool.failure ? k.pool : null; // a stopped pool: one thread
+  const threads = pool && Bb * L * Dp * N >= THREAD_MIN_UPDATES ? Math.min(pool.workers + 1, Dp / 4) : 1;
   const ins = commonInputs(s, a, Dp, bArgs, cArgs);
-  const sizes = [...ins.sizes, a.h0 ? Bb * Dp * N : 0, Bb * Dp * L, Bb * Dp * N, Bb * nChunks * N * Dp, 4 * N];
+  const sizes = [...ins.sizes, a.h0 ? Bb * Dp * N : 0, Bb * Dp * L, Bb * Dp * N, Bb * nChunks * N * Dp, threads * 4 * N];
   const h0 = a.h0 ? padChannels(a.h0, Bb, Dm, Dp, N) : null;
   const offs = place(k, sizes, [...ins.data, h0, null, null, null, null]);
   const [oU, oDelta, oZ, oD, oBias, oA, oB, oC, oH0, oY, oLast, oCk, oXs] = offs;
-  k.ex.scan_fwd(
+  // Thread t scans channels [t per, (t + 1) per) with its own scratch (N vectors of 16 bytes).
+  const per = Math.ceil(Dp / 4 / threads) * 4;
+  lastThreads = threads;
+  const args = (t: number): number[] => [
     Bb,
     L,
     Dp,
@@ -201,8 +274,14 @@ export function scanForwardWasm(s: ScanShape, a: ScanArrays): { out: Float32Arra
     oY,
     oLast,
     oCk,
-    oXs,
-  );
+    oXs + t * 16 * N,
+    Math.min(Dp, t * per),
+    Math.min(Dp, (t + 1) * per),
+  ];
+  if (threads > 1 && pool) {
+    for (let t = 1; t < threads; t++) pool.job(t - 1, 1, args(t));
+    pool.run(() => k.ex.scan_fwd(...args(0)));
+  } else k.ex.scan_fwd(...args(0));
   const heap = new Float32Array(k.memory.buffer);
   return {
     out: unpadChannels(heap, oY, Bb, Dm, Dp, L),
