@@ -179,26 +179,34 @@ describe("selectiveScan cpu kernels: WebAssembly SIMD = TypeScript", () => {
     }
   });
 
-  it("the forward on the worker pool (threads split the channels) is bit-identical to one thread; small scans stay on one thread", async () => {
-    for (const layout of ["shared", "ti", "grouped"] as const) {
-      const p = problem(2, 64, 300, 16, layout, 40); // 2 * 300 * 64 * 16 state updates: threaded
-      const o = { D: p.D, z: p.z, deltaBias: p.deltaBias, deltaSoftplus: true, implementation: "fused" as const };
+  it("the forward on the worker pool (threads split the channels) is bit-identical to one thread, checkpoints included (gradients); small scans stay on one thread", async () => {
+    // [D, layout]: an even split; D 50 (padded to 52: 13 groups of 4 over 2 threads) with h0
+    for (const [Dm, layout] of [
+      [64, "shared"],
+      [64, "ti"],
+      [64, "grouped"],
+      [50, "shared"],
+    ] as const) {
+      const p = problem(2, Dm, 300, 16, layout, 40); // 2 * 300 * D * 16 state updates: threaded
+      const h0 = rn([2, Dm, 16], 42);
+      const w = rn([2, Dm, 300], 43);
+      const o = { D: p.D, z: p.z, deltaBias: p.deltaBias, deltaSoftplus: true, initialState: h0, implementation: "fused" as const };
       const run = async (n: number) => {
         expect(await initScanThreads(n)).toBe(n);
         const r = selectiveScan(p.u, p.delta, p.A, p.B, p.C, o);
         expect(scanLastThreads()).toBe(n);
-        return [await r.y.data(), await r.lastState.data()];
+        // the backward recomputes states from the forward's checkpoints, written by each thread
+        const g = T.grad((u: T.Tensor, A: T.Tensor) => T.sum(T.mul(selectiveScan(u, p.delta, A, p.B, p.C, o).y, w)))(p.u, p.A);
+        return Promise.all([r.y, r.lastState, ...g].map((t) => t.data()));
       };
       const one = await run(1);
       const two = await run(2);
-      expect(two[0]).toEqual(one[0]);
-      expect(two[1]).toEqual(one[1]);
+      for (let i = 0; i < one.length; i++) expect(two[i], `D ${Dm} ${layout} output ${i}`).toEqual(one[i]);
     }
     const small = problem(1, 8, 4, 4, "shared", 41);
     selectiveScan(small.u, small.delta, small.A, small.B, small.C, { implementation: "fused" });
     expect(scanLastThreads()).toBe(1);
     await expect(initScanThreads(0)).rejects.toThrow(/initScanThreads: threads must be an integer in 1..64, got 0/);
-    await initScanThreads(); // back to the default
   });
 
   it("the embedded module is up to date with wasm/scan.ts (node scripts/build-wasm.mjs)", () => {

@@ -230,6 +230,39 @@ function commonInputs(s: ScanShape, a: ScanArrays, Dp: number, b: ProjArgs, c: P
   };
 }
 
+/** Float counts of the backward's arrays in place() order: inputs, checkpoints, dOut, dLast; outputs; scratch. */
+function backwardSizes(s: ScanShape, Dp: number, inputSizes: number[], bArgs: ProjArgs, cArgs: ProjArgs, hasZ: boolean, hasDLast: boolean): number[] {
+  const { Bb, L, N } = s;
+  const BDL = Bb * Dp * L;
+  const nChunks = Math.ceil(L / CHUNK);
+  return [
+    ...inputSizes,
+    Bb * nChunks * N * Dp,
+    BDL,
+    hasDLast ? Bb * Dp * N : 0, // + checkpoints, dOut, dLast
+    BDL,
+    BDL,
+    hasZ ? BDL : 0,
+    N * Dp,
+    bArgs.data.length,
+    cArgs.data.length,
+    Dp,
+    Dp,
+    Bb * Dp * N, // outputs
+    4 * (CHUNK + 1) * N,
+    4 * CHUNK * N,
+    8 * CHUNK,
+    4 * N,
+    4 * N, // scratch
+  ];
+}
+
+/** The most a shared memory (the pool's) can grow to: 2 GiB minus two pages (a plain one reaches 4 GiB). */
+const MAX_SHARED_BYTES = 2 ** 31 - 2 * PAGE;
+
+/** Bytes place() lays out for these float counts (16-byte aligned each, from BASE). */
+const placedBytes = (sizes: number[]) => sizes.reduce((at, n) => at + Math.ceil((n * 4) / 16) * 16, BASE);
+
 /** The forward pass, or null where the TypeScript kernel must run (see the file comment). */
 export function scanForwardWasm(s: ScanShape, a: ScanArrays): { out: Float32Array; last: Float32Array; saved: WasmSaved } | null {
   const k = kernels();
@@ -244,12 +277,15 @@ export function scanForwardWasm(s: ScanShape, a: ScanArrays): { out: Float32Arra
   const threads = pool && Bb * L * Dp * N >= THREAD_MIN_UPDATES ? Math.min(pool.workers + 1, Dp / 4) : 1;
   const ins = commonInputs(s, a, Dp, bArgs, cArgs);
   const sizes = [...ins.sizes, a.h0 ? Bb * Dp * N : 0, Bb * Dp * L, Bb * Dp * N, Bb * nChunks * N * Dp, threads * 4 * N];
+  // A shared memory stops at 2 GiB: a scan whose forward or backward needs more runs the
+  // TypeScript kernels (both: their checkpoints differ).
+  const need = Math.max(placedBytes(sizes), placedBytes(backwardSizes(s, Dp, ins.sizes, bArgs, cArgs, !!a.z, true)));
+  if (typeof SharedArrayBuffer !== "undefined" && k.memory.buffer instanceof SharedArrayBuffer && need > MAX_SHARED_BYTES) return null;
   const h0 = a.h0 ? padChannels(a.h0, Bb, Dm, Dp, N) : null;
   const offs = place(k, sizes, [...ins.data, h0, null, null, null, null]);
   const [oU, oDelta, oZ, oD, oBias, oA, oB, oC, oH0, oY, oLast, oCk, oXs] = offs;
   // Thread t scans channels [t per, (t + 1) per) with its own scratch (N vectors of 16 bytes).
   const per = Math.ceil(Dp / 4 / threads) * 4;
-  lastThreads = threads;
   const args = (t: number): number[] => [
     Bb,
     L,
@@ -282,6 +318,7 @@ export function scanForwardWasm(s: ScanShape, a: ScanArrays): { out: Float32Arra
     for (let t = 1; t < threads; t++) pool.job(t - 1, 1, args(t));
     pool.run(() => k.ex.scan_fwd(...args(0)));
   } else k.ex.scan_fwd(...args(0));
+  lastThreads = threads;
   const heap = new Float32Array(k.memory.buffer);
   return {
     out: unpadChannels(heap, oY, Bb, Dm, Dp, L),
@@ -298,28 +335,8 @@ export function scanBackwardWasm(s: ScanShape, a: ScanArrays, saved: WasmSaved, 
   const Dp = Math.ceil(Dm / 4) * 4;
   const { bArgs, cArgs } = saved;
   const nChunks = Math.ceil(L / CHUNK);
-  const BDL = Bb * Dp * L;
   const ins = commonInputs(s, a, Dp, bArgs, cArgs);
-  const sizes = [
-    ...ins.sizes,
-    Bb * nChunks * N * Dp,
-    BDL,
-    dLast ? Bb * Dp * N : 0, // + checkpoints, dOut, dLast
-    BDL,
-    BDL,
-    a.z ? BDL : 0,
-    N * Dp,
-    bArgs.data.length,
-    cArgs.data.length,
-    Dp,
-    Dp,
-    Bb * Dp * N, // outputs
-    4 * (CHUNK + 1) * N,
-    4 * CHUNK * N,
-    8 * CHUNK,
-    4 * N,
-    4 * N, // scratch
-  ];
+  const sizes = backwardSizes(s, Dp, ins.sizes, bArgs, cArgs, !!a.z, !!dLast);
   const data = [...ins.data, saved.checkpoints, padChannels(dOut, Bb, Dm, Dp, L), dLast ? padChannels(dLast, Bb, Dm, Dp, N) : null];
   const offs = place(k, sizes, [...data, ...new Array<null>(sizes.length - data.length).fill(null)]);
   const [oU, oDelta, oZ, oD, oBias, oA, oB, oC, oCk, oDout, oDlast, oDu, oDdelta, oDz, oDa, oDb, oDc, oDD, oDbias, oDh0, oS, oDec, oDts, oHx, oDA] = offs;
