@@ -52,6 +52,7 @@ export {
   type CpuThreadOptions,
 } from "./backend/cpu/wasm/runtime";
 export { startWasmPool, type WasmPoolOptions, type Pool as WasmPool, type WasmModuleLike, type WasmMemoryLike } from "./backend/cpu/wasm/threads";
+export { kernelPool, checkThreadCount, type KernelPool } from "./backend/cpu/wasm/kernel-pool";
 export {
   WASM_PAGE,
   decodeWasm,

@@ -2,7 +2,9 @@
  * `@tessera/tensor/wasm`: the one WebAssembly runtime the packages share. Loading a module
  * embedded as base64 (a plain and a shared-memory variant; synchronous where allowed, in the
  * background on a browser main thread), memories and their growth, the worker pool
- * (`startWasmPool`: a worker per thread on one shared memory, with stall detection), and the
+ * (`startWasmPool`: a worker per thread on one shared memory, with stall detection; `kernelPool`:
+ * such a pool started in the background at first use and resized by a package's
+ * `init...Threads(n)`), and the
  * one budget of weights kept resident in WASM memory between products, over the cpu backend's
  * kernels and every package's (`setWasmWeightBudget`, default 1 GiB). Features are detected at
  * start-up (`wasmFeatures()`: SIMD128, relaxed SIMD, threads); a module with a relaxed-SIMD build
@@ -33,6 +35,8 @@ export {
   defaultWasmThreads,
   canShareWasmMemory,
   startWasmPool,
+  kernelPool,
+  checkThreadCount,
   registerResidentCache,
   reserveResident,
   residentBytes,
@@ -45,6 +49,7 @@ export {
   type ResidentCache,
   type WrittenView,
   type WasmPoolOptions,
+  type KernelPool,
   type WasmPool,
   type WasmModuleLike,
   type WasmMemoryLike,

@@ -10,7 +10,7 @@
  * thread count. Memory is linear in T: nothing of size Tq x Tk is allocated.
  */
 import { getKernelPreference, TesseraError } from "@tessera/tensor";
-import { type CompiledWasm, canShareWasmMemory, compileWasm, defaultWasmThreads, growWasmMemory, instantiateWasm, startWasmPool, type WasmPool } from "@tessera/tensor/wasm";
+import { type CompiledWasm, checkThreadCount, compileWasm, growWasmMemory, instantiateWasm, type KernelPool, kernelPool, type WasmPool } from "@tessera/tensor/wasm";
 import { FLASH_WASM_PLAIN, FLASH_WASM_RELAXED_PLAIN, FLASH_WASM_RELAXED_SHARED, FLASH_WASM_SHARED } from "./binary";
 import { type CacheView, ResidentKV } from "./resident-kv";
 
@@ -195,7 +195,8 @@ export interface FlashSaved {
 }
 
 export class FlashWasm {
-  pool: WasmPool | null = null;
+  /** The worker pool over this module's memory (started in the background at first use; initAttentionThreads resizes it). */
+  readonly threads: KernelPool;
   /** WebAssembly memory the last call used (bytes from 0, the resident caches not counted): linear in T, never Tq x Tk. */
   lastBytes = 0;
   /** The kernel the last forward ran: flash_fwd ('flash') or flash_decode ('decode', Tq <= DECODE_MAX_TQ). */
@@ -212,6 +213,12 @@ export class FlashWasm {
     readonly relaxed: boolean,
   ) {
     this.kv = new ResidentKV(memory, roundUp(BASE + 4 * SLOTS, 64));
+    this.threads = kernelPool(module, memory, { dispatch: DISPATCH, slots: 4 });
+  }
+
+  /** The running pool, or null (one thread). */
+  get pool(): WasmPool | null {
+    return this.threads.pool;
   }
 
   /** Bytes of WebAssembly memory a forward + backward of this problem needs (both are below it). */
@@ -480,8 +487,6 @@ export function flashFits(p: FlashProblem): boolean {
 
 let instance: FlashWasm | null | undefined;
 let compiling = false;
-let wanted: number | null = null;
-let starting: Promise<number> | null = null;
 
 function create(c: CompiledWasm | null): FlashWasm | null {
   if (!c) return null;
@@ -497,34 +502,15 @@ export function flashWasm(): FlashWasm | null {
   const variants = { plain: FLASH_WASM_PLAIN, shared: FLASH_WASM_SHARED, relaxed: { plain: FLASH_WASM_RELAXED_PLAIN, shared: FLASH_WASM_RELAXED_SHARED } };
   const c = compileWasm(variants, (r) => {
     instance = create(r);
-    if (instance) void startThreads(instance);
+    if (instance) void instance.threads.start();
   });
   if (c === undefined) {
     compiling = true; // a browser main thread: the composed forward serves until it is ready
     return null;
   }
   instance = create(c);
-  if (instance) void startThreads(instance);
+  if (instance) void instance.threads.start();
   return instance;
-}
-
-/** Starts the worker pool in the background (once, or again after it stopped or was resized). */
-function startThreads(k: FlashWasm): Promise<number> {
-  if (k.pool?.failure) {
-    k.pool = null;
-    starting = null;
-  }
-  starting ??= (async () => {
-    const n = Math.max(1, Math.min(wanted ?? (await defaultWasmThreads()), 16));
-    if (n < 2 || !canShareWasmMemory()) return 1;
-    try {
-      k.pool = await startWasmPool(k.module, k.memory, n - 1, { dispatch: DISPATCH, slots: 4 });
-      return n;
-    } catch {
-      return 1;
-    }
-  })();
-  return starting;
 }
 
 /**
@@ -533,16 +519,7 @@ function startThreads(k: FlashWasm): Promise<number> {
  * (1 where WebAssembly threads or SIMD are unavailable). Results do not depend on the count.
  */
 export async function initAttentionThreads(threads?: number): Promise<number> {
-  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 64))
-    throw new TesseraError("initAttentionThreads", `threads must be an integer in 1..64, got ${String(threads)}`);
+  checkThreadCount("initAttentionThreads", threads);
   const k = flashWasm();
-  if (!k) return 1;
-  if (threads !== undefined && threads !== wanted) {
-    wanted = threads;
-    await starting;
-    k.pool?.close();
-    k.pool = null;
-    starting = null;
-  }
-  return startThreads(k);
+  return k ? k.threads.init(threads) : 1;
 }

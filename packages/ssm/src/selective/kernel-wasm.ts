@@ -7,8 +7,8 @@
  * Arrays are copied into the module's memory in the caller's layout with the channel axis
  * padded to Dp = D rounded up to 4 (padded channels are zero and stay zero).
  */
-import { getKernelPreference, setKernelPreference, TesseraError } from "@tessera/tensor";
-import { canShareWasmMemory, compileWasm, defaultWasmThreads, growWasmMemory, instantiateWasm, startWasmPool, type CompiledWasm, type WasmPool } from "@tessera/tensor/wasm";
+import { getKernelPreference, setKernelPreference } from "@tessera/tensor";
+import { checkThreadCount, compileWasm, growWasmMemory, instantiateWasm, kernelPool, type CompiledWasm, type KernelPool } from "@tessera/tensor/wasm";
 import type { ProjLayout } from "./args";
 import { CHUNK, type ScanArrays, type ScanGrads, type ScanShape } from "./kernel-cpu";
 import { SCAN_WASM_PLAIN, SCAN_WASM_RELAXED_PLAIN, SCAN_WASM_RELAXED_SHARED, SCAN_WASM_SHARED } from "./wasm/binary";
@@ -26,16 +26,13 @@ const BASE = PAGE;
 interface ScanKernels {
   ex: Exports;
   memory: WebAssembly.Memory;
-  module: WebAssembly.Module;
   relaxed: boolean;
-  /** Workers over `memory` (a shared memory: Node, cross-origin isolated pages); null: this thread only. */
-  pool: WasmPool | null;
+  /** Workers over `memory` (a shared memory: Node, cross-origin isolated pages); its pool null: this thread only. */
+  threads: KernelPool;
 }
 
 let instance: ScanKernels | null | undefined;
 let compiling = false;
-let wanted: number | null = null;
-let starting: Promise<number> | null = null;
 let lastThreads = 0;
 
 /** Threads the last forward scan on WebAssembly ran on. @internal */
@@ -64,27 +61,9 @@ function instantiate(c: CompiledWasm | null): void {
     return;
   }
   const { exports, memory } = instantiateWasm<Exports>(c);
-  instance = { ex: exports, memory: memory as WebAssembly.Memory, module: c.module as WebAssembly.Module, relaxed: c.relaxed, pool: null };
-  void startThreads(instance);
-}
-
-/** Starts the worker pool in the background (once, or again after it stopped or was resized). */
-function startThreads(k: ScanKernels): Promise<number> {
-  if (k.pool?.failure) {
-    k.pool = null;
-    starting = null;
-  }
-  starting ??= (async () => {
-    const n = Math.max(1, Math.min(wanted ?? (await defaultWasmThreads()), 16));
-    if (n < 2 || !canShareWasmMemory()) return 1;
-    try {
-      k.pool = await startWasmPool(k.module, k.memory, n - 1, { dispatch: DISPATCH, slots: FWD_ARGS + 1 });
-      return n;
-    } catch {
-      return 1;
-    }
-  })();
-  return starting;
+  const threads = kernelPool(c.module, memory, { dispatch: DISPATCH, slots: FWD_ARGS + 1 });
+  instance = { ex: exports, memory: memory as WebAssembly.Memory, relaxed: c.relaxed, threads };
+  void threads.start();
 }
 
 /**
@@ -95,18 +74,9 @@ function startThreads(k: ScanKernels): Promise<number> {
  * scans before it joins run on one thread): benchmarks await it first.
  */
 export async function initScanThreads(threads?: number): Promise<number> {
-  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 64))
-    throw new TesseraError("initScanThreads", `threads must be an integer in 1..64, got ${String(threads)}`);
+  checkThreadCount("initScanThreads", threads);
   const k = kernels();
-  if (!k) return 1;
-  if (threads !== undefined && threads !== wanted) {
-    wanted = threads;
-    await starting;
-    k.pool?.close();
-    k.pool = null;
-    starting = null;
-  }
-  return startThreads(k);
+  return k ? k.threads.init(threads) : 1;
 }
 
 /** Which build of the scan module loaded: "relaxed" (fused multiply-adds), "simd128", or null (none yet / none here). @internal */
@@ -273,7 +243,7 @@ export function scanForwardWasm(s: ScanShape, a: ScanArrays): { out: Float32Arra
   const cArgs = projArgs(a.C, s.cL, Dm, Dp, N);
   if (!bArgs || !cArgs) return null;
   const nChunks = Math.ceil(L / CHUNK);
-  const pool = k.pool && !k.pool.failure ? k.pool : null; // a stopped pool: one thread
+  const pool = k.threads.pool && !k.threads.pool.failure ? k.threads.pool : null; // a stopped pool: one thread
   const threads = pool && Bb * L * Dp * N >= THREAD_MIN_UPDATES ? Math.min(pool.workers + 1, Dp / 4) : 1;
   const ins = commonInputs(s, a, Dp, bArgs, cArgs);
   const sizes = [...ins.sizes, a.h0 ? Bb * Dp * N : 0, Bb * Dp * L, Bb * Dp * N, Bb * nChunks * N * Dp, threads * 4 * N];
