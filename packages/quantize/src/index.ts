@@ -12,7 +12,7 @@ export { roundHalfEven } from "./round";
 export { QuantizedTensor, quantize, quantizeValues, DOUBLE_QUANT_BLOCK, type DoubleQuant } from "./quantized-tensor";
 export { quantizedEntries, quantizedNames, readQuantized } from "./io";
 export { QuantizedLinearWeight, quantizedLinear, type QuantizedLinearOptions } from "./linear";
-export { QUANTIZED_LINEAR, INT8_MATMUL, FUSED_MAX_ROWS, type QuantizedLinearKernel, type Int8MatmulKernel } from "./kernels/registry";
+export { QUANTIZED_LINEAR, INT8_MATMUL, FUSED_MAX_ROWS, CPU_FUSED_MAX_ROWS, type QuantizedLinearKernel, type Int8MatmulKernel } from "./kernels/registry";
 export { prepareLinear, type PreparedLinear } from "./kernels/prepared";
 export { qgemvReference } from "./kernels/reference";
 export { setQuantizedWasm, setQuantizedWeightBudget, initQuantizedThreads } from "./kernels/wasm/runtime";

@@ -1,9 +1,10 @@
 /**
  * Weight-only quantized linear layers: y = x W^T + b with W a QuantizedTensor [out, in].
- *  - few rows (decoding, M <= 4) on cpu: the fused kernels read the packed codes and decode them
- *    inside the dot product (int8: 1 byte per weight; int4/NF4/FP4: half a byte), WebAssembly
- *    SIMD with a TypeScript reference;
- *  - on webgpu the same in WGSL (kernels/wgsl.ts: codes stay packed in GPU memory);
+ *  - few rows (decoding and short prompts, M <= CPU_FUSED_MAX_ROWS = 32) on cpu: the fused kernels
+ *    read the packed codes and decode them inside the dot product (int8: 1 byte per weight;
+ *    int4/NF4/FP4: half a byte), WebAssembly SIMD with a TypeScript reference;
+ *  - on webgpu the same in WGSL for M <= FUSED_MAX_ROWS = 4 (kernels/wgsl.ts: codes stay packed
+ *    in GPU memory);
  *  - otherwise (prefill, other backends, formats without a fused kernel): W is dequantized to
  *    float32 for the call (WASM / WGSL where a kernel fits) and multiplied by the backend's GEMM.
  * Not differentiable through the weight (it is frozen); gradients flow to x.
@@ -12,7 +13,7 @@ import { add, getKernel, linear, registerKernel, reshape, tensor, tidy, type Ten
 import { fail } from "./errors";
 import { prepareLinear, type PreparedLinear } from "./kernels/prepared";
 import { qgemvReference } from "./kernels/reference";
-import { FUSED_MAX_ROWS, QUANTIZED_LINEAR, type QuantizedLinearKernel } from "./kernels/registry";
+import { CPU_FUSED_MAX_ROWS, QUANTIZED_LINEAR, type QuantizedLinearKernel } from "./kernels/registry";
 import { qgemvWasm } from "./kernels/wasm/runtime";
 import type { QuantizedTensor } from "./quantized-tensor";
 
@@ -80,11 +81,11 @@ export function quantizedLinear(x: Tensor, w: QuantizedLinearWeight, bias?: Tens
 }
 
 /**
- * The cpu kernel: few rows read the packed codes inside the dot product (WebAssembly SIMD, or the
- * TypeScript reference under the 'reference' kernel preference).
+ * The cpu kernel: up to CPU_FUSED_MAX_ROWS rows read the packed codes inside the dot product
+ * (WebAssembly SIMD, or the TypeScript reference under the 'reference' kernel preference).
  */
 const cpuLinear: QuantizedLinearKernel = (x, w, M) => {
-  if (M > FUSED_MAX_ROWS) return null;
+  if (M > CPU_FUSED_MAX_ROWS) return null;
   const { N, K } = w.prepared;
   const xv = x.dataSync() as Float32Array;
   const out = new Float32Array(M * N);

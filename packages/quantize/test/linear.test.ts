@@ -125,14 +125,37 @@ describe("quantizedLinear", () => {
       const ref = Q.quantizedLinear(x, w, null, { implementation: "fused" });
       T.setKernelPreference("fast");
       await assertClose(fast, ref, { atol: 1e-5 * maxAbs(ref.dataSync()), rtol: 1e-5, label: Q.describe(f) });
-      // Prefill: the threaded WASM dequantization equals the TypeScript one exactly.
-      const x8 = T.normal([8, 1024], 0, 1, { seed: 9 });
+      // Prefill past CPU_FUSED_MAX_ROWS: the threaded WASM dequantization equals the TypeScript one exactly.
+      const x8 = T.normal([Q.CPU_FUSED_MAX_ROWS + 8, 1024], 0, 1, { seed: 9 });
       const pre = Q.quantizedLinear(x8, w);
       await assertClose(
         pre,
         T.withKernelPreference("reference", () => Q.quantizedLinear(x8, w)),
         { atol: 1e-5 * maxAbs(pre.dataSync()), rtol: 1e-5 },
       );
+    }
+  });
+
+  it("the cpu fuses up to CPU_FUSED_MAX_ROWS rows (no float32 copy of the weight) and dequantizes + GEMMs past them; both equal the oracle", async () => {
+    expect(Q.CPU_FUSED_MAX_ROWS).toBeGreaterThanOrEqual(Q.FUSED_MAX_ROWS);
+    const [N, K] = [96, 256];
+    const W = T.normal([N, K], 0, 0.5, { seed: 30 });
+    for (const [f] of FORMATS.filter(([, fused]) => fused)) {
+      const w = new Q.QuantizedLinearWeight(Q.quantize(W, f));
+      Q.quantizedLinear(T.normal([1, K], 0, 1, { seed: 1 }), w).dispose(); // resident from here on
+      for (const rows of [Q.FUSED_MAX_ROWS + 1, Q.CPU_FUSED_MAX_ROWS, Q.CPU_FUSED_MAX_ROWS + 1]) {
+        const x = T.normal([rows, K], 0, 1, { seed: rows });
+        const want = oracle(x, w.q, null);
+        T.resetPeakMemory();
+        const base = T.memory().backends.cpu?.numBytes ?? 0;
+        const y = Q.quantizedLinear(x, w);
+        const peak = (T.memory().backends.cpu?.peakBytes ?? 0) - base;
+        // The dequantize path holds the float32 weight [N, K]; the fused one only y [rows, N].
+        if (rows <= Q.CPU_FUSED_MAX_ROWS) expect(peak, `${Q.describe(f)} ${rows} rows`).toBeLessThan(N * K * 4);
+        else expect(peak, `${Q.describe(f)} ${rows} rows`).toBeGreaterThanOrEqual(N * K * 4);
+        await assertClose(y, T.reshape(T.tensor(Float32Array.from(want)), [rows, N]), { atol: 1e-5 * maxAbs(want), rtol: 1e-5, label: `${Q.describe(f)} ${rows} rows` });
+        T.dispose([x, y]);
+      }
     }
   });
 

@@ -1,25 +1,26 @@
 /**
  * Weight-only quantized matmul against float32 at LLM-like shapes: one token through a
- * 4096 x 4096 weight (decode: memory-bound, the case quantization is for) and 16 tokens (512 with
- * `--full`) (prefill: compute-bound; quantized weights are dequantized per call). Rows: time, GB/s of
+ * 4096 x 4096 weight (decode: memory-bound, the case quantization is for), 16 tokens (a short
+ * prompt: the fused kernels, one GEMV per row, up to CPU_FUSED_MAX_ROWS = 32 rows) and 128 (512
+ * with `--full`) (prefill: compute-bound; quantized weights are dequantized per call). Rows: time, GB/s of
  * weight bytes read, and the weight's size; float32 anchors: Tessera's linear and
  * onnxruntime-node's MatMul on the same weight. "tessera" is the float32 row the ratios refer to. Quantized outputs are not cross-checked against
  * float32 (they differ by the quantization error; the tests check them against dequantized
  * weights).
  */
 import { linear, normal, tensor, type Tensor } from "@tessera/tensor";
-import { QuantizedLinearWeight, quantize, quantizedLinear, type QuantFormat } from "@tessera/quantize";
+import { CPU_FUSED_MAX_ROWS, QuantizedLinearWeight, quantize, quantizedLinear, type QuantFormat } from "@tessera/quantize";
 import type { Row } from "../harness";
 import { ortImpl, tesseraImpl } from "../impls";
 import { runCase } from "../run-impls";
 import type { Tier } from "../harness";
 import type { Impl, Suite } from "../suite";
 
-/** [K, N] of the weight and the token counts M: decode (1) and prefill (16 by default, 512 with --full). */
+/** [K, N] of the weight and the token counts M: decode (1), a short prompt (16: fused) and prefill (128, 512 with --full: dequantized). */
 const GRID: Record<Tier, { K: number; N: number; Ms: number[] }> = {
-  quick: { K: 256, N: 256, Ms: [1, 16] },
-  default: { K: 4096, N: 4096, Ms: [1, 16] },
-  full: { K: 4096, N: 4096, Ms: [1, 512] },
+  quick: { K: 256, N: 256, Ms: [1, 16, 64] },
+  default: { K: 4096, N: 4096, Ms: [1, 16, 128] },
+  full: { K: 4096, N: 4096, Ms: [1, 16, 512] },
 };
 
 const FORMATS: [string, QuantFormat][] = [
@@ -30,7 +31,7 @@ const FORMATS: [string, QuantFormat][] = [
 
 export const quantizeSuite: Suite = {
   name: "quantize",
-  description: "weight-only int8 / int4 / NF4 matmul vs float32 at 4096 x 4096 (decode 1 token, prefill 16; --full: 512): time, GB/s of weights, memory",
+  description: "weight-only int8 / int4 / NF4 matmul vs float32 at 4096 x 4096 (decode 1 token, 16 and 128 tokens; --full: 512): time, GB/s of weights, memory",
   plan: ({ tier, backend }) => {
     const { K, N, Ms } = GRID[tier];
     const impls = ["tessera", ...(backend === "cpu" ? ["onnxruntime-node"] : []), ...FORMATS.map(([label]) => `tessera ${label}`)];
@@ -91,7 +92,7 @@ export const quantizeSuite: Suite = {
         const q = quantized.find(([label]) => r.impl === `tessera ${label}`)?.[1];
         const bytes = q ? q.q.bytes : f32Bytes;
         r.gbps = bytes / (r.median_ms * 1e6);
-        r.note = `${(bytes / 2 ** 20).toFixed(1)} MiB of weights (${((bytes * 8) / (N * K)).toFixed(2)} bits/weight)${q && !q.fused ? "; no fused kernel" : ""}${q && M > 4 ? "; dequantized per call" : ""}`;
+        r.note = `${(bytes / 2 ** 20).toFixed(1)} MiB of weights (${((bytes * 8) / (N * K)).toFixed(2)} bits/weight)${q && !q.fused ? "; no fused kernel" : ""}${q && M > CPU_FUSED_MAX_ROWS ? "; dequantized per call" : ""}`;
       }
       rows.push(...got);
     }

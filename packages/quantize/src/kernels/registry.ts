@@ -10,6 +10,15 @@ import type { QuantizedLinearWeight } from "../linear";
 /** Rows up to which products run the fused GEMV kernels (decoding); more rows dequantize + GEMM. */
 export const FUSED_MAX_ROWS = 4;
 
+/**
+ * Rows up to which the cpu's fused kernels run (one GEMV per row); more rows dequantize + GEMM.
+ * The GEMV's time grows with the rows, dequantize + GEMM's mostly does not (it expands the whole
+ * weight to float32 every call). Crossovers measured on 2 threads (Node 20, relaxed SIMD): 4096 x
+ * 4096 weights at 128 (int8), 96 (int4 g64) and 64 rows (NF4); 2048 x 768 at 64-96, 48-64 and
+ * 32-48. At 16 rows the fused kernels take 21-29 ms against 105-113 ms (4096 x 4096).
+ */
+export const CPU_FUSED_MAX_ROWS = 32;
+
 /** Registry name of the quantized linear kernel. */
 export const QUANTIZED_LINEAR = "quantize.linear";
 /** Registry name of the exact int8 x int8 -> int32 product. */
