@@ -153,8 +153,10 @@ describe("quantizedLinear", () => {
         // The dequantize path holds the float32 weight [N, K]; the fused one only y [rows, N].
         if (rows <= Q.CPU_FUSED_MAX_ROWS) expect(peak, `${Q.describe(f)} ${rows} rows`).toBeLessThan(N * K * 4);
         else expect(peak, `${Q.describe(f)} ${rows} rows`).toBeGreaterThanOrEqual(N * K * 4);
-        await assertClose(y, T.reshape(T.tensor(Float32Array.from(want)), [rows, N]), { atol: 1e-5 * maxAbs(want), rtol: 1e-5, label: `${Q.describe(f)} ${rows} rows` });
-        T.dispose([x, y]);
+        const expected = T.tensor(Float32Array.from(want), { shape: [rows, N] });
+        await assertClose(y, expected, { atol: 1e-5 * maxAbs(want), rtol: 1e-5, label: `${Q.describe(f)} ${rows} rows` });
+        T.dispose([x, y, expected]);
+        expect(T.memory().backends.cpu?.numBytes, "the adopted float32 weight is freed with the call").toBe(base - rows * K * 4);
       }
     }
   });
