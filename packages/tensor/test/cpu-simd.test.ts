@@ -116,6 +116,29 @@ describe("cpu WASM SIMD matmul vs the TypeScript reference", () => {
     expect(threads).toBeGreaterThanOrEqual(1);
   });
 
+  it("GEMMs whose threads claim column chunks are bit-identical to one thread's (ragged M and N, several K blocks and chunks, bias, resident and not)", async () => {
+    T.setCpuWeightCache(1 << 30);
+    const x = rn(37, 600); // 37 rows: a partial row block; K = 600: three 256-deep blocks
+    const w = rn(2100, 600); // 2100 columns: 263 panels, the last one partial
+    const bias = rn(2100);
+    const wIn = rn(600, 300); // a narrow product: 38 panels, chunks of 3
+    const products = [() => T.linear(x, w, bias), () => T.linear(x, w), () => T.matmul(x, wIn)];
+    expect(await initCpuThreads(2)).toBe(2);
+    const threaded: Float32Array[] = [];
+    for (const f of products) for (let use = 0; use < 3; use++) threaded.push((await T.tidy(f).data()) as Float32Array); // w resident from its second use
+    expect(await initCpuThreads(1)).toBe(1);
+    try {
+      let i = 0;
+      for (const f of products)
+        for (let use = 0; use < 3; use++, i++) {
+          const single = (await T.tidy(f).data()) as Float32Array;
+          expect(Buffer.compare(Buffer.from(single.buffer), Buffer.from(threaded[i].buffer)), `product ${Math.floor(i / 3)}, use ${use}`).toBe(0);
+        }
+    } finally {
+      await initCpuThreads(threads);
+    }
+  });
+
   it("threaded results are bit-identical to one thread (rows are independent)", async () => {
     const a = rn(512, 256);
     const b = rn(256, 300);

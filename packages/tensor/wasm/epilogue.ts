@@ -2,11 +2,12 @@
 // resident in WASM memory, src/backend/cpu/wasm/runtime.ts):
 //   gemm_rows_bias: C[m0:m1, :] = bias + A[m0:m1, :] B   (C starts at the bias instead of 0:
 //                   the epilogue costs no extra pass over C)
+//   gemm_cols_bias: C = bias + A B, threads claiming chunks of column panels
 //   gemv_packed:    y[j0:j1] = bias + x B, reading B's 8-column panels Bp[q][k][0..7] in order
 //                   (one sequential stream per panel, accumulators in registers)
 // bias = 0 means none. Sums run over k in the same order whatever the thread split.
 import { madd4 } from "./vmath";
-import { gemm_accumulate } from "./gemm";
+import { gemm_accumulate, gemm_accumulate_cols } from "./gemm";
 
 /** Lane i (0..3) of an f32x4 (extract_lane takes a constant index). */
 function lane(v: v128, i: i32): f32 {
@@ -30,6 +31,45 @@ function fill_bias(c: usize, bias: usize, m0: i32, m1: i32, N: i32): void {
 export function gemm_rows_bias(ap: usize, bp: usize, c: usize, m0: i32, m1: i32, N: i32, K: i32, scratch: usize, bias: usize): void {
   fill_bias(c, bias, m0, m1, N);
   gemm_accumulate(ap, bp, c, m0, m1, N, K, scratch);
+}
+
+/** Columns [j0, j1) of rows [0, M) of C [M, N] set to bias[j0:j1] (or 0). */
+function fill_bias_cols(c: usize, bias: usize, M: i32, N: i32, j0: i32, j1: i32): void {
+  const bytes = <usize>(j1 - j0) << 2;
+  for (let i = 0; i < M; i++) {
+    const o = c + ((<usize>i * N + j0) << 2);
+    if (bias) memory.copy(o, bias + (<usize>j0 << 2), bytes);
+    else memory.fill(o, 0, bytes);
+  }
+}
+
+/** The first panel of the next unclaimed chunk (the shared-memory build: an atomic add; the plain one runs on one thread). */
+// @ts-ignore: decorator
+@inline
+function claim(counter: usize, chunk: i32): i32 {
+  if (ASC_FEATURE_THREADS) return atomic.add<i32>(counter, chunk);
+  const q = load<i32>(counter);
+  store<i32>(counter, q + chunk);
+  return q;
+}
+
+/**
+ * C[0:M, 0:N] = bias + A B, the column panels taken `chunk` at a time by whichever thread is free:
+ * the i32 at `counter` (0 before the call) is the next unclaimed panel. Ap is pack_a of all M rows;
+ * every thread calls this with its own `scratch`. Each chunk runs its KC blocks in order, as
+ * gemm_accumulate does, so the results do not depend on which thread took which chunk. Threads
+ * splitting the columns read each weight panel once between them (splitting rows, each thread
+ * reads all of B) and one that runs late takes fewer chunks instead of holding the others up.
+ */
+export function gemm_cols_bias(ap: usize, bp: usize, c: usize, M: i32, N: i32, K: i32, scratch: usize, bias: usize, counter: usize, chunk: i32): void {
+  const panels = (N + 7) >> 3;
+  for (;;) {
+    const q0 = claim(counter, chunk);
+    if (q0 >= panels) return;
+    const q1 = min(panels, q0 + chunk);
+    fill_bias_cols(c, bias, M, N, q0 << 3, min(N, q1 << 3));
+    gemm_accumulate_cols(ap, bp, c, 0, M, N, K, scratch, q0, q1);
+  }
 }
 
 /**

@@ -109,7 +109,7 @@ export function gemm_accumulate(ap: usize, bp: usize, c: usize, m0: i32, m1: i32
 }
 
 /** gemm_accumulate for panels [q0, q1) (columns [8 q0, min(N, 8 q1))). */
-function gemm_accumulate_cols(ap: usize, bp: usize, c: usize, m0: i32, m1: i32, N: i32, K: i32, scratch: usize, q0: i32, q1: i32): void {
+export function gemm_accumulate_cols(ap: usize, bp: usize, c: usize, m0: i32, m1: i32, N: i32, K: i32, scratch: usize, q0: i32, q1: i32): void {
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
     for (let q = q0; q < q1; q++) {

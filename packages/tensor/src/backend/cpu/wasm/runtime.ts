@@ -23,6 +23,7 @@ interface Exports {
   gemv_t_h(x: number, w: number, y: number, K: number, n0: number, n1: number, bf: number): void;
   gemm_rows(ap: number, bp: number, c: number, m0: number, m1: number, N: number, K: number, scratch: number): void;
   gemm_rows_bias(ap: number, bp: number, c: number, m0: number, m1: number, N: number, K: number, scratch: number, bias: number): void;
+  gemm_cols_bias(ap: number, bp: number, c: number, M: number, N: number, K: number, scratch: number, bias: number, counter: number, chunk: number): void;
   gemv_packed(x: number, bp: number, y: number, K: number, N: number, j0: number, j1: number, bias: number): void;
   softmax_rows(x: number, out: number, r0: number, r1: number, D: number, log: number): void;
   norm_rows(x: number, w: number, b: number, out: number, r0: number, r1: number, D: number, epsBits: number, rms: number): void;
@@ -39,6 +40,15 @@ const BASE = PAGE;
 const RESIDENT_MIN_BYTES = 1 << 18;
 /** Below this many multiply-adds a GEMM stays on one thread (waking workers costs ~10-50 us). */
 const THREAD_MIN_MACS = 1 << 21;
+/**
+ * A threaded GEMM with at least this many column panels (8 columns) per thread splits the columns
+ * in chunks that threads claim as they finish (gemm_cols_bias), about this many per thread, at
+ * most COLUMN_CHUNK_MAX_PANELS panels each (64 rows x 1024 columns of C: 256 KiB, in L2); fewer
+ * panels split the rows. GPT-2's [128 x 768] x [768 x 2304] on 2 threads: the worker's half of
+ * the rows took 17% longer than the calling thread's (both read all of B).
+ */
+const COLUMN_CHUNKS_PER_THREAD = 8;
+const COLUMN_CHUNK_MAX_PANELS = 128;
 /**
  * A GEMV (M = 1) is memory-bound: each multiply-add streams 4 bytes of weight (~0.3 ns at one
  * core's ~12 GB/s), so a second thread pays off from far fewer of them than a GEMM's, ~40 us of
@@ -211,7 +221,7 @@ export class WasmKernels {
     const apOff = aOff + M * K * 4;
     const cOff = apOff + (mPad + 4 * threads) * K * 4;
     const sOff = cOff + M * N * 4;
-    const heap = this.heap(sOff + 128 * threads - base);
+    const heap = this.heap(sOff + 128 * threads + 16 - base); // + the column chunks' counter
     if (!reuseB && packed === null) {
       heap.set(b.subarray(0, K * N), bOff / 4);
       if (transB) this.ex.pack_bt(bOff, K, N, bpOff);
@@ -219,13 +229,26 @@ export class WasmKernels {
     }
     if (bias) heap.set(bias.subarray(0, N), biasOff / 4);
     heap.set(a.subarray(0, M * K), aOff / 4);
-    const per = Math.ceil(M / 4 / threads) * 4;
-    // [ap, bp, c, m0, m1, N, K, scratch, a, bias]
-    const share = (t: number) => [apOff + t * (per + 4) * K * 4, bpOff, cOff, Math.min(M, t * per), Math.min(M, (t + 1) * per), N, K, sOff + 128 * t, aOff, bias ? biasOff : 0];
-    this.split(threads, OP.gemm, share, (j) => {
-      this.ex.pack_a(j[8], K, j[3], j[4], j[0]);
-      this.ex.gemm_rows_bias(j[0], j[1], j[2], j[3], j[4], N, K, j[7], j[9]);
-    });
+    const panels = nPad / 8;
+    if (threads > 1 && panels >= COLUMN_CHUNKS_PER_THREAD * threads) {
+      // Threads claim chunks of column panels (wasm/epilogue.ts gemm_cols_bias): each weight
+      // panel is read once between them, and a thread that runs late takes fewer chunks.
+      const chunk = Math.min(COLUMN_CHUNK_MAX_PANELS, Math.ceil(panels / (COLUMN_CHUNKS_PER_THREAD * threads)));
+      const counter = sOff + 128 * threads;
+      this.ex.pack_a(aOff, K, 0, M, apOff);
+      new Int32Array(this.memory.buffer, counter, 1)[0] = 0; // published to the workers by the pool's dispatch (an atomic store)
+      // [ap, bp, c, M, N, K, scratch, bias, counter, chunk]
+      const share = (t: number) => [apOff, bpOff, cOff, M, N, K, sOff + 128 * t, bias ? biasOff : 0, counter, chunk];
+      this.split(threads, OP.gemmCols, share, (j) => this.ex.gemm_cols_bias(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9]));
+    } else {
+      const per = Math.ceil(M / 4 / threads) * 4;
+      // [ap, bp, c, m0, m1, N, K, scratch, a, bias]
+      const share = (t: number) => [apOff + t * (per + 4) * K * 4, bpOff, cOff, Math.min(M, t * per), Math.min(M, (t + 1) * per), N, K, sOff + 128 * t, aOff, bias ? biasOff : 0];
+      this.split(threads, OP.gemm, share, (j) => {
+        this.ex.pack_a(j[8], K, j[3], j[4], j[0]);
+        this.ex.gemm_rows_bias(j[0], j[1], j[2], j[3], j[4], N, K, j[7], j[9]);
+      });
+    }
     out.set(new Float32Array(this.memory.buffer, cOff, M * N));
   }
 
