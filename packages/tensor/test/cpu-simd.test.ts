@@ -116,13 +116,16 @@ describe("cpu WASM SIMD matmul vs the TypeScript reference", () => {
     expect(threads).toBeGreaterThanOrEqual(1);
   });
 
-  it("GEMMs whose threads claim column chunks are bit-identical to one thread's (ragged M and N, several K blocks and chunks, bias, resident and not)", async () => {
+  it("GEMMs and packed GEMVs whose threads claim column chunks are bit-identical to one thread's (ragged M and N, several K blocks and chunks, bias, resident and not)", async () => {
     T.setCpuWeightCache(1 << 30);
     const x = rn(37, 600); // 37 rows: a partial row block; K = 600: three 256-deep blocks
     const w = rn(2100, 600); // 2100 columns: 263 panels, the last one partial
     const bias = rn(2100);
     const wIn = rn(600, 300); // a narrow product: 38 panels, chunks of 3
-    const products = [() => T.linear(x, w, bias), () => T.linear(x, w), () => T.matmul(x, wIn)];
+    const x1 = rn(1, 600);
+    const x3 = rn(3, 600);
+    // GEMMs (column chunks), then packed GEMVs (chunks of 32-column groups; 2100 % 32 = 20 columns in one-panel steps)
+    const products = [() => T.linear(x, w, bias), () => T.linear(x, w), () => T.matmul(x, wIn), () => T.linear(x1, w, bias), () => T.linear(x3, w)];
     expect(await initCpuThreads(2)).toBe(2);
     const threaded: Float32Array[] = [];
     for (const f of products) for (let use = 0; use < 3; use++) threaded.push((await T.tidy(f).data()) as Float32Array); // w resident from its second use

@@ -3,6 +3,7 @@
 //   gemm_rows_bias: C[m0:m1, :] = bias + A[m0:m1, :] B   (C starts at the bias instead of 0:
 //                   the epilogue costs no extra pass over C)
 //   gemm_cols_bias: C = bias + A B, threads claiming chunks of column panels
+//   gemv_packed_claimed: gemv_packed over all columns, threads claiming chunks of them
 //   gemv_packed:    y[j0:j1] = bias + x B, reading B's 8-column panels Bp[q][k][0..7] in order
 //                   (one sequential stream per panel, accumulators in registers)
 // bias = 0 means none. Sums run over k in the same order whatever the thread split.
@@ -82,6 +83,20 @@ export function gemv_packed(x: usize, bp: usize, y: usize, K: i32, N: i32, j0: i
   let j = j0;
   for (; j + 32 <= j1; j += 32) gemv_packed4(x, bp + ((<usize>(j >> 3) * K) << 5), y + (<usize>j << 2), K, bias ? bias + (<usize>j << 2) : 0);
   gemv_packed1(x, bp, y, K, j, j1, bias);
+}
+
+/**
+ * y[0:N] = bias + x B as gemv_packed, the columns taken `chunk` at a time (a multiple of 32) by
+ * whichever thread is free: the i32 at `counter` (0 before the call) is the next unclaimed column.
+ * Every full group of 32 columns still goes through gemv_packed4 and only the last N % 32 through
+ * gemv_packed1, as in one call over [0, N): the results do not depend on the split.
+ */
+export function gemv_packed_claimed(x: usize, bp: usize, y: usize, K: i32, N: i32, bias: usize, counter: usize, chunk: i32): void {
+  for (;;) {
+    const j0 = claim(counter, chunk);
+    if (j0 >= N) return;
+    gemv_packed(x, bp, y, K, N, j0, min(N, j0 + chunk), bias);
+  }
 }
 
 /** y[0:32] = bias[0:32] + x B for the four consecutive panels at p (panel stride K * 32 bytes). */

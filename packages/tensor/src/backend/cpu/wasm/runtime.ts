@@ -25,6 +25,7 @@ interface Exports {
   gemm_rows_bias(ap: number, bp: number, c: number, m0: number, m1: number, N: number, K: number, scratch: number, bias: number): void;
   gemm_cols_bias(ap: number, bp: number, c: number, M: number, N: number, K: number, scratch: number, bias: number, counter: number, chunk: number): void;
   gemv_packed(x: number, bp: number, y: number, K: number, N: number, j0: number, j1: number, bias: number): void;
+  gemv_packed_claimed(x: number, bp: number, y: number, K: number, N: number, bias: number, counter: number, chunk: number): void;
   softmax_rows(x: number, out: number, r0: number, r1: number, D: number, log: number): void;
   norm_rows(x: number, w: number, b: number, out: number, r0: number, r1: number, D: number, epsBits: number, rms: number): void;
   unary_range(op: number, x: number, out: number, i0: number, i1: number): void;
@@ -55,6 +56,12 @@ const COLUMN_CHUNK_MAX_PANELS = 128;
  * work (GPT-2's 768x768 and 768x2304 decode products were left on one thread at 1 << 21).
  */
 const GEMV_THREAD_MIN_MACS = 1 << 17;
+/**
+ * Chunks per thread of a threaded packed GEMV (whole groups of 32 columns, claimed as threads
+ * finish). On 2 threads the worker's static half of a [768 x 2304] product held the caller up by
+ * a third of its own time (L3-resident weights); claiming evens that out.
+ */
+const GEMV_CHUNKS_PER_THREAD = 8;
 /** Row and elementwise kernels use threads from this many elements (per streamed chunk: a quarter). */
 const THREAD_MIN_ELEMS = 1 << 16;
 /** Elements per streamed chunk: input + output windows of 256 KiB each stay in L2. */
@@ -319,16 +326,23 @@ export class WasmKernels {
     const biasOff = base;
     const xOff = biasOff + (bias ? Math.ceil(N / 8) * 32 : 0);
     const yOff = xOff + M * K * 4;
-    const heap = this.heap(yOff + M * N * 4 - base);
+    const counter = Math.ceil((yOff + M * N * 4) / 16) * 16;
+    const heap = this.heap(counter + 16 - base);
     if (bias) heap.set(bias.subarray(0, N), biasOff / 4);
     heap.set(a.subarray(0, M * K), xOff / 4);
     const threads = this.threadsFor(N * K, GEMV_THREAD_MIN_MACS, Math.floor(N / 64));
-    const per = Math.ceil(N / threads / 32) * 32; // whole 4-panel groups per thread (gemv_packed)
-    for (let i = 0; i < M; i++) {
-      // [x, bp, y, K, N, j0, j1, bias]
-      const share = (t: number) => [xOff + i * K * 4, bp, yOff + i * N * 4, K, N, Math.min(N, t * per), Math.min(N, (t + 1) * per), bias ? biasOff : 0];
-      this.split(threads, OP.gemvPacked, share, (j) => this.ex.gemv_packed(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[7]));
-    }
+    if (threads > 1) {
+      // Threads claim chunks of whole 4-panel groups (gemv_packed_claimed): one that runs late
+      // takes fewer instead of holding the product up.
+      const chunk = Math.max(32, Math.ceil(N / (GEMV_CHUNKS_PER_THREAD * threads) / 32) * 32);
+      const next = new Int32Array(this.memory.buffer, counter, 1);
+      for (let i = 0; i < M; i++) {
+        next[0] = 0; // published to the workers by the pool's dispatch (an atomic store)
+        // [x, bp, y, K, N, bias, counter, chunk]
+        const share = () => [xOff + i * K * 4, bp, yOff + i * N * 4, K, N, bias ? biasOff : 0, counter, chunk];
+        this.split(threads, OP.gemvClaimed, share, (j) => this.ex.gemv_packed_claimed(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[7]));
+      }
+    } else for (let i = 0; i < M; i++) this.ex.gemv_packed(xOff + i * K * 4, bp, yOff + i * N * 4, K, N, 0, N, bias ? biasOff : 0);
     out.set(new Float32Array(this.memory.buffer, yOff, M * N));
     return true;
   }
