@@ -46,6 +46,38 @@ describe("conv1d matches a NumPy loop", () => {
     await assertClose(y, ref("c.y"), { atol: 1e-5, rtol: 1e-5 });
   });
 
+  it("depthwise with 4 taps (the sliding-window path): edges, padding on both sides, short rows, with and without bias, against a float64 loop", async () => {
+    const oracle = (x: Float32Array, w: Float32Array, b: Float32Array | null, B: number, C: number, L: number, pl: number, pr: number) => {
+      const Lout = L + pl + pr - 3;
+      const out = new Float32Array(B * C * Lout);
+      for (let r = 0; r < B * C; r++)
+        for (let t = 0; t < Lout; t++) {
+          let s = b ? b[r % C] : 0;
+          for (let k = 0; k < 4; k++) {
+            const i = t + k - pl;
+            if (i >= 0 && i < L) s += w[(r % C) * 4 + k] * x[r * L + i];
+          }
+          out[r * Lout + t] = s;
+        }
+      return out;
+    };
+    for (const [B, C, L, pl, pr] of [
+      [2, 3, 9, 1, 2],
+      [1, 4, 2, 3, 0], // shorter than the kernel: every output is an edge
+      [2, 5, 40, 0, 0],
+      [1, 2, 7, 3, 3],
+    ]) {
+      const x = T.normal([B, C, L], 0, 1, { seed: L + pl });
+      const w = T.normal([C, 1, 4], 0, 1, { seed: C });
+      const b = T.normal([C], 0, 1, { seed: 7 });
+      for (const bias of [null, b]) {
+        const y = T.conv1d(x, w, bias, { groups: C, padding: [pl, pr] });
+        const want = oracle(x.dataSync() as Float32Array, w.dataSync() as Float32Array, bias ? (bias.dataSync() as Float32Array) : null, B, C, L, pl, pr);
+        await assertClose(y, T.tensor(want, { shape: [B, C, L + pl + pr - 3] }), { atol: 1e-6, rtol: 1e-6, label: `${[B, C, L, pl, pr]} bias ${!!bias}` });
+      }
+    }
+  });
+
   it("depthwise causal (Mamba's short conv)", async () => {
     const y = T.conv1d(ref("c.dx"), ref("c.dw"), ref("c.db"), { groups: 5, padding: "causal" });
     expect(y.shape).toEqual([2, 5, 9]);
