@@ -12,7 +12,7 @@ import * as T from "@tessera/tensor";
 import { assertClose } from "@tessera/tensor/testing";
 import { generate, quantizeModel, type CausalLM, type LMState } from "../src/index";
 import { loadPretrained, savePretrained } from "../src/node";
-import type { QuantFormat } from "@tessera/quantize";
+import { CPU_FUSED_MAX_ROWS, type QuantFormat } from "@tessera/quantize";
 import { expected, hfDir } from "./helpers";
 
 /** [label, format, max bytes ratio, max relative RMS error of the logits]. */
@@ -37,7 +37,9 @@ describe("quantized models", () => {
         // Llama's down_proj has K = 160: blocks of 64 do not tile its rows, so it runs dequantize + GEMM.
         expect(r.fused).toBe(arch === "llama" && format.type === "nf4" ? 12 : r.layers.length);
         expect(r.bytesAfter / r.bytesBefore).toBeLessThan(ratio);
-        const logits = m.forward(ids).logits; // prefill: dequantize + GEMM
+        // prefill: dequantize + GEMM while the batch's rows exceed the cpu's fused limit
+        expect(ids.size).toBeGreaterThan(CPU_FUSED_MAX_ROWS);
+        const logits = m.forward(ids).logits;
         const err = maxAbs(T.sub(logits, ref));
         const rel = Math.sqrt(T.sum(T.square(T.sub(logits, ref))).itemSync() / T.sum(T.square(ref)).itemSync());
         console.log(

@@ -9,7 +9,7 @@
  * weights).
  */
 import { linear, normal, tensor, type Tensor } from "@tessera/tensor";
-import { CPU_FUSED_MAX_ROWS, QuantizedLinearWeight, quantize, quantizedLinear, type QuantFormat } from "@tessera/quantize";
+import { CPU_FUSED_MAX_ROWS, FUSED_MAX_ROWS, QuantizedLinearWeight, quantize, quantizedLinear, type QuantFormat } from "@tessera/quantize";
 import type { Row } from "../harness";
 import { ortImpl, tesseraImpl } from "../impls";
 import { runCase } from "../run-impls";
@@ -92,7 +92,7 @@ export const quantizeSuite: Suite = {
         const q = quantized.find(([label]) => r.impl === `tessera ${label}`)?.[1];
         const bytes = q ? q.q.bytes : f32Bytes;
         r.gbps = bytes / (r.median_ms * 1e6);
-        r.note = `${(bytes / 2 ** 20).toFixed(1)} MiB of weights (${((bytes * 8) / (N * K)).toFixed(2)} bits/weight)${q && !q.fused ? "; no fused kernel" : ""}${q && M > CPU_FUSED_MAX_ROWS ? "; dequantized per call" : ""}`;
+        r.note = `${(bytes / 2 ** 20).toFixed(1)} MiB of weights (${((bytes * 8) / (N * K)).toFixed(2)} bits/weight)${q && !q.fused ? "; no fused kernel" : ""}${q && M > (ctx.backend === "cpu" ? CPU_FUSED_MAX_ROWS : FUSED_MAX_ROWS) ? "; dequantized per call" : ""}`;
       }
       rows.push(...got);
     }

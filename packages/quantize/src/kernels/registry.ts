@@ -7,7 +7,7 @@
 import type { Tensor } from "@tessera/tensor";
 import type { QuantizedLinearWeight } from "../linear";
 
-/** Rows up to which products run the fused GEMV kernels (decoding); more rows dequantize + GEMM. */
+/** Rows up to which the webgpu kernels run the fused GEMV (decoding); more rows dequantize + GEMM. The cpu's limit is CPU_FUSED_MAX_ROWS. */
 export const FUSED_MAX_ROWS = 4;
 
 /**

@@ -173,7 +173,11 @@ class QgemvKernels implements ResidentCache {
     }
   }
 
-  /** The float32 weight [N, K] of a prepared q8 / u4 / q4 weight, decoded from its resident codes. */
+  /**
+   * The float32 weight [N, K] of a prepared q8 / u4 / q4 weight, decoded from its resident codes,
+   * as a fresh array the caller owns (a copy out of WASM memory: linear.ts hands it to a cpu
+   * tensor without copying, so it must never be a view of memory the kernels reuse).
+   */
   dequantize(w: PreparedLinear): Float32Array {
     const r = this.place(w);
     const { N, K, G } = w;

@@ -42,14 +42,19 @@ const RESIDENT_MIN_BYTES = 1 << 18;
 /** Below this many multiply-adds a GEMM stays on one thread (waking workers costs ~10-50 us). */
 const THREAD_MIN_MACS = 1 << 21;
 /**
- * A threaded GEMM with at least this many column panels (8 columns) per thread splits the columns
- * in chunks that threads claim as they finish (gemm_cols_bias), about this many per thread, at
- * most COLUMN_CHUNK_MAX_PANELS panels each (64 rows x 1024 columns of C: 256 KiB, in L2); fewer
- * panels split the rows. GPT-2's [128 x 768] x [768 x 2304] on 2 threads: the worker's half of
- * the rows took 17% longer than the calling thread's (both read all of B).
+ * A threaded GEMM with at least COLUMN_SPLIT_MIN_PANELS column panels (8 columns) per thread
+ * splits the columns in chunks that threads claim as they finish (gemm_cols_bias): about
+ * COLUMN_CHUNKS_PER_THREAD per thread, at most COLUMN_CHUNK_MAX_PANELS panels and
+ * COLUMN_CHUNK_FLOATS of C (256 KiB, in L2) each. Narrower products split the rows: there each
+ * thread packs its own rows of A in parallel, where the column split packs all of A on the
+ * calling thread first (7-12% longer at N = 128, about even from N = 768). GPT-2's [128 x 768] x
+ * [768 x 2304] on 2 threads: the worker's half of the rows took 17% longer than the calling
+ * thread's (both read all of B).
  */
+const COLUMN_SPLIT_MIN_PANELS = 32;
 const COLUMN_CHUNKS_PER_THREAD = 8;
 const COLUMN_CHUNK_MAX_PANELS = 128;
+const COLUMN_CHUNK_FLOATS = 1 << 16;
 /**
  * A GEMV (M = 1) is memory-bound: each multiply-add streams 4 bytes of weight (~0.3 ns at one
  * core's ~12 GB/s), so a second thread pays off from far fewer of them than a GEMM's, ~40 us of
@@ -220,7 +225,8 @@ export class WasmKernels {
     // then (a lookup finds it), or packed at the same scratch offset as now.
     const packed = reuseB ? this.packedAt(bSrc, bSrcOff, transB, K, N) : this.residentPacked(b, bSrc, bSrcOff, transB, K, N);
     const base = this.scratch;
-    // Layout (bytes): [B and Bp (unless packed resident) | bias | A | Ap (each thread packs its own rows) | C | scratch x threads]
+    // Layout (bytes): [B and Bp (unless packed resident) | bias | A | Ap (split rows: each thread packs
+    // its own; split columns: packed once here) | C | scratch x threads | the column chunks' counter]
     const bOff = base;
     const bpOff = packed ?? bOff + K * N * 4;
     const biasOff = packed === null ? bpOff + nPad * K * 4 : base;
@@ -237,10 +243,13 @@ export class WasmKernels {
     if (bias) heap.set(bias.subarray(0, N), biasOff / 4);
     heap.set(a.subarray(0, M * K), aOff / 4);
     const panels = nPad / 8;
-    if (threads > 1 && panels >= COLUMN_CHUNKS_PER_THREAD * threads) {
+    if (threads > 1 && panels >= COLUMN_SPLIT_MIN_PANELS * threads) {
       // Threads claim chunks of column panels (wasm/epilogue.ts gemm_cols_bias): each weight
-      // panel is read once between them, and a thread that runs late takes fewer chunks.
-      const chunk = Math.min(COLUMN_CHUNK_MAX_PANELS, Math.ceil(panels / (COLUMN_CHUNKS_PER_THREAD * threads)));
+      // panel is read once between them, and a thread that runs late takes fewer chunks. Chunks:
+      // ~COLUMN_CHUNKS_PER_THREAD a thread, C blocks of at most COLUMN_CHUNK_FLOATS, an even
+      // number of panels (two threads' chunks never share a 64-byte line of C).
+      const most = Math.min(COLUMN_CHUNK_MAX_PANELS, Math.max(2, Math.floor(COLUMN_CHUNK_FLOATS / (8 * M))));
+      const chunk = 2 * Math.ceil(Math.min(most, Math.ceil(panels / (COLUMN_CHUNKS_PER_THREAD * threads))) / 2);
       const counter = sOff + 128 * threads;
       this.ex.pack_a(aOff, K, 0, M, apOff);
       new Int32Array(this.memory.buffer, counter, 1)[0] = 0; // published to the workers by the pool's dispatch (an atomic store)
