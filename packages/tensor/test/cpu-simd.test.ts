@@ -152,6 +152,45 @@ describe("cpu WASM SIMD matmul vs the TypeScript reference", () => {
   });
 });
 
+describe("transposed views copied through the WASM transpose", () => {
+  const bits = (a: ArrayLike<number>) => Buffer.from(Float32Array.from(a).buffer);
+  it("contiguous() of transposed blocks equals the TypeScript loop's copy bit for bit (ragged, batched, strided rows, small)", async () => {
+    const wide = rn(2, 37, 90); // a [B, L, 2D] projection, split as Mamba's x and z
+    const views: [string, T.Tensor][] = [
+      ["[1, 128, 1536] -> [1, 1536, 128]", T.transpose(rn(1, 128, 1536), 1, 2)],
+      ["ragged batched [3, 37, 45] -> [3, 45, 37]", T.transpose(rn(3, 37, 45), 1, 2)],
+      ["rows apart by more than their length: the z half of [2, 37, 90]", T.transpose(T.narrow(wide, 2, 45, 45), 1, 2)],
+      ["a 2-D matrix [203, 61]^T", T.transpose(rn(203, 61))],
+      ["under the size threshold [9, 7]^T", T.transpose(rn(9, 7))],
+      ["[2, 3, 40, 50] last two swapped", T.transpose(rn(2, 3, 40, 50), 2, 3)],
+    ];
+    for (const [name, v] of views) {
+      const fast = T.contiguous(v);
+      const ref = T.withKernelPreference("reference", () => T.contiguous(v));
+      expect(fast.shape, name).toEqual(ref.shape);
+      expect(Buffer.compare(bits(await fast.data()), bits(await ref.data())), name).toBe(0);
+      T.dispose([fast, ref]);
+    }
+  });
+
+  it("a product whose A is a transposed block (the [B, D, L] -> [B, L, D] reads of a Mamba mixer) equals the product of its contiguous copy", async () => {
+    const convY = rn(2, 96, 65); // [B, D, L]: 65 x 96 per batch, above the WASM copy's threshold
+    const w = rn(40, 96);
+    const a = T.transpose(convY, 1, 2); // [B, L, D], strides [D L, 1, L]
+    const viaView = await T.linear(a, w).data();
+    const viaCopy = await T.linear(T.withKernelPreference("reference", () => T.contiguous(a)), w).data();
+    expect(Buffer.compare(bits(viaView), bits(viaCopy))).toBe(0);
+    // B per batch entry, and B shared by pairs of entries (a product keeps it packed from one entry
+    // to the next in the scratch memory the transpose uses: the copies must all come first)
+    const a4 = T.transpose(rn(3, 2, 96, 65), 2, 3); // [3, 2, 65, 96]
+    for (const b of [rn(3, 2, 96, 40), rn(3, 1, 96, 40), rn(96, 40)]) {
+      const view = await T.matmul(a4, b).data();
+      const copy = await T.matmul(T.withKernelPreference("reference", () => T.contiguous(a4)), b).data();
+      expect(Buffer.compare(bits(view), bits(copy)), `B ${b.shape}`).toBe(0);
+    }
+  });
+});
+
 describe("cpu WASM SIMD row and elementwise kernels vs the TypeScript reference", () => {
   const big = (shape: number[], scale = 3) => T.mul(T.normal(shape, 0, 1, { seed: seed++ }), scale);
   const rowCases: [string, () => T.Tensor, number][] = [

@@ -228,6 +228,9 @@ function rowMajor(x: Operand, off: number, rs: number, cs: number, rows: number,
   return m;
 }
 
+/** A per-batch A operand from this many elements that is a transposed block is copied out by the WASM transpose. */
+const TRANSPOSE_MIN_ELEMS = 4096;
+
 /** Rows at or below this go through the GEMV kernels (no packing of B). */
 const GEMV_MAX_ROWS = 4;
 /** GEMV products with a B of at least this many elements run in WASM. */
@@ -269,13 +272,34 @@ function wasmMatmul(
     return;
   }
   const offsets = allOffsets(batchShape, [A.strides.slice(0, r - 2), B.strides.slice(0, r - 2)], [A.offset, B.offset]);
+  const aT = transposedRows(g, A, offsets, ars, acs, M, K);
+  if (aT && offsets.every(([, bo]) => bo === offsets[0][1])) {
+    // every batch entry's A copied out row-major, one B: the batch folds into the rows after all
+    product(aT, bMat(offsets[0][1]), offsets[0][1], batch * M, out, false);
+    return;
+  }
   let lastB = -1;
   offsets.forEach(([ao, bo], i) => {
     const res = out.subarray(i * M * N, (i + 1) * M * N);
     const reuse = bo === lastB && M > GEMV_MAX_ROWS;
-    product(rowMajor(A, ao, ars, acs, M, K), reuse ? new Float32Array(0) : bMat(bo), bo, M, res, reuse);
+    product(aT ? aT.subarray(i * M * K, (i + 1) * M * K) : rowMajor(A, ao, ars, acs, M, K), reuse ? new Float32Array(0) : bMat(bo), bo, M, res, reuse);
     lastB = bo;
   });
+}
+
+/**
+ * Every batch entry's A [M, K] row-major in one array when each is a transposed block (strides
+ * [1, acs], acs >= M: a [B, D, L] activation read as [B, L, D], as a Mamba mixer's x_proj and
+ * out_proj read theirs), copied by the WASM transpose; null otherwise (rowMajor's loop then copies
+ * each). All copies happen before any product: the transpose works in the scratch memory where a
+ * product keeps B packed from one batch entry to the next.
+ */
+function transposedRows(g: WasmKernels, A: Operand, offsets: readonly (readonly number[])[], ars: number, acs: number, M: number, K: number): Float32Array | null {
+  if (ars !== 1 || acs < M || M * K < TRANSPOSE_MIN_ELEMS) return null;
+  const arr = A.arr as Float32Array;
+  const all = new Float32Array(offsets.length * M * K);
+  // entry i: K source rows of M values, acs apart
+  return wasmFits(() => offsets.forEach(([ao], i) => g.transposeCopy(arr, ao, acs, K, M, all, i * M * K))) ? all : null;
 }
 
 /**

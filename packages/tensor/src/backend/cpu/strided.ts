@@ -7,6 +7,7 @@ import { f32ToHalf, halfToF32, isHalf, type DataArray, type DType, type StorageA
 import { takeStorage } from "./pool";
 import { isContiguous, sizeOf } from "../../core/shape";
 import type { View } from "../backend";
+import { wasmFits, wasmKernels } from "./wasm/runtime";
 
 export type CpuView = View<StorageArray>;
 
@@ -36,6 +37,10 @@ export function contiguousValues(v: CpuView): DataArray {
   if (isContiguous(v.shape, op.strides)) {
     return op.offset === 0 && op.arr.length === n ? op.arr : (op.arr.subarray(op.offset, op.offset + n) as DataArray);
   }
+  if (op.arr instanceof Float32Array && n >= TRANSPOSE_MIN_ELEMS) {
+    const t = takeStorage("float32", n) as Float32Array; // pooled: no fresh pages to fault in
+    if (transposedCopy(v.shape, op.strides, op.offset, op.arr, t)) return t;
+  }
   const out = new (op.arr.constructor as new (n: number) => DataArray)(n);
   const short = shortRows(v.shape, op.strides);
   if (short) {
@@ -51,6 +56,32 @@ export function contiguousValues(v: CpuView): DataArray {
     else for (let i = 0; i < len; i++, j += s) out[o + i] = op.arr[j];
   });
   return out;
+}
+
+/** Float32 views from this many elements that are transposed blocks copy through WebAssembly. */
+const TRANSPOSE_MIN_ELEMS = 4096;
+
+/**
+ * Copies a float32 view that is a transposed block, [(batch,) R, C] with strides [(bs,) 1, ld]
+ * (ld >= R: a [B, L, D] activation read as [B, D, L], a transposed matrix), through the WASM
+ * transpose (~4x the strided loop); false, having written nothing that counts, where the view is
+ * not of that form or WebAssembly is unavailable.
+ */
+function transposedCopy(shape: readonly number[], strides: readonly number[], offset: number, arr: Float32Array, out: Float32Array): boolean {
+  const c = collapse(shape, [strides]);
+  const rank = c.shape.length;
+  if (rank < 2 || rank > 3) return false;
+  const [R, C] = [c.shape[rank - 2], c.shape[rank - 1]];
+  const [sR, ld] = [c.strides[0][rank - 2], c.strides[0][rank - 1]];
+  if (sR !== 1 || ld < R) return false;
+  const k = wasmKernels();
+  if (!k) return false;
+  const batches = rank === 3 ? c.shape[0] : 1;
+  const bs = rank === 3 ? c.strides[0][0] : 0;
+  // element (i, j) of a batch is arr[start + i + j * ld]: C source rows of R values, ld apart
+  return wasmFits(() => {
+    for (let b = 0; b < batches; b++) k.transposeCopy(arr, offset + b * bs, ld, C, R, out, b * R * C);
+  });
 }
 
 /** Rows up to this long are copied by shortRows' nested loop rather than one call each. */

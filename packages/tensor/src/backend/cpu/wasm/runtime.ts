@@ -29,6 +29,7 @@ interface Exports {
   softmax_rows(x: number, out: number, r0: number, r1: number, D: number, log: number): void;
   norm_rows(x: number, w: number, b: number, out: number, r0: number, r1: number, D: number, epsBits: number, rms: number): void;
   unary_range(op: number, x: number, out: number, i0: number, i1: number): void;
+  transpose(src: number, dst: number, rows: number, cols: number): void;
 }
 
 /** Unary op codes of wasm/rows.ts unary_range. */
@@ -488,6 +489,20 @@ export class WasmKernels {
   }
 
   /** out = op(x) elementwise (op from WASM_UNARY), streamed as rows of 1024. */
+  /**
+   * out[outOff + c * rows + r] = src[off + r * ld + c] for r < rows, c < cols: `rows` source rows
+   * of `cols` values, `ld` apart, copied out transposed (wasm/transpose.ts).
+   */
+  transposeCopy(src: Float32Array, off: number, ld: number, rows: number, cols: number, out: Float32Array, outOff: number): void {
+    const n = rows * cols;
+    const heap = this.heap(8 * n);
+    const at = this.scratch / 4;
+    if (ld === cols) heap.set(src.subarray(off, off + n), at);
+    else for (let r = 0; r < rows; r++) heap.set(src.subarray(off + r * ld, off + r * ld + cols), at + r * cols);
+    this.ex.transpose(4 * at, 4 * (at + n), rows, cols);
+    out.set(heap.subarray(at + n, at + 2 * n), outOff);
+  }
+
   unary(op: number, x: Float32Array, n: number, out: Float32Array): void {
     const D = 1024;
     const full = Math.floor(n / D);
