@@ -178,14 +178,20 @@ describe("transposed views copied through the WASM transpose", () => {
     const w = rn(40, 96);
     const a = T.transpose(convY, 1, 2); // [B, L, D], strides [D L, 1, L]
     const viaView = await T.linear(a, w).data();
-    const viaCopy = await T.linear(T.withKernelPreference("reference", () => T.contiguous(a)), w).data();
+    const viaCopy = await T.linear(
+      T.withKernelPreference("reference", () => T.contiguous(a)),
+      w,
+    ).data();
     expect(Buffer.compare(bits(viaView), bits(viaCopy))).toBe(0);
     // B per batch entry, and B shared by pairs of entries (a product keeps it packed from one entry
     // to the next in the scratch memory the transpose uses: the copies must all come first)
     const a4 = T.transpose(rn(3, 2, 96, 65), 2, 3); // [3, 2, 65, 96]
     for (const b of [rn(3, 2, 96, 40), rn(3, 1, 96, 40), rn(96, 40)]) {
       const view = await T.matmul(a4, b).data();
-      const copy = await T.matmul(T.withKernelPreference("reference", () => T.contiguous(a4)), b).data();
+      const copy = await T.matmul(
+        T.withKernelPreference("reference", () => T.contiguous(a4)),
+        b,
+      ).data();
       expect(Buffer.compare(bits(view), bits(copy)), `B ${b.shape}`).toBe(0);
     }
   });

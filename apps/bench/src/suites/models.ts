@@ -132,7 +132,8 @@ export const modelsSuite: Suite = {
       // Prefill: 2 warm-up runs and 5 timed ones by default. With 3 (the tier's minimum at ~0.5 s
       // a run) the median swung by 100+ ms between runs here, the first runs after building a
       // model sharing the cores with the garbage collector's threads.
-      const measure = ctx.tier === "default" ? { ...ctx.measure, warmup: 2, minRuns: 5, maxRuns: 5 } : { ...ctx.measure, warmup: 1, minRuns: 3, maxRuns: 5, budgetMs: ctx.quick ? 500 : 4000 };
+      const measure =
+        ctx.tier === "default" ? { ...ctx.measure, warmup: 2, minRuns: 5, maxRuns: 5 } : { ...ctx.measure, warmup: 1, minRuns: 3, maxRuns: 5, budgetMs: ctx.quick ? 500 : 4000 };
       const decodeMeasure = ctx.tier === "default" ? ctx.measure : { ...measure, minRuns: 5, maxRuns: 20 };
       const anchor = p.modelType === "gpt2" && ctx.backend === "cpu";
 
