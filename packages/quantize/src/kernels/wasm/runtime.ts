@@ -2,8 +2,8 @@
  * The quantized matrix-vector kernels on WebAssembly SIMD (wasm/qgemv.ts). Prepared weights stay
  * resident in the module's memory (they are immutable), up to a budget; past it the resident set
  * is dropped and refilled. Where memory can be shared (Node, cross-origin isolated pages) the
- * module runs on a worker pool (@tessera/tensor's startWasmPool): rows of the output are split
- * over the threads, each computed exactly as on one thread. Where WebAssembly SIMD is missing,
+ * module runs on a worker pool (@tessera/tensor's startWasmPool): threads claim chunks of the
+ * output's rows as they finish, each computed exactly as on one thread. Where WebAssembly SIMD is missing,
  * `qgemvWasm()` returns null and callers use the TypeScript reference.
  */
 import { getKernelPreference, setKernelPreference, TesseraError } from "@tessera/tensor";
@@ -24,16 +24,32 @@ import { QGEMV_WASM_PLAIN, QGEMV_WASM_RELAXED_PLAIN, QGEMV_WASM_RELAXED_SHARED, 
 
 /** Job op codes of the worker dispatch below. */
 const OP = { q8: 1, q4: 2, u4: 3, dequant: 4, s8: 5 } as const;
+/**
+ * A job is [op, counter, chunk, N, the kernel's arguments but its row range]: threads claim
+ * `chunk` rows at a time from the i32 at byte `counter` of the shared memory until N are taken
+ * (a thread that runs late takes fewer), each range computed as on one thread.
+ */
 const DISPATCH = `
-    switch (j[0]) {
-      case ${OP.q8}: ex.gemv_q8(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8]); break;
-      case ${OP.q4}: ex.gemv_q4(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9], j[10], j[11]); break;
-      case ${OP.u4}: ex.gemv_u4(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9], j[10], j[11]); break;
-      case ${OP.dequant}: ex.dequant_rows(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9], j[10]); break;
-      case ${OP.s8}: ex.gemm_s8(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8]); break;
+    const next = new Int32Array(memory.buffer, j[1], 1);
+    for (let n0 = Atomics.add(next, 0, j[2]); n0 < j[3]; n0 = Atomics.add(next, 0, j[2])) {
+      const n1 = Math.min(j[3], n0 + j[2]);
+      switch (j[0]) {
+        case ${OP.q8}: ex.gemv_q8(j[4], j[5], j[6], j[7], j[8], j[9], n0, n1); break;
+        case ${OP.q4}: ex.gemv_q4(j[4], j[5], j[6], j[7], j[8], j[9], j[10], j[11], j[12], n0, n1); break;
+        case ${OP.u4}: ex.gemv_u4(j[4], j[5], j[6], j[7], j[8], j[9], j[10], j[11], j[12], n0, n1); break;
+        case ${OP.dequant}: ex.dequant_rows(j[4], j[5], j[6], j[7], j[8], j[9], j[10], j[11], n0, n1); break;
+        case ${OP.s8}: ex.gemm_s8(j[4], j[5], j[6], j[7], j[8], j[9], n0, n1); break;
+      }
     }`;
-/** Products smaller than this many weights stay on one thread (waking workers costs ~10-50 us). */
-const THREAD_MIN_WEIGHTS = 1 << 20;
+/** Job slots: the op, counter, chunk, N and at most 9 kernel arguments. */
+const SLOTS = 14;
+/**
+ * Products smaller than this many weights stay on one thread (waking workers costs ~10-50 us; the
+ * int4 kernels decode ~3.5 G weights a second a thread, so a 768 x 768 product takes ~170 us).
+ */
+const THREAD_MIN_WEIGHTS = 1 << 18;
+/** Row chunks per thread that threads claim as they finish (at least 8 rows each). */
+const CHUNKS_PER_THREAD = 8;
 
 interface Exports {
   group_sums(x: number, xs: number, K: number, G: number): void;
@@ -75,16 +91,24 @@ class QgemvKernels implements ResidentCache {
     readonly relaxed = false,
   ) {}
 
-  /** Runs job(n0, n1) over row ranges: shares t > 0 on workers, t = 0 here. */
-  private rows(N: number, work: number, op: number, args: (n0: number, n1: number) => number[], own: (a: number[]) => void): void {
+  /**
+   * Runs the kernel over rows [0, N): on one thread own(args(0, N)); on the pool every thread,
+   * this one included, claims chunks of rows from the i32 at byte `counter` (scratch the caller
+   * reserved) and runs its kernel on each range.
+   */
+  private rows(N: number, work: number, op: number, args: (n0: number, n1: number) => number[], own: (a: number[]) => void, counter: number): void {
     const pool = this.pool && !this.pool.failure ? this.pool : null; // a stopped pool: one thread
     const threads = pool && work >= THREAD_MIN_WEIGHTS ? Math.min(pool.workers + 1, Math.ceil(N / 8)) : 1;
-    const per = Math.ceil(N / threads);
-    const share = (t: number) => args(Math.min(N, t * per), Math.min(N, (t + 1) * per));
     if (threads > 1 && pool) {
-      for (let t = 1; t < threads; t++) pool.job(t - 1, op, share(t));
-      pool.run(() => own(share(0)));
-    } else own(share(0));
+      const chunk = Math.max(8, Math.ceil(N / (CHUNKS_PER_THREAD * threads)));
+      const next = new Int32Array(this.memory.buffer, counter, 1);
+      next[0] = 0; // published to the workers by the pool's dispatch (an atomic store)
+      const job = [counter, chunk, N, ...args(0, 0).slice(0, -2)];
+      for (let t = 1; t < threads; t++) pool.job(t - 1, op, job);
+      pool.run(() => {
+        for (let n0 = Atomics.add(next, 0, chunk); n0 < N; n0 = Atomics.add(next, 0, chunk)) own(args(n0, Math.min(N, n0 + chunk)));
+      });
+    } else own(args(0, N));
   }
 
   private grow(to: number): Float32Array {
@@ -132,7 +156,8 @@ class QgemvKernels implements ResidentCache {
     const xsOff = xOff + 4 * K;
     const splitOff = xsOff + 4 * (K / G) + 16; // u4: x at even positions, then at odd ones
     const yOff = splitOff + 4 * K + 16;
-    const f32 = this.grow(yOff + 4 * N);
+    const counter = Math.ceil((yOff + 4 * N) / 16) * 16; // the threads' next row (rows())
+    const f32 = this.grow(counter + 16);
     for (let m = 0; m < M; m++) {
       const xm = x.subarray(m * K, (m + 1) * K);
       f32.set(xm, xOff / 4);
@@ -143,6 +168,7 @@ class QgemvKernels implements ResidentCache {
           OP.q8,
           (n0, n1) => [xOff, r.codes, r.scales, yOff, K, G, n0, n1],
           (a) => this.ex.gemv_q8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]),
+          counter,
         );
       else if (w.kind === "u4") {
         const h = K / 2;
@@ -158,6 +184,7 @@ class QgemvKernels implements ResidentCache {
           OP.u4,
           (n0, n1) => [splitOff, splitOff + 2 * K, r.codes, r.scales, r.zeros, xsOff, yOff, K, G, n0, n1],
           (a) => this.ex.gemv_u4(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]),
+          counter,
         );
       } else {
         if (w.zeros) this.ex.group_sums(xOff, xsOff, K, G);
@@ -167,6 +194,7 @@ class QgemvKernels implements ResidentCache {
           OP.q4,
           (n0, n1) => [xOff, r.codes, r.table, r.scales, r.zeros, xsOff, yOff, K, G, n0, n1],
           (a) => this.ex.gemv_q4(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]),
+          counter,
         );
       }
       y.set(new Float32Array(this.memory.buffer, yOff, N), m * N);
@@ -182,7 +210,8 @@ class QgemvKernels implements ResidentCache {
     const r = this.place(w);
     const { N, K, G } = w;
     const outOff = Math.ceil(Math.max(this.end, r.table + 2048, r.scales + 4 * w.scales.length) / 16) * 16;
-    this.grow(outOff + 4 * N * K);
+    const counter = outOff + 4 * N * K; // 16-aligned: the threads' next row (rows())
+    this.grow(counter + 16);
     const kind = w.kind === "q8" ? 0 : 1;
     this.rows(
       N,
@@ -190,6 +219,7 @@ class QgemvKernels implements ResidentCache {
       OP.dequant,
       (n0, n1) => [kind, r.codes, r.table, r.scales, r.zeros, outOff, K, G, n0, n1],
       (a) => this.ex.dequant_rows(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]),
+      counter,
     );
     return new Float32Array(this.memory.buffer, outOff, N * K).slice();
   }
@@ -199,7 +229,8 @@ class QgemvKernels implements ResidentCache {
     const aOff = Math.ceil(this.end / 16) * 16;
     const bOff = Math.ceil((aOff + M * K) / 16) * 16;
     const cOff = Math.ceil((bOff + N * K) / 16) * 16;
-    this.grow(cOff + 4 * M * N);
+    const counter = Math.ceil((cOff + 4 * M * N) / 16) * 16; // the threads' next row (rows())
+    this.grow(counter + 16);
     const u8 = new Uint8Array(this.memory.buffer);
     u8.set(new Uint8Array(a.buffer, a.byteOffset, M * K), aOff);
     u8.set(new Uint8Array(b.buffer, b.byteOffset, N * K), bOff);
@@ -209,6 +240,7 @@ class QgemvKernels implements ResidentCache {
       OP.s8,
       (n0, n1) => [aOff, bOff, cOff, M, N, K, n0, n1],
       (j) => this.ex.gemm_s8(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[7]),
+      counter,
     );
     return new Int32Array(this.memory.buffer, cOff, M * N).slice();
   }
@@ -248,7 +280,7 @@ function startThreads(k: QgemvKernels): Promise<number> {
     const n = Math.max(1, Math.min(await defaultWasmThreads(), 16));
     if (n < 2) return 1;
     try {
-      k.pool = await startWasmPool(k.module, k.memory, n - 1, { dispatch: DISPATCH, slots: 12 });
+      k.pool = await startWasmPool(k.module, k.memory, n - 1, { dispatch: DISPATCH, slots: SLOTS });
       return n;
     } catch {
       return 1;
