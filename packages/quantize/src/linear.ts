@@ -67,11 +67,14 @@ export function quantizedLinear(x: Tensor, w: QuantizedLinearWeight, bias?: Tens
   if (x.shape[x.rank - 1] !== K) fail("quantizedLinear", `x [${x.shape}] has ${x.shape[x.rank - 1]} features; the weight [${N}, ${K}] expects ${K}`);
   const M = x.size / K;
   return tidy(() => {
-    const kernel =
-      w.fused && x.dtype === "float32" && opts.implementation !== "reference"
-        ? getKernel<QuantizedLinearKernel>(QUANTIZED_LINEAR, x.backend, { ignorePreference: opts.implementation === "fused" })
-        : undefined;
+    const ignorePreference = opts.implementation === "fused";
+    const wanted = w.fused && x.dtype === "float32" && opts.implementation !== "reference";
+    // kernelStats counts the kernel only when it ran (as @tessera/ssm's kernels): one that declines
+    // (more rows than it fuses) leaves the call to dequantize + GEMM, counted under neither;
+    // no kernel at all counts as the reference.
+    const kernel = wanted ? getKernel<QuantizedLinearKernel>(QUANTIZED_LINEAR, x.backend, { ignorePreference, count: false }) : undefined;
     const y = kernel?.(reshape(x, [M, K]), w, M);
+    if (wanted && (y || !kernel)) getKernel(QUANTIZED_LINEAR, x.backend, { ignorePreference });
     if (y) {
       const out = reshape(y, [...x.shape.slice(0, -1), N]);
       return bias ? add(out, bias) : out;

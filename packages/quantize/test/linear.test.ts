@@ -147,9 +147,13 @@ describe("quantizedLinear", () => {
         const x = T.normal([rows, K], 0, 1, { seed: rows });
         const want = oracle(x, w.q, null);
         T.resetPeakMemory();
+        T.resetKernelStats();
         const base = T.memory().backends.cpu?.numBytes ?? 0;
         const y = Q.quantizedLinear(x, w);
         const peak = (T.memory().backends.cpu?.peakBytes ?? 0) - base;
+        // kernelStats: the kernel counted only where it ran; handed on to dequantize + GEMM, neither
+        expect(T.kernelStats().kernel[`${Q.QUANTIZED_LINEAR}/cpu`], `${rows} rows`).toBe(rows <= Q.CPU_FUSED_MAX_ROWS ? 1 : undefined);
+        expect(T.kernelStats().reference[`${Q.QUANTIZED_LINEAR}/cpu`]).toBeUndefined();
         // The dequantize path holds the float32 weight [N, K]; the fused one only y [rows, N].
         if (rows <= Q.CPU_FUSED_MAX_ROWS) expect(peak, `${Q.describe(f)} ${rows} rows`).toBeLessThan(N * K * 4);
         else expect(peak, `${Q.describe(f)} ${rows} rows`).toBeGreaterThanOrEqual(N * K * 4);
