@@ -124,8 +124,9 @@ describe("cpu WASM SIMD matmul vs the TypeScript reference", () => {
     const wIn = rn(600, 300); // a narrow product: 38 panels, chunks of 3
     const x1 = rn(1, 600);
     const x3 = rn(3, 600);
+    const x6 = rn(6, 600); // 6 rows: one row block, so only the column split gives it threads
     // GEMMs (column chunks), then packed GEMVs (chunks of 32-column groups; 2100 % 32 = 20 columns in one-panel steps)
-    const products = [() => T.linear(x, w, bias), () => T.linear(x, w), () => T.matmul(x, wIn), () => T.linear(x1, w, bias), () => T.linear(x3, w)];
+    const products = [() => T.linear(x, w, bias), () => T.linear(x, w), () => T.matmul(x, wIn), () => T.linear(x1, w, bias), () => T.linear(x3, w), () => T.linear(x6, w, bias)];
     expect(await initCpuThreads(2)).toBe(2);
     const threaded: Float32Array[] = [];
     for (const f of products) for (let use = 0; use < 3; use++) threaded.push((await T.tidy(f).data()) as Float32Array); // w resident from its second use

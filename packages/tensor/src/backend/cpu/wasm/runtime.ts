@@ -219,9 +219,14 @@ export class WasmKernels {
     bSrcOff = 0,
     bias: Float32Array | null = null,
   ): void {
-    const threads = this.threadsFor(M * N * K, THREAD_MIN_MACS, Math.floor(M / 4));
     const mPad = Math.ceil(M / 4) * 4;
     const nPad = Math.ceil(N / 8) * 8;
+    const panels = nPad / 8;
+    // Threads: as many as the row blocks (4 rows) or, for the column split, the column chunks allow
+    // (a 5-row product over a wide weight splits its columns)
+    const most = this.threadsFor(M * N * K, THREAD_MIN_MACS, Math.max(Math.floor(M / 4), Math.floor(panels / COLUMN_SPLIT_MIN_PANELS)));
+    const byColumns = most > 1 && panels >= COLUMN_SPLIT_MIN_PANELS * most;
+    const threads = byColumns ? most : Math.max(1, Math.min(most, Math.floor(M / 4)));
     // With reuseB, B (empty here) is what the previous call of the same batch loop used: resident
     // then (a lookup finds it), or packed at the same scratch offset as now.
     const packed = reuseB ? this.packedAt(bSrc, bSrcOff, transB, K, N) : this.residentPacked(b, bSrc, bSrcOff, transB, K, N);
@@ -243,8 +248,7 @@ export class WasmKernels {
     }
     if (bias) heap.set(bias.subarray(0, N), biasOff / 4);
     heap.set(a.subarray(0, M * K), aOff / 4);
-    const panels = nPad / 8;
-    if (threads > 1 && panels >= COLUMN_SPLIT_MIN_PANELS * threads) {
+    if (byColumns) {
       // Threads claim chunks of column panels (wasm/epilogue.ts gemm_cols_bias): each weight
       // panel is read once between them, and a thread that runs late takes fewer chunks. Chunks:
       // ~COLUMN_CHUNKS_PER_THREAD a thread, C blocks of at most COLUMN_CHUNK_FLOATS, an even
