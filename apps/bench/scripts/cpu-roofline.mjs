@@ -14,16 +14,10 @@ import { readFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createRequire } from "node:module";
+import { med, OnnxGraph, ort, T } from "./anchor-deps.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..", "..");
-const require = createRequire(join(root, "apps", "bench", "package.json"));
-const T = await import(require.resolve("@tessera/tensor"));
-const ort = require("onnxruntime-node");
-const { OnnxGraph } = await import(require.resolve("@tessera/onnx"));
-
-const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const time = async (f, runs = 7) => {
   await f();
   const ts = [];

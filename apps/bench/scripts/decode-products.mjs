@@ -5,19 +5,10 @@
 // products as one onnxruntime-node graph (MatMul + Add per weight; weights as initializers), on
 // the same threads. Prints medians of 15 runs and the bytes of weights read per second.
 //   node --experimental-wasm-relaxed-simd apps/bench/scripts/decode-products.mjs [threads]   (after npm run build)
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(join(here, "..", "package.json"));
-const T = await import(require.resolve("@tessera/tensor"));
-const { OnnxGraph } = await import(require.resolve("@tessera/onnx"));
-const ort = require("onnxruntime-node");
+import { med, OnnxGraph, ort, T } from "./anchor-deps.mjs";
 
 const threads = Number(process.argv[2] ?? 2);
 await T.initCpuThreads(threads);
-const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 
 // [K, N] of each layer's products: c_attn, attn c_proj, mlp c_fc, mlp c_proj
 const SHAPES = [

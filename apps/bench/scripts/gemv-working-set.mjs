@@ -4,19 +4,10 @@
 // the copies) on the same threads; per product, medians of 7 runs. A GPT-2 124M decode step
 // cycles through 494 MB of weights.
 //   node --experimental-wasm-relaxed-simd apps/bench/scripts/gemv-working-set.mjs [threads]   (after npm run build)
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(join(here, "..", "package.json"));
-const T = await import(require.resolve("@tessera/tensor"));
-const { OnnxGraph } = await import(require.resolve("@tessera/onnx"));
-const ort = require("onnxruntime-node");
+import { med, OnnxGraph, ort, T } from "./anchor-deps.mjs";
 
 const threads = Number(process.argv[2] ?? 1);
 await T.initCpuThreads(threads);
-const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const [K, N] = [768, 2304];
 const bytes = K * N * 4;
 console.log(`cpu: ${threads} thread(s); [1 x ${K}] x [${K} x ${N}] (${(bytes / 1e6).toFixed(1)} MB) products cycling through copies; medians of 7 runs`);

@@ -4,20 +4,11 @@
 // onnxruntime-node's MatMul + Add (the weight an initializer) on the same threads, medians of 9
 // runs, GFLOP/s, and the twelve layers' total.
 //   node --experimental-wasm-relaxed-simd apps/bench/scripts/prefill-products.mjs [threads] [tokens]   (after npm run build)
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(join(here, "..", "package.json"));
-const T = await import(require.resolve("@tessera/tensor"));
-const { OnnxGraph } = await import(require.resolve("@tessera/onnx"));
-const ort = require("onnxruntime-node");
+import { med, OnnxGraph, ort, T } from "./anchor-deps.mjs";
 
 const threads = Number(process.argv[2] ?? 2);
 const M = Number(process.argv[3] ?? 128);
 await T.initCpuThreads(threads);
-const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const time = async (f) => {
   for (let i = 0; i < 3; i++) await f();
   const ts = [];
