@@ -18,33 +18,23 @@ function lane(v: v128, i: i32): f32 {
   return f32x4.extract_lane(v, 3);
 }
 
-/** Rows [m0, m1) of C [*, N] set to bias [N] (or 0). */
-function fill_bias(c: usize, bias: usize, m0: i32, m1: i32, N: i32): void {
-  const row = <usize>N << 2;
-  if (!bias) {
-    memory.fill(c + <usize>m0 * row, 0, <usize>(m1 - m0) * row);
-    return;
-  }
-  for (let i = m0; i < m1; i++) memory.copy(c + <usize>i * row, bias, row);
-}
-
-/** C[m0:m1, 0:N] = bias + A[m0:m1, :] B from Ap (pack_a of these rows) and Bp (pack_b / pack_bt). */
-export function gemm_rows_bias(ap: usize, bp: usize, c: usize, m0: i32, m1: i32, N: i32, K: i32, scratch: usize, bias: usize): void {
-  fill_bias(c, bias, m0, m1, N);
-  gemm_accumulate(ap, bp, c, m0, m1, N, K, scratch);
-}
-
-/** Columns [j0, j1) of rows [0, M) of C [M, N] set to bias[j0:j1] (or 0). */
-function fill_bias_cols(c: usize, bias: usize, M: i32, N: i32, j0: i32, j1: i32): void {
+/** Rows [m0, m1), columns [j0, j1) of C [*, N] set to bias[j0:j1] (or 0). */
+function fill_bias(c: usize, bias: usize, m0: i32, m1: i32, N: i32, j0: i32, j1: i32): void {
   const bytes = <usize>(j1 - j0) << 2;
-  for (let i = 0; i < M; i++) {
+  for (let i = m0; i < m1; i++) {
     const o = c + ((<usize>i * N + j0) << 2);
     if (bias) memory.copy(o, bias + (<usize>j0 << 2), bytes);
     else memory.fill(o, 0, bytes);
   }
 }
 
-/** The first panel of the next unclaimed chunk (the shared-memory build: an atomic add; the plain one runs on one thread). */
+/** C[m0:m1, 0:N] = bias + A[m0:m1, :] B from Ap (pack_a of these rows) and Bp (pack_b / pack_bt). */
+export function gemm_rows_bias(ap: usize, bp: usize, c: usize, m0: i32, m1: i32, N: i32, K: i32, scratch: usize, bias: usize): void {
+  fill_bias(c, bias, m0, m1, N, 0, N);
+  gemm_accumulate(ap, bp, c, m0, m1, N, K, scratch);
+}
+
+/** The first index of the next unclaimed chunk (the shared-memory build: an atomic add; the plain one runs on one thread). */
 // @ts-ignore: decorator
 @inline
 function claim(counter: usize, chunk: i32): i32 {
@@ -68,7 +58,7 @@ export function gemm_cols_bias(ap: usize, bp: usize, c: usize, M: i32, N: i32, K
     const q0 = claim(counter, chunk);
     if (q0 >= panels) return;
     const q1 = min(panels, q0 + chunk);
-    fill_bias_cols(c, bias, M, N, q0 << 3, min(N, q1 << 3));
+    fill_bias(c, bias, 0, M, N, q0 << 3, min(N, q1 << 3));
     gemm_accumulate_cols(ap, bp, c, 0, M, N, K, scratch, q0, q1);
   }
 }

@@ -11,7 +11,7 @@
  */
 import { isFloat, isHalf, type DataArray, type DType, type StorageArray } from "../../core/dtype";
 import { sizeOf } from "../../core/shape";
-import { allOffsets, computeArray, contiguousValues, operand, toStorage, type CpuView, type Operand } from "./strided";
+import { allOffsets, computeArray, contiguousValues, operand, toStorage, TRANSPOSE_MIN_ELEMS, type CpuView, type Operand } from "./strided";
 import { isBorrowed } from "./pool";
 import { wasmFits, wasmKernels, type WasmKernels } from "./wasm/runtime";
 
@@ -227,9 +227,6 @@ function rowMajor(x: Operand, off: number, rs: number, cs: number, rows: number,
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) m[i * cols + j] = arr[off + i * rs + j * cs];
   return m;
 }
-
-/** A per-batch A operand from this many elements that is a transposed block is copied out by the WASM transpose. */
-const TRANSPOSE_MIN_ELEMS = 4096;
 
 /** Rows at or below this go through the GEMV kernels (no packing of B). */
 const GEMV_MAX_ROWS = 4;

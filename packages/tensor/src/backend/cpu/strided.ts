@@ -37,10 +37,8 @@ export function contiguousValues(v: CpuView): DataArray {
   if (isContiguous(v.shape, op.strides)) {
     return op.offset === 0 && op.arr.length === n ? op.arr : (op.arr.subarray(op.offset, op.offset + n) as DataArray);
   }
-  if (op.arr instanceof Float32Array && n >= TRANSPOSE_MIN_ELEMS) {
-    const t = takeStorage("float32", n) as Float32Array; // pooled: no fresh pages to fault in
-    if (transposedCopy(v.shape, op.strides, op.offset, op.arr, t)) return t;
-  }
+  const transposed = op.arr instanceof Float32Array && n >= TRANSPOSE_MIN_ELEMS ? transposedCopy(v.shape, op.strides, op.offset, op.arr, n) : null;
+  if (transposed) return transposed;
   const out = new (op.arr.constructor as new (n: number) => DataArray)(n);
   const short = shortRows(v.shape, op.strides);
   if (short) {
@@ -58,30 +56,32 @@ export function contiguousValues(v: CpuView): DataArray {
   return out;
 }
 
-/** Float32 views from this many elements that are transposed blocks copy through WebAssembly. */
-const TRANSPOSE_MIN_ELEMS = 4096;
+/** Float32 views (and matmul operands) from this many elements that are transposed blocks copy through WebAssembly. */
+export const TRANSPOSE_MIN_ELEMS = 4096;
 
 /**
- * Copies a float32 view that is a transposed block, [(batch,) R, C] with strides [(bs,) 1, ld]
- * (ld >= R: a [B, L, D] activation read as [B, D, L], a transposed matrix), through the WASM
- * transpose (~4x the strided loop); false, having written nothing that counts, where the view is
- * not of that form or WebAssembly is unavailable.
+ * The n values of a float32 view that is a transposed block, [(batch,) R, C] with strides
+ * [(bs,) 1, ld] (ld >= R: a [B, L, D] activation read as [B, D, L], a transposed matrix), copied
+ * through the WASM transpose (~4x the strided loop) into pooled storage (no fresh pages to fault
+ * in); null where the view is not of that form or WebAssembly is unavailable.
  */
-function transposedCopy(shape: readonly number[], strides: readonly number[], offset: number, arr: Float32Array, out: Float32Array): boolean {
+function transposedCopy(shape: readonly number[], strides: readonly number[], offset: number, arr: Float32Array, n: number): Float32Array | null {
   const c = collapse(shape, [strides]);
   const rank = c.shape.length;
-  if (rank < 2 || rank > 3) return false;
+  if (rank < 2 || rank > 3) return null;
   const [R, C] = [c.shape[rank - 2], c.shape[rank - 1]];
   const [sR, ld] = [c.strides[0][rank - 2], c.strides[0][rank - 1]];
-  if (sR !== 1 || ld < R) return false;
+  if (sR !== 1 || ld < R) return null;
   const k = wasmKernels();
-  if (!k) return false;
+  if (!k) return null;
   const batches = rank === 3 ? c.shape[0] : 1;
   const bs = rank === 3 ? c.strides[0][0] : 0;
+  const out = takeStorage("float32", n) as Float32Array;
   // element (i, j) of a batch is arr[start + i + j * ld]: C source rows of R values, ld apart
-  return wasmFits(() => {
+  const copied = wasmFits(() => {
     for (let b = 0; b < batches; b++) k.transposeCopy(arr, offset + b * bs, ld, C, R, out, b * R * C);
   });
+  return copied ? out : null;
 }
 
 /** Rows up to this long are copied by shortRows' nested loop rather than one call each. */

@@ -24,7 +24,6 @@ interface Exports {
   gemm_rows(ap: number, bp: number, c: number, m0: number, m1: number, N: number, K: number, scratch: number): void;
   gemm_rows_bias(ap: number, bp: number, c: number, m0: number, m1: number, N: number, K: number, scratch: number, bias: number): void;
   gemm_cols_bias(ap: number, bp: number, c: number, M: number, N: number, K: number, scratch: number, bias: number, counter: number, chunk: number): void;
-  gemv_packed(x: number, bp: number, y: number, K: number, N: number, j0: number, j1: number, bias: number): void;
   gemv_packed_claimed(x: number, bp: number, y: number, K: number, N: number, bias: number, counter: number, chunk: number): void;
   softmax_rows(x: number, out: number, r0: number, r1: number, D: number, log: number): void;
   norm_rows(x: number, w: number, b: number, out: number, r0: number, r1: number, D: number, epsBits: number, rms: number): void;
@@ -188,6 +187,11 @@ export class WasmKernels {
     else new Uint16Array(this.memory.buffer).set(v, at / 2);
   }
 
+  /** Sets the i32 at byte `at` that threads claim chunks from (gemm_cols_bias, gemv_packed_claimed) to 0; the pool's dispatch (an atomic store) publishes it to the workers. */
+  private resetClaims(at: number): void {
+    new Int32Array(this.memory.buffer, at, 1)[0] = 0;
+  }
+
   /** Runs `share(t)` for t = 0..threads-1: t > 0 on workers (as op-coded jobs), t = 0 here. */
   private split(threads: number, op: number, share: (t: number) => number[], own: (args: number[]) => void): void {
     if (threads > 1 && this.pool && !this.pool.failure) {
@@ -253,11 +257,11 @@ export class WasmKernels {
       // panel is read once between them, and a thread that runs late takes fewer chunks. Chunks:
       // ~COLUMN_CHUNKS_PER_THREAD a thread, C blocks of at most COLUMN_CHUNK_FLOATS, an even
       // number of panels (two threads' chunks never share a 64-byte line of C).
-      const most = Math.min(COLUMN_CHUNK_MAX_PANELS, Math.max(2, Math.floor(COLUMN_CHUNK_FLOATS / (8 * M))));
-      const chunk = 2 * Math.ceil(Math.min(most, Math.ceil(panels / (COLUMN_CHUNKS_PER_THREAD * threads))) / 2);
+      const widest = Math.min(COLUMN_CHUNK_MAX_PANELS, Math.max(2, Math.floor(COLUMN_CHUNK_FLOATS / (8 * M))));
+      const chunk = 2 * Math.ceil(Math.min(widest, Math.ceil(panels / (COLUMN_CHUNKS_PER_THREAD * threads))) / 2);
       const counter = sOff + 128 * threads;
       this.ex.pack_a(aOff, K, 0, M, apOff);
-      new Int32Array(this.memory.buffer, counter, 1)[0] = 0; // published to the workers by the pool's dispatch (an atomic store)
+      this.resetClaims(counter);
       // [ap, bp, c, M, N, K, scratch, bias, counter, chunk]
       const share = (t: number) => [apOff, bpOff, cOff, M, N, K, sOff + 128 * t, bias ? biasOff : 0, counter, chunk];
       this.split(threads, OP.gemmCols, share, (j) => this.ex.gemm_cols_bias(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9]));
@@ -278,7 +282,7 @@ export class WasmKernels {
    * packing it: B [K, N] row-major, or with `transB` W [N, K] row-major (B = W^T). Threads
    * split the output columns. A Uint16Array B holds float16 bits, or bfloat16 bits with `bf`
    * (wasm/gemv-half.ts: widened in registers; it stays resident at 2 bytes an element). A
-   * float32 weight kept resident is read from its packed panels (wasm/epilogue.ts gemv_packed).
+   * float32 weight kept resident is read from its packed panels (wasm/epilogue.ts gemv_packed, its columns claimed by the threads: gemv_packed_claimed).
    * `bias` [N] is added to every output row.
    */
   gemv(
@@ -345,18 +349,15 @@ export class WasmKernels {
     if (bias) heap.set(bias.subarray(0, N), biasOff / 4);
     heap.set(a.subarray(0, M * K), xOff / 4);
     const threads = this.threadsFor(N * K, GEMV_THREAD_MIN_MACS, Math.floor(N / 64));
-    if (threads > 1) {
-      // Threads claim chunks of whole 4-panel groups (gemv_packed_claimed): one that runs late
-      // takes fewer instead of holding the product up.
-      const chunk = Math.max(32, Math.ceil(N / (GEMV_CHUNKS_PER_THREAD * threads) / 32) * 32);
-      const next = new Int32Array(this.memory.buffer, counter, 1);
-      for (let i = 0; i < M; i++) {
-        next[0] = 0; // published to the workers by the pool's dispatch (an atomic store)
-        // [x, bp, y, K, N, bias, counter, chunk]
-        const share = () => [xOff + i * K * 4, bp, yOff + i * N * 4, K, N, bias ? biasOff : 0, counter, chunk];
-        this.split(threads, OP.gemvClaimed, share, (j) => this.ex.gemv_packed_claimed(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[7]));
-      }
-    } else for (let i = 0; i < M; i++) this.ex.gemv_packed(xOff + i * K * 4, bp, yOff + i * N * 4, K, N, 0, N, bias ? biasOff : 0);
+    // Threads claim chunks of whole 4-panel groups (gemv_packed_claimed): one that runs late takes
+    // fewer instead of holding the product up. One thread takes all N columns as one chunk.
+    const chunk = threads > 1 ? Math.max(32, Math.ceil(N / (GEMV_CHUNKS_PER_THREAD * threads) / 32) * 32) : N;
+    for (let i = 0; i < M; i++) {
+      this.resetClaims(counter);
+      // [x, bp, y, K, N, bias, counter, chunk]
+      const share = () => [xOff + i * K * 4, bp, yOff + i * N * 4, K, N, bias ? biasOff : 0, counter, chunk];
+      this.split(threads, OP.gemvClaimed, share, (j) => this.ex.gemv_packed_claimed(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[7]));
+    }
     out.set(new Float32Array(this.memory.buffer, yOff, M * N));
     return true;
   }
@@ -492,7 +493,6 @@ export class WasmKernels {
     );
   }
 
-  /** out = op(x) elementwise (op from WASM_UNARY), streamed as rows of 1024. */
   /**
    * out[outOff + c * rows + r] = src[off + r * ld + c] for r < rows, c < cols: `rows` source rows
    * of `cols` values, `ld` apart, copied out transposed (wasm/transpose.ts).
@@ -507,6 +507,7 @@ export class WasmKernels {
     out.set(heap.subarray(at + n, at + 2 * n), outOff);
   }
 
+  /** out = op(x) elementwise (op from WASM_UNARY), streamed as rows of 1024. */
   unary(op: number, x: Float32Array, n: number, out: Float32Array): void {
     const D = 1024;
     const full = Math.floor(n / D);

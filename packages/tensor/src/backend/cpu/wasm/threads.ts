@@ -57,7 +57,7 @@ export const stateAt = (slots: number, id: number) => 4 + MAX_WORKERS * slots + 
 const ctlInts = (slots: number) => 4 + MAX_WORKERS * slots + MAX_WORKERS * STATE_INTS;
 
 /** Job op codes (slot 0 of a worker's job; the rest are the kernel's arguments). */
-export const OP = { none: 0, gemm: 1, softmax: 2, norm: 3, unary: 4, gemv: 5, gemvHalf: 6, gemvPacked: 20, gemmCols: 21, gemvClaimed: 22 } as const;
+export const OP = { none: 0, gemm: 1, softmax: 2, norm: 3, unary: 4, gemv: 5, gemvHalf: 6, gemmCols: 21, gemvClaimed: 22 } as const;
 
 /** Tensor's job dispatch: `ex` is the module's exports, `j` the job (op code, then arguments). */
 const TENSOR_DISPATCH = `
@@ -67,7 +67,6 @@ const TENSOR_DISPATCH = `
       case ${OP.norm}: ex.norm_rows(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9]); break;
       case ${OP.unary}: ex.unary_range(j[1], j[2], j[3], j[4], j[5]); break;
       case ${OP.gemv}: if (j[7] > j[6]) { if (j[8]) ex.gemv_t(j[1], j[2], j[3], j[4], j[6], j[7]); else ex.gemv_n(j[1], j[2], j[3], j[4], j[5], j[6], j[7]); } break;
-      case ${OP.gemvPacked}: if (j[7] > j[6]) ex.gemv_packed(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8]); break;
       case ${OP.gemmCols}: ex.gemm_cols_bias(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8], j[9], j[10]); break;
       case ${OP.gemvClaimed}: ex.gemv_packed_claimed(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[8]); break;
       case ${OP.gemvHalf}: if (j[7] > j[6]) { if (j[8]) ex.gemv_t_h(j[1], j[2], j[3], j[4], j[6], j[7], j[9]); else ex.gemv_n_h(j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[9]); } break;
