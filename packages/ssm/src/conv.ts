@@ -53,13 +53,13 @@ const cpuConvUpdate: ConvUpdateKernel = {
       for (let k = 0; k < K - 2; k++) next[s0 + k] = st[s0 + k + 1];
       if (K > 1) next[s0 + K - 2] = xv;
     }
-    const state2 = T.tensor(next, { shape: [Bb, C, K - 1], backend: "cpu" });
+    const nextState = T.tensor(next, { shape: [Bb, C, K - 1], backend: "cpu" });
     const pre = T.tensor(y, { shape: [Bb, C], backend: "cpu" });
-    if (!silu) return { y: pre, state: state2 };
+    if (!silu) return { y: pre, state: nextState };
     // the activation as the composed form applies it (the cpu's SIMD silu from 1024 values: Math.exp per channel took ~1 ms of a Mamba-130M step)
     const out = T.silu(pre);
     pre.dispose();
-    return { y: out, state: state2 };
+    return { y: out, state: nextState };
   },
 };
 T.registerKernel(CAUSAL_CONV1D_UPDATE, "cpu", cpuConvUpdate);

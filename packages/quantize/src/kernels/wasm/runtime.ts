@@ -92,23 +92,22 @@ class QgemvKernels implements ResidentCache {
   ) {}
 
   /**
-   * Runs the kernel over rows [0, N): on one thread own(args(0, N)); on the pool every thread,
-   * this one included, claims chunks of rows from the i32 at byte `counter` (scratch the caller
-   * reserved) and runs its kernel on each range.
+   * Runs a kernel over rows [0, N): `args` are its arguments but the row range, `run(args, n0, n1)`
+   * calls it. On one thread run(args, 0, N); on the pool every thread, this one included, claims
+   * chunks of rows from the i32 at byte `counter` (scratch the caller reserved).
    */
-  private rows(N: number, work: number, op: number, args: (n0: number, n1: number) => number[], own: (a: number[]) => void, counter: number): void {
+  private rows(N: number, work: number, op: number, args: number[], run: (a: number[], n0: number, n1: number) => void, counter: number): void {
     const pool = this.pool && !this.pool.failure ? this.pool : null; // a stopped pool: one thread
     const threads = pool && work >= THREAD_MIN_WEIGHTS ? Math.min(pool.workers + 1, Math.ceil(N / 8)) : 1;
     if (threads > 1 && pool) {
       const chunk = Math.max(8, Math.ceil(N / (CHUNKS_PER_THREAD * threads)));
       const next = new Int32Array(this.memory.buffer, counter, 1);
       next[0] = 0; // published to the workers by the pool's dispatch (an atomic store)
-      const job = [counter, chunk, N, ...args(0, 0).slice(0, -2)];
-      for (let t = 1; t < threads; t++) pool.job(t - 1, op, job);
+      for (let t = 1; t < threads; t++) pool.job(t - 1, op, [counter, chunk, N, ...args]);
       pool.run(() => {
-        for (let n0 = Atomics.add(next, 0, chunk); n0 < N; n0 = Atomics.add(next, 0, chunk)) own(args(n0, Math.min(N, n0 + chunk)));
+        for (let n0 = Atomics.add(next, 0, chunk); n0 < N; n0 = Atomics.add(next, 0, chunk)) run(args, n0, Math.min(N, n0 + chunk));
       });
-    } else own(args(0, N));
+    } else run(args, 0, N);
   }
 
   private grow(to: number): Float32Array {
@@ -161,15 +160,7 @@ class QgemvKernels implements ResidentCache {
     for (let m = 0; m < M; m++) {
       const xm = x.subarray(m * K, (m + 1) * K);
       f32.set(xm, xOff / 4);
-      if (w.kind === "q8")
-        this.rows(
-          N,
-          N * K,
-          OP.q8,
-          (n0, n1) => [xOff, r.codes, r.scales, yOff, K, G, n0, n1],
-          (a) => this.ex.gemv_q8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]),
-          counter,
-        );
+      if (w.kind === "q8") this.rows(N, N * K, OP.q8, [xOff, r.codes, r.scales, yOff, K, G], (a, n0, n1) => this.ex.gemv_q8(a[0], a[1], a[2], a[3], a[4], a[5], n0, n1), counter);
       else if (w.kind === "u4") {
         const h = K / 2;
         const e = splitOff / 4;
@@ -182,8 +173,8 @@ class QgemvKernels implements ResidentCache {
           N,
           N * K,
           OP.u4,
-          (n0, n1) => [splitOff, splitOff + 2 * K, r.codes, r.scales, r.zeros, xsOff, yOff, K, G, n0, n1],
-          (a) => this.ex.gemv_u4(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]),
+          [splitOff, splitOff + 2 * K, r.codes, r.scales, r.zeros, xsOff, yOff, K, G],
+          (a, n0, n1) => this.ex.gemv_u4(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], n0, n1),
           counter,
         );
       } else {
@@ -192,8 +183,8 @@ class QgemvKernels implements ResidentCache {
           N,
           N * K,
           OP.q4,
-          (n0, n1) => [xOff, r.codes, r.table, r.scales, r.zeros, xsOff, yOff, K, G, n0, n1],
-          (a) => this.ex.gemv_q4(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]),
+          [xOff, r.codes, r.table, r.scales, r.zeros, xsOff, yOff, K, G],
+          (a, n0, n1) => this.ex.gemv_q4(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], n0, n1),
           counter,
         );
       }
@@ -217,8 +208,8 @@ class QgemvKernels implements ResidentCache {
       N,
       N * K,
       OP.dequant,
-      (n0, n1) => [kind, r.codes, r.table, r.scales, r.zeros, outOff, K, G, n0, n1],
-      (a) => this.ex.dequant_rows(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]),
+      [kind, r.codes, r.table, r.scales, r.zeros, outOff, K, G],
+      (a, n0, n1) => this.ex.dequant_rows(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], n0, n1),
       counter,
     );
     return new Float32Array(this.memory.buffer, outOff, N * K).slice();
@@ -234,14 +225,7 @@ class QgemvKernels implements ResidentCache {
     const u8 = new Uint8Array(this.memory.buffer);
     u8.set(new Uint8Array(a.buffer, a.byteOffset, M * K), aOff);
     u8.set(new Uint8Array(b.buffer, b.byteOffset, N * K), bOff);
-    this.rows(
-      N,
-      M * N * K,
-      OP.s8,
-      (n0, n1) => [aOff, bOff, cOff, M, N, K, n0, n1],
-      (j) => this.ex.gemm_s8(j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[7]),
-      counter,
-    );
+    this.rows(N, M * N * K, OP.s8, [aOff, bOff, cOff, M, N, K], (a, n0, n1) => this.ex.gemm_s8(a[0], a[1], a[2], a[3], a[4], a[5], n0, n1), counter);
     return new Int32Array(this.memory.buffer, cOff, M * N).slice();
   }
 
