@@ -1,6 +1,6 @@
 // `npm run lint` (also a step of `npm test`): Biome's formatter and linter over the repository
 // (biome.json), then a self-test of the boundary rule: a file importing across an arrow the
-// wrong way (tensor -> attention, attention -> quantize, models -> onnx) must fail the lint.
+// wrong way (tensor -> attention, attention -> quantize, models -> onnx, native -> models) must fail the lint.
 import { spawnSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -22,6 +22,7 @@ const forbidden = [
   ["packages/attention/src", "@tessera/quantize"],
   ["packages/masked/src", "@tessera/models"],
   ["packages/models/src", "@tessera/onnx"],
+  ["packages/native/src", "@tessera/models"],
 ];
 let bad = 0;
 for (const [dir, spec] of forbidden) {

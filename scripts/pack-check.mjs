@@ -146,6 +146,24 @@ const y = p.model.forward(tensor([[1, 2, 3]], { dtype: "int32" })).logits;
 if (y.shape.join() !== "1,3,16" || typeof loadPretrained !== "function") throw new Error("bad");
 console.log("ok");`,
   },
+  "@tessera/native": {
+    // The tarball's install script compiles the addon with the machine's C compiler (CI installs gcc).
+    esm: `import { matmul, normal, kernelStats } from "@tessera/tensor";
+import { enableNative, nativeInfo, disableNative } from "@tessera/native";
+const info = nativeInfo();
+if (!info.available) throw new Error("the addon was not built at install: " + info.reason);
+const on = enableNative({ threads: 2 });
+if (on.threads !== 2 || on.enabled.join() !== "gemm,elementwise") throw new Error("bad enable");
+const y = matmul(normal([64, 32], 0, 1, { seed: 1 }), normal([32, 48], 0, 1, { seed: 2 }));
+if (y.shape.join() !== "64,48" || kernelStats().kernel["cpuGemm/cpu"] !== 1) throw new Error("native gemm not used");
+disableNative();
+console.log("ok");`,
+    cjs: `const { nativeInfo, nativeMatmul } = require("@tessera/native");
+if (!nativeInfo().available) throw new Error("the addon was not built at install: " + nativeInfo().reason);
+const c = nativeMatmul(Float32Array.of(1, 2, 3, 4), Float32Array.of(1, 0, 0, 1), 2, 2, 2);
+if (c.join() !== "1,2,3,4") throw new Error("bad product");
+console.log("ok");`,
+  },
   "@tessera/onnx": {
     esm: `import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";

@@ -16,7 +16,7 @@ import { cpus } from "node:os";
 import { writeFilesAtomic } from "@tessera/tensor/node";
 import { wasmFeatures } from "@tessera/tensor/wasm";
 import { ACCURACY_USAGE, parseAccuracyArgs, runAccuracy } from "./accuracy-cli";
-import { cpuThreads, useBackend } from "./backends";
+import { cpuKernels, cpuKernelsNote, cpuThreads, setCpuKernelChoice, useBackend } from "./backends";
 import { TIER_MEASURE, type Row, type Tier } from "./harness";
 import { parseRows } from "./charts/specs";
 import { writeHtmlReport } from "./html";
@@ -40,6 +40,8 @@ export interface CliOptions {
   budget?: number;
   /** The tasks suite's self-pretraining columns (none, causal, masked). */
   pretrain?: string[];
+  /** The cpu backend's float32 GEMM and element-wise kernels: native (@tessera/native, when built; default) or wasm. */
+  cpuKernels?: "native" | "wasm";
 }
 
 export function tierOf(opts: Pick<CliOptions, "quick" | "full">): Tier {
@@ -64,7 +66,11 @@ export function parseArgs(argv: string[]): CliOptions {
     else if (a === "--runs") opts.runs = Number(value());
     else if (a === "--budget") opts.budget = Number(value());
     else if (a === "--pretrain") opts.pretrain = value().split(",");
-    else if (a === "--help" || a === "-h") throw new Error("help");
+    else if (a === "--cpu-kernels") {
+      const g = value();
+      if (g !== "native" && g !== "wasm") throw new Error(`--cpu-kernels: expected native or wasm, got '${g}'`);
+      opts.cpuKernels = g;
+    } else if (a === "--help" || a === "-h") throw new Error("help");
     else if (a.startsWith("-")) throw new Error(`unknown option ${a}`);
     else if (opts.report) opts.report.push(a);
     else opts.suites.push(a);
@@ -87,6 +93,7 @@ export interface BenchHooks {
 }
 
 export async function runBench(opts: CliOptions, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`), hooks: BenchHooks = {}): Promise<Row[]> {
+  if (opts.cpuKernels) setCpuKernelChoice(opts.cpuKernels);
   await useBackend(opts.backend);
   if (opts.backend === "cpu") {
     const f = wasmFeatures();
@@ -95,7 +102,11 @@ export async function runBench(opts: CliOptions, log: (s: string) => void = (s) 
       : f.relaxedSimdSupported
         ? "SIMD128 builds (relaxed SIMD turned off)"
         : "SIMD128 builds (no relaxed SIMD here)";
-    log(`cpu backend: WASM SIMD GEMM on ${cpuThreads} thread(s); kernels with a relaxed variant: ${relaxed}`);
+    const gemm =
+      cpuKernels === "wasm"
+        ? `WASM SIMD kernels on ${cpuThreads} thread(s)${cpuKernelsNote ? ` (native kernels unavailable: ${cpuKernelsNote})` : ""}`
+        : `float32 GEMM and element-wise ops ${cpuKernels} (@tessera/native), the other kernels WASM SIMD on ${cpuThreads} thread(s)`;
+    log(`cpu backend: ${gemm}; kernels with a relaxed variant: ${relaxed}`);
   }
   const tier = tierOf(opts);
   const measure = { ...TIER_MEASURE[tier], ...(opts.runs ? { minRuns: opts.runs } : {}), ...(opts.budget ? { budgetMs: opts.budget } : {}) };
@@ -117,13 +128,14 @@ export async function runBench(opts: CliOptions, log: (s: string) => void = (s) 
   return rows;
 }
 
-const USAGE = `usage: tessera-bench [suite...] [--json FILE] [--html FILE] [--backend NAME] [--quick | --full] [--runs N] [--budget MS]
+const USAGE = `usage: tessera-bench [suite...] [--json FILE] [--html FILE] [--backend NAME] [--quick | --full] [--runs N] [--budget MS] [--cpu-kernels native|wasm]
        tessera-bench report RESULTS.json... --html FILE
   --json FILE: the rows as JSON; --html FILE: a self-contained report with charts (opens offline)
   report: the HTML report of rows saved with --json (several files are merged)
   no option: representative sizes, every suite in 3-4 minutes on 2 cores
   --full: the largest shapes (tens of minutes; attention at T = 8192 needs ~9 GiB)
   --quick: small shapes, a smoke run in seconds
+  --cpu-kernels: the cpu backend's float32 GEMM and element-wise kernels: native (@tessera/native's addon, the default where it built) or wasm
   accuracy <experiment...>: the masked pre-training experiments (tessera-bench accuracy --help)
   tasks (only when named): the accuracy grid; default ListOps and MQAR x 13 mixers x {none, causal} (52 runs, ~10-15 min on 2 cores), --full all six tasks (156 runs), --quick 4 tiny runs;
     --pretrain LIST: its self-pretraining columns, from none,causal,masked (default none,causal)

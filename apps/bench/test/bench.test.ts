@@ -6,6 +6,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { probeTestBackend } from "@tessera/tensor/testing";
 import { parseArgs, runBench, tierOf } from "../src/cli";
+import { nativeInfo } from "@tessera/native";
 import { TIERS, type Row, type Tier } from "../src/harness";
 import { formatTable, formatWall, progressLine } from "../src/report";
 import { SUITES } from "../src/suites/index";
@@ -37,6 +38,9 @@ describe("tessera-bench", () => {
     // Each suite's plan names exactly the rows it produced, in order.
     expect(rows.map((r) => ({ suite: r.suite, case: r.case, impl: r.impl }))).toEqual(plan("quick"));
     expect(suiteEnds).toEqual(SUITES.map((s) => `${s.name}:${rows.filter((r) => r.suite === s.name).length}`));
+    // The cpu backend runs @tessera/native's kernels where the addon built (CI: always), with a "tessera wasm" matmul row beside them.
+    expect(lines.find((l) => l.startsWith("cpu backend:"))).toMatch(nativeInfo().available ? /@tessera\/native/ : /WASM SIMD kernels/);
+    if (nativeInfo().available) expect(rows.filter((r) => r.impl === "tessera wasm").map((r) => r.suite)).toEqual(["matmul", "matmul"]);
     const impls = new Set(rows.map((r) => r.impl));
     for (const i of ["onnxruntime-node", "plain-js", "tessera", "tessera tiled", "tfjs-cpu", "tfjs-wasm", "sigmoid (tiled)"]) expect(impls.has(i)).toBe(true);
     for (const r of rows) {
@@ -104,6 +108,8 @@ describe("tessera-bench", () => {
     expect(() => parseArgs(["--json"])).toThrow("--json needs a value");
     expect(parseArgs(["tasks", "--pretrain", "none,masked"])).toMatchObject({ suites: ["tasks"], pretrain: ["none", "masked"] });
     expect(() => parseArgs(["tasks", "--pretrain", "none,bert"])).toThrow("--pretrain: unknown column 'bert' (columns: none, causal, masked)");
+    expect(parseArgs(["matmul", "--cpu-kernels", "wasm"])).toMatchObject({ suites: ["matmul"], cpuKernels: "wasm" });
+    expect(() => parseArgs(["--cpu-kernels", "gpu"])).toThrow("--cpu-kernels: expected native or wasm, got 'gpu'");
   });
 
   it("plans every suite in every tier; the default grid is smaller than --full and leaves out its largest cases", () => {

@@ -41,6 +41,7 @@ export { broadcastShapes, sizeOf, type Shape } from "./core/shape";
 export type { Backend, View, UnaryOp, BinaryOp, ReduceOp, ArgReduceOp, CumulativeOp, Conv1dParams, UnaryAttrs } from "./backend/backend";
 export { UNARY_OPS, BINARY_OPS, REDUCE_OPS, ARG_REDUCE_OPS, CUMULATIVE_OPS } from "./backend/backend";
 export { createCpuBackend } from "./backend/cpu";
+export { CPU_GEMM, CPU_ELEMENTWISE, type CpuGemmKernel, type CpuElementwiseKernel } from "./backend/cpu/registered";
 export {
   setCpuSimd,
   initCpuThreads,
@@ -51,7 +52,7 @@ export {
   canShareWasmMemory,
   type CpuThreadOptions,
 } from "./backend/cpu/wasm/runtime";
-export { startWasmPool, type WasmPoolOptions, type Pool as WasmPool, type WasmModuleLike, type WasmMemoryLike } from "./backend/cpu/wasm/threads";
+export { cpuSpinFlag, startWasmPool, type WasmPoolOptions, type Pool as WasmPool, type WasmModuleLike, type WasmMemoryLike } from "./backend/cpu/wasm/threads";
 export { kernelPool, checkThreadCount, type KernelPool } from "./backend/cpu/wasm/kernel-pool";
 export {
   WASM_PAGE,

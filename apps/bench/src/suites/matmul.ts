@@ -2,8 +2,11 @@
  * float32 square matmul: Tessera against onnxruntime-node, tfjs (wasm, cpu) and a textbook
  * triple loop: n = 256, 512, 1024 (the default run leaves the two plain-JS implementations,
  * tfjs-cpu and the triple loop, out at 1024, where one run takes seconds; `--full` keeps them).
+ * Where the cpu backend runs @tessera/native's GEMM, a "tessera wasm" row times its WebAssembly
+ * GEMM in the same run.
  */
 import { matmul, normal, tensor } from "@tessera/tensor";
+import { cpuKernels, withWasmKernels } from "../backends";
 import { ortImpl, plainImpl, tesseraImpl, tfImpls } from "../impls";
 import { runCase } from "../run-impls";
 import type { Tier } from "../harness";
@@ -13,6 +16,9 @@ const SIZES: Record<Tier, number[]> = { quick: [64, 128], default: [256, 512, 10
 /** The plain-JS implementations (tfjs-cpu, the triple loop) only up to this n. */
 const PLAIN_MAX: Record<Tier, number> = { quick: Infinity, default: 512, full: Infinity };
 const IMPLS = ["tessera", "onnxruntime-node", "tfjs-wasm"];
+/** The WebAssembly GEMM beside the native one (on the cpu backend with @tessera/native's kernels). */
+const WASM_ROW = "tessera wasm";
+const implsOf = (backend: string) => (backend === "cpu" && cpuKernels !== "wasm" ? ["tessera", WASM_ROW, ...IMPLS.slice(1)] : IMPLS);
 const SLOW = ["tfjs-cpu", "plain-js"];
 const caseName = (n: number) => `${n}x${n}x${n}`;
 
@@ -36,6 +42,19 @@ function impls(n: number, a: Float32Array, b: Float32Array, backend: string, pla
       const tb = tensor(b, { shape: [n, n], backend });
       return { inputs: [ta, tb], op: () => matmul(ta, tb) };
     }),
+    ...(implsOf(backend).includes(WASM_ROW)
+      ? [
+          tesseraImpl(
+            backend,
+            () => {
+              const ta = tensor(a, { shape: [n, n], backend });
+              const tb = tensor(b, { shape: [n, n], backend });
+              return { inputs: [ta, tb], op: () => withWasmKernels(() => matmul(ta, tb)) };
+            },
+            WASM_ROW,
+          ),
+        ]
+      : []),
     ortImpl(
       {
         opset: 17,
@@ -64,7 +83,7 @@ function impls(n: number, a: Float32Array, b: Float32Array, backend: string, pla
 export const matmulSuite: Suite = {
   name: "matmul",
   description: "float32 square matmul (GFLOP/s)",
-  plan: ({ tier }) => SIZES[tier].flatMap((n) => [...IMPLS, ...(n <= PLAIN_MAX[tier] ? SLOW : [])].map((impl) => ({ case: caseName(n), impl }))),
+  plan: ({ tier, backend }) => SIZES[tier].flatMap((n) => [...implsOf(backend), ...(n <= PLAIN_MAX[tier] ? SLOW : [])].map((impl) => ({ case: caseName(n), impl }))),
   async run(ctx) {
     const rows = [];
     for (const n of SIZES[ctx.tier]) {

@@ -7,10 +7,11 @@ import { f32ToBf16Bits, f32ToF16Bits, isHalf, type DataArray, type DType, type S
 import { sizeOf } from "../../core/shape";
 import type { BinaryOp, UnaryAttrs, UnaryOp } from "../backend";
 import { erf, roundHalfEven, SQRT1_2, SQRT_2_OVER_PI } from "./math";
-import { computeArray, contiguousValues, forEachRow, operand, shortRows, toStorage, type CpuView } from "./strided";
+import { computeArray, contiguousValues, forEachRow, operand, REGISTERED_COPY_MIN_ELEMS, shortRows, toStorage, type CpuView } from "./strided";
 import { WASM_UNARY, wasmFits, wasmKernels } from "./wasm/runtime";
 import { isFloat } from "../../core/dtype";
-import { isContiguous } from "../../core/shape";
+import { contiguousStrides, isContiguous } from "../../core/shape";
+import { CPU_ELEMENTWISE, registeredCpuKernel, type CpuElementwiseKernel } from "./registered";
 
 /**
  * Float unary ops run the WASM SIMD kernels from this many elements (GELU of a decode step's 3072
@@ -56,6 +57,11 @@ export function copy(x: CpuView, dtype: DType): StorageArray {
 export function write(dst: CpuView, src: CpuView): void {
   const vals = contiguousValues(src);
   const data = dst.data;
+  // A registered float32 kernel (@tessera/native) scatters into the view in one call.
+  if (dst.dtype === "float32" && vals instanceof Float32Array && data instanceof Float32Array && vals.buffer !== data.buffer && vals.length >= REGISTERED_COPY_MIN_ELEMS) {
+    const k = registeredCpuKernel<CpuElementwiseKernel>(CPU_ELEMENTWISE);
+    if (k?.copy(vals, 0, dst.shape, contiguousStrides(dst.shape), data, dst.offset, dst.strides)) return;
+  }
   const cast = caster(dst.dtype);
   const enc = dst.dtype === "float16" ? f32ToF16Bits : dst.dtype === "bfloat16" ? f32ToBf16Bits : null;
   const short = enc || cast ? null : shortRows(dst.shape, dst.strides);
@@ -208,6 +214,12 @@ function unaryRow(op: UnaryOp, out: DataArray, o: number, a: DataArray, j: numbe
 
 export function unary(op: UnaryOp, x: CpuView, outDtype: DType, attrs: UnaryAttrs = {}): StorageArray {
   const n = sizeOf(x.shape);
+  // A registered float32 kernel (@tessera/native) first: contiguous float32 in and out.
+  if (n >= WASM_MIN_ELEMS && x.dtype === "float32" && outDtype === "float32" && isContiguous(x.shape, x.strides)) {
+    const k = registeredCpuKernel<CpuElementwiseKernel>(CPU_ELEMENTWISE);
+    const out = k ? (computeArray(outDtype, n) as Float32Array) : null;
+    if (k && out && k.unary(op, (x.data as Float32Array).subarray(x.offset, x.offset + n), out)) return out;
+  }
   const code = (WASM_UNARY as Record<string, number>)[op];
   if (code !== undefined && isFloat(x.dtype) && n >= WASM_MIN_ELEMS && isContiguous(x.shape, x.strides)) {
     const k = wasmKernels();
@@ -298,7 +310,33 @@ function binaryRow(op: BinaryOp, out: DataArray, o: number, a: DataArray, j: num
   }
 }
 
+/**
+ * The span of b's storage that b (broadcast to a's shape) repeats: b is contiguous over its
+ * trailing dims and stride 0 over the leading ones (a bias row, or b the same size as a). Null
+ * for other layouts.
+ */
+function repeatedBlock(b: CpuView): Float32Array | null {
+  let d = b.shape.length;
+  let run = 1;
+  while (d > 0 && (b.strides[d - 1] === run || b.shape[d - 1] === 1)) run *= b.shape[--d];
+  for (let i = 0; i < d; i++) if (b.strides[i] !== 0 && b.shape[i] !== 1) return null;
+  return (b.data as Float32Array).subarray(b.offset, b.offset + run);
+}
+
+/** A registered float32 element-wise kernel's binary op, or null when there is none or it declined. */
+function registeredBinary(op: BinaryOp, a: CpuView, b: CpuView, outDtype: DType, n: number): Float32Array | null {
+  if (n < WASM_MIN_ELEMS || a.dtype !== "float32" || b.dtype !== "float32" || outDtype !== "float32" || !isContiguous(a.shape, a.strides)) return null;
+  if (!(a.data instanceof Float32Array && b.data instanceof Float32Array)) return null;
+  const block = repeatedBlock(b);
+  const k = block && block.length > 0 ? registeredCpuKernel<CpuElementwiseKernel>(CPU_ELEMENTWISE) : undefined;
+  if (!k || !block) return null;
+  const out = computeArray(outDtype, n) as Float32Array;
+  return k.binary(op, a.data.subarray(a.offset, a.offset + n), block, out) ? out : null;
+}
+
 export function binary(op: BinaryOp, a: CpuView, b: CpuView, outDtype: DType): StorageArray {
+  const viaKernel = registeredBinary(op, a, b, outDtype, sizeOf(a.shape));
+  if (viaKernel) return viaKernel;
   const A = operand(a);
   const B = operand(b);
   const out = computeArray(outDtype, sizeOf(a.shape));

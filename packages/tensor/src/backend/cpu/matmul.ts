@@ -1,6 +1,7 @@
 /**
- * Matmul on the cpu. Float products of useful size run the WASM SIMD GEMM (wasm/runtime.ts);
- * the TypeScript kernels below are the reference and the fallback.
+ * Matmul on the cpu. Float products of useful size run a native GEMM when one is registered
+ * (the kernel registry's "cpuGemm": @tessera/native's addon on Node), else the WASM SIMD GEMM
+ * (wasm/runtime.ts); the TypeScript kernels below are the reference and the fallback.
  *
  * Cache-blocked float matmul in TypeScript (the GotoBLAS/BLIS loop nest):
  *   for each KC-slice of k: pack B[kc, N] into 4-column panels,
@@ -13,6 +14,7 @@ import { isFloat, isHalf, type DataArray, type DType, type StorageArray } from "
 import { sizeOf } from "../../core/shape";
 import { allOffsets, computeArray, contiguousValues, operand, toStorage, TRANSPOSE_MIN_ELEMS, type CpuView, type Operand } from "./strided";
 import { isBorrowed } from "./pool";
+import { CPU_GEMM, registeredCpuKernel, type CpuGemmKernel } from "./registered";
 import { wasmFits, wasmKernels, type WasmKernels } from "./wasm/runtime";
 
 /** Products smaller than this many multiply-adds stay in TypeScript (copy-in costs dominate). */
@@ -47,6 +49,11 @@ export function matmul(a: CpuView, b: CpuView, outDtype: DType): StorageArray {
   const B = operand(b);
   // Few-row products (decoding attention: one query per head) take the GEMV kernels from a lower size.
   const big = M * N * K >= WASM_MIN_MACS || (M <= GEMV_MAX_ROWS && N * K >= GEMV_MIN_ELEMS);
+  const native = big ? cpuGemm(A, B, out) : undefined;
+  if (native) {
+    nativeMatmul(native, A, B, batchShape, M, N, K, out as Float32Array, r, null);
+    return toStorage(outDtype, out);
+  }
   const gemm = isFloat(a.dtype) && big ? wasmKernels() : null;
   if (gemm) {
     // B may stay resident in WASM memory (a weight): only our own float32 storage qualifies.
@@ -78,7 +85,17 @@ export function matmulBias(a: CpuView, b: CpuView, bias: CpuView, outDtype: DTyp
   const batchShape = a.shape.slice(0, r - 2);
   const bv = contiguousValues(bias) as Float32Array;
   const floats = a.dtype === "float32" && b.dtype === "float32" && bias.dtype === "float32" && outDtype === "float32";
-  const g = floats && (M * N * K >= WASM_MIN_MACS || (M <= GEMV_MAX_ROWS && N * K >= GEMV_MIN_ELEMS)) ? wasmKernels() : null;
+  const big = M * N * K >= WASM_MIN_MACS || (M <= GEMV_MAX_ROWS && N * K >= GEMV_MIN_ELEMS);
+  if (floats && big) {
+    const out = computeArray(outDtype, sizeOf(batchShape) * M * N) as Float32Array;
+    const [A, B] = [operand(a), operand(b)];
+    const native = cpuGemm(A, B, out);
+    if (native) {
+      nativeMatmul(native, A, B, batchShape, M, N, K, out, r, bv);
+      return toStorage(outDtype, out);
+    }
+  }
+  const g = floats && big ? wasmKernels() : null;
   if (g) {
     const out = computeArray(outDtype, sizeOf(batchShape) * M * N) as Float32Array;
     const bSrc = !isBorrowed(b.data) ? b.data : null;
@@ -87,6 +104,50 @@ export function matmulBias(a: CpuView, b: CpuView, bias: CpuView, outDtype: DTyp
   const out = matmul(a, b, outDtype) as Float32Array;
   for (let i = 0; i < out.length; i += N) for (let j = 0; j < N; j++) out[i + j] += bv[j];
   return out;
+}
+
+/** The registered cpu GEMM when both operands and the output are float32 arrays (counted in kernelStats), else undefined. */
+function cpuGemm(A: Operand, B: Operand, out: StorageArray): CpuGemmKernel | undefined {
+  if (!(A.arr instanceof Float32Array && B.arr instanceof Float32Array && out instanceof Float32Array)) return undefined;
+  return registeredCpuKernel<CpuGemmKernel>(CPU_GEMM);
+}
+
+/**
+ * A batched product through a registered cpu GEMM: the batch folds into the rows when B is shared
+ * and A's rows are one run (x @ W); otherwise one call per batch entry. B is passed in place when
+ * row-major [K, N] or the transpose of a row-major [N, K]; other layouts (and A's) are gathered.
+ */
+function nativeMatmul(
+  k: CpuGemmKernel,
+  A: Operand,
+  B: Operand,
+  batchShape: readonly number[],
+  M: number,
+  N: number,
+  K: number,
+  out: Float32Array,
+  r: number,
+  bias: Float32Array | null,
+): void {
+  const [ars, acs, brs, bcs] = [A.strides[r - 2], A.strides[r - 1], B.strides[r - 2], B.strides[r - 1]];
+  const { transB } = bLayout(brs, bcs, N, K);
+  const bMat = (off: number) => (transB ? (B.arr as Float32Array).subarray(off, off + K * N) : rowMajor(B, off, brs, bcs, K, N));
+  if (foldsIntoRows(A, B.strides, batchShape, M, K, r)) {
+    const rows = sizeOf(batchShape) * M;
+    k.matmul((A.arr as Float32Array).subarray(A.offset, A.offset + rows * K), bMat(B.offset), out, rows, N, K, transB, bias);
+    return;
+  }
+  const offsets = allOffsets(batchShape, [A.strides.slice(0, r - 2), B.strides.slice(0, r - 2)], [A.offset, B.offset]);
+  const g = wasmKernels();
+  const aT = g ? transposedRows(g, A, offsets, ars, acs, M, K) : null;
+  let lastB = -1;
+  let bm: Float32Array = new Float32Array(0);
+  offsets.forEach(([ao, bo], i) => {
+    if (bo !== lastB) bm = bMat(bo);
+    lastB = bo;
+    const a = aT ? aT.subarray(i * M * K, (i + 1) * M * K) : rowMajor(A, ao, ars, acs, M, K);
+    k.matmul(a, bm, out.subarray(i * M * N, (i + 1) * M * N), M, N, K, transB, bias);
+  });
 }
 
 /** C += A B with an i-k-j loop (row of C updated by rows of B). */

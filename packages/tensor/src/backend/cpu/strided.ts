@@ -5,8 +5,9 @@
  */
 import { f32ToHalf, halfToF32, isHalf, type DataArray, type DType, type StorageArray } from "../../core/dtype";
 import { takeStorage } from "./pool";
-import { isContiguous, sizeOf } from "../../core/shape";
+import { contiguousStrides, isContiguous, sizeOf } from "../../core/shape";
 import type { View } from "../backend";
+import { CPU_ELEMENTWISE, registeredCpuKernel, type CpuElementwiseKernel } from "./registered";
 import { wasmFits, wasmKernels } from "./wasm/runtime";
 
 export type CpuView = View<StorageArray>;
@@ -37,6 +38,11 @@ export function contiguousValues(v: CpuView): DataArray {
   if (isContiguous(v.shape, op.strides)) {
     return op.offset === 0 && op.arr.length === n ? op.arr : (op.arr.subarray(op.offset, op.offset + n) as DataArray);
   }
+  if (op.arr instanceof Float32Array && n >= REGISTERED_COPY_MIN_ELEMS) {
+    const k = registeredCpuKernel<CpuElementwiseKernel>(CPU_ELEMENTWISE);
+    const out = k ? new Float32Array(n) : null;
+    if (k && out && k.copy(op.arr, op.offset, v.shape, op.strides, out, 0, contiguousStrides(v.shape))) return out;
+  }
   const transposed = op.arr instanceof Float32Array && n >= TRANSPOSE_MIN_ELEMS ? transposedCopy(v.shape, op.strides, op.offset, op.arr, n) : null;
   if (transposed) return transposed;
   const out = new (op.arr.constructor as new (n: number) => DataArray)(n);
@@ -55,6 +61,9 @@ export function contiguousValues(v: CpuView): DataArray {
   });
   return out;
 }
+
+/** Float32 views from this many elements are gathered by a registered cpu kernel (@tessera/native) when there is one. */
+export const REGISTERED_COPY_MIN_ELEMS = 1024;
 
 /** Float32 views (and matmul operands) from this many elements that are transposed blocks copy through WebAssembly. */
 export const TRANSPOSE_MIN_ELEMS = 4096;

@@ -51,6 +51,16 @@ function lastDispatcher(): Int32Array {
   spinOwner ??= new Int32Array(new SharedArrayBuffer(4));
   return spinOwner;
 }
+
+/**
+ * The process-wide int (in shared memory) that says which thread pool dispatched last: the
+ * cpu worker pools spin between jobs only while it holds their own id. A pool outside this
+ * package (@tessera/native's threads) writes a negative id of its own into element 0 when it
+ * dispatches, so these workers stop spinning and leave it the cores, and reads it to do the same.
+ */
+export function cpuSpinFlag(): Int32Array {
+  return lastDispatcher();
+}
 export const STATE_INTS = 5;
 /** Int32 index (in the control block) of worker `id`'s state ints. @internal */
 export const stateAt = (slots: number, id: number) => 4 + MAX_WORKERS * slots + id * STATE_INTS;

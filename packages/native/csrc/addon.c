@@ -1,0 +1,260 @@
+/*
+ * The Node-API surface of the addon (the TypeScript wrapper in src/ checks arguments first; these
+ * checks are the last line: nothing is read or written outside the arrays passed in).
+ *   matmul(a, b, c, M, N, K, transB, bias | null)  c [M, N] = a [M, K] b (+ bias); b [K, N], or
+ *                                                  with transB the transpose of [N, K]
+ *   unary(op, x, out)                  out = op(x): 0 exp, 1 sigmoid, 2 silu, 3 gelu, 4 tanh,
+ *                                      5 gelu (tanh form); out the same length, or x itself
+ *   binary(op, a, b, out)              out = a op b[i % b.length]: 0 add, 1 sub, 2 mul, 3 div
+ *   copy(src, srcOffset, dst, dstOffset, layout)
+ *                                      dst[i] = src[i] over a shape: layout is a Float64Array
+ *                                      [rank, ...shape, ...srcStrides, ...dstStrides] (elements)
+ *   info() -> { isa, isas, threads }   setThreads(n)   setIsa(name | null) -> boolean
+ *   setSpinFlag(int32Array | null)     the shared int of the process's thread pools (pool.h);
+ *                                      the caller keeps the array alive while it is set
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "copy.h"
+#include "elementwise.h"
+#include "gemm.h"
+#include "napi-min.h"
+#include "pool.h"
+
+#define MAX_ARGS 8
+
+static napi_value undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+static napi_value fail(napi_env env, int range, const char *msg) {
+  if (range) napi_throw_range_error(env, "ERR_TESSERA_NATIVE", msg);
+  else napi_throw_type_error(env, "ERR_TESSERA_NATIVE", msg);
+  return NULL;
+}
+
+/* A Float32Array argument: its data (byte offset applied) and length; 0 when it is not one. */
+static int floats(napi_env env, napi_value v, float **data, size_t *length) {
+  bool is = false;
+  napi_typedarray_type type;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
+  if (napi_get_typedarray_info(env, v, &type, length, (void **)data, NULL, NULL) != napi_ok || type != napi_float32_array) return 0;
+  return 1;
+}
+
+/* A whole number in [0, 2^31) argument; -1 when it is not one. */
+static int32_t dim(napi_env env, napi_value v) {
+  double d;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number || napi_get_value_double(env, v, &d) != napi_ok) return -1;
+  if (!(d >= 0 && d < 2147483648.0) || floor(d) != d) return -1;
+  return (int32_t)d;
+}
+
+static int overlaps(const float *p, size_t n, const float *q, size_t m) { return p < q + m && q < p + n; }
+
+static napi_value js_matmul(napi_env env, napi_callback_info info) {
+  size_t argc = MAX_ARGS;
+  napi_value argv[MAX_ARGS];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 8) return fail(env, 0, "matmul: expected (a, b, c, M, N, K, transB, bias)");
+  float *a, *b, *c, *bias = NULL;
+  size_t na, nb, nc, nbias = 0;
+  if (!floats(env, argv[0], &a, &na)) return fail(env, 0, "matmul: a must be a Float32Array");
+  if (!floats(env, argv[1], &b, &nb)) return fail(env, 0, "matmul: b must be a Float32Array");
+  if (!floats(env, argv[2], &c, &nc)) return fail(env, 0, "matmul: c must be a Float32Array");
+  const int32_t M = dim(env, argv[3]), N = dim(env, argv[4]), K = dim(env, argv[5]);
+  if (M < 0 || N < 0 || K < 0) return fail(env, 1, "matmul: M, N and K must be whole numbers in [0, 2^31)");
+  bool transB = false;
+  if (napi_get_value_bool(env, argv[6], &transB) != napi_ok) return fail(env, 0, "matmul: transB must be a boolean");
+  napi_valuetype bt;
+  napi_typeof(env, argv[7], &bt);
+  if (bt != napi_null && bt != napi_undefined && !floats(env, argv[7], &bias, &nbias)) return fail(env, 0, "matmul: bias must be a Float32Array or null");
+  char msg[256];
+  const uint64_t mk = (uint64_t)M * K, kn = (uint64_t)K * N, mn = (uint64_t)M * N;
+  if (na < mk || nb < kn || nc < mn || (bias && nbias < (uint64_t)N)) {
+    snprintf(msg, sizeof msg, "matmul: arrays too short for M=%d N=%d K=%d: a %zu (needs %llu), b %zu (needs %llu), c %zu (needs %llu)%s", M, N, K, na,
+             (unsigned long long)mk, nb, (unsigned long long)kn, nc, (unsigned long long)mn, bias && nbias < (uint64_t)N ? ", bias shorter than N" : "");
+    return fail(env, 1, msg);
+  }
+  if (overlaps(c, mn, a, mk) || overlaps(c, mn, b, kn) || (bias && overlaps(c, mn, bias, N))) return fail(env, 1, "matmul: c must not overlap a, b or bias");
+  if (tn_matmul(a, b, c, M, N, K, transB, bias) != 0) {
+    napi_throw_error(env, "ERR_TESSERA_NATIVE_MEMORY", "matmul: could not allocate scratch memory");
+    return NULL;
+  }
+  return undefined(env);
+}
+
+/* Element-wise output: as long as the input and either it or apart from the inputs. */
+static int ew_out_ok(const float *out, size_t nout, const float *x, size_t n) { return nout == n && (out == x || !overlaps(out, n, x, n)); }
+
+static int32_t op_code(napi_env env, napi_value v, int count) {
+  const int32_t op = dim(env, v);
+  return op >= 0 && op < count ? op : -1;
+}
+
+static napi_value js_unary(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) return fail(env, 0, "unary: expected (op, x, out)");
+  const int32_t op = op_code(env, argv[0], TN_UNARY_OPS);
+  if (op < 0) return fail(env, 1, "unary: op must be a code in [0, 6)");
+  float *x, *out;
+  size_t n, nout;
+  if (!floats(env, argv[1], &x, &n) || !floats(env, argv[2], &out, &nout)) return fail(env, 0, "unary: x and out must be Float32Arrays");
+  if (!ew_out_ok(out, nout, x, n)) return fail(env, 1, "unary: out must have x's length and be x itself or not overlap it");
+  tn_unary(op, x, out, n);
+  return undefined(env);
+}
+
+static napi_value js_binary(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return fail(env, 0, "binary: expected (op, a, b, out)");
+  const int32_t op = op_code(env, argv[0], TN_BINARY_OPS);
+  if (op < 0) return fail(env, 1, "binary: op must be a code in [0, 4)");
+  float *a, *b, *out;
+  size_t n, nb, nout;
+  if (!floats(env, argv[1], &a, &n) || !floats(env, argv[2], &b, &nb) || !floats(env, argv[3], &out, &nout))
+    return fail(env, 0, "binary: a, b and out must be Float32Arrays");
+  if (nb == 0 ? n != 0 : n % nb != 0) return fail(env, 1, "binary: b's length must divide a's (b repeated along a)");
+  if (!ew_out_ok(out, nout, a, n) || (out != b && overlaps(out, nout, b, nb))) return fail(env, 1, "binary: out must have a's length and be a or b itself or not overlap them");
+  tn_binary(op, a, b, nb, out, n);
+  return undefined(env);
+}
+
+/* The lowest and highest element a strided walk over `shape` from `off` touches. */
+static void span(int64_t off, int rank, const int64_t *shape, const int64_t *strides, int64_t *lo, int64_t *hi) {
+  *lo = *hi = off;
+  for (int d = 0; d < rank; d++) {
+    const int64_t reach = (shape[d] - 1) * strides[d];
+    if (reach < 0) *lo += reach;
+    else *hi += reach;
+  }
+}
+
+static napi_value js_copy(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5) return fail(env, 0, "copy: expected (src, srcOffset, dst, dstOffset, layout)");
+  float *src, *dst;
+  size_t ns, nd, nl = 0;
+  if (!floats(env, argv[0], &src, &ns) || !floats(env, argv[2], &dst, &nd)) return fail(env, 0, "copy: src and dst must be Float32Arrays");
+  const int32_t so = dim(env, argv[1]), dofs = dim(env, argv[3]);
+  if (so < 0 || dofs < 0) return fail(env, 1, "copy: offsets must be whole numbers in [0, 2^31)");
+  bool is = false;
+  napi_typedarray_type type;
+  double *layout = NULL;
+  if (napi_is_typedarray(env, argv[4], &is) != napi_ok || !is || napi_get_typedarray_info(env, argv[4], &type, &nl, (void **)&layout, NULL, NULL) != napi_ok ||
+      type != napi_float64_array || nl < 1)
+    return fail(env, 0, "copy: layout must be a Float64Array [rank, ...shape, ...srcStrides, ...dstStrides]");
+  const double rank_d = layout[0];
+  if (!(rank_d >= 0 && rank_d <= TN_COPY_MAX_RANK) || floor(rank_d) != rank_d || nl != 1 + 3 * (size_t)rank_d) return fail(env, 1, "copy: layout holds a rank in [0, 16] and 3 x rank numbers after it");
+  const int rank = (int)rank_d;
+  int64_t shape[TN_COPY_MAX_RANK], ss[TN_COPY_MAX_RANK], ds[TN_COPY_MAX_RANK];
+  uint64_t total = 1;
+  for (int d = 0; d < rank; d++) {
+    const double sh = layout[1 + d], a = layout[1 + rank + d], b = layout[1 + 2 * rank + d];
+    if (!(sh >= 0 && sh < 2147483648.0) || floor(sh) != sh || !(fabs(a) < 2147483648.0) || floor(a) != a || !(fabs(b) < 2147483648.0) || floor(b) != b)
+      return fail(env, 1, "copy: shape must hold whole numbers in [0, 2^31) and strides whole numbers in (-2^31, 2^31)");
+    shape[d] = (int64_t)sh, ss[d] = (int64_t)a, ds[d] = (int64_t)b;
+    total *= (uint64_t)shape[d];
+  }
+  if (total == 0) return undefined(env);
+  int64_t slo, shi, dlo, dhi;
+  span(so, rank, shape, ss, &slo, &shi);
+  span(dofs, rank, shape, ds, &dlo, &dhi);
+  if (slo < 0 || shi >= (int64_t)ns || dlo < 0 || dhi >= (int64_t)nd) return fail(env, 1, "copy: the layout reaches outside src or dst");
+  if (overlaps(src + slo, (size_t)(shi - slo + 1), dst + dlo, (size_t)(dhi - dlo + 1))) return fail(env, 1, "copy: src and dst must not overlap");
+  tn_copy_strided(src + so, dst + dofs, rank, shape, ss, ds);
+  return undefined(env);
+}
+
+static void set_string(napi_env env, napi_value obj, const char *key, const char *value) {
+  napi_value v;
+  napi_create_string_utf8(env, value, (size_t)-1, &v);
+  napi_set_named_property(env, obj, key, v);
+}
+
+static napi_value js_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value obj, n;
+  napi_create_object(env, &obj);
+  set_string(env, obj, "isa", tn_isa());
+  set_string(env, obj, "isas", tn_isas());
+  napi_create_int32(env, tn_threads(), &n);
+  napi_set_named_property(env, obj, "threads", n);
+  return obj;
+}
+
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const int32_t n = argc < 1 ? -1 : dim(env, argv[0]);
+  if (n < 1 || n > 64) return fail(env, 1, "setThreads: expected a whole number in [1, 64]");
+  tn_set_threads(n);
+  return undefined(env);
+}
+
+static napi_value js_set_isa(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype t = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &t);
+  int ok;
+  if (t == napi_null || t == napi_undefined) ok = tn_set_isa(NULL);
+  else if (t == napi_string) {
+    char name[32];
+    size_t len = 0;
+    napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len);
+    ok = tn_set_isa(name);
+  } else return fail(env, 0, "setIsa: expected an instruction set's name or null");
+  napi_get_boolean(env, ok, &result);
+  return result;
+}
+
+static napi_value js_set_spin_flag(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype t = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &t);
+  if (t == napi_null || t == napi_undefined) {
+    pool_set_spin_flag(NULL);
+    return undefined(env);
+  }
+  bool is = false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (napi_is_typedarray(env, argv[0], &is) != napi_ok || !is || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_int32_array || length < 1)
+    return fail(env, 0, "setSpinFlag: expected an Int32Array of at least one element, or null");
+  pool_set_spin_flag((int *)data);
+  return undefined(env);
+}
+
+static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
+  napi_value fn;
+  napi_create_function(env, name, (size_t)-1, cb, NULL, &fn);
+  napi_set_named_property(env, exports, name, fn);
+}
+
+NAPI_EXTERN napi_value napi_register_module_v1(napi_env env, napi_value exports) {
+  export_fn(env, exports, "matmul", js_matmul);
+  export_fn(env, exports, "unary", js_unary);
+  export_fn(env, exports, "binary", js_binary);
+  export_fn(env, exports, "copy", js_copy);
+  export_fn(env, exports, "info", js_info);
+  export_fn(env, exports, "setThreads", js_set_threads);
+  export_fn(env, exports, "setIsa", js_set_isa);
+  export_fn(env, exports, "setSpinFlag", js_set_spin_flag);
+  return exports;
+}
+
+/* Node-API version 8 suffices (Node 12.22+); Node reads this to know what the module expects. */
+NAPI_EXTERN int32_t node_api_module_get_api_version_v1(void) { return 8; }

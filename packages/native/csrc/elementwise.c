@@ -1,0 +1,53 @@
+/*
+ * Element-wise ops on the pool: the unary activations (exp, sigmoid, silu, gelu, tanh, gelu-tanh;
+ * the algorithms of Tessera's WebAssembly kernels) and add / sub / mul / div of same-size arrays
+ * or of a row repeated, split in chunks that the threads claim. Every element is computed alone:
+ * the result does not depend on the split.
+ */
+#include "elementwise.h"
+#include <stdatomic.h>
+#include "gemm.h"
+#include "isa.h"
+#include "pool.h"
+
+/* Elements a chunk holds (multiple of 64: whole vectors, no two threads on one cache line). */
+#define CHUNK 16384
+/* Elements below which one thread does it all (waking another costs ~5-50 us). */
+#define THREAD_MIN 65536
+
+typedef struct {
+  const isa_t *isa;
+  int op, binary, threads;
+  const float *a, *b;
+  size_t nb, n;
+  float *out;
+  atomic_size_t next;
+} ew_job;
+
+static void ew_worker(void *ctx, int t) {
+  ew_job *j = ctx;
+  if (t >= j->threads) return;
+  for (size_t c; (c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed) * CHUNK) < j->n;) {
+    const size_t e = c + CHUNK < j->n ? c + CHUNK : j->n;
+    if (j->binary) j->isa->binary(j->op, j->a, j->b, j->nb, j->out, c, e);
+    else j->isa->unary(j->op, j->a + c, j->out + c, e - c);
+  }
+}
+
+static void run(ew_job *j) {
+  const size_t chunks = (j->n + CHUNK - 1) / CHUNK;
+  j->threads = j->n >= THREAD_MIN ? tn_threads() : 1;
+  if ((size_t)j->threads > chunks) j->threads = (int)chunks;
+  if (j->threads < 1) j->threads = 1;
+  pool_run(j->threads, ew_worker, j);
+}
+
+void tn_unary(int op, const float *x, float *out, size_t n) {
+  ew_job j = {tn_current_isa(), op, 0, 1, x, NULL, 0, n, out, 0};
+  if (n) run(&j);
+}
+
+void tn_binary(int op, const float *a, const float *b, size_t nb, float *out, size_t n) {
+  ew_job j = {tn_current_isa(), op, 1, 1, a, b, nb, n, out, 0};
+  if (n && nb) run(&j);
+}

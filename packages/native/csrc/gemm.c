@@ -1,0 +1,213 @@
+/*
+ * The float32 products the addon exports, and the instruction-set table: the one picked at load
+ * (or forced by tn_set_isa), the work split in chunks that threads claim with an atomic counter (a thread that
+ * runs late takes fewer), and the GEMV for few rows (decoding) reading B once in its layout.
+ */
+#include "gemm.h"
+#include <stdatomic.h>
+#include <stdlib.h>
+#include "kernels.h"
+#include "pool.h"
+
+#include "isa.h"
+
+#define ISA(S) {#S, tk_mr_##S, tk_nr_##S, tk_gemm_tile_##S, tk_gemv_t_##S, tk_gemv_nk_##S, tk_unary_##S, tk_binary_##S}
+static const isa_t isas[] = {
+#if defined(__x86_64__) || defined(_M_X64)
+    ISA(avx512),
+    ISA(avx2),
+#endif
+    ISA(generic),
+};
+#define N_ISAS ((int)(sizeof isas / sizeof isas[0]))
+
+static int supported(const isa_t *isa) {
+#if defined(__x86_64__) || defined(_M_X64)
+  __builtin_cpu_init();
+  if (isa->gemm_tile == tk_gemm_tile_avx512) return __builtin_cpu_supports("avx512f");
+  if (isa->gemm_tile == tk_gemm_tile_avx2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+  (void)isa;
+  return 1;
+}
+
+static const isa_t *current;
+static int thread_count = 1;
+
+static const isa_t *best(void) {
+  for (int i = 0; i < N_ISAS; i++)
+    if (supported(&isas[i])) return &isas[i];
+  return &isas[N_ISAS - 1];
+}
+
+const isa_t *tn_current_isa(void) {
+  if (!current) current = best();
+  return current;
+}
+
+const char *tn_isa(void) { return tn_current_isa()->name; }
+
+int tn_set_isa(const char *name) {
+  if (!name) {
+    current = best();
+    return 1;
+  }
+  for (int i = 0; i < N_ISAS; i++) {
+    const char *a = isas[i].name, *b = name;
+    while (*a && *a == *b) a++, b++;
+    if (*a == 0 && *b == 0) {
+      if (!supported(&isas[i])) return 0;
+      current = &isas[i];
+      return 1;
+    }
+  }
+  return 0;
+}
+
+const char *tn_isas(void) {
+#if defined(__x86_64__) || defined(_M_X64)
+  return "avx512,avx2,generic";
+#else
+  return "generic";
+#endif
+}
+
+void tn_set_threads(int n) { thread_count = n < 1 ? 1 : n > 64 ? 64 : n; }
+int tn_threads(void) { return thread_count; }
+
+/* Scratch for one thread's packed panels, grown as needed and kept (one per pool thread). */
+static float *scratch[64];
+static size_t scratch_len[64];
+static float *scratch_for(int t, size_t floats) {
+  if (scratch_len[t] < floats) {
+    free(scratch[t]);
+    scratch[t] = aligned_alloc(64, ((floats * 4 + 63) / 64) * 64);
+    scratch_len[t] = scratch[t] ? floats : 0;
+  }
+  return scratch[t];
+}
+
+/* Rows of C a GEMM tile covers: A's rows for one tile stay in L2 with the C block. */
+#define TILE_ROWS 192
+
+typedef struct {
+  const isa_t *isa;
+  const float *A, *B, *bias;
+  float *C;
+  int M, N, K, transB, threads;
+  int row_tiles, col_tiles, cols_per_tile; /* tiles: row_tiles x col_tiles, claimed in order */
+  atomic_int next;
+  atomic_int failed;
+} gemm_job;
+
+static void gemm_worker(void *ctx, int t) {
+  gemm_job *j = ctx;
+  if (t >= j->threads) return;
+  const int kc = j->K < TK_KC ? (j->K > 0 ? j->K : 1) : TK_KC;
+  float *packed = scratch_for(t, (size_t)kc * j->cols_per_tile);
+  if (!packed) {
+    atomic_store(&j->failed, 1);
+    return;
+  }
+  const size_t ldb = j->transB ? (size_t)j->K : (size_t)j->N;
+  const int total = j->row_tiles * j->col_tiles;
+  for (int c; (c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < total;) {
+    const int ct = c % j->col_tiles, rt = c / j->col_tiles;
+    const int i0 = rt * TILE_ROWS, i1 = i0 + TILE_ROWS < j->M ? i0 + TILE_ROWS : j->M;
+    const int j0 = ct * j->cols_per_tile, j1 = j0 + j->cols_per_tile < j->N ? j0 + j->cols_per_tile : j->N;
+    j->isa->gemm_tile(j->A, (size_t)j->K, j->B, ldb, j->transB, j->C, (size_t)j->N, j->K, i0, i1, j0, j1, j->bias, packed);
+  }
+}
+
+typedef struct {
+  const isa_t *isa;
+  const float *x, *B, *bias;
+  float *y;
+  int M, N, K, transB, threads, chunk, chunks;
+  atomic_int next;
+} gemv_job;
+
+static void gemv_worker(void *ctx, int t) {
+  gemv_job *j = ctx;
+  if (t >= j->threads) return;
+  for (int c; (c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->chunks;) {
+    const int n0 = c * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
+    j->isa->gemv_t(j->x, j->B, j->y, j->M, j->K, j->N, n0, n1, j->bias);
+  }
+}
+
+/* Row-major B: chunks of k rows, each summed into its own partial [M, N] (added in order after). */
+typedef struct {
+  const isa_t *isa;
+  const float *x, *B;
+  float *partials;
+  int M, N, K, threads, chunk, chunks;
+  atomic_int next;
+} gemv_k_job;
+
+static void gemv_k_worker(void *ctx, int t) {
+  gemv_k_job *j = ctx;
+  if (t >= j->threads) return;
+  for (int c; (c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->chunks;) {
+    const int k0 = c * j->chunk, k1 = k0 + j->chunk < j->K ? k0 + j->chunk : j->K;
+    j->isa->gemv_nk(j->x, j->B, j->partials + (size_t)c * j->M * j->N, j->M, j->K, j->N, k0, k1);
+  }
+}
+
+static float *partials;
+static size_t partials_len;
+
+/* Multiply-adds below which one thread runs the product (waking another costs ~5-50 us). */
+#define THREAD_MIN_MACS (1 << 17)
+
+int tn_matmul(const float *A, const float *B, float *C, int M, int N, int K, int transB, const float *bias) {
+  if (!current) current = best();
+  if (M == 0 || N == 0) return 0;
+  const double macs = (double)M * N * K;
+  if (M <= TN_GEMV_MAX_ROWS && !transB) {
+    // Chunks of k: 8, of 64+ rows (a multiple of 4), whatever the thread count: the partials and
+    // the order they are added in, so the result, are the same on any number of threads.
+    const int threads = macs >= THREAD_MIN_MACS ? thread_count : 1;
+    int chunk = (K + 7) / 8;
+    chunk = chunk < 64 ? 64 : (chunk + 3) / 4 * 4;
+    const int chunks = K > 0 ? (K + chunk - 1) / chunk : 0;
+    const size_t need = (size_t)chunks * M * N;
+    if (partials_len < need) {
+      free(partials);
+      partials = malloc(need * 4);
+      partials_len = partials ? need : 0;
+      if (!partials) return -1;
+    }
+    gemv_k_job j = {current, A, B, partials, M, N, K, threads < chunks ? threads : chunks, chunk, chunks, 0};
+    if (j.threads > 0) pool_run(j.threads, gemv_k_worker, &j);
+    // C = bias + the partials in chunk order
+    for (size_t i = 0; i < (size_t)M * N; i++) {
+      float s = bias ? bias[i % N] : 0.0f;
+      for (int c = 0; c < chunks; c++) s += partials[(size_t)c * M * N + i];
+      C[i] = s;
+    }
+    return 0;
+  }
+  if (M <= TN_GEMV_MAX_ROWS) {
+    // Chunks of W's rows: ~8 a thread, multiples of 128.
+    int threads = macs >= THREAD_MIN_MACS ? thread_count : 1;
+    int chunk = (N + 8 * threads - 1) / (8 * threads);
+    chunk = chunk < 128 ? 128 : (chunk + 127) / 128 * 128;
+    gemv_job j = {current, A, B, bias, C, M, N, K, transB, threads, chunk, (N + chunk - 1) / chunk, 0};
+    if (j.threads > j.chunks) j.threads = j.chunks;
+    pool_run(j.threads, gemv_worker, &j);
+    return 0;
+  }
+  const int nr = current->nr();
+  const int panels = (N + nr - 1) / nr;
+  const int row_tiles = (M + TILE_ROWS - 1) / TILE_ROWS;
+  int threads = macs >= THREAD_MIN_MACS ? thread_count : 1;
+  // Columns a tile covers: whole panels, at most 8 (C and B blocks in L2), enough tiles for ~4 a thread.
+  int per = panels * row_tiles / (4 * threads);
+  int tile_panels = per < 1 ? 1 : per > 8 ? 8 : per;
+  if (tile_panels > panels) tile_panels = panels;
+  gemm_job j = {current, A, B, bias, C, M, N, K, transB, threads, row_tiles, (panels + tile_panels - 1) / tile_panels, tile_panels * nr, 0, 0};
+  if (j.threads > j.row_tiles * j.col_tiles) j.threads = j.row_tiles * j.col_tiles;
+  pool_run(j.threads, gemm_worker, &j);
+  return atomic_load(&j.failed) ? -1 : 0;
+}

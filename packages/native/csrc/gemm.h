@@ -1,0 +1,20 @@
+/* Float32 products on the cpu (gemm.c). */
+#ifndef TESSERA_GEMM_H
+#define TESSERA_GEMM_H
+
+/* Rows at or below this go through the GEMV kernels (B read once in its layout, not packed). */
+#define TN_GEMV_MAX_ROWS 4
+
+/*
+ * C [M, N] = A [M, K] B (+ bias [N] on every row); B is row-major [K, N], or with transB the
+ * transpose of row-major W [N, K]. Every matrix dense row-major. Returns 0, or -1 when
+ * scratch memory could not be allocated (C is then incomplete).
+ */
+int tn_matmul(const float *A, const float *B, float *C, int M, int N, int K, int transB, const float *bias);
+const char *tn_isa(void);
+/* Forces an instruction set by name (NULL: the best this cpu has); 0 when unknown or unsupported. */
+int tn_set_isa(const char *name);
+const char *tn_isas(void);
+void tn_set_threads(int n);
+int tn_threads(void);
+#endif

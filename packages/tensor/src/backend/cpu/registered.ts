@@ -1,0 +1,49 @@
+/**
+ * Kernels another package registers for the cpu backend through the kernel registry (backend
+ * "cpu"): @tessera/native's addon registers both on Node. The cpu backend looks them up before
+ * its WebAssembly kernels; under the 'reference' preference the lookup fails (plain loops run).
+ */
+import type { BinaryOp, UnaryOp } from "../backend";
+import { getKernel } from "../../core/kernels";
+
+/** The kernel registry's name for a float32 GEMM on the cpu. */
+export const CPU_GEMM = "cpuGemm";
+
+/**
+ * A float32 GEMM for the cpu backend, registered as kernel "cpuGemm" for backend "cpu": c [M, N]
+ * = a [M, K] b (+ bias [N] on every row), every array dense row-major; b is [K, N], or with
+ * `transB` the transpose of a row-major [N, K] (an nn.Linear weight). It must not keep the arrays.
+ */
+export interface CpuGemmKernel {
+  /** Names the implementation (for reports: "native avx512 x2"). */
+  readonly name: string;
+  matmul(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number, transB: boolean, bias: Float32Array | null): void;
+}
+
+/** The kernel registry's name for float32 element-wise ops on the cpu. */
+export const CPU_ELEMENTWISE = "cpuElementwise";
+
+/**
+ * Float32 element-wise ops for the cpu backend, registered as kernel "cpuElementwise" for
+ * backend "cpu". Each returns false, having written nothing, for an op it does not implement
+ * (the backend then runs its own). Arrays are dense; `out` has the input's length.
+ */
+export interface CpuElementwiseKernel {
+  readonly name: string;
+  /** out = op(x). */
+  unary(op: UnaryOp, x: Float32Array, out: Float32Array): boolean;
+  /** out[i] = a[i] op b[i % b.length] (b.length divides a.length: the same size, or a row repeated). */
+  binary(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32Array): boolean;
+  /**
+   * dst[dstOffset + i . dstStrides] = src[srcOffset + i . srcStrides] for every index i of `shape`
+   * (strides in elements; src and dst in different buffers): a view gathered into dense storage,
+   * or dense values scattered into a view.
+   */
+  copy(src: Float32Array, srcOffset: number, shape: readonly number[], srcStrides: readonly number[], dst: Float32Array, dstOffset: number, dstStrides: readonly number[]): boolean;
+}
+
+/** The kernel registered as `name` for the cpu, counted in kernelStats only when there is one. */
+export function registeredCpuKernel<K>(name: string): K | undefined {
+  if (!getKernel(name, "cpu", { count: false })) return undefined;
+  return getKernel<K>(name, "cpu");
+}
