@@ -12,6 +12,12 @@ import { registerWebGPU } from "@tessera/models/webgpu"; // the backend and the 
 
 /** Threads the cpu backend's GEMM runs on (set by useBackend("cpu")). */
 export let cpuThreads = 1;
+/** The cpu backend's float32 GEMM and element-wise kernels: always WebAssembly in a browser (no native addon). */
+export const cpuKernels = "wasm";
+/** As the Node bench's: runs `fn` on the WebAssembly kernels, which is all a browser has. */
+export function withWasmKernels<T>(fn: () => T): T {
+  return fn();
+}
 
 /** The WebGPU adapter's description, or why there is none. */
 export async function probeWebGPU(): Promise<{ adapter: string | null; reason: string }> {
