@@ -180,11 +180,13 @@ int tn_matmul(const float *A, const float *B, float *C, int M, int N, int K, int
     }
     gemv_k_job j = {current, A, B, partials, M, N, K, threads < chunks ? threads : chunks, chunk, chunks, 0};
     if (j.threads > 0) pool_run(j.threads, gemv_k_worker, &j);
-    // C = bias + the partials in chunk order
-    for (size_t i = 0; i < (size_t)M * N; i++) {
-      float s = bias ? bias[i % N] : 0.0f;
-      for (int c = 0; c < chunks; c++) s += partials[(size_t)c * M * N + i];
-      C[i] = s;
+    // C = bias + the partials in chunk order (one pass per chunk: the inner loop vectorizes)
+    const size_t MN = (size_t)M * N;
+    for (int m = 0; m < M; m++)
+      for (int j = 0; j < N; j++) C[(size_t)m * N + j] = bias ? bias[j] : 0.0f;
+    for (int c = 0; c < chunks; c++) {
+      const float *p = partials + (size_t)c * MN;
+      for (size_t i = 0; i < MN; i++) C[i] += p[i];
     }
     return 0;
   }
