@@ -4,11 +4,12 @@
 // then the tied LM head [768 x 50257]: Tessera's GEMVs one after another, against the same
 // products as one onnxruntime-node graph (MatMul + Add per weight; weights as initializers), on
 // the same threads. Prints medians of 15 runs and the bytes of weights read per second.
-//   node --experimental-wasm-relaxed-simd apps/bench/scripts/decode-products.mjs [threads]   (after npm run build)
-import { med, OnnxGraph, ort, T } from "./anchor-deps.mjs";
+//   node --experimental-wasm-relaxed-simd apps/bench/scripts/decode-products.mjs [threads] [native|wasm]   (after npm run build)
+import { med, OnnxGraph, ort, T, useCpuKernels } from "./anchor-deps.mjs";
 
 const threads = Number(process.argv[2] ?? 2);
 await T.initCpuThreads(threads);
+const kernels = useCpuKernels(process.argv[3] ?? "native", threads);
 
 // [K, N] of each layer's products: c_attn, attn c_proj, mlp c_fc, mlp c_proj
 const SHAPES = [
@@ -50,7 +51,7 @@ async function ortSession(withHead) {
   return ort.InferenceSession.create(g.toModel({ opset: 17 }), { intraOpNumThreads: threads, logSeverityLevel: 3 });
 }
 
-console.log(`cpu: ${threads} thread(s); Tessera's ${T.wasmFeatures().relaxedSimd ? "relaxed-SIMD" : "SIMD128"} build; medians of 15 runs`);
+console.log(`cpu: ${threads} thread(s); Tessera's products: ${kernels}; medians of 15 runs`);
 for (const withHead of [false, true]) {
   const label = withHead ? "48 layer products + LM head" : "48 layer products";
   const tt = [];

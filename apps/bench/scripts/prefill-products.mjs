@@ -3,12 +3,13 @@
 // and packed from their second use, with bias except the tied LM head): Tessera's linear against
 // onnxruntime-node's MatMul + Add (the weight an initializer) on the same threads, medians of 9
 // runs, GFLOP/s, and the twelve layers' total.
-//   node --experimental-wasm-relaxed-simd apps/bench/scripts/prefill-products.mjs [threads] [tokens]   (after npm run build)
-import { med, OnnxGraph, ort, T } from "./anchor-deps.mjs";
+//   node --experimental-wasm-relaxed-simd apps/bench/scripts/prefill-products.mjs [threads] [tokens] [native|wasm]   (after npm run build)
+import { med, OnnxGraph, ort, T, useCpuKernels } from "./anchor-deps.mjs";
 
 const threads = Number(process.argv[2] ?? 2);
 const M = Number(process.argv[3] ?? 128);
 await T.initCpuThreads(threads);
+const kernels = useCpuKernels(process.argv[4] ?? "native", threads);
 const time = async (f) => {
   for (let i = 0; i < 3; i++) await f();
   const ts = [];
@@ -28,7 +29,7 @@ const SHAPES = [
   [3072, 768, 12, true],
   [768, 50257, 1, false],
 ];
-console.log(`cpu: ${threads} thread(s), ${M} tokens; Tessera's ${T.wasmFeatures().relaxedSimd ? "relaxed-SIMD" : "SIMD128"} build; medians of 9 runs`);
+console.log(`cpu: ${threads} thread(s), ${M} tokens; Tessera's products: ${kernels}; medians of 9 runs`);
 let totalT = 0;
 let totalO = 0;
 for (const [K, N, count, withBias] of SHAPES) {
