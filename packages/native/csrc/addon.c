@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include "copy.h"
 #include "elementwise.h"
 #include "gemm.h"
@@ -69,8 +70,8 @@ static napi_value js_matmul(napi_env env, napi_callback_info info) {
   if (M < 0 || N < 0 || K < 0) return fail(env, 1, "matmul: M, N and K must be whole numbers in [0, 2^31)");
   bool transB = false;
   if (napi_get_value_bool(env, argv[6], &transB) != napi_ok) return fail(env, 0, "matmul: transB must be a boolean");
-  napi_valuetype bt;
-  napi_typeof(env, argv[7], &bt);
+  napi_valuetype bt = napi_undefined;
+  if (napi_typeof(env, argv[7], &bt) != napi_ok) return fail(env, 0, "matmul: bias must be a Float32Array or null");
   if (bt != napi_null && bt != napi_undefined && !floats(env, argv[7], &bias, &nbias)) return fail(env, 0, "matmul: bias must be a Float32Array or null");
   char msg[256];
   const uint64_t mk = (uint64_t)M * K, kn = (uint64_t)K * N, mn = (uint64_t)M * N;
@@ -120,19 +121,27 @@ static napi_value js_binary(napi_env env, napi_callback_info info) {
   if (!floats(env, argv[1], &a, &n) || !floats(env, argv[2], &b, &nb) || !floats(env, argv[3], &out, &nout))
     return fail(env, 0, "binary: a, b and out must be Float32Arrays");
   if (nb == 0 ? n != 0 : n % nb != 0) return fail(env, 1, "binary: b's length must divide a's (b repeated along a)");
-  if (!ew_out_ok(out, nout, a, n) || (out != b && overlaps(out, nout, b, nb))) return fail(env, 1, "binary: out must have a's length and be a or b itself or not overlap them");
+  // out may be a, or b when b is as long as a (a repeated b would be overwritten before its last use)
+  if (!ew_out_ok(out, nout, a, n) || ((out != b || nb != n) && overlaps(out, nout, b, nb)))
+    return fail(env, 1, "binary: out must have a's length and be a, or b when b is as long, or not overlap them");
   tn_binary(op, a, b, nb, out, n);
   return undefined(env);
 }
 
-/* The lowest and highest element a strided walk over `shape` from `off` touches. */
-static void span(int64_t off, int rank, const int64_t *shape, const int64_t *strides, int64_t *lo, int64_t *hi) {
+/*
+ * Whether a strided walk over `shape` from `off` stays in [0, n): the lowest and highest element
+ * are checked after each dim (each term |(shape - 1) stride| < 2^62, so the sums cannot wrap).
+ */
+static int inside(int64_t off, int rank, const int64_t *shape, const int64_t *strides, int64_t n, int64_t *lo, int64_t *hi) {
   *lo = *hi = off;
+  if (off < 0 || off >= n) return 0;
   for (int d = 0; d < rank; d++) {
     const int64_t reach = (shape[d] - 1) * strides[d];
     if (reach < 0) *lo += reach;
     else *hi += reach;
+    if (*lo < 0 || *hi >= n) return 0;
   }
+  return 1;
 }
 
 static napi_value js_copy(napi_env env, napi_callback_info info) {
@@ -164,9 +173,8 @@ static napi_value js_copy(napi_env env, napi_callback_info info) {
   }
   if (total == 0) return undefined(env);
   int64_t slo, shi, dlo, dhi;
-  span(so, rank, shape, ss, &slo, &shi);
-  span(dofs, rank, shape, ds, &dlo, &dhi);
-  if (slo < 0 || shi >= (int64_t)ns || dlo < 0 || dhi >= (int64_t)nd) return fail(env, 1, "copy: the layout reaches outside src or dst");
+  if (!inside(so, rank, shape, ss, (int64_t)ns, &slo, &shi) || !inside(dofs, rank, shape, ds, (int64_t)nd, &dlo, &dhi))
+    return fail(env, 1, "copy: the layout reaches outside src or dst");
   if (overlaps(src + slo, (size_t)(shi - slo + 1), dst + dlo, (size_t)(dhi - dlo + 1))) return fail(env, 1, "copy: src and dst must not overlap");
   tn_copy_strided(src + so, dst + dofs, rank, shape, ss, ds);
   return undefined(env);
@@ -217,14 +225,34 @@ static napi_value js_set_isa(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * The env whose shared int the pool writes (the first to set one: the main thread's); cleared
+ * when that env is torn down, so the pool never writes into a freed buffer. Another env (a
+ * worker thread's) cannot replace it.
+ */
+static napi_env flag_env;
+
+static void forget_flag(void *arg) {
+  (void)arg;
+  tn_lock(); /* no job in flight */
+  pool_set_spin_flag(NULL);
+  tn_unlock();
+  /* a spinning worker that loaded the old pointer just before reads it within nanoseconds: wait
+     well past that before the env (and the buffer) goes */
+  const struct timespec ms = {0, 1000000};
+  nanosleep(&ms, NULL);
+  flag_env = NULL;
+}
+
 static napi_value js_set_spin_flag(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   napi_valuetype t = napi_undefined;
   if (argc >= 1) napi_typeof(env, argv[0], &t);
+  if (flag_env && flag_env != env) return undefined(env); /* another env's flag is in use: kept */
   if (t == napi_null || t == napi_undefined) {
-    pool_set_spin_flag(NULL);
+    if (flag_env) pool_set_spin_flag(NULL);
     return undefined(env);
   }
   bool is = false;
@@ -234,7 +262,13 @@ static napi_value js_set_spin_flag(napi_env env, napi_callback_info info) {
   if (napi_is_typedarray(env, argv[0], &is) != napi_ok || !is || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok ||
       type != napi_int32_array || length < 1)
     return fail(env, 0, "setSpinFlag: expected an Int32Array of at least one element, or null");
+  tn_lock(); /* no job is running while the pointer changes */
   pool_set_spin_flag((int *)data);
+  tn_unlock();
+  if (!flag_env) {
+    flag_env = env;
+    napi_add_env_cleanup_hook(env, forget_flag, NULL);
+  }
   return undefined(env);
 }
 

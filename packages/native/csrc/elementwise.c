@@ -43,11 +43,15 @@ static void run(ew_job *j) {
 }
 
 void tn_unary(int op, const float *x, float *out, size_t n) {
+  tn_lock();
   ew_job j = {tn_current_isa(), op, 0, 1, x, NULL, 0, n, out, 0};
   if (n) run(&j);
+  tn_unlock();
 }
 
 void tn_binary(int op, const float *a, const float *b, size_t nb, float *out, size_t n) {
+  tn_lock();
   ew_job j = {tn_current_isa(), op, 1, 1, a, b, nb, n, out, 0};
   if (n && nb) run(&j);
+  tn_unlock();
 }

@@ -4,6 +4,7 @@
  * runs late takes fewer), and the GEMV for few rows (decoding) reading B once in its layout.
  */
 #include "gemm.h"
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include "kernels.h"
@@ -32,6 +33,10 @@ static int supported(const isa_t *isa) {
 }
 
 static const isa_t *current;
+
+static pthread_mutex_t entry = PTHREAD_MUTEX_INITIALIZER;
+void tn_lock(void) { pthread_mutex_lock(&entry); }
+void tn_unlock(void) { pthread_mutex_unlock(&entry); }
 static int thread_count = 1;
 
 static const isa_t *best(void) {
@@ -47,7 +52,7 @@ const isa_t *tn_current_isa(void) {
 
 const char *tn_isa(void) { return tn_current_isa()->name; }
 
-int tn_set_isa(const char *name) {
+static int set_isa_locked(const char *name) {
   if (!name) {
     current = best();
     return 1;
@@ -64,6 +69,13 @@ int tn_set_isa(const char *name) {
   return 0;
 }
 
+int tn_set_isa(const char *name) {
+  tn_lock();
+  const int ok = set_isa_locked(name);
+  tn_unlock();
+  return ok;
+}
+
 const char *tn_isas(void) {
 #if defined(__x86_64__) || defined(_M_X64)
   return "avx512,avx2,generic";
@@ -72,7 +84,11 @@ const char *tn_isas(void) {
 #endif
 }
 
-void tn_set_threads(int n) { thread_count = n < 1 ? 1 : n > 64 ? 64 : n; }
+void tn_set_threads(int n) {
+  tn_lock();
+  thread_count = n < 1 ? 1 : n > 64 ? 64 : n;
+  tn_unlock();
+}
 int tn_threads(void) { return thread_count; }
 
 /* Scratch for one thread's packed panels, grown as needed and kept (one per pool thread). */
@@ -160,7 +176,16 @@ static size_t partials_len;
 /* Multiply-adds below which one thread runs the product (waking another costs ~5-50 us). */
 #define THREAD_MIN_MACS (1 << 17)
 
+static int matmul_locked(const float *A, const float *B, float *C, int M, int N, int K, int transB, const float *bias);
+
 int tn_matmul(const float *A, const float *B, float *C, int M, int N, int K, int transB, const float *bias) {
+  tn_lock();
+  const int r = matmul_locked(A, B, C, M, N, K, transB, bias);
+  tn_unlock();
+  return r;
+}
+
+static int matmul_locked(const float *A, const float *B, float *C, int M, int N, int K, int transB, const float *bias) {
   if (!current) current = best();
   if (M == 0 || N == 0) return 0;
   const double macs = (double)M * N * K;

@@ -10,6 +10,13 @@
  * transpose of row-major W [N, K]. Every matrix dense row-major. Returns 0, or -1 when
  * scratch memory could not be allocated (C is then incomplete).
  */
+/*
+ * The process-wide lock every entry point that uses the pool or the shared scratch holds: Node
+ * loads the addon once per process, and worker_threads may call it at the same time.
+ */
+void tn_lock(void);
+void tn_unlock(void);
+
 int tn_matmul(const float *A, const float *B, float *C, int M, int N, int K, int transB, const float *bias);
 const char *tn_isa(void);
 /* Forces an instruction set by name (NULL: the best this cpu has); 0 when unknown or unsupported. */

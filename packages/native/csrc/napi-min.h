@@ -60,4 +60,5 @@ NAPI_EXTERN napi_status napi_set_named_property(napi_env env, napi_value object,
 NAPI_EXTERN napi_status napi_throw_type_error(napi_env env, const char *code, const char *msg);
 NAPI_EXTERN napi_status napi_throw_range_error(napi_env env, const char *code, const char *msg);
 NAPI_EXTERN napi_status napi_throw_error(napi_env env, const char *code, const char *msg);
+NAPI_EXTERN napi_status napi_add_env_cleanup_hook(napi_env env, void (*fun)(void *arg), void *arg); /* Node-API 3 */
 #endif

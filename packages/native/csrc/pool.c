@@ -30,9 +30,11 @@ static int started;
 static void (*job_fn)(void *, int);
 static void *job_ctx;
 static int job_threads;
-static int *spin_flag;
+static int *spin_flag; /* read and written with __atomic builtins: set from JS, read by workers */
+/* Each worker's first generation (the one current when it was started). */
+static unsigned start_generation[MAX_WORKERS + 1];
 
-void pool_set_spin_flag(int *flag) { spin_flag = flag; }
+void pool_set_spin_flag(int *flag) { __atomic_store_n(&spin_flag, flag, __ATOMIC_SEQ_CST); }
 
 static long long now_ns(void) {
   struct timespec t;
@@ -41,11 +43,14 @@ static long long now_ns(void) {
 }
 
 /* Whether a worker may keep spinning: no other pool has dispatched since this one did. */
-static int ours(void) { return !spin_flag || __atomic_load_n(spin_flag, __ATOMIC_RELAXED) == POOL_ID; }
+static int ours(void) {
+  int *flag = __atomic_load_n(&spin_flag, __ATOMIC_ACQUIRE);
+  return !flag || __atomic_load_n(flag, __ATOMIC_RELAXED) == POOL_ID;
+}
 
 static void *worker(void *arg) {
-  const int t = (int)((size_t)arg & 0xffff);
-  unsigned seen = (unsigned)((size_t)arg >> 16); /* the generation when it was started */
+  const int t = (int)(size_t)arg;
+  unsigned seen = start_generation[t]; /* written before the thread was created */
   for (;;) {
     unsigned g;
     const long long until = now_ns() + SPIN_NS;
@@ -76,7 +81,8 @@ void pool_run(int threads, void (*fn)(void *ctx, int t), void *ctx) {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &attr, worker, (void *)((size_t)(started + 1) | ((size_t)atomic_load(&generation) << 16))) != 0) {
+    start_generation[started + 1] = atomic_load(&generation);
+    if (pthread_create(&th, &attr, worker, (void *)(size_t)(started + 1)) != 0) {
       pthread_attr_destroy(&attr);
       break; /* run with the threads there are */
     }
@@ -91,7 +97,8 @@ void pool_run(int threads, void (*fn)(void *ctx, int t), void *ctx) {
   job_fn = fn;
   job_ctx = ctx;
   job_threads = threads;
-  if (spin_flag) __atomic_store_n(spin_flag, POOL_ID, __ATOMIC_SEQ_CST); /* other pools' workers stop spinning */
+  int *flag = __atomic_load_n(&spin_flag, __ATOMIC_ACQUIRE);
+  if (flag) __atomic_store_n(flag, POOL_ID, __ATOMIC_SEQ_CST); /* other pools' workers stop spinning */
   atomic_store(&pending, started);
   atomic_fetch_add(&generation, 1); /* sequentially consistent: pairs with a worker's sleepers increment */
   if (atomic_load(&sleepers) > 0) {

@@ -2,7 +2,10 @@
 #ifndef TESSERA_POOL_H
 #define TESSERA_POOL_H
 
-/* fn(ctx, t) runs once on each of `threads` threads (t = 0 on the caller); returns when all are done. */
+/*
+ * fn(ctx, t) runs once on each of `threads` threads (t = 0 on the caller); returns when all are
+ * done. One caller at a time: the addon's entry points hold tn_lock (gemm.h) around it.
+ */
 void pool_run(int threads, void (*fn)(void *ctx, int t), void *ctx);
 /*
  * The int the other thread pools of the process (Tessera's WebAssembly pools) read to know who

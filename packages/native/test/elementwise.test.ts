@@ -181,6 +181,12 @@ describe.skipIf(!info.available)("native element-wise kernels", () => {
     expect(() => addon.binary(4, a, a, b)).toThrow(/op must be a code in \[0, 4\)/);
     expect(() => addon.binary(0, a, b, b.subarray(0, 24))).not.toThrow(); // out = b
     expect(() => addon.binary(0, a, b.subarray(0, 12), b.subarray(6, 30))).toThrow(RangeError);
+    // out = b repeated along a would overwrite b before its last use
+    const buf = new Float32Array(16);
+    expect(() => addon.binary(0, new Float32Array(16), buf.subarray(0, 4), buf)).toThrow(/be a, or b when b is as long/);
+    // a layout whose reach overflows 64 bits when summed is refused, not wrapped
+    const big = 2 ** 31 - 1;
+    expect(() => addon.copy(a, 0, b, 0, Float64Array.of(4, big, big, big, big, big, big, big, big, 0, 0, 0, 0))).toThrow(/reaches outside/);
   });
 
   it("the cpu backend routes float32 activations, arithmetic and copies to it (kernelStats) with the reference's results", async () => {
