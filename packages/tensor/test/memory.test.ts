@@ -120,4 +120,27 @@ describe("cpu storage pool", () => {
     expect(T.cpuPoolStats().pooledBytes).toBe(0);
     T.setCpuPoolLimit(512 * 1024 * 1024);
   });
+
+  it("a full pool drops its least recently used sizes to take a new one", () => {
+    T.setCpuPoolLimit(1 << 20); // 1 MiB: four arrays of 256 KiB
+    const old = Array.from({ length: 4 }, () => T.ones([1 << 16]));
+    T.dispose(old);
+    expect(T.cpuPoolStats()).toMatchObject({ pooledBytes: 1 << 20, pooledArrays: 4 });
+    // a new workload's size: two old arrays make room for it (before, it was never pooled)
+    const fresh = T.ones([(1 << 17) - 16]); // 512 KiB - 64 B
+    const freshData = fresh.storage.data;
+    fresh.dispose();
+    expect(T.cpuPoolStats()).toMatchObject({ pooledArrays: 3 });
+    expect(T.cpuPoolStats().pooledBytes).toBeLessThanOrEqual(1 << 20);
+    const again = T.zeros([(1 << 17) - 16]);
+    expect(again.storage.data).toBe(freshData); // handed out again, not reallocated
+    expect(again.dataSync().every((v) => v === 0)).toBe(true);
+    again.dispose();
+    // an array larger than the cap is never pooled, and evicts nothing
+    const before = T.cpuPoolStats();
+    T.ones([1 << 19]).dispose(); // 2 MiB
+    expect(T.cpuPoolStats()).toEqual(before);
+    T.setCpuPoolLimit(512 * 1024 * 1024);
+    T.trimCpuPool();
+  });
 });
