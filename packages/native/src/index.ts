@@ -79,15 +79,17 @@ function requireAddon(op: string): Addon {
 
 /** Sets threads and instruction set (see NativeOptions); returns nativeInfo(). Throws when the addon is unavailable. */
 export function configureNative(options: NativeOptions = {}): NativeInfo {
-  const addon = requireAddon("configureNative");
+  return applyOptions("configureNative", requireAddon("configureNative"), options);
+}
+
+/** Checks every option first, then applies them: an error leaves the settings as they were. */
+function applyOptions(op: string, addon: Addon, options: NativeOptions): NativeInfo {
   const { threads, isa } = options;
-  if (threads !== undefined) {
-    if (!Number.isInteger(threads) || threads < 1 || threads > 64) fail("configureNative", `threads must be a whole number in [1, 64], got ${threads}`);
-    addon.setThreads(threads);
-  }
-  if (isa !== undefined && !addon.setIsa(isa)) {
-    fail("configureNative", `isa '${isa}' is not usable here (compiled: ${addon.info().isas}; this cpu supports the first of them that loads)`);
-  }
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 64)) fail(op, `threads must be a whole number in [1, 64], got ${threads}`);
+  // a refused isa changes nothing, so it goes first
+  if (isa !== undefined && !addon.setIsa(isa))
+    fail(op, `isa '${isa}' is not usable here: compiled for ${addon.info().isas.split(",").join(", ")}, and this cpu must support the one asked for`);
+  if (threads !== undefined) addon.setThreads(threads);
   return nativeInfo();
 }
 
@@ -112,8 +114,9 @@ export function enableNative(options: EnableOptions = {}): NativeInfo {
   const addon = requireAddon("enableNative");
   const sets = options.kernels ?? NATIVE_KERNEL_SETS;
   for (const k of sets) if (!NATIVE_KERNEL_SETS.includes(k)) fail("enableNative", `kernels: unknown set '${k}' (sets: ${NATIVE_KERNEL_SETS.join(", ")})`);
-  if (!enabled.length && options.threads === undefined && addon.info().threads === 1) addon.setThreads(Math.min(64, availableParallelism()));
-  configureNative(options);
+  const firstTime = !enabled.length && options.threads === undefined && addon.info().threads === 1;
+  applyOptions("enableNative", addon, options);
+  if (firstTime) addon.setThreads(Math.min(64, availableParallelism()));
   const name = () => {
     const i = addon.info();
     return `native ${i.isa} x${i.threads}`;
@@ -172,6 +175,12 @@ export function disableNative(): void {
   enabled = [];
 }
 
+/** Whether the first n values of x and the first m of y share memory. */
+function overlaps(x: Float32Array, n: number, y: Float32Array, m: number): boolean {
+  if (x.buffer !== y.buffer) return false;
+  return x.byteOffset < y.byteOffset + 4 * m && y.byteOffset < x.byteOffset + 4 * n;
+}
+
 export interface NativeMatmulOptions {
   /** `b` holds W [N, K] row-major and the product is a W^T (an nn.Linear weight). */
   transB?: boolean;
@@ -195,6 +204,7 @@ export function nativeMatmul(a: Float32Array, b: Float32Array, M: number, N: num
     if (!Number.isInteger(v) || v < 0 || v >= 2 ** 31) fail("nativeMatmul", `${name} must be a whole number in [0, 2^31), got ${v}`);
   }
   const { transB = false, bias = null } = options;
+  if (typeof transB !== "boolean") fail("nativeMatmul", `transB must be a boolean, got ${typeof transB}`);
   for (const [name, v] of [
     ["a", a],
     ["b", b],
@@ -205,9 +215,16 @@ export function nativeMatmul(a: Float32Array, b: Float32Array, M: number, N: num
   }
   if (a.length < M * K) fail("nativeMatmul", `a has ${a.length} values; [M, K] = [${M}, ${K}] needs ${M * K}`);
   if (b.length < K * N) fail("nativeMatmul", `b has ${b.length} values; ${transB ? `[N, K] = [${N}, ${K}]` : `[K, N] = [${K}, ${N}]`} needs ${K * N}`);
-  if (bias && bias.length < N) fail("nativeMatmul", `bias has ${bias.length} values; N = ${N}`);
+  if (bias && bias.length < N) fail("nativeMatmul", `bias has ${bias.length} values; N = ${N} needs ${N}`);
   const out = options.out ?? new Float32Array(M * N);
   if (out.length < M * N) fail("nativeMatmul", `out has ${out.length} values; [M, N] = [${M}, ${N}] needs ${M * N}`);
+  for (const [name, v, n] of [
+    ["a", a, M * K],
+    ["b", b, K * N],
+    ["bias", bias, N],
+  ] as const) {
+    if (v && n > 0 && M * N > 0 && overlaps(out, M * N, v, n)) fail("nativeMatmul", `out must not overlap ${name}`);
+  }
   addon.matmul(a, b, out, M, N, K, transB, bias);
   return out;
 }

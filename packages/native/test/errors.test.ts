@@ -12,7 +12,11 @@ describe.skipIf(!info.available)("native errors", () => {
     expect(() => nativeMatmul(a, b, 2, 2, 4)).toThrow(/nativeMatmul.*a has 6 values; \[M, K\] = \[2, 4\] needs 8/);
     expect(() => nativeMatmul(a, b, 2, 4, 3)).toThrow(/b has 6 values; \[K, N\] = \[3, 4\] needs 12/);
     expect(() => nativeMatmul(a, b, 2, 4, 3, { transB: true })).toThrow(/\[N, K\] = \[4, 3\]/);
-    expect(() => nativeMatmul(a, b, 2, 2, 3, { bias: new Float32Array(1) })).toThrow(/bias has 1 values; N = 2/);
+    expect(() => nativeMatmul(a, b, 2, 2, 3, { bias: new Float32Array(1) })).toThrow(/bias has 1 values; N = 2 needs 2/);
+    expect(() => nativeMatmul(a, b, 2, 2, 3, { transB: "yes" as unknown as boolean })).toThrow(/nativeMatmul: transB must be a boolean, got string/);
+    const shared = new Float32Array(20);
+    expect(() => nativeMatmul(shared.subarray(0, 6), b, 2, 2, 3, { out: shared.subarray(4, 8) })).toThrow(/nativeMatmul: out must not overlap a/);
+    expect(() => nativeMatmul(a, b, 2, 2, 3, { out: shared.subarray(0, 4) })).not.toThrow();
     expect(() => nativeMatmul(a, b, 2, 2, 3, { out: new Float32Array(3) })).toThrow(/out has 3 values; \[M, N\] = \[2, 2\] needs 4/);
     expect(() => nativeMatmul(a, b, 1.5, 2, 2)).toThrow(/M must be a whole number/);
     expect(() => nativeMatmul(a, b, -1, 2, 2)).toThrow(/M must be a whole number/);
@@ -40,9 +44,14 @@ describe.skipIf(!info.available)("native errors", () => {
     expect(() => addon.setThreads(0)).toThrow(/setThreads/);
   });
 
-  it("configureNative and enableNative check their options", () => {
+  it("configureNative and enableNative check their options, and a refused call changes nothing", () => {
     expect(() => configureNative({ threads: 0 })).toThrow(/configureNative.*threads must be a whole number in \[1, 64\], got 0/);
-    expect(() => enableNative({ threads: 65 })).toThrow(/threads must be a whole number/);
-    expect(() => configureNative({ isa: "sse9" as never })).toThrow(/isa 'sse9' is not usable here/);
+    expect(() => enableNative({ threads: 65 })).toThrow(/enableNative: threads must be a whole number/);
+    expect(() => configureNative({ isa: "sse9" as never })).toThrow(/isa 'sse9' is not usable here: compiled for avx512|isa 'sse9' is not usable here: compiled for generic/);
+    const before = configureNative({ threads: 2 });
+    expect(() => configureNative({ threads: 1, isa: "neon" as never })).toThrow(/not usable/);
+    expect(() => enableNative({ threads: 1, isa: "neon" as never })).toThrow(/enableNative: isa 'neon'/);
+    const after = configureNative();
+    expect([after.threads, after.isa]).toEqual([before.threads, before.isa]);
   });
 });
