@@ -46,7 +46,9 @@ const publishStatus = sh("node", [join(root, "scripts", "publish-check.mjs")]);
 if (publishStatus === 0) passed += 1;
 else failed += 1;
 if (skipped) {
-  console.log(`\n${skipped} tests skipped: they need a WebGPU adapter, Debian's chromium or a C compiler (for @tessera/native), not found here (the [tessera] lines above say why).`);
+  console.log(
+    `\n${skipped} tests skipped: they need a WebGPU adapter, Debian's chromium or a C compiler (for @tessera/native), not found here (the [tessera] lines above say why).`,
+  );
   console.log("Install them with `apt-get install chromium libvulkan1 gcc` (as .ci/run does) to run every test; CI sets TESSERA_REQUIRE_WEBGPU=1 so nothing is skipped there.");
 }
 if (failures.length) console.log(`\nfailed tests:\n${failures.map((f) => `  ${f}`).join("\n")}`);
