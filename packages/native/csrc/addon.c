@@ -68,6 +68,8 @@ static napi_value js_matmul(napi_env env, napi_callback_info info) {
   if (!floats(env, argv[2], &c, &nc)) return fail(env, 0, "matmul: c must be a Float32Array");
   const int32_t M = dim(env, argv[3]), N = dim(env, argv[4]), K = dim(env, argv[5]);
   if (M < 0 || N < 0 || K < 0) return fail(env, 1, "matmul: M, N and K must be whole numbers in [0, 2^31)");
+  /* the kernels step through rows and columns in int by up to a tile (192) past the end */
+  if (M > (1 << 30) || N > (1 << 30) || K > (1 << 30)) return fail(env, 1, "matmul: M, N and K must be at most 2^30");
   bool transB = false;
   if (napi_get_value_bool(env, argv[6], &transB) != napi_ok) return fail(env, 0, "matmul: transB must be a boolean");
   napi_valuetype bt = napi_undefined;

@@ -201,7 +201,7 @@ export function nativeMatmul(a: Float32Array, b: Float32Array, M: number, N: num
     ["N", N],
     ["K", K],
   ] as const) {
-    if (!Number.isInteger(v) || v < 0 || v >= 2 ** 31) fail("nativeMatmul", `${name} must be a whole number in [0, 2^31), got ${v}`);
+    if (!Number.isInteger(v) || v < 0 || v > 2 ** 30) fail("nativeMatmul", `${name} must be a whole number in [0, 2^30], got ${v}`);
   }
   const { transB = false, bias = null } = options;
   if (typeof transB !== "boolean") fail("nativeMatmul", `transB must be a boolean, got ${typeof transB}`);

@@ -42,6 +42,8 @@ describe.skipIf(!info.available)("native errors", () => {
     expect(() => addon.matmul(buf, buf, buf, 2, 2, 2, 1 as unknown as boolean, null)).toThrow(/transB must be a boolean/);
     expect(() => (addon.matmul as unknown as (...a: unknown[]) => void)(buf, buf)).toThrow(/expected \(a, b, c, M, N, K, transB, bias\)/);
     expect(() => addon.setThreads(0)).toThrow(/setThreads/);
+    // dims near 2^31 would overflow the kernels' int row/column steps: refused before any read
+    expect(() => addon.matmul(buf, buf, buf, 2 ** 30 + 1, 0, 0, false, null)).toThrow(/at most 2\^30/);
   });
 
   it("configureNative and enableNative check their options, and a refused call changes nothing", () => {
