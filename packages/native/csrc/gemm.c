@@ -135,6 +135,10 @@ static void gemm_worker(void *ctx, int t) {
   }
 }
 
+/*
+ * The GEMV's chunks: of W's rows (transB: dot products into y), or of k rows of a row-major B,
+ * each summed into its own partial [M, N] at y + c M N (added in order afterwards).
+ */
 typedef struct {
   const isa_t *isa;
   const float *x, *B, *bias;
@@ -146,27 +150,11 @@ typedef struct {
 static void gemv_worker(void *ctx, int t) {
   gemv_job *j = ctx;
   if (t >= j->threads) return;
+  const int extent = j->transB ? j->N : j->K;
   for (int c; (c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->chunks;) {
-    const int n0 = c * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
-    j->isa->gemv_t(j->x, j->B, j->y, j->M, j->K, j->N, n0, n1, j->bias);
-  }
-}
-
-/* Row-major B: chunks of k rows, each summed into its own partial [M, N] (added in order after). */
-typedef struct {
-  const isa_t *isa;
-  const float *x, *B;
-  float *partials;
-  int M, N, K, threads, chunk, chunks;
-  atomic_int next;
-} gemv_k_job;
-
-static void gemv_k_worker(void *ctx, int t) {
-  gemv_k_job *j = ctx;
-  if (t >= j->threads) return;
-  for (int c; (c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->chunks;) {
-    const int k0 = c * j->chunk, k1 = k0 + j->chunk < j->K ? k0 + j->chunk : j->K;
-    j->isa->gemv_nk(j->x, j->B, j->partials + (size_t)c * j->M * j->N, j->M, j->K, j->N, k0, k1);
+    const int lo = c * j->chunk, hi = lo + j->chunk < extent ? lo + j->chunk : extent;
+    if (j->transB) j->isa->gemv_t(j->x, j->B, j->y, j->M, j->K, j->N, lo, hi, j->bias);
+    else j->isa->gemv_nk(j->x, j->B, j->y + (size_t)c * j->M * j->N, j->M, j->K, j->N, lo, hi);
   }
 }
 
@@ -185,50 +173,45 @@ int tn_matmul(const float *A, const float *B, float *C, int M, int N, int K, int
   return r;
 }
 
-static int matmul_locked(const float *A, const float *B, float *C, int M, int N, int K, int transB, const float *bias) {
-  if (!current) current = best();
-  if (M == 0 || N == 0) return 0;
-  const double macs = (double)M * N * K;
-  if (M <= TN_GEMV_MAX_ROWS && !transB) {
-    // Chunks of k: 8, of 64+ rows (a multiple of 4), whatever the thread count: the partials and
-    // the order they are added in, so the result, are the same on any number of threads.
-    const int threads = macs >= THREAD_MIN_MACS ? thread_count : 1;
-    int chunk = (K + 7) / 8;
-    chunk = chunk < 64 ? 64 : (chunk + 3) / 4 * 4;
-    const int chunks = K > 0 ? (K + chunk - 1) / chunk : 0;
-    const size_t need = (size_t)chunks * M * N;
-    if (partials_len < need) {
-      free(partials);
-      partials = malloc(need * 4);
-      partials_len = partials ? need : 0;
-      if (!partials) return -1;
-    }
-    gemv_k_job j = {current, A, B, partials, M, N, K, threads < chunks ? threads : chunks, chunk, chunks, 0};
-    if (j.threads > 0) pool_run(j.threads, gemv_k_worker, &j);
-    // C = bias + the partials in chunk order (one pass per chunk: the inner loop vectorizes)
-    const size_t MN = (size_t)M * N;
-    for (int m = 0; m < M; m++)
-      for (int j = 0; j < N; j++) C[(size_t)m * N + j] = bias ? bias[j] : 0.0f;
-    for (int c = 0; c < chunks; c++) {
-      const float *p = partials + (size_t)c * MN;
-      for (size_t i = 0; i < MN; i++) C[i] += p[i];
-    }
-    return 0;
+/* Row-major B, few rows: 8 k-chunks of 64+ rows (a multiple of 4) whatever the thread count, so
+ * the partials and the order they are added in, so the result, are the same on any number of threads. */
+static int gemv_rowmajor(const float *A, const float *B, float *C, int M, int N, int K, const float *bias, int threads) {
+  int chunk = (K + 7) / 8;
+  chunk = chunk < 64 ? 64 : (chunk + 3) / 4 * 4;
+  const int chunks = K > 0 ? (K + chunk - 1) / chunk : 0;
+  const size_t MN = (size_t)M * N;
+  if (partials_len < (size_t)chunks * MN) {
+    free(partials);
+    partials = malloc((size_t)chunks * MN * 4);
+    partials_len = partials ? (size_t)chunks * MN : 0;
+    if (!partials) return -1;
   }
-  if (M <= TN_GEMV_MAX_ROWS) {
-    // Chunks of W's rows: ~8 a thread, multiples of 128.
-    int threads = macs >= THREAD_MIN_MACS ? thread_count : 1;
-    int chunk = (N + 8 * threads - 1) / (8 * threads);
-    chunk = chunk < 128 ? 128 : (chunk + 127) / 128 * 128;
-    gemv_job j = {current, A, B, bias, C, M, N, K, transB, threads, chunk, (N + chunk - 1) / chunk, 0};
-    if (j.threads > j.chunks) j.threads = j.chunks;
-    pool_run(j.threads, gemv_worker, &j);
-    return 0;
+  gemv_job j = {current, A, B, NULL, partials, M, N, K, 0, threads < chunks ? threads : chunks, chunk, chunks, 0};
+  if (j.threads > 0) pool_run(j.threads, gemv_worker, &j);
+  // C = bias + the partials in chunk order (one pass per chunk: the inner loop vectorizes)
+  for (int m = 0; m < M; m++)
+    for (int n = 0; n < N; n++) C[(size_t)m * N + n] = bias ? bias[n] : 0.0f;
+  for (int c = 0; c < chunks; c++) {
+    const float *p = partials + (size_t)c * MN;
+    for (size_t i = 0; i < MN; i++) C[i] += p[i];
   }
+  return 0;
+}
+
+/* B = W^T, few rows: chunks of W's rows, ~8 a thread, multiples of 128. */
+static int gemv_transposed(const float *A, const float *W, float *C, int M, int N, int K, const float *bias, int threads) {
+  int chunk = (N + 8 * threads - 1) / (8 * threads);
+  chunk = chunk < 128 ? 128 : (chunk + 127) / 128 * 128;
+  gemv_job j = {current, A, W, bias, C, M, N, K, 1, threads, chunk, (N + chunk - 1) / chunk, 0};
+  if (j.threads > j.chunks) j.threads = j.chunks;
+  pool_run(j.threads, gemv_worker, &j);
+  return 0;
+}
+
+static int gemm(const float *A, const float *B, float *C, int M, int N, int K, int transB, const float *bias, int threads) {
   const int nr = current->nr();
   const int panels = (N + nr - 1) / nr;
   const int row_tiles = (M + TILE_ROWS - 1) / TILE_ROWS;
-  int threads = macs >= THREAD_MIN_MACS ? thread_count : 1;
   // Columns a tile covers: whole panels, at most 8 (C and B blocks in L2), enough tiles for ~4 a thread.
   int per = panels * row_tiles / (4 * threads);
   int tile_panels = per < 1 ? 1 : per > 8 ? 8 : per;
@@ -237,4 +220,12 @@ static int matmul_locked(const float *A, const float *B, float *C, int M, int N,
   if (j.threads > j.row_tiles * j.col_tiles) j.threads = j.row_tiles * j.col_tiles;
   pool_run(j.threads, gemm_worker, &j);
   return atomic_load(&j.failed) ? -1 : 0;
+}
+
+static int matmul_locked(const float *A, const float *B, float *C, int M, int N, int K, int transB, const float *bias) {
+  (void)tn_current_isa(); /* picks the best instruction set on first use */
+  if (M == 0 || N == 0) return 0;
+  const int threads = (double)M * N * K >= THREAD_MIN_MACS ? thread_count : 1;
+  if (M > TN_GEMV_MAX_ROWS) return gemm(A, B, C, M, N, K, transB, bias, threads);
+  return transB ? gemv_transposed(A, B, C, M, N, K, bias, threads) : gemv_rowmajor(A, B, C, M, N, K, bias, threads);
 }

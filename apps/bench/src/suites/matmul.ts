@@ -5,7 +5,7 @@
  * Where the cpu backend runs @tessera/native's GEMM, a "tessera wasm" row times its WebAssembly
  * GEMM in the same run.
  */
-import { matmul, normal, tensor } from "@tessera/tensor";
+import { matmul, normal, tensor, type Tensor } from "@tessera/tensor";
 import { cpuKernels, withWasmKernels } from "../backends";
 import { ortImpl, plainImpl, tesseraImpl, tfImpls } from "../impls";
 import { runCase } from "../run-impls";
@@ -36,25 +36,20 @@ export function plainMatmul(a: Float32Array, b: Float32Array, n: number): Float3
 }
 
 function impls(n: number, a: Float32Array, b: Float32Array, backend: string, plain: boolean): Impl[] {
+  // Tessera's product, run as given (the native GEMM where enabled) or on the WebAssembly kernels.
+  const tesseraRow = (name: string, run: (f: () => Tensor) => Tensor) =>
+    tesseraImpl(
+      backend,
+      () => {
+        const ta = tensor(a, { shape: [n, n], backend });
+        const tb = tensor(b, { shape: [n, n], backend });
+        return { inputs: [ta, tb], op: () => run(() => matmul(ta, tb)) };
+      },
+      name,
+    );
   const list = [
-    tesseraImpl(backend, () => {
-      const ta = tensor(a, { shape: [n, n], backend });
-      const tb = tensor(b, { shape: [n, n], backend });
-      return { inputs: [ta, tb], op: () => matmul(ta, tb) };
-    }),
-    ...(implsOf(backend).includes(WASM_ROW)
-      ? [
-          tesseraImpl(
-            backend,
-            () => {
-              const ta = tensor(a, { shape: [n, n], backend });
-              const tb = tensor(b, { shape: [n, n], backend });
-              return { inputs: [ta, tb], op: () => withWasmKernels(() => matmul(ta, tb)) };
-            },
-            WASM_ROW,
-          ),
-        ]
-      : []),
+    tesseraRow("tessera", (f) => f()),
+    ...(implsOf(backend).includes(WASM_ROW) ? [tesseraRow(WASM_ROW, withWasmKernels)] : []),
     ortImpl(
       {
         opset: 17,

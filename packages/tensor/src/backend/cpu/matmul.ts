@@ -49,7 +49,7 @@ export function matmul(a: CpuView, b: CpuView, outDtype: DType): StorageArray {
   const B = operand(b);
   // Few-row products (decoding attention: one query per head) take the GEMV kernels from a lower size.
   const big = M * N * K >= WASM_MIN_MACS || (M <= GEMV_MAX_ROWS && N * K >= GEMV_MIN_ELEMS);
-  const native = big ? cpuGemm(A, B, out) : undefined;
+  const native = big && out instanceof Float32Array ? cpuGemm(A, B) : undefined;
   if (native) {
     nativeMatmul(native, A, B, batchShape, M, N, K, out as Float32Array, r, null);
     return toStorage(outDtype, out);
@@ -86,14 +86,11 @@ export function matmulBias(a: CpuView, b: CpuView, bias: CpuView, outDtype: DTyp
   const bv = contiguousValues(bias) as Float32Array;
   const floats = a.dtype === "float32" && b.dtype === "float32" && bias.dtype === "float32" && outDtype === "float32";
   const big = M * N * K >= WASM_MIN_MACS || (M <= GEMV_MAX_ROWS && N * K >= GEMV_MIN_ELEMS);
-  if (floats && big) {
+  const native = floats && big ? cpuGemm(operand(a), operand(b)) : undefined;
+  if (native) {
     const out = computeArray(outDtype, sizeOf(batchShape) * M * N) as Float32Array;
-    const [A, B] = [operand(a), operand(b)];
-    const native = cpuGemm(A, B, out);
-    if (native) {
-      nativeMatmul(native, A, B, batchShape, M, N, K, out, r, bv);
-      return toStorage(outDtype, out);
-    }
+    nativeMatmul(native, operand(a), operand(b), batchShape, M, N, K, out, r, bv);
+    return toStorage(outDtype, out);
   }
   const g = floats && big ? wasmKernels() : null;
   if (g) {
@@ -106,17 +103,13 @@ export function matmulBias(a: CpuView, b: CpuView, bias: CpuView, outDtype: DTyp
   return out;
 }
 
-/** The registered cpu GEMM when both operands and the output are float32 arrays (counted in kernelStats), else undefined. */
-function cpuGemm(A: Operand, B: Operand, out: StorageArray): CpuGemmKernel | undefined {
-  if (!(A.arr instanceof Float32Array && B.arr instanceof Float32Array && out instanceof Float32Array)) return undefined;
+/** The registered cpu GEMM when both operands are float32 arrays (counted in kernelStats), else undefined. */
+function cpuGemm(A: Operand, B: Operand): CpuGemmKernel | undefined {
+  if (!(A.arr instanceof Float32Array && B.arr instanceof Float32Array)) return undefined;
   return registeredCpuKernel<CpuGemmKernel>(CPU_GEMM);
 }
 
-/**
- * A batched product through a registered cpu GEMM: the batch folds into the rows when B is shared
- * and A's rows are one run (x @ W); otherwise one call per batch entry. B is passed in place when
- * row-major [K, N] or the transpose of a row-major [N, K]; other layouts (and A's) are gathered.
- */
+/** A batched product through a registered cpu GEMM (see forEachProduct for the batch). */
 function nativeMatmul(
   k: CpuGemmKernel,
   A: Operand,
@@ -129,24 +122,12 @@ function nativeMatmul(
   r: number,
   bias: Float32Array | null,
 ): void {
-  const [ars, acs, brs, bcs] = [A.strides[r - 2], A.strides[r - 1], B.strides[r - 2], B.strides[r - 1]];
-  const { transB } = bLayout(brs, bcs, N, K);
-  const bMat = (off: number) => (transB ? (B.arr as Float32Array).subarray(off, off + K * N) : rowMajor(B, off, brs, bcs, K, N));
-  if (foldsIntoRows(A, B.strides, batchShape, M, K, r)) {
-    const rows = sizeOf(batchShape) * M;
-    k.matmul((A.arr as Float32Array).subarray(A.offset, A.offset + rows * K), bMat(B.offset), out, rows, N, K, transB, bias);
-    return;
-  }
-  const offsets = allOffsets(batchShape, [A.strides.slice(0, r - 2), B.strides.slice(0, r - 2)], [A.offset, B.offset]);
-  const g = wasmKernels();
-  const aT = g ? transposedRows(g, A, offsets, ars, acs, M, K) : null;
+  const { transB, bMat } = bOperand(B, N, K, r);
   let lastB = -1;
-  let bm: Float32Array = new Float32Array(0);
-  offsets.forEach(([ao, bo], i) => {
-    if (bo !== lastB) bm = bMat(bo);
-    lastB = bo;
-    const a = aT ? aT.subarray(i * M * K, (i + 1) * M * K) : rowMajor(A, ao, ars, acs, M, K);
-    k.matmul(a, bm, out.subarray(i * M * N, (i + 1) * M * N), M, N, K, transB, bias);
+  let b: Float32Array = new Float32Array(0);
+  forEachProduct(wasmKernels(), A, B, batchShape, M, N, K, out, r, (a, bOff, rows, res) => {
+    if (bOff !== lastB) [b, lastB] = [bMat(bOff), bOff]; // gathered once per distinct B
+    k.matmul(a, b, res, rows, N, K, transB, bias);
   });
 }
 
@@ -295,10 +276,9 @@ const GEMV_MAX_ROWS = 4;
 const GEMV_MIN_ELEMS = 2048;
 
 /**
- * Batched GEMM through WASM. When B is the same matrix for every batch entry (stride-0 batch
- * dims: x @ W) and A's batch and row dims are one contiguous run, the batch folds into M.
- * B is read in place when it is row-major [K, N] or the transpose of a row-major [N, K] (x @ W^T
- * with an nn.Linear weight); other layouts are gathered into row-major first.
+ * Batched GEMM through WASM (see forEachProduct for the batch). B is read in place when it is
+ * row-major [K, N] or the transpose of a row-major [N, K] (x @ W^T with an nn.Linear weight) and
+ * may then stay resident; other layouts are gathered into row-major first.
  */
 function wasmMatmul(
   g: WasmKernels,
@@ -313,34 +293,59 @@ function wasmMatmul(
   bSrc: StorageArray | null,
   bias: Float32Array | null = null,
 ): void {
-  const batch = sizeOf(batchShape);
-  const [ars, acs, brs, bcs] = [A.strides[r - 2], A.strides[r - 1], B.strides[r - 2], B.strides[r - 1]];
-  const foldable = foldsIntoRows(A, B.strides, batchShape, M, K, r);
-  const { rowMajorB, transB } = bLayout(brs, bcs, N, K);
+  const { rowMajorB, transB, bMat } = bOperand(B, N, K, r);
   // B read in place (either layout) can be kept resident; a gathered copy cannot.
   const src = rowMajorB || transB ? bSrc : null;
+  forEachProduct(g, A, B, batchShape, M, N, K, out, r, (a, bOff, rows, res, sameB) => {
+    if (rows <= GEMV_MAX_ROWS) g.gemv(a, bMat(bOff), rows, N, K, res, transB, src, bOff, false, bias);
+    else g.gemm(a, sameB ? new Float32Array(0) : bMat(bOff), rows, N, K, res, sameB, transB, src, bOff, bias); // sameB: still packed
+  });
+}
+
+/** B's layout and its [K, N] (or [N, K] with transB) matrix at an offset: in place, or gathered row-major. */
+function bOperand(B: Operand, N: number, K: number, r: number) {
+  const [brs, bcs] = [B.strides[r - 2], B.strides[r - 1]];
+  const { rowMajorB, transB } = bLayout(brs, bcs, N, K);
   const bMat = (off: number) => (transB ? (B.arr as Float32Array).subarray(off, off + K * N) : rowMajor(B, off, brs, bcs, K, N));
-  const product = (a: Float32Array, b: Float32Array, bOff: number, rows: number, res: Float32Array, reuseB: boolean) => {
-    if (rows <= GEMV_MAX_ROWS) g.gemv(a, b, rows, N, K, res, transB, src, bOff, false, bias);
-    else g.gemm(a, b, rows, N, K, res, reuseB, transB, src, bOff, bias);
-  };
-  if (foldable) {
-    const rows = batch * M;
-    product((A.arr as Float32Array).subarray(A.offset, A.offset + rows * K), bMat(B.offset), B.offset, rows, out, false);
+  return { rowMajorB, transB, bMat };
+}
+
+/**
+ * Walks a batched product as calls of `product` on row-major A blocks. When B is the same matrix
+ * for every batch entry (stride-0 batch dims: x @ W) and A's batch and row dims are one contiguous
+ * run, the batch folds into the rows: one call. When every entry's A is a transposed block (copied
+ * out by the WASM transpose, `g`) and B is shared, the copies fold too. Otherwise one call per
+ * entry, `sameB` telling that B is the previous call's.
+ */
+function forEachProduct(
+  g: WasmKernels | null,
+  A: Operand,
+  B: Operand,
+  batchShape: readonly number[],
+  M: number,
+  N: number,
+  K: number,
+  out: Float32Array,
+  r: number,
+  product: (a: Float32Array, bOff: number, rows: number, res: Float32Array, sameB: boolean) => void,
+): void {
+  const batch = sizeOf(batchShape);
+  const [ars, acs] = [A.strides[r - 2], A.strides[r - 1]];
+  if (foldsIntoRows(A, B.strides, batchShape, M, K, r)) {
+    product((A.arr as Float32Array).subarray(A.offset, A.offset + batch * M * K), B.offset, batch * M, out, false);
     return;
   }
   const offsets = allOffsets(batchShape, [A.strides.slice(0, r - 2), B.strides.slice(0, r - 2)], [A.offset, B.offset]);
-  const aT = transposedRows(g, A, offsets, ars, acs, M, K);
+  const aT = g ? transposedRows(g, A, offsets, ars, acs, M, K) : null;
   if (aT && offsets.every(([, bo]) => bo === offsets[0][1])) {
     // every batch entry's A copied out row-major, one B: the batch folds into the rows after all
-    product(aT, bMat(offsets[0][1]), offsets[0][1], batch * M, out, false);
+    product(aT, offsets[0][1], batch * M, out, false);
     return;
   }
   let lastB = -1;
   offsets.forEach(([ao, bo], i) => {
-    const res = out.subarray(i * M * N, (i + 1) * M * N);
-    const reuse = bo === lastB && M > GEMV_MAX_ROWS;
-    product(aT ? aT.subarray(i * M * K, (i + 1) * M * K) : rowMajor(A, ao, ars, acs, M, K), reuse ? new Float32Array(0) : bMat(bo), bo, M, res, reuse);
+    const a = aT ? aT.subarray(i * M * K, (i + 1) * M * K) : rowMajor(A, ao, ars, acs, M, K);
+    product(a, bo, M, out.subarray(i * M * N, (i + 1) * M * N), bo === lastB);
     lastB = bo;
   });
 }
