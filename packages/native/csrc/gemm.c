@@ -12,7 +12,7 @@
 
 #include "isa.h"
 
-#define ISA(S) {#S, tk_mr_##S, tk_nr_##S, tk_gemm_tile_##S, tk_gemv_t_##S, tk_gemv_nk_##S, tk_unary_##S, tk_binary_##S}
+#define ISA(S) {#S, tk_mr_##S, tk_nr_##S, tk_gemm_tile_##S, tk_gemv_t_##S, tk_gemv_nk_##S, tk_unary_##S, tk_binary_##S, tk_attn_decode_##S}
 static const isa_t isas[] = {
 #if defined(__x86_64__) || defined(_M_X64)
     ISA(avx512),
@@ -198,10 +198,10 @@ static int gemv_rowmajor(const float *A, const float *B, float *C, int M, int N,
   return 0;
 }
 
-/* B = W^T, few rows: chunks of W's rows, ~8 a thread, multiples of 128. */
+/* B = W^T, few rows: 4 chunks of W's rows a thread (so the threads get equal shares), multiples of 16, at least 64 rows. */
 static int gemv_transposed(const float *A, const float *W, float *C, int M, int N, int K, const float *bias, int threads) {
-  int chunk = (N + 8 * threads - 1) / (8 * threads);
-  chunk = chunk < 128 ? 128 : (chunk + 127) / 128 * 128;
+  int chunk = (N + 4 * threads - 1) / (4 * threads);
+  chunk = chunk < 64 ? 64 : (chunk + 15) / 16 * 16;
   gemv_job j = {current, A, W, bias, C, M, N, K, 1, threads, chunk, (N + chunk - 1) / chunk, 0};
   if (j.threads > j.chunks) j.threads = j.chunks;
   pool_run(j.threads, gemv_worker, &j);

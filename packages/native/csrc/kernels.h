@@ -2,6 +2,7 @@
 #ifndef TESSERA_KERNELS_H
 #define TESSERA_KERNELS_H
 #include <stddef.h>
+#include "attention.h"
 
 /* k-slice of the GEMM (floats of k a packed B panel holds). */
 #define TK_KC 384
@@ -14,7 +15,8 @@
   void tk_gemv_t_##S(const float *x, const float *W, float *y, int M, int K, int N, int n0, int n1, const float *bias);        \
   void tk_gemv_nk_##S(const float *x, const float *B, float *y, int M, int K, int N, int k0, int k1);                        \
   void tk_unary_##S(int op, const float *x, float *out, size_t n);                                                         \
-  void tk_binary_##S(int op, const float *a, const float *b, size_t nb, float *out, size_t i0, size_t i1);
+  void tk_binary_##S(int op, const float *a, const float *b, size_t nb, float *out, size_t i0, size_t i1);                  \
+  void tk_attn_decode_##S(const tn_attn_problem *p, int bh, float *scratch);
 
 TK_DECLARE(generic)
 #if defined(__x86_64__) || defined(_M_X64)

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the native addon build/tessera_native.node from csrc/ with the system C compiler ($CC,
 // else cc): no node-gyp, no downloaded headers (csrc/napi-min.h declares the Node-API calls).
-// kernels.c is compiled once per instruction set (x86-64: avx512, avx2, generic; elsewhere
+// kernels.c and attention_kernels.c are compiled once per instruction set (x86-64: avx512, avx2, generic; elsewhere
 // generic) and the addon picks the best the cpu has when it loads.
 //
 //   node scripts/build-native.mjs             build; exit 1 with the reason when it cannot
@@ -45,19 +45,21 @@ try {
 const x86 = arch() === "x64";
 const base = ["-O3", "-fPIC", "-std=gnu11", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-fno-math-errno"];
 // [object, source, flags]
-const units = [
-  ["addon.o", "addon.c", []],
-  ["gemm.o", "gemm.c", []],
-  ["elementwise.o", "elementwise.c", []],
-  ["copy.o", "copy.c", []],
-  ["pool.o", "pool.c", []],
-  ["kernels_generic.o", "kernels.c", ["-DVW=4", "-DKSUFFIX=generic"]],
+// The files compiled once per instruction set (x86-64: avx512, avx2, generic; elsewhere generic).
+const perIsa = ["kernels", "attention_kernels"];
+const isaFlags = [
+  ["generic", ["-DVW=4", "-DKSUFFIX=generic"]],
   ...(x86
     ? [
-        ["kernels_avx2.o", "kernels.c", ["-DVW=8", "-DKSUFFIX=avx2", "-mavx2", "-mfma"]],
-        ["kernels_avx512.o", "kernels.c", ["-DVW=16", "-DKSUFFIX=avx512", "-mavx512f", "-mfma"]],
+        ["avx2", ["-DVW=8", "-DKSUFFIX=avx2", "-mavx2", "-mfma"]],
+        ["avx512", ["-DVW=16", "-DKSUFFIX=avx512", "-mavx512f", "-mfma"]],
       ]
     : []),
+];
+// [object, source, flags]
+const units = [
+  ...["addon", "gemm", "attention", "elementwise", "copy", "pool"].map((f) => [`${f}.o`, `${f}.c`, []]),
+  ...perIsa.flatMap((f) => isaFlags.map(([isa, flags]) => [`${f}_${isa}.o`, `${f}.c`, flags])),
 ];
 mkdirSync(objDir, { recursive: true });
 const tmp = join(out, `tessera_native.${process.pid}.tmp.node`);

@@ -13,6 +13,17 @@ export interface Addon {
   unary(op: number, x: Float32Array, out: Float32Array): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
   copy(src: Float32Array, srcOffset: number, dst: Float32Array, dstOffset: number, layout: Float64Array): void;
+  /** layout: [B, H, Hkv, Tq, Tk, D, Dv, kOffset, kStride, vOffset, vStride, causal, window, left, right, zeroMasked, scale, cap] (csrc/attention.h). */
+  attentionDecode(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    out: Float32Array,
+    lse: Float32Array,
+    kbias: Float32Array | null,
+    slopes: Float32Array | null,
+    layout: Float64Array,
+  ): void;
   info(): { isa: string; isas: string; threads: number };
   setThreads(n: number): void;
   setIsa(name: string | null): boolean;

@@ -2,9 +2,10 @@
  * @tessera/native: native cpu kernels for Tessera on Node.js. The float32 GEMM and GEMV that
  * Transformers and SSMs spend most of their time in, and the element-wise ops around them
  * (activations, add / sub / mul / div), in C with AVX-512 / AVX2+FMA / portable vector code
- * (picked at load), on a pool of native threads, registered as the cpu backend's "cpuGemm" and
- * "cpuElementwise" kernels: float32 matmul, linear, affine, activations and arithmetic on the
- * cpu then run natively, and everything else is unchanged.
+ * (picked at load), on a pool of native threads, registered as the cpu backend's "cpuGemm",
+ * "cpuElementwise" and "cpuAttentionDecode" kernels: float32 matmul, linear, affine, activations,
+ * arithmetic and decode-step attention on the cpu then run natively, and everything else is
+ * unchanged.
  *
  *   import { enableNative } from "@tessera/native";
  *   const info = enableNative(); // { available: true, isa: "avx512", threads: 2, ... }
@@ -14,6 +15,7 @@
  * kernels.
  */
 import {
+  CPU_ATTENTION_DECODE,
   CPU_ELEMENTWISE,
   CPU_GEMM,
   cpuSpinFlag,
@@ -21,6 +23,7 @@ import {
   registerKernel,
   unregisterKernel,
   type BinaryOp,
+  type CpuAttentionDecodeKernel,
   type CpuElementwiseKernel,
   type CpuGemmKernel,
   type UnaryOp,
@@ -42,15 +45,15 @@ export interface NativeInfo {
   isas: NativeIsa[];
   /** Threads a product may use (the caller's included). */
   threads: number;
-  /** Which of the cpu backend's kernels run natively (enableNative): "gemm", "elementwise". */
+  /** Which of the cpu backend's kernels run natively (enableNative): "gemm", "elementwise", "attention". */
   enabled: NativeKernelSet[];
   /** Where the addon is (or was looked for). */
   path: string;
 }
 
-/** The groups of cpu kernels enableNative registers: products, and element-wise ops. */
-export type NativeKernelSet = "gemm" | "elementwise";
-export const NATIVE_KERNEL_SETS: readonly NativeKernelSet[] = ["gemm", "elementwise"];
+/** The groups of cpu kernels enableNative registers: products, element-wise ops, and the attention of decode steps. */
+export type NativeKernelSet = "gemm" | "elementwise" | "attention";
+export const NATIVE_KERNEL_SETS: readonly NativeKernelSet[] = ["gemm", "elementwise", "attention"];
 
 export interface NativeOptions {
   /** Threads for a product, the calling thread included: 1-64 (default os.availableParallelism(), at most 64). */
@@ -98,16 +101,17 @@ const UNARY_CODES: Partial<Record<UnaryOp, number>> = { exp: 0, sigmoid: 1, silu
 const BINARY_CODES: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3 };
 
 export interface EnableOptions extends NativeOptions {
-  /** Which groups of kernels to register (default both): "gemm" (matmul, linear, affine), "elementwise" (activations, + - * /). */
+  /** Which groups of kernels to register (default all): "gemm" (matmul, linear, affine), "elementwise" (activations, + - * /), "attention" (decode steps). */
   kernels?: readonly NativeKernelSet[];
 }
 
 /**
  * Registers the native kernels with the cpu backend (the kernel registry, backend "cpu"):
- * "cpuGemm" (float32 matmul, linear, affine of useful size, batched or not) and
+ * "cpuGemm" (float32 matmul, linear, affine of useful size, batched or not),
  * "cpuElementwise" (float32 exp, sigmoid, silu, gelu, tanh, gelu-tanh; add, sub, mul, div of
  * same-size tensors or a broadcast row; strided copies: views made contiguous, writes into
- * views), and applies `options`; threads default to
+ * views) and "cpuAttentionDecode" (the attention of decode steps, up to 8 query rows, keys and
+ * values read in place from the cache), and applies `options`; threads default to
  * os.availableParallelism() the first time. Throws (saying why) when the addon is unavailable.
  */
 export function enableNative(options: EnableOptions = {}): NativeInfo {
@@ -160,6 +164,38 @@ export function enableNative(options: EnableOptions = {}): NativeInfo {
     };
     registerKernel(CPU_ELEMENTWISE, "cpu", elementwise);
   }
+  if (sets.includes("attention")) {
+    const attention: CpuAttentionDecodeKernel = {
+      get name() {
+        return name();
+      },
+      decode(p, q, k, v, out, lse) {
+        const side = (x: number) => Math.min(x, 2 ** 30); // window sides beyond every position
+        const layout = Float64Array.of(
+          p.B,
+          p.H,
+          p.Hkv,
+          p.Tq,
+          p.Tk,
+          p.D,
+          p.Dv,
+          k.offset,
+          k.stride,
+          v.offset,
+          v.stride,
+          p.causal ? 1 : 0,
+          p.window ? 1 : 0,
+          p.window ? side(p.window[0]) : 0,
+          p.window ? side(p.window[1]) : 0,
+          p.zeroMaskedRows ? 1 : 0,
+          p.scale,
+          p.softcap ?? 0,
+        );
+        addon.attentionDecode(q, k.data, v.data, out, lse, p.keyBias, p.alibiSlopes, layout);
+      },
+    };
+    registerKernel(CPU_ATTENTION_DECODE, "cpu", attention);
+  }
   // Share the WebAssembly pools' "who dispatched last" int: their workers stop spinning while
   // the native threads work and these stop spinning when those dispatch (2 cores, 3+ threads).
   spinFlag = cpuSpinFlag();
@@ -172,6 +208,7 @@ export function enableNative(options: EnableOptions = {}): NativeInfo {
 export function disableNative(): void {
   unregisterKernel(CPU_GEMM, "cpu");
   unregisterKernel(CPU_ELEMENTWISE, "cpu");
+  unregisterKernel(CPU_ATTENTION_DECODE, "cpu");
   enabled = [];
 }
 

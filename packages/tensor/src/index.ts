@@ -41,7 +41,16 @@ export { broadcastShapes, sizeOf, type Shape } from "./core/shape";
 export type { Backend, View, UnaryOp, BinaryOp, ReduceOp, ArgReduceOp, CumulativeOp, Conv1dParams, UnaryAttrs } from "./backend/backend";
 export { UNARY_OPS, BINARY_OPS, REDUCE_OPS, ARG_REDUCE_OPS, CUMULATIVE_OPS } from "./backend/backend";
 export { createCpuBackend } from "./backend/cpu";
-export { CPU_GEMM, CPU_ELEMENTWISE, type CpuGemmKernel, type CpuElementwiseKernel } from "./backend/cpu/registered";
+export {
+  CPU_ATTENTION_DECODE,
+  CPU_GEMM,
+  CPU_ELEMENTWISE,
+  type CpuAttentionDecodeKernel,
+  type CpuAttentionDecodeProblem,
+  type CpuGemmKernel,
+  type CpuElementwiseKernel,
+  type CpuHeadRows,
+} from "./backend/cpu/registered";
 export {
   setCpuSimd,
   initCpuThreads,

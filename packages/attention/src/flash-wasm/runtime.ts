@@ -113,7 +113,7 @@ export interface FlashProblem {
   zeroMaskedRows: boolean;
 }
 
-const padded = (p: FlashProblem) => ({ Dp: roundUp(p.D, 8), Dvp: roundUp(p.Dv, 8), Tqp: roundUp(p.Tq, QG), Tkp: roundUp(p.Tk, 8) });
+export const padded = (p: FlashProblem) => ({ Dp: roundUp(p.D, 8), Dvp: roundUp(p.Dv, 8), Tqp: roundUp(p.Tq, QG), Tkp: roundUp(p.Tk, 8) });
 
 /**
  * An operand [heads, T, D]: a contiguous array, or `heads` runs of T * D contiguous values at

@@ -42,6 +42,56 @@ export interface CpuElementwiseKernel {
   copy(src: Float32Array, srcOffset: number, shape: readonly number[], srcStrides: readonly number[], dst: Float32Array, dstOffset: number, dstStrides: readonly number[]): boolean;
 }
 
+/**
+ * The kernel registry's name for the attention of a few query rows (decode steps) on the cpu:
+ * @tessera/attention's fused cpu kernel runs it, when one is registered, instead of its
+ * WebAssembly flash_decode (@tessera/native registers one on Node).
+ */
+export const CPU_ATTENTION_DECODE = "cpuAttentionDecode";
+
+/** A decode step's attention: sizes and options (the semantics of @tessera/attention's scaledDotProductAttention). */
+export interface CpuAttentionDecodeProblem {
+  B: number;
+  /** Query heads; a multiple of Hkv (query head h reads key / value head h / (H / Hkv)). */
+  H: number;
+  Hkv: number;
+  /** Query rows per head (positions bottom-right aligned: row r sits at r + Tk - Tq). */
+  Tq: number;
+  Tk: number;
+  D: number;
+  Dv: number;
+  scale: number;
+  causal: boolean;
+  /** Sliding window [left, right] (keys pos - left .. pos + right), or null. */
+  window: readonly [number, number] | null;
+  /** Gemma 2 logit softcap c (s = c tanh(s / c)), or null. */
+  softcap: number | null;
+  /** Rows with no key give 0 instead of NaN. */
+  zeroMaskedRows: boolean;
+  /** [B, Tk]: 0, or -inf on padding keys; or null. */
+  keyBias: Float32Array | null;
+  /** ALiBi slopes, one per query head, or null. */
+  alibiSlopes: Float32Array | null;
+}
+
+/** Key or value heads read in place: head g's rows [Tk, D] at data[offset + g * stride ...]. */
+export interface CpuHeadRows {
+  data: Float32Array;
+  offset: number;
+  stride: number;
+}
+
+/**
+ * Attention of a few query rows over keys and values read in place (a key / value cache's
+ * storage), registered as kernel "cpuAttentionDecode" for backend "cpu": out [B*H, Tq, Dv] =
+ * softmax(q k^T scale + biases) v and lse [B*H, Tq] (the rows' logsumexp; -inf for a row with no
+ * key), q dense [B*H, Tq, D]. It must not keep the arrays.
+ */
+export interface CpuAttentionDecodeKernel {
+  readonly name: string;
+  decode(p: CpuAttentionDecodeProblem, q: Float32Array, k: CpuHeadRows, v: CpuHeadRows, out: Float32Array, lse: Float32Array): void;
+}
+
 /** The kernel registered as `name` for the cpu, counted in kernelStats only when there is one. */
 export function registeredCpuKernel<K>(name: string): K | undefined {
   if (!getKernel(name, "cpu", { count: false })) return undefined;
