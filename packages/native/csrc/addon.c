@@ -9,11 +9,12 @@
  *   copy(src, srcOffset, dst, dstOffset, layout)
  *                                      dst[i] = src[i] over a shape: layout is a Float64Array
  *                                      [rank, ...shape, ...srcStrides, ...dstStrides] (elements)
- *   attentionDecode(q, k, v, out, lse, kbias | null, slopes | null, layout)
- *                                      attention of a few query rows (attention.h): layout is a
- *                                      Float64Array [B, H, Hkv, Tq, Tk, D, Dv, kOffset, kStride,
- *                                      vOffset, vStride, causal, window, left, right, zeroMasked,
- *                                      scale, cap]; out [B*H, Tq, Dv], lse [B*H, Tq]
+ *   attention(q, k, v, out, lse, kbias | null, slopes | null, layout)
+ *                                      the fused attention forward (attention.h): layout is a
+ *                                      Float64Array [B, H, Hkv, Tq, Tk, D, Dv, then offset and
+ *                                      batch / head / row strides of q, k, v and out (4 each),
+ *                                      causal, window, left, right, zeroMasked, scale, cap];
+ *                                      lse [B*H, Tq] dense
  *   info() -> { isa, isas, threads }   setThreads(n)   setIsa(name | null) -> boolean
  *   setSpinFlag(int32Array | null)     the shared int of the process's thread pools (pool.h);
  *                                      the caller keeps the array alive while it is set
@@ -196,61 +197,76 @@ static int optional_floats(napi_env env, napi_value v, float **data, size_t *len
   return t == napi_null || t == napi_undefined || floats(env, v, data, length);
 }
 
-#define ATTN_LAYOUT 18
+#define ATTN_INTS 28
+#define ATTN_LAYOUT 30
 
-static napi_value js_attention_decode(napi_env env, napi_callback_info info) {
+/* Floats an operand's rows reach from its array's start (dims B x heads x T rows of width w); 0 when empty. */
+static uint64_t reach(const int64_t *o, int64_t B, int64_t heads, int64_t T, int64_t w) {
+  if (B == 0 || heads == 0 || T == 0 || w == 0) return 0;
+  return (uint64_t)o[0] + (uint64_t)(B - 1) * (uint64_t)o[1] + (uint64_t)(heads - 1) * (uint64_t)o[2] + (uint64_t)(T - 1) * (uint64_t)o[3] + (uint64_t)w;
+}
+
+static napi_value js_attention(napi_env env, napi_callback_info info) {
   size_t argc = MAX_ARGS;
   napi_value argv[MAX_ARGS];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 8) return fail(env, 0, "attentionDecode: expected (q, k, v, out, lse, kbias, slopes, layout)");
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 8) return fail(env, 0, "attention: expected (q, k, v, out, lse, kbias, slopes, layout)");
   float *q, *k, *v, *out, *lse, *kb, *sl;
   size_t nq, nk, nv, nout, nlse, nkb, nsl, nl = 0;
   if (!floats(env, argv[0], &q, &nq) || !floats(env, argv[1], &k, &nk) || !floats(env, argv[2], &v, &nv) || !floats(env, argv[3], &out, &nout) ||
       !floats(env, argv[4], &lse, &nlse))
-    return fail(env, 0, "attentionDecode: q, k, v, out and lse must be Float32Arrays");
-  if (!optional_floats(env, argv[5], &kb, &nkb) || !optional_floats(env, argv[6], &sl, &nsl)) return fail(env, 0, "attentionDecode: kbias and slopes must be Float32Arrays or null");
+    return fail(env, 0, "attention: q, k, v, out and lse must be Float32Arrays");
+  if (!optional_floats(env, argv[5], &kb, &nkb) || !optional_floats(env, argv[6], &sl, &nsl)) return fail(env, 0, "attention: kbias and slopes must be Float32Arrays or null");
   bool is = false;
   napi_typedarray_type type;
   double *L = NULL;
   if (napi_is_typedarray(env, argv[7], &is) != napi_ok || !is || napi_get_typedarray_info(env, argv[7], &type, &nl, (void **)&L, NULL, NULL) != napi_ok ||
       type != napi_float64_array || nl != ATTN_LAYOUT)
-    return fail(env, 0, "attentionDecode: layout must be a Float64Array of 18 numbers");
-  /* every count, offset, stride and flag a whole number in [0, 2^30]: int positions and band ends cannot overflow */
-  int64_t n[16];
-  for (int i = 0; i < 16; i++) {
-    if (!(L[i] >= 0 && L[i] <= 1073741824.0) || floor(L[i]) != L[i]) return fail(env, 1, "attentionDecode: layout's first 16 numbers must be whole numbers in [0, 2^30]");
+    return fail(env, 0, "attention: layout must be a Float64Array of 30 numbers");
+  /* every size, offset, stride and flag a whole number in [0, 2^30]: int positions and band ends cannot overflow */
+  int64_t n[ATTN_INTS];
+  for (int i = 0; i < ATTN_INTS; i++) {
+    if (!(L[i] >= 0 && L[i] <= 1073741824.0) || floor(L[i]) != L[i]) return fail(env, 1, "attention: layout's first 28 numbers must be whole numbers in [0, 2^30]");
     n[i] = (int64_t)L[i];
   }
-  const int64_t B = n[0], H = n[1], Hkv = n[2], Tq = n[3], Tk = n[4], D = n[5], Dv = n[6], ko = n[7], ks = n[8], vo = n[9], vs = n[10];
-  const float scale = (float)L[16], cap = (float)L[17];
-  if (!isfinite(scale) || !(cap >= 0 && isfinite(cap))) return fail(env, 1, "attentionDecode: scale must be finite and cap finite and >= 0");
-  if (Hkv == 0 ? H != 0 : H % Hkv != 0) return fail(env, 1, "attentionDecode: H must be a multiple of Hkv");
-  if (B * H > (1 << 30) || B * Hkv * (ks > vs ? ks : vs) > ((int64_t)1 << 53)) return fail(env, 1, "attentionDecode: too many heads");
-  /* the extent each array must have (uint64: no product here reaches 2^63) */
-  const uint64_t need_q = (uint64_t)(B * H * Tq) * D, need_out = (uint64_t)(B * H * Tq) * Dv, need_lse = (uint64_t)(B * H * Tq);
-  const uint64_t heads_kv = (uint64_t)(B * Hkv);
-  const uint64_t need_k = heads_kv == 0 || Tk * D == 0 ? 0 : (uint64_t)ko + (heads_kv - 1) * (uint64_t)ks + (uint64_t)(Tk * D);
-  const uint64_t need_v = heads_kv == 0 || Tk * Dv == 0 ? 0 : (uint64_t)vo + (heads_kv - 1) * (uint64_t)vs + (uint64_t)(Tk * Dv);
+  const int64_t B = n[0], H = n[1], Hkv = n[2], Tq = n[3], Tk = n[4], D = n[5], Dv = n[6];
+  const int64_t *qo = n + 7, *ko = n + 11, *vo = n + 15, *oo = n + 19;
+  const float scale = (float)L[28], cap = (float)L[29];
+  if (!isfinite(scale) || !(cap >= 0 && isfinite(cap))) return fail(env, 1, "attention: scale must be finite and cap finite and >= 0");
+  if (Hkv == 0 ? H != 0 : H % Hkv != 0) return fail(env, 1, "attention: H must be a multiple of Hkv");
+  if (B * H * Tq > (1 << 30)) return fail(env, 1, "attention: B * H * Tq must be at most 2^30");
+  const uint64_t need_q = reach(qo, B, H, Tq, D), need_k = reach(ko, B, Hkv, Tk, D), need_v = reach(vo, B, Hkv, Tk, Dv), need_out = reach(oo, B, H, Tq, Dv);
+  const uint64_t need_lse = (uint64_t)(B * H * Tq);
   char msg[320];
   if (nq < need_q || nk < need_k || nv < need_v || nout < need_out || nlse < need_lse || (kb && nkb < (uint64_t)(B * Tk)) || (sl && nsl < (uint64_t)H)) {
     snprintf(msg, sizeof msg,
-             "attentionDecode: arrays too short for B=%lld H=%lld Hkv=%lld Tq=%lld Tk=%lld D=%lld Dv=%lld: q %zu (needs %llu), k %zu (needs %llu), v %zu (needs %llu), out %zu (needs %llu), lse %zu (needs %llu)%s%s",
+             "attention: arrays too short for B=%lld H=%lld Hkv=%lld Tq=%lld Tk=%lld D=%lld Dv=%lld and the layout: q %zu (needs %llu), k %zu (needs %llu), v %zu (needs %llu), out %zu (needs %llu), lse %zu (needs %llu)%s%s",
              (long long)B, (long long)H, (long long)Hkv, (long long)Tq, (long long)Tk, (long long)D, (long long)Dv, nq, (unsigned long long)need_q, nk,
              (unsigned long long)need_k, nv, (unsigned long long)need_v, nout, (unsigned long long)need_out, nlse, (unsigned long long)need_lse,
              kb && nkb < (uint64_t)(B * Tk) ? ", kbias shorter than B*Tk" : "", sl && nsl < (uint64_t)H ? ", slopes shorter than H" : "");
     return fail(env, 1, msg);
   }
+  /* out and lse written; every input read: the spans [offset, reach) must not meet */
+  const float *out_lo = out + (need_out ? oo[0] : 0);
+  const size_t out_n = need_out ? (size_t)(need_out - (uint64_t)oo[0]) : 0;
   const struct {
     const float *p;
     size_t n;
-  } inputs[] = {{q, need_q}, {k, need_k}, {v, need_v}, {kb, kb ? (size_t)(B * Tk) : 0}, {sl, sl ? (size_t)H : 0}};
+  } inputs[] = {{q + (need_q ? qo[0] : 0), need_q ? (size_t)(need_q - (uint64_t)qo[0]) : 0},
+                {k + (need_k ? ko[0] : 0), need_k ? (size_t)(need_k - (uint64_t)ko[0]) : 0},
+                {v + (need_v ? vo[0] : 0), need_v ? (size_t)(need_v - (uint64_t)vo[0]) : 0},
+                {kb, kb ? (size_t)(B * Tk) : 0},
+                {sl, sl ? (size_t)H : 0}};
   for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++)
-    if (inputs[i].p && (overlaps(out, need_out, inputs[i].p, inputs[i].n) || overlaps(lse, need_lse, inputs[i].p, inputs[i].n)))
-      return fail(env, 1, "attentionDecode: out and lse must not overlap the inputs");
-  if (overlaps(out, need_out, lse, need_lse)) return fail(env, 1, "attentionDecode: out and lse must not overlap");
-  const tn_attn_problem p = {(int)B, (int)H, (int)Hkv, (int)Tq, (int)Tk, (int)D, (int)Dv, n[11] != 0, n[12] != 0, (int)n[13], (int)n[14], n[15] != 0, scale, cap,
-                             q, k + ko, (size_t)ks, v + vo, (size_t)vs, kb, sl, out, lse};
-  if (tn_attention_decode(&p) != 0) {
-    napi_throw_error(env, "ERR_TESSERA_NATIVE_MEMORY", "attentionDecode: could not allocate scratch memory");
+    if (inputs[i].p && inputs[i].n && (overlaps(out_lo, out_n, inputs[i].p, inputs[i].n) || overlaps(lse, need_lse, inputs[i].p, inputs[i].n)))
+      return fail(env, 1, "attention: out and lse must not overlap the inputs");
+  if (overlaps(out_lo, out_n, lse, need_lse)) return fail(env, 1, "attention: out and lse must not overlap");
+  const tn_attn_problem p = {(int)B, (int)H, (int)Hkv, (int)Tq, (int)Tk, (int)D, (int)Dv, n[23] != 0, n[24] != 0, (int)n[25], (int)n[26], n[27] != 0, scale, cap,
+                             {q + qo[0], (size_t)qo[1], (size_t)qo[2], (size_t)qo[3]},
+                             {k + ko[0], (size_t)ko[1], (size_t)ko[2], (size_t)ko[3]},
+                             {v + vo[0], (size_t)vo[1], (size_t)vo[2], (size_t)vo[3]},
+                             out + oo[0], (size_t)oo[1], (size_t)oo[2], (size_t)oo[3], lse, kb, sl};
+  if (tn_attention(&p) != 0) {
+    napi_throw_error(env, "ERR_TESSERA_NATIVE_MEMORY", "attention: could not allocate scratch memory");
     return NULL;
   }
   return undefined(env);
@@ -359,7 +375,7 @@ NAPI_EXTERN napi_value napi_register_module_v1(napi_env env, napi_value exports)
   export_fn(env, exports, "unary", js_unary);
   export_fn(env, exports, "binary", js_binary);
   export_fn(env, exports, "copy", js_copy);
-  export_fn(env, exports, "attentionDecode", js_attention_decode);
+  export_fn(env, exports, "attention", js_attention);
   export_fn(env, exports, "info", js_info);
   export_fn(env, exports, "setThreads", js_set_threads);
   export_fn(env, exports, "setIsa", js_set_isa);

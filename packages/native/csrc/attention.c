@@ -1,8 +1,10 @@
 /*
- * Decode-step attention on the pool (attention.h): the B*H query heads are tasks the threads
- * claim with an atomic counter; each head is computed the same way whichever thread takes it, so
- * the result does not depend on the thread count. Keys and values are read where they are (a
- * key / value cache's storage): nothing is copied in.
+ * The fused attention forward on the pool (attention.h): the tasks are blocks of TN_ATTN_ROWS
+ * query rows of one head, claimed by the threads with an atomic counter, the costliest first
+ * (under a causal mask the last blocks see the most keys). Each task is computed the same way
+ * whichever thread takes it, so the result does not depend on the thread count. Keys and values
+ * are read where they are (a key / value cache's storage, a fused qkv projection's columns):
+ * nothing is copied in.
  */
 #include "attention.h"
 #include <stdatomic.h>
@@ -11,38 +13,46 @@
 #include "isa.h"
 #include "pool.h"
 
-/* Multiply-adds below which one thread runs the step (waking another costs ~5-50 us). */
+/* Multiply-adds below which one thread runs it all (waking another costs ~5-50 us). */
 #define THREAD_MIN_MACS (1 << 16)
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
-size_t tn_attn_scratch_floats(const tn_attn_problem *p) { return round16(p->D) + round16(p->Tk) + round16(p->Dv); }
+size_t tn_attn_scratch_floats(const tn_attn_problem *p) {
+  const size_t ls = round16(p->Tk), kt = (size_t)p->D * ls;
+  return 4 * (round16(p->D) + ls + round16(p->Dv)) + (kt <= TN_ATTN_PACK_MAX ? kt : 0);
+}
 
 typedef struct {
   const isa_t *isa;
   const tn_attn_problem *p;
   float *scratch;
   size_t per_thread;
-  int threads, tasks;
+  int threads, heads, blocks;
   atomic_int next;
 } attn_job;
 
 static void attn_worker(void *ctx, int t) {
   attn_job *j = ctx;
   if (t >= j->threads) return;
-  for (int bh; (bh = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->tasks;) j->isa->attn_decode(j->p, bh, j->scratch + (size_t)t * j->per_thread);
+  const int tasks = j->heads * j->blocks;
+  for (int task; (task = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < tasks;) {
+    const int block = j->blocks - 1 - task / j->heads, bh = task % j->heads;
+    const int r0 = block * TN_ATTN_ROWS, r1 = r0 + TN_ATTN_ROWS < j->p->Tq ? r0 + TN_ATTN_ROWS : j->p->Tq;
+    j->isa->attn_rows(j->p, bh, r0, r1, j->scratch + (size_t)t * j->per_thread);
+  }
 }
 
 static float *scratch;
 static size_t scratch_len;
 
-int tn_attention_decode(const tn_attn_problem *p) {
-  const int tasks = p->B * p->H;
-  if (tasks == 0 || p->Tq == 0) return 0;
+int tn_attention(const tn_attn_problem *p) {
+  const int heads = p->B * p->H, blocks = (p->Tq + TN_ATTN_ROWS - 1) / TN_ATTN_ROWS;
+  if (heads == 0 || blocks == 0) return 0;
   tn_lock();
-  const double macs = (double)tasks * p->Tq * p->Tk * (p->D + p->Dv);
+  const double macs = (double)heads * p->Tq * p->Tk * (p->D + p->Dv);
   int threads = macs >= THREAD_MIN_MACS ? tn_threads() : 1;
-  if (threads > tasks) threads = tasks;
+  if (threads > heads * blocks) threads = heads * blocks;
   const size_t per = tn_attn_scratch_floats(p);
   if (scratch_len < (size_t)threads * per) {
     free(scratch);
@@ -53,7 +63,7 @@ int tn_attention_decode(const tn_attn_problem *p) {
       return -1;
     }
   }
-  attn_job j = {tn_current_isa(), p, scratch, per, threads, tasks, 0};
+  attn_job j = {tn_current_isa(), p, scratch, per, threads, heads, blocks, 0};
   pool_run(threads, attn_worker, &j);
   tn_unlock();
   return 0;

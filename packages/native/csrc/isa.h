@@ -13,7 +13,7 @@ typedef struct {
   void (*gemv_nk)(const float *, const float *, float *, int, int, int, int, int);
   void (*unary)(int, const float *, float *, size_t);
   void (*binary)(int, const float *, const float *, size_t, float *, size_t, size_t);
-  void (*attn_decode)(const tn_attn_problem *, int, float *);
+  void (*attn_rows)(const tn_attn_problem *, int, int, int, float *);
 } isa_t;
 
 /* The instruction set in use (the best this cpu has unless tn_set_isa chose another). */

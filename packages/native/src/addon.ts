@@ -13,8 +13,8 @@ export interface Addon {
   unary(op: number, x: Float32Array, out: Float32Array): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
   copy(src: Float32Array, srcOffset: number, dst: Float32Array, dstOffset: number, layout: Float64Array): void;
-  /** layout: [B, H, Hkv, Tq, Tk, D, Dv, kOffset, kStride, vOffset, vStride, causal, window, left, right, zeroMasked, scale, cap] (csrc/attention.h). */
-  attentionDecode(
+  /** layout: [B, H, Hkv, Tq, Tk, D, Dv, offset and batch / head / row strides of q, k, v, out, causal, window, left, right, zeroMasked, scale, cap] (csrc/attention.h). */
+  attention(
     q: Float32Array,
     k: Float32Array,
     v: Float32Array,

@@ -3,8 +3,8 @@
  * Transformers and SSMs spend most of their time in, and the element-wise ops around them
  * (activations, add / sub / mul / div), in C with AVX-512 / AVX2+FMA / portable vector code
  * (picked at load), on a pool of native threads, registered as the cpu backend's "cpuGemm",
- * "cpuElementwise" and "cpuAttentionDecode" kernels: float32 matmul, linear, affine, activations,
- * arithmetic and decode-step attention on the cpu then run natively, and everything else is
+ * "cpuElementwise" and "cpuAttention" kernels: float32 matmul, linear, affine, activations,
+ * arithmetic and the attention forward on the cpu then run natively, and everything else is
  * unchanged.
  *
  *   import { enableNative } from "@tessera/native";
@@ -15,7 +15,7 @@
  * kernels.
  */
 import {
-  CPU_ATTENTION_DECODE,
+  CPU_ATTENTION,
   CPU_ELEMENTWISE,
   CPU_GEMM,
   cpuSpinFlag,
@@ -23,7 +23,7 @@ import {
   registerKernel,
   unregisterKernel,
   type BinaryOp,
-  type CpuAttentionDecodeKernel,
+  type CpuAttentionKernel,
   type CpuElementwiseKernel,
   type CpuGemmKernel,
   type UnaryOp,
@@ -51,7 +51,7 @@ export interface NativeInfo {
   path: string;
 }
 
-/** The groups of cpu kernels enableNative registers: products, element-wise ops, and the attention of decode steps. */
+/** The groups of cpu kernels enableNative registers: products, element-wise ops, and the attention forward. */
 export type NativeKernelSet = "gemm" | "elementwise" | "attention";
 export const NATIVE_KERNEL_SETS: readonly NativeKernelSet[] = ["gemm", "elementwise", "attention"];
 
@@ -101,7 +101,7 @@ const UNARY_CODES: Partial<Record<UnaryOp, number>> = { exp: 0, sigmoid: 1, silu
 const BINARY_CODES: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3 };
 
 export interface EnableOptions extends NativeOptions {
-  /** Which groups of kernels to register (default all): "gemm" (matmul, linear, affine), "elementwise" (activations, + - * /), "attention" (decode steps). */
+  /** Which groups of kernels to register (default all): "gemm" (matmul, linear, affine), "elementwise" (activations, + - * /), "attention" (the fused attention forward). */
   kernels?: readonly NativeKernelSet[];
 }
 
@@ -110,8 +110,8 @@ export interface EnableOptions extends NativeOptions {
  * "cpuGemm" (float32 matmul, linear, affine of useful size, batched or not),
  * "cpuElementwise" (float32 exp, sigmoid, silu, gelu, tanh, gelu-tanh; add, sub, mul, div of
  * same-size tensors or a broadcast row; strided copies: views made contiguous, writes into
- * views) and "cpuAttentionDecode" (the attention of decode steps, up to 8 query rows, keys and
- * values read in place from the cache), and applies `options`; threads default to
+ * views) and "cpuAttention" (the fused attention forward: q, k and v read in place, from a
+ * fused projection's columns or a key / value cache), and applies `options`; threads default to
  * os.availableParallelism() the first time. Throws (saying why) when the addon is unavailable.
  */
 export function enableNative(options: EnableOptions = {}): NativeInfo {
@@ -165,36 +165,19 @@ export function enableNative(options: EnableOptions = {}): NativeInfo {
     registerKernel(CPU_ELEMENTWISE, "cpu", elementwise);
   }
   if (sets.includes("attention")) {
-    const attention: CpuAttentionDecodeKernel = {
+    const attention: CpuAttentionKernel = {
       get name() {
         return name();
       },
-      decode(p, q, k, v, out, lse) {
+      forward(p, q, k, v, out, lse) {
         const side = (x: number) => Math.min(x, 2 ** 30); // window sides beyond every position
-        const layout = Float64Array.of(
-          p.B,
-          p.H,
-          p.Hkv,
-          p.Tq,
-          p.Tk,
-          p.D,
-          p.Dv,
-          k.offset,
-          k.stride,
-          v.offset,
-          v.stride,
-          p.causal ? 1 : 0,
-          p.window ? 1 : 0,
-          p.window ? side(p.window[0]) : 0,
-          p.window ? side(p.window[1]) : 0,
-          p.zeroMaskedRows ? 1 : 0,
-          p.scale,
-          p.softcap ?? 0,
-        );
-        addon.attentionDecode(q, k.data, v.data, out, lse, p.keyBias, p.alibiSlopes, layout);
+        const rows = [q, k, v, out].flatMap((x) => [x.offset, ...x.strides]);
+        const flags = [p.causal ? 1 : 0, p.window ? 1 : 0, p.window ? side(p.window[0]) : 0, p.window ? side(p.window[1]) : 0, p.zeroMaskedRows ? 1 : 0];
+        const layout = Float64Array.of(p.B, p.H, p.Hkv, p.Tq, p.Tk, p.D, p.Dv, ...rows, ...flags, p.scale, p.softcap ?? 0);
+        addon.attention(q.data, k.data, v.data, out.data, lse, p.keyBias, p.alibiSlopes, layout);
       },
     };
-    registerKernel(CPU_ATTENTION_DECODE, "cpu", attention);
+    registerKernel(CPU_ATTENTION, "cpu", attention);
   }
   // Share the WebAssembly pools' "who dispatched last" int: their workers stop spinning while
   // the native threads work and these stop spinning when those dispatch (2 cores, 3+ threads).
@@ -208,7 +191,7 @@ export function enableNative(options: EnableOptions = {}): NativeInfo {
 export function disableNative(): void {
   unregisterKernel(CPU_GEMM, "cpu");
   unregisterKernel(CPU_ELEMENTWISE, "cpu");
-  unregisterKernel(CPU_ATTENTION_DECODE, "cpu");
+  unregisterKernel(CPU_ATTENTION, "cpu");
   enabled = [];
 }
 

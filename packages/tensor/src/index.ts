@@ -3,7 +3,7 @@
  */
 // core
 export { Tensor, isTensor, type NestedArray, type NestedNumbers, type Rank } from "./core/tensor";
-export { float32Blocks, float32Values } from "./core/values";
+export { float32Blocks, float32Rows, float32Values } from "./core/values";
 export { DTYPES, isFloat, promoteTypes, type DType, type DataArray, type DataArrayOf, type StorageArray } from "./core/dtype";
 export { TesseraError, fail, fmtShape } from "./core/errors";
 export {
@@ -42,14 +42,14 @@ export type { Backend, View, UnaryOp, BinaryOp, ReduceOp, ArgReduceOp, Cumulativ
 export { UNARY_OPS, BINARY_OPS, REDUCE_OPS, ARG_REDUCE_OPS, CUMULATIVE_OPS } from "./backend/backend";
 export { createCpuBackend } from "./backend/cpu";
 export {
-  CPU_ATTENTION_DECODE,
+  CPU_ATTENTION,
   CPU_GEMM,
   CPU_ELEMENTWISE,
-  type CpuAttentionDecodeKernel,
-  type CpuAttentionDecodeProblem,
+  type CpuAttentionKernel,
+  type CpuAttentionProblem,
+  type CpuAttentionRows,
   type CpuGemmKernel,
   type CpuElementwiseKernel,
-  type CpuHeadRows,
 } from "./backend/cpu/registered";
 export {
   setCpuSimd,

@@ -1,15 +1,15 @@
 /**
  * The cpu backend's fused attention (FUSED_ATTENTION in @tessera/tensor's kernel registry): the
- * WebAssembly SIMD kernel of runtime.ts behind tiled.ts's `customGrad` (decode steps through a
- * registered "cpuAttentionDecode" kernel where there is one: registered-decode.ts); tiled.ts
- * registers it when it loads. It declines (the composed form runs) where WebAssembly SIMD
+ * WebAssembly SIMD kernel of runtime.ts behind tiled.ts's `customGrad` (the forward through a
+ * registered "cpuAttention" kernel where there is one: registered.ts); tiled.ts registers it
+ * when it loads. It declines (the composed form runs) where WebAssembly SIMD
  * is missing, under the 'reference' kernel preference, for non-float32 inputs and for problems
  * beyond WebAssembly's 2 GiB of memory.
  */
 import { appendInfo, float32Blocks, float32Values, residentEligible, tensor, type Tensor } from "@tessera/tensor";
 import type { FusedAttentionKernel, FusedAttentionOptions } from "../kernels";
 import type { QKVDims } from "../shapes";
-import { decodeRegistered, registeredDecode } from "./registered-decode";
+import { forwardRegistered, registeredAttention } from "./registered";
 import { flashFits, flashWasm, type FlashProblem, type HeadBlocks } from "./runtime";
 
 /**
@@ -61,13 +61,16 @@ export const wasmFlashKernel: FusedAttentionKernel = {
     // Views of the inputs where each head is contiguous (no copy: the kernel copies them into WASM
     // memory at once); nothing is kept for the backward, which gets q, k, v from the tape (alive
     // even when the caller disposed its handles, e.g. head-split views made inside a tidy).
-    // Decode steps run the registered cpu decode kernel where there is one (@tessera/native's).
-    const decode = registeredDecode(p);
-    const { out, saved } = decode ? decodeRegistered(decode, p, headBlocks(q), headBlocks(k), headBlocks(v)) : kern.forward(p, headBlocks(q), headBlocks(k), headBlocks(v));
-    const outT = tensor(out, { shape: [d.B, d.H, d.Tq, d.Dv], backend: q.backend });
+    // The registered cpu attention forward where there is one (@tessera/native's), else WebAssembly's.
+    const registered = registeredAttention();
+    const fwd = registered ? forwardRegistered(registered, p, q, k, v) : null;
+    const wasm = fwd ? null : kern.forward(p, headBlocks(q), headBlocks(k), headBlocks(v));
+    const outT = fwd ? fwd.out : tensor(wasm!.out, { shape: [d.B, d.H, d.Tq, d.Dv], backend: q.backend });
+    const saved = fwd ? fwd.saved : wasm!.saved;
     return {
       out: outT,
       backward(dy, [qq, kk, vv]) {
+        const out = wasm ? wasm.out : fwd!.outValues();
         const [dq, dk, dv] = kern.backward(p, headBlocks(qq), headBlocks(kk), headBlocks(vv), out, float32Values(dy), saved);
         return [tensor(dq, { shape: q.shape, backend: q.backend }), tensor(dk, { shape: k.shape, backend: k.backend }), tensor(dv, { shape: v.shape, backend: v.backend })];
       },

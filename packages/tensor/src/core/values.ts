@@ -53,3 +53,19 @@ export function float32Blocks(t: Tensor, innerRank: number): { data: Float32Arra
   }
   return { data, offset: t.offset, stride, blocks, blockSize };
 }
+
+/**
+ * A cpu float32 tensor's rows in place: its storage, offset and the strides of every dim but the
+ * last, for views whose last dim is contiguous (stride 1, or size 1) and whose strides are not
+ * negative, such as the heads of a fused qkv projection viewed as [B, H, T, D] or the first t rows
+ * of an `append` key cache. Null otherwise (other dtypes, flipped views, backends that read
+ * asynchronously): copy with float32Values then. The view aliases the tensor: read it at once.
+ */
+export function float32Rows(t: Tensor): { data: Float32Array; offset: number; strides: number[] } | null {
+  t.assertAlive("float32Rows");
+  const data = t.storage.data;
+  if (t.dtype !== "float32" || !(data instanceof Float32Array) || !t.storage.backend.canReadSync || t.rank === 0) return null;
+  if (t.shape[t.rank - 1] > 1 && t.strides[t.rank - 1] !== 1) return null;
+  if (t.strides.some((s) => s < 0)) return null;
+  return { data, offset: t.offset, strides: t.strides.slice(0, -1) };
+}

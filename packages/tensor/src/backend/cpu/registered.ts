@@ -43,14 +43,14 @@ export interface CpuElementwiseKernel {
 }
 
 /**
- * The kernel registry's name for the attention of a few query rows (decode steps) on the cpu:
- * @tessera/attention's fused cpu kernel runs it, when one is registered, instead of its
- * WebAssembly flash_decode (@tessera/native registers one on Node).
+ * The kernel registry's name for the fused attention forward on the cpu: @tessera/attention's
+ * fused cpu path runs it, when one is registered, instead of its WebAssembly forward kernels
+ * (@tessera/native registers one on Node); the WebAssembly backward still serves gradients.
  */
-export const CPU_ATTENTION_DECODE = "cpuAttentionDecode";
+export const CPU_ATTENTION = "cpuAttention";
 
-/** A decode step's attention: sizes and options (the semantics of @tessera/attention's scaledDotProductAttention). */
-export interface CpuAttentionDecodeProblem {
+/** An attention forward: sizes and options (the semantics of @tessera/attention's scaledDotProductAttention). */
+export interface CpuAttentionProblem {
   B: number;
   /** Query heads; a multiple of Hkv (query head h reads key / value head h / (H / Hkv)). */
   H: number;
@@ -74,22 +74,25 @@ export interface CpuAttentionDecodeProblem {
   alibiSlopes: Float32Array | null;
 }
 
-/** Key or value heads read in place: head g's rows [Tk, D] at data[offset + g * stride ...]. */
-export interface CpuHeadRows {
+/**
+ * Rows of an operand read (or written) in place: row r of head h of batch b starts at
+ * data[offset + b * strides[0] + h * strides[1] + r * strides[2]], its values contiguous.
+ */
+export interface CpuAttentionRows {
   data: Float32Array;
   offset: number;
-  stride: number;
+  strides: readonly [number, number, number];
 }
 
 /**
- * Attention of a few query rows over keys and values read in place (a key / value cache's
- * storage), registered as kernel "cpuAttentionDecode" for backend "cpu": out [B*H, Tq, Dv] =
- * softmax(q k^T scale + biases) v and lse [B*H, Tq] (the rows' logsumexp; -inf for a row with no
- * key), q dense [B*H, Tq, D]. It must not keep the arrays.
+ * A fused attention forward over operands read in place (a fused qkv projection's columns, a key /
+ * value cache's storage), registered as kernel "cpuAttention" for backend "cpu": out [B, H, Tq, Dv]
+ * (written through its rows) = softmax(q k^T scale + biases) v, and lse [B*H*Tq] dense (the rows'
+ * logsumexp; -inf for a row with no key). It must not keep the arrays.
  */
-export interface CpuAttentionDecodeKernel {
+export interface CpuAttentionKernel {
   readonly name: string;
-  decode(p: CpuAttentionDecodeProblem, q: Float32Array, k: CpuHeadRows, v: CpuHeadRows, out: Float32Array, lse: Float32Array): void;
+  forward(p: CpuAttentionProblem, q: CpuAttentionRows, k: CpuAttentionRows, v: CpuAttentionRows, out: CpuAttentionRows, lse: Float32Array): void;
 }
 
 /** The kernel registered as `name` for the cpu, counted in kernelStats only when there is one. */

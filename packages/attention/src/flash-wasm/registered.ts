@@ -1,0 +1,73 @@
+/**
+ * The attention forward through the cpu backend's registered "cpuAttention" kernel
+ * (@tessera/tensor's CPU_ATTENTION; @tessera/native registers one on Node) instead of the
+ * WebAssembly forward kernels: q, k and v are read where they lie (a fused qkv projection's
+ * columns, a key / value cache's storage; other layouts are copied first), and the output is
+ * written as [B, Tq, H, Dv] and returned as its [B, H, Tq, Dv] view, so merging the heads after
+ * it (transpose + reshape) copies nothing. Same semantics; the logsumexp is saved in the
+ * WebAssembly forward's layout, so the WebAssembly backward serves both.
+ */
+import { CPU_ATTENTION, type CpuAttentionKernel, type CpuAttentionRows, float32Rows, float32Values, getKernel, type Tensor, tensor, transpose } from "@tessera/tensor";
+import { FlashWasm, type FlashProblem, type FlashSaved, padded } from "./runtime";
+
+/** The registered cpu attention kernel, or undefined (counted in kernelStats only when there is one and it runs). */
+export function registeredAttention(): CpuAttentionKernel | undefined {
+  return getKernel<CpuAttentionKernel>(CPU_ATTENTION, "cpu", { count: false });
+}
+
+/** Rows of a [B, heads, T, D] operand in place, or of a contiguous copy. */
+function rowsOf(t: Tensor): CpuAttentionRows {
+  const r = float32Rows(t);
+  if (r) return { data: r.data, offset: r.offset, strides: [r.strides[0], r.strides[1], r.strides[2]] };
+  const [, H, T, D] = t.shape;
+  return { data: float32Values(t), offset: 0, strides: [H * T * D, T * D, D] };
+}
+
+/** out [B, H, Tq, Dv] (a view of a [B, Tq, H, Dv] array) and what the WebAssembly backward needs. */
+export function forwardRegistered(kernel: CpuAttentionKernel, p: FlashProblem, q: Tensor, k: Tensor, v: Tensor): { out: Tensor; saved: FlashSaved; outValues: () => Float32Array } {
+  getKernel(CPU_ATTENTION, "cpu"); // counted in kernelStats as the kernel that ran
+  const BH = p.B * p.H;
+  const out = new Float32Array(BH * p.Tq * p.Dv); // [B, Tq, H, Dv]
+  const lse = new Float32Array(BH * p.Tq);
+  let keyBias: Float32Array | null = null;
+  if (p.keyPadding) {
+    keyBias = new Float32Array(p.B * p.Tk);
+    for (let i = 0; i < keyBias.length; i++) if (p.keyPadding[i] !== 0) keyBias[i] = Number.NEGATIVE_INFINITY;
+  }
+  const problem = {
+    B: p.B,
+    H: p.H,
+    Hkv: p.Hkv,
+    Tq: p.Tq,
+    Tk: p.Tk,
+    D: p.D,
+    Dv: p.Dv,
+    scale: p.scale,
+    causal: p.causal,
+    window: p.window,
+    softcap: p.softcap,
+    zeroMaskedRows: p.zeroMaskedRows,
+    keyBias,
+    alibiSlopes: p.alibiSlopes ? Float32Array.from(p.alibiSlopes) : null,
+  };
+  const outRows: CpuAttentionRows = { data: out, offset: 0, strides: [p.Tq * p.H * p.Dv, p.Dv, p.H * p.Dv] };
+  kernel.forward(problem, rowsOf(q), rowsOf(k), rowsOf(v), outRows, lse);
+  const { Tqp } = padded(p);
+  const saved = new Float32Array(BH * Tqp).fill(Number.NEGATIVE_INFINITY);
+  for (let bh = 0; bh < BH; bh++) saved.set(lse.subarray(bh * p.Tq, (bh + 1) * p.Tq), bh * Tqp);
+  const stored = tensor(out, { shape: [p.B, p.Tq, p.H, p.Dv], backend: q.backend });
+  const view = transpose(stored, 1, 2);
+  stored.dispose();
+  // out as [B, H, Tq, Dv] values, for the backward (out itself: the view may be disposed by then)
+  const outValues = () => {
+    const dense = new Float32Array(out.length);
+    for (let b = 0; b < p.B; b++)
+      for (let r = 0; r < p.Tq; r++)
+        for (let h = 0; h < p.H; h++) {
+          const from = ((b * p.Tq + r) * p.H + h) * p.Dv;
+          dense.set(out.subarray(from, from + p.Dv), ((b * p.H + h) * p.Tq + r) * p.Dv);
+        }
+    return dense;
+  };
+  return { out: view, saved: { lse: saved, kbias: FlashWasm.keyBias(p) }, outValues };
+}
