@@ -150,7 +150,7 @@ console.log("ok");`,
     // The tarball's install script compiles the addon with the machine's C compiler (CI installs gcc).
     // Without a compiler (a machine with only Node and npm) the package must still install and
     // say why; CI (TESSERA_REQUIRE_WEBGPU=1: nothing may be skipped) requires the addon.
-    esm: `import { matmul, normal, kernelStats } from "@tessera/tensor";
+    esm: `import { matmul, normal, kernelStats, getKernel } from "@tessera/tensor";
 import { enableNative, nativeInfo, disableNative } from "@tessera/native";
 const info = nativeInfo();
 if (!info.available) {
@@ -162,9 +162,15 @@ if (!info.available) {
   process.exit(0);
 }
 const on = enableNative({ threads: 2 });
-if (on.threads !== 2 || on.enabled.join() !== "gemm,elementwise") throw new Error("bad enable");
+if (on.threads !== 2 || on.enabled.join() !== "gemm,elementwise,attention") throw new Error("bad enable");
 const y = matmul(normal([64, 32], 0, 1, { seed: 1 }), normal([32, 48], 0, 1, { seed: 2 }));
 if (y.shape.join() !== "64,48" || kernelStats().kernel["cpuGemm/cpu"] !== 1) throw new Error("native gemm not used");
+// one query row over two keys, one head: out = softmax(q k^T) v
+const rows = (data) => ({ data: Float32Array.from(data), offset: 0, strides: [2, 2, 1] });
+const out = rows([0, 0]), lse = new Float32Array(1);
+const problem = { B: 1, H: 1, Hkv: 1, Tq: 1, Tk: 2, D: 1, Dv: 1, scale: 1, causal: false, window: null, softcap: null, zeroMaskedRows: false, keyBias: null, alibiSlopes: null };
+getKernel("cpuAttention", "cpu").forward(problem, rows([1]), rows([0, Math.log(3)]), rows([4, 8]), { data: out.data, offset: 0, strides: [1, 1, 1] }, lse);
+if (Math.abs(out.data[0] - 7) > 1e-5 || Math.abs(lse[0] - Math.log(4)) > 1e-5) throw new Error("native attention: " + out.data[0] + " " + lse[0]);
 disableNative();
 console.log("ok");`,
     cjs: `const { nativeInfo, nativeMatmul } = require("@tessera/native");

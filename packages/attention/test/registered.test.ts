@@ -134,6 +134,30 @@ describe("the attention forward through a registered cpuAttention kernel", () =>
     assertClose(step, stepRef, { atol: 1e-5, rtol: 0 });
   });
 
+  it("keeps memory flat over a loop, gradients included, and after a kernel that throws", () => {
+    T.registerKernel(T.CPU_ATTENTION, "cpu", definition);
+    const [q, k, v] = [rn([1, 2, 6, 8], 1), rn([1, 2, 6, 8], 2), rn([1, 2, 6, 8], 3)];
+    const step = () =>
+      T.tidy(() => {
+        const f = (a: T.Tensor, b: T.Tensor, c: T.Tensor) => T.sum(sdpa(a, b, c, { causal: true, implementation: "tiled" }));
+        T.grad(f)(q, k, v);
+        return sdpa(q, k, v, { causal: true, implementation: "tiled" }).dataSync();
+      });
+    step();
+    const before = T.memory();
+    for (let i = 0; i < 5; i++) step();
+    expect(T.memory().numTensors).toBe(before.numTensors);
+    expect(T.memory().numBytes).toBe(before.numBytes);
+    T.registerKernel(T.CPU_ATTENTION, "cpu", {
+      name: "throws",
+      forward() {
+        throw new Error("kernel failed");
+      },
+    });
+    expect(() => T.tidy(() => sdpa(q, k, v, { causal: true, implementation: "tiled" }))).toThrow(/kernel failed/);
+    expect(T.memory().numTensors).toBe(before.numTensors);
+  });
+
   it("is not used once unregistered (the WebAssembly forward runs)", () => {
     const q = rn([1, 2, 9, 8], 1);
     T.registerKernel(T.CPU_ATTENTION, "cpu", definition);

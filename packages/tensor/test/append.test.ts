@@ -160,3 +160,34 @@ describe("float32Blocks", () => {
     });
   });
 });
+
+describe("float32Rows", () => {
+  it("gives a view's storage, offset and leading strides in place when its last dim is contiguous", () => {
+    T.tidy(() => {
+      // the heads of a fused qkv projection [B, T, 3 H D] viewed as [B, H, T, D] (GPT-2's split)
+      const qkv = T.normal([2, 5, 3 * 3 * 4], 0, 1, { seed: 1 });
+      const k = T.transpose(T.reshape(T.narrow(qkv, 2, 12, 12), [2, 5, 3, 4]), 1, 2);
+      const r = T.float32Rows(k)!;
+      expect(r.data.buffer).toBe(T.float32Values(qkv).buffer); // no copy
+      expect({ offset: r.offset, strides: r.strides }).toEqual({ offset: 12, strides: [180, 4, 36] });
+      const flat = T.float32Values(T.contiguous(k));
+      for (let b = 0; b < 2; b++)
+        for (let h = 0; h < 3; h++)
+          for (let t = 0; t < 5; t++) {
+            const at = r.offset + b * r.strides[0] + h * r.strides[1] + t * r.strides[2];
+            expect(Array.from(r.data.subarray(at, at + 4))).toEqual(Array.from(flat.subarray(((b * 3 + h) * 5 + t) * 4, ((b * 3 + h) * 5 + t + 1) * 4)));
+          }
+    });
+  });
+
+  it("is null when the last dim is strided or the tensor is not float32; broadcast dims read with stride 0", () => {
+    T.tidy(() => {
+      const x = T.normal([3, 4], 0, 1, { seed: 1 });
+      expect(T.float32Rows(T.transpose(x))).toBeNull();
+      expect(T.float32Rows(T.expand(T.reshape(x, [1, 3, 4]), [2, 3, 4]))?.strides).toEqual([0, 4]);
+      expect(T.float32Rows(T.zeros([2, 2], { dtype: "int32" }))).toBeNull();
+      expect(T.float32Rows(T.scalar(1))).toBeNull();
+      expect(T.float32Rows(T.narrow(x, 1, 1, 1))?.strides).toEqual([4]); // a size-1 last dim counts as contiguous
+    });
+  });
+});
