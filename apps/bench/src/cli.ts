@@ -105,7 +105,7 @@ export async function runBench(opts: CliOptions, log: (s: string) => void = (s) 
     const gemm =
       cpuKernels === "wasm"
         ? `WASM SIMD kernels on ${cpuThreads} thread(s)${cpuKernelsNote ? ` (native kernels unavailable: ${cpuKernelsNote})` : ""}`
-        : `float32 GEMM and element-wise ops ${cpuKernels} (@tessera/native), the other kernels WASM SIMD on ${cpuThreads} thread(s)`;
+        : `float32 GEMM, element-wise ops and attention forward ${cpuKernels} (@tessera/native), the other kernels WASM SIMD on ${cpuThreads} thread(s)`;
     log(`cpu backend: ${gemm}; kernels with a relaxed variant: ${relaxed}`);
   }
   const tier = tierOf(opts);
@@ -135,7 +135,7 @@ const USAGE = `usage: tessera-bench [suite...] [--json FILE] [--html FILE] [--ba
   no option: representative sizes, every suite in 3-4 minutes on 2 cores
   --full: the largest shapes (tens of minutes; attention at T = 8192 needs ~9 GiB)
   --quick: small shapes, a smoke run in seconds
-  --cpu-kernels: the cpu backend's float32 GEMM and element-wise kernels: native (@tessera/native's addon, the default where it built) or wasm
+  --cpu-kernels: the cpu backend's float32 GEMM, element-wise and attention-forward kernels: native (@tessera/native's addon, the default where it built) or wasm
   accuracy <experiment...>: the masked pre-training experiments (tessera-bench accuracy --help)
   tasks (only when named): the accuracy grid; default ListOps and MQAR x 13 mixers x {none, causal} (52 runs, ~10-15 min on 2 cores), --full all six tasks (156 runs), --quick 4 tiny runs;
     --pretrain LIST: its self-pretraining columns, from none,causal,masked (default none,causal)
