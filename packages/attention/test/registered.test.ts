@@ -54,6 +54,7 @@ const definition: T.CpuAttentionKernel = {
           }
           lse[(b * p.H + h) * p.Tq + r] = m === Number.NEGATIVE_INFINITY ? m : m + Math.log(l);
         }
+    return true;
   },
 };
 
@@ -156,6 +157,24 @@ describe("the attention forward through a registered cpuAttention kernel", () =>
     });
     expect(() => T.tidy(() => sdpa(q, k, v, { causal: true, implementation: "tiled" }))).toThrow(/kernel failed/);
     expect(T.memory().numTensors).toBe(before.numTensors);
+  });
+
+  it("falls back to the WebAssembly forward when the kernel declines the problem", () => {
+    let asked = 0;
+    T.registerKernel(T.CPU_ATTENTION, "cpu", {
+      name: "declines",
+      forward() {
+        asked++;
+        return false;
+      },
+    });
+    const [q, k, v] = [rn([1, 2, 7, 8], 1), rn([1, 2, 7, 8], 2), rn([1, 2, 7, 8], 3)];
+    T.resetKernelStats();
+    const got = sdpa(q, k, v, { causal: true, implementation: "tiled" });
+    expect(asked).toBe(1);
+    expect(runs()).toBe(0);
+    const ref = T.withKernelPreference("reference", () => sdpa(q, k, v, { causal: true, implementation: "reference" }));
+    assertClose(got, ref, { atol: 1e-5, rtol: 0 });
   });
 
   it("is not used once unregistered (the WebAssembly forward runs)", () => {

@@ -233,7 +233,9 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
   const float scale = (float)L[28], cap = (float)L[29];
   if (!isfinite(scale) || !(cap >= 0 && isfinite(cap))) return fail(env, 1, "attention: scale must be finite and cap finite and >= 0");
   if (Hkv == 0 ? H != 0 : H % Hkv != 0) return fail(env, 1, "attention: H must be a multiple of Hkv");
-  if (B * H * Tq > (1 << 30)) return fail(env, 1, "attention: B * H * Tq must be at most 2^30");
+  /* each factor is at most 2^30: B * H first (at most 2^60), then with Tq only once that is small */
+  if (B * H > (1 << 30) || B * H * Tq > (1 << 30)) return fail(env, 1, "attention: B * H * Tq must be at most 2^30");
+  if (B * Hkv * Tk > ((int64_t)1 << 40)) return fail(env, 1, "attention: B * Hkv * Tk must be at most 2^40");
   const uint64_t need_q = reach(qo, B, H, Tq, D), need_k = reach(ko, B, Hkv, Tk, D), need_v = reach(vo, B, Hkv, Tk, Dv), need_out = reach(oo, B, H, Tq, Dv);
   const uint64_t need_lse = (uint64_t)(B * H * Tq);
   char msg[320];

@@ -170,11 +170,16 @@ export function enableNative(options: EnableOptions = {}): NativeInfo {
         return name();
       },
       forward(p, q, k, v, out, lse) {
-        const side = (x: number) => Math.min(x, 2 ** 30); // window sides beyond every position
-        const rows = [q, k, v, out].flatMap((x) => [x.offset, ...x.strides]);
+        // What the addon takes: finite scale and cap (c tanh(s / c) is even in c), sizes, offsets
+        // and strides up to 2^30; anything else is declined (the caller's WebAssembly kernel runs).
+        const cap = Math.abs(p.softcap ?? 0);
+        const whole = [p.B, p.H, p.Hkv, p.Tq, p.Tk, p.D, p.Dv, ...[q, k, v, out].flatMap((x) => [x.offset, ...x.strides])];
+        if (!Number.isFinite(p.scale) || !Number.isFinite(cap) || whole.some((n) => !(n >= 0 && n <= 2 ** 30))) return false;
+        const side = (x: number) => Math.min(Math.floor(x), 2 ** 30); // keys pos - x .. pos + x (a fractional side as the WebAssembly kernel: truncated)
         const flags = [p.causal ? 1 : 0, p.window ? 1 : 0, p.window ? side(p.window[0]) : 0, p.window ? side(p.window[1]) : 0, p.zeroMaskedRows ? 1 : 0];
-        const layout = Float64Array.of(p.B, p.H, p.Hkv, p.Tq, p.Tk, p.D, p.Dv, ...rows, ...flags, p.scale, p.softcap ?? 0);
+        const layout = Float64Array.of(...whole, ...flags, p.scale, cap);
         addon.attention(q.data, k.data, v.data, out.data, lse, p.keyBias, p.alibiSlopes, layout);
+        return true;
       },
     };
     registerKernel(CPU_ATTENTION, "cpu", attention);

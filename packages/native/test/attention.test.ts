@@ -119,7 +119,7 @@ function run(x: Inputs): { out: Float32Array; lse: Float32Array } {
   const data = new Float32Array(B * Tq * H * Dv);
   const lse = new Float32Array(B * H * Tq);
   const o: CpuAttentionRows = { data, offset: 0, strides: [Tq * H * Dv, Dv, H * Dv] };
-  kernel().forward(x.p, x.q, x.k, x.v, o, lse);
+  expect(kernel().forward(x.p, x.q, x.k, x.v, o, lse)).toBe(true);
   const out = new Float32Array(B * H * Tq * Dv);
   for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let r = 0; r < Tq; r++) out.set(data.subarray(at(o, b, h, r), at(o, b, h, r) + Dv), ((b * H + h) * Tq + r) * Dv);
   return { out, lse };
@@ -182,6 +182,22 @@ describe.skipIf(!info.available)("native attention forward vs the definition", (
     expect(Array.from(run(x).out)).toEqual(Array.from(before));
   });
 
+  it("takes fractional window sides as the WebAssembly kernel (truncated) and a negative softcap as its magnitude; declines what it cannot run", () => {
+    enableNative({ kernels: ["attention"] });
+    const c = CASES[3]; // window [17, 0], softcap 2.5
+    const same = (a: Partial<Case>, b: Partial<Case>) => expect(Array.from(run(inputs({ ...c, ...a }, 9)).out)).toEqual(Array.from(run(inputs({ ...c, ...b }, 9)).out));
+    same({ window: [17.9, 0.5] }, { window: [17, 0] });
+    same({ softcap: -2.5 }, { softcap: 2.5 });
+    const x = inputs(c, 9);
+    const out = new Float32Array(c.B * c.H * c.Tq * c.Dv).fill(7);
+    const o: CpuAttentionRows = { data: out, offset: 0, strides: [c.Tq * c.H * c.Dv, c.Dv, c.H * c.Dv] };
+    const lse = new Float32Array(c.B * c.H * c.Tq);
+    expect(kernel().forward({ ...x.p, scale: Number.NaN }, x.q, x.k, x.v, o, lse)).toBe(false);
+    expect(kernel().forward({ ...x.p, softcap: Number.POSITIVE_INFINITY }, x.q, x.k, x.v, o, lse)).toBe(false);
+    expect(kernel().forward(x.p, x.q, { ...x.k, strides: [2 ** 31, x.k.strides[1], x.k.strides[2]] }, x.v, o, lse)).toBe(false);
+    expect(out.every((v) => v === 7)).toBe(true); // declined: nothing written
+  });
+
   it("the addon refuses short, overlapping or malformed arguments", () => {
     const addon = loadAddon().addon;
     if (!addon) throw new Error("unreachable: the suite runs only with the addon");
@@ -207,6 +223,11 @@ describe.skipIf(!info.available)("native attention forward vs the definition", (
     expect(() => addon.attention(q, kv, kv, out, lse, null, null, layout({ 28: Number.NaN }))).toThrow(/scale must be finite/);
     expect(() => addon.attention(q, kv, kv, out, lse, null, null, layout({ 29: -1 }))).toThrow(/cap finite and >= 0/);
     expect(() => addon.attention(q, kv, kv, out, lse, null, null, new Float64Array(18))).toThrow(/layout must be a Float64Array of 30 numbers/);
+    // B * H * Tq wraps past 2^64 to 4: refused before anything is read or written
+    const wrap = layout({ 0: 494770, 1: 48448661, 2: 48448661, 3: 769546, 4: 0, 5: 0, 6: 0 });
+    expect(() => addon.attention(new Float32Array(0), new Float32Array(0), new Float32Array(0), new Float32Array(0), new Float32Array(4), null, null, wrap)).toThrow(
+      /B \* H \* Tq must be at most 2\^30/,
+    );
     expect(() => addon.attention(q, kv, kv, q, lse, null, null, layout())).toThrow(/out and lse must not overlap the inputs/);
     const shared = new Float32Array(20);
     expect(() => addon.attention(q, kv, kv, shared.subarray(0, 16), shared.subarray(15, 17), null, null, layout())).toThrow(/out and lse must not overlap/);

@@ -61,7 +61,8 @@ export const wasmFlashKernel: FusedAttentionKernel = {
     // Views of the inputs where each head is contiguous (no copy: the kernel copies them into WASM
     // memory at once); nothing is kept for the backward, which gets q, k, v from the tape (alive
     // even when the caller disposed its handles, e.g. head-split views made inside a tidy).
-    // The registered cpu attention forward where there is one (@tessera/native's), else WebAssembly's.
+    // The registered cpu attention forward where there is one (@tessera/native's) and it takes
+    // the problem, else WebAssembly's.
     const registered = registeredAttention();
     const fwd = registered ? forwardRegistered(registered, p, q, k, v) : null;
     const wasm = fwd ? null : kern.forward(p, headBlocks(q), headBlocks(k), headBlocks(v));

@@ -23,9 +23,14 @@ function rowsOf(t: Tensor): CpuAttentionRows {
   return { data: float32Values(t), offset: 0, strides: [H * T * D, T * D, D] };
 }
 
-/** out [B, H, Tq, Dv] (a view of a [B, Tq, H, Dv] array) and what the WebAssembly backward needs. */
-export function forwardRegistered(kernel: CpuAttentionKernel, p: FlashProblem, q: Tensor, k: Tensor, v: Tensor): { out: Tensor; saved: FlashSaved; outValues: () => Float32Array } {
-  getKernel(CPU_ATTENTION, "cpu"); // counted in kernelStats as the kernel that ran
+/** out [B, H, Tq, Dv] (a view of a [B, Tq, H, Dv] array) and what the WebAssembly backward needs; null when the kernel declines the problem. */
+export function forwardRegistered(
+  kernel: CpuAttentionKernel,
+  p: FlashProblem,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+): { out: Tensor; saved: FlashSaved; outValues: () => Float32Array } | null {
   const BH = p.B * p.H;
   const out = new Float32Array(BH * p.Tq * p.Dv); // [B, Tq, H, Dv]
   const lse = new Float32Array(BH * p.Tq);
@@ -51,7 +56,8 @@ export function forwardRegistered(kernel: CpuAttentionKernel, p: FlashProblem, q
     alibiSlopes: p.alibiSlopes ? Float32Array.from(p.alibiSlopes) : null,
   };
   const outRows: CpuAttentionRows = { data: out, offset: 0, strides: [p.Tq * p.H * p.Dv, p.Dv, p.H * p.Dv] };
-  kernel.forward(problem, rowsOf(q), rowsOf(k), rowsOf(v), outRows, lse);
+  if (!kernel.forward(problem, rowsOf(q), rowsOf(k), rowsOf(v), outRows, lse)) return null;
+  getKernel(CPU_ATTENTION, "cpu"); // counted in kernelStats as the kernel that ran
   const { Tqp } = padded(p);
   const saved = new Float32Array(BH * Tqp).fill(Number.NEGATIVE_INFINITY);
   for (let bh = 0; bh < BH; bh++) saved.set(lse.subarray(bh * p.Tq, (bh + 1) * p.Tq), bh * Tqp);

@@ -88,11 +88,12 @@ export interface CpuAttentionRows {
  * A fused attention forward over operands read in place (a fused qkv projection's columns, a key /
  * value cache's storage), registered as kernel "cpuAttention" for backend "cpu": out [B, H, Tq, Dv]
  * (written through its rows) = softmax(q k^T scale + biases) v, and lse [B*H*Tq] dense (the rows'
- * logsumexp; -inf for a row with no key). It must not keep the arrays.
+ * logsumexp; -inf for a row with no key). Returns false, having written nothing, for a problem it
+ * does not take (the caller's own kernel runs). It must not keep the arrays.
  */
 export interface CpuAttentionKernel {
   readonly name: string;
-  forward(p: CpuAttentionProblem, q: CpuAttentionRows, k: CpuAttentionRows, v: CpuAttentionRows, out: CpuAttentionRows, lse: Float32Array): void;
+  forward(p: CpuAttentionProblem, q: CpuAttentionRows, k: CpuAttentionRows, v: CpuAttentionRows, out: CpuAttentionRows, lse: Float32Array): boolean;
 }
 
 /** The kernel registered as `name` for the cpu, counted in kernelStats only when there is one. */
