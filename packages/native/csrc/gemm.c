@@ -173,11 +173,11 @@ int tn_matmul(const float *A, const float *B, float *C, int M, int N, int K, int
   return r;
 }
 
-/* Row-major B, few rows: 8 k-chunks of 64+ rows (a multiple of 4) whatever the thread count, so
- * the partials and the order they are added in, so the result, are the same on any number of threads. */
+/* Row-major B, few rows: 8 k-chunks of 64+ rows whatever the thread count, so the partials and the
+ * order they are added in, so the result, are the same on any number of threads. */
 static int gemv_rowmajor(const float *A, const float *B, float *C, int M, int N, int K, const float *bias, int threads) {
   int chunk = (K + 7) / 8;
-  chunk = chunk < 64 ? 64 : (chunk + 3) / 4 * 4;
+  chunk = chunk < 64 ? 64 : (chunk + 3) / 4 * 4; /* whole quarters (tk_gemv_nk reads one row of each at a time) */
   const int chunks = K > 0 ? (K + chunk - 1) / chunk : 0;
   const size_t MN = (size_t)M * N;
   if (partials_len < (size_t)chunks * MN) {
