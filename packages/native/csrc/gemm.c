@@ -212,10 +212,19 @@ static int gemm(const float *A, const float *B, float *C, int M, int N, int K, i
   const int nr = current->nr();
   const int panels = (N + nr - 1) / nr;
   const int row_tiles = (M + TILE_ROWS - 1) / TILE_ROWS;
-  // Columns a tile covers: whole panels, at most 8 (C and B blocks in L2), enough tiles for ~4 a thread.
+  // Columns a tile covers: whole panels, at most 8 (C and B blocks in L2) and at most what gives
+  // ~4 tiles a thread; among those, the most panels that keep the busiest thread's share smallest
+  // (a thread claims ceil(tiles / threads) tiles: 72 panels in tiles of 8 split 5:4 on 2 threads,
+  // in tiles of 6 evenly).
   int per = panels * row_tiles / (4 * threads);
-  int tile_panels = per < 1 ? 1 : per > 8 ? 8 : per;
-  if (tile_panels > panels) tile_panels = panels;
+  const int cap = per < 1 ? 1 : per > 8 ? 8 : per;
+  int tile_panels = 1;
+  long best = -1;
+  for (int tp = cap < panels ? cap : panels; tp >= 1; tp--) {
+    const long tiles = (long)((panels + tp - 1) / tp) * row_tiles;
+    const long busiest = (tiles + threads - 1) / threads * tp; /* panels x row tiles the busiest thread computes */
+    if (best < 0 || busiest < best) best = busiest, tile_panels = tp;
+  }
   gemm_job j = {current, A, B, bias, C, M, N, K, transB, threads, row_tiles, (panels + tile_panels - 1) / tile_panels, tile_panels * nr, 0, 0};
   if (j.threads > j.row_tiles * j.col_tiles) j.threads = j.row_tiles * j.col_tiles;
   pool_run(j.threads, gemm_worker, &j);
