@@ -44,14 +44,16 @@ static napi_value fail(napi_env env, int range, const char *msg) {
   return NULL;
 }
 
-/* A Float32Array argument: its data (byte offset applied) and length; 0 when it is not one. */
-static int floats(napi_env env, napi_value v, float **data, size_t *length) {
+/* A typed array argument of type `want`: its data (byte offset applied) and length; 0 when it is not one. */
+static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *length) {
   bool is = false;
   napi_typedarray_type type;
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
-  if (napi_get_typedarray_info(env, v, &type, length, (void **)data, NULL, NULL) != napi_ok || type != napi_float32_array) return 0;
-  return 1;
+  return napi_get_typedarray_info(env, v, &type, length, data, NULL, NULL) == napi_ok && type == want;
 }
+
+/* A Float32Array argument: its data and length; 0 when it is not one. */
+static int floats(napi_env env, napi_value v, float **data, size_t *length) { return typed(env, v, napi_float32_array, (void **)data, length); }
 
 /* A whole number in [0, 2^31) argument; -1 when it is not one. */
 static int32_t dim(napi_env env, napi_value v) {
@@ -162,11 +164,8 @@ static napi_value js_copy(napi_env env, napi_callback_info info) {
   if (!floats(env, argv[0], &src, &ns) || !floats(env, argv[2], &dst, &nd)) return fail(env, 0, "copy: src and dst must be Float32Arrays");
   const int32_t so = dim(env, argv[1]), dofs = dim(env, argv[3]);
   if (so < 0 || dofs < 0) return fail(env, 1, "copy: offsets must be whole numbers in [0, 2^31)");
-  bool is = false;
-  napi_typedarray_type type;
   double *layout = NULL;
-  if (napi_is_typedarray(env, argv[4], &is) != napi_ok || !is || napi_get_typedarray_info(env, argv[4], &type, &nl, (void **)&layout, NULL, NULL) != napi_ok ||
-      type != napi_float64_array || nl < 1)
+  if (!typed(env, argv[4], napi_float64_array, (void **)&layout, &nl) || nl < 1)
     return fail(env, 0, "copy: layout must be a Float64Array [rank, ...shape, ...srcStrides, ...dstStrides]");
   const double rank_d = layout[0];
   if (!(rank_d >= 0 && rank_d <= TN_COPY_MAX_RANK) || floor(rank_d) != rank_d || nl != 1 + 3 * (size_t)rank_d) return fail(env, 1, "copy: layout holds a rank in [0, 16] and 3 x rank numbers after it");
@@ -216,11 +215,8 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
       !floats(env, argv[4], &lse, &nlse))
     return fail(env, 0, "attention: q, k, v, out and lse must be Float32Arrays");
   if (!optional_floats(env, argv[5], &kb, &nkb) || !optional_floats(env, argv[6], &sl, &nsl)) return fail(env, 0, "attention: kbias and slopes must be Float32Arrays or null");
-  bool is = false;
-  napi_typedarray_type type;
   double *L = NULL;
-  if (napi_is_typedarray(env, argv[7], &is) != napi_ok || !is || napi_get_typedarray_info(env, argv[7], &type, &nl, (void **)&L, NULL, NULL) != napi_ok ||
-      type != napi_float64_array || nl != ATTN_LAYOUT)
+  if (!typed(env, argv[7], napi_float64_array, (void **)&L, &nl) || nl != ATTN_LAYOUT)
     return fail(env, 0, "attention: layout must be a Float64Array of 30 numbers");
   /* every size, offset, stride and flag a whole number in [0, 2^30]: int positions and band ends cannot overflow */
   int64_t n[ATTN_INTS];
@@ -349,12 +345,9 @@ static napi_value js_set_spin_flag(napi_env env, napi_callback_info info) {
     if (flag_env) pool_set_spin_flag(NULL);
     return undefined(env);
   }
-  bool is = false;
-  napi_typedarray_type type;
   size_t length = 0;
   void *data = NULL;
-  if (napi_is_typedarray(env, argv[0], &is) != napi_ok || !is || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok ||
-      type != napi_int32_array || length < 1)
+  if (!typed(env, argv[0], napi_int32_array, &data, &length) || length < 1)
     return fail(env, 0, "setSpinFlag: expected an Int32Array of at least one element, or null");
   tn_lock(); /* no job is running while the pointer changes */
   pool_set_spin_flag((int *)data);

@@ -16,35 +16,35 @@
 /* Multiply-adds below which one thread runs it all (waking another costs ~5-50 us). */
 #define THREAD_MIN_MACS (1 << 16)
 
-static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
-
 size_t tn_attn_scratch_floats(const tn_attn_problem *p) {
-  const size_t ls = round16(p->Tk), kt = (size_t)p->D * ls;
-  return 4 * (round16(p->D) + ls + round16(p->Dv)) + (kt <= TN_ATTN_PACK_MAX ? kt : 0);
+  const size_t ls = tn_round16(p->Tk), kt = (size_t)p->D * ls;
+  return 4 * (tn_round16(p->D) + ls + tn_round16(p->Dv)) + (kt <= TN_ATTN_PACK_MAX ? kt : 0);
 }
 
 typedef struct {
   const isa_t *isa;
   const tn_attn_problem *p;
-  float *scratch;
   size_t per_thread;
   int threads, heads, blocks;
   atomic_int next;
+  atomic_int failed;
 } attn_job;
 
 static void attn_worker(void *ctx, int t) {
   attn_job *j = ctx;
   if (t >= j->threads) return;
+  float *scratch = tn_thread_scratch(t, j->per_thread);
+  if (!scratch) {
+    atomic_store(&j->failed, 1); /* the other threads take this one's tasks */
+    return;
+  }
   const int tasks = j->heads * j->blocks;
   for (int task; (task = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < tasks;) {
     const int block = j->blocks - 1 - task / j->heads, bh = task % j->heads;
     const int r0 = block * TN_ATTN_ROWS, r1 = r0 + TN_ATTN_ROWS < j->p->Tq ? r0 + TN_ATTN_ROWS : j->p->Tq;
-    j->isa->attn_rows(j->p, bh, r0, r1, j->scratch + (size_t)t * j->per_thread);
+    j->isa->attn_rows(j->p, bh, r0, r1, scratch);
   }
 }
-
-static float *scratch;
-static size_t scratch_len;
 
 int tn_attention(const tn_attn_problem *p) {
   const int heads = p->B * p->H, blocks = (p->Tq + TN_ATTN_ROWS - 1) / TN_ATTN_ROWS;
@@ -53,18 +53,9 @@ int tn_attention(const tn_attn_problem *p) {
   const double macs = (double)heads * p->Tq * p->Tk * (p->D + p->Dv);
   int threads = macs >= THREAD_MIN_MACS ? tn_threads() : 1;
   if (threads > heads * blocks) threads = heads * blocks;
-  const size_t per = tn_attn_scratch_floats(p);
-  if (scratch_len < (size_t)threads * per) {
-    free(scratch);
-    scratch = malloc((size_t)threads * per * 4);
-    scratch_len = scratch ? (size_t)threads * per : 0;
-    if (!scratch) {
-      tn_unlock();
-      return -1;
-    }
-  }
-  attn_job j = {tn_current_isa(), p, scratch, per, threads, heads, blocks, 0};
+  attn_job j = {tn_current_isa(), p, tn_attn_scratch_floats(p), threads, heads, blocks, 0, 0};
   pool_run(threads, attn_worker, &j);
   tn_unlock();
-  return 0;
+  /* a thread without scratch claimed no task; only when none had scratch is work left undone */
+  return atomic_load(&j.failed) && atomic_load(&j.next) < heads * blocks ? -1 : 0;
 }

@@ -36,7 +36,11 @@ typedef struct {
 /* Floats of packed keys (D x Tk) at most: longer key sets take the unpacked path (dot products). */
 #define TN_ATTN_PACK_MAX ((size_t)1 << 20)
 
-/* Floats of scratch one thread needs for p. */
+/* n rounded up to a multiple of 16 (the widest vector): the scratch rows' length. */
+static inline size_t tn_round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* Floats of scratch one thread needs for p: 4 rows each of scaled queries (D), logits (Tk) and
+ * outputs (Dv), then the packed keys (D x Tk) when they fit TN_ATTN_PACK_MAX. */
 size_t tn_attn_scratch_floats(const tn_attn_problem *p);
 
 /* Runs p on the pool (tasks: a head's block of query rows). 0, or -1 when scratch memory could not be allocated. */

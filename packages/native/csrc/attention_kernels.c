@@ -15,8 +15,6 @@
 #include "kernels.h"
 #include "vec.h"
 
-static inline size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
-
 /* The keys [lo, hi) query position pos may attend (hi <= lo: none). */
 static inline void band(const tn_attn_problem *p, int pos, int *lo, int *hi) {
   long long l = 0, h = p->Tk;
@@ -31,30 +29,9 @@ static inline void band(const tn_attn_problem *p, int pos, int *lo, int *hi) {
 
 /* s[j] = qs . k_j for the n keys at kr (rows sr floats apart): four keys at a time. */
 static void logits_dot(const float *qs, const float *kr, size_t sr, int n, int D, float *s) {
-  const int Dv = D - D % VW;
   int j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const float *k0 = kr + (size_t)j * sr, *k1 = k0 + sr, *k2 = k1 + sr, *k3 = k2 + sr;
-    vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-    for (int d = 0; d < Dv; d += VW) {
-      const vf x = ld(qs + d);
-      a0 += x * ld(k0 + d);
-      a1 += x * ld(k1 + d);
-      a2 += x * ld(k2 + d);
-      a3 += x * ld(k3 + d);
-    }
-    float t[4] = {hsum(a0), hsum(a1), hsum(a2), hsum(a3)};
-    for (int d = Dv; d < D; d++) t[0] += qs[d] * k0[d], t[1] += qs[d] * k1[d], t[2] += qs[d] * k2[d], t[3] += qs[d] * k3[d];
-    memcpy(s + j, t, sizeof t);
-  }
-  for (; j < n; j++) {
-    const float *kj = kr + (size_t)j * sr;
-    vf a = {0};
-    for (int d = 0; d < Dv; d += VW) a += ld(qs + d) * ld(kj + d);
-    float t = hsum(a);
-    for (int d = Dv; d < D; d++) t += qs[d] * kj[d];
-    s[j] = t;
-  }
+  for (const float *k0 = kr; j + 4 <= n; j += 4, k0 += 4 * sr) vdot4(qs, k0, k0 + sr, k0 + 2 * sr, k0 + 3 * sr, D, s + j);
+  for (; j < n; j++) s[j] = vdot(qs, kr + (size_t)j * sr, D);
 }
 
 /* kt[d][j] = k_{lo + j}[d] for j < n, zero up to nv (a multiple of VW): the block's keys as K^T. */
@@ -174,7 +151,7 @@ void FN(tk_attn_rows)(const tn_attn_problem *p, int bh, int r0, int r1, float *s
   const float *kh = p->k.base + (size_t)b * p->k.sb + (size_t)g * p->k.sh;
   const float *vh = p->v.base + (size_t)b * p->v.sb + (size_t)g * p->v.sh;
   const int D = p->D, shift = p->Tk - p->Tq;
-  const size_t lq = round16(D), ls = round16(p->Tk), la = round16(p->Dv);
+  const size_t lq = tn_round16(D), ls = tn_round16(p->Tk), la = tn_round16(p->Dv);
   float *qs = scratch, *s = qs + 4 * lq, *acc = s + 4 * ls, *kt = acc + 4 * la;
   int blo, bhi, unused;
   band(p, r0 + shift, &blo, &unused);

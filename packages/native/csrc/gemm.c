@@ -91,10 +91,10 @@ void tn_set_threads(int n) {
 }
 int tn_threads(void) { return thread_count; }
 
-/* Scratch for one thread's packed panels, grown as needed and kept (one per pool thread). */
+/* Scratch for pool thread t (a GEMM's packed panels, an attention task's rows), grown as needed and kept. */
 static float *scratch[64];
 static size_t scratch_len[64];
-static float *scratch_for(int t, size_t floats) {
+float *tn_thread_scratch(int t, size_t floats) {
   if (scratch_len[t] < floats) {
     free(scratch[t]);
     scratch[t] = aligned_alloc(64, ((floats * 4 + 63) / 64) * 64);
@@ -120,7 +120,7 @@ static void gemm_worker(void *ctx, int t) {
   gemm_job *j = ctx;
   if (t >= j->threads) return;
   const int kc = j->K < TK_KC ? (j->K > 0 ? j->K : 1) : TK_KC;
-  float *packed = scratch_for(t, (size_t)kc * j->cols_per_tile);
+  float *packed = tn_thread_scratch(t, (size_t)kc * j->cols_per_tile);
   if (!packed) {
     atomic_store(&j->failed, 1);
     return;

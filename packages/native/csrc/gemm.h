@@ -1,6 +1,7 @@
 /* Float32 products on the cpu (gemm.c). */
 #ifndef TESSERA_GEMM_H
 #define TESSERA_GEMM_H
+#include <stddef.h>
 
 /* Rows at or below this go through the GEMV kernels (B read once in its layout, not packed). */
 #define TN_GEMV_MAX_ROWS 4
@@ -16,6 +17,12 @@
  */
 void tn_lock(void);
 void tn_unlock(void);
+
+/*
+ * Pool thread t's scratch, at least `floats` floats, 64-byte aligned; grown as needed and kept
+ * between calls (the caller holds tn_lock). NULL when it could not be allocated.
+ */
+float *tn_thread_scratch(int t, size_t floats);
 
 int tn_matmul(const float *A, const float *B, float *C, int M, int N, int K, int transB, const float *bias);
 const char *tn_isa(void);

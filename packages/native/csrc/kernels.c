@@ -161,7 +161,6 @@ void FN(tk_gemm_tile)(const float *A, size_t lda, const float *B, size_t ldb, in
   }
 }
 
-
 /*
  * Both GEMVs read their weight rows as four streams far apart (the four quarters of the rows a
  * call covers, one row of each at a time) rather than four adjacent rows: the hardware
@@ -171,20 +170,10 @@ void FN(tk_gemm_tile)(const float *A, size_t lda, const float *B, size_t ldb, in
 
 /* y[m, n_i] = dot(x[m, :], w_i) (+ bias) for the four rows w_i = W[n_i, :]. */
 static inline void dot4(const float *x, const float *W, float *y, int M, int K, int N, const int n[4], const float *bias) {
-  const int kv = K - K % VW;
   const float *w0 = W + (size_t)n[0] * K, *w1 = W + (size_t)n[1] * K, *w2 = W + (size_t)n[2] * K, *w3 = W + (size_t)n[3] * K;
   for (int m = 0; m < M; m++) {
-    const float *xm = x + (size_t)m * K;
-    vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-    for (int k = 0; k < kv; k += VW) {
-      const vf xv = ld(xm + k);
-      a0 += xv * ld(w0 + k);
-      a1 += xv * ld(w1 + k);
-      a2 += xv * ld(w2 + k);
-      a3 += xv * ld(w3 + k);
-    }
-    float s[4] = {hsum(a0), hsum(a1), hsum(a2), hsum(a3)};
-    for (int k = kv; k < K; k++) s[0] += xm[k] * w0[k], s[1] += xm[k] * w1[k], s[2] += xm[k] * w2[k], s[3] += xm[k] * w3[k];
+    float s[4];
+    vdot4(x + (size_t)m * K, w0, w1, w2, w3, K, s);
     for (int i = 0; i < 4; i++) y[(size_t)m * N + n[i]] = s[i] + (bias ? bias[n[i]] : 0.0f);
   }
 }
@@ -199,18 +188,8 @@ void FN(tk_gemv_t)(const float *x, const float *W, float *y, int M, int K, int N
     const int n[4] = {n0 + i, n0 + q + i, n0 + 2 * q + i, n0 + 3 * q + i};
     dot4(x, W, y, M, K, N, n, bias);
   }
-  for (int n = n0 + 4 * q; n < n1; n++) {
-    const float *wn = W + (size_t)n * K;
-    for (int m = 0; m < M; m++) {
-      const float *xm = x + (size_t)m * K;
-      vf a = {0};
-      int k = 0;
-      for (; k < K - K % VW; k += VW) a += ld(xm + k) * ld(wn + k);
-      float s = hsum(a);
-      for (; k < K; k++) s += xm[k] * wn[k];
-      y[(size_t)m * N + n] = s + (bias ? bias[n] : 0.0f);
-    }
-  }
+  for (int n = n0 + 4 * q; n < n1; n++)
+    for (int m = 0; m < M; m++) y[(size_t)m * N + n] = vdot(x + (size_t)m * K, W + (size_t)n * K, K) + (bias ? bias[n] : 0.0f);
 }
 
 /*

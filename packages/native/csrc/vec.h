@@ -30,6 +30,32 @@ static inline float hsum(vf v) {
   return s;
 }
 
+/* dot(x, r) over n floats: VW lanes accumulated along n, summed, then the tail. */
+static inline float vdot(const float *x, const float *r, int n) {
+  const int nv = n - n % VW;
+  vf a = {0};
+  for (int k = 0; k < nv; k += VW) a += ld(x + k) * ld(r + k);
+  float s = hsum(a);
+  for (int k = nv; k < n; k++) s += x[k] * r[k];
+  return s;
+}
+
+/* out[i] = dot(x, r_i) over n floats for four rows r_i, each loaded vector of x used four times
+ * (per row the same order as vdot: the results are vdot's). */
+static inline void vdot4(const float *x, const float *r0, const float *r1, const float *r2, const float *r3, int n, float out[4]) {
+  const int nv = n - n % VW;
+  vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+  for (int k = 0; k < nv; k += VW) {
+    const vf xv = ld(x + k);
+    a0 += xv * ld(r0 + k);
+    a1 += xv * ld(r1 + k);
+    a2 += xv * ld(r2 + k);
+    a3 += xv * ld(r3 + k);
+  }
+  out[0] = hsum(a0), out[1] = hsum(a1), out[2] = hsum(a2), out[3] = hsum(a3);
+  for (int k = nv; k < n; k++) out[0] += x[k] * r0[k], out[1] += x[k] * r1[k], out[2] += x[k] * r2[k], out[3] += x[k] * r3[k];
+}
+
 static inline vf vsplat(float s) { return s - (vf){0}; }
 typedef int vi __attribute__((vector_size(VW * 4)));
 

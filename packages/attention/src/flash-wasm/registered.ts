@@ -34,31 +34,16 @@ export function forwardRegistered(
   const BH = p.B * p.H;
   const out = new Float32Array(BH * p.Tq * p.Dv); // [B, Tq, H, Dv]
   const lse = new Float32Array(BH * p.Tq);
-  let keyBias: Float32Array | null = null;
-  if (p.keyPadding) {
-    keyBias = new Float32Array(p.B * p.Tk);
-    for (let i = 0; i < keyBias.length; i++) if (p.keyPadding[i] !== 0) keyBias[i] = Number.NEGATIVE_INFINITY;
-  }
-  const problem = {
-    B: p.B,
-    H: p.H,
-    Hkv: p.Hkv,
-    Tq: p.Tq,
-    Tk: p.Tk,
-    D: p.D,
-    Dv: p.Dv,
-    scale: p.scale,
-    causal: p.causal,
-    window: p.window,
-    softcap: p.softcap,
-    zeroMaskedRows: p.zeroMaskedRows,
-    keyBias,
-    alibiSlopes: p.alibiSlopes ? Float32Array.from(p.alibiSlopes) : null,
-  };
+  // The key bias the WebAssembly backward is saved with ([B, Tkp]: -inf on padding keys and past
+  // Tk); the kernel takes its first Tk columns of each row.
+  const kbias = FlashWasm.keyBias(p);
+  const { Tkp, Tqp } = padded(p);
+  const keyBias = p.keyPadding ? Float32Array.from({ length: p.B * p.Tk }, (_, i) => kbias[Math.floor(i / p.Tk) * Tkp + (i % p.Tk)]) : null;
+  const { keyPadding: _padding, alibiSlopes, ...same } = p; // the rest is the registered kernel's problem as it is
+  const problem = { ...same, keyBias, alibiSlopes: alibiSlopes ? Float32Array.from(alibiSlopes) : null };
   const outRows: CpuAttentionRows = { data: out, offset: 0, strides: [p.Tq * p.H * p.Dv, p.Dv, p.H * p.Dv] };
   if (!kernel.forward(problem, rowsOf(q), rowsOf(k), rowsOf(v), outRows, lse)) return null;
   getKernel(CPU_ATTENTION, "cpu"); // counted in kernelStats as the kernel that ran
-  const { Tqp } = padded(p);
   const saved = new Float32Array(BH * Tqp).fill(Number.NEGATIVE_INFINITY);
   for (let bh = 0; bh < BH; bh++) saved.set(lse.subarray(bh * p.Tq, (bh + 1) * p.Tq), bh * Tqp);
   const stored = tensor(out, { shape: [p.B, p.Tq, p.H, p.Dv], backend: q.backend });
@@ -75,5 +60,5 @@ export function forwardRegistered(
         }
     return dense;
   };
-  return { out: view, saved: { lse: saved, kbias: FlashWasm.keyBias(p) }, outValues };
+  return { out: view, saved: { lse: saved, kbias }, outValues };
 }

@@ -11,6 +11,7 @@ import { computeArray, contiguousValues, forEachRow, operand, REGISTERED_COPY_MI
 import { WASM_UNARY, wasmFits, wasmKernels } from "./wasm/runtime";
 import { isFloat } from "../../core/dtype";
 import { contiguousStrides, isContiguous } from "../../core/shape";
+import { giveStorage, takeStorage } from "./pool";
 import { CPU_ELEMENTWISE, registeredCpuKernel, type CpuElementwiseKernel } from "./registered";
 
 /**
@@ -217,8 +218,8 @@ export function unary(op: UnaryOp, x: CpuView, outDtype: DType, attrs: UnaryAttr
   // A registered float32 kernel (@tessera/native) first: contiguous float32 in and out.
   if (n >= WASM_MIN_ELEMS && x.dtype === "float32" && outDtype === "float32" && isContiguous(x.shape, x.strides)) {
     const k = registeredCpuKernel<CpuElementwiseKernel>(CPU_ELEMENTWISE);
-    const out = k ? (computeArray(outDtype, n) as Float32Array) : null;
-    if (k && out && k.unary(op, (x.data as Float32Array).subarray(x.offset, x.offset + n), out)) return out;
+    const out = k ? viaRegistered(n, (o) => k.unary(op, (x.data as Float32Array).subarray(x.offset, x.offset + n), o)) : null;
+    if (out) return out;
   }
   const code = (WASM_UNARY as Record<string, number>)[op];
   if (code !== undefined && isFloat(x.dtype) && n >= WASM_MIN_ELEMS && isContiguous(x.shape, x.strides)) {
@@ -330,8 +331,16 @@ function registeredBinary(op: BinaryOp, a: CpuView, b: CpuView, outDtype: DType,
   const block = repeatedBlock(b);
   const k = block && block.length > 0 ? registeredCpuKernel<CpuElementwiseKernel>(CPU_ELEMENTWISE) : undefined;
   if (!k || !block) return null;
-  const out = computeArray(outDtype, n) as Float32Array;
-  return k.binary(op, a.data.subarray(a.offset, a.offset + n), block, out) ? out : null;
+  const data = a.data;
+  return viaRegistered(n, (out) => k.binary(op, data.subarray(a.offset, a.offset + n), block, out));
+}
+
+/** A pooled float32 output of n values filled by a registered kernel, or null (the array back in the pool) when it declined. */
+function viaRegistered(n: number, fill: (out: Float32Array) => boolean): Float32Array | null {
+  const out = takeStorage("float32", n) as Float32Array;
+  if (fill(out)) return out;
+  giveStorage(out);
+  return null;
 }
 
 export function binary(op: BinaryOp, a: CpuView, b: CpuView, outDtype: DType): StorageArray {
