@@ -18,7 +18,7 @@ import {
   concat,
   embedding,
   expand,
-  Generator,
+  type Generator,
   LayerNorm,
   Module,
   ModuleList,
@@ -39,6 +39,7 @@ import { checkRequired } from "./options";
 import type { Layer, MixerModule } from "../nn/block";
 import { Projection } from "../nn/projection";
 import { PatchEmbedding } from "./vit";
+import { initGenerator } from "../nn/init";
 
 /**
  * BEiT's relative position bias (§2.2; HF BeitRelativePositionBias): a learned table of
@@ -183,7 +184,7 @@ export class BeitForMaskedImageModeling extends Module {
     if (opts.imageSize % opts.patchSize) fail("BeitForMaskedImageModeling", `imageSize ${opts.imageSize} is not a multiple of patchSize ${opts.patchSize}`);
     this.gridSize = opts.imageSize / opts.patchSize;
     this.numPatches = this.gridSize ** 2;
-    const gen = typeof opts.seed === "number" ? new Generator(opts.seed) : opts.seed;
+    const gen = initGenerator(opts.seed);
     const std = opts.initStd ?? 0.02;
     this.cls = this.registerParameter("cls", normal([1, 1, d], 0, std, { seed: gen, backend }));
     this.maskToken = this.registerParameter("maskToken", normal([1, 1, d], 0, std, { seed: gen, backend }));

@@ -5,11 +5,11 @@
  *   logits = LayerNorm(act(h_L W_t + b_t)) word^T + bias                [B, T, V]
  * `attentionMask` [B, T] (1 = token, 0 = padding) hides padded keys, as Hugging Face's.
  */
-import { add, arange, Embedding, eq, Generator, LayerNorm, linear, Module, ModuleList, zeros, zerosLike, type Tensor } from "@tessera/tensor";
+import { add, arange, Embedding, eq, type Generator, LayerNorm, linear, Module, ModuleList, zeros, zerosLike, type Tensor } from "@tessera/tensor";
 import { fail } from "../errors";
 import { activate, type Activation } from "../nn/activation";
 import type { Block } from "../nn/block";
-import { initNormal } from "../nn/init";
+import { initGenerator, initNormal } from "../nn/init";
 import { Projection } from "../nn/projection";
 
 export interface BertOptions {
@@ -44,7 +44,7 @@ export class BertForMaskedLM extends Module {
   constructor(readonly opts: BertOptions) {
     super();
     const { vocabSize: V, dModel: d, backend } = opts;
-    const gen = typeof opts.seed === "number" ? new Generator(opts.seed) : opts.seed;
+    const gen = initGenerator(opts.seed);
     const std = opts.initStd ?? 0.02;
     this.embed = this.registerModule("embed", new Embedding(V, d, { backend }));
     this.pos = this.registerModule("pos", new Embedding(opts.maxPositions, d, { backend }));

@@ -8,12 +8,12 @@
  * one token at a time equal to a single forward pass: O(1) per token for recurrent mixers, a KV
  * cache for attention.
  */
-import { add, arange, disposeState, Embedding, Generator, linear, Module, ModuleList, narrow, type MixerState, type Tensor } from "@tessera/tensor";
+import { add, arange, disposeState, Embedding, type Generator, linear, Module, ModuleList, narrow, type MixerState, type Tensor } from "@tessera/tensor";
 import { fail } from "../errors";
 import { generate, type GenerateOptions, type GenerateResult } from "../generate/generate";
 import type { AttentionContext } from "../nn/attention";
 import type { Block, Layer } from "../nn/block";
-import { initNormal } from "../nn/init";
+import { initGenerator, initNormal } from "../nn/init";
 import { Projection } from "../nn/projection";
 
 export interface CausalLMOptions {
@@ -74,7 +74,7 @@ export class CausalLM extends Module {
     this.dModel = dModel;
     this.maxPositions = opts.maxPositions ?? null;
     this.hiddenStateStyle = opts.hiddenStates ?? "embeddings";
-    const gen = typeof opts.seed === "number" ? new Generator(opts.seed) : opts.seed;
+    const gen = initGenerator(opts.seed);
     const std = opts.initStd ?? 0.02;
     this.embed = this.registerModule("embed", new Embedding(vocabSize, dModel, { backend: opts.backend }));
     initNormal(this.embed.weight, std, gen);

@@ -20,7 +20,7 @@ import {
   div,
   Embedding,
   eq,
-  Generator,
+  type Generator,
   gelu,
   LayerNorm,
   linear,
@@ -42,7 +42,7 @@ import { fail } from "../errors";
 import { checkRequired } from "./options";
 import { activate, type Activation } from "../nn/activation";
 import type { Block } from "../nn/block";
-import { initNormal } from "../nn/init";
+import { initGenerator, initNormal } from "../nn/init";
 import { Projection } from "../nn/projection";
 
 export interface ElectraEmbeddingsOptions {
@@ -66,7 +66,7 @@ export class ElectraEmbeddings extends Module {
   constructor(readonly opts: ElectraEmbeddingsOptions) {
     super();
     const { embeddingSize: e, backend } = opts;
-    const gen = typeof opts.seed === "number" ? new Generator(opts.seed) : opts.seed;
+    const gen = initGenerator(opts.seed);
     this.word = this.registerModule("word", new Embedding(opts.vocabSize, e, { backend }));
     this.pos = this.registerModule("pos", new Embedding(opts.maxPositions, e, { backend }));
     this.types = this.registerModule("types", new Embedding(opts.typeVocabSize, e, { backend }));
@@ -114,7 +114,7 @@ export class ElectraEncoder extends Module {
   constructor(readonly opts: ElectraEncoderOptions) {
     super();
     const e = opts.embeddings.opts.embeddingSize;
-    const gen = typeof opts.seed === "number" ? new Generator(opts.seed) : opts.seed;
+    const gen = initGenerator(opts.seed);
     this.embeddings = this.registerModule("embeddings", opts.embeddings);
     this.project = e === opts.dModel ? null : this.registerModule("project", new Projection(e, opts.dModel, { initStd: opts.initStd ?? 0.02, seed: gen, backend: opts.backend }));
     this.blocks = this.registerModule("blocks", new ModuleList(opts.blocks));
@@ -149,7 +149,7 @@ export class ElectraDiscriminator extends Module {
   constructor(readonly opts: ElectraDiscriminatorOptions) {
     super();
     const { dModel: d, backend } = opts;
-    const gen = typeof opts.seed === "number" ? new Generator(opts.seed) : opts.seed;
+    const gen = initGenerator(opts.seed);
     const std = opts.initStd ?? 0.02;
     this.encoder = this.registerModule("encoder", new ElectraEncoder({ ...opts, seed: gen }));
     this.headDense = this.registerModule("headDense", new Projection(d, d, { initStd: std, seed: gen, backend }));
@@ -175,7 +175,7 @@ export class ElectraGenerator extends Module {
     super();
     const { dModel: d, backend } = opts;
     const { embeddingSize: e, vocabSize: V } = opts.embeddings.opts;
-    const gen = typeof opts.seed === "number" ? new Generator(opts.seed) : opts.seed;
+    const gen = initGenerator(opts.seed);
     this.encoder = this.registerModule("encoder", new ElectraEncoder({ ...opts, seed: gen }));
     this.headDense = this.registerModule("headDense", new Projection(d, e, { initStd: opts.initStd ?? 0.02, seed: gen, backend }));
     this.headNorm = this.registerModule("headNorm", new LayerNorm(e, { eps: opts.eps, backend }));
@@ -253,7 +253,7 @@ export class Electra extends Module {
     if (o.attentionMask && o.attentionMask.shape.join() !== ids.shape.join()) fail(op, `attentionMask [${o.attentionMask.shape}] must have the shape of ids [${ids.shape}]`);
     const V = this.generator.encoder.embeddings.opts.vocabSize;
     const { attentionMask, tokenTypeIds, lambda, temperature, ...maskOpts } = o;
-    const seed = typeof o.seed === "number" ? new Generator(o.seed) : o.seed;
+    const seed = initGenerator(o.seed);
     const masked = bertMask(ids, { ...maskOpts, vocabSize: V, attentionMask, seed, backend: ids.backend });
     const fwd = { attentionMask, tokenTypeIds };
     const generatorLogits = this.generator.forward(masked.inputIds, fwd).logits; // [B, T, V]

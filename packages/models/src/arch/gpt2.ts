@@ -13,6 +13,7 @@ import type { BuildOptions } from "../hf/build-options";
 import { buildParts, HFConfig, type RawConfig } from "../hf/config";
 import { NameMap } from "../hf/names";
 import type { HFInfo } from "../hf/weights";
+import { initGenerator } from "../nn/init";
 
 export const GPT2_NAMES = new NameMap([
   ["embed.weight", "transformer.wte.weight"],
@@ -45,7 +46,8 @@ export function buildGPT2(raw: RawConfig, opts: BuildOptions = {}): { model: Cau
   c.divisible("n_embd", d, "n_head", nHeads);
   // Embeddings + per block (qkv, out, MLP, two norms) + final norm; the head is tied or V x d.
   c.checkBudget((V + P) * d + L * (4 * d * d + 2 * d * inner + inner + 9 * d) + 2 * d + (tie ? 0 : V * d), opts.maxParameterBytes);
-  const { backend, seed } = opts;
+  const { backend } = opts;
+  const seed = initGenerator(opts.seed); // one stream for every layer
   return buildParts(
     L,
     (l) => {

@@ -14,6 +14,7 @@ import { buildParts, HFConfig, type RawConfig } from "../hf/config";
 import { NameMap } from "../hf/names";
 import { ropeFromConfig } from "../hf/rope-config";
 import type { HFInfo } from "../hf/weights";
+import { initGenerator } from "../nn/init";
 
 export const LLAMA_NAMES = new NameMap([
   ["embed.weight", "model.embed_tokens.weight"],
@@ -58,7 +59,8 @@ export function buildLlama(raw: RawConfig, opts: BuildOptions = {}, family: Llam
   // Embeddings (+ an untied head) + per block (q, k, v, o, gated MLP, two norms) + final norm.
   const attn = d * headDim * (2 * nHeads + 2 * nKvHeads);
   c.checkBudget(V * d * (tie ? 1 : 2) + L * (attn + 3 * d * inner + 2 * d) + d, opts.maxParameterBytes);
-  const { backend, seed } = opts;
+  const { backend } = opts;
+  const seed = initGenerator(opts.seed); // one stream for every layer
   return buildParts(
     L,
     (l) => {

@@ -18,7 +18,7 @@ import {
   cast,
   concat,
   expand,
-  Generator,
+  type Generator,
   gather,
   LayerNorm,
   mean,
@@ -39,6 +39,7 @@ import { checkRequired } from "./options";
 import type { Block } from "../nn/block";
 import { Projection } from "../nn/projection";
 import { PatchEmbedding } from "./vit";
+import { initGenerator } from "../nn/init";
 
 /**
  * [B, C, H, W] -> [B, (H/p)(W/p), p p C] in MAE's layout: patches row-major, each patch's values
@@ -177,7 +178,7 @@ export class MaskedAutoencoderViT extends Module {
     checkRatio("MaskedAutoencoderViT", opts.maskRatio ?? 0.75);
     this.gridSize = opts.imageSize / p;
     this.numPatches = this.gridSize ** 2;
-    const gen = typeof opts.seed === "number" ? new Generator(opts.seed) : opts.seed;
+    const gen = initGenerator(opts.seed);
     const std = opts.initStd ?? 0.02;
     this.cls = this.registerParameter("cls", normal([1, 1, d], 0, std, { seed: gen, backend }));
     // Fixed (not trained) sin-cos positions: buffers, saved with the weights.

@@ -12,6 +12,7 @@ import type { BuildOptions } from "../hf/build-options";
 import { buildParts, HFConfig, jsonNumber, type RawConfig } from "../hf/config";
 import { NameMap } from "../hf/names";
 import type { HFInfo } from "../hf/weights";
+import { initGenerator } from "../nn/init";
 
 export const MAMBA_NAMES = new NameMap([
   ["embed.weight", "backbone.embeddings.weight"],
@@ -43,7 +44,8 @@ export function buildMamba(raw: RawConfig, opts: BuildOptions = {}, version: 1 |
     V * d * (tie ? 1 : 2) + L * (2 * d * dInner + dInner * (dConv + 2 * dState + 4) + dInner * (2 * dState + Math.ceil(d / 16) + 2) + dInner * d + 2 * d) + d,
     opts.maxParameterBytes,
   );
-  const { backend, seed } = opts;
+  const { backend } = opts;
+  const seed = initGenerator(opts.seed); // one stream for every layer
   let mixer: (l: number) => MixerModule;
   if (version === 1) {
     c.reject("intermediate_size", (v) => v === expand * d, `must equal expand * hidden_size = ${expand * d}`);

@@ -8,10 +8,11 @@
  * The patch projection keeps the Conv2d weight layout [D, C, p, p] (stride = kernel = p, so
  * the convolution is this reshape and one matmul).
  */
-import { add, concat, expand, Generator, LayerNorm, linear, Module, ModuleList, normal, permute, reshape, select, zeros, type Tensor } from "@tessera/tensor";
+import { add, concat, expand, type Generator, LayerNorm, linear, Module, ModuleList, normal, permute, reshape, select, zeros, type Tensor } from "@tessera/tensor";
 import { fail } from "../errors";
 import type { Block } from "../nn/block";
 import { Projection } from "../nn/projection";
+import { initGenerator } from "../nn/init";
 
 export interface ViTOptions {
   imageSize: number;
@@ -39,7 +40,7 @@ export class ViTForImageClassification extends Module {
     const { dModel: d, backend } = opts;
     if (opts.imageSize % opts.patchSize) fail("ViT", `image_size ${opts.imageSize} is not a multiple of patch_size ${opts.patchSize}`);
     this.numPatches = (opts.imageSize / opts.patchSize) ** 2;
-    const gen = typeof opts.seed === "number" ? new Generator(opts.seed) : opts.seed;
+    const gen = initGenerator(opts.seed);
     const std = opts.initStd ?? 0.02;
     this.cls = this.registerParameter("cls", normal([1, 1, d], 0, std, { seed: gen, backend }));
     this.pos = this.registerParameter("pos", normal([1, this.numPatches + 1, d], 0, std, { seed: gen, backend }));

@@ -9,6 +9,7 @@ import { buildParts, HFConfig, type RawConfig } from "./config";
 import { NameMap } from "./names";
 import { vitLayerRules } from "./vit-mae";
 import type { HFInfo } from "./weights";
+import { initGenerator } from "../nn/init";
 
 const L = "beit.encoder.layer.{i}";
 export const BEIT_NAMES = new NameMap([
@@ -54,7 +55,8 @@ export function buildBeit(raw: RawConfig, opts: BuildOptions = {}): { model: Bei
     channels * patch * patch * d + (N + 4) * d + (shared ? table : 0) + layers * (4 * d * d + 2 * d * inner + inner + 10 * d + (relative ? table : 0)) + 4 * d + V * (d + 1),
     opts.maxParameterBytes,
   );
-  const { backend, seed } = opts;
+  const { backend } = opts;
+  const seed = initGenerator(opts.seed); // one stream for every layer
   return buildParts(
     layers,
     (l) => {

@@ -9,6 +9,7 @@ import type { BuildOptions } from "./build-options";
 import { buildParts, HFConfig, type RawConfig } from "./config";
 import { NameMap } from "./names";
 import type { HFInfo } from "./weights";
+import { initGenerator } from "../nn/init";
 
 const L = "bert.encoder.layer.{i}";
 export const BERT_NAMES = new NameMap([
@@ -47,7 +48,8 @@ export function buildBert(raw: RawConfig, opts: BuildOptions = {}): { model: Ber
   c.divisible("hidden_size", d, "num_attention_heads", nHeads);
   // Embeddings (words, positions, types, norm) + per block (q, k, v, o, MLP, two norms) + MLM head.
   c.checkBudget((V + P + types + 2) * d + L * (4 * d * d + 2 * d * inner + inner + 9 * d) + d * d + 3 * d + V, opts.maxParameterBytes);
-  const { backend, seed } = opts;
+  const { backend } = opts;
+  const seed = initGenerator(opts.seed); // one stream for every layer
   return buildParts(
     L,
     (l) => {

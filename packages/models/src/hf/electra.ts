@@ -14,6 +14,7 @@ import type { BuildOptions } from "./build-options";
 import { buildParts, HFConfig, type RawConfig } from "./config";
 import { NameMap, type NameRule } from "./names";
 import type { HFInfo } from "./weights";
+import { initGenerator } from "../nn/init";
 
 const L = "electra.encoder.layer.{i}";
 const ENCODER_RULES: NameRule[] = [
@@ -134,9 +135,10 @@ export function buildElectraDiscriminator(raw: RawConfig, opts: BuildOptions & {
   const dh = probe.size("hidden_size");
   const s = readSizes(raw, opts, dh * dh + 2 * dh + 1);
   if (opts.embeddings) checkShared(raw, opts.embeddings);
-  return buildParts(s.layers, bertBlocks(s, opts), (blocks) => {
-    const embeddings = opts.embeddings ?? electraEmbeddings(raw, opts);
-    const model = new ElectraDiscriminator({ embeddings, dModel: s.d, blocks, headActivation: s.act, initStd: s.std, seed: opts.seed, backend: opts.backend });
+  const seeded = { ...opts, seed: initGenerator(opts.seed) }; // one stream: blocks, embeddings and head
+  return buildParts(s.layers, bertBlocks(s, seeded), (blocks) => {
+    const embeddings = opts.embeddings ?? electraEmbeddings(raw, seeded);
+    const model = new ElectraDiscriminator({ embeddings, dModel: s.d, blocks, headActivation: s.act, initStd: s.std, seed: seeded.seed, backend: opts.backend });
     return { model, info: { modelType: "electra", config: raw, names: ELECTRA_DISCRIMINATOR_NAMES, ignore: IGNORE } };
   });
 }
@@ -148,9 +150,10 @@ export function buildElectraGenerator(raw: RawConfig, opts: BuildOptions & { emb
   const E = probe.size("embedding_size", dh);
   const s = readSizes(raw, opts, dh * E + 3 * E + probe.size("vocab_size"));
   if (opts.embeddings) checkShared(raw, opts.embeddings);
-  return buildParts(s.layers, bertBlocks(s, opts), (blocks) => {
-    const embeddings = opts.embeddings ?? electraEmbeddings(raw, opts);
-    const model = new ElectraGenerator({ embeddings, dModel: s.d, blocks, eps: s.eps, initStd: s.std, seed: opts.seed, backend: opts.backend });
+  const seeded = { ...opts, seed: initGenerator(opts.seed) }; // one stream: blocks, embeddings and head
+  return buildParts(s.layers, bertBlocks(s, seeded), (blocks) => {
+    const embeddings = opts.embeddings ?? electraEmbeddings(raw, seeded);
+    const model = new ElectraGenerator({ embeddings, dModel: s.d, blocks, eps: s.eps, initStd: s.std, seed: seeded.seed, backend: opts.backend });
     return { model, info: { modelType: "electra", config: raw, names: ELECTRA_GENERATOR_NAMES, ignore: IGNORE, tied: ["generator_lm_head.weight"] } };
   });
 }

@@ -10,6 +10,7 @@ import type { BuildOptions } from "./build-options";
 import { buildParts, HFConfig, type RawConfig } from "./config";
 import { NameMap } from "./names";
 import type { HFInfo } from "./weights";
+import { initGenerator } from "../nn/init";
 
 /** The rules of one pre-norm ViT layer list (ViT, ViTMAE's encoder and decoder, BEiT). */
 export function vitLayerRules(ours: string, hf: string): [string, string][] {
@@ -90,7 +91,8 @@ export function buildViTMAE(raw: RawConfig, opts: BuildOptions = {}): { model: M
     channels * patch * patch * d + (N + 3) * d + L * layer(d, inner) + d * dd + (N + 4) * dd + dL * layer(dd, dInner) + dd * patch * patch * channels,
     opts.maxParameterBytes,
   );
-  const { backend, seed } = opts;
+  const { backend } = opts;
+  const seed = initGenerator(opts.seed); // one stream for every layer
   const enc = { dModel: d, nHeads, hidden: inner, activation: act, eps, qkvBias, initStd: std, seed, backend };
   const dec = { dModel: dd, nHeads: dHeads, hidden: dInner, activation: act, eps, qkvBias, initStd: std, seed, backend };
   // A mixer replacement (BuildOptions.mixer) applies to the encoder; the decoder keeps its own.

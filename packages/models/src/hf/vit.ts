@@ -9,6 +9,7 @@ import type { BuildOptions } from "./build-options";
 import { buildParts, HFConfig, type RawConfig } from "./config";
 import { NameMap } from "./names";
 import type { HFInfo } from "./weights";
+import { initGenerator } from "../nn/init";
 
 const L = "vit.encoder.layer.{i}";
 export const VIT_NAMES = new NameMap([
@@ -45,7 +46,8 @@ export function buildViT(raw: RawConfig, opts: BuildOptions = {}): { model: ViTF
   const numPatches = (image / patch) ** 2;
   // Patch embedding, positions and class token + per block (q, k, v, o, MLP, two norms) + norm + classifier.
   c.checkBudget(channels * patch * patch * d + (numPatches + 3) * d + L * (4 * d * d + 2 * d * inner + inner + 9 * d) + 2 * d + numLabels * (d + 1), opts.maxParameterBytes);
-  const { backend, seed } = opts;
+  const { backend } = opts;
+  const seed = initGenerator(opts.seed); // one stream for every layer
   return buildParts(
     L,
     (l) => {

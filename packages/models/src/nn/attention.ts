@@ -29,6 +29,7 @@ import {
 } from "@tessera/tensor";
 import { fail } from "../errors";
 import { Projection, type ProjectionOptions } from "./projection";
+import { initGenerator } from "./init";
 
 export interface SelfAttentionOptions {
   dModel: number;
@@ -91,7 +92,7 @@ export class SelfAttention extends Module implements TokenMixer<AttentionState> 
     if (!Number.isInteger(this.headDim) || this.headDim < 1) fail("SelfAttention", `dModel ${dModel} is not a multiple of nHeads ${nHeads}: give headDim`);
     if (nHeads % this.nKvHeads !== 0) fail("SelfAttention", `nKvHeads ${this.nKvHeads} must divide nHeads ${nHeads}`);
     if (opts.fused && this.nKvHeads !== nHeads) fail("SelfAttention", "a fused qkv projection needs nKvHeads = nHeads");
-    const p = { layout: opts.layout, initStd: opts.initStd, seed: opts.seed, backend: opts.backend };
+    const p = { layout: opts.layout, initStd: opts.initStd, seed: initGenerator(opts.seed), backend: opts.backend }; // one stream: q, k, v and o differ
     const qb = { ...p, bias: opts.qkvBias ?? false };
     const [dq, dkv] = [nHeads * this.headDim, this.nKvHeads * this.headDim];
     if (opts.fused) this.qkv = this.registerModule("qkv", new Projection(dModel, dq + 2 * dkv, qb));

@@ -7,6 +7,7 @@
 import { Module, mul, type Generator, type Tensor } from "@tessera/tensor";
 import { activate, checkActivation, type Activation } from "./activation";
 import { Projection, type ProjectionOptions } from "./projection";
+import { initGenerator } from "./init";
 
 export interface MLPOptions {
   dModel: number;
@@ -29,7 +30,7 @@ export class MLP extends Module {
   constructor(opts: MLPOptions) {
     super();
     this.activation = checkActivation("MLP", opts.activation ?? "gelu");
-    const p = { bias: opts.bias ?? true, layout: opts.layout, initStd: opts.initStd, seed: opts.seed, backend: opts.backend };
+    const p = { bias: opts.bias ?? true, layout: opts.layout, initStd: opts.initStd, seed: initGenerator(opts.seed), backend: opts.backend }; // one stream: gate, up and down differ
     this.gate = opts.gated ? this.registerModule("gate", new Projection(opts.dModel, opts.hidden, p)) : null;
     this.up = this.registerModule("up", new Projection(opts.dModel, opts.hidden, p));
     this.down = this.registerModule("down", new Projection(opts.hidden, opts.dModel, p));

@@ -4,9 +4,10 @@
  *  - 'in-out' ([in, out], Hugging Face's GPT-2 `Conv1D`), so GPT-2 weights load and save
  *    without a transpose.
  */
-import { Generator, affine, cast, contiguous, linear, Module, normal, transpose, uniform, zeros, type Tensor } from "@tessera/tensor";
+import { type Generator, affine, cast, contiguous, linear, Module, normal, transpose, uniform, zeros, type Tensor } from "@tessera/tensor";
 import { QuantizedLinearWeight, quantize, quantizedLinear, type QuantFormat } from "@tessera/quantize";
 import { fail } from "../errors";
+import { initGenerator } from "./init";
 
 export interface ProjectionOptions {
   bias?: boolean;
@@ -33,7 +34,7 @@ export class Projection extends Module {
       fail("Projection", `features must be positive integers, got in ${inFeatures}, out ${outFeatures}`);
     }
     this.layout = opts.layout ?? "out-in";
-    const gen = typeof opts.seed === "number" ? new Generator(opts.seed) : opts.seed;
+    const gen = initGenerator(opts.seed);
     const shape = this.layout === "out-in" ? [outFeatures, inFeatures] : [inFeatures, outFeatures];
     const o = { backend: opts.backend, seed: gen };
     const bound = 1 / Math.sqrt(inFeatures);

@@ -6,6 +6,7 @@
  */
 import { add, Conv2d, GroupNorm, Module, silu, type Generator, type Tensor } from "@tessera/tensor";
 import { fail } from "../errors";
+import { initGenerator } from "./init";
 
 export interface ConvResBlockOptions {
   /** GroupNorm groups; must divide both widths. Default 8. */
@@ -33,7 +34,7 @@ export class ConvResBlock extends Module {
     ] as const) {
       if (!Number.isInteger(c) || c < 1 || c % groups !== 0) fail("ConvResBlock", `${name} ${c} must be a positive multiple of groups ${groups}`);
     }
-    const o = { seed: opts.seed, backend: opts.backend };
+    const o = { seed: initGenerator(opts.seed), backend: opts.backend }; // one stream: the convolutions differ
     this.norm1 = this.registerModule("norm1", new GroupNorm(groups, inChannels, { backend: opts.backend }));
     this.conv1 = this.registerModule("conv1", new Conv2d(inChannels, outChannels, 3, { padding: 1, ...o }));
     this.norm2 = this.registerModule("norm2", new GroupNorm(groups, outChannels, { backend: opts.backend }));
