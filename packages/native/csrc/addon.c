@@ -6,6 +6,9 @@
  *   unary(op, x, out)                  out = op(x): 0 exp, 1 sigmoid, 2 silu, 3 gelu, 4 tanh,
  *                                      5 gelu (tanh form); out the same length, or x itself
  *   binary(op, a, b, out)              out = a op b[i % b.length]: 0 add, 1 sub, 2 mul, 3 div
+ *   rows(op, x, out, rows, D, weight | null, bias | null, eps)
+ *                                      row-wise over x [rows, D]: 0 softmax, 1 log-softmax,
+ *                                      2 LayerNorm, 3 RMSNorm (weight, bias [D]); out x or apart
  *   copy(src, srcOffset, dst, dstOffset, layout)
  *                                      dst[i] = src[i] over a shape: layout is a Float64Array
  *                                      [rank, ...shape, ...srcStrides, ...dstStrides] (elements)
@@ -121,6 +124,42 @@ static napi_value js_unary(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* An optional Float32Array argument (null or undefined: *data NULL); 0 when it is something else. */
+static int optional_floats(napi_env env, napi_value v, float **data, size_t *length) {
+  napi_valuetype t = napi_undefined;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  *data = NULL, *length = 0;
+  return t == napi_null || t == napi_undefined || floats(env, v, data, length);
+}
+
+static napi_value js_rows(napi_env env, napi_callback_info info) {
+  size_t argc = MAX_ARGS;
+  napi_value argv[MAX_ARGS];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 8) return fail(env, 0, "rows: expected (op, x, out, rows, D, weight, bias, eps)");
+  const int32_t op = op_code(env, argv[0], TN_ROW_OPS);
+  if (op < 0) return fail(env, 1, "rows: op must be a code in [0, 4)");
+  float *x, *out, *w, *b;
+  size_t nx, nout, nw, nb;
+  if (!floats(env, argv[1], &x, &nx) || !floats(env, argv[2], &out, &nout)) return fail(env, 0, "rows: x and out must be Float32Arrays");
+  const int32_t rows = dim(env, argv[3]), D = dim(env, argv[4]);
+  if (rows < 0 || D < 0) return fail(env, 1, "rows: rows and D must be whole numbers in [0, 2^31)");
+  if (!optional_floats(env, argv[5], &w, &nw) || !optional_floats(env, argv[6], &b, &nb)) return fail(env, 0, "rows: weight and bias must be Float32Arrays or null");
+  double eps;
+  if (napi_get_value_double(env, argv[7], &eps) != napi_ok || !(eps >= 0) || !isfinite(eps)) return fail(env, 1, "rows: eps must be a finite number >= 0");
+  const uint64_t n = (uint64_t)rows * (uint64_t)D;
+  char msg[200];
+  if (nx < n || nout < n || (w && nw < (size_t)D) || (b && nb < (size_t)D)) {
+    snprintf(msg, sizeof msg, "rows: arrays too short for [%d, %d]: x %zu, out %zu (need %llu), weight %zu, bias %zu (need %d)", rows, D, nx, nout, (unsigned long long)n, nw, nb, D);
+    return fail(env, 1, msg);
+  }
+  if (op < 2 && (w || b)) return fail(env, 1, "rows: softmax takes no weight or bias");
+  if (op == 3 && b) return fail(env, 1, "rows: RMSNorm takes no bias");
+  if ((out != x && overlaps(out, n, x, n)) || (w && overlaps(out, n, w, D)) || (b && overlaps(out, n, b, D)))
+    return fail(env, 1, "rows: out must be x itself or not overlap it, and must not overlap weight or bias");
+  tn_row_op(op, x, out, (size_t)rows, (size_t)D, w, b, (float)eps);
+  return undefined(env);
+}
+
 static napi_value js_binary(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -186,14 +225,6 @@ static napi_value js_copy(napi_env env, napi_callback_info info) {
   if (overlaps(src + slo, (size_t)(shi - slo + 1), dst + dlo, (size_t)(dhi - dlo + 1))) return fail(env, 1, "copy: src and dst must not overlap");
   tn_copy_strided(src + so, dst + dofs, rank, shape, ss, ds);
   return undefined(env);
-}
-
-/* An optional Float32Array argument (null or undefined: *data NULL); 0 when it is something else. */
-static int optional_floats(napi_env env, napi_value v, float **data, size_t *length) {
-  napi_valuetype t = napi_undefined;
-  if (napi_typeof(env, v, &t) != napi_ok) return 0;
-  *data = NULL, *length = 0;
-  return t == napi_null || t == napi_undefined || floats(env, v, data, length);
 }
 
 #define ATTN_INTS 28
@@ -369,6 +400,7 @@ NAPI_EXTERN napi_value napi_register_module_v1(napi_env env, napi_value exports)
   export_fn(env, exports, "matmul", js_matmul);
   export_fn(env, exports, "unary", js_unary);
   export_fn(env, exports, "binary", js_binary);
+  export_fn(env, exports, "rows", js_rows);
   export_fn(env, exports, "copy", js_copy);
   export_fn(env, exports, "attention", js_attention);
   export_fn(env, exports, "info", js_info);

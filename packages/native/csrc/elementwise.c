@@ -2,7 +2,7 @@
  * Element-wise ops on the pool: the unary activations (exp, sigmoid, silu, gelu, tanh, gelu-tanh;
  * the algorithms of Tessera's WebAssembly kernels) and add / sub / mul / div of same-size arrays
  * or of a row repeated, split in chunks that the threads claim. Every element is computed alone:
- * the result does not depend on the split.
+ * the result does not depend on the split. The row-wise ops (softmax, norms) split whole rows.
  */
 #include "elementwise.h"
 #include <stdatomic.h>
@@ -53,5 +53,35 @@ void tn_binary(int op, const float *a, const float *b, size_t nb, float *out, si
   tn_lock();
   ew_job j = {tn_current_isa(), op, 1, 1, a, b, nb, n, out, 0};
   if (n && nb) run(&j);
+  tn_unlock();
+}
+
+typedef struct {
+  const isa_t *isa;
+  int op, threads;
+  const float *x, *w, *b;
+  float *out, eps;
+  size_t rows, D, chunk_rows;
+  atomic_size_t next;
+} rows_job;
+
+static void rows_worker(void *ctx, int t) {
+  rows_job *j = ctx;
+  if (t >= j->threads) return;
+  for (size_t r; (r = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed) * j->chunk_rows) < j->rows;) {
+    const size_t e = r + j->chunk_rows < j->rows ? r + j->chunk_rows : j->rows;
+    j->isa->rows(j->op, j->x, j->out, j->D, r, e, j->w, j->b, j->eps);
+  }
+}
+
+void tn_row_op(int op, const float *x, float *out, size_t rows, size_t D, const float *w, const float *b, float eps) {
+  if (!rows || !D) return;
+  tn_lock();
+  rows_job j = {tn_current_isa(), op, 1, x, w, b, out, eps, rows, D, 0, 0};
+  j.chunk_rows = D >= CHUNK ? 1 : CHUNK / D; /* chunks of ~CHUNK elements, whole rows */
+  const size_t chunks = (rows + j.chunk_rows - 1) / j.chunk_rows;
+  j.threads = rows * D >= THREAD_MIN ? tn_threads() : 1;
+  if ((size_t)j.threads > chunks) j.threads = (int)chunks;
+  pool_run(j.threads, rows_worker, &j);
   tn_unlock();
 }

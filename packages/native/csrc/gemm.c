@@ -12,7 +12,7 @@
 
 #include "isa.h"
 
-#define ISA(S) {#S, tk_mr_##S, tk_nr_##S, tk_gemm_tile_##S, tk_gemv_t_##S, tk_gemv_nk_##S, tk_unary_##S, tk_binary_##S, tk_attn_rows_##S}
+#define ISA(S) {#S, tk_mr_##S, tk_nr_##S, tk_gemm_tile_##S, tk_gemv_t_##S, tk_gemv_nk_##S, tk_unary_##S, tk_binary_##S, tk_attn_rows_##S, tk_rows_##S}
 static const isa_t isas[] = {
 #if defined(__x86_64__) || defined(_M_X64)
     ISA(avx512),

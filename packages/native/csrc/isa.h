@@ -14,6 +14,7 @@ typedef struct {
   void (*unary)(int, const float *, float *, size_t);
   void (*binary)(int, const float *, const float *, size_t, float *, size_t, size_t);
   void (*attn_rows)(const tn_attn_problem *, int, int, int, float *);
+  void (*rows)(int, const float *, float *, size_t, size_t, size_t, const float *, const float *, float);
 } isa_t;
 
 /* The instruction set in use (the best this cpu has unless tn_set_isa chose another). */

@@ -16,7 +16,8 @@
   void tk_gemv_nk_##S(const float *x, const float *B, float *y, int M, int K, int N, int k0, int k1);                        \
   void tk_unary_##S(int op, const float *x, float *out, size_t n);                                                         \
   void tk_binary_##S(int op, const float *a, const float *b, size_t nb, float *out, size_t i0, size_t i1);                  \
-  void tk_attn_rows_##S(const tn_attn_problem *p, int bh, int r0, int r1, float *scratch);
+  void tk_attn_rows_##S(const tn_attn_problem *p, int bh, int r0, int r1, float *scratch);                                  \
+  void tk_rows_##S(int op, const float *x, float *out, size_t D, size_t r0, size_t r1, const float *w, const float *b, float eps);
 
 TK_DECLARE(generic)
 #if defined(__x86_64__) || defined(_M_X64)

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the native addon build/tessera_native.node from csrc/ with the system C compiler ($CC,
 // else cc): no node-gyp, no downloaded headers (csrc/napi-min.h declares the Node-API calls).
-// kernels.c and attention_kernels.c are compiled once per instruction set (x86-64: avx512, avx2, generic; elsewhere
+// kernels.c, attention_kernels.c and rows_kernels.c are compiled once per instruction set (x86-64: avx512, avx2, generic; elsewhere
 // generic) and the addon picks the best the cpu has when it loads.
 //
 //   node scripts/build-native.mjs             build; exit 1 with the reason when it cannot
@@ -46,7 +46,7 @@ const x86 = arch() === "x64";
 const base = ["-O3", "-fPIC", "-std=gnu11", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-fno-math-errno"];
 // [object, source, flags]
 // The files compiled once per instruction set (x86-64: avx512, avx2, generic; elsewhere generic).
-const perIsa = ["kernels", "attention_kernels"];
+const perIsa = ["kernels", "attention_kernels", "rows_kernels"];
 const isaFlags = [
   ["generic", ["-DVW=4", "-DKSUFFIX=generic"]],
   ...(x86

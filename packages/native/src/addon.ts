@@ -12,6 +12,8 @@ export interface Addon {
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number, transB: boolean, bias: Float32Array | null): void;
   unary(op: number, x: Float32Array, out: Float32Array): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** Row-wise over x [rows, D]: 0 softmax, 1 log-softmax, 2 LayerNorm, 3 RMSNorm (csrc/elementwise.h). */
+  rows(op: number, x: Float32Array, out: Float32Array, rows: number, D: number, weight: Float32Array | null, bias: Float32Array | null, eps: number): void;
   copy(src: Float32Array, srcOffset: number, dst: Float32Array, dstOffset: number, layout: Float64Array): void;
   /** layout: [B, H, Hkv, Tq, Tk, D, Dv, offset and batch / head / row strides of q, k, v, out, causal, window, left, right, zeroMasked, scale, cap] (csrc/attention.h). */
   attention(

@@ -25,6 +25,7 @@ import {
   type BinaryOp,
   type CpuAttentionKernel,
   type CpuElementwiseKernel,
+  type CpuRowOp,
   type CpuGemmKernel,
   type UnaryOp,
 } from "@tessera/tensor";
@@ -99,9 +100,10 @@ function applyOptions(op: string, addon: Addon, options: NativeOptions): NativeI
 /** The addon's codes for Tessera's unary and binary op names (csrc/elementwise.h). */
 const UNARY_CODES: Partial<Record<UnaryOp, number>> = { exp: 0, sigmoid: 1, silu: 2, gelu: 3, tanh: 4, gelu_tanh: 5 };
 const BINARY_CODES: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3 };
+const ROW_CODES: Record<CpuRowOp, number> = { softmax: 0, logSoftmax: 1, layerNorm: 2, rmsNorm: 3 };
 
 export interface EnableOptions extends NativeOptions {
-  /** Which groups of kernels to register (default all): "gemm" (matmul, linear, affine), "elementwise" (activations, + - * /), "attention" (the fused attention forward). */
+  /** Which groups of kernels to register (default all): "gemm" (matmul, linear, affine), "elementwise" (activations, + - * /, copies, softmax and norms), "attention" (the fused attention forward). */
   kernels?: readonly NativeKernelSet[];
 }
 
@@ -110,7 +112,7 @@ export interface EnableOptions extends NativeOptions {
  * "cpuGemm" (float32 matmul, linear, affine of useful size, batched or not),
  * "cpuElementwise" (float32 exp, sigmoid, silu, gelu, tanh, gelu-tanh; add, sub, mul, div of
  * same-size tensors or a broadcast row; strided copies: views made contiguous, writes into
- * views) and "cpuAttention" (the fused attention forward: q, k and v read in place, from a
+ * views; softmax, log-softmax, LayerNorm and RMSNorm over the last axis) and "cpuAttention" (the fused attention forward: q, k and v read in place, from a
  * fused projection's columns or a key / value cache), and applies `options`; threads default to
  * os.availableParallelism() the first time. Throws (saying why) when the addon is unavailable.
  */
@@ -150,6 +152,16 @@ export function enableNative(options: EnableOptions = {}): NativeInfo {
         const code = BINARY_CODES[op];
         if (code === undefined) return false;
         addon.binary(code, a, b, out);
+        return true;
+      },
+      rows(op, x, rows, D, out, weight, bias, eps) {
+        // Declined (the backend's own kernels run): sizes past the addon's, weights shorter
+        // than a row, a negative or non-finite eps, or overlapping arrays.
+        const code = ROW_CODES[op];
+        if (code === undefined || !(rows <= 2 ** 30 && D <= 2 ** 30) || !(eps >= 0 && Number.isFinite(eps))) return false;
+        if ((weight && weight.length < D) || (bias && bias.length < D) || x.length < rows * D || out.length < rows * D) return false;
+        if ([x, weight, bias].some((a) => a && a !== out && a.buffer === out.buffer && overlaps(a, a.length, out, rows * D))) return false;
+        addon.rows(code, x, out, rows, D, op === "softmax" || op === "logSoftmax" ? null : weight, op === "layerNorm" ? bias : null, eps);
         return true;
       },
       copy(src, srcOffset, shape, srcStrides, dst, dstOffset, dstStrides) {

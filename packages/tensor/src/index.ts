@@ -50,6 +50,7 @@ export {
   type CpuAttentionRows,
   type CpuGemmKernel,
   type CpuElementwiseKernel,
+  type CpuRowOp,
 } from "./backend/cpu/registered";
 export {
   setCpuSimd,

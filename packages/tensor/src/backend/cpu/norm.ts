@@ -4,7 +4,9 @@
  * (x * rsqrt(mean(x^2) + eps), as Hugging Face LlamaRMSNorm).
  */
 import { isFloat, type StorageArray } from "../../core/dtype";
-import { sizeOf } from "../../core/shape";
+import { isContiguous, sizeOf } from "../../core/shape";
+import { giveStorage, takeStorage } from "./pool";
+import { CPU_ELEMENTWISE, registeredCpuKernel, type CpuElementwiseKernel, type CpuRowOp } from "./registered";
 import { computeArray, contiguousValues, toStorage, type CpuView } from "./strided";
 import { wasmFits, wasmKernels, type WasmKernels } from "./wasm/runtime";
 
@@ -20,9 +22,28 @@ const f32 = (v: CpuView): Float32Array => {
   return c instanceof Float32Array ? c : Float32Array.from(c);
 };
 
+/**
+ * A registered kernel's row op (@tessera/native) on float32 x read in place: its output, or null
+ * (no kernel or no row ops, another dtype, a small or strided x, or the kernel declined).
+ */
+function registeredRows(op: CpuRowOp, x: CpuView, weight: CpuView | null, bias: CpuView | null, eps: number): StorageArray | null {
+  const total = sizeOf(x.shape);
+  if (x.dtype !== "float32" || total < WASM_MIN_ELEMS || !isContiguous(x.shape, x.strides)) return null;
+  const k = registeredCpuKernel<CpuElementwiseKernel>(CPU_ELEMENTWISE);
+  if (!k?.rows) return null;
+  const D = x.shape[x.shape.length - 1] ?? 1;
+  const out = takeStorage("float32", total) as Float32Array;
+  const values = (x.data as Float32Array).subarray(x.offset, x.offset + total);
+  if (k.rows(op, values, total / D, D, out, weight && f32(weight), bias && f32(bias), eps)) return out;
+  giveStorage(out);
+  return null;
+}
+
 export function softmax(x: CpuView, log: boolean): StorageArray {
   const n = x.shape[x.shape.length - 1] ?? 1;
   const total = sizeOf(x.shape);
+  const native = registeredRows(log ? "logSoftmax" : "softmax", x, null, null, 0);
+  if (native) return native;
   const k = simd(x);
   if (k) {
     const out = computeArray(x.dtype, total) as Float32Array;
@@ -55,6 +76,8 @@ export function softmax(x: CpuView, log: boolean): StorageArray {
 export function layerNorm(x: CpuView, weight: CpuView | null, bias: CpuView | null, eps: number): StorageArray {
   const n = x.shape[x.shape.length - 1];
   const total = sizeOf(x.shape);
+  const native = registeredRows("layerNorm", x, weight, bias, eps);
+  if (native) return native;
   const k = simd(x);
   if (k) {
     const out = computeArray(x.dtype, total) as Float32Array;
@@ -86,6 +109,8 @@ export function layerNorm(x: CpuView, weight: CpuView | null, bias: CpuView | nu
 export function rmsNorm(x: CpuView, weight: CpuView | null, eps: number): StorageArray {
   const n = x.shape[x.shape.length - 1];
   const total = sizeOf(x.shape);
+  const native = registeredRows("rmsNorm", x, weight, null, eps);
+  if (native) return native;
   const k = simd(x);
   if (k) {
     const out = computeArray(x.dtype, total) as Float32Array;

@@ -40,7 +40,18 @@ export interface CpuElementwiseKernel {
    * or dense values scattered into a view.
    */
   copy(src: Float32Array, srcOffset: number, shape: readonly number[], srcStrides: readonly number[], dst: Float32Array, dstOffset: number, dstStrides: readonly number[]): boolean;
+  /**
+   * Row-wise ops over x [rows, D] (dense) into out (the same length): "softmax" / "logSoftmax"
+   * (max-shifted; a row of -inf gives NaN, as PyTorch), "layerNorm" ((x - mean) / sqrt(biased
+   * variance + eps) * weight + bias, two passes), "rmsNorm" (x / sqrt(mean(x^2) + eps), rounded
+   * to float32, * weight). weight and bias are [D] or null (softmax takes neither, RMSNorm no
+   * bias). Optional: a kernel without it, or returning false, leaves these to the backend.
+   */
+  rows?(op: CpuRowOp, x: Float32Array, rows: number, D: number, out: Float32Array, weight: Float32Array | null, bias: Float32Array | null, eps: number): boolean;
 }
+
+/** The row-wise ops a cpuElementwise kernel may take (CpuElementwiseKernel.rows). */
+export type CpuRowOp = "softmax" | "logSoftmax" | "layerNorm" | "rmsNorm";
 
 /**
  * The kernel registry's name for the fused attention forward on the cpu: @tessera/attention's
