@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Generator, type Tensor } from "@tessera/tensor";
-import { MLP, modelFromConfig, SelfAttention, type RawConfig } from "../src/index";
+import { ConvResBlock, electraFromConfigs, MLP, modelFromConfig, SelfAttention, type RawConfig } from "../src/index";
 import { CONFIGS } from "./configs";
 
 const SMALL_IMAGE = { image_size: 16, patch_size: 4, hidden_size: 24, num_hidden_layers: 2, num_attention_heads: 3, intermediate_size: 48 };
@@ -91,16 +91,47 @@ describe("seeded initialisation: one stream per model", () => {
     });
   }
 
+  it("electraFromConfigs: the generator draws after the discriminator (one stream for the pair)", () => {
+    const config = MODELS.find(([name]) => name === "electra")?.[1] as RawConfig;
+    const build = (seed: number) => {
+      const e = electraFromConfigs(config, undefined, { seed });
+      try {
+        return [values(e.discriminator.namedParameters()), values(e.generator.namedParameters())] as const;
+      } finally {
+        e.dispose();
+      }
+    };
+    const [d, g] = build(7);
+    const [d2, g2] = build(7);
+    expect(d2).toEqual(d);
+    expect(g2).toEqual(g);
+    const starts = new Map<string, string>();
+    for (const [part, params] of [
+      ["discriminator", d],
+      ["generator", g],
+    ] as const) {
+      for (const [k, v] of Object.entries(params)) {
+        if (part === "generator" && k.startsWith("encoder.embeddings.")) continue; // the discriminator's, shared
+        const s = signs(v);
+        if (v.length < 32 || !s.includes("+") || !s.includes("-")) continue;
+        expect(starts.get(s), `${part}.${k} starts as ${starts.get(s)}`).toBeUndefined();
+        starts.set(s, `${part}.${k}`);
+      }
+    }
+  });
+
   it("a SelfAttention or MLP built alone with a numeric seed gives each projection its own draws; a Generator is drawn from in turn", () => {
     const attention = new SelfAttention({ dModel: 16, nHeads: 2, seed: 3 });
     const mlp = new MLP({ dModel: 16, hidden: 32, gated: true, seed: 3 });
+    const res = new ConvResBlock(8, 16, { groups: 4, seed: 3 });
     try {
       for (const [module, count] of [
         [attention, 4], // q, k, v, o
         [mlp, 3], // gate, up, down
+        [res, 3], // conv1, conv2, skip
       ] as const) {
         const starts = Object.entries(module.namedParameters())
-          .filter(([k]) => k.endsWith("weight"))
+          .filter(([k, t]) => k.endsWith("weight") && t.shape.length >= 2) // matrices and kernels, not norm scales
           .map(([k, t]) => [k, signs(Array.from(t.dataSync() as Float32Array))]);
         expect(starts.length).toBe(count);
         expect(new Set(starts.map(([, s]) => s)).size, JSON.stringify(starts)).toBe(count);
@@ -108,6 +139,7 @@ describe("seeded initialisation: one stream per model", () => {
     } finally {
       attention.dispose();
       mlp.dispose();
+      res.dispose();
     }
     // One Generator shared by two modules: the second continues where the first stopped.
     const gen = new Generator(5);

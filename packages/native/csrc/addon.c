@@ -22,6 +22,7 @@
  *   setSpinFlag(int32Array | null)     the shared int of the process's thread pools (pool.h);
  *                                      the caller keeps the array alive while it is set
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -142,20 +143,20 @@ static napi_value js_rows(napi_env env, napi_callback_info info) {
   size_t nx, nout, nw, nb;
   if (!floats(env, argv[1], &x, &nx) || !floats(env, argv[2], &out, &nout)) return fail(env, 0, "rows: x and out must be Float32Arrays");
   const int32_t rows = dim(env, argv[3]), D = dim(env, argv[4]);
+  char msg[200];
   if (rows < 0 || D < 0) return fail(env, 1, "rows: rows and D must be whole numbers in [0, 2^31)");
   if (!optional_floats(env, argv[5], &w, &nw) || !optional_floats(env, argv[6], &b, &nb)) return fail(env, 0, "rows: weight and bias must be Float32Arrays or null");
   double eps;
-  if (napi_get_value_double(env, argv[7], &eps) != napi_ok || !(eps >= 0) || !isfinite(eps)) return fail(env, 1, "rows: eps must be a finite number >= 0");
+  if (napi_get_value_double(env, argv[7], &eps) != napi_ok || !(eps >= 0 && eps <= FLT_MAX)) return fail(env, 1, "rows: eps must be a number in [0, 3.4e38] (a float32)");
   const uint64_t n = (uint64_t)rows * (uint64_t)D;
-  char msg[200];
   if (nx < n || nout < n || (w && nw < (size_t)D) || (b && nb < (size_t)D)) {
     snprintf(msg, sizeof msg, "rows: arrays too short for [%d, %d]: x %zu, out %zu (need %llu), weight %zu, bias %zu (need %d)", rows, D, nx, nout, (unsigned long long)n, nw, nb, D);
     return fail(env, 1, msg);
   }
   if (op < 2 && (w || b)) return fail(env, 1, "rows: softmax takes no weight or bias");
   if (op == 3 && b) return fail(env, 1, "rows: RMSNorm takes no bias");
-  if ((out != x && overlaps(out, n, x, n)) || (w && overlaps(out, n, w, D)) || (b && overlaps(out, n, b, D)))
-    return fail(env, 1, "rows: out must be x itself or not overlap it, and must not overlap weight or bias");
+  if (out != x && overlaps(out, n, x, n)) return fail(env, 1, "rows: out must be x itself or not overlap it");
+  if ((w && overlaps(out, n, w, D)) || (b && overlaps(out, n, b, D))) return fail(env, 1, w && overlaps(out, n, w, D) ? "rows: out must not overlap weight" : "rows: out must not overlap bias");
   tn_row_op(op, x, out, (size_t)rows, (size_t)D, w, b, (float)eps);
   return undefined(env);
 }

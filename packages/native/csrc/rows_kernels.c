@@ -65,10 +65,12 @@ static void softmax_row(const float *x, float *o, size_t D, int log) {
   }
   const float s = hsum(s0 + s1);
   if (log) {
-    const float shift = m + logf(s);
-    const vf sh = vsplat(shift);
-    for (j = 0; j < nv; j += VW) st(o + j, ld(x + j) - sh);
-    for (; j < D; j++) o[j] = x[j] - shift;
+    // (x - m) - log s: x - m is exact near the max, so large logits keep their precision
+    // (rounding m + log s first would cost ~u |m| absolute).
+    const float ls = logf(s);
+    const vf lv = vsplat(ls);
+    for (j = 0; j < nv; j += VW) st(o + j, (ld(x + j) - ms) - lv);
+    for (; j < D; j++) o[j] = (x[j] - m) - ls;
   } else {
     const vf inv = vsplat(1.0f / s);
     for (j = 0; j < nv; j += VW) st(o + j, ld(o + j) * inv);

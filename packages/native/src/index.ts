@@ -158,9 +158,12 @@ export function enableNative(options: EnableOptions = {}): NativeInfo {
         // Declined (the backend's own kernels run): sizes past the addon's, weights shorter
         // than a row, a negative or non-finite eps, or overlapping arrays.
         const code = ROW_CODES[op];
-        if (code === undefined || !(rows <= 2 ** 30 && D <= 2 ** 30) || !(eps >= 0 && Number.isFinite(eps))) return false;
+        const whole = (n: number) => Number.isInteger(n) && n >= 0 && n <= 2 ** 30;
+        if (code === undefined || !whole(rows) || !whole(D) || !(eps >= 0 && eps <= 3.4e38)) return false;
         if ((weight && weight.length < D) || (bias && bias.length < D) || x.length < rows * D || out.length < rows * D) return false;
-        if ([x, weight, bias].some((a) => a && a !== out && a.buffer === out.buffer && overlaps(a, a.length, out, rows * D))) return false;
+        // x may be out itself (in place); weight and bias may not touch it.
+        if (x !== out && overlaps(x, rows * D, out, rows * D)) return false;
+        if ([weight, bias].some((a) => a && overlaps(a, D, out, rows * D))) return false;
         addon.rows(code, x, out, rows, D, op === "softmax" || op === "logSoftmax" ? null : weight, op === "layerNorm" ? bias : null, eps);
         return true;
       },

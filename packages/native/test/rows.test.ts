@@ -22,13 +22,14 @@ type Op = (typeof OPS)[number];
 
 /**
  * Row r of the op in float64, and each element's bound. The sums (of exps, of x, of squares)
- * run along lanes of >= 4 floats then across them, at most D/4 + 8 roundings: gamma = (D/4 + 8) u
- * relative to the sum of magnitudes (Higham 3.1). vexp is within 3e-7 relative; x - max is
- * rounded (u |x - max|, which exp turns into that relative error).
+ * run along VW lanes (4, 8 or 16), then across the lanes and through the tail: at most
+ * D/VW + 2 VW roundings, D/4 + 32 over every ISA: gamma = (D/4 + 32) u relative to the sum of
+ * magnitudes (Higham 3.1). vexp is within 3e-7 relative; x - max is rounded (u |x - max|, which
+ * exp turns into that relative error).
  */
 function reference(op: Op, x: Float32Array, D: number, r: number, w: Float32Array | null, b: Float32Array | null, eps: number) {
   const row = Array.from(x.subarray(r * D, r * D + D));
-  const gamma = (D / 4 + 8) * u;
+  const gamma = (D / 4 + 32) * u;
   const want = new Float64Array(D);
   const bound = new Float64Array(D);
   if (op === "softmax" || op === "logSoftmax") {
@@ -166,8 +167,10 @@ describe.skipIf(!info.available)("native row-wise kernels", () => {
     expect(() => addon.rows(0, x, out, 4, 6, w, null, 0)).toThrow(/softmax takes no weight or bias/);
     expect(() => addon.rows(3, x, out, 4, 6, w, w, 1e-6)).toThrow(/RMSNorm takes no bias/);
     expect(() => addon.rows(2, x, x.subarray(1), 3, 6, null, null, 1e-5)).toThrow(/out must be x itself or not overlap it/);
-    expect(() => addon.rows(2, x, out, 4, 6, out.subarray(0, 6), null, 1e-5)).toThrow(/must not overlap weight or bias/);
-    expect(() => addon.rows(2, x, out, 4, 6, null, null, -1)).toThrow(/eps must be a finite number >= 0/);
+    expect(() => addon.rows(2, x, out, 4, 6, out.subarray(0, 6), null, 1e-5)).toThrow(/out must not overlap weight/);
+    expect(() => addon.rows(2, x, out, 4, 6, null, out.subarray(18), 1e-5)).toThrow(/out must not overlap bias/);
+    expect(() => addon.rows(2, x, out, 4, 6, null, null, -1)).toThrow(/eps must be a number in \[0, 3.4e38\]/);
+    expect(() => addon.rows(2, x, out, 4, 6, null, null, 1e39)).toThrow(RangeError);
     expect(() => addon.rows(2, x, out, 4, 6, null, null, Number.NaN)).toThrow(RangeError);
     expect(() => addon.rows(2, x, out, -1, 6, null, null, 0)).toThrow(/whole numbers/);
     expect(() => addon.rows(2, new Float64Array(24) as unknown as Float32Array, out, 4, 6, null, null, 0)).toThrow(/x and out must be Float32Arrays/);
@@ -184,6 +187,12 @@ describe.skipIf(!info.available)("native row-wise kernels", () => {
     expect(k.rows("layerNorm", x, 4, 6, out, new Float32Array(5), null, 1e-5)).toBe(false); // short weight
     expect(k.rows("layerNorm", x, 4, 6, out, null, null, -1)).toBe(false);
     expect(k.rows("softmax", x, 4, 6, x.subarray(0, 23) as Float32Array, null, null, 0)).toBe(false); // short out
+    expect(k.rows("layerNorm", x, 4, 6, out, out, null, 1e-5)).toBe(false); // weight is out
+    expect(k.rows("layerNorm", x, 4, 6, out, null, out.subarray(6, 12), 1e-5)).toBe(false); // bias inside out
+    expect(k.rows("softmax", x, 4, 6, x.subarray(1, 25), null, null, 0)).toBe(false); // out overlaps x, not in place
+    expect(k.rows("softmax", x, 2.5, 6, out, null, null, 0)).toBe(false); // not whole
+    expect(k.rows("layerNorm", x, 4, 6, out, null, null, 1e39)).toBe(false); // eps past float32
+    expect(k.rows("softmax", x, 4, 6, x, null, null, 0)).toBe(true); // in place
     expect(k.rows("softmax", x, 4, 6, out, null, null, 0)).toBe(true);
     disableNative();
   });

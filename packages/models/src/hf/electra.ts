@@ -187,9 +187,9 @@ export function electraGeneratorConfig(discriminator: RawConfig, fraction = 0.25
  * electraGeneratorConfig(discriminator)): one ElectraEmbeddings shared by both.
  */
 export function electraFromConfigs(discriminator: RawConfig, generator: RawConfig = electraGeneratorConfig(discriminator), opts: BuildOptions = {}): Electra {
-  const d = buildElectraDiscriminator(discriminator, opts).model;
+  const seed = initGenerator(opts.seed); // one stream: the generator draws after the discriminator
+  const d = buildElectraDiscriminator(discriminator, { ...opts, seed }).model;
   try {
-    const seed = typeof opts.seed === "number" ? opts.seed + 1 : opts.seed; // not the discriminator's draws again
     const g = buildElectraGenerator(generator, { ...opts, seed, embeddings: d.encoder.embeddings }).model;
     return new Electra({ generator: g, discriminator: d });
   } catch (e) {
