@@ -13,7 +13,7 @@
  *    rotation trick (default, as vector-quantize-pytorch for dim > 1).
  * Returns the quantized vectors, indices, losses and codebook statistics.
  */
-import { HostRandom } from "@tessera/tensor";
+import { Generator, HostRandom } from "@tessera/tensor";
 import {
   add,
   all,
@@ -132,11 +132,14 @@ export class VectorQuantizer extends Module {
       backend: options.backend,
     };
     if (!(this.opts.decay >= 0 && this.opts.decay < 1)) fail("VectorQuantizer", `decay must lie in [0, 1), got ${this.opts.decay}`);
-    this.rng = new HostRandom(options.seed ?? 1);
+    // One stream for the module: the codebook's init, then the projections, then (later, lazily)
+    // the restarts' and k-means' draws; a number per part would repeat or alias draws across parts.
+    const gen = new Generator(options.seed ?? 1);
+    this.rng = new HostRandom(gen);
     const backend = options.backend;
     // vector-quantize-pytorch's init: kaiming-uniform on [K, d] (bound sqrt(6 / (K d))), or zeros until k-means runs.
     const bound = Math.sqrt(6 / (K * cd));
-    const init = this.opts.kmeansInit ? zeros([K, cd], { backend }) : uniform([K, cd], -bound, bound, { seed: options.seed ?? 1, backend });
+    const init = this.opts.kmeansInit ? zeros([K, cd], { backend }) : uniform([K, cd], -bound, bound, { seed: gen, backend });
     if (this.opts.ema) {
       this.embed = this.registerBuffer("embed", init);
       this.clusterSize = this.registerBuffer("clusterSize", add(zeros([K], { backend }), 1));
@@ -147,8 +150,8 @@ export class VectorQuantizer extends Module {
     } else this.embed = this.registerParameter("embed", init);
     this.initted = !this.opts.kmeansInit;
     if (cd !== dim) {
-      this.projectIn = this.registerModule("projectIn", new Linear(dim, cd, { seed: (options.seed ?? 1) + 1, backend }));
-      this.projectOut = this.registerModule("projectOut", new Linear(cd, dim, { seed: (options.seed ?? 1) + 2, backend }));
+      this.projectIn = this.registerModule("projectIn", new Linear(dim, cd, { seed: gen, backend }));
+      this.projectOut = this.registerModule("projectOut", new Linear(cd, dim, { seed: gen, backend }));
     }
   }
 

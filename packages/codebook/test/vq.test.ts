@@ -79,6 +79,24 @@ describe("search and k-means", () => {
 });
 
 describe("VectorQuantizer", () => {
+  it("one seed, one stream: the same seed gives the same codebook and projections; no part starts with another's draws, across seeds too", () => {
+    const build = (seed: number) => new C.VectorQuantizer({ dim: 24, codebookSize: 16, codebookDim: 8, seed });
+    const parts = (vq: C.VectorQuantizer) => [vq.embed, vq.projectIn?.weight, vq.projectOut?.weight].map((t) => Array.from((t as T.Tensor).dataSync()));
+    const models = [build(5), build(5), build(6)];
+    const [a, again, next] = models.map(parts);
+    expect(again).toEqual(a);
+    // A stream started again repeats its first draws (at any scale): their signs would match (chance 2^-32).
+    // Seeds 5 and 6 must not share one either (seed + 1 for a part aliased the next seed's stream).
+    const signs = [...a, ...next].map((v) =>
+      v
+        .slice(0, 32)
+        .map((x) => (x > 0 ? "+" : "-"))
+        .join(""),
+    );
+    expect(new Set(signs).size).toBe(6);
+    for (const m of models) m.dispose();
+  });
+
   it("a training batch with NaN or inf is an error before the EMA codebook changes (cpu)", () => {
     const vq = new C.VectorQuantizer({ dim: 4, codebookSize: 8, kmeansInit: true, deadCodeThreshold: 0.5, seed: 3 });
     vq.train();
