@@ -7,19 +7,9 @@
  */
 import { describe, expect, it } from "vitest";
 import * as T from "@tessera/tensor";
+import { ELECTRA_DISCRIMINATOR as DISC } from "./configs";
 import { Electra, electraFromConfigs, electraGeneratorConfig, ElectraTrainer, modelFromConfig, replacedTokenDetectionLoss } from "../src/index";
 
-const DISC = {
-  model_type: "electra",
-  architectures: ["ElectraForPreTraining"],
-  vocab_size: 40,
-  embedding_size: 16,
-  hidden_size: 32,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  intermediate_size: 64,
-  max_position_embeddings: 32,
-};
 const MASK = 3;
 const ids = (B: number, L: number, seed: number) => T.randint(5, 40, [B, L], { seed, dtype: "int32" });
 const maxAbs = (t: T.Tensor) => T.tidy(() => T.max(T.abs(t)).dataSync()[0]);

@@ -8,25 +8,12 @@
 import { describe, expect, it } from "vitest";
 import { Generator, type Tensor } from "@tessera/tensor";
 import { ConvResBlock, electraFromConfigs, MLP, modelFromConfig, SelfAttention, type RawConfig } from "../src/index";
-import { CONFIGS } from "./configs";
+import { CONFIGS, ELECTRA_DISCRIMINATOR } from "./configs";
 
 const SMALL_IMAGE = { image_size: 16, patch_size: 4, hidden_size: 24, num_hidden_layers: 2, num_attention_heads: 3, intermediate_size: 48 };
 const MODELS: [string, RawConfig, string?][] = [
   ...Object.entries(CONFIGS).map(([name, c]): [string, RawConfig] => [name, c]),
-  [
-    "electra",
-    {
-      model_type: "electra",
-      architectures: ["ElectraForPreTraining"],
-      vocab_size: 40,
-      embedding_size: 16,
-      hidden_size: 32,
-      num_hidden_layers: 2,
-      num_attention_heads: 4,
-      intermediate_size: 64,
-      max_position_embeddings: 32,
-    },
-  ],
+  ["electra", ELECTRA_DISCRIMINATOR],
   [
     "vit_mae",
     {
@@ -92,9 +79,8 @@ describe("seeded initialisation: one stream per model", () => {
   }
 
   it("electraFromConfigs: the generator draws after the discriminator (one stream for the pair)", () => {
-    const config = MODELS.find(([name]) => name === "electra")?.[1] as RawConfig;
     const build = (seed: number) => {
-      const e = electraFromConfigs(config, undefined, { seed });
+      const e = electraFromConfigs(ELECTRA_DISCRIMINATOR, undefined, { seed });
       try {
         return [values(e.discriminator.namedParameters()), values(e.generator.namedParameters())] as const;
       } finally {

@@ -34,11 +34,15 @@ static void ew_worker(void *ctx, int t) {
   }
 }
 
+/* Threads for n values in `chunks` chunks: one below THREAD_MIN, never more than the chunks. */
+static int threads_for(size_t n, size_t chunks) {
+  int t = n >= THREAD_MIN ? tn_threads() : 1;
+  if ((size_t)t > chunks) t = (int)chunks;
+  return t < 1 ? 1 : t;
+}
+
 static void run(ew_job *j) {
-  const size_t chunks = (j->n + CHUNK - 1) / CHUNK;
-  j->threads = j->n >= THREAD_MIN ? tn_threads() : 1;
-  if ((size_t)j->threads > chunks) j->threads = (int)chunks;
-  if (j->threads < 1) j->threads = 1;
+  j->threads = threads_for(j->n, (j->n + CHUNK - 1) / CHUNK);
   pool_run(j->threads, ew_worker, j);
 }
 
@@ -79,9 +83,7 @@ void tn_row_op(int op, const float *x, float *out, size_t rows, size_t D, const 
   tn_lock();
   rows_job j = {tn_current_isa(), op, 1, x, w, b, out, eps, rows, D, 0, 0};
   j.chunk_rows = D >= CHUNK ? 1 : CHUNK / D; /* chunks of ~CHUNK elements, whole rows */
-  const size_t chunks = (rows + j.chunk_rows - 1) / j.chunk_rows;
-  j.threads = rows * D >= THREAD_MIN ? tn_threads() : 1;
-  if ((size_t)j.threads > chunks) j.threads = (int)chunks;
+  j.threads = threads_for(rows * D, (rows + j.chunk_rows - 1) / j.chunk_rows);
   pool_run(j.threads, rows_worker, &j);
   tn_unlock();
 }

@@ -156,7 +156,7 @@ export function enableNative(options: EnableOptions = {}): NativeInfo {
       },
       rows(op, x, rows, D, out, weight, bias, eps) {
         // Declined (the backend's own kernels run): sizes past the addon's, weights shorter
-        // than a row, a negative or non-finite eps, or overlapping arrays.
+        // than a row, an eps that is negative or past float32, or overlapping arrays.
         const code = ROW_CODES[op];
         const whole = (n: number) => Number.isInteger(n) && n >= 0 && n <= 2 ** 30;
         if (code === undefined || !whole(rows) || !whole(D) || !(eps >= 0 && eps <= 3.4e38)) return false;
@@ -164,7 +164,7 @@ export function enableNative(options: EnableOptions = {}): NativeInfo {
         // x may be out itself (in place); weight and bias may not touch it.
         if (x !== out && overlaps(x, rows * D, out, rows * D)) return false;
         if ([weight, bias].some((a) => a && overlaps(a, D, out, rows * D))) return false;
-        addon.rows(code, x, out, rows, D, op === "softmax" || op === "logSoftmax" ? null : weight, op === "layerNorm" ? bias : null, eps);
+        addon.rows(code, x, out, rows, D, code < 2 ? null : weight, code === 2 ? bias : null, eps); // softmax: neither; RMSNorm: no bias
         return true;
       },
       copy(src, srcOffset, shape, srcStrides, dst, dstOffset, dstStrides) {

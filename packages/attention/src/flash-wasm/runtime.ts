@@ -9,7 +9,7 @@
  * tasks from an atomic counter, each computed as on one thread, so results do not depend on the
  * thread count. Memory is linear in T: nothing of size Tq x Tk is allocated.
  */
-import { getKernelPreference, TesseraError } from "@tessera/tensor";
+import { type CpuAttentionProblem, getKernelPreference, TesseraError } from "@tessera/tensor";
 import { type CompiledWasm, checkThreadCount, compileWasm, growWasmMemory, instantiateWasm, type KernelPool, kernelPool, type WasmPool } from "@tessera/tensor/wasm";
 import { FLASH_WASM_PLAIN, FLASH_WASM_RELAXED_PLAIN, FLASH_WASM_RELAXED_SHARED, FLASH_WASM_SHARED } from "./binary";
 import { type CacheView, ResidentKV } from "./resident-kv";
@@ -92,25 +92,15 @@ const MAX_BYTES = 2 ** 31 - 2 * BASE;
 
 const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
 
-/** Sizes of one problem: dims, padded dims and options, as the kernel reads them. */
-export interface FlashProblem {
-  B: number;
-  H: number;
-  Hkv: number;
-  Tq: number;
-  Tk: number;
-  D: number;
-  Dv: number;
-  scale: number;
-  causal: boolean;
-  /** [left, right] or null. */
-  window: readonly [number, number] | null;
+/**
+ * Sizes of one problem and its options, as the kernel reads them: the registered cpu attention's
+ * problem (@tessera/tensor), with key padding given as a mask instead of an additive bias.
+ */
+export interface FlashProblem extends Omit<CpuAttentionProblem, "keyBias" | "alibiSlopes"> {
   /** [B, Tk]: nonzero = padding key; or null. */
   keyPadding: ArrayLike<number> | null;
   /** One slope per query head, or null. */
   alibiSlopes: ArrayLike<number> | null;
-  softcap: number | null;
-  zeroMaskedRows: boolean;
 }
 
 export const padded = (p: FlashProblem) => ({ Dp: roundUp(p.D, 8), Dvp: roundUp(p.Dv, 8), Tqp: roundUp(p.Tq, QG), Tkp: roundUp(p.Tk, 8) });

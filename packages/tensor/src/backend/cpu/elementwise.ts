@@ -11,8 +11,7 @@ import { computeArray, contiguousValues, forEachRow, operand, REGISTERED_COPY_MI
 import { WASM_UNARY, wasmFits, wasmKernels } from "./wasm/runtime";
 import { isFloat } from "../../core/dtype";
 import { contiguousStrides, isContiguous } from "../../core/shape";
-import { giveStorage, takeStorage } from "./pool";
-import { CPU_ELEMENTWISE, registeredCpuKernel, type CpuElementwiseKernel } from "./registered";
+import { CPU_ELEMENTWISE, registeredCpuKernel, viaRegistered, type CpuElementwiseKernel } from "./registered";
 
 /**
  * Float unary ops run the WASM SIMD kernels from this many elements (GELU of a decode step's 3072
@@ -336,13 +335,6 @@ function registeredBinary(op: BinaryOp, a: CpuView, b: CpuView, outDtype: DType,
 }
 
 /** A pooled float32 output of n values filled by a registered kernel, or null (the array back in the pool) when it declined. */
-function viaRegistered(n: number, fill: (out: Float32Array) => boolean): Float32Array | null {
-  const out = takeStorage("float32", n) as Float32Array;
-  if (fill(out)) return out;
-  giveStorage(out);
-  return null;
-}
-
 export function binary(op: BinaryOp, a: CpuView, b: CpuView, outDtype: DType): StorageArray {
   const viaKernel = registeredBinary(op, a, b, outDtype, sizeOf(a.shape));
   if (viaKernel) return viaKernel;

@@ -5,8 +5,7 @@
  */
 import { isFloat, type StorageArray } from "../../core/dtype";
 import { isContiguous, sizeOf } from "../../core/shape";
-import { giveStorage, takeStorage } from "./pool";
-import { CPU_ELEMENTWISE, registeredCpuKernel, type CpuElementwiseKernel, type CpuRowOp } from "./registered";
+import { CPU_ELEMENTWISE, registeredCpuKernel, viaRegistered, type CpuElementwiseKernel, type CpuRowOp } from "./registered";
 import { computeArray, contiguousValues, toStorage, type CpuView } from "./strided";
 import { wasmFits, wasmKernels, type WasmKernels } from "./wasm/runtime";
 
@@ -32,11 +31,8 @@ function registeredRows(op: CpuRowOp, x: CpuView, weight: CpuView | null, bias: 
   const k = registeredCpuKernel<CpuElementwiseKernel>(CPU_ELEMENTWISE);
   if (!k?.rows) return null;
   const D = x.shape[x.shape.length - 1] ?? 1;
-  const out = takeStorage("float32", total) as Float32Array;
   const values = (x.data as Float32Array).subarray(x.offset, x.offset + total);
-  if (k.rows(op, values, total / D, D, out, weight && f32(weight), bias && f32(bias), eps)) return out;
-  giveStorage(out);
-  return null;
+  return viaRegistered(total, (out) => k.rows?.(op, values, total / D, D, out, weight && f32(weight), bias && f32(bias), eps) ?? false);
 }
 
 export function softmax(x: CpuView, log: boolean): StorageArray {

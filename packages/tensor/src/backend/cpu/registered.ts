@@ -5,6 +5,7 @@
  */
 import type { BinaryOp, UnaryOp } from "../backend";
 import { getKernel } from "../../core/kernels";
+import { giveStorage, takeStorage } from "./pool";
 
 /** The kernel registry's name for a float32 GEMM on the cpu. */
 export const CPU_GEMM = "cpuGemm";
@@ -111,4 +112,15 @@ export interface CpuAttentionKernel {
 export function registeredCpuKernel<K>(name: string): K | undefined {
   if (!getKernel(name, "cpu", { count: false })) return undefined;
   return getKernel<K>(name, "cpu");
+}
+
+/**
+ * A float32 result of n values from a registered kernel: `fill` writes it into pooled storage and
+ * says whether it did; a kernel that declines gives the storage back (null: the caller's own runs).
+ */
+export function viaRegistered(n: number, fill: (out: Float32Array) => boolean): Float32Array | null {
+  const out = takeStorage("float32", n) as Float32Array;
+  if (fill(out)) return out;
+  giveStorage(out);
+  return null;
 }
